@@ -1,0 +1,68 @@
+// The end-of-demo report: throughput, risk events per band, dead letters by reason, late events, and
+// the ten riskiest customers with the features that stand out against the training reference.
+import type { CompiledSpec } from '../features/compile-spec.js';
+import type { RunTally } from '../monitoring/run-tally.js';
+import { standoutFeatures } from '../monitoring/standout-features.js';
+import type { ModelManifest } from '../scoring/manifest.js';
+import type { StateStore } from '../state/state-store.js';
+
+export interface DemoSummaryInput {
+  readonly tally: RunTally;
+  readonly seconds: number;
+  readonly spec: CompiledSpec;
+  readonly manifest: ModelManifest;
+  readonly store: StateStore;
+  readonly outDir: string;
+}
+
+export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text: string; json: Record<string, unknown> }> {
+  const { tally, seconds, spec, manifest, store } = input;
+  const stats = await store.stats();
+  const top = tally.riskiest(10);
+  const states = await store.get(top.map(([id]) => id));
+  const names = spec.columns.map((c) => c.name);
+  const riskiest = top.map(([customerId, r], i) => {
+    const state = states[i];
+    const values = state ? spec.evaluate(state, state.maxEventTime + 1) : new Float64Array(names.length).fill(Number.NaN);
+    const standouts = standoutFeatures(names, values, manifest.reference.features, { limit: 3 });
+    return { customer_id: customerId, score: r.score, band: r.band, as_of: new Date(r.eventTime).toISOString(), standouts };
+  });
+  const bands = manifest.decision.bands.map((b) => b.name);
+  const customersByBand = tally.customersByBand();
+  const json = {
+    seconds,
+    records: tally.records,
+    records_per_second: tally.records / Math.max(seconds, 1e-9),
+    events_applied: tally.events,
+    duplicates: tally.duplicates,
+    dead_lettered: Object.fromEntries(tally.deadLetters),
+    late: tally.late,
+    risk_events: tally.riskEvents,
+    risk_events_by_band: Object.fromEntries(bands.map((b) => [b, tally.riskEventsByBand.get(b) ?? 0])),
+    customers_by_current_band: Object.fromEntries(bands.map((b) => [b, customersByBand.get(b) ?? 0])),
+    state: { customers: stats.customers, bytes: stats.bytes, bytes_per_customer: stats.customers ? stats.bytes / stats.customers : 0 },
+    model: { name: manifest.name, version: manifest.version, threshold: manifest.decision.threshold },
+    riskiest,
+  };
+  const lines: string[] = [];
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  lines.push('', '── summary ─────────────────────────────────────────────────────────────');
+  lines.push(`records        ${fmt(tally.records)} in ${seconds.toFixed(1)} s  →  ${fmt(Math.round(json.records_per_second))} records/s`);
+  lines.push(`applied        ${fmt(tally.events)} events to ${fmt(stats.customers)} customers' state (${Math.round(json.state.bytes_per_customer)} bytes/customer)`);
+  const dl = [...tally.deadLetters.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  lines.push(`dead-lettered  ${fmt(tally.deadLettered)}${dl ? `  (${dl})` : ''}`);
+  lines.push(`late           ${fmt(tally.late)}  (behind the watermark by more than the allowed lateness)`);
+  lines.push(`risk events    ${fmt(tally.riskEvents)}  by band: ${bands.map((b) => `${b} ${fmt(tally.riskEventsByBand.get(b) ?? 0)}`).join(', ')}`);
+  lines.push(`customers now  ${bands.map((b) => `${b} ${fmt(customersByBand.get(b) ?? 0)}`).join(', ')}   (threshold ${manifest.decision.threshold.toFixed(3)})`);
+  lines.push('', 'riskiest customers');
+  for (const r of riskiest) {
+    const why = r.standouts.map((s) => `${s.feature}=${formatValue(s.value)} (p${Math.round(s.percentile * 100)})`).join(', ');
+    lines.push(`  ${r.customer_id.padEnd(10)} ${r.score.toFixed(3)} ${r.band.padEnd(7)} ${why || '(no feature outside the reference 10–90% range)'}`);
+  }
+  lines.push('', `written: ${input.outDir}/risk-events.ndjson, ${input.outDir}/dead-letters.ndjson, ${input.outDir}/summary.json`, '');
+  return { text: lines.join('\n'), json };
+}
+
+function formatValue(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}

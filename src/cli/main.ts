@@ -1,0 +1,29 @@
+// The `churnflow` command line: one file per command, wired here.
+import { Command, CommanderError } from 'commander';
+import { ChurnflowError } from '../errors.js';
+import { demoCommand } from './demo.js';
+import { simulateCommand } from './simulate.js';
+import { snapshotCommand } from './snapshot.js';
+
+export function buildProgram(): Command {
+  return new Command('churnflow')
+    .description('real-time churn-risk scoring: Kafka/Avro in, event-time windows, ONNX models, risk events out')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .addCommand(demoCommand())
+    .addCommand(simulateCommand())
+    .addCommand(snapshotCommand());
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof ChurnflowError) {
+      process.stderr.write(`churnflow: ${err.code}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+// Every config key, with its type, default, bounds and meaning, in one place. Validated once at
+// start-up (loadConfig), then frozen; a bad value fails fast naming the key and what is allowed.
+import { z } from 'zod';
+
+const ms = (def: number, max = 7 * 86_400_000) => z.number().int().min(0).max(max).default(def);
+
+export const configSchema = z
+  .object({
+    engine: z
+      .object({
+        /** Events this far behind their stream's highest event time still count; older ones go to the late output. */
+        allowedLatenessMs: ms(3_600_000, 86_400_000),
+        batch: z
+          .object({
+            maxSize: z.number().int().min(1).max(10_000).default(512),
+            maxWaitMs: z.number().int().min(0).max(60_000).default(50),
+          })
+          .strict()
+          .prefault({}),
+        /** Records a source may run ahead of acknowledgement; at least twice the batch size. */
+        maxInFlight: z.number().int().min(2).max(1_000_000).default(2048),
+        risk: z
+          .object({
+            emit: z.enum(['change', 'every']).default('change'),
+            minScoreDelta: z.number().min(0).max(1).default(0.02),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    features: z
+      .object({
+        /** 'builtin:churn_default' or a path to a JSON/YAML spec. */
+        spec: z.string().default('builtin:churn_default'),
+      })
+      .strict()
+      .prefault({}),
+    model: z
+      .object({
+        dir: z.string().default('models/churn-gbdt'),
+        intraOpThreads: z.number().int().min(1).max(64).default(1),
+      })
+      .strict()
+      .prefault({}),
+    state: z
+      .object({
+        kind: z.enum(['memory', 'redis']).default('memory'),
+        /** Per-customer state budget; above it the oldest day buckets are folded into the archive. */
+        maxBytesPerCustomer: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
+        redis: z
+          .object({ url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('cf:') })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    validation: z
+      .object({
+        maxFutureMs: ms(86_400_000, 365 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(9464),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.engine?.batch && c.engine.maxInFlight < 2 * c.engine.batch.maxSize) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['engine', 'maxInFlight'],
+        message: `must be at least twice engine.batch.maxSize (${2 * c.engine.batch.maxSize}), or batches only close on their timer`,
+      });
+    }
+  });
+
+export type ChurnflowConfig = z.infer<typeof configSchema>;
+export type ChurnflowConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,101 @@
+// Loads config: defaults ← YAML/JSON file ← environment ← explicit overrides (CLI flags), validated
+// once and frozen. Errors name every bad key, what was given and what is allowed.
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { ChurnflowError, errorMessage } from '../errors.js';
+import { configSchema, type ChurnflowConfig } from './config-schema.js';
+
+type Tree = Record<string, unknown>;
+
+/** Environment variables with the config key each one sets. */
+export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' }>> = Object.freeze({
+  CHURNFLOW_LOG_LEVEL: { path: 'log.level', type: 'string' },
+  CHURNFLOW_HTTP_PORT: { path: 'http.port', type: 'number' },
+  CHURNFLOW_HTTP_HOST: { path: 'http.host', type: 'string' },
+  CHURNFLOW_MODEL_DIR: { path: 'model.dir', type: 'string' },
+  CHURNFLOW_FEATURE_SPEC: { path: 'features.spec', type: 'string' },
+  CHURNFLOW_STATE_KIND: { path: 'state.kind', type: 'string' },
+  CHURNFLOW_REDIS_URL: { path: 'state.redis.url', type: 'string' },
+  CHURNFLOW_ALLOWED_LATENESS_MS: { path: 'engine.allowedLatenessMs', type: 'number' },
+  CHURNFLOW_BATCH_MAX_SIZE: { path: 'engine.batch.maxSize', type: 'number' },
+  CHURNFLOW_BATCH_MAX_WAIT_MS: { path: 'engine.batch.maxWaitMs', type: 'number' },
+});
+
+export function setPath(tree: Tree, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = tree;
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k];
+    node = (next && typeof next === 'object' ? next : (node[k] = {})) as Tree;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Tree {
+  const tree: Tree = {};
+  for (const [name, { path, type }] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (type === 'number') {
+      value = Number(raw);
+      if (!Number.isFinite(value)) throw new ChurnflowError('CF_CONFIG_INVALID', `environment ${name} (config key ${path}) must be a number, got '${raw}'`);
+    } else if (type === 'boolean') {
+      value = raw === 'true' || raw === '1';
+    }
+    setPath(tree, path, value);
+  }
+  return tree;
+}
+
+function deepMerge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Tree, v as Tree) : v;
+  }
+  return out;
+}
+
+export function readConfigFile(path: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `cannot read config file ${path}: ${errorMessage(err)}`);
+  }
+  try {
+    const parsed: unknown = YAML.parse(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping of keys');
+    return parsed as Tree;
+  } catch (err) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `config file ${path} is not valid YAML/JSON: ${errorMessage(err)}`);
+  }
+}
+
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Tree } = {}): Readonly<ChurnflowConfig> {
+  let tree: Tree = options.file ? readConfigFile(options.file) : {};
+  tree = deepMerge(tree, envOverrides(options.env ?? process.env));
+  if (options.overrides) tree = deepMerge(tree, options.overrides);
+  const res = configSchema.safeParse(tree);
+  if (!res.success) {
+    const problems = res.error.issues.map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const got = i.path.reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Tree)[String(k)] : undefined), tree);
+      return `${key}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    });
+    throw new ChurnflowError('CF_CONFIG_INVALID', `invalid configuration${options.file ? ` in ${options.file}` : ''}:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
+  }
+  return deepFreeze(res.data);
+}
+
+function deepFreeze<T>(obj: T): T {
+  if (obj && typeof obj === 'object') {
+    for (const v of Object.values(obj)) deepFreeze(v);
+    Object.freeze(obj);
+  }
+  return obj;
+}

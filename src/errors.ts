@@ -1,0 +1,41 @@
+// Coded errors. Retry logic reads only `retriable`; messages name what was wrong and what is allowed.
+
+export type ErrorCode =
+  | 'CF_CONFIG_INVALID'
+  | 'CF_SPEC_INVALID'
+  | 'CF_MODEL_INVALID'
+  | 'CF_MODEL_SPEC_MISMATCH'
+  | 'CF_SCORING_FAILED'
+  | 'CF_STATE_UNAVAILABLE'
+  | 'CF_STATE_CONFLICT'
+  | 'CF_SOURCE_FAILED'
+  | 'CF_SINK_FAILED'
+  | 'CF_INPUT_INVALID'
+  | 'CF_LIFECYCLE'
+  | 'CF_SNAPSHOT_FAILED';
+
+export class ChurnflowError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { retriable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ChurnflowError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return err instanceof ChurnflowError ? err.retriable : false;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

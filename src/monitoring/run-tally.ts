@@ -1,0 +1,58 @@
+// Running totals of a scoring run, fed by the topology's output batches: what the demo summary and
+// progress lines print. Bounded by customers (one latest score each).
+import type { DecidedBatch } from '../operators/batch.js';
+
+export interface LatestRisk {
+  readonly score: number;
+  readonly band: string;
+  readonly eventTime: number;
+}
+
+export class RunTally {
+  records = 0;
+  events = 0;
+  duplicates = 0;
+  late = 0;
+  riskEvents = 0;
+  readonly deadLetters = new Map<string, number>();
+  readonly riskEventsByBand = new Map<string, number>();
+  readonly latest = new Map<string, LatestRisk>();
+  firstEventTime: number | undefined;
+  lastEventTime: number | undefined;
+
+  observe(batch: DecidedBatch): void {
+    this.records += batch.items.length;
+    for (const r of batch.rejected) {
+      if (r.route === 'late') this.late++;
+      else this.deadLetters.set(r.code, (this.deadLetters.get(r.code) ?? 0) + 1);
+    }
+    for (const s of batch.steps) {
+      if (s.outcome === 'duplicate') this.duplicates++;
+      else this.events++;
+      const t = s.item.event.eventTime;
+      if (this.firstEventTime === undefined || t < this.firstEventTime) this.firstEventTime = t;
+      if (this.lastEventTime === undefined || t > this.lastEventTime) this.lastEventTime = t;
+    }
+    for (const e of batch.riskEvents) {
+      this.riskEvents++;
+      this.riskEventsByBand.set(e.band, (this.riskEventsByBand.get(e.band) ?? 0) + 1);
+      this.latest.set(e.customer_id, { score: e.score, band: e.band, eventTime: e.event_time });
+    }
+  }
+
+  get deadLettered(): number {
+    let n = 0;
+    for (const v of this.deadLetters.values()) n += v;
+    return n;
+  }
+
+  customersByBand(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.latest.values()) out.set(r.band, (out.get(r.band) ?? 0) + 1);
+    return out;
+  }
+
+  riskiest(n: number): [string, LatestRisk][] {
+    return [...this.latest.entries()].sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1)).slice(0, n);
+  }
+}

@@ -1,0 +1,42 @@
+// Applies a micro-batch to the state store (one call, effectively once per source position) and
+// computes each event's feature row by replaying the customer's deltas on the returned pre-image,
+// so the features are those just after each event however the stream was batched.
+import { concatMap, type OperatorFunction } from 'rxjs';
+import { reject, type Accepted, type Rejected, type Routed } from '../events/routed.js';
+import type { CompiledSpec } from '../features/compile-spec.js';
+import type { StateDelta } from '../state/customer-state.js';
+import type { StateStore } from '../state/state-store.js';
+import type { AggregatedBatch, ScoringStep } from './batch.js';
+
+export async function aggregateBatch(items: readonly Routed[], store: StateStore, spec: CompiledSpec): Promise<AggregatedBatch> {
+  const rejected: Rejected[] = [];
+  const accepted: Accepted[] = [];
+  for (const item of items) {
+    if (item.tag === 'accepted') accepted.push(item);
+    else rejected.push(item);
+  }
+  const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
+  const acceptedByDelta = new Map<StateDelta, Accepted>(deltas.map((d, i) => [d, accepted[i]!]));
+  const stepByDelta = new Map<StateDelta, ScoringStep>();
+  await store.apply(deltas, (state, delta, outcome) => {
+    const item = acceptedByDelta.get(delta)!;
+    if (outcome === 'before_signup') {
+      rejected.push(reject(item.record, 'dead-letter', 'BEFORE_SIGNUP', `event_time ${new Date(delta.eventTime).toISOString()} is before the customer's signup`, item.event));
+      return;
+    }
+    // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
+    // A duplicate sees today's state, which already holds it (and maybe later events): best effort.
+    const features = spec.evaluate(state, delta.eventTime + 1);
+    stepByDelta.set(delta, { item, outcome, features, priorScore: state.lastScore });
+  });
+  // Steps in arrival order, so per-customer order (and the risk-event sequence) matches the input.
+  const steps = deltas.flatMap((d) => {
+    const s = stepByDelta.get(d);
+    return s ? [s] : [];
+  });
+  return { items, rejected, steps };
+}
+
+export function applyToState(store: StateStore, spec: CompiledSpec): OperatorFunction<readonly Routed[], AggregatedBatch> {
+  return concatMap((items) => aggregateBatch(items, store, spec));
+}

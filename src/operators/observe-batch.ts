@@ -1,0 +1,43 @@
+// Metrics for the batch path, kept out of the logic operators: counts by kind, reason and band,
+// per-record latency from receipt to acknowledgement, stage timings.
+import { defer, tap, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
+import type { Histogram } from 'prom-client';
+import type { EngineMetrics } from '../observability/metrics.js';
+import type { Clock } from '../time/clock.js';
+import type { DecidedBatch } from './batch.js';
+
+export function observeBatch<B extends DecidedBatch>(metrics: EngineMetrics | undefined, clock: Clock): MonoTypeOperatorFunction<B> {
+  return tap((batch) => {
+    if (!metrics) return;
+    const now = clock.now();
+    metrics.batchSize.observe(batch.items.length);
+    for (const item of batch.items) metrics.eventLatencySeconds.observe(Math.max(0, now - item.record.receivedAt) / 1000);
+    for (const r of batch.rejected) {
+      if (r.route === 'late') metrics.lateEvents.inc();
+      else metrics.deadLetters.inc({ reason: r.code });
+    }
+    for (const s of batch.steps) {
+      if (s.outcome === 'duplicate') metrics.duplicatesSkipped.inc();
+      else metrics.eventsProcessed.inc({ kind: s.item.event.kind });
+    }
+    const version = batch.model.manifest.version;
+    if (batch.steps.length > 0) metrics.scores.inc({ model_version: version, scorer: batch.model.scorer }, batch.steps.length);
+    for (const e of batch.riskEvents) metrics.riskEvents.inc({ band: e.band, model_version: version });
+  });
+}
+
+/** Times a stage that maps one input to one output (the per-batch stages). */
+export function timed<A, B>(histogram: Histogram | undefined, op: OperatorFunction<A, B>): OperatorFunction<A, B> {
+  if (!histogram) return op;
+  return (source) =>
+    defer(() => {
+      let start = 0;
+      return source.pipe(
+        tap(() => {
+          start = performance.now();
+        }),
+        op,
+        tap(() => histogram.observe((performance.now() - start) / 1000)),
+      );
+    });
+}

@@ -1,0 +1,28 @@
+// Sends a decided batch to its sinks: risk events, dead letters and late events. Resolves once every
+// sink acknowledged, which is the precondition for remembering scores and committing offsets.
+import { concatMap, type OperatorFunction } from 'rxjs';
+import { toDeadLetter } from '../events/dead-letter.js';
+import type { DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
+import type { RecordSink } from '../sinks/record-sink.js';
+import type { DecidedBatch } from './batch.js';
+
+export interface OutputSinks {
+  readonly risk: RecordSink<RiskEventRecord>;
+  readonly deadLetter: RecordSink<DeadLetterRecord>;
+  /** Too-late events; may be the dead-letter sink (the envelope's `route` tells them apart). */
+  readonly late: RecordSink<DeadLetterRecord>;
+}
+
+export async function writeBatchOutputs<B extends DecidedBatch>(batch: B, sinks: OutputSinks): Promise<B> {
+  const dead = batch.rejected.filter((r) => r.route === 'dead-letter').map(toDeadLetter);
+  const late = batch.rejected.filter((r) => r.route === 'late').map(toDeadLetter);
+  const writes: Promise<void>[] = [sinks.risk.write(batch.riskEvents)];
+  if (sinks.late === sinks.deadLetter) writes.push(sinks.deadLetter.write([...dead, ...late]));
+  else writes.push(sinks.deadLetter.write(dead), sinks.late.write(late));
+  await Promise.all(writes);
+  return batch;
+}
+
+export function writeOutputs<B extends DecidedBatch>(sinks: OutputSinks): OperatorFunction<B, B> {
+  return concatMap((batch) => writeBatchOutputs(batch, sinks));
+}

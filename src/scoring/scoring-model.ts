@@ -1,0 +1,34 @@
+// A loaded, checked model ready to score feature rows: bundle + input vectorizer + ONNX session.
+import type { CompiledSpec } from '../features/compile-spec.js';
+import { createInputVectorizer, type InputVectorizer } from './input-vectorizer.js';
+import type { ModelManifest } from './manifest.js';
+import { loadModelBundle } from './model-bundle.js';
+import { createOnnxScorer, type BatchScorer } from './onnx-scorer.js';
+
+export interface ScoringModel {
+  readonly manifest: ModelManifest;
+  readonly vectorizer: InputVectorizer;
+  readonly scorer: BatchScorer;
+  /** Scores spec feature rows (NaN = missing) with the manifest's imputation. */
+  scoreFeatures(rows: readonly Float64Array[]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number } = {}): Promise<ScoringModel> {
+  const bundle = await loadModelBundle(dir, spec);
+  const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
+  const scorer = await createOnnxScorer(bundle, options);
+  let buffer = new Float32Array(0);
+  return {
+    manifest: bundle.manifest,
+    vectorizer,
+    scorer,
+    async scoreFeatures(rows) {
+      const need = rows.length * vectorizer.width;
+      if (buffer.length < need) buffer = new Float32Array(need);
+      rows.forEach((r, i) => vectorizer.write(r, buffer, i * vectorizer.width));
+      return scorer.score(buffer, rows.length);
+    },
+    close: () => scorer.close(),
+  };
+}

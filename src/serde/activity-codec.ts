@@ -1,0 +1,188 @@
+// Turns activity records (NDJSON text, Avro objects) into the engine's ActivityEvent and back. Every
+// shape check is the Avro schema's own (avsc isValid with an error hook), so JSON and Avro inputs
+// are held to one definition; failures say which field and why.
+import type avro from 'avsc';
+import type { ActivityEvent, Scalar } from '../events/activity-event.js';
+import { avroType } from './schemas.js';
+
+export class DecodeError extends Error {
+  constructor(
+    readonly code: 'DECODE_JSON' | 'DECODE_AVRO' | 'SCHEMA' | 'UNKNOWN_KIND' | 'MISSING_FIELD',
+    readonly detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+  }
+}
+
+const NAMESPACE = 'io.churnflow.events.';
+
+/** `PlanChange` → `plan_change`. */
+export function kindOfBranch(branch: string): string {
+  const local = branch.startsWith(NAMESPACE) ? branch.slice(NAMESPACE.length) : branch;
+  return local.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+export class ActivityCodec {
+  private readonly type: avro.Type;
+  private readonly branchByKind = new Map<string, string>();
+  private readonly envelopeFields: readonly string[];
+
+  constructor(type: avro.Type = avroType('activity-event')) {
+    this.type = type;
+    const record = type as unknown as { fields: { name: string; type: { types?: { name?: string }[] } }[] };
+    this.envelopeFields = record.fields.map((f) => f.name);
+    const payload = record.fields.find((f) => f.name === 'payload');
+    for (const branch of payload?.type.types ?? []) {
+      if (branch.name) this.branchByKind.set(kindOfBranch(branch.name), branch.name);
+    }
+  }
+
+  get kinds(): readonly string[] {
+    return [...this.branchByKind.keys()];
+  }
+
+  /** Parses one NDJSON line. */
+  fromJsonText(text: string): ActivityEvent {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      throw new DecodeError('DECODE_JSON', `not valid JSON: ${(err as Error).message}`);
+    }
+    return this.fromJsonObject(obj);
+  }
+
+  /** Checks an NDJSON-shaped object ({event_id, customer_id, event_time, kind, payload}) against the schema. */
+  fromJsonObject(obj: unknown): ActivityEvent {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      throw new DecodeError('DECODE_JSON', 'a record must be a JSON object');
+    }
+    const rec = obj as Record<string, unknown>;
+    const kind = rec['kind'];
+    if (typeof kind !== 'string') throw new DecodeError('MISSING_FIELD', "field 'kind' is missing or not a string");
+    const branch = this.branchByKind.get(kind);
+    if (!branch) throw new DecodeError('UNKNOWN_KIND', `kind '${kind}' is not one of ${this.kinds.join(', ')}`);
+    for (const f of this.envelopeFields) {
+      if (rec[f] === undefined) throw new DecodeError('MISSING_FIELD', `field '${f}' is missing`);
+    }
+    const payload = rec['payload'];
+    if (payload === null || typeof payload !== 'object') throw new DecodeError('MISSING_FIELD', "field 'payload' must be an object");
+    const wrapped = { ...pick(rec, this.envelopeFields), payload: { [branch]: this.wrapNullable(branch, payload as Record<string, unknown>) } };
+    return this.fromAvroObject(wrapped);
+  }
+
+  /** Validates an Avro-form object (wrapped union) and maps it to the engine's event. */
+  fromAvroObject(obj: unknown): ActivityEvent {
+    const problems: string[] = [];
+    const valid = this.type.isValid(obj, {
+      errorHook: (path: string[], value: unknown) => {
+        problems.push(`${path.join('.') || '(record)'} = ${describe(value)}`);
+      },
+    });
+    if (!valid) {
+      const missing = problems.find((p) => p.endsWith('= undefined'));
+      if (missing) throw new DecodeError('MISSING_FIELD', `required field missing: ${missing.replace(/ = undefined$/, '')}`);
+      throw new DecodeError('SCHEMA', `does not match the activity schema: ${problems.slice(0, 3).join('; ')}`);
+    }
+    const rec = obj as { event_id: string; customer_id: string; event_time: number; payload: Record<string, Record<string, unknown>> };
+    const [branch, body] = Object.entries(rec.payload)[0]!;
+    const payload: Record<string, Scalar> = {};
+    for (const [k, v] of Object.entries(body)) payload[k] = unwrapScalar(v);
+    return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), kind: kindOfBranch(branch), payload };
+  }
+
+  /** Decodes Avro binary (no framing) written with this schema. */
+  fromAvroBuffer(buf: Buffer): ActivityEvent {
+    let obj: unknown;
+    try {
+      obj = this.type.fromBuffer(buf);
+    } catch (err) {
+      throw new DecodeError('DECODE_AVRO', `not a valid Avro activity record: ${(err as Error).message}`);
+    }
+    return this.fromAvroObject(obj);
+  }
+
+  toJsonObject(event: ActivityEvent): Record<string, unknown> {
+    return { event_id: event.eventId, customer_id: event.customerId, event_time: event.eventTime, kind: event.kind, payload: event.payload };
+  }
+
+  toAvroObject(event: ActivityEvent): Record<string, unknown> {
+    const branch = this.branchByKind.get(event.kind);
+    if (!branch) throw new DecodeError('UNKNOWN_KIND', `kind '${event.kind}' is not one of ${this.kinds.join(', ')}`);
+    return {
+      event_id: event.eventId,
+      customer_id: event.customerId,
+      event_time: event.eventTime,
+      payload: { [branch]: this.wrapNullable(branch, event.payload as Record<string, unknown>) },
+    };
+  }
+
+  toAvroBuffer(event: ActivityEvent): Buffer {
+    return this.type.toBuffer(this.toAvroObject(event));
+  }
+
+  /** Plain JSON payloads write nullable unions unwrapped; avsc's wrapped form needs {"string": "x"} etc. */
+  private wrapNullable(branch: string, payload: Record<string, unknown>): Record<string, unknown> {
+    const fields = this.payloadFields(branch);
+    const out: Record<string, unknown> = {};
+    for (const f of fields) {
+      const v = payload[f.name];
+      if (f.union) {
+        if (v === undefined || v === null) out[f.name] = null;
+        else if (typeof v === 'object') out[f.name] = v; // already wrapped
+        else out[f.name] = { [f.union]: v };
+      } else {
+        out[f.name] = v === undefined && f.hasDefault ? f.defaultValue : v;
+      }
+    }
+    for (const k of Object.keys(payload)) {
+      if (!fields.some((f) => f.name === k)) out[k] = payload[k]; // unknown field: let the schema check name it
+    }
+    return out;
+  }
+
+  private readonly fieldCache = new Map<string, { name: string; union: string | null; hasDefault: boolean; defaultValue: unknown }[]>();
+  private payloadFields(branch: string) {
+    let cached = this.fieldCache.get(branch);
+    if (!cached) {
+      const record = this.type as unknown as { fields: { name: string; type: { types: avro.Type[] } }[] };
+      const payloadType = record.fields.find((f) => f.name === 'payload')!.type.types.find((t) => (t as unknown as { name: string }).name === branch);
+      const fields = (payloadType as unknown as { fields: { name: string; type: avro.Type; defaultValue(): unknown }[] }).fields;
+      cached = fields.map((f) => {
+        const types = (f.type as unknown as { types?: avro.Type[] }).types;
+        const nonNull = types?.find((t) => t.typeName !== 'null');
+        const defaultValue = f.defaultValue();
+        return {
+          name: f.name,
+          union: types ? ((nonNull as unknown as { branchName?: string })?.branchName ?? nonNull?.typeName ?? null) : null,
+          hasDefault: defaultValue !== undefined,
+          defaultValue,
+        };
+      });
+      this.fieldCache.set(branch, cached);
+    }
+    return cached;
+  }
+}
+
+function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = obj[k];
+  return out;
+}
+
+function unwrapScalar(v: unknown): Scalar {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object') {
+    const inner = Object.values(v as Record<string, unknown>)[0];
+    return unwrapScalar(inner);
+  }
+  return null;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}

@@ -1,0 +1,47 @@
+// The input port: Kafka, files and the simulator all deliver RawRecords under flow control.
+import { Observable } from 'rxjs';
+import type { RawRecord } from '../events/activity-event.js';
+import type { FlowControl } from './flow-control.js';
+
+export interface RecordSource {
+  readonly name: string;
+  /** Emits records, taking a credit from `flow` before each; completes at the end of a bounded input or after stop(). */
+  records(flow: FlowControl): Observable<RawRecord>;
+  /** Called with records whose outputs are acknowledged, in order; sources with offsets commit them. */
+  commit(records: readonly RawRecord[]): Promise<void>;
+  /** Stop fetching: the stream completes once the record in hand is emitted. */
+  stop(): void;
+  close(): Promise<void>;
+}
+
+/** Drives an (async) iterable of records under flow control; the shared loop of bounded sources. */
+export function iterateUnderFlowControl(
+  open: () => Iterable<RawRecord> | AsyncIterable<RawRecord>,
+  flow: FlowControl,
+  isStopped: () => boolean,
+): Observable<RawRecord> {
+  return new Observable<RawRecord>((subscriber) => {
+    let cancelled = false;
+    (async () => {
+      const it = open();
+      if (Symbol.asyncIterator in it) {
+        for await (const rec of it as AsyncIterable<RawRecord>) {
+          if (cancelled || isStopped()) break;
+          if (!flow.tryAcquire()) await flow.acquire();
+          subscriber.next(rec);
+        }
+      } else {
+        for (const rec of it as Iterable<RawRecord>) {
+          if (cancelled || isStopped()) break;
+          // Only yield to the event loop when out of credits: keeps the synchronous fast path cheap.
+          if (!flow.tryAcquire()) await flow.acquire();
+          subscriber.next(rec);
+        }
+      }
+      subscriber.complete();
+    })().catch((err: unknown) => subscriber.error(err));
+    return () => {
+      cancelled = true;
+    };
+  });
+}

@@ -1,0 +1,129 @@
+// The one behaviour every StateStore must have (memory here; Redis runs the same suite against a real
+// server). Each case builds deltas through the real compiled spec, so slots and merges are the production ones.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileSpec } from '../../src/features/compile-spec.js';
+import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
+import { DAY_MS, type ActivityEvent } from '../../src/events/activity-event.js';
+import type { CustomerState } from '../../src/state/customer-state.js';
+import type { StateStore } from '../../src/state/state-store.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { day, ev, profile } from '../helpers/events.js';
+
+export type StoreFactory = (layout: ReturnType<typeof compileSpec>['layout']) => Promise<StateStore>;
+
+const spec = compileSpec(DEFAULT_CHURN_SPEC);
+const at = (e: ActivityEvent, offset: number, stream = 'p0') => spec.deltaFor(e, { stream, offset });
+
+/** The reference answer: the same deltas applied by the memory store. */
+async function reference(deltas: Parameters<StateStore['apply']>[0]): Promise<(CustomerState | null)[]> {
+  const mem = new MemoryStateStore({ layout: spec.layout });
+  await mem.apply(deltas);
+  return mem.get([...new Set(deltas.map((d) => d.customerId))]);
+}
+
+export function stateStoreContract(name: string, make: StoreFactory): void {
+  const withStore = async (fn: (s: StateStore) => Promise<void>) => {
+    const store = await make(spec.layout);
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+
+  test(`${name}: applies deltas and returns features-ready state`, () =>
+    withStore(async (store) => {
+      const deltas = [at(profile('a', day(0)), 0), at(ev('login', 'a', day(1), { device: 'web', success: true }), 1), at(ev('login', 'a', day(2), { device: 'ios', success: true }), 2)];
+      const res = await store.apply(deltas);
+      assert.deepEqual(res.map((r) => r.outcomes), [['applied', 'applied', 'applied']]);
+      const [state] = await store.get(['a']);
+      assert.ok(state);
+      const f = spec.evaluate(state, day(3));
+      assert.equal(f[spec.columns.findIndex((c) => c.name === 'logins_7d')], 2);
+    }));
+
+  test(`${name}: a redelivered position is not applied twice (effectively once)`, () =>
+    withStore(async (store) => {
+      const d1 = at(ev('login', 'b', day(1), { device: 'web', success: true }), 10);
+      const d2 = at(ev('login', 'b', day(1, 13), { device: 'web', success: true }), 11);
+      await store.apply([d1, d2]);
+      const again = await store.apply([d1, d2, at(ev('login', 'b', day(1, 14), { device: 'web', success: true }), 12)]);
+      assert.deepEqual(again[0]!.outcomes, ['duplicate', 'duplicate', 'applied']);
+      const [state] = await store.get(['b']);
+      assert.equal(spec.evaluate(state!, day(2))[spec.columns.findIndex((c) => c.name === 'logins_7d')], 3);
+      assert.deepEqual(state!.positions, { p0: 12 });
+    }));
+
+  test(`${name}: positions are tracked per source stream`, () =>
+    withStore(async (store) => {
+      await store.apply([at(ev('login', 'c', day(1), { device: 'web', success: true }), 5, 'p0')]);
+      const res = await store.apply([at(ev('login', 'c', day(1, 13), { device: 'web', success: true }), 5, 'p1')]);
+      assert.deepEqual(res[0]!.outcomes, ['applied']);
+    }));
+
+  test(`${name}: observer sees the state after each delta, in order`, () =>
+    withStore(async (store) => {
+      const seen: number[] = [];
+      const idx = spec.columns.findIndex((c) => c.name === 'logins_30d');
+      await store.apply(
+        [1, 2, 3].map((n) => at(ev('login', 'd', day(n), { device: 'web', success: true }), n)),
+        (state, delta) => seen.push(spec.evaluate(state, delta.eventTime + 1)[idx]!),
+      );
+      assert.deepEqual(seen, [1, 2, 3]);
+    }));
+
+  test(`${name}: an event before the customer's signup is refused and counted once`, () =>
+    withStore(async (store) => {
+      const p = profile('e', day(10), { signup_time: day(5) });
+      const res = await store.apply([at(p, 0), at(ev('login', 'e', day(11), { device: 'web', success: true }), 1), at(ev('login', 'e', day(2), { device: 'web', success: true }), 2)]);
+      assert.deepEqual(res[0]!.outcomes, ['applied', 'applied', 'before_signup']);
+      const again = await store.apply([at(ev('login', 'e', day(2), { device: 'web', success: true }), 2)]);
+      assert.deepEqual(again[0]!.outcomes, ['duplicate']);
+    }));
+
+  test(`${name}: buckets beyond retention fold into the archive; recency survives`, () =>
+    withStore(async (store) => {
+      const deltas = [at(ev('login', 'f', day(0), { device: 'web', success: true }), 0), at(ev('session', 'f', day(200), { duration_seconds: 60, content_items: 1, content_id: 'x' }), 1)];
+      await store.apply(deltas);
+      const [state] = await store.get(['f']);
+      const keys = Object.keys(state!.buckets).map(Number);
+      assert.ok(keys.every((k) => k >= Math.floor(day(200) / DAY_MS) - spec.layout.retentionDays), 'old buckets expired');
+      const f = spec.evaluate(state!, day(201));
+      assert.equal(f[spec.columns.findIndex((c) => c.name === 'logins_90d')], 0);
+      assert.ok(Math.abs(f[spec.columns.findIndex((c) => c.name === 'days_since_last_login')]! - 201) < 1e-9);
+      assert.deepEqual(state, (await reference(deltas))[0]);
+    }));
+
+  test(`${name}: same final state as the reference for an interleaved multi-customer batch`, () =>
+    withStore(async (store) => {
+      const events = [profile('g', day(0)), profile('h', day(0))];
+      for (let i = 1; i < 60; i++) {
+        events.push(ev('session', i % 2 ? 'g' : 'h', day(i % 40, i % 24), { duration_seconds: i * 10, content_items: 1, content_id: `m${i % 7}` }));
+        events.push(ev('payment', i % 3 ? 'g' : 'h', day(i % 40, 3), { status: i % 5 ? 'SUCCEEDED' : 'FAILED', amount_cents: 999, discount_cents: 0, currency: 'USD' }));
+      }
+      const deltas = events.map((e, i) => at(e, i));
+      await store.apply(deltas.slice(0, 50));
+      await store.apply(deltas.slice(30)); // overlap: 30..49 are redeliveries
+      assert.deepEqual(await store.get(['g', 'h']), await reference(deltas));
+    }));
+
+  test(`${name}: recordScores persists the last score; get of unknown customer is null`, () =>
+    withStore(async (store) => {
+      await store.apply([at(ev('login', 'i', day(1), { device: 'web', success: true }), 0)]);
+      await store.recordScores([{ customerId: 'i', lastScore: { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) } }]);
+      const [state, missing] = await store.get(['i', 'nobody']);
+      assert.deepEqual(state!.lastScore, { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) });
+      assert.equal(missing, null);
+    }));
+
+  test(`${name}: scan pages through every customer`, () =>
+    withStore(async (store) => {
+      await store.apply(['s1', 's2', 's3', 's4', 's5'].map((c, i) => at(ev('login', c, day(1), { device: 'web', success: true }), i)));
+      const ids: string[] = [];
+      for await (const page of store.scan(2)) ids.push(...page.map((s) => s.customerId));
+      assert.deepEqual(ids.filter((id) => id.startsWith('s')).sort(), ['s1', 's2', 's3', 's4', 's5']);
+      const stats = await store.stats();
+      assert.ok(stats.customers >= 5 && stats.bytes > 0);
+    }));
+}

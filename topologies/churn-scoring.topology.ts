@@ -1,0 +1,87 @@
+// The churn-scoring job, top to bottom: source → decode → validate → event time → micro-batch →
+// aggregate (state store) → features → score (ONNX) → decide → sinks → remember → acknowledge.
+// The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
+// for the embedded demo; only the edges passed in differ.
+import { concatMap, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import type { CompiledSpec } from '../src/features/compile-spec.js';
+import type { ValidationRules } from '../src/events/validate-event.js';
+import type { EngineMetrics } from '../src/observability/metrics.js';
+import { acknowledge } from '../src/operators/acknowledge.js';
+import { applyToState } from '../src/operators/apply-to-state.js';
+import type { DecidedBatch } from '../src/operators/batch.js';
+import { decideRisk } from '../src/operators/decide-risk.js';
+import { decodeRecords } from '../src/operators/decode-records.js';
+import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
+import { observeBatch, timed } from '../src/operators/observe-batch.js';
+import { rememberScores } from '../src/operators/remember-scores.js';
+import { routeLateEvents } from '../src/operators/route-late-events.js';
+import { scoreSteps } from '../src/operators/score-steps.js';
+import { validateEvents } from '../src/operators/validate-events.js';
+import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
+import type { RiskPolicy } from '../src/scoring/risk-decision.js';
+import type { ScoringModel } from '../src/scoring/scoring-model.js';
+import type { ActivityCodec } from '../src/serde/activity-codec.js';
+import { FlowControl } from '../src/sources/flow-control.js';
+import type { RecordSource } from '../src/sources/record-source.js';
+import type { StateStore } from '../src/state/state-store.js';
+import type { Clock } from '../src/time/clock.js';
+import { WatermarkTracker } from '../src/time/watermark.js';
+
+export interface ChurnScoringOptions {
+  readonly allowedLatenessMs: number;
+  readonly batch: MicroBatchOptions;
+  /** Records a source may run ahead of acknowledgement (backpressure bound). */
+  readonly maxInFlight: number;
+  readonly risk: RiskPolicy;
+}
+
+export interface ChurnScoringEdges {
+  readonly source: RecordSource;
+  readonly codec: ActivityCodec;
+  readonly rules: ValidationRules;
+  readonly store: StateStore;
+  readonly spec: CompiledSpec;
+  /** Read per batch: a model handle can switch models between batches. */
+  readonly model: () => ScoringModel;
+  readonly sinks: OutputSinks;
+  /** Processing time (risk events' processing_time, latency metrics). */
+  readonly clock: Clock;
+  /** "Now" for future-timestamp checks; defaults to `clock` (replays of old or simulated data pass their own). */
+  readonly validationClock?: Clock;
+  readonly scheduler?: SchedulerLike;
+  readonly metrics?: EngineMetrics;
+  readonly watermarks?: WatermarkTracker;
+}
+
+export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
+  const { source, store, spec, clock, metrics } = edges;
+  const flow = new FlowControl(options.maxInFlight);
+  const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
+  return source.records(flow).pipe(
+    tap(() => metrics?.recordsReceived.inc({ source: source.name })),
+    decodeRecords(edges.codec), //                       bytes / objects → ActivityEvent, or dead letter
+    validateEvents(edges.rules, edges.validationClock ?? clock), //               ranges, future timestamps, signup order → dead letter
+    routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late output
+    microBatch(options.batch, edges.scheduler),
+    // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
+    concatMap((items) =>
+      of(items).pipe(
+        timed(metrics?.batchSeconds, (batch$) =>
+          batch$.pipe(
+        timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
+        timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
+        decideRisk(options.risk, clock), //                              band, threshold, deterministic id, change rule
+        writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
+        rememberScores(store), //                                        last emitted score per customer
+        acknowledge(source, flow), //                                    commit positions, return credits
+          ),
+        ),
+        observeBatch(metrics, clock),
+        tap(() => {
+          const wm = watermarks.overall();
+          if (wm !== undefined) metrics?.watermarkLagSeconds.set(Math.max(0, clock.now() - wm) / 1000);
+        }),
+      ),
+    ),
+  );
+}
