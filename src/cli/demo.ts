@@ -41,7 +41,7 @@ export function demoCommand(): Command {
     .option('--model <dir>', 'model bundle', 'models/churn-gbdt')
     .option('--port <port>', 'HTTP port for /metrics /healthz /readyz (0: any free port)', intFlag('--port', 0, 65535), 9464)
     .option('--config <file>', 'engine config (YAML/JSON); flags win over it')
-    .option('--show <n>', 'print up to n risk events as they appear (customers entering the top band)', intFlag('--show', 0, 1_000_000), 12)
+    .option('--show <n>', 'print up to n risk events as they appear (customers moving into the top band)', intFlag('--show', 0, 1_000_000), 12)
     .option('--quiet', 'no progress lines');
   cmd.action(async (flags: DemoFlags) => runDemo(flags));
   // Demo defaults inject a little trouble so the dead-letter and late paths are visible.
@@ -119,10 +119,10 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       onNext: (batch) => {
         tally.observe(batch);
         for (const e of batch.riskEvents) {
-          if (shown < flags.show && e.band === topBand && e.previous_band !== topBand) {
+          if (shown < flags.show && e.band === topBand && e.previous_band !== null && e.previous_band !== topBand) {
             shown++;
             out.write(
-              `  risk ▲ ${e.customer_id} ${(e.previous_band ?? 'new').padEnd(6)} → ${e.band.padEnd(6)} score ${e.score.toFixed(3)}  ` +
+              `  risk ▲ ${e.customer_id} ${e.previous_band.padEnd(6)} → ${e.band.padEnd(6)} score ${e.score.toFixed(3)}  ` +
                 `(${new Date(e.event_time).toISOString().slice(0, 16)}, after ${e.trigger_event_id})\n`,
             );
           }

@@ -9,19 +9,15 @@ import type { StateStore } from '../state/state-store.js';
 import type { AggregatedBatch, ScoringStep } from './batch.js';
 
 export async function aggregateBatch(items: readonly Routed[], store: StateStore, spec: CompiledSpec): Promise<AggregatedBatch> {
-  const rejected: Rejected[] = [];
-  const accepted: Accepted[] = [];
-  for (const item of items) {
-    if (item.tag === 'accepted') accepted.push(item);
-    else rejected.push(item);
-  }
+  const accepted = items.filter((i): i is Accepted => i.tag === 'accepted');
+  const refused = new Map<Accepted, Rejected>();
   const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
   const acceptedByDelta = new Map<StateDelta, Accepted>(deltas.map((d, i) => [d, accepted[i]!]));
   const stepByDelta = new Map<StateDelta, ScoringStep>();
   await store.apply(deltas, (state, delta, outcome) => {
     const item = acceptedByDelta.get(delta)!;
     if (outcome === 'before_signup') {
-      rejected.push(reject(item.record, 'dead-letter', 'BEFORE_SIGNUP', `event_time ${new Date(delta.eventTime).toISOString()} is before the customer's signup`, item.event));
+      refused.set(item, reject(item.record, 'dead-letter', 'BEFORE_SIGNUP', `event_time ${new Date(delta.eventTime).toISOString()} is before the customer's signup`, item.event));
       return;
     }
     // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
@@ -29,7 +25,8 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
     const features = spec.evaluate(state, delta.eventTime + 1);
     stepByDelta.set(delta, { item, outcome, features, priorScore: state.lastScore });
   });
-  // Steps in arrival order, so per-customer order (and the risk-event sequence) matches the input.
+  // Rejections and steps in arrival order, so outputs do not depend on how the stream was batched.
+  const rejected = items.flatMap((i): Rejected[] => (i.tag === 'rejected' ? [i] : refused.has(i) ? [refused.get(i)!] : []));
   const steps = deltas.flatMap((d) => {
     const s = stepByDelta.get(d);
     return s ? [s] : [];

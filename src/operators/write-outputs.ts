@@ -14,11 +14,15 @@ export interface OutputSinks {
 }
 
 export async function writeBatchOutputs<B extends DecidedBatch>(batch: B, sinks: OutputSinks): Promise<B> {
-  const dead = batch.rejected.filter((r) => r.route === 'dead-letter').map(toDeadLetter);
-  const late = batch.rejected.filter((r) => r.route === 'late').map(toDeadLetter);
   const writes: Promise<void>[] = [sinks.risk.write(batch.riskEvents)];
-  if (sinks.late === sinks.deadLetter) writes.push(sinks.deadLetter.write([...dead, ...late]));
-  else writes.push(sinks.deadLetter.write(dead), sinks.late.write(late));
+  if (sinks.late === sinks.deadLetter) {
+    writes.push(sinks.deadLetter.write(batch.rejected.map(toDeadLetter)));
+  } else {
+    writes.push(
+      sinks.deadLetter.write(batch.rejected.filter((r) => r.route === 'dead-letter').map(toDeadLetter)),
+      sinks.late.write(batch.rejected.filter((r) => r.route === 'late').map(toDeadLetter)),
+    );
+  }
   await Promise.all(writes);
   return batch;
 }

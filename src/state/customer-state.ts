@@ -123,7 +123,31 @@ export function cloneState(state: CustomerState): CustomerState {
   };
 }
 
-/** Approximate serialized size, the unit of the per-customer memory budget. */
+/** Serialized (JSON) size in bytes: what the metrics report and the Redis store holds. */
 export function stateBytes(state: CustomerState): number {
   return Buffer.byteLength(JSON.stringify(state));
+}
+
+/**
+ * An upper bound of stateBytes without building the string, cheap enough to check the per-customer
+ * budget on every batch: numbers are counted at their longest JSON form (24 chars), strings by length.
+ */
+export function estimateStateBytes(state: CustomerState): number {
+  let n = 160 + state.customerId.length;
+  const slots = (values: SlotValues) => {
+    for (const key in values) {
+      const v = values[key]!;
+      n += key.length + 4;
+      if (typeof v === 'number') n += 24;
+      else if (Array.isArray(v)) n += v.length === 2 && typeof v[1] !== 'number' ? 30 + String(v[1]).length * 2 : v.length * 11 + 2;
+      else n += 30;
+    }
+  };
+  for (const key in state.buckets) {
+    n += key.length + 5;
+    slots(state.buckets[key]!);
+  }
+  slots(state.archive);
+  for (const key in state.positions) n += key.length + 30;
+  return n;
 }

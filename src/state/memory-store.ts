@@ -1,6 +1,6 @@
 // In-memory state store: the embedded demo's and replay's store. Same semantics as Redis, bounded by
 // bucket expiry and a per-customer byte budget.
-import { applyDelta, cloneState, emptyState, expireBuckets, stateBytes, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
+import { applyDelta, cloneState, emptyState, estimateStateBytes, expireBuckets, stateBytes, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { groupByCustomer, type ApplyResult, type StateStore, type StepObserver, type StoreStats } from './state-store.js';
 
@@ -74,7 +74,7 @@ export class MemoryStateStore implements StateStore {
   private enforceBudget(state: CustomerState): void {
     const budget = this.options.maxBytesPerCustomer;
     if (budget === undefined) return;
-    let bytes = stateBytes(state);
+    let bytes = estimateStateBytes(state);
     if (bytes <= budget) return;
     this.options.onBudgetExceeded?.(state.customerId, bytes);
     // Shed whole days from the oldest end until the state fits; long windows lose their tail first.
@@ -83,7 +83,7 @@ export class MemoryStateStore implements StateStore {
     for (const day of days) {
       if (bytes <= budget) break;
       expireBuckets(state, { ...layout, retentionDays: Math.floor(state.maxEventTime / 86_400_000) - day - 1 });
-      bytes = stateBytes(state);
+      bytes = estimateStateBytes(state);
     }
   }
 

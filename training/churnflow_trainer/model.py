@@ -67,15 +67,22 @@ def fit(
     import lightgbm as lgb
 
     dtrain = lgb.Dataset(x_train, label=y_train, feature_name=columns, params=params, free_raw_data=False)
-    des = lgb.Dataset(x_es, label=y_es, reference=dtrain, free_raw_data=False)
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=num_boost_round,
-        valid_sets=[des],
-        valid_names=["early_stopping"],
-        callbacks=[lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)],
-    )
+    # With scale_pos_weight the training loss weighs positives up; weigh the early-stopping rows the
+    # same way, or its (unweighted) logloss would stop boosting as soon as scores start to inflate.
+    spw = float(params.get("scale_pos_weight", 1.0))
+    es_weight = np.where(np.asarray(y_es) == 1, spw, 1.0) if spw != 1.0 else None
+    des = lgb.Dataset(x_es, label=y_es, weight=es_weight, reference=dtrain, free_raw_data=False)
+    try:
+        booster = lgb.train(
+            params,
+            dtrain,
+            num_boost_round=num_boost_round,
+            valid_sets=[des],
+            valid_names=["early_stopping"],
+            callbacks=[lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)],
+        )
+    except lgb.basic.LightGBMError as e:
+        raise TrainerError(f"LightGBM: {e}") from e
     best = int(booster.best_iteration) or int(booster.current_iteration())
     best_score = float(booster.best_score["early_stopping"][params["metric"]])
     # Keep only the trees up to the best iteration: lightgbm.txt, the ONNX model and SHAP all see the

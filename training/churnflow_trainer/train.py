@@ -79,6 +79,10 @@ def resolve_created_at(arg: str | None, environ=os.environ) -> str:
 
 
 def _git_commit() -> str | None:
+    """$CHURNFLOW_GIT_COMMIT if set (builds without .git, pinned retrains), else `git rev-parse HEAD`."""
+    pinned = os.environ.get("CHURNFLOW_GIT_COMMIT")
+    if pinned is not None:
+        return pinned or None
     try:
         r = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -160,7 +164,13 @@ def train(cfg: TrainConfig) -> dict:
     columns = input_columns(features)
     log(f"snapshot: {snap.label.size} rows, {int(snap.label.sum())} positives, {len(names)} features -> {len(columns)} inputs")
 
-    purge_days = cfg.purge_days if cfg.purge_days is not None else (snap.horizon_days or 0.0)
+    if cfg.purge_days is not None:
+        purge_days = float(cfg.purge_days)
+    elif snap.horizon_days is not None:
+        purge_days = snap.horizon_days
+    else:
+        purge_days = 0.0
+        log("warning: meta.json has no label.horizon_days; no purge gap before validation (set --purge-days)")
     split = time_split(snap.observation_time, cfg.validation_share, cfg.early_stopping_share, int(round(purge_days * DAY_MS)))
     tr, es, va = split.train, split.early_stopping, split.validation
     y = snap.label.astype(np.int64)

@@ -20,12 +20,15 @@ TRAIN_ARGS = [
     "--contact-cost", "10", "--churner-loss", "600", "--save-rate", "0.3",
     "--validation-share", "0.25", "--seed", "7",
 ]
+GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COSTS = {"contact_cost": 10.0, "churner_loss": 600.0, "save_rate": 0.3}
 
 
 def run_cli(*args, env_extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("SOURCE_DATE_EPOCH", None)
+    # Pinned: another commit landing between two training runs must not make them differ.
+    env["CHURNFLOW_GIT_COMMIT"] = GIT_COMMIT
     env["PYTHONPATH"] = str(TRAINING) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     if env_extra:
         env.update(env_extra)

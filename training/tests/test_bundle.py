@@ -19,7 +19,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from .conftest import COSTS, CREATED_AT, lightgbm_scores, onnx_scores
+from .conftest import COSTS, CREATED_AT, GIT_COMMIT, lightgbm_scores, onnx_scores
 
 DAY_MS = 86_400_000
 METRIC_KEYS = {"roc_auc", "pr_auc", "recall", "precision", "f1", "brier", "rows", "positives", "from", "to", "net_value"}
@@ -114,6 +114,7 @@ def test_training_data_lineage_params(bundle, manifest, meta, snapshot, data):
     for k in ("trainer", "git_commit", "python", "lightgbm", "onnxmltools"):
         assert k in lin
     assert lin["lightgbm"].startswith("4.")
+    assert lin["git_commit"] == GIT_COMMIT
 
 
 def test_time_split_is_by_date(manifest, meta, data):

@@ -14,7 +14,7 @@ from churnflow_trainer.features import build_input, fit_medians, impute, input_c
 from churnflow_trainer.model import check_parity, float32_thresholds, floor_float32
 from churnflow_trainer.reference import edges_for, feature_reference, shares_for
 from churnflow_trainer.split import DAY_MS, time_split
-from churnflow_trainer.train import _pick_reference_rows, _scale_pos_weight, resolve_created_at
+from churnflow_trainer.train import _git_commit, _pick_reference_rows, _scale_pos_weight, resolve_created_at
 
 COSTS = Costs(contact_cost=10.0, churner_loss=600.0, save_rate=0.3)
 
@@ -235,3 +235,11 @@ def test_reference_rows_span_the_score_range():
     idx = _pick_reference_rows(s, 32)
     assert idx.size == 32 and s[idx].min() == s.min() and s[idx].max() == s.max()
     assert _pick_reference_rows(s[:10], 32).tolist() == list(range(10))
+
+
+def test_git_commit(monkeypatch):
+    monkeypatch.setenv("CHURNFLOW_GIT_COMMIT", "abc")
+    assert _git_commit() == "abc"
+    monkeypatch.delenv("CHURNFLOW_GIT_COMMIT")
+    c = _git_commit()  # None outside a repository or before the first commit
+    assert c is None or (len(c) == 40 and all(ch in "0123456789abcdef" for ch in c))

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bandOf } from '../../../src/scoring/bands.js';
+import { riskEventId, shouldEmit } from '../../../src/scoring/risk-decision.js';
+import { decideBatch } from '../../../src/operators/decide-risk.js';
+import type { ScoredBatch, ScoringStep } from '../../../src/operators/batch.js';
+import type { ModelManifest } from '../../../src/scoring/manifest.js';
+import { fixedClock } from '../../../src/time/clock.js';
+import { ev, raw } from '../../helpers/events.js';
+
+const bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.1 }, { name: 'high', min_score: 0.3 }];
+const manifest = { name: 'm', version: '1.2.0', decision: { threshold: 0.3, bands, costs: { contact_cost: 10, churner_loss: 600, save_rate: 0.3 } } } as unknown as ModelManifest;
+
+test('bands: the last band whose min_score is at or below the score', () => {
+  assert.deepEqual([0, 0.0999, 0.1, 0.29, 0.3, 1].map((s) => bandOf(s, bands)), ['low', 'low', 'medium', 'medium', 'high', 'high']);
+});
+
+test('risk event ids are deterministic per customer, trigger and model version', () => {
+  assert.equal(riskEventId('c', 'e', 'm', '1.0.0'), riskEventId('c', 'e', 'm', '1.0.0'));
+  assert.notEqual(riskEventId('c', 'e', 'm', '1.0.0'), riskEventId('c', 'e', 'm', '1.0.1'));
+  assert.match(riskEventId('c', 'e', 'm', '1.0.0'), /^[0-9a-f]{32}$/);
+});
+
+test('emit rule: first score, band change, model change, or a move of minScoreDelta', () => {
+  const p = { emit: 'change' as const, minScoreDelta: 0.05 };
+  const prev = { score: 0.2, band: 'medium', modelVersion: '1.2.0', eventTime: 0 };
+  assert.equal(shouldEmit(p, null, 0.2, 'medium', '1.2.0'), true);
+  assert.equal(shouldEmit(p, prev, 0.24, 'medium', '1.2.0'), false);
+  assert.equal(shouldEmit(p, prev, 0.26, 'medium', '1.2.0'), true);
+  assert.equal(shouldEmit(p, prev, 0.2, 'high', '1.2.0'), true);
+  assert.equal(shouldEmit(p, prev, 0.2, 'medium', '1.3.0'), true);
+  assert.equal(shouldEmit({ emit: 'every', minScoreDelta: 1 }, prev, 0.2, 'medium', '1.2.0'), true);
+});
+
+test('decideBatch chains per customer within a batch and always re-emits redeliveries', () => {
+  const step = (customer: string, id: string, outcome: ScoringStep['outcome'] = 'applied'): ScoringStep => ({
+    item: { tag: 'accepted', record: raw({}, 0), event: ev('login', customer, 1000, {}, id) },
+    outcome,
+    features: new Float64Array(0),
+    priorScore: customer === 'b' ? { score: 0.5, band: 'high', modelVersion: '1.2.0', eventTime: 0 } : null,
+  });
+  const batch: ScoredBatch = {
+    items: [],
+    rejected: [],
+    steps: [step('a', 'a1'), step('a', 'a2'), step('a', 'a3'), step('b', 'b1'), step('b', 'b2', 'duplicate')],
+    scores: Float32Array.from([0.05, 0.06, 0.35, 0.5, 0.5]),
+    model: { manifest, scorer: 'model' },
+  };
+  const out = decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
+  assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'a3:high:low', 'b2:high:high']);
+  const a3 = out.riskEvents[1]!;
+  assert.equal(a3.above_threshold, true);
+  assert.equal(a3.threshold, 0.3);
+  assert.equal(a3.processing_time, 42);
+  assert.equal(a3.model_version, '1.2.0');
+  assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high'], ['b', 'high']]);
+});
