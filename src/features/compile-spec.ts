@@ -4,7 +4,7 @@
 import { DAY_MS, type ActivityEvent, type Scalar, type SourcePosition } from '../events/activity-event.js';
 import { ChurnflowError } from '../errors.js';
 import type { CustomerState, StateDelta, StateLayout } from '../state/customer-state.js';
-import { bitIndexFor, estimateDistinct, type SlotMerge, type SlotOp, type SlotValue } from '../state/slots.js';
+import { bitIndexFor, type SlotMerge, type SlotOp } from '../state/slots.js';
 import { WindowTotals } from './window-totals.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { parseFeatureSpec, type EventFilter, type FeatureSpec, type FeatureSpecInput } from './spec.js';
@@ -21,14 +21,19 @@ interface SlotDef {
 }
 
 /** How one output column is computed from slot totals. */
-type ColumnEval = (ctx: EvalContext, out: Float64Array) => void;
+type ColumnEval = (ctx: EvalContext) => void;
 
 interface EvalContext {
-  readonly asOf: number;
-  /** Slot totals over each window length (days) and over all time ('all'). */
-  window(slot: string, days: number): SlotValue | undefined;
-  allTime(slot: string): SlotValue | undefined;
-  column(name: string): number;
+  asOf: number;
+  out: Float64Array;
+  readonly totals: WindowTotals;
+}
+
+/** A slot (and window) resolved to WindowTotals indices once all slots are known. */
+interface SlotRef {
+  readonly id: string;
+  i: number;
+  level: number;
 }
 
 export interface FeatureColumn {
@@ -98,19 +103,29 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const numeric = (name: string, missingIndicator: boolean, fn: (ctx: EvalContext) => number) => {
     const i = columns.length;
     numericFeatures.add(name);
-    pushColumn({ name, feature: name, missingIndicator, kind: 'numeric' }, (ctx, out) => {
-      out[i] = fn(ctx);
+    pushColumn({ name, feature: name, missingIndicator, kind: 'numeric' }, (ctx) => {
+      ctx.out[i] = fn(ctx);
     });
   };
+  const refs: SlotRef[] = [];
+  const ref = (id: string, windowDays?: number): SlotRef => {
+    const r: SlotRef = { id, i: -1, level: windowDays ?? -1 };
+    refs.push(r);
+    return r;
+  };
   const lastOf = (from: readonly { event: string; field: string }[]) => {
-    const ids = from.map((s) => addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field }));
+    const rs = from.map((s) => ref(addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field })));
     return (ctx: EvalContext): Scalar => {
-      let best: readonly [number, Scalar] | undefined;
-      for (const id of ids) {
-        const v = ctx.allTime(id) as readonly [number, Scalar] | undefined;
-        if (v && (best === undefined || v[0] > best[0])) best = v;
+      let best: SlotRef | undefined;
+      let bestT = Number.NEGATIVE_INFINITY;
+      for (const r of rs) {
+        const t = ctx.totals.lastTime(r.i, r.level);
+        if (t > bestT) {
+          bestT = t;
+          best = r;
+        }
       }
-      return best ? best[1] : null;
+      return best ? (ctx.totals.lastValue(best.i, best.level) ?? null) : null;
     };
   };
 
@@ -119,36 +134,31 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
       case 'window': {
         maxWindowDays = Math.max(maxWindowDays, f.windowDays);
         const w = f.windowDays;
-        if (f.agg === 'count') {
-          const s = addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one', field: undefined });
-          numeric(f.name, f.missingIndicator, (ctx) => num(ctx.window(s, w)) ?? 0);
-        } else if (f.agg === 'sum') {
-          const s = addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field });
-          numeric(f.name, f.missingIndicator, (ctx) => num(ctx.window(s, w)) ?? 0);
+        const orZero = (x: number) => (Number.isNaN(x) ? 0 : x);
+        if (f.agg === 'count' || f.agg === 'sum') {
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: f.agg === 'count' ? 'one' : 'field', field: f.agg === 'count' ? undefined : f.field }), w);
+          numeric(f.name, f.missingIndicator, (ctx) => orZero(ctx.totals.num(s.i, s.level)));
         } else if (f.agg === 'mean') {
-          const s = addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field });
-          const n = addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one_if_field', field: f.field });
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field }), w);
+          const n = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one_if_field', field: f.field }), w);
           numeric(f.name, f.missingIndicator, (ctx) => {
-            const count = num(ctx.window(n, w)) ?? 0;
-            return count > 0 ? (num(ctx.window(s, w)) ?? 0) / count : Number.NaN;
+            const count = orZero(ctx.totals.num(n.i, n.level));
+            return count > 0 ? orZero(ctx.totals.num(s.i, s.level)) / count : Number.NaN;
           });
         } else if (f.agg === 'max' || f.agg === 'min') {
-          const s = addSlot({ event: f.event, where: f.where, merge: f.agg, source: 'field', field: f.field });
-          numeric(f.name, f.missingIndicator, (ctx) => num(ctx.window(s, w)) ?? Number.NaN);
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: f.agg, source: 'field', field: f.field }), w);
+          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.num(s.i, s.level));
         } else {
-          const s = addSlot({ event: f.event, where: f.where, merge: 'bits', source: 'bit_of_field', field: f.field });
-          numeric(f.name, f.missingIndicator, (ctx) => {
-            const v = ctx.window(s, w);
-            return Array.isArray(v) ? estimateDistinct(v as number[]) : 0;
-          });
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'bits', source: 'bit_of_field', field: f.field }), w);
+          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.distinct(s.i, s.level));
         }
         break;
       }
       case 'recency': {
-        const s = addSlot({ event: f.event, where: f.where, merge: 'max', source: 'time', field: undefined });
+        const s = ref(addSlot({ event: f.event, where: f.where, merge: 'max', source: 'time', field: undefined }));
         numeric(f.name, f.missingIndicator, (ctx) => {
-          const t = num(ctx.allTime(s));
-          return t === undefined ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
+          const t = ctx.totals.num(s.i, s.level);
+          return Number.isNaN(t) ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
         });
         break;
       }
@@ -173,15 +183,18 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
           return v === null ? null : String(v);
         };
         categoryLookups.set(f.name, lookup);
-        const cats = [...f.categories, 'other'];
         const base = columns.length;
-        cats.forEach((cat, k) => {
-          const isOther = k === cats.length - 1;
-          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, (ctx, out) => {
+        const known = new Map(f.categories.map((c, k) => [c, k]));
+        const other = f.categories.length;
+        // One lookup writes all of the feature's one-hot columns (the other columns' evals are no-ops).
+        f.categories.forEach((cat, k) =>
+          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, k > 0 ? () => {} : (ctx) => {
             const v = lookup(ctx);
-            out[base + k] = v === null ? 0 : isOther ? (f.categories.includes(v) ? 0 : 1) : v === cat ? 1 : 0;
-          });
-        });
+            for (let j = 0; j <= other; j++) ctx.out[base + j] = 0;
+            if (v !== null) ctx.out[base + (known.get(v) ?? other)] = 1;
+          }),
+        );
+        pushColumn({ name: `${f.name}__other`, feature: f.name, missingIndicator: false, kind: 'indicator' }, () => {});
         break;
       }
       case 'ratio':
@@ -192,9 +205,11 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
             throw new ChurnflowError('CF_SPEC_INVALID', `invalid feature spec: '${f.name}' refers to '${ref}', which is not a numeric feature`);
           }
         }
+        const ia = colIndex.get(a)!;
+        const ib = colIndex.get(b)!;
         numeric(f.name, f.missingIndicator, (ctx) => {
-          const x = ctx.column(a);
-          const y = ctx.column(b);
+          const x = ctx.out[ia]!;
+          const y = ctx.out[ib]!;
           if (Number.isNaN(x) || Number.isNaN(y)) return Number.NaN;
           if (f.type === 'ratio') return y === 0 ? Number.NaN : (x / y) * f.scale;
           return x - y * f.scaleRight;
@@ -233,16 +248,19 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   };
 
   const totals = new WindowTotals(layout.merges, windowLengths);
+  for (const r of refs) {
+    r.i = totals.index(r.id);
+    r.level = r.level < 0 ? totals.allTime : totals.level(r.level);
+  }
+  // One reused context: evaluate() runs once per scored event and must not allocate per call.
   // A window of W days as of t covers the day buckets that start in [t − W days, t): buckets starting
   // at or after t are never read, which is what makes snapshot rows point-in-time correct.
+  const ctx: EvalContext = { asOf: 0, out: new Float64Array(columns.length), totals };
   const context = (state: Readonly<CustomerState>, asOf: number, out: Float64Array): EvalContext => {
     totals.load(state, asOf);
-    return {
-      asOf,
-      window: (slot, days) => totals.window(slot, days),
-      allTime: (slot) => totals.allTime(slot),
-      column: (name) => out[colIndex.get(name)!]!,
-    };
+    ctx.asOf = asOf;
+    ctx.out = out;
+    return ctx;
   };
 
   return Object.freeze({
@@ -259,8 +277,8 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     },
     signupSlot,
     evaluate(state: Readonly<CustomerState>, asOf: number, out = new Float64Array(columns.length)): Float64Array {
-      const ctx = context(state, asOf, out);
-      for (const ev of evals) ev(ctx, out);
+      const c = context(state, asOf, out);
+      for (const ev of evals) ev(c);
       return out;
     },
     categoryValue(state: Readonly<CustomerState>, feature: string, asOf: number): string | null {
@@ -300,6 +318,3 @@ function slotOp(d: SlotDef, event: ActivityEvent): SlotOp | undefined {
   }
 }
 
-function num(v: SlotValue | undefined): number | undefined {
-  return typeof v === 'number' ? v : undefined;
-}

@@ -4,14 +4,15 @@
 // between calls: this runs once per scored event.
 import { DAY_MS, type Scalar } from '../events/activity-event.js';
 import type { CustomerState } from '../state/customer-state.js';
-import { BITSET_WORDS, type SlotMerge, type SlotValue } from '../state/slots.js';
+import { BITSET_WORDS, estimateDistinct, type SlotMerge, type SlotValue } from '../state/slots.js';
 
 export class WindowTotals {
   private readonly slotIndex: ReadonlyMap<string, number>;
   private readonly merges: readonly SlotMerge[];
   private readonly windowIndex: ReadonlyMap<number, number>;
   private readonly levels: number;
-  private readonly num: Float64Array;
+  private readonly num_: Float64Array;
+  private readonly scratch = new Uint32Array(BITSET_WORDS);
   private readonly has: Uint8Array;
   private readonly lastT: Float64Array;
   private readonly lastV: Scalar[];
@@ -27,7 +28,7 @@ export class WindowTotals {
     this.windowIndex = new Map(windowDays.map((d, k) => [d, k]));
     this.levels = windowDays.length + 1; // the last level: older than the longest window, and the archive
     const cells = ids.length * this.levels;
-    this.num = new Float64Array(cells);
+    this.num_ = new Float64Array(cells);
     this.has = new Uint8Array(cells);
     this.lastT = new Float64Array(cells);
     this.lastV = new Array<Scalar>(cells).fill(null);
@@ -56,14 +57,69 @@ export class WindowTotals {
     }
   }
 
-  /** Total of a slot over a window of `days` (one of the declared window lengths). */
-  window(slot: string, days: number): SlotValue | undefined {
-    const k = this.windowIndex.get(days);
-    return k === undefined ? undefined : this.combine(slot, k);
+  /** Index of a slot, for the accessors below (resolve once, at compile time). */
+  index(slot: string): number {
+    const i = this.slotIndex.get(slot);
+    if (i === undefined) throw new Error(`unknown slot ${slot}`);
+    return i;
   }
 
-  allTime(slot: string): SlotValue | undefined {
-    return this.combine(slot, this.levels - 1);
+  /** Level of a window length; `allTime` is the last level. */
+  level(days: number): number {
+    const k = this.windowIndex.get(days);
+    if (k === undefined) throw new Error(`no window of ${days} days`);
+    return k;
+  }
+
+  get allTime(): number {
+    return this.levels - 1;
+  }
+
+  /** add/max/min total over levels 0..upTo; NaN when no bucket in range has the slot. */
+  num(i: number, upTo: number): number {
+    const merge = this.merges[i]!;
+    let found = false;
+    let acc = 0;
+    for (let k = 0; k <= upTo; k++) {
+      const cell = i * this.levels + k;
+      if (this.has[cell] === 0) continue;
+      const x = this.num_[cell]!;
+      acc = !found ? x : merge === 'add' ? acc + x : merge === 'max' ? Math.max(acc, x) : Math.min(acc, x);
+      found = true;
+    }
+    return found ? acc : Number.NaN;
+  }
+
+  /** Event time of the latest 'last' value over levels 0..upTo (NaN if none); lastValue gives the value. */
+  lastTime(i: number, upTo: number): number {
+    const cell = this.lastCell(i, upTo);
+    return cell < 0 ? Number.NaN : this.lastT[cell]!;
+  }
+
+  lastValue(i: number, upTo: number): Scalar | undefined {
+    const cell = this.lastCell(i, upTo);
+    return cell < 0 ? undefined : this.lastV[cell];
+  }
+
+  /** Distinct-count estimate of a bit-set slot over levels 0..upTo (0 if none). */
+  distinct(i: number, upTo: number): number {
+    this.scratch.fill(0);
+    for (let k = 0; k <= upTo; k++) {
+      const cell = i * this.levels + k;
+      if (this.has[cell] === 0) continue;
+      for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[cell * BITSET_WORDS + w]!;
+    }
+    return estimateDistinct(this.scratch);
+  }
+
+  private lastCell(i: number, upTo: number): number {
+    let best = -1;
+    for (let k = 0; k <= upTo; k++) {
+      const cell = i * this.levels + k;
+      if (this.has[cell] === 0) continue;
+      if (best < 0 || this.lastT[cell]! > this.lastT[best]!) best = cell;
+    }
+    return best;
   }
 
   private mergeBucket(values: Readonly<Record<string, SlotValue>>, level: number): void {
@@ -76,13 +132,13 @@ export class WindowTotals {
       this.has[cell] = 1;
       switch (this.merges[i]) {
         case 'add':
-          this.num[cell] = (first ? 0 : this.num[cell]!) + (v as number);
+          this.num_[cell] = (first ? 0 : this.num_[cell]!) + (v as number);
           break;
         case 'max':
-          this.num[cell] = first ? (v as number) : Math.max(this.num[cell]!, v as number);
+          this.num_[cell] = first ? (v as number) : Math.max(this.num_[cell]!, v as number);
           break;
         case 'min':
-          this.num[cell] = first ? (v as number) : Math.min(this.num[cell]!, v as number);
+          this.num_[cell] = first ? (v as number) : Math.min(this.num_[cell]!, v as number);
           break;
         case 'last': {
           const t = (v as readonly [number, Scalar])[0];
@@ -100,46 +156,5 @@ export class WindowTotals {
         }
       }
     }
-  }
-
-  private combine(slot: string, upTo: number): SlotValue | undefined {
-    const i = this.slotIndex.get(slot);
-    if (i === undefined) return undefined;
-    const merge = this.merges[i]!;
-    let found = false;
-    let acc = 0;
-    let bestT = 0;
-    let bestV: Scalar = null;
-    const words = merge === 'bits' ? new Array<number>(BITSET_WORDS).fill(0) : undefined;
-    for (let k = 0; k <= upTo; k++) {
-      const cell = i * this.levels + k;
-      if (this.has[cell] === 0) continue;
-      const x = this.num[cell]!;
-      switch (merge) {
-        case 'add':
-          acc = found ? acc + x : x;
-          break;
-        case 'max':
-          acc = found ? Math.max(acc, x) : x;
-          break;
-        case 'min':
-          acc = found ? Math.min(acc, x) : x;
-          break;
-        case 'last':
-          if (!found || this.lastT[cell]! > bestT) {
-            bestT = this.lastT[cell]!;
-            bestV = this.lastV[cell]!;
-          }
-          break;
-        case 'bits':
-          for (let w = 0; w < BITSET_WORDS; w++) words![w] = (words![w]! | this.bits[cell * BITSET_WORDS + w]!) >>> 0;
-          break;
-      }
-      found = true;
-    }
-    if (!found) return undefined;
-    if (merge === 'last') return [bestT, bestV];
-    if (merge === 'bits') return words!;
-    return acc;
   }
 }

@@ -78,9 +78,10 @@ export function bitIndexFor(value: Scalar): number {
 }
 
 /** Linear-counting estimate of distinct values in a 256-bit set: exact enough for tens of items, bounded memory. */
-export function estimateDistinct(words: readonly number[]): number {
+export function estimateDistinct(words: ArrayLike<number>): number {
   let zeros = 0;
-  for (const w of words) zeros += 32 - popcount(w);
+  for (let i = 0; i < words.length; i++) zeros += 32 - popcount(words[i]!);
+  if (zeros === BITSET_BITS) return 0;
   if (zeros === 0) return Math.round(BITSET_BITS * Math.log(BITSET_BITS));
   return Math.round(-BITSET_BITS * Math.log(zeros / BITSET_BITS));
 }

@@ -155,6 +155,8 @@ def train(cfg: TrainConfig) -> dict:
     costs.validate()
     if cfg.num_boost_round < 1 or cfg.early_stopping_rounds < 1:
         raise TrainerError("--num-boost-round and --early-stopping-rounds must be >= 1")
+    if cfg.num_threads < 1:
+        raise TrainerError("--num-threads must be >= 1")
     created_at = resolve_created_at(cfg.created_at)
 
     snap = load_snapshot(cfg.snapshot)
@@ -191,7 +193,7 @@ def train(cfg: TrainConfig) -> dict:
     impute = fit_medians(snap.x_raw[tr], names)
     imputed_all = apply_imputation(snap.x_raw, impute, indicators)  # float64, for JSON
     x_all = to_model_input(imputed_all)  # float32, what the model sees
-    x_tr, x_es, x_va = x_all[tr], x_all[es], x_all[va]
+    x_tr, x_es = x_all[tr], x_all[es]
 
     spw = _scale_pos_weight(cfg.scale_pos_weight, y[tr])
     params = M.lgb_params(

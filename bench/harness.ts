@@ -1,0 +1,47 @@
+// Tiny benchmark harness: warm-up, several timed runs, medians, and ratios against a baseline that
+// is measured in the same run (so machine noise affects both sides alike).
+export interface Measurement {
+  readonly name: string;
+  /** Work items per run (events, rows). */
+  readonly items: number;
+  readonly runsMs: number[];
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function measure(name: string, items: number, runs: number, fn: () => Promise<void> | void, warmups = 1): Promise<Measurement> {
+  for (let i = 0; i < warmups; i++) await fn();
+  const runsMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    runsMs.push(performance.now() - t0);
+  }
+  return { name, items, runsMs };
+}
+
+export function perSecond(m: Measurement): number {
+  return m.items / (median(m.runsMs) / 1000);
+}
+
+export function microsPerItem(m: Measurement): number {
+  return (median(m.runsMs) * 1000) / m.items;
+}
+
+/** Prints a table: median time, throughput, per-item cost and the ratio to the baseline row. */
+export function report(title: string, rows: readonly Measurement[], baseline: Measurement, unit: string): void {
+  const base = perSecond(baseline);
+  console.log(`\n${title}`);
+  console.log(`  ${'scenario'.padEnd(44)} ${'median ms'.padStart(10)} ${`${unit}/s`.padStart(14)} ${`µs/${unit}`.padStart(10)} ${'vs baseline'.padStart(12)}  runs`);
+  for (const m of rows) {
+    const ratio = perSecond(m) / base;
+    console.log(
+      `  ${m.name.padEnd(44)} ${median(m.runsMs).toFixed(1).padStart(10)} ${Math.round(perSecond(m)).toLocaleString('en-US').padStart(14)} ${microsPerItem(m).toFixed(2).padStart(10)} ${`${ratio.toFixed(3)}×`.padStart(12)}  ${m.runsMs.length}`,
+    );
+  }
+  console.log(`  baseline: ${baseline.name}; ratios are throughput relative to it (medians of the runs above)`);
+}

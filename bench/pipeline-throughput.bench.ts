@@ -1,0 +1,71 @@
+// Embedded pipeline throughput: file → decode → validate → event time → aggregate (memory store) →
+// features → ONNX score → decide → (discarding) sinks, against decode-only on the same file.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { count, lastValueFrom, tap } from 'rxjs';
+import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
+import { DEFAULT_VALIDATION_RULES } from '../src/events/validate-event.js';
+import { loadFeatureSpec } from '../src/features/load-spec.js';
+import { decodeRecords } from '../src/operators/decode-records.js';
+import { validateEvents } from '../src/operators/validate-events.js';
+import { routeLateEvents } from '../src/operators/route-late-events.js';
+import { microBatch } from '../src/operators/micro-batch.js';
+import { aggregateBatch } from '../src/operators/apply-to-state.js';
+import { loadScoringModel } from '../src/scoring/scoring-model.js';
+import { ActivityCodec } from '../src/serde/activity-codec.js';
+import type { RecordSink } from '../src/sinks/record-sink.js';
+import { resolveSimulatorOptions, simulate, simulationEndTime, recordToNdjson } from '../src/simulator/index.js';
+import { createFileSource } from '../src/sources/file-source.js';
+import { FlowControl } from '../src/sources/flow-control.js';
+import { MemoryStateStore } from '../src/state/memory-store.js';
+import { fixedClock } from '../src/time/clock.js';
+import { concatMap } from 'rxjs';
+import { measure, report } from './harness.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
+const dir = mkdtempSync(join(tmpdir(), 'cf-bench-'));
+const file = join(dir, 'events.ndjson');
+const lines = [...simulate(sim)].map(recordToNdjson);
+writeFileSync(file, `${lines.join('\n')}\n`);
+const N = lines.length;
+const clock = fixedClock(simulationEndTime(sim));
+const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000 });
+const model = await loadScoringModel('models/churn-gbdt', spec);
+const codec = new ActivityCodec();
+const discard = <T>(): RecordSink<T> => ({ name: 'discard', write: async () => {}, flush: async () => {}, close: async () => {} });
+const batch = { maxSize: 512, maxWaitMs: 20 };
+
+const decodeOnly = await measure('decode only (file → ActivityEvent)', N, RUNS, async () => {
+  const flow = new FlowControl(1 << 30);
+  await lastValueFrom(createFileSource(file, clock).records(flow).pipe(decodeRecords(codec), count()));
+});
+
+const toFeatures = await measure('decode → validate → aggregate → features', N, RUNS, async () => {
+  const flow = new FlowControl(4096);
+  const store = new MemoryStateStore({ layout: spec.layout });
+  await lastValueFrom(
+    createFileSource(file, clock).records(flow).pipe(
+      decodeRecords(codec),
+      validateEvents(DEFAULT_VALIDATION_RULES, clock),
+      routeLateEvents({ allowedLatenessMs: 3_600_000 }),
+      microBatch(batch),
+      concatMap((items) => aggregateBatch(items, store, spec)),
+      tap((b) => flow.release(b.items.length)),
+      count(),
+    ),
+  );
+});
+
+const full = await measure('full pipeline (… → ONNX score → risk events)', N, RUNS, async () => {
+  await lastValueFrom(
+    churnScoringTopology(
+      { source: createFileSource(file, clock), codec, rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
+      { allowedLatenessMs: 3_600_000, batch, maxInFlight: 4096, risk: { emit: 'change', minScoreDelta: 0.02 } },
+    ).pipe(count()),
+  );
+});
+
+await model.close();
+report(`pipeline throughput: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch ${batch.maxSize}`, [decodeOnly, toFeatures, full], decodeOnly, 'event');
