@@ -1,0 +1,47 @@
+// `churnflow demo` as a user runs it: with injected bad records it finishes, every bad record is in
+// the dead-letter output with a reason, and /metrics, /healthz and /readyz answer while it runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js';
+
+test('demo with bad records: completes, dead-letters every bad record, serves metrics while running', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'cf-demo-'));
+  const args = ['--customers', '120', '--days', '30', '--seed', '4', '--bad-rate', '0.02', '--late-rate', '0', '--speed', '4000', '--port', '0', '--out', out, '--show', '3'];
+  const child = spawn(process.execPath, ['bin/churnflow.js', 'demo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /metrics: (http:\/\/[^/\s]+)\/metrics/.exec(stdout);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', () => reject(new Error(`demo exited before serving metrics: ${stdout}\n${stderr}`)));
+  });
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  assert.match(metrics, /churnflow_records_received_total/);
+  assert.match(metrics, /churnflow_model_info\{model_name="churn-gbdt"/);
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  const ready = await fetch(`${url}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), { ready: true, lifecycle: 'RUNNING' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /── summary/);
+  assert.match(stdout, /riskiest customers/);
+
+  const expectedBad = [...simulate(resolveSimulatorOptions({ customers: 120, days: 30, seed: 4, badRecords: { rate: 0.02 } }))].filter((r) => r.type === 'bad');
+  const dead = readFileSync(join(out, 'dead-letters.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { payload: string; reason_code: string; reason_detail: string });
+  const payloads = new Set(dead.map((d) => Buffer.from(d.payload, 'base64').toString('utf8')));
+  for (const b of expectedBad) if (b.type === 'bad') assert.ok(payloads.has(b.raw), `bad record (${b.defect}) dead-lettered`);
+  assert.ok(dead.every((d) => d.reason_code.length > 0 && d.reason_detail.length > 0));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { dead_lettered: Record<string, number>; late: number; risk_events: number; riskiest: unknown[] };
+  assert.equal(Object.values(summary.dead_lettered).reduce((a, b) => a + b, 0) + summary.late, dead.length);
+  assert.ok(summary.risk_events > 0);
+  assert.equal(summary.riskiest.length, 10);
+});
