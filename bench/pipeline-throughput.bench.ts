@@ -61,7 +61,7 @@ const toFeatures = await measure('decode → validate → aggregate → features
 const full = await measure('full pipeline (… → ONNX score → risk events)', N, RUNS, async () => {
   await lastValueFrom(
     churnScoringTopology(
-      { source: createFileSource(file, clock), codec, rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
+      { source: createFileSource(file, clock), decoder: codec, rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
       { allowedLatenessMs: 3_600_000, batch, maxInFlight: 4096, risk: { emit: 'change', minScoreDelta: 0.02 } },
     ).pipe(count()),
   );

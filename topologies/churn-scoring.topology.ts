@@ -20,7 +20,7 @@ import { validateEvents } from '../src/operators/validate-events.js';
 import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
 import type { RiskPolicy } from '../src/scoring/risk-decision.js';
 import type { ScoringModel } from '../src/scoring/scoring-model.js';
-import type { ActivityCodec } from '../src/serde/activity-codec.js';
+import type { RecordDecoder } from '../src/serde/record-decoder.js';
 import { FlowControl } from '../src/sources/flow-control.js';
 import type { RecordSource } from '../src/sources/record-source.js';
 import type { StateStore } from '../src/state/state-store.js';
@@ -37,7 +37,7 @@ export interface ChurnScoringOptions {
 
 export interface ChurnScoringEdges {
   readonly source: RecordSource;
-  readonly codec: ActivityCodec;
+  readonly decoder: RecordDecoder;
   readonly rules: ValidationRules;
   readonly store: StateStore;
   readonly spec: CompiledSpec;
@@ -59,7 +59,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   return source.records(flow).pipe(
     tap(() => metrics?.recordsReceived.inc({ source: source.name })),
-    decodeRecords(edges.codec), //                       bytes / objects → ActivityEvent, or dead letter
+    decodeRecords(edges.decoder), //                       bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), //               ranges, future timestamps, signup order → dead letter
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late output
     microBatch(options.batch, edges.scheduler),

@@ -14,7 +14,7 @@ import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch
 import { insertObservationMarkers, type ObservationMarker, type ObservationSchedule } from '../src/operators/observation-markers.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { validateEvents } from '../src/operators/validate-events.js';
-import type { ActivityCodec } from '../src/serde/activity-codec.js';
+import type { RecordDecoder } from '../src/serde/record-decoder.js';
 import type { SnapshotRow } from '../src/sinks/parquet-snapshot-writer.js';
 import type { RecordSink } from '../src/sinks/record-sink.js';
 import { FlowControl } from '../src/sources/flow-control.js';
@@ -25,7 +25,7 @@ import { WatermarkTracker } from '../src/time/watermark.js';
 
 export interface SnapshotEdges {
   readonly source: RecordSource;
-  readonly codec: ActivityCodec;
+  readonly decoder: RecordDecoder;
   readonly rules: ValidationRules;
   readonly store: StateStore;
   readonly spec: CompiledSpec;
@@ -140,7 +140,7 @@ export function trainingSnapshotTopology(edges: SnapshotEdges, options: Snapshot
 
     return edges.source.records(flow).pipe(
       tap(() => stats.records++),
-      decodeRecords(edges.codec),
+      decodeRecords(edges.decoder),
       validateEvents(edges.rules, edges.clock),
       routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks),
       insertObservationMarkers(options.schedule, watermarks),

@@ -101,7 +101,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const job = churnScoringTopology(
     {
       source,
-      codec: new ActivityCodec(),
+      decoder: new ActivityCodec(),
       rules: { ...DEFAULT_VALIDATION_RULES, maxFutureMs: config.validation.maxFutureMs },
       store,
       spec,

@@ -48,7 +48,7 @@ export function snapshotCommand(): Command {
     const started = performance.now();
     const result = await lastValueFrom(
       trainingSnapshotTopology(
-        { source, codec: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, clock, ...(deadLetters ? { deadLetters } : {}) },
+        { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, clock, ...(deadLetters ? { deadLetters } : {}) },
         { allowedLatenessMs: flags.allowedLatenessMs, batch: { maxSize: 1024, maxWaitMs: 20 }, maxInFlight: 4096, schedule: { everyDays: flags.everyDays, warmupDays: flags.warmupDays } },
       ),
     );

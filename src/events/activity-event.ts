@@ -23,8 +23,12 @@ export interface SourcePosition {
 /** A record as a source delivers it, before decoding. */
 export interface RawRecord {
   readonly position: SourcePosition;
-  /** json: NDJSON text/bytes; json-object: a parsed NDJSON object; avro: Avro binary; avro-object: a record read from an Avro container file. */
-  readonly format: 'json' | 'json-object' | 'avro' | 'avro-object';
+  /**
+   * json: NDJSON text/bytes; json-object: a parsed NDJSON object; avro: plain Avro binary of the
+   * activity schema; avro-object: a record read from an Avro container file; confluent-avro: Kafka
+   * value in the Schema Registry wire format (magic byte 0, 4-byte schema id, Avro body).
+   */
+  readonly format: 'json' | 'json-object' | 'avro' | 'avro-object' | 'confluent-avro';
   readonly value: unknown;
   readonly key?: Uint8Array | string | null;
   readonly topic?: string;

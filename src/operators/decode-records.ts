@@ -3,11 +3,12 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { RawRecord } from '../events/activity-event.js';
 import { reject, type Routed } from '../events/routed.js';
-import { ActivityCodec, DecodeError } from '../serde/activity-codec.js';
+import { DecodeError } from '../serde/activity-codec.js';
+import type { RecordDecoder } from '../serde/record-decoder.js';
 
-export function decodeRecord(codec: ActivityCodec, record: RawRecord): Routed {
+export function decodeRecord(decoder: RecordDecoder, record: RawRecord): Routed {
   try {
-    const event = decodeValue(codec, record);
+    const event = decoder.decode(record);
     return { tag: 'accepted', record, event };
   } catch (err) {
     if (err instanceof DecodeError) return reject(record, 'dead-letter', err.code, err.detail);
@@ -15,20 +16,6 @@ export function decodeRecord(codec: ActivityCodec, record: RawRecord): Routed {
   }
 }
 
-function decodeValue(codec: ActivityCodec, record: RawRecord) {
-  const v = record.value;
-  switch (record.format) {
-    case 'json':
-      return codec.fromJsonText(typeof v === 'string' ? v : Buffer.from(v as Uint8Array).toString('utf8'));
-    case 'json-object':
-      return codec.fromJsonObject(v);
-    case 'avro':
-      return codec.fromAvroBuffer(Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
-    case 'avro-object':
-      return codec.fromAvroObject(v);
-  }
-}
-
-export function decodeRecords(codec: ActivityCodec): OperatorFunction<RawRecord, Routed> {
-  return map((record) => decodeRecord(codec, record));
+export function decodeRecords(decoder: RecordDecoder): OperatorFunction<RawRecord, Routed> {
+  return map((record) => decodeRecord(decoder, record));
 }

@@ -2,12 +2,22 @@
 // shape check is the Avro schema's own (avsc isValid with an error hook), so JSON and Avro inputs
 // are held to one definition; failures say which field and why.
 import type avro from 'avsc';
-import type { ActivityEvent, Scalar } from '../events/activity-event.js';
+import type { ActivityEvent, RawRecord, Scalar } from '../events/activity-event.js';
+import type { RecordDecoder } from './record-decoder.js';
 import { avroType } from './schemas.js';
 
 export class DecodeError extends Error {
   constructor(
-    readonly code: 'DECODE_JSON' | 'DECODE_AVRO' | 'SCHEMA' | 'UNKNOWN_KIND' | 'MISSING_FIELD',
+    readonly code:
+      | 'DECODE_JSON'
+      | 'DECODE_AVRO'
+      | 'SCHEMA'
+      | 'UNKNOWN_KIND'
+      | 'MISSING_FIELD'
+      | 'BAD_MAGIC_BYTE'
+      | 'UNKNOWN_SCHEMA_ID'
+      | 'TRUNCATED'
+      | 'MAPPING',
     readonly detail: string,
   ) {
     super(`${code}: ${detail}`);
@@ -22,7 +32,7 @@ export function kindOfBranch(branch: string): string {
   return local.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
-export class ActivityCodec {
+export class ActivityCodec implements RecordDecoder {
   private readonly type: avro.Type;
   private readonly branchByKind = new Map<string, string>();
   private readonly envelopeFields: readonly string[];
@@ -39,6 +49,23 @@ export class ActivityCodec {
 
   get kinds(): readonly string[] {
     return [...this.branchByKind.keys()];
+  }
+
+  /** Decodes a record by its format; Confluent-framed Avro needs the registry decoder instead. */
+  decode(record: RawRecord): ActivityEvent {
+    const v = record.value;
+    switch (record.format) {
+      case 'json':
+        return this.fromJsonText(typeof v === 'string' ? v : Buffer.from(v as Uint8Array).toString('utf8'));
+      case 'json-object':
+        return this.fromJsonObject(v);
+      case 'avro':
+        return this.fromAvroBuffer(Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
+      case 'avro-object':
+        return this.fromAvroObject(v);
+      default:
+        throw new DecodeError('DECODE_AVRO', `format '${String(record.format)}' needs a Schema Registry decoder`);
+    }
   }
 
   /** Parses one NDJSON line. */

@@ -48,7 +48,7 @@ export async function runScoring(
   const clock = fixedClock(now);
   const batches = await lastValueFrom(
     churnScoringTopology(
-      { source, codec: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock },
+      { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock },
       { ...DEFAULT_TEST_OPTIONS, ...options },
     ).pipe(toArray()),
   );

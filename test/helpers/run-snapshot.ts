@@ -19,7 +19,7 @@ export async function runSnapshot(events: readonly (ActivityEventJson | string)[
   const clock = fixedClock(now);
   return lastValueFrom(
     trainingSnapshotTopology(
-      { source: createFileSource(file, clock), codec: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, clock },
+      { source: createFileSource(file, clock), decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, clock },
       { allowedLatenessMs: 3_600_000, batch: { maxSize: 256, maxWaitMs: 5 }, maxInFlight: 1024, schedule },
     ),
   );
