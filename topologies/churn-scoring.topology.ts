@@ -14,6 +14,7 @@ import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { rememberScores } from '../src/operators/remember-scores.js';
+import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps } from '../src/operators/score-steps.js';
 import { validateEvents } from '../src/operators/validate-events.js';
@@ -33,7 +34,11 @@ export interface ChurnScoringOptions {
   /** Records a source may run ahead of acknowledgement (backpressure bound). */
   readonly maxInFlight: number;
   readonly risk: RiskPolicy;
+  /** Retries of a batch that failed with a retriable error; then the job fails. */
+  readonly retry?: RetryPolicy;
 }
+
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });
 
 export interface ChurnScoringEdges {
   readonly source: RecordSource;
@@ -51,6 +56,7 @@ export interface ChurnScoringEdges {
   readonly scheduler?: SchedulerLike;
   readonly metrics?: EngineMetrics;
   readonly watermarks?: WatermarkTracker;
+  readonly onRetry?: (err: unknown, attempt: number) => void;
 }
 
 export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
@@ -59,23 +65,25 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   return source.records(flow).pipe(
     tap(() => metrics?.recordsReceived.inc({ source: source.name })),
-    decodeRecords(edges.decoder), //                       bytes / objects → ActivityEvent, or dead letter
-    validateEvents(edges.rules, edges.validationClock ?? clock), //               ranges, future timestamps, signup order → dead letter
-    routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late output
+    decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
+    validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
+    routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
     microBatch(options.batch, edges.scheduler),
     // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
     concatMap((items) =>
       of(items).pipe(
         timed(metrics?.batchSeconds, (batch$) =>
           batch$.pipe(
-        timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
-        timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
-        decideRisk(options.risk, clock), //                              band, threshold, deterministic id, change rule
-        writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
-        rememberScores(store), //                                        last emitted score per customer
-        acknowledge(source, flow), //                                    commit positions, return credits
+            timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
+            timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
+            decideRisk(options.risk, clock), //                              band, threshold, deterministic id, change rule
+            writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
+            rememberScores(store), //                                        last emitted score per customer
           ),
         ),
+        // Redis or Kafka briefly away: run the batch again (idempotent state, deterministic output ids).
+        retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
+        acknowledge(source, flow), //                                        commit positions, return credits
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();

@@ -55,6 +55,55 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    source: z
+      .object({
+        /** kafka: the activity topics; file: replay one NDJSON/Avro file; simulator: generated customers. */
+        kind: z.enum(['kafka', 'file', 'simulator']).default('kafka'),
+        file: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    kafka: z
+      .object({
+        brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).default(['127.0.0.1:9092']),
+        clientId: z.string().min(1).default('churnflow'),
+        groupId: z.string().min(1).default('churnflow-scoring'),
+        topics: z
+          .object({
+            activity: z.array(z.string().min(1)).min(1).default(['churnflow.activity']),
+            risk: z.string().min(1).default('churnflow.risk'),
+            deadLetter: z.string().min(1).default('churnflow.dead-letter'),
+            /** Too-late events; by default they share the dead-letter topic (the envelope's route says which). */
+            late: z.string().min(1).optional(),
+            drift: z.string().min(1).default('churnflow.drift'),
+          })
+          .strict()
+          .prefault({}),
+        /** Where a consumer group without committed offsets starts. */
+        fromBeginning: z.boolean().default(true),
+        /** Value format on the activity topics. */
+        format: z.enum(['confluent-avro', 'json']).default('confluent-avro'),
+        sessionTimeoutMs: z.number().int().min(3000).max(300_000).default(10_000),
+        heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    schemaRegistry: z
+      .object({
+        url: z.string().url().default('http://127.0.0.1:8081'),
+        /** Register the output schemas if their subjects do not exist yet. */
+        autoRegister: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    sinks: z
+      .object({
+        /** Where risk events, dead letters and late events go; file writes NDJSON under sinks.dir. */
+        kind: z.enum(['kafka', 'file', 'stdout']).default('kafka'),
+        dir: z.string().default('out/run'),
+      })
+      .strict()
+      .prefault({}),
     validation: z
       .object({
         maxFutureMs: ms(86_400_000, 365 * 86_400_000),
@@ -76,6 +125,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.source?.kind === 'file' && !c.source.file) {
+      ctx.addIssue({ code: 'custom', path: ['source', 'file'], message: "required when source.kind is 'file'" });
+    }
     if (c.engine?.batch && c.engine.maxInFlight < 2 * c.engine.batch.maxSize) {
       ctx.addIssue({
         code: 'custom',

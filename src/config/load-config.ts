@@ -8,7 +8,10 @@ import { configSchema, type ChurnflowConfig } from './config-schema.js';
 type Tree = Record<string, unknown>;
 
 /** Environment variables with the config key each one sets. */
-export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' }>> = Object.freeze({
+export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 'number' | 'boolean' | 'list' }>> = Object.freeze({
+  CHURNFLOW_KAFKA_BROKERS: { path: 'kafka.brokers', type: 'list' },
+  CHURNFLOW_KAFKA_GROUP_ID: { path: 'kafka.groupId', type: 'string' },
+  CHURNFLOW_SCHEMA_REGISTRY_URL: { path: 'schemaRegistry.url', type: 'string' },
   CHURNFLOW_LOG_LEVEL: { path: 'log.level', type: 'string' },
   CHURNFLOW_HTTP_PORT: { path: 'http.port', type: 'number' },
   CHURNFLOW_HTTP_HOST: { path: 'http.host', type: 'string' },
@@ -42,6 +45,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Tree {
       if (!Number.isFinite(value)) throw new ChurnflowError('CF_CONFIG_INVALID', `environment ${name} (config key ${path}) must be a number, got '${raw}'`);
     } else if (type === 'boolean') {
       value = raw === 'true' || raw === '1';
+    } else if (type === 'list') {
+      value = raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
     }
     setPath(tree, path, value);
   }

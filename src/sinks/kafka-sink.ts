@@ -1,0 +1,71 @@
+// Kafka sink: an idempotent kafkajs producer. write() resolves once the broker acknowledged every
+// message (acks=all), after kafkajs' own retries; a failure after that surfaces as a retriable
+// CF_SINK_FAILED, and since offsets are committed only after acknowledgement, nothing is lost.
+import { CompressionTypes, Kafka, logLevel, type IHeaders, type Producer } from 'kafkajs';
+import { ChurnflowError, errorMessage } from '../errors.js';
+import type { RecordEncoder } from '../serde/record-encoder.js';
+import type { RecordSink } from './record-sink.js';
+
+export interface KafkaProducerOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+}
+
+export interface KafkaSinkOptions<T> {
+  readonly topic: string;
+  readonly encoder: RecordEncoder<T>;
+  readonly key: (record: T) => string | Buffer | null;
+  readonly headers?: (record: T) => IHeaders;
+}
+
+/** One producer shared by the sinks of an engine (one connection, one idempotence session). */
+export class KafkaProducerPool {
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+
+  constructor(private readonly options: KafkaProducerOptions) {}
+
+  get(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const kafka = new Kafka({ clientId: this.options.clientId, brokers: [...this.options.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 } });
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await p.connect();
+      this.producer = p;
+      return p;
+    })();
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    const p = this.producer ?? (this.connecting ? await this.connecting.catch(() => undefined) : undefined);
+    this.producer = undefined;
+    this.connecting = undefined;
+    await p?.disconnect();
+  }
+}
+
+export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOptions<T>): RecordSink<T> {
+  let prepared: Promise<void> | undefined;
+  return {
+    name: `kafka:${options.topic}`,
+    async write(records) {
+      if (records.length === 0) return;
+      prepared ??= options.encoder.prepare();
+      await prepared;
+      const producer = await pool.get();
+      const messages = records.map((r) => {
+        const m: { key: string | Buffer | null; value: Buffer; headers?: IHeaders } = { key: options.key(r), value: options.encoder.encode(r) };
+        if (options.headers) m.headers = options.headers(r);
+        return m;
+      });
+      try {
+        await producer.send({ topic: options.topic, messages, acks: -1, compression: CompressionTypes.None });
+      } catch (err) {
+        throw new ChurnflowError('CF_SINK_FAILED', `producing ${records.length} records to ${options.topic} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
+      }
+    },
+    async flush() {},
+    async close() {},
+  };
+}
