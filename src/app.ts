@@ -85,6 +85,13 @@ export class App {
     this.transition('STOPPED');
   }
 
+  /** Start-up failed: close whatever was already opened, then mark FAILED. */
+  async abort(reason: unknown): Promise<void> {
+    this.logger.error({ err: reason }, 'start-up failed; closing what was opened');
+    this.transition('FAILED');
+    await this.closeAll();
+  }
+
   /** Graceful stop: stop fetching; the job completes once in-flight batches are done. */
   stop(reason = 'requested'): void {
     if (this.current !== 'RUNNING' && this.current !== 'STARTING') return;

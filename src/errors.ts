@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'CF_SINK_FAILED'
   | 'CF_INPUT_INVALID'
   | 'CF_LIFECYCLE'
-  | 'CF_SNAPSHOT_FAILED';
+  | 'CF_SNAPSHOT_FAILED'
+  | 'CF_REGISTRY_FAILED';
 
 export class ChurnflowError extends Error {
   readonly code: ErrorCode;

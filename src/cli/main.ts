@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ChurnflowError } from '../errors.js';
 import { demoCommand } from './demo.js';
+import { schemasCommand } from './schemas.js';
 import { simulateCommand } from './simulate.js';
 import { snapshotCommand } from './snapshot.js';
 
@@ -12,7 +13,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addCommand(demoCommand())
     .addCommand(simulateCommand())
-    .addCommand(snapshotCommand());
+    .addCommand(snapshotCommand())
+    .addCommand(schemasCommand());
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

@@ -1,6 +1,7 @@
 // Every config key, with its type, default, bounds and meaning, in one place. Validated once at
 // start-up (loadConfig), then frozen; a bad value fails fast naming the key and what is allowed.
 import { z } from 'zod';
+import { inputMappingSchema } from '../serde/input-mapping.js';
 
 const ms = (def: number, max = 7 * 86_400_000) => z.number().int().min(0).max(max).default(def);
 
@@ -104,6 +105,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Mappings from users' own record shapes to churnflow activity events (docs/input-mapping.md). */
+    input: inputMappingSchema,
     validation: z
       .object({
         maxFutureMs: ms(86_400_000, 365 * 86_400_000),

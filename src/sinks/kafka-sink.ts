@@ -51,7 +51,11 @@ export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOp
     name: `kafka:${options.topic}`,
     async write(records) {
       if (records.length === 0) return;
-      prepared ??= options.encoder.prepare();
+      // A failed prepare (registry away) is forgotten, so the next write tries again.
+      prepared ??= options.encoder.prepare().catch((err: unknown) => {
+        prepared = undefined;
+        throw err;
+      });
       await prepared;
       const producer = await pool.get();
       const messages = records.map((r) => {

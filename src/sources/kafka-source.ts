@@ -88,7 +88,21 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
       const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
         const recs = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
         if (recs.length === 0) return;
-        if (hooks.prepare) await hooks.prepare(recs);
+        if (hooks.prepare) {
+          // The registry being away must not turn good records into dead letters: retry with backoff
+          // (heartbeating) until it answers or we are stopped; nothing is emitted or committed meanwhile.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await hooks.prepare(recs);
+              break;
+            } catch (err) {
+              if (stopped || !isRunning() || isStale()) return;
+              log.warn({ err: errorMessage(err), attempt }, 'preparing a batch failed (schema registry?); retrying');
+              await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(attempt, 6))));
+              await heartbeat().catch(() => {});
+            }
+          }
+        }
         hooks.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - 1 - recs[recs.length - 1]!.position.offset));
         for (const rec of recs) {
           if (stopped || !isRunning() || isStale()) return; // not emitted → not committed → redelivered

@@ -1,0 +1,481 @@
+// Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
+// keeps a customer in one cluster slot), day buckets as fields. A micro-batch is one pipelined round
+// trip: one Lua call per customer (src/state/lua/apply-deltas-1.lua) applies that customer's deltas
+// atomically and effectively once and returns the state as it was before the call; the observer then
+// sees the same deltas replayed by the shared applyDelta, so feature rows equal the memory store's.
+// Layout, memory figures and operations: docs/architecture.md, "Redis state store".
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { ChurnflowError, errorMessage } from '../errors.js';
+import { DAY_MS } from '../events/activity-event.js';
+import { applyDelta, emptyState, estimateStateBytes, expireBuckets, type ApplyOutcome, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
+import type { SlotValues } from './slots.js';
+import { groupByCustomer, type ApplyResult, type StateStore, type StepObserver, type StoreStats } from './state-store.js';
+
+export interface RedisStoreOptions {
+  /** Redis URL; the store creates (and on close() quits) its own client with DEFAULT_REDIS_OPTIONS. */
+  readonly url?: string;
+  /** Or an existing client (standalone or Cluster); the caller keeps owning it: close() leaves it open. */
+  readonly redis?: Redis | Cluster;
+  /** Overrides of DEFAULT_REDIS_OPTIONS for the client created from `url`. */
+  readonly redisOptions?: RedisOptions;
+  /** Prepended to every key; must not contain '{' or '}' (the hash tag is the store's). Default 'cf:'. */
+  readonly keyPrefix?: string;
+  readonly layout: StateLayout;
+  /** Expire a customer's hash after this many seconds without a write (refreshed on every write). Default: never. */
+  readonly idleTtlSeconds?: number;
+  /** Per-customer budget (estimateStateBytes, as the memory store): above it the oldest buckets fold into the archive. */
+  readonly maxBytesPerCustomer?: number;
+  readonly onBudgetExceeded?: (customerId: string, bytes: number) => void;
+  /** Connection errors of a client the store created (ioredis keeps reconnecting meanwhile). */
+  readonly onConnectionError?: (err: Error) => void;
+  /** stats(): MEMORY USAGE of at most this many keys, extrapolated to all. Default 1000. */
+  readonly statsSampleSize?: number;
+  /** Folder of the *.lua scripts; default src/state/lua of this package (see resolveLuaDir). */
+  readonly luaDir?: string;
+}
+
+/**
+ * Client settings for a stream processor. A command issued while Redis is away waits in the offline
+ * queue through up to 5 reconnect attempts (about 3 s with this backoff) and then fails with
+ * CF_STATE_UNAVAILABLE (retriable): a restart of Redis goes unnoticed, a longer outage makes the engine
+ * retry the batch, which is safe because apply is idempotent per source position. Reconnecting itself
+ * never gives up. A command sent but unanswered when the connection dropped is resent after reconnect
+ * (also safe, same reason). A failover that leaves us on a replica (READONLY) reconnects and resends.
+ */
+export const DEFAULT_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2000),
+  maxRetriesPerRequest: 5,
+  enableOfflineQueue: true,
+  enableReadyCheck: true,
+  autoResendUnfulfilledCommands: true,
+  reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
+  connectTimeout: 5000,
+  commandTimeout: 15_000,
+});
+
+const OUTCOME: Readonly<Record<string, ApplyOutcome>> = { a: 'applied', d: 'duplicate', s: 'before_signup' };
+const DAY_FIELD = /^-?\d+$/;
+const SEEN_SET_LIMIT = 8_000_000; // below V8's Set size limit (2^24)
+
+/** One Lua call's reply: outcomes (one char per delta) and the pre-image (flat HGETALL, or empty). */
+type ApplyReply = [string, string[]];
+
+interface ScriptCommands {
+  churnflowApplyDeltas(key: string, deltas: string, retentionDays: string, merges: string, ttl: string, wantPre: string, foldThrough: string): unknown;
+}
+
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly matchPattern: string;
+  private readonly mergesJson: string;
+  private readonly retention: string;
+  private readonly ttl: string;
+  private closed = false;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.prefix = options.keyPrefix ?? 'cf:';
+    if (/[{}]/.test(this.prefix)) {
+      throw new ChurnflowError('CF_CONFIG_INVALID', `redis key prefix must not contain '{' or '}' (the store adds the hash tag), got ${JSON.stringify(this.prefix)}`);
+    }
+    const ttl = options.idleTtlSeconds;
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) {
+      throw new ChurnflowError('CF_CONFIG_INVALID', `idleTtlSeconds must be a positive integer, got ${String(ttl)}`);
+    }
+    if (!options.redis && !options.url) throw new ChurnflowError('CF_CONFIG_INVALID', 'redis state store needs `url` or `redis`');
+    this.ttl = String(ttl ?? 0);
+    this.retention = String(options.layout.retentionDays);
+    this.mergesJson = JSON.stringify(Object.fromEntries(options.layout.merges));
+    this.matchPattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{c:*`;
+    const scripts = loadLuaScripts(options.luaDir ?? resolveLuaDir());
+    if (options.redis) {
+      this.client = options.redis;
+      this.ownsClient = false;
+    } else {
+      this.client = new Redis(options.url!, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
+      this.ownsClient = true;
+      // Without a listener ioredis prints every failed reconnect; it keeps reconnecting either way.
+      this.client.on('error', (err: Error) => options.onConnectionError?.(err));
+    }
+    for (const s of scripts) this.client.defineCommand(s.command, { lua: s.lua, numberOfKeys: s.numberOfKeys });
+  }
+
+  /** The customer's hash. Every key of a customer carries the hash tag `{c:<id>}`. */
+  keyOf(customerId: string): string {
+    return `${this.prefix}{c:${customerId}}`;
+  }
+
+  async apply(deltas: readonly StateDelta[], observe?: StepObserver): Promise<ApplyResult[]> {
+    this.assertOpen();
+    if (deltas.length === 0) return [];
+    const groups = [...groupByCustomer(deltas)];
+    const budget = this.options.maxBytesPerCustomer;
+    const wantPre = observe !== undefined || budget !== undefined ? '1' : '0';
+    const replies = await this.pipelined<ApplyReply>(
+      groups.map(([id]) => this.keyOf(id)),
+      (p, key, i) => (p as unknown as ScriptCommands).churnflowApplyDeltas(key, encodeDeltas(groups[i]![1]), this.retention, this.mergesJson, this.ttl, wantPre, ''),
+    );
+    const results: ApplyResult[] = [];
+    const folds: { customerId: string; throughDay: number }[] = [];
+    groups.forEach(([customerId, group], i) => {
+      const [codes, pre] = replies[i]!;
+      const outcomes = group.map((_, j) => OUTCOME[codes[j] ?? ''] ?? this.badReply(customerId, codes));
+      if (wantPre === '1') {
+        // Replay on the pre-image: the observer sees exactly the states the memory store would show.
+        const state = decodeCustomerState(customerId, pairs(pre));
+        group.forEach((d, j) => {
+          const outcome = applyDelta(state, d, this.options.layout);
+          if (outcome !== outcomes[j]) {
+            throw new ChurnflowError('CF_STATE_CONFLICT', `redis state script and applyDelta disagree for customer ${customerId}, position ${d.position.stream}@${d.position.offset}: ${outcomes[j]} vs ${outcome}`, {
+              details: { customerId, stream: d.position.stream, offset: d.position.offset, script: outcomes[j], replay: outcome },
+            });
+          }
+          observe?.(state, d, outcome);
+        });
+        const throughDay = this.budgetFold(state);
+        if (throughDay !== undefined) folds.push({ customerId, throughDay });
+      }
+      results.push({ customerId, deltas: group, outcomes });
+    });
+    if (folds.length > 0) {
+      // Rare: only customers over the byte budget cost this second round trip.
+      await this.pipelined<ApplyReply>(
+        folds.map((f) => this.keyOf(f.customerId)),
+        (p, key, i) => (p as unknown as ScriptCommands).churnflowApplyDeltas(key, '[]', this.retention, this.mergesJson, this.ttl, '0', String(folds[i]!.throughDay)),
+      );
+    }
+    return results;
+  }
+
+  async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
+    this.assertOpen();
+    if (customerIds.length === 0) return [];
+    const hashes = await this.pipelined<Record<string, string>>(
+      customerIds.map((id) => this.keyOf(id)),
+      (p, key) => p.hgetall(key),
+    );
+    return hashes.map((h, i) => (Object.keys(h).length === 0 ? null : decodeCustomerState(customerIds[i]!, Object.entries(h))));
+  }
+
+  async recordScores(scores: readonly { customerId: string; lastScore: LastScore }[]): Promise<void> {
+    this.assertOpen();
+    if (scores.length === 0) return;
+    const ttl = this.options.idleTtlSeconds;
+    await this.pipelined<unknown>(
+      scores.map((s) => this.keyOf(s.customerId)),
+      (p, key, i) => {
+        p.hset(key, 's', JSON.stringify(scores[i]!.lastScore));
+        if (ttl !== undefined) p.expire(key, ttl);
+      },
+    );
+  }
+
+  /**
+   * Every customer once, in pages of at most pageSize, in no particular order. SCAN may return a key
+   * twice (while Redis resizes its table), so ids already yielded are remembered: memory O(customers)
+   * per node during the scan.
+   */
+  async *scan(pageSize = 500): AsyncIterable<CustomerState[]> {
+    this.assertOpen();
+    for await (const ids of this.scanIds(pageSize)) {
+      const page = (await this.get(ids)).filter((s): s is CustomerState => s !== null);
+      if (page.length > 0) yield page;
+    }
+  }
+
+  /**
+   * customers: keys under the prefix (a full SCAN: O(keyspace), call it every few minutes, not per batch).
+   * bytes: Redis' MEMORY USAGE (key, value and allocator overhead; not the main dictionary's own table)
+   * summed over all keys up to statsSampleSize, beyond that the sample's mean times customers.
+   */
+  async stats(): Promise<StoreStats> {
+    this.assertOpen();
+    const sampleSize = this.options.statsSampleSize ?? 1000;
+    const sample: string[] = [];
+    let customers = 0;
+    for await (const ids of this.scanIds(1000)) {
+      customers += ids.length;
+      for (const id of ids) if (sample.length < sampleSize) sample.push(this.keyOf(id));
+    }
+    if (customers === 0) return { customers: 0, bytes: 0 };
+    const usage = await this.pipelined<number | null>(sample, (p, key) => p.memory('USAGE', key, 'SAMPLES', '0'));
+    const measured = usage.filter((u): u is number => typeof u === 'number');
+    const sum = measured.reduce((a, b) => a + b, 0);
+    const bytes = measured.length === 0 ? 0 : measured.length >= customers ? sum : Math.round((sum / measured.length) * customers);
+    return { customers, bytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.ownsClient) return;
+    const client = this.client;
+    if (client.status !== 'ready') {
+      client.disconnect();
+      return;
+    }
+    try {
+      await Promise.race([client.quit(), new Promise((_, reject) => setTimeout(() => reject(new Error('quit timed out')), 2000).unref())]);
+    } catch {
+      client.disconnect();
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /**
+   * Runs one command per key in one pipeline (Cluster: one pipeline per master node, in parallel) and
+   * returns the replies in order; the first failed command fails the call with a coded error.
+   */
+  private async pipelined<T>(keys: readonly string[], add: (p: ChainableCommander, key: string, i: number) => unknown): Promise<T[]> {
+    const out = new Array<T>(keys.length);
+    const groups = this.nodeGroups(keys);
+    try {
+      await Promise.all(
+        groups.map(async (indices) => {
+          const p = this.client.pipeline();
+          for (const i of indices) add(p, keys[i]!, i);
+          const res = (await p.exec()) ?? [];
+          // recordScores adds two commands per key (HSET, EXPIRE): keep the first reply of each key.
+          const perKey = res.length / indices.length;
+          indices.forEach((i, j) => {
+            for (let c = 0; c < perKey; c++) {
+              const [err] = res[j * perKey + c] ?? [new Error('missing pipeline reply')];
+              if (err) throw err;
+            }
+            out[i] = res[j * perKey]![1] as T;
+          });
+        }),
+      );
+    } catch (err) {
+      throw redisError(err);
+    }
+    return out;
+  }
+
+  /** Indices of keys that can share one pipeline: all of them, or per Cluster master node. */
+  private nodeGroups(keys: readonly string[]): number[][] {
+    if (!(this.client instanceof Cluster)) return [keys.map((_, i) => i)];
+    const slots = this.client.slots;
+    const groups = new Map<string, number[]>();
+    keys.forEach((key, i) => {
+      const slot = keySlot(key);
+      const node = slots[slot]?.[0] ?? `slot:${slot}`;
+      const g = groups.get(node);
+      if (g) g.push(i);
+      else groups.set(node, [i]);
+    });
+    return [...groups.values()];
+  }
+
+  /** Customer ids under the prefix, each once, in chunks of up to pageSize. */
+  private async *scanIds(pageSize: number): AsyncIterable<string[]> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      const seen = new SeenSet();
+      let pending: string[] = [];
+      let cursor = '0';
+      do {
+        let keys: string[];
+        try {
+          [cursor, keys] = await node.scan(cursor, 'MATCH', this.matchPattern, 'COUNT', 1000);
+        } catch (err) {
+          throw redisError(err);
+        }
+        for (const key of keys) {
+          const id = this.idOfKey(key);
+          if (id !== undefined && seen.add(id)) pending.push(id);
+        }
+        while (pending.length >= pageSize) yield pending.splice(0, pageSize);
+      } while (cursor !== '0');
+      if (pending.length > 0) yield pending;
+      pending = [];
+    }
+  }
+
+  private idOfKey(key: string): string | undefined {
+    const head = `${this.prefix}{c:`;
+    return key.startsWith(head) && key.endsWith('}') ? key.slice(head.length, -1) : undefined;
+  }
+
+  /** The memory store's budget rule on the state after the batch: the last day to fold, if any. */
+  private budgetFold(state: CustomerState): number | undefined {
+    const budget = this.options.maxBytesPerCustomer;
+    if (budget === undefined) return undefined;
+    let bytes = estimateStateBytes(state);
+    if (bytes <= budget) return undefined;
+    this.options.onBudgetExceeded?.(state.customerId, bytes);
+    const days = Object.keys(state.buckets).map(Number).sort((a, b) => a - b);
+    const layout = this.options.layout;
+    let through: number | undefined;
+    for (const day of days) {
+      if (bytes <= budget) break;
+      expireBuckets(state, { ...layout, retentionDays: Math.floor(state.maxEventTime / DAY_MS) - day - 1 });
+      through = day;
+      bytes = estimateStateBytes(state);
+    }
+    return through;
+  }
+
+  private badReply(customerId: string, codes: string): never {
+    throw new ChurnflowError('CF_STATE_CONFLICT', `redis state script returned unexpected outcomes ${JSON.stringify(codes)} for customer ${customerId}`);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ChurnflowError('CF_STATE_UNAVAILABLE', 'redis state store is closed');
+  }
+}
+
+// ---------------------------------------------------------------- encoding
+
+/** A customer's deltas as the script's ARGV[1]: [[stream, offset, eventTime, ops, signupSlot?], ...]. */
+export function encodeDeltas(group: readonly StateDelta[]): string {
+  return JSON.stringify(
+    group.map((d) => {
+      const ops = d.ops.map((o) => [o.slot, o.merge, o.value]);
+      return d.signupSlot === undefined ? [d.position.stream, d.position.offset, d.eventTime, ops] : [d.position.stream, d.position.offset, d.eventTime, ops, d.signupSlot];
+    }),
+  );
+}
+
+/** A customer's hash (field, value pairs) as a CustomerState; slot aliases resolved through field `k`. */
+export function decodeCustomerState(customerId: string, fields: Iterable<readonly [string, string]>): CustomerState {
+  const state = emptyState(customerId);
+  const entries = [...fields];
+  const dictText = entries.find(([f]) => f === 'k')?.[1];
+  const dict: string[] = dictText === undefined ? [] : (JSON.parse(dictText) as string[]);
+  const expand = (text: string): SlotValues => {
+    const aliased = JSON.parse(text) as SlotValues;
+    const out: SlotValues = {};
+    for (const alias in aliased) {
+      const slot = dict[Number(alias)];
+      if (slot === undefined) throw new ChurnflowError('CF_STATE_CONFLICT', `customer ${customerId}: slot alias ${alias} is not in the hash's dictionary`);
+      out[slot] = aliased[alias]!;
+    }
+    return out;
+  };
+  for (const [field, value] of entries) {
+    if (field === 'm') state.maxEventTime = Number(value);
+    else if (field === 'p') state.positions = JSON.parse(value) as Record<string, number>;
+    else if (field === 'a') state.archive = expand(value);
+    else if (field === 's') state.lastScore = JSON.parse(value) as LastScore;
+    else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);
+  }
+  return state;
+}
+
+function pairs(flat: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+// ---------------------------------------------------------------- errors
+
+/**
+ * Connection trouble (refused, reset, timed out, offline queue flushed after the retries, LOADING,
+ * failover) → CF_STATE_UNAVAILABLE, retriable. A script error or a wrong-typed key → CF_STATE_CONFLICT,
+ * not retriable (retrying cannot help). OOM is retriable: expiry and idle TTLs may free memory.
+ */
+export function redisError(err: unknown): ChurnflowError {
+  if (err instanceof ChurnflowError) return err;
+  const message = errorMessage(err);
+  const isReply = err instanceof Error && err.name === 'ReplyError';
+  if (isReply && !/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/.test(message)) {
+    return new ChurnflowError('CF_STATE_CONFLICT', `redis state store: ${message}`, { cause: err, retriable: false });
+  }
+  return new ChurnflowError('CF_STATE_UNAVAILABLE', `redis state store unavailable: ${message}`, { cause: err, retriable: true });
+}
+
+// ---------------------------------------------------------------- scripts
+
+export interface LuaScript {
+  /** ioredis command name, e.g. churnflowApplyDeltas for apply-deltas-1.lua. */
+  readonly command: string;
+  readonly numberOfKeys: number;
+  readonly lua: string;
+  readonly file: string;
+}
+
+/**
+ * The folder of the Lua scripts: next to this module (running from src/), else src/state/lua of the
+ * package when running the compiled dist/src/state/redis-store.js (tsc does not copy .lua files).
+ */
+export function resolveLuaDir(): string {
+  const candidates = [new URL('./lua/', import.meta.url), new URL('../../../src/state/lua/', import.meta.url)].map((u) => fileURLToPath(u));
+  const found = candidates.find((dir) => existsSync(join(dir, 'apply-deltas-1.lua')));
+  if (!found) throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: Lua scripts not found in ${candidates.join(' or ')} (pass luaDir)`);
+  return found;
+}
+
+/** Every `<command>-<numKeys>.lua` of the folder. */
+export function loadLuaScripts(dir: string): LuaScript[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch (err) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: cannot read Lua scripts in ${dir}: ${errorMessage(err)}`, { cause: err });
+  }
+  const scripts = files.flatMap((file) => {
+    const m = /^([a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-(\d+)\.lua$/.exec(file);
+    if (!m) return [];
+    const command = `churnflow${m[1]!.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}`;
+    return [{ command, numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, file), 'utf8'), file }];
+  });
+  if (!scripts.some((s) => s.command === 'churnflowApplyDeltas')) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: apply-deltas-1.lua missing in ${dir}`);
+  }
+  return scripts;
+}
+
+// ---------------------------------------------------------------- cluster slots
+
+const CRC16_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the hash tag (or the whole key) mod 16384. */
+export function keySlot(key: string): number {
+  const buf = Buffer.from(key, 'utf8');
+  let start = 0;
+  let end = buf.length;
+  const open = buf.indexOf(0x7b);
+  if (open >= 0) {
+    const close = buf.indexOf(0x7d, open + 1);
+    if (close > open + 1) {
+      start = open + 1;
+      end = close;
+    }
+  }
+  let crc = 0;
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ buf[i]!) & 0xff]!;
+  return crc & 0x3fff;
+}
+
+/** A set of strings that grows past V8's per-Set limit (for SCAN dedupe over millions of keys). */
+class SeenSet {
+  private readonly sets: Set<string>[] = [new Set()];
+
+  /** Adds the id; false when it was there already. */
+  add(id: string): boolean {
+    for (const s of this.sets) if (s.has(id)) return false;
+    let last = this.sets[this.sets.length - 1]!;
+    if (last.size >= SEEN_SET_LIMIT) {
+      last = new Set();
+      this.sets.push(last);
+    }
+    last.add(id);
+    return true;
+  }
+}

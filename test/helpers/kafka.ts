@@ -1,0 +1,54 @@
+// Kafka helpers for integration tests against the real broker: topics per test, reading a topic back.
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { SERVICES, uniqueName } from './services.js';
+
+export const kafka = new Kafka({ clientId: 'churnflow-tests', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
+
+export async function createTopics(names: readonly string[], partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface TestTopics {
+  activity: string;
+  risk: string;
+  deadLetter: string;
+  drift: string;
+}
+
+export async function testTopics(partitions = 3): Promise<TestTopics> {
+  const base = uniqueName('cf');
+  const t = { activity: `${base}.activity`, risk: `${base}.risk`, deadLetter: `${base}.dead-letter`, drift: `${base}.drift` };
+  await createTopics(Object.values(t), partitions);
+  return t;
+}
+
+/** Reads a topic from the beginning until `expect` messages arrived, or nothing new came for idleMs. */
+export async function readTopic(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<(KafkaMessage & { partition: number })[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), sessionTimeout: 10_000 });
+  const out: (KafkaMessage & { partition: number })[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      out.push({ ...message, partition });
+      last = Date.now();
+    },
+  });
+  const started = Date.now();
+  const idle = options.idleMs ?? 3000;
+  const timeout = options.timeoutMs ?? 120_000;
+  while (Date.now() - started < timeout) {
+    if (options.expect !== undefined && out.length >= options.expect) break;
+    if (options.expect === undefined && Date.now() - last > idle && Date.now() - started > idle) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await consumer.disconnect();
+  return out;
+}
