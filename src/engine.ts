@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
+import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
 import { DEFAULT_VALIDATION_RULES } from './events/validate-event.js';
 import type { DeadLetterRecord, RiskEventRecord } from './events/wire-types.js';
@@ -29,12 +30,15 @@ import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
 import type { Observable } from 'rxjs';
 
-/** Production edges (Kafka, Schema Registry, Redis) plug in here; see engine-production.ts. */
+/**
+ * Production edges (Kafka, Schema Registry, Redis) plug in here (engine-production.ts); a factory
+ * returns undefined when the config asks for the local edge (memory store, files, simulator).
+ */
 export interface EdgeFactories {
-  source?(ctx: EdgeContext): Promise<RecordSource>;
-  decoder?(ctx: EdgeContext): Promise<RecordDecoder>;
-  store?(ctx: EdgeContext): Promise<StateStore>;
-  sinks?(ctx: EdgeContext): Promise<OutputSinks>;
+  source?(ctx: EdgeContext): Promise<RecordSource | undefined>;
+  decoder?(ctx: EdgeContext): Promise<RecordDecoder | undefined>;
+  store?(ctx: EdgeContext): Promise<StateStore | undefined>;
+  sinks?(ctx: EdgeContext): Promise<OutputSinks | undefined>;
 }
 
 export interface EdgeContext {
@@ -74,11 +78,11 @@ export async function createEngine(
     const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };
     const f = options.factories ?? {};
 
-    const store = f.store ? await f.store(ctx) : app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
-    const decoder = f.decoder ? await f.decoder(ctx) : new ActivityCodec();
+    const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
+    const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
     ctx.decoder = decoder;
-    const sinks = f.sinks ? await f.sinks(ctx) : localSinks(config, app);
-    const source = f.source ? await f.source(ctx) : localSource(config, app, clock);
+    const sinks = (await f.sinks?.(ctx)) ?? localSinks(config, app);
+    const source = (await f.source?.(ctx)) ?? localSource(config, app, clock);
     app.onStop(() => source.stop());
 
     const http = config.http.enabled
@@ -119,7 +123,7 @@ export async function createEngine(
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {
   if (config.source.kind === 'file') return app.own('source', createFileSource(config.source.file!, clock), (s) => s.close());
   if (config.source.kind === 'simulator') return app.own('source', createSimulatorSource(resolveSimulatorOptions({}), clock), (s) => s.close());
-  throw new Error(`source.kind '${config.source.kind}' needs the production edges`);
+  throw new ChurnflowError('CF_CONFIG_INVALID', `source.kind '${config.source.kind}' needs the production edges (churnflow run)`);
 }
 
 function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
@@ -133,5 +137,5 @@ function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
     const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(config.sinks.dir, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
     return { risk, deadLetter: dead, late: dead };
   }
-  throw new Error(`sinks.kind '${config.sinks.kind}' needs the production edges`);
+  throw new ChurnflowError('CF_CONFIG_INVALID', `sinks.kind '${config.sinks.kind}' needs the production edges (churnflow run)`);
 }

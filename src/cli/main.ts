@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ChurnflowError } from '../errors.js';
 import { demoCommand } from './demo.js';
+import { runCommand } from './run.js';
 import { schemasCommand } from './schemas.js';
 import { simulateCommand } from './simulate.js';
 import { snapshotCommand } from './snapshot.js';
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .addCommand(demoCommand())
+    .addCommand(runCommand())
     .addCommand(simulateCommand())
     .addCommand(snapshotCommand())
     .addCommand(schemasCommand());

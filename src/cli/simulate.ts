@@ -3,7 +3,13 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import avro from 'avsc';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config/load-config.js';
+import { RegistryClient } from '../serde/registry-client.js';
+import { activityEventEncoder } from '../serde/registry-encoder.js';
+import { produceActivity } from '../sinks/activity-producer.js';
+import { KafkaProducerPool } from '../sinks/kafka-sink.js';
+import type { SimulatorOptions } from '../simulator/index.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { avroType } from '../serde/schemas.js';
 import { simulate, recordToNdjson } from '../simulator/index.js';
@@ -12,14 +18,22 @@ import { addSimulatorFlags, simulatorOptionsFrom, type SimulatorFlags } from './
 export function simulateCommand(): Command {
   const cmd = new Command('simulate').description('generate a simulated customer activity stream (deterministic per seed)');
   addSimulatorFlags(cmd, { customers: 2000, days: 120 })
-    .requiredOption('-o, --out <file>', 'output file: .ndjson, or .avro for an Avro container file (defective records are NDJSON-only)')
-    .action(async (flags: SimulatorFlags & { out: string }) => {
+    .option('-o, --out <file>', 'output file: .ndjson, or .avro for an Avro container file (defective records are NDJSON-only)')
+    .option('--to <target>', "'file' (default, needs --out) or 'kafka' (the activity topic of the config; Avro via the Schema Registry)", 'file')
+    .option('-c, --config <file>', 'with --to kafka: config file for brokers, topic, registry, format (env CHURNFLOW_* overrides)')
+    .action(async (flags: SimulatorFlags & { out?: string; to: string; config?: string }) => {
       const options = simulatorOptionsFrom(flags);
-      await mkdir(dirname(flags.out), { recursive: true });
-      const out = createWriteStream(flags.out);
+      if (flags.to === 'kafka') {
+        await simulateToKafka(options, flags.config);
+        return;
+      }
+      if (flags.to !== 'file' || !flags.out) throw new InvalidArgumentError("use --out <file>, or --to kafka");
+      const outFile = flags.out;
+      await mkdir(dirname(outFile), { recursive: true });
+      const out = createWriteStream(outFile);
       const counts = { events: 0, bad: 0, skipped: 0 };
       const started = performance.now();
-      if (flags.out.endsWith('.avro')) {
+      if (outFile.endsWith('.avro')) {
         const codec = new ActivityCodec();
         const encoder = new avro.streams.BlockEncoder(avroType('activity-event'), { codec: 'null' });
         encoder.pipe(out);
@@ -51,10 +65,39 @@ export function simulateCommand(): Command {
       }
       const secs = (performance.now() - started) / 1000;
       process.stderr.write(
-        `wrote ${counts.events} events${counts.bad ? ` and ${counts.bad} defective records` : ''} to ${flags.out} in ${secs.toFixed(1)} s` +
+        `wrote ${counts.events} events${counts.bad ? ` and ${counts.bad} defective records` : ''} to ${outFile} in ${secs.toFixed(1)} s` +
           (counts.skipped ? ` (${counts.skipped} defective records not representable in Avro were skipped)` : '') +
           '\n',
       );
     });
   return cmd;
+}
+
+/** Produces the simulated stream to the config's first activity topic, keyed by customer. */
+export async function simulateToKafka(options: SimulatorOptions, configFile?: string): Promise<void> {
+  const config = loadConfig(configFile ? { file: configFile } : {});
+  const topic = config.kafka.topics.activity[0]!;
+  const pool = new KafkaProducerPool({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-simulator` });
+  const registry = new RegistryClient({ url: config.schemaRegistry.url });
+  const started = performance.now();
+  try {
+    const codec = new ActivityCodec();
+    const counts = await produceActivity(simulate(options), {
+      pool,
+      topic,
+      format: config.kafka.format,
+      encoder: activityEventEncoder({ registry, topic, autoRegister: config.schemaRegistry.autoRegister }, codec),
+      codec,
+    });
+    const corrupt = Object.entries(counts.corrupt).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+    process.stderr.write(
+      `produced ${counts.events} events to ${topic} in ${((performance.now() - started) / 1000).toFixed(1)} s` +
+        (counts.invalid ? `, ${counts.invalid} records with invalid values` : '') +
+        (corrupt ? `, corrupt records: ${corrupt}` : '') +
+        '\n',
+    );
+  } finally {
+    await pool.close();
+    await registry.close();
+  }
 }

@@ -85,7 +85,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   const records = (flow: FlowControl): Observable<RawRecord> =>
     new Observable<RawRecord>((subscriber) => {
       complete = () => subscriber.complete();
-      const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
         const recs = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
         if (recs.length === 0) return;
         if (hooks.prepare) {
@@ -123,6 +123,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
             resumeAll();
           }
           subscriber.next(rec);
+          // Moves the fetch position only (auto-commit is off): the commit waits for acknowledgement.
+          resolveOffset(String(rec.position.offset));
         }
         await heartbeat().catch(() => {});
       };
@@ -155,8 +157,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
       try {
         await consumer.commitOffsets([...next.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
       } catch (err) {
-        const type = (err as { type?: string }).type ?? '';
-        if (REBALANCE_ERRORS.has(type) || /rebalanc|not running|not initialized/i.test(errorMessage(err))) {
+        if (isRebalanceError(err)) {
           // The partition moved (or we are shutting down): the new owner re-reads from the last
           // commit, and state idempotency keeps that from counting twice.
           log.warn({ err: errorMessage(err) }, 'offset commit refused after a rebalance; records will be redelivered');
@@ -183,4 +184,15 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
       await consumer.disconnect(); // stop the runner, leave the group, close connections
     },
   };
+}
+
+/** kafkajs wraps protocol errors (retry → originalError / cause); any rebalance type in the chain counts. */
+export function isRebalanceError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+    const x = e as { type?: string; message?: string; originalError?: unknown; cause?: unknown };
+    if (x.type && REBALANCE_ERRORS.has(x.type)) return true;
+    if (/rebalanc|generation id is not valid|not running|not initialized|unknown member/i.test(x.message ?? '')) return true;
+    e = x.originalError ?? x.cause;
+  }
+  return false;
 }

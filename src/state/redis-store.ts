@@ -11,7 +11,7 @@ import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'iore
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { DAY_MS } from '../events/activity-event.js';
 import { applyDelta, emptyState, estimateStateBytes, expireBuckets, type ApplyOutcome, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
-import type { SlotValues } from './slots.js';
+import type { SlotValue, SlotValues } from './slots.js';
 import { groupByCustomer, type ApplyResult, type StateStore, type StepObserver, type StoreStats } from './state-store.js';
 
 export interface RedisStoreOptions {
@@ -333,12 +333,13 @@ export class RedisStateStore implements StateStore {
 
 // ---------------------------------------------------------------- encoding
 
-/** A customer's deltas as the script's ARGV[1]: [[stream, offset, eventTime, ops, signupSlot?], ...]. */
+/** A customer's deltas as the script's ARGV[1]: [[stream, offset, eventTime, signupSlot|false, slot, merge, value, ...], ...]. */
 export function encodeDeltas(group: readonly StateDelta[]): string {
   return JSON.stringify(
     group.map((d) => {
-      const ops = d.ops.map((o) => [o.slot, o.merge, o.value]);
-      return d.signupSlot === undefined ? [d.position.stream, d.position.offset, d.eventTime, ops] : [d.position.stream, d.position.offset, d.eventTime, ops, d.signupSlot];
+      const flat: unknown[] = [d.position.stream, d.position.offset, d.eventTime, d.signupSlot ?? false];
+      for (const o of d.ops) flat.push(o.slot, o.merge, o.value);
+      return flat;
     }),
   );
 }
@@ -350,12 +351,12 @@ export function decodeCustomerState(customerId: string, fields: Iterable<readonl
   const dictText = entries.find(([f]) => f === 'k')?.[1];
   const dict: string[] = dictText === undefined ? [] : (JSON.parse(dictText) as string[]);
   const expand = (text: string): SlotValues => {
-    const aliased = JSON.parse(text) as SlotValues;
+    const flat = JSON.parse(text) as (number | SlotValue)[];
     const out: SlotValues = {};
-    for (const alias in aliased) {
-      const slot = dict[Number(alias)];
-      if (slot === undefined) throw new ChurnflowError('CF_STATE_CONFLICT', `customer ${customerId}: slot alias ${alias} is not in the hash's dictionary`);
-      out[slot] = aliased[alias]!;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const slot = dict[flat[i] as number];
+      if (slot === undefined) throw new ChurnflowError('CF_STATE_CONFLICT', `customer ${customerId}: slot alias ${String(flat[i])} is not in the hash's dictionary`);
+      out[slot] = flat[i + 1]!;
     }
     return out;
   };

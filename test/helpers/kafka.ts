@@ -52,3 +52,29 @@ export async function readTopic(topic: string, options: { expect?: number; idleM
   await consumer.disconnect();
   return out;
 }
+
+/** Reads an Avro topic written in the Schema Registry wire format and decodes every value. */
+export async function readAvroTopic<T>(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<{ value: T; headers: Record<string, string>; key: string | null; partition: number }[]> {
+  const { RegistryClient } = await import('../../src/serde/registry-client.js');
+  const { parseWireFormat } = await import('../../src/serde/registry-decoder.js');
+  const avro = (await import('avsc')).default;
+  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+  try {
+    const messages = await readTopic(topic, options);
+    const types = new Map<number, import('avsc').Type>();
+    const out = [];
+    for (const m of messages) {
+      const { schemaId, body } = parseWireFormat(m.value);
+      let type = types.get(schemaId);
+      if (!type) {
+        type = avro.Type.forSchema(JSON.parse((await registry.getSchemaById(schemaId)).schema) as import('avsc').Schema);
+        types.set(schemaId, type);
+      }
+      const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      out.push({ value: type.fromBuffer(body) as T, headers, key: m.key ? m.key.toString() : null, partition: m.partition });
+    }
+    return out;
+  } finally {
+    await registry.close();
+  }
+}

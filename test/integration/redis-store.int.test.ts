@@ -188,15 +188,21 @@ describe('redis store: wire and keys', () => {
     assert.ok(customers > 20);
     const client = new Redis(SERVICES.redisUrl);
     const store = new RedisStateStore({ redis: client, keyPrefix: newPrefix(), layout: spec.layout });
-    const monitor = await admin.duplicate().monitor();
+    const monitor = await admin.monitor();
     try {
       await client.ping();
       await store.apply(deltas.slice(0, 100)); // the script is loaded on this connection (EVAL once, then EVALSHA)
+      // What MONITOR reports from this client between two ECHO markers is exactly what apply sent.
       const me = `${client.stream.localAddress}:${client.stream.localPort}`;
-      const seen: string[] = [];
+      const between: string[] = [];
+      let phase = 0;
+      const marks = ['mark-begin', 'mark-end'];
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source === me) seen.push(String(args[0]).toLowerCase());
+        if (source !== me) return;
+        if (args[0]?.toLowerCase() === 'echo' && args[1] === marks[phase]) phase++;
+        else if (phase === 1) between.push(String(args[0]).toLowerCase());
       });
+      await client.echo(marks[0]!);
       const socket = client.stream;
       const write = socket.write;
       let writes = 0;
@@ -207,8 +213,10 @@ describe('redis store: wire and keys', () => {
       const rows: number[] = [];
       await store.apply(batch, (_s, d) => rows.push(d.eventTime));
       socket.write = write;
-      for (let i = 0; i < 40 && seen.length < customers; i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 100));
+      await client.echo(marks[1]!);
+      for (let i = 0; i < 100 && phase < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(phase, 2, 'MONITOR saw both markers');
+      const seen = between;
       assert.equal(writes, 1, 'the whole batch goes out in one write');
       assert.equal(seen.length, customers, 'one command per customer, nothing else');
       assert.ok(seen.every((c) => c === 'evalsha' || c === 'eval'), `only script calls: ${[...new Set(seen)].join(',')}`);
@@ -283,6 +291,7 @@ describe('redis store: values and limits', () => {
     retentionDays: 3,
     merges: new Map([
       ['sum', 'add'],
+      ['ord', 'add'],
       ['hi', 'max'],
       ['lo', 'min'],
       ['tag', 'last'],
@@ -302,10 +311,10 @@ describe('redis store: values and limits', () => {
       ops: ops as unknown as StateDelta['ops'],
     });
     const deltas: StateDelta[] = [
-      mk(0, [{ slot: 'sum', merge: 'add', value: big }, { slot: 'hi', merge: 'max', value: 0.1 }, { slot: 'lo', merge: 'min', value: -1e-7 }, { slot: 'tag', merge: 'last', value: [t0, 'naïve "quoted" \\ / \n'] }, { slot: 'set', merge: 'bits', value: 31 }]),
+      mk(0, [{ slot: 'sum', merge: 'add', value: big }, { slot: 'hi', merge: 'max', value: 0.1 }, { slot: 'lo', merge: 'min', value: -1e-7 }, { slot: 'tag', merge: 'last', value: [t0, 'naïve "quoted" \\ / \n'] }, { slot: 'set', merge: 'bits', value: 31 }, { slot: 'ord', merge: 'add', value: 1 }]),
       mk(0.5, [{ slot: 'sum', merge: 'add', value: big }, { slot: 'sum', merge: 'add', value: 0.2 }, { slot: 'hi', merge: 'max', value: 2 ** 53 + 2 }, { slot: 'tag', merge: 'last', value: [t0 + 1, true] }, { slot: 'set', merge: 'bits', value: 255 }, { slot: 'set', merge: 'bits', value: 63 }]),
-      mk(1, [{ slot: 'sum', merge: 'add', value: 1 / 3 }, { slot: 'tag', merge: 'last', value: [t0 + DAY_MS, null] }, { slot: 'set', merge: 'bits', value: 0 }]),
-      mk(2, [{ slot: 'tag', merge: 'last', value: [t0 + 2 * DAY_MS, 98_765_432_109_876.5] }, { slot: 'lo', merge: 'min', value: -(2 ** 60) }]),
+      mk(1, [{ slot: 'ord', merge: 'add', value: 1 }, { slot: 'sum', merge: 'add', value: 1 / 3 }, { slot: 'tag', merge: 'last', value: [t0 + DAY_MS, null] }, { slot: 'set', merge: 'bits', value: 0 }]),
+      mk(2, [{ slot: 'tag', merge: 'last', value: [t0 + 2 * DAY_MS, 98_765_432_109_876.5] }, { slot: 'lo', merge: 'min', value: -(2 ** 60) }, { slot: 'ord', merge: 'add', value: 2 ** 53 }]),
       mk(9, [{ slot: 'sum', merge: 'add', value: 5e-324 }, { slot: 'set', merge: 'bits', value: 200 }]), // expires days 0..2 into the archive
       mk(10, []), // no ops: an empty bucket, as the memory store keeps it
     ];
@@ -324,6 +333,7 @@ describe('redis store: values and limits', () => {
       const [want] = await mem.get([deltas[0]!.customerId]);
       assert.deepStrictEqual(got, want);
       assert.equal(got!.archive.sum, big + big + 0.2 + 1 / 3);
+      assert.equal(got!.archive.ord, 2 ** 53 + 2, 'buckets fold oldest first (float sums are order-sensitive)');
       assert.deepStrictEqual(got!.archive.set, [2147483649, 2147483648, 0, 0, 0, 0, 0, 2147483648]);
       assert.deepStrictEqual(got!.archive.tag, [t0 + 2 * DAY_MS, 98_765_432_109_876.5]);
       assert.deepStrictEqual(got!.buckets[String(Math.floor((t0 + 10 * DAY_MS) / DAY_MS))], {});

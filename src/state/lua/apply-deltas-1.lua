@@ -7,13 +7,14 @@
 -- KEYS[1]  the customer's hash, `<prefix>{c:<customerId>}`. Fields:
 --            m      maxEventTime, epoch ms
 --            p      positions, JSON {stream: offset}
---            k      slot dictionary, JSON [slotId, ...]; a slot's alias is its 0-based index in it, as text
---            a      archive, JSON {alias: value}
+--            k      slot dictionary, JSON [slotId, ...]; a slot's alias is its 0-based index in it
+--            a      archive, JSON [alias, value, alias, value, ...]
 --            s      lastScore, JSON (written by recordScores; never read or written here)
---            <day>  one field per day bucket (day = floor(eventTime / 86400000), in decimal): {alias: value}
+--            <day>  one field per day bucket (day = floor(eventTime / 86400000), in decimal),
+--                   JSON [alias, value, alias, value, ...] like the archive
 --          value: a number (add/max/min), [time, scalar] (last), 8 uint32 words (bits)
--- ARGV[1]  the deltas, JSON, in order: [[stream, offset, eventTime, ops, signupSlot?], ...]
---          with ops = [[slotId, merge, value], ...], merge one of add|max|min|last|bits
+-- ARGV[1]  the deltas, JSON, in order: [[stream, offset, eventTime, signupSlot or false,
+--          slotId, merge, value, slotId, merge, value, ...], ...], merge one of add|max|min|last|bits
 -- ARGV[2]  retentionDays: buckets of days < day(maxEventTime) - retentionDays fold into the archive
 -- ARGV[3]  the layout's merges, JSON {slotId: merge}; decoded only when a bucket folds (a slot that is
 --          not in it is dropped from the folded bucket, as mergeSlotValues does)
@@ -27,8 +28,9 @@
 --
 -- Numbers: cjson.decode is exact (strtod), but Redis 7.0's cjson.encode writes at most 14 significant
 -- digits (cjson.encode_number_precision accepts 1..14), which would round sums above 10^14 and any
--- fraction. So numbers are written by num() below, never by cjson.encode: %.14g when that reads back as
--- the same double, else %.17g, which always does. Strings go through cjson.encode (exact).
+-- fraction. So numbers are written by num() below, never by cjson.encode: integers below 10^15 with
+-- %d, others with %.14g when that reads back as the same double, else %.17g, which always does.
+-- Strings go through cjson.encode (exact).
 
 local key = KEYS[1]
 local DAY = 86400000
@@ -43,6 +45,7 @@ local foldThrough = tonumber(ARGV[6])
 
 -- ---------------------------------------------------------------- encoding
 local function num(x)
+  if x == floor(x) and x > -1e15 and x < 1e15 then return fmt('%d', x) end
   local s = fmt('%.14g', x)
   if tonumber(s) ~= x then s = fmt('%.17g', x) end
   return s
@@ -63,14 +66,21 @@ local function value(v)
   return '[' .. concat(parts, ',') .. ']'
 end
 
--- {alias: value}; aliases are decimal digits and need no escaping
+-- {alias: value} -> [alias, value, ...] (aliases are small integers)
 local function encodeSlots(t)
   local parts, n = {}, 0
   for a, v in pairs(t) do
     n = n + 1
-    parts[n] = '"' .. a .. '":' .. value(v)
+    parts[n] = fmt('%d', a) .. ',' .. value(v)
   end
-  return '{' .. concat(parts, ',') .. '}'
+  return '[' .. concat(parts, ',') .. ']'
+end
+
+local function decodeSlots(text)
+  local flat = cjson.decode(text)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
 end
 
 local function encodePositions(t)
@@ -90,20 +100,25 @@ end
 
 -- ---------------------------------------------------------------- current state (decoded lazily)
 local pre = redis.call('HGETALL', key)
-local raw = {}
-local present = {} -- day (number) -> true, for every bucket that exists now
+local present = {} -- day (number) -> index of its value in pre (0: created by this call), for every bucket
+local rawM, rawP, rawK, rawA
 for i = 1, #pre, 2 do
   local f = pre[i]
-  raw[f] = pre[i + 1]
-  local d = tonumber(f)
-  if d then present[d] = true end
+  if f == 'm' then rawM = pre[i + 1]
+  elseif f == 'p' then rawP = pre[i + 1]
+  elseif f == 'k' then rawK = pre[i + 1]
+  elseif f == 'a' then rawA = pre[i + 1]
+  elseif f ~= 's' then
+    local d = tonumber(f)
+    if d then present[d] = i + 1 end
+  end
 end
 
-local maxT = tonumber(raw['m'] or '0')
-local positions = raw['p'] and cjson.decode(raw['p']) or {}
-local dict = raw['k'] and cjson.decode(raw['k']) or {}
+local maxT = tonumber(rawM or '0')
+local positions = rawP and cjson.decode(rawP) or {}
+local dict = rawK and cjson.decode(rawK) or {}
 local aliasOf = {}
-for i = 1, #dict do aliasOf[dict[i]] = tostring(i - 1) end
+for i = 1, #dict do aliasOf[dict[i]] = i - 1 end
 
 local archive, merges
 local buckets, dirty, deleted = {}, {}, {}
@@ -112,18 +127,19 @@ local maxDirty, posDirty, dictDirty, archiveDirty = false, false, false, false
 local function dayField(d) return fmt('%d', d) end
 
 local function getArchive()
-  if not archive then archive = raw['a'] and cjson.decode(raw['a']) or {} end
+  if not archive then archive = rawA and decodeSlots(rawA) or {} end
   return archive
 end
 
 local function bucket(d, create)
   local b = buckets[d]
   if b then return b end
-  if present[d] then
-    b = cjson.decode(raw[dayField(d)])
+  local at = present[d]
+  if at and at > 0 then
+    b = decodeSlots(pre[at])
   elseif create then
     b = {}
-    present[d] = true
+    present[d] = 0
   else
     return nil
   end
@@ -135,7 +151,7 @@ local function alias(id)
   local a = aliasOf[id]
   if not a then
     dict[#dict + 1] = id
-    a = tostring(#dict - 1)
+    a = #dict - 1
     aliasOf[id] = a
     dictDirty = true
   end
@@ -205,7 +221,7 @@ local function foldBefore(limit)
   local arch = getArchive()
   for _, d in ipairs(days) do
     for a, v in pairs(bucket(d, false)) do
-      local id = dict[tonumber(a) + 1]
+      local id = dict[a + 1]
       local m = id and merges[id]
       if m then mergeInto(arch, a, m, v) end
     end
@@ -230,14 +246,14 @@ end
 -- ---------------------------------------------------------------- apply (applyDelta)
 local out = {}
 for i, d in ipairs(deltas) do
-  local stream, offset, t, ops, signupSlot = d[1], d[2], d[3], d[4], d[5]
+  local stream, offset, t, signupSlot = d[1], d[2], d[3], d[4]
   local applied = positions[stream]
   if applied ~= nil and offset <= applied then
     out[i] = 'd'
   else
     local refused = false
     -- only an event older than the newest one seen can predate signup (see applyDelta)
-    if signupSlot ~= nil and t < maxT then
+    if signupSlot and t < maxT then
       local signup = lastValue(signupSlot)
       refused = type(signup) == 'number' and t < signup
     end
@@ -248,12 +264,15 @@ for i, d in ipairs(deltas) do
     else
       local day = floor(t / DAY)
       local b = bucket(day, true)
-      for _, op in ipairs(ops) do mergeOp(b, alias(op[1]), op[2], op[3]) end
+      for j = 5, #d, 3 do mergeOp(b, alias(d[j]), d[j + 1], d[j + 2]) end
       dirty[day] = true
       if t > maxT then
+        -- the expiry limit only moves with the latest day: within a day there is nothing new to fold
+        -- (stored buckets are all within retention; after a retention cut, the next day folds)
+        local moved = floor(t / DAY) ~= floor(maxT / DAY)
         maxT = t
         maxDirty = true
-        foldBefore(floor(maxT / DAY) - retention)
+        if moved then foldBefore(floor(maxT / DAY) - retention) end
       elseif day < floor(maxT / DAY) - retention then
         -- a very late event for an already expired day goes straight to the archive
         foldBefore(floor(maxT / DAY) - retention)

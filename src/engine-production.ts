@@ -1,0 +1,92 @@
+// Production edges for createEngine: Kafka source (consumer group), Schema Registry decoding (with
+// the users' input mappings), Kafka sinks with registry-encoded Avro, and the Redis state store.
+// Each edge is chosen by config, so the same engine mixes them (e.g. Kafka in, files out).
+import type { IHeaders } from 'kafkajs';
+import type { EdgeContext, EdgeFactories } from './engine.js';
+import type { DeadLetterRecord, RiskEventRecord } from './events/wire-types.js';
+import type { OutputSinks } from './operators/write-outputs.js';
+import { ActivityCodec } from './serde/activity-codec.js';
+import { RegistryClient } from './serde/registry-client.js';
+import { RegistryActivityDecoder } from './serde/registry-decoder.js';
+import { deadLetterEncoder, riskEventEncoder } from './serde/registry-encoder.js';
+import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
+import { createKafkaSource } from './sources/kafka-source.js';
+import { RedisStateStore } from './state/redis-store.js';
+
+/** Headers on dead-letter messages, so a consumer can route them without decoding the value. */
+export function deadLetterHeaders(d: DeadLetterRecord): IHeaders {
+  const h: IHeaders = { 'churnflow-reason': d.reason_code, 'churnflow-route': d.route, 'churnflow-source': d.source };
+  if (d.source_topic !== null) h['churnflow-source-topic'] = d.source_topic;
+  if (d.source_partition !== null) h['churnflow-source-partition'] = String(d.source_partition);
+  if (d.source_offset !== null) h['churnflow-source-offset'] = d.source_offset;
+  if (d.original_key !== null) h['churnflow-original-key'] = d.original_key;
+  return h;
+}
+
+export function productionEdges(): EdgeFactories {
+  let registry: RegistryClient | undefined;
+  const registryFor = (ctx: EdgeContext) =>
+    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url }), (r) => r.close()));
+
+  return {
+    async decoder(ctx) {
+      const { config } = ctx;
+      if (config.source.kind !== 'kafka' || (config.kafka.format !== 'confluent-avro' && config.input.mappings.length === 0)) {
+        return new ActivityCodec();
+      }
+      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input });
+    },
+
+    async store(ctx) {
+      const { config, spec, metrics, app } = ctx;
+      if (config.state.kind !== 'redis') return undefined;
+      return app.own(
+        'state',
+        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, layout: spec.layout, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc(), maxBytesPerCustomer: config.state.maxBytesPerCustomer }),
+        (s) => s.close(),
+      );
+    },
+
+    async source(ctx) {
+      const { config, app, logger, metrics, clock } = ctx;
+      if (config.source.kind !== 'kafka') return undefined;
+      const k = config.kafka;
+      const decoder = ctx.decoder;
+      return app.own(
+        'source',
+        createKafkaSource(
+          { brokers: k.brokers, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs },
+          {
+            logger,
+            clock,
+            ...(decoder?.prepare ? { prepare: (recs) => decoder.prepare!(recs) } : {}),
+            onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
+            onCommitRefused: () => metrics.commitsRefused.inc(),
+            onRebalance: () => metrics.rebalances.inc(),
+          },
+        ),
+        (s) => s.close(),
+      );
+    },
+
+    async sinks(ctx): Promise<OutputSinks | undefined> {
+      const { config, app } = ctx;
+      if (config.sinks.kind !== 'kafka') return undefined;
+      const k = config.kafka;
+      const pool = app.own('kafka-producer', new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-producer` }), (p) => p.close());
+      const reg = registryFor(ctx);
+      const autoRegister = config.schemaRegistry.autoRegister;
+      const risk = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry: reg, topic: k.topics.risk, autoRegister }), key: (r) => r.customer_id });
+      const dead = createKafkaSink<DeadLetterRecord>(pool, {
+        topic: k.topics.deadLetter,
+        encoder: deadLetterEncoder({ registry: reg, topic: k.topics.deadLetter, autoRegister }),
+        key: (d) => d.original_key ?? d.customer_id,
+        headers: deadLetterHeaders,
+      });
+      const late = k.topics.late
+        ? createKafkaSink<DeadLetterRecord>(pool, { topic: k.topics.late, encoder: deadLetterEncoder({ registry: reg, topic: k.topics.late, autoRegister }), key: (d) => d.original_key ?? d.customer_id, headers: deadLetterHeaders })
+        : dead;
+      return { risk, deadLetter: dead, late };
+    },
+  };
+}

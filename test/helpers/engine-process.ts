@@ -1,0 +1,82 @@
+// Runs `churnflow run` as a child process (so tests can SIGTERM or kill -9 it) against the real
+// services, and waits for it to catch up with a topic by comparing committed offsets to end offsets.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { kafka } from './kafka.js';
+import { SERVICES } from './services.js';
+
+export interface EngineProcess {
+  readonly child: ChildProcess;
+  readonly logs: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+export function writeConfig(config: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-'));
+  const file = join(dir, 'churnflow.yaml');
+  writeFileSync(file, YAML.stringify(config));
+  return file;
+}
+
+export function startEngine(configFile: string, env: Record<string, string> = {}): EngineProcess {
+  const child = spawn(process.execPath, ['bin/churnflow.js', 'run', '--config', configFile], {
+    env: {
+      ...process.env,
+      CHURNFLOW_KAFKA_BROKERS: SERVICES.kafkaBrokers.join(','),
+      CHURNFLOW_SCHEMA_REGISTRY_URL: SERVICES.schemaRegistryUrl,
+      CHURNFLOW_REDIS_URL: SERVICES.redisUrl,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  return { child, logs: () => out, exited };
+}
+
+/** Resolves once the group's committed offsets reach the topic's end offsets on every partition. */
+export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 120_000, isAlive: () => boolean = () => true): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs) {
+      if (!isAlive()) throw new Error('engine exited before catching up');
+      const ends = await admin.fetchTopicOffsets(topic);
+      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      if (ends.every((e) => Number(e.offset) === 0 || byPartition.get(e.partition) === Number(e.offset))) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`group ${groupId} did not catch up with ${topic} within ${timeoutMs} ms`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Committed records of the group on the topic (sum over partitions). */
+export async function committedCount(groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (committed[0]?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function stopEngine(p: EngineProcess, timeoutMs = 30_000): Promise<number | null> {
+  p.child.kill('SIGTERM');
+  const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
+  if (code === 'timeout') {
+    p.child.kill('SIGKILL');
+    throw new Error(`engine did not stop within ${timeoutMs} ms after SIGTERM:\n${p.logs().slice(-3000)}`);
+  }
+  return code;
+}

@@ -1,0 +1,200 @@
+// Production mode against the real services: Kafka (KRaft), the Schema Registry (Apicurio, Confluent
+// API) and Redis, with `churnflow run` as a child process. Reference answers come from the embedded
+// replay of the same events (memory store, same topology).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileSpec } from '../../src/features/compile-spec.js';
+import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
+import type { DeadLetterRecord, RiskEventRecord } from '../../src/events/wire-types.js';
+import { loadScoringModel } from '../../src/scoring/scoring-model.js';
+import { ActivityCodec } from '../../src/serde/activity-codec.js';
+import { RegistryClient } from '../../src/serde/registry-client.js';
+import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
+import { produceActivity, type ProducedCounts } from '../../src/sinks/activity-producer.js';
+import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
+import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime, type SimulatedRecord, type SimulatorOptions } from '../../src/simulator/index.js';
+import { createFileSource } from '../../src/sources/file-source.js';
+import type { CustomerState } from '../../src/state/customer-state.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { RedisStateStore } from '../../src/state/redis-store.js';
+import { fixedClock } from '../../src/time/clock.js';
+import { committedCount, startEngine, stopEngine, waitCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
+import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
+import { runScoring } from '../helpers/run-scoring.js';
+import { SERVICES, uniqueName } from '../helpers/services.js';
+
+const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });
+
+interface Scenario {
+  topics: TestTopics;
+  groupId: string;
+  keyPrefix: string;
+  records: SimulatedRecord[];
+  produced: ProducedCounts;
+  config: string;
+}
+
+async function scenario(sim: Partial<SimulatorOptions>, opts: { partitions?: number; batch?: number } = {}): Promise<Scenario> {
+  const topics = await testTopics(opts.partitions ?? 3);
+  const options = resolveSimulatorOptions(sim);
+  const records = [...simulate(options)];
+  const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
+  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+  const codec = new ActivityCodec();
+  const produced = await produceActivity(records, { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic: topics.activity, autoRegister: true }, codec), codec });
+  await pool.close();
+  await registry.close();
+  const groupId = uniqueName('cf-group');
+  const keyPrefix = `${uniqueName('t')}:`;
+  const config = writeConfig({
+    source: { kind: 'kafka' },
+    kafka: { groupId, topics: { activity: [topics.activity], risk: topics.risk, deadLetter: topics.deadLetter, drift: topics.drift }, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
+    state: { kind: 'redis', redis: { keyPrefix } },
+    engine: { batch: { maxSize: opts.batch ?? 128, maxWaitMs: 20 }, maxInFlight: 4 * (opts.batch ?? 128) },
+    http: { port: 0 },
+    log: { level: 'info' },
+  });
+  return { topics, groupId, keyPrefix, records, produced, config };
+}
+
+/** The embedded replay of the same records: its risk events and final states are the reference. */
+async function replay(records: readonly SimulatedRecord[], now: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-'));
+  const file = join(dir, 'events.ndjson');
+  writeFileSync(file, records.map(recordToNdjson).join('\n') + '\n');
+  const model = await loadScoringModel('models/churn-gbdt', spec);
+  const store = new MemoryStateStore({ layout: spec.layout });
+  const run = await runScoring(createFileSource(file, fixedClock(now)), store, spec, model, now);
+  await model.close();
+  const customers = [...new Set(records.flatMap((r) => (r.type === 'event' ? [r.event.customer_id] : [])))].sort();
+  return { risk: run.risk, store, customers };
+}
+
+async function redisStates(keyPrefix: string, customers: readonly string[]) {
+  const store = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout });
+  try {
+    return await store.get(customers);
+  } finally {
+    await store.close();
+  }
+}
+
+const noProcessingTime = (r: RiskEventRecord) => ({ ...r, processing_time: 0 });
+/** States compare without source positions (Kafka partitions vs the replay file) and, after crashes, without the last emitted score. */
+const comparable = (states: readonly (CustomerState | null)[], withLastScore = true) =>
+  states.map((st) => st && { ...st, positions: {}, lastScore: withLastScore ? st.lastScore : null });
+
+async function runToEnd(s: Scenario, engines: EngineProcess[] = [startEngine(s.config)]): Promise<void> {
+  await waitCaughtUp(s.groupId, s.topics.activity, 180_000);
+  for (const e of engines) assert.equal(await stopEngine(e), 0, e.logs().slice(-2000));
+}
+
+test('end to end: Kafka → run (Redis) → risk topic equals the embedded replay (features, scores, ids) and state matches', async () => {
+  const sim = { customers: 120, days: 40, seed: 31 };
+  const s = await scenario(sim);
+  const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
+  const engine = startEngine(s.config);
+  await runToEnd(s, [engine]);
+
+  const risk = await readAvroTopic<RiskEventRecord>(s.topics.risk, { expect: ref.risk.length, idleMs: 3000 });
+  assert.equal(risk.length, ref.risk.length, 'one risk event per expected one (no crash, no duplicates)');
+  const byId = new Map(risk.map((r) => [r.value.event_id, noProcessingTime(r.value)]));
+  for (const expected of ref.risk) assert.deepEqual(byId.get(expected.event_id), noProcessingTime(expected));
+  for (const r of risk) assert.equal(r.key, r.value.customer_id, 'risk events are keyed by customer');
+
+  const states = await redisStates(s.keyPrefix, ref.customers);
+  assert.deepEqual(comparable(states), comparable(await ref.store.get(ref.customers)));
+});
+
+test('crash: kill -9 mid-stream three times; final state equals the replay and every expected risk event exists', async () => {
+  const sim = { customers: 250, days: 60, seed: 32 };
+  const s = await scenario(sim, { batch: 32 });
+  const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
+  const total = s.produced.events;
+  let kills = 0;
+  for (const share of [0.2, 0.45, 0.7]) {
+    const engine = startEngine(s.config);
+    const started = Date.now();
+    while ((await committedCount(s.groupId, s.topics.activity)) < share * total) {
+      if (Date.now() - started > 120_000) throw new Error(`no progress to ${share}: ${engine.logs().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    engine.child.kill('SIGKILL');
+    await engine.exited;
+    kills++;
+  }
+  assert.equal(kills, 3);
+  await runToEnd(s);
+
+  const states = await redisStates(s.keyPrefix, ref.customers);
+  assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false), 'nothing lost, nothing counted twice');
+  const seen = new Set((await readAvroTopic<RiskEventRecord>(s.topics.risk, { idleMs: 3000 })).map((r) => r.value.event_id));
+  const missing = ref.risk.filter((r) => !seen.has(r.event_id));
+  assert.equal(missing.length, 0, `expected risk events missing after crashes: ${missing.length} of ${ref.risk.length}`);
+});
+
+test('two instances share the partitions; one stops mid-way; no double counting', async () => {
+  const sim = { customers: 200, days: 50, seed: 33 };
+  const s = await scenario(sim, { partitions: 4, batch: 32 });
+  const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
+  const a = startEngine(s.config);
+  const b = startEngine(s.config);
+  const started = Date.now();
+  while ((await committedCount(s.groupId, s.topics.activity)) < 0.4 * s.produced.events) {
+    if (Date.now() - started > 120_000) throw new Error(`no progress: ${a.logs().slice(-1500)}\n${b.logs().slice(-1500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(await stopEngine(a), 0, a.logs().slice(-2000));
+  await runToEnd(s, [b]);
+  assert.match(a.logs() + b.logs(), /joined consumer group/);
+  const states = await redisStates(s.keyPrefix, ref.customers);
+  assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false));
+});
+
+test('bad input: every corrupt or invalid record lands in the dead-letter topic with its reason and headers; consumption goes on', async () => {
+  const s = await scenario({ customers: 80, days: 30, seed: 34, badRecords: { rate: 0.03 } });
+  await runToEnd(s);
+  const dead = await readAvroTopic<DeadLetterRecord>(s.topics.deadLetter, { idleMs: 3000 });
+  const reasons = new Map<string, number>();
+  for (const d of dead) reasons.set(d.value.reason_code, (reasons.get(d.value.reason_code) ?? 0) + 1);
+  const c = s.produced.corrupt;
+  assert.equal(reasons.get('BAD_MAGIC_BYTE') ?? 0, c.not_avro);
+  assert.equal(reasons.get('UNKNOWN_SCHEMA_ID') ?? 0, c.unknown_schema_id);
+  assert.equal((reasons.get('TRUNCATED') ?? 0) + (reasons.get('DECODE_AVRO') ?? 0), c.truncated + c.garbage_body);
+  const semantic = dead.length - c.not_avro - c.unknown_schema_id - c.truncated - c.garbage_body;
+  assert.equal(semantic, s.produced.invalid, `records with invalid values dead-lettered: ${JSON.stringify(Object.fromEntries(reasons))}`);
+  for (const d of dead) {
+    assert.equal(d.headers['churnflow-reason'], d.value.reason_code);
+    assert.equal(d.headers['churnflow-source-topic'], s.topics.activity);
+    assert.ok(d.headers['churnflow-source-partition'] !== undefined && d.headers['churnflow-source-offset'] !== undefined);
+    assert.ok(d.value.payload.length > 0, 'original bytes kept');
+  }
+  const risk = await readAvroTopic<RiskEventRecord>(s.topics.risk, { idleMs: 2000 });
+  assert.ok(risk.length > 100, 'good records around the bad ones were scored');
+});
+
+function services(...args: string[]): void {
+  execFileSync('bash', ['scripts/services/services.sh', ...args], { stdio: 'ignore' });
+}
+
+for (const svc of ['redis', 'kafka'] as const) {
+  test(`${svc} restarted mid-stream: the engine recovers and finishes with correct state`, async () => {
+    const sim = { customers: 200, days: 60, seed: svc === 'redis' ? 35 : 36 };
+    const s = await scenario(sim, { batch: 32 });
+    const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
+    const engine = startEngine(s.config);
+    const started = Date.now();
+    while ((await committedCount(s.groupId, s.topics.activity)) < 0.3 * s.produced.events) {
+      if (Date.now() - started > 120_000) throw new Error(`no progress: ${engine.logs().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    services('restart', svc);
+    await runToEnd(s, [engine]);
+    const states = await redisStates(s.keyPrefix, ref.customers);
+    assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false));
+  });
+}
