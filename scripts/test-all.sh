@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: builds, creates the trainer's venv, then runs the trainer's
-# pytest suite and every TypeScript suite (unit, contract, topology, parity). Services needed by a
-# suite are started by this script and stopped when it exits.
+# The whole test suite, from a fresh clone: builds, creates the trainer's venv, installs and starts
+# the real services on loopback (Kafka in KRaft mode, the Schema Registry, Redis with AOF), then runs
+# the trainer's pytest suite and every TypeScript suite (unit, contract, topology, parity,
+# integration). Services this script started are stopped when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,14 @@ step "trainer tests (pytest)"
 
 step "engine tests (unit, contract, topology, parity)"
 node scripts/run-tests.mjs unit contract topology parity
+
+step "services: Kafka (KRaft), Schema Registry, Redis"
+services=scripts/services/services.sh
+bash "$services" install all
+bash "$services" start all --aof
+trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
+eval "$(bash "$services" env)"
+
+step "integration tests against the real services"
+# One file at a time: some tests restart the shared services.
+node scripts/run-tests.mjs integration --test-concurrency=1

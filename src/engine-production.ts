@@ -42,7 +42,7 @@ export function productionEdges(): EdgeFactories {
       if (config.state.kind !== 'redis') return undefined;
       return app.own(
         'state',
-        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, layout: spec.layout, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc(), maxBytesPerCustomer: config.state.maxBytesPerCustomer }),
+        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, layout: spec.layout, ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}), onBudgetExceeded: () => metrics.stateBudgetExceeded.inc(), maxBytesPerCustomer: config.state.maxBytesPerCustomer }),
         (s) => s.close(),
       );
     },

@@ -488,7 +488,9 @@ launch_redis() {
     persistence=(--appendonly no --save "")
   fi
   rm -f "$dir/redis.pid"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
+  # hash-max-listpack-value 1024: churnflow's per-customer hashes hold day buckets of up to ~300 bytes;
+  # the default (64) would push every customer to the larger hashtable encoding (docs/architecture.md).
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --hash-max-listpack-value 1024 \
     --dir "$dir/data" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --dbfilename dump.rdb --appenddirname appendonlydir "${persistence[@]}" \
     >>"$dir/redis.out" 2>&1 9>&- </dev/null || { show_log_tail "$dir/redis.log"; show_log_tail "$dir/redis.out"; die "redis-server failed to start"; }

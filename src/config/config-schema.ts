@@ -50,7 +50,12 @@ export const configSchema = z
         /** Per-customer state budget; above it the oldest day buckets are folded into the archive. */
         maxBytesPerCustomer: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
         redis: z
-          .object({ url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('cf:') })
+          .object({
+            url: z.string().default('redis://127.0.0.1:6379'),
+            keyPrefix: z.string().regex(/^[^{}]*$/, "no '{' or '}' (the store adds the hash tag)").default('cf:'),
+            /** Expire a customer's state after this long without events; keep it well above Kafka retention. */
+            idleTtlSeconds: z.number().int().positive().optional(),
+          })
           .strict()
           .prefault({}),
       })
