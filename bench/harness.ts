@@ -36,11 +36,11 @@ export function microsPerItem(m: Measurement): number {
 export function report(title: string, rows: readonly Measurement[], baseline: Measurement, unit: string): void {
   const base = perSecond(baseline);
   console.log(`\n${title}`);
-  console.log(`  ${'scenario'.padEnd(44)} ${'median ms'.padStart(10)} ${`${unit}/s`.padStart(14)} ${`µs/${unit}`.padStart(10)} ${'vs baseline'.padStart(12)}  runs`);
+  console.log(`  ${'scenario'.padEnd(58)} ${'median ms'.padStart(10)} ${`${unit}/s`.padStart(14)} ${`µs/${unit}`.padStart(10)} ${'vs baseline'.padStart(12)}  runs`);
   for (const m of rows) {
     const ratio = perSecond(m) / base;
     console.log(
-      `  ${m.name.padEnd(44)} ${median(m.runsMs).toFixed(1).padStart(10)} ${Math.round(perSecond(m)).toLocaleString('en-US').padStart(14)} ${microsPerItem(m).toFixed(2).padStart(10)} ${`${ratio.toFixed(3)}×`.padStart(12)}  ${m.runsMs.length}`,
+      `  ${m.name.padEnd(58)} ${median(m.runsMs).toFixed(1).padStart(10)} ${Math.round(perSecond(m)).toLocaleString('en-US').padStart(14)} ${microsPerItem(m).toFixed(2).padStart(10)} ${`${ratio.toFixed(3)}×`.padStart(12)}  ${m.runsMs.length}`,
     );
   }
   console.log(`  baseline: ${baseline.name}; ratios are throughput relative to it (medians of the runs above)`);

@@ -55,7 +55,7 @@ export function productionEdges(): EdgeFactories {
       return app.own(
         'source',
         createKafkaSource(
-          { brokers: k.brokers, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs },
+          { brokers: k.brokers, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs },
           {
             logger,
             clock,

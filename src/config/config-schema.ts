@@ -91,6 +91,8 @@ export const configSchema = z
         format: z.enum(['confluent-avro', 'json']).default('confluent-avro'),
         sessionTimeoutMs: z.number().int().min(3000).max(300_000).default(10_000),
         heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+        /** Longest a fetch waits for new data (kafkajs maxWaitTimeInMs); shutdown waits at most this on an idle fetch. */
+        fetchMaxWaitMs: z.number().int().min(10).max(30_000).default(500),
       })
       .strict()
       .prefault({}),

@@ -24,6 +24,8 @@ export interface KafkaSourceOptions {
   readonly format: 'confluent-avro' | 'json';
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Longest a fetch waits for data; also bounds how long stop/leave-group waits on an idle fetch. */
+  readonly fetchMaxWaitMs: number;
 }
 
 export interface KafkaSourceHooks {
@@ -50,6 +52,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: options.heartbeatIntervalMs,
+    maxWaitTimeInMs: options.fetchMaxWaitMs,
     allowAutoTopicCreation: false,
     retry: { retries: 12 },
   });

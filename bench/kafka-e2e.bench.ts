@@ -1,0 +1,153 @@
+// Production path end to end on this machine (broker, registry and Redis on the same 2 cores):
+// Kafka → decode (registry) → Redis state → features → ONNX → Kafka, against raw kafkajs consume-only
+// on the same broker and topic in the same run; then event-to-risk-event latency at a fixed offered
+// load below saturation. Needs the services: `npm run services -- start all` first.
+import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig } from '../src/config/load-config.js';
+import { createEngine } from '../src/engine.js';
+import { productionEdges } from '../src/engine-production.js';
+import { createLogger } from '../src/observability/logger.js';
+import { ActivityCodec } from '../src/serde/activity-codec.js';
+import { RegistryClient } from '../src/serde/registry-client.js';
+import { activityEventEncoder } from '../src/serde/registry-encoder.js';
+import { produceActivity } from '../src/sinks/activity-producer.js';
+import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
+import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
+import { SERVICES, uniqueName } from '../test/helpers/services.js';
+import { type Measurement, report } from './harness.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const kafka = new Kafka({ clientId: 'cf-bench', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+try {
+  await admin.connect();
+  await admin.listTopics();
+} catch {
+  console.error(`kafka-e2e: no Kafka at ${SERVICES.kafkaBrokers.join(',')}; start the services first: npm run services -- start all`);
+  process.exit(2);
+}
+
+const base = uniqueName('bench');
+const topics = { activity: `${base}.activity`, risk: `${base}.risk`, dead: `${base}.dead`, live: `${base}.live`, liveRisk: `${base}.live-risk` };
+await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
+
+const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-bench-producer' });
+const codec = new ActivityCodec();
+const sim = resolveSimulatorOptions({ customers: 400, days: 45, seed: 12 });
+const produced = await produceActivity(simulate(sim), { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic: topics.activity, autoRegister: true }, codec), codec });
+const N = produced.events;
+const logger = createLogger({ level: 'warn' });
+
+function engineConfig(groupId: string, activity: string, risk: string, emit: 'change' | 'every') {
+  return loadConfig({
+    env: {},
+    overrides: {
+      source: { kind: 'kafka' },
+      kafka: { brokers: [...SERVICES.kafkaBrokers], groupId, topics: { activity: [activity], risk, deadLetter: topics.dead } },
+      schemaRegistry: { url: SERVICES.schemaRegistryUrl },
+      state: { kind: 'redis', redis: { url: SERVICES.redisUrl, keyPrefix: `${uniqueName('b')}:` } },
+      engine: { batch: { maxSize: 512, maxWaitMs: 20 }, maxInFlight: 2048, risk: { emit, minScoreDelta: 0.02 } },
+      http: { enabled: false },
+      log: { level: 'warn' },
+    },
+  });
+}
+
+async function consumeOnly(): Promise<number> {
+  const consumer = kafka.consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 500 });
+  let seen = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.activity, fromBeginning: true });
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        seen += batch.messages.length;
+        if (seen >= N) resolve();
+      },
+    });
+  });
+  const elapsed = performance.now() - t0;
+  await consumer.disconnect();
+  return elapsed;
+}
+
+/** Start-up (model load, group join) happens before the clock starts; the run ends when the last batch is acknowledged. */
+async function fullPipeline(): Promise<number> {
+  const engine = await createEngine(engineConfig(uniqueName('eng'), topics.activity, topics.risk, 'change'), { logger, factories: productionEdges() });
+  let applied = 0;
+  const t0 = performance.now();
+  let elapsed = 0;
+  await engine.run((batch) => {
+    applied += batch.items.length;
+    if (applied >= N && elapsed === 0) {
+      elapsed = performance.now() - t0;
+      engine.app.stop('bench: all records processed');
+    }
+  });
+  return elapsed;
+}
+
+const raw = await measureRuns('raw kafkajs consume-only (same topic)', consumeOnly);
+const full = await measureRuns('Kafka → registry decode → Redis → features → ONNX → Kafka', fullPipeline);
+report(`production path: ${N.toLocaleString('en-US')} events on a 3-partition topic (${sim.customers} customers × ${sim.days} days), batch 512`, [raw, full], raw, 'event');
+
+// Latency at a fixed offered load: every event yields a risk event (emit: every), so each one is timed.
+const rate = Number(process.env.BENCH_RATE ?? 1000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 15);
+const liveEngine = await createEngine(engineConfig(uniqueName('live'), topics.live, topics.liveRisk, 'every'), { logger, factories: productionEdges() });
+const running = liveEngine.run();
+const sentAt = new Map<string, number>();
+const latencies: number[] = [];
+const reader = kafka.consumer({ groupId: uniqueName('lat') });
+await reader.connect();
+await reader.subscribe({ topic: topics.liveRisk, fromBeginning: true });
+const { parseWireFormat } = await import('../src/serde/registry-decoder.js');
+const avro = (await import('avsc')).default;
+const riskSchema = avro.Type.forSchema(JSON.parse(await import('node:fs').then((fs) => fs.readFileSync('schemas/risk-event.avsc', 'utf8'))) as import('avsc').Schema);
+await reader.run({
+  eachMessage: async ({ message }) => {
+    const r = riskSchema.fromBuffer(parseWireFormat(message.value).body) as { trigger_event_id: string };
+    const t0 = sentAt.get(r.trigger_event_id);
+    if (t0 !== undefined) latencies.push(performance.now() - t0);
+  },
+});
+await new Promise((r) => setTimeout(r, 3000)); // let the engine join its group
+const producer = await pool.get();
+const encoder = activityEventEncoder({ registry, topic: topics.live, autoRegister: true }, codec);
+await encoder.prepare();
+const liveEvents = [...simulate(resolveSimulatorOptions({ customers: 2000, days: 30, seed: 13 }))].flatMap((r) => (r.type === 'event' ? [codec.fromJsonObject(r.event)] : []));
+const total = Math.min(liveEvents.length, rate * seconds);
+const tick = 50;
+const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+const startedAt = performance.now();
+for (let i = 0; i < total; i += perTick) {
+  const chunk = liveEvents.slice(i, i + perTick);
+  const now = performance.now();
+  for (const e of chunk) sentAt.set(e.eventId, now);
+  await producer.send({ topic: topics.live, messages: chunk.map((e) => ({ key: e.customerId, value: encoder.encode(e) })) });
+  const due = startedAt + ((i + perTick) / rate) * 1000;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+const waitStart = Date.now();
+while (latencies.length < total && Date.now() - waitStart < 30_000) await new Promise((r) => setTimeout(r, 200));
+liveEngine.app.stop('bench done');
+await running;
+await reader.disconnect();
+await pool.close();
+await registry.close();
+await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+await admin.disconnect();
+const sorted = [...latencies].sort((a, b) => a - b);
+const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+console.log(`\nevent-to-risk-event latency at ${rate} events/s offered for ${seconds} s (produce → risk event consumed), ${sorted.length}/${total} events timed:`);
+console.log(`  p50 ${pct(50).toFixed(1)} ms   p90 ${pct(90).toFixed(1)} ms   p99 ${pct(99).toFixed(1)} ms   max ${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)} ms`);
+process.exit(0);
+
+async function measureRuns(name: string, fn: () => Promise<number>): Promise<Measurement> {
+  const runsMs: number[] = [];
+  for (let i = 0; i < RUNS; i++) runsMs.push(await fn());
+  return { name, items: N, runsMs };
+}
