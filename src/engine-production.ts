@@ -10,6 +10,7 @@ import { RegistryClient } from './serde/registry-client.js';
 import { RegistryActivityDecoder } from './serde/registry-decoder.js';
 import { deadLetterEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
+import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
 
@@ -51,6 +52,10 @@ export function productionEdges(): EdgeFactories {
       const { config, app, logger, metrics, clock } = ctx;
       if (config.source.kind !== 'kafka') return undefined;
       const k = config.kafka;
+      if (k.createTopics.enabled) {
+        const made = await ensureTopics(k.brokers, k.topics.activity, k.createTopics.partitions);
+        if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
+      }
       const decoder = ctx.decoder;
       return app.own(
         'source',
@@ -73,6 +78,11 @@ export function productionEdges(): EdgeFactories {
       const { config, app } = ctx;
       if (config.sinks.kind !== 'kafka') return undefined;
       const k = config.kafka;
+      if (k.createTopics.enabled) {
+        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : [])];
+        const made = await ensureTopics(k.brokers, outputs, k.createTopics.partitions);
+        if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
+      }
       const pool = app.own('kafka-producer', new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-producer` }), (p) => p.close());
       const reg = registryFor(ctx);
       const autoRegister = config.schemaRegistry.autoRegister;

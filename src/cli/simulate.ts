@@ -9,6 +9,7 @@ import { RegistryClient } from '../serde/registry-client.js';
 import { activityEventEncoder } from '../serde/registry-encoder.js';
 import { produceActivity } from '../sinks/activity-producer.js';
 import { KafkaProducerPool } from '../sinks/kafka-sink.js';
+import { ensureTopics } from '../sources/ensure-topics.js';
 import type { SimulatorOptions } from '../simulator/index.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { avroType } from '../serde/schemas.js';
@@ -81,6 +82,7 @@ export async function simulateToKafka(options: SimulatorOptions, configFile?: st
   const registry = new RegistryClient({ url: config.schemaRegistry.url });
   const started = performance.now();
   try {
+    if (config.kafka.createTopics.enabled) await ensureTopics(config.kafka.brokers, [topic], config.kafka.createTopics.partitions);
     const codec = new ActivityCodec();
     const counts = await produceActivity(simulate(options), {
       pool,

@@ -85,6 +85,11 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** Create missing topics at start (local set-ups); off where operators own the topics. */
+        createTopics: z
+          .object({ enabled: z.boolean().default(true), partitions: z.number().int().min(1).max(10_000).default(3) })
+          .strict()
+          .prefault({}),
         /** Where a consumer group without committed offsets starts. */
         fromBeginning: z.boolean().default(true),
         /** Value format on the activity topics. */

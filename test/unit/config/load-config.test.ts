@@ -34,3 +34,10 @@ test('errors name the key, the allowed values and what was given', () => {
   invalid(() => loadConfig({ env: {}, overrides: { engine: { batch: { maxSize: 600 }, maxInFlight: 700 } } }), /engine\.maxInFlight: must be at least twice engine\.batch\.maxSize \(1200\)/);
   invalid(() => loadConfig({ file: '/nonexistent/c.yaml', env: {} }), /cannot read config file/);
 });
+
+test('the example production config in deploy/ is valid', () => {
+  const c = loadConfig({ file: 'deploy/churnflow.yaml', env: {} });
+  assert.equal(c.source.kind, 'kafka');
+  assert.equal(c.state.kind, 'redis');
+  assert.deepEqual(c.kafka.topics.activity, ['churnflow.activity']);
+});

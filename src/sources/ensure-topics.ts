@@ -1,0 +1,19 @@
+// Creates missing Kafka topics (local set-ups and the simulator); production clusters usually have
+// them made by their operators, and `kafka.createTopics.enabled: false` leaves them alone.
+import { Kafka, logLevel } from 'kafkajs';
+import { ChurnflowError, errorMessage } from '../errors.js';
+
+export async function ensureTopics(brokers: readonly string[], topics: readonly string[], partitions: number): Promise<string[]> {
+  const admin = new Kafka({ clientId: 'churnflow-admin', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
+    return missing;
+  } catch (err) {
+    throw new ChurnflowError('CF_SOURCE_FAILED', `creating Kafka topics ${topics.join(', ')} on ${brokers.join(',')} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
