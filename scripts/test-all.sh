@@ -24,6 +24,10 @@ step "trainer tests (pytest)"
 step "engine tests (unit, contract, topology, parity)"
 node scripts/run-tests.mjs unit contract topology parity
 
+step "report rendering in Debian's Chromium"
+bash scripts/install-chromium.sh
+node scripts/run-tests.mjs browser
+
 step "services: Kafka (KRaft), Schema Registry, Redis"
 services=scripts/services/services.sh
 bash "$services" install all

@@ -9,7 +9,7 @@ import type { EngineMetrics } from '../src/observability/metrics.js';
 import { acknowledge } from '../src/operators/acknowledge.js';
 import { applyToState } from '../src/operators/apply-to-state.js';
 import type { DecidedBatch } from '../src/operators/batch.js';
-import { decideRisk } from '../src/operators/decide-risk.js';
+import { decideRisk, type ProcessingTimeMode } from '../src/operators/decide-risk.js';
 import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
@@ -34,6 +34,8 @@ export interface ChurnScoringOptions {
   /** Records a source may run ahead of acknowledgement (backpressure bound). */
   readonly maxInFlight: number;
   readonly risk: RiskPolicy;
+  /** Where risk events' processing_time comes from (replays use 'received', derived from the input). */
+  readonly processingTime?: ProcessingTimeMode;
   /** Retries of a batch that failed with a retriable error; then the job fails. */
   readonly retry?: RetryPolicy;
 }
@@ -76,7 +78,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
           batch$.pipe(
             timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
             timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
-            decideRisk(options.risk, clock), //                              band, threshold, deterministic id, change rule
+            decideRisk(options.risk, clock, options.processingTime), //                              band, threshold, deterministic id, change rule
             writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
             rememberScores(store), //                                        last emitted score per customer
           ),

@@ -1,7 +1,10 @@
 // The `churnflow` command line: one file per command, wired here.
 import { Command, CommanderError } from 'commander';
 import { ChurnflowError } from '../errors.js';
+import { backtestCommand } from './backtest.js';
 import { demoCommand } from './demo.js';
+import { experimentCommand } from './experiment.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { schemasCommand } from './schemas.js';
 import { simulateCommand } from './simulate.js';
@@ -14,9 +17,12 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addCommand(demoCommand())
     .addCommand(runCommand())
+    .addCommand(replayCommand())
     .addCommand(simulateCommand())
     .addCommand(snapshotCommand())
-    .addCommand(schemasCommand());
+    .addCommand(schemasCommand())
+    .addCommand(backtestCommand())
+    .addCommand(experimentCommand());
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

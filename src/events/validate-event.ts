@@ -47,7 +47,8 @@ export function validateEvent(event: ActivityEvent, rules: ValidationRules, nowM
   if (event.eventTime > nowMs + rules.maxFutureMs) {
     return {
       code: 'FUTURE_TIME',
-      detail: `event_time ${new Date(event.eventTime).toISOString()} is more than ${rules.maxFutureMs} ms after now (${new Date(nowMs).toISOString()})`,
+      // The clock reading stays out of the text: replays must produce identical dead letters.
+      detail: `event_time ${new Date(event.eventTime).toISOString()} is more than ${rules.maxFutureMs} ms ahead of the engine's clock`,
     };
   }
   for (const r of rules.ranges) {

@@ -10,8 +10,13 @@ export interface ScoringStep {
   readonly outcome: Exclude<ApplyOutcome, 'before_signup'>;
   /** Spec columns as of just after the event (NaN = missing). */
   readonly features: Float64Array;
-  /** The score last emitted for this customer before this batch, from its stored state. */
-  readonly priorScore: LastScore | null;
+  /**
+   * Spec columns of the customer's state just before this event, as of that state's latest event
+   * (null for a customer's first event ever). Scoring both sides tells whether this event moved the
+   * risk; it depends only on exact state, so the decision is the same however the stream was batched
+   * and after any crash or redelivery.
+   */
+  readonly before: Float64Array | null;
 }
 
 export interface AggregatedBatch {
@@ -22,8 +27,10 @@ export interface AggregatedBatch {
 }
 
 export interface ScoredBatch extends AggregatedBatch {
-  /** Churn probability per step. */
+  /** Churn probability per step, after the event. */
   readonly scores: Float32Array;
+  /** Churn probability per step before the event (NaN when there was no state before). */
+  readonly beforeScores: Float32Array;
   /** The model that produced these scores (a hot swap between batches cannot mix models within one). */
   readonly model: { readonly manifest: ModelManifest; readonly scorer: 'model' | 'fallback' };
 }

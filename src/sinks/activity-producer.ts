@@ -43,8 +43,10 @@ export async function produceActivity(
   const counts: ProducedCounts = { events: 0, invalid: 0, corrupt: { not_avro: 0, unknown_schema_id: 0, truncated: 0, garbage_body: 0 } };
   const producer = await target.pool.get();
   if (target.format === 'confluent-avro') await target.encoder.prepare();
-  let pending: { key: string | null; value: Buffer; headers?: IHeaders }[] = [];
+  // Message timestamps carry the event time, so a replay can start "from a timestamp" in event time.
+  let pending: { key: string | null; value: Buffer; headers?: IHeaders; timestamp: string }[] = [];
   let lastValid: Buffer | undefined;
+  let lastTime = 0;
   let bad = 0;
   const flush = async () => {
     if (pending.length === 0) return;
@@ -56,10 +58,11 @@ export async function produceActivity(
       const event = target.codec.fromJsonObject(rec.event);
       const value = target.format === 'json' ? Buffer.from(JSON.stringify(rec.event)) : target.encoder.encode(event);
       lastValid = value;
-      pending.push({ key: event.customerId, value });
+      lastTime = event.eventTime;
+      pending.push({ key: event.customerId, value, timestamp: String(event.eventTime) });
       counts.events++;
     } else if (target.format === 'json') {
-      pending.push({ key: null, value: Buffer.from(rec.raw), headers: { 'churnflow-defect': rec.defect } });
+      pending.push({ key: null, value: Buffer.from(rec.raw), headers: { 'churnflow-defect': rec.defect }, timestamp: String(lastTime) });
       counts.invalid++;
     } else {
       // Schema-valid but wrong values travel as proper Avro; anything else becomes corrupt bytes.
@@ -70,11 +73,11 @@ export async function produceActivity(
         event = undefined;
       }
       if (event) {
-        pending.push({ key: event.customerId, value: target.encoder.encode(event), headers: { 'churnflow-defect': rec.defect } });
+        pending.push({ key: event.customerId, value: target.encoder.encode(event), headers: { 'churnflow-defect': rec.defect }, timestamp: String(lastTime) });
         counts.invalid++;
       } else if (lastValid) {
         const kind = CORRUPT_KINDS[bad++ % CORRUPT_KINDS.length]!;
-        pending.push({ key: null, value: corruptValue(kind, lastValid, rec.raw), headers: { 'churnflow-defect': kind } });
+        pending.push({ key: null, value: corruptValue(kind, lastValid, rec.raw), headers: { 'churnflow-defect': kind }, timestamp: String(lastTime) });
         counts.corrupt[kind]++;
       }
     }

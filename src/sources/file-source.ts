@@ -1,6 +1,6 @@
 // Replays a file of activity records: NDJSON (one event per line) or an Avro container file (.avro).
 // The position is the line / record number, so a replay's state changes are idempotent like Kafka's.
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import avro from 'avsc';
@@ -12,9 +12,14 @@ import { iterateUnderFlowControl, type RecordSource } from './record-source.js';
 
 export function createFileSource(path: string, clock: Clock): RecordSource {
   let stopped = false;
+  let total = 0;
+  let stream_: { bytesRead: number } | undefined;
   const stream = `file:${basename(path)}`;
   async function* ndjson(): AsyncIterable<RawRecord> {
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+    const input = createReadStream(path, { encoding: 'utf8' });
+    stream_ = input;
+    total = statSync(path).size;
+    const lines = createInterface({ input, crlfDelay: Infinity });
     let offset = 0;
     for await (const line of lines) {
       const position = { stream, offset: offset++ };
@@ -34,6 +39,7 @@ export function createFileSource(path: string, clock: Clock): RecordSource {
     name: stream,
     records: (flow: FlowControl): Observable<RawRecord> => iterateUnderFlowControl(path.endsWith('.avro') ? container : ndjson, flow, () => stopped),
     commit: async () => {},
+    progress: () => (stream_ ? { done: stream_.bytesRead, total } : undefined),
     stop: () => {
       stopped = true;
     },

@@ -26,6 +26,11 @@ export interface KafkaSourceOptions {
   readonly heartbeatIntervalMs: number;
   /** Longest a fetch waits for data; also bounds how long stop/leave-group waits on an idle fetch. */
   readonly fetchMaxWaitMs: number;
+  /**
+   * A bounded replay: start each partition at the first offset at or after `fromTime` and complete the
+   * stream once every partition reached the offsets at `toTime` (or its end when the replay started).
+   */
+  readonly bounds?: { readonly fromTime: number; readonly toTime?: number };
 }
 
 export interface KafkaSourceHooks {
@@ -58,6 +63,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   });
   let stopped = false;
   let running = false;
+  /** Bounded replay: per "topic/partition", the next offset to emit and the end (exclusive). */
+  const ranges = new Map<string, { next: number; start: number; end: number }>();
   let closed = false;
   let complete: (() => void) | undefined;
 
@@ -88,6 +95,19 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   const records = (flow: FlowControl): Observable<RawRecord> =>
     new Observable<RawRecord>((subscriber) => {
       complete = () => subscriber.complete();
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        log.info({ partitions: ranges.size }, 'bounded replay reached its end offsets');
+        stopped = true;
+        try {
+          pauseAll();
+        } catch {
+          // not running
+        }
+        subscriber.complete();
+      };
       const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
         const recs = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
         if (recs.length === 0) return;
@@ -107,19 +127,33 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
           }
         }
         hooks.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - 1 - recs[recs.length - 1]!.position.offset));
+        const range = options.bounds ? ranges.get(`${batch.topic}/${batch.partition}`) : undefined;
         for (const rec of recs) {
           if (stopped || !isRunning() || isStale()) return; // not emitted → not committed → redelivered
+          if (range) {
+            if (rec.position.offset < range.start) continue;
+            if (rec.position.offset >= range.end) {
+              if ([...ranges.values()].every((r) => r.next >= r.end)) finish();
+              return;
+            }
+            range.next = rec.position.offset + 1;
+          }
           if (!flow.tryAcquire()) {
             pauseAll(); // downstream is slow: stop fetching until credits come back
-            const acquired = flow.acquire();
-            let done = false;
-            void acquired.then(() => (done = true));
-            while (!done) {
+            let granted = false;
+            let abandoned = false;
+            const acquired = flow.acquire().then(() => {
+              granted = true;
+              if (abandoned) flow.release(1); // nobody will use this credit any more
+            });
+            while (!granted) {
               await Promise.race([acquired, new Promise((r) => setTimeout(r, Math.min(1000, options.heartbeatIntervalMs)))]);
-              if (!done) await heartbeat().catch(() => {});
-              if (stopped) {
-                if (!done) await acquired; // the credit will come back as in-flight work drains
-                flow.release(1);
+              if (granted) break;
+              await heartbeat().catch(() => {});
+              // A rebalance or a stop must not wait for credits: leave the rest of this batch unemitted
+              // (so uncommitted, and redelivered to whoever owns the partition next).
+              if (stopped || !isRunning() || isStale()) {
+                abandoned = true;
                 return;
               }
             }
@@ -129,13 +163,22 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
           // Moves the fetch position only (auto-commit is off): the commit waits for acknowledgement.
           resolveOffset(String(rec.position.offset));
         }
+        if (range && [...ranges.values()].every((r) => r.next >= r.end)) finish();
         await heartbeat().catch(() => {});
       };
       (async () => {
         await consumer.connect();
+        if (options.bounds) await resolveRanges(options.bounds);
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning });
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
         running = true;
+        if (options.bounds) {
+          for (const [key, r] of ranges) {
+            const [topic, partition] = splitKey(key);
+            consumer.seek({ topic, partition, offset: String(r.start) });
+          }
+          if ([...ranges.values()].every((r) => r.next >= r.end)) finish();
+        }
         log.info({ topics: options.topics, groupId: options.groupId }, 'consuming');
         if (stopped) subscriber.complete();
       })().catch((err: unknown) => subscriber.error(new ChurnflowError('CF_SOURCE_FAILED', `kafka consumer failed to start: ${errorMessage(err)}`, { cause: err, retriable: true })));
@@ -144,9 +187,41 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
       };
     });
 
+  async function resolveRanges(bounds: NonNullable<KafkaSourceOptions['bounds']>): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of options.topics) {
+        const high = await admin.fetchTopicOffsets(topic);
+        const starts = await admin.fetchTopicOffsetsByTimestamp(topic, bounds.fromTime);
+        const ends = bounds.toTime === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, bounds.toTime);
+        for (const h of high) {
+          const startRaw = Number(starts.find((s) => s.partition === h.partition)?.offset ?? h.offset);
+          // An offset of -1 means no record at or after the time: start at the end.
+          const start = startRaw < 0 ? Number(h.high) : startRaw;
+          const endRaw = ends ? Number(ends.find((e) => e.partition === h.partition)?.offset ?? h.high) : Number(h.high);
+          const end = endRaw < 0 ? Number(h.high) : Math.min(endRaw, Number(h.high));
+          ranges.set(`${topic}/${h.partition}`, { next: start, start, end: Math.max(start, end) });
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   return {
     name: `kafka:${options.topics.join(',')}`,
     records,
+    progress() {
+      if (!options.bounds || ranges.size === 0) return undefined;
+      let done = 0;
+      let total = 0;
+      for (const r of ranges.values()) {
+        done += r.next - r.start;
+        total += r.end - r.start;
+      }
+      return { done, total };
+    },
     async commit(recs) {
       // Batches are acknowledged in order, so the highest offset per partition covers everything before it.
       const next = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -158,7 +233,12 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
       }
       if (next.size === 0) return;
       try {
-        await consumer.commitOffsets([...next.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
+        // A commit can hang while the group rebalances; bounded, it counts as refused (redelivery is safe).
+        await withTimeout(
+          consumer.commitOffsets([...next.values()].map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) }))),
+          options.sessionTimeoutMs,
+          () => Object.assign(new Error('offset commit timed out (rebalance in progress)'), { type: 'REBALANCE_IN_PROGRESS' }),
+        );
       } catch (err) {
         if (isRebalanceError(err)) {
           // The partition moved (or we are shutting down): the new owner re-reads from the last
@@ -198,4 +278,19 @@ export function isRebalanceError(err: unknown): boolean {
     e = x.originalError ?? x.cause;
   }
   return false;
+}
+
+function splitKey(key: string): [string, number] {
+  const i = key.lastIndexOf('/');
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(error()), ms);
+    }),
+  ]);
 }

@@ -9,6 +9,8 @@ export interface RecordSource {
   records(flow: FlowControl): Observable<RawRecord>;
   /** Called with records whose outputs are acknowledged, in order; sources with offsets commit them. */
   commit(records: readonly RawRecord[]): Promise<void>;
+  /** How far a bounded source is (file bytes, offsets of a bounded Kafka replay), for progress and ETA. */
+  progress?(): { done: number; total: number } | undefined;
   /** Stop fetching: the stream completes once the record in hand is emitted. */
   stop(): void;
   close(): Promise<void>;

@@ -2,7 +2,7 @@
 // bucket expiry and a per-customer byte budget.
 import { applyDelta, cloneState, emptyState, estimateStateBytes, expireBuckets, stateBytes, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
-import { groupByCustomer, type ApplyResult, type StateStore, type StepObserver, type StoreStats } from './state-store.js';
+import { groupByCustomer, type ApplyResult, type StateStore, type StartObserver, type StepObserver, type StoreStats } from './state-store.js';
 
 export interface MemoryStoreOptions {
   readonly layout: StateLayout;
@@ -18,11 +18,12 @@ export class MemoryStateStore implements StateStore {
 
   constructor(private readonly options: MemoryStoreOptions) {}
 
-  async apply(deltas: readonly StateDelta[], observe?: StepObserver): Promise<ApplyResult[]> {
+  async apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
     this.assertOpen();
     const results: ApplyResult[] = [];
     for (const [customerId, group] of groupByCustomer(deltas)) {
       const state = this.customers.get(customerId) ?? emptyState(customerId);
+      onStart?.(state);
       const outcomes = group.map((d) => {
         const outcome = applyDelta(state, d, this.options.layout);
         observe?.(state, d, outcome);

@@ -12,7 +12,7 @@ import { ChurnflowError, errorMessage } from '../errors.js';
 import { DAY_MS } from '../events/activity-event.js';
 import { applyDelta, emptyState, estimateStateBytes, expireBuckets, type ApplyOutcome, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
 import type { SlotValue, SlotValues } from './slots.js';
-import { groupByCustomer, type ApplyResult, type StateStore, type StepObserver, type StoreStats } from './state-store.js';
+import { groupByCustomer, type ApplyResult, type StateStore, type StartObserver, type StepObserver, type StoreStats } from './state-store.js';
 
 export interface RedisStoreOptions {
   /** Redis URL; the store creates (and on close() quits) its own client with DEFAULT_REDIS_OPTIONS. */
@@ -110,12 +110,12 @@ export class RedisStateStore implements StateStore {
     return `${this.prefix}{c:${customerId}}`;
   }
 
-  async apply(deltas: readonly StateDelta[], observe?: StepObserver): Promise<ApplyResult[]> {
+  async apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
     this.assertOpen();
     if (deltas.length === 0) return [];
     const groups = [...groupByCustomer(deltas)];
     const budget = this.options.maxBytesPerCustomer;
-    const wantPre = observe !== undefined || budget !== undefined ? '1' : '0';
+    const wantPre = observe !== undefined || onStart !== undefined || budget !== undefined ? '1' : '0';
     const replies = await this.pipelined<ApplyReply>(
       groups.map(([id]) => this.keyOf(id)),
       (p, key, i) => (p as unknown as ScriptCommands).churnflowApplyDeltas(key, encodeDeltas(groups[i]![1]), this.retention, this.mergesJson, this.ttl, wantPre, ''),
@@ -128,6 +128,7 @@ export class RedisStateStore implements StateStore {
       if (wantPre === '1') {
         // Replay on the pre-image: the observer sees exactly the states the memory store would show.
         const state = decodeCustomerState(customerId, pairs(pre));
+        onStart?.(state);
         group.forEach((d, j) => {
           const outcome = applyDelta(state, d, this.options.layout);
           if (outcome !== outcomes[j]) {

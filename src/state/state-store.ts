@@ -8,6 +8,9 @@ import type { ApplyOutcome, CustomerState, LastScore, StateDelta } from './custo
  */
 export type StepObserver = (state: Readonly<CustomerState>, delta: StateDelta, outcome: ApplyOutcome) => void;
 
+/** Called once per customer of a batch with its state before the first delta (same validity rule as StepObserver). */
+export type StartObserver = (state: Readonly<CustomerState>) => void;
+
 export interface ApplyResult {
   readonly customerId: string;
   /** This customer's deltas, in the order given. */
@@ -28,10 +31,12 @@ export interface StateStore {
    * Applies deltas atomically per customer and effectively once (by source position); per-customer
    * order is kept. `observe` sees the state after each delta, whatever store holds it.
    */
-  apply(deltas: readonly StateDelta[], observe?: StepObserver): Promise<ApplyResult[]>;
+  apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]>;
   get(customerIds: readonly string[]): Promise<(CustomerState | null)[]>;
   /** Remembers the last emitted score per customer, so "score changed" survives restarts. */
   recordScores(scores: readonly { customerId: string; lastScore: LastScore }[]): Promise<void>;
+  // (lastScore is the customer's latest emitted risk, kept beside its state for lookups; emission
+  // decisions never read it — they compare scores of exact states, see operators/apply-to-state.ts.)
   /** Every customer, in pages, for batch scoring and snapshots. */
   scan(pageSize?: number): AsyncIterable<CustomerState[]>;
   stats(): Promise<StoreStats>;

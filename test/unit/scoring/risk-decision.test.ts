@@ -32,18 +32,20 @@ test('emit rule: first score, band change, model change, or a move of minScoreDe
   assert.equal(shouldEmit({ emit: 'every', minScoreDelta: 1 }, prev, 0.2, 'medium', '1.2.0'), true);
 });
 
-test('decideBatch chains per customer within a batch and always re-emits redeliveries', () => {
+test('decideBatch: emits when the event moved the risk (before vs after), for first events, and always for redeliveries', () => {
   const step = (customer: string, id: string, outcome: ScoringStep['outcome'] = 'applied'): ScoringStep => ({
     item: { tag: 'accepted', record: raw({}, 0), event: ev('login', customer, 1000, {}, id) },
     outcome,
     features: new Float64Array(0),
-    priorScore: customer === 'b' ? { score: 0.5, band: 'high', modelVersion: '1.2.0', eventTime: 0 } : null,
+    before: null,
   });
   const batch: ScoredBatch = {
     items: [],
     rejected: [],
     steps: [step('a', 'a1'), step('a', 'a2'), step('a', 'a3'), step('b', 'b1'), step('b', 'b2', 'duplicate')],
     scores: Float32Array.from([0.05, 0.06, 0.35, 0.5, 0.5]),
+    // a1 is a's first event ever; a2 moved 0.05 → 0.06 (no); a3 moved into high; b1 stayed at 0.5; b2 is a redelivery.
+    beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5, 0.5]),
     model: { manifest, scorer: 'model' },
   };
   const out = decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
@@ -54,4 +56,7 @@ test('decideBatch chains per customer within a batch and always re-emits redeliv
   assert.equal(a3.processing_time, 42);
   assert.equal(a3.model_version, '1.2.0');
   assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high'], ['b', 'high']]);
+  const received = decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), 'received');
+  assert.equal(received.riskEvents.length, 5);
+  assert.ok(received.riskEvents.every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
 });
