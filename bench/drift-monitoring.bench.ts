@@ -136,14 +136,25 @@ interface Window {
   day: number;
   records: DriftMetricRecord[];
 }
-async function daily(options: Partial<SimulatorOptions>, firstDay: number, manifests: { manifest: typeof model.manifest; rows?: number }[]): Promise<Window[][]> {
-  const monitors = manifests.map((m) => new DriftMonitor(spec.columns, m.manifest, { windowMs: DAY, slideMs: DAY, evaluationEveryMs: DAY, ...(m.rows ? { referenceRows: m.rows } : {}) }));
+interface Scheme {
+  readonly name: string;
+  readonly windowDays: number;
+  /** Observe each customer every n-th day (rolling panel); 1 = every customer every day. */
+  readonly rotationDays: number;
+}
+const SCHEMES: readonly Scheme[] = [
+  { name: '7-day windows sliding daily, a seventh of the customers observed each midnight', windowDays: 7, rotationDays: 7 },
+  { name: '1-day windows, every customer observed each midnight', windowDays: 1, rotationDays: 1 },
+];
+async function daily(scheme: Scheme, options: Partial<SimulatorOptions>, firstDay: number, manifests: { manifest: typeof model.manifest; rows?: number }[]): Promise<Window[][]> {
+  const monitors = manifests.map((m) => new DriftMonitor(spec.columns, m.manifest, { windowMs: scheme.windowDays * DAY, slideMs: DAY, evaluationEveryMs: DAY, ...(m.rows ? { referenceRows: m.rows } : {}) }));
   const out: Window[][] = monitors.map(() => []);
-  for await (const d of simulatedDays(options, { firstDay, model })) {
+  for await (const d of simulatedDays(options, { firstDay: firstDay - scheme.windowDays + 1, model, rotationDays: scheme.rotationDays })) {
     monitors.forEach((m, k) => {
       m.observeLabels(d.labels);
       m.observe({ rows: d.sample.rows, scores: d.scores, eventTimes: d.sample.eventTimes, customerIds: d.sample.customerIds, categories: d.sample.categories });
-      out[k]!.push({ day: d.day, records: m.advance(d.asOf + DAY) });
+      const records = m.advance(d.asOf + DAY);
+      if (d.day >= firstDay) out[k]!.push({ day: d.day, records });
     });
   }
   return out;
@@ -154,21 +165,26 @@ const delay = (ws: readonly Window[], ok: (w: Window) => boolean) => {
   const w = ws.find((x) => x.day > DRIFT_DAY && ok(x));
   return w === undefined ? 'not flagged' : `${w.day - DRIFT_DAY}`;
 };
+const summarise = (noisy: readonly Window[]) => {
+  const by = new Map<string, number>();
+  for (const w of noisy) for (const f of alerted(w)) by.set(f, (by.get(f) ?? 0) + 1);
+  return [...by].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ×${n}`).join(', ');
+};
 
-const [stationary, stationaryBundled] = await daily({ customers: CUSTOMERS, days: 220, seed: 202 }, 100, [ref, { manifest: model.manifest }]);
-const noisy = stationary!.filter((w) => alerted(w).length > 0);
-const triggers = stationary!.flatMap((w) => w.records.filter((r) => r.statistic === 'retraining_trigger'));
-const recall = stationary!.flatMap((w) => w.records.filter((r) => r.subject === 'performance' && r.statistic === 'recall' && r.sample_size >= 30).map((r) => r.value));
-console.log(`\ndetection quality, ${CUSTOMERS} customers, one window per day (every customer's row as of midnight), reference rebased on seed 101 days 100–130 (${ref.rows} independent rows)`);
-console.log(`  stationary (seed 202, days 100–219): ${noisy.length}/${stationary!.length} windows with any alert (${(100 * noisy.length / stationary!.length).toFixed(1)}%)${noisy.length ? `: ${noisy.map((w) => `day ${w.day} ${alerted(w).join(',')}`).join('; ')}` : ''}`);
-console.log(`  stationary retraining triggers: ${triggers.map((r) => r.subject).join(', ') || 'none'}; left out as trending: ${[...TRENDING].join(', ')}`);
-if (recall.length) console.log(`  stationary rolling recall (28 d windows with ≥ 30 labels): min ${Math.min(...recall).toFixed(3)}, max ${Math.max(...recall).toFixed(3)} vs validation ${model.manifest.metrics.validation.recall?.toFixed(3)} (alert line ${(0.8 * (model.manifest.metrics.validation.recall ?? 0)).toFixed(3)})`);
-console.log(`  bundled reference on the same stationary stream: ${fmt(alertRates(stationaryBundled!.flatMap((w) => w.records), 0))}`);
-
-const [drifted] = await daily({ customers: CUSTOMERS, days: 150, seed: 303, drift: { fromDay: DRIFT_DAY, loginFactor: 0.5, newPlan: 'family', newPlanShare: 0.3 } }, 100, [ref]);
-const pre = drifted!.filter((w) => w.day <= DRIFT_DAY);
-console.log(`  drift (seed 303, logins × 0.5 and new plan 'family' from day ${DRIFT_DAY}): pre-drift windows with alerts ${pre.filter((w) => alerted(w).length > 0).length}/${pre.length}; windows until`);
-console.log(`    logins_7d PSI alert ${delay(drifted!, (w) => find(w, 'logins_7d', 'psi')?.severity === 'alert')}, logins_7d KS alert ${delay(drifted!, (w) => find(w, 'logins_7d', 'ks')?.severity === 'alert')}, data-drift trigger ${delay(drifted!, (w) => w.records.some((r) => r.statistic === 'retraining_trigger' && r.subject === 'data_drift'))}`);
-console.log(`    new plan seen ${delay(drifted!, (w) => (find(w, 'plan=family', 'new_category_count')?.value ?? 0) > 0)}, new plan alert ${delay(drifted!, (w) => find(w, 'plan', 'new_category_count')?.severity === 'alert')}, score PSI alert ${delay(drifted!, (w) => find(w, 'score', 'psi')?.severity === 'alert')}, predicted-positive rate alert ${delay(drifted!, (w) => find(w, 'predicted_positive_rate', 'rate')?.severity === 'alert')}`);
+console.log(`\ndetection quality, ${CUSTOMERS} customers; reference rebased on seed 101 days 100–130 (${ref.rows} independent rows, every customer every 3rd day)`);
+for (const scheme of SCHEMES) {
+  console.log(`  ${scheme.name}:`);
+  const [stationary, stationaryBundled] = await daily(scheme, { customers: CUSTOMERS, days: 220, seed: 202 }, 100, [ref, { manifest: model.manifest }]);
+  const noisy = stationary!.filter((w) => alerted(w).length > 0);
+  const triggers = stationary!.flatMap((w) => w.records.filter((r) => r.statistic === 'retraining_trigger'));
+  const recall = stationary!.flatMap((w) => w.records.filter((r) => r.subject === 'performance' && r.statistic === 'recall' && r.sample_size >= 30).map((r) => r.value));
+  console.log(`    stationary (seed 202, windows ending days 101–220): ${noisy.length}/${stationary!.length} windows with any alert (${((100 * noisy.length) / stationary!.length).toFixed(1)}%)${noisy.length ? ` — ${summarise(noisy)}` : ''}; retraining triggers: ${triggers.map((r) => r.subject).join(', ') || 'none'} (left out as trending: ${[...TRENDING].join(', ')})`);
+  if (recall.length) console.log(`    stationary rolling recall (28-day windows with ≥ 30 labels): ${Math.min(...recall).toFixed(3)} … ${Math.max(...recall).toFixed(3)} vs validation ${model.manifest.metrics.validation.recall?.toFixed(3)} (concept-drift line ${(0.8 * (model.manifest.metrics.validation.recall ?? 0)).toFixed(3)})`);
+  console.log(`    bundled reference on the same stationary stream, alert rate per feature: ${fmt(alertRates(stationaryBundled!.flatMap((w) => w.records), 0))}`);
+  const [drifted] = await daily(scheme, { customers: CUSTOMERS, days: 150, seed: 303, drift: { fromDay: DRIFT_DAY, loginFactor: 0.5, newPlan: 'family', newPlanShare: 0.3 } }, 110, [ref]);
+  const pre = drifted!.filter((w) => w.day <= DRIFT_DAY);
+  console.log(`    drift (seed 303, logins × 0.5 and new plan 'family' from day ${DRIFT_DAY}): pre-drift windows with alerts ${pre.filter((w) => alerted(w).length > 0).length}/${pre.length}; windows (days) until`);
+  console.log(`      logins_7d PSI alert ${delay(drifted!, (w) => find(w, 'logins_7d', 'psi')?.severity === 'alert')}, logins_7d KS alert ${delay(drifted!, (w) => find(w, 'logins_7d', 'ks')?.severity === 'alert')}, data-drift trigger ${delay(drifted!, (w) => w.records.some((r) => r.statistic === 'retraining_trigger' && r.subject === 'data_drift'))}, new plan seen ${delay(drifted!, (w) => (find(w, 'plan=family', 'new_category_count')?.value ?? 0) > 0)}, new plan alert ${delay(drifted!, (w) => find(w, 'plan', 'new_category_count')?.severity === 'alert')}, score PSI alert ${delay(drifted!, (w) => find(w, 'score', 'psi')?.severity === 'alert')}, predicted-positive rate alert ${delay(drifted!, (w) => find(w, 'predicted_positive_rate', 'rate')?.severity === 'alert')}`);
+}
 console.log(`  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 await model.close();

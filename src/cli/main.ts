@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { experimentCommand } from './experiment.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { scoreAllCommand } from './score-all.js';
 import { schemasCommand } from './schemas.js';
 import { simulateCommand } from './simulate.js';
 import { snapshotCommand } from './snapshot.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .addCommand(demoCommand())
     .addCommand(runCommand())
     .addCommand(replayCommand())
+    .addCommand(scoreAllCommand())
     .addCommand(simulateCommand())
     .addCommand(snapshotCommand())
     .addCommand(schemasCommand())
