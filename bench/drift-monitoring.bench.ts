@@ -97,12 +97,12 @@ const perEvent = await measure('+ monitor fed every scored event (rows and score
 const observation = await measure('+ monitor: event scores + all rows as of each midnight', N, RUNS, () => pipeline('observation'));
 report(`drift monitoring cost: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch 512, window 1 d every 1 h`, [none, perEvent, observation], none, 'event');
 
-/** Share of drift windows (after `fromDay`) in which each feature has a statistic at alert severity. */
-function alertRates(records: readonly DriftMetricRecord[], fromTime: number): [string, number][] {
+/** Share of drift windows (of length windowMs, ending at or after fromTime) in which each feature has a statistic at alert severity. */
+function alertRates(records: readonly DriftMetricRecord[], fromTime: number, windowMs = DAY): [string, number][] {
   const windows = new Set<number>();
   const hits = new Map<string, Set<number>>();
   for (const r of records) {
-    if (r.window_end - r.window_start !== DAY || r.window_end < fromTime || r.statistic === 'retraining_trigger' || r.subject === 'performance' || r.subject.startsWith('score_bin')) continue;
+    if (r.window_end - r.window_start !== windowMs || r.window_end < fromTime || r.statistic === 'retraining_trigger' || r.subject === 'performance' || r.subject.startsWith('score_bin')) continue;
     windows.add(r.window_end);
     if (r.severity !== 'alert') continue;
     const s = hits.get(r.subject) ?? new Set<number>();
@@ -180,7 +180,7 @@ for (const scheme of SCHEMES) {
   const recall = stationary!.flatMap((w) => w.records.filter((r) => r.subject === 'performance' && r.statistic === 'recall' && r.sample_size >= 30).map((r) => r.value));
   console.log(`    stationary (seed 202, windows ending days 101–220): ${noisy.length}/${stationary!.length} windows with any alert (${((100 * noisy.length) / stationary!.length).toFixed(1)}%)${noisy.length ? ` — ${summarise(noisy)}` : ''}; retraining triggers: ${triggers.map((r) => r.subject).join(', ') || 'none'} (left out as trending: ${[...TRENDING].join(', ')})`);
   if (recall.length) console.log(`    stationary rolling recall (28-day windows with ≥ 30 labels): ${Math.min(...recall).toFixed(3)} … ${Math.max(...recall).toFixed(3)} vs validation ${model.manifest.metrics.validation.recall?.toFixed(3)} (concept-drift line ${(0.8 * (model.manifest.metrics.validation.recall ?? 0)).toFixed(3)})`);
-  console.log(`    bundled reference on the same stationary stream, alert rate per feature: ${fmt(alertRates(stationaryBundled!.flatMap((w) => w.records), 0))}`);
+  console.log(`    bundled reference on the same stationary stream, alert rate per feature: ${fmt(alertRates(stationaryBundled!.flatMap((w) => w.records), 0, scheme.windowDays * DAY))}`);
   const [drifted] = await daily(scheme, { customers: CUSTOMERS, days: 150, seed: 303, drift: { fromDay: DRIFT_DAY, loginFactor: 0.5, newPlan: 'family', newPlanShare: 0.3 } }, 110, [ref]);
   const pre = drifted!.filter((w) => w.day <= DRIFT_DAY);
   console.log(`    drift (seed 303, logins × 0.5 and new plan 'family' from day ${DRIFT_DAY}): pre-drift windows with alerts ${pre.filter((w) => alerted(w).length > 0).length}/${pre.length}; windows (days) until`);

@@ -22,6 +22,9 @@ import { MemoryStateStore } from '../src/state/memory-store.js';
 import { fixedClock } from '../src/time/clock.js';
 import { concatMap } from 'rxjs';
 import { measure, report } from './harness.js';
+import { ReplayClock } from '../src/time/replay-clock.js';
+import { createFileSink } from '../src/sinks/file-sink.js';
+import type { DeadLetterRecord, RiskEventRecord } from '../src/events/wire-types.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
@@ -67,5 +70,20 @@ const full = await measure('full pipeline (… → ONNX score → risk events)',
   );
 });
 
+// `churnflow replay`'s configuration: replay clock, processing time from the input, NDJSON file sinks.
+const replay = await measure('replay (… → risk-events.ndjson, dead letters)', N, RUNS, async () => {
+  const replayClock = new ReplayClock();
+  const risk = createFileSink<RiskEventRecord>(join(dir, 'risk.ndjson'), 'risk-event');
+  const dead = createFileSink<DeadLetterRecord>(join(dir, 'dead.ndjson'), 'dead-letter');
+  await lastValueFrom(
+    churnScoringTopology(
+      { source: createFileSource(file, replayClock), decoder: replayClock.tracking(codec), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock: replayClock, validationClock: clock },
+      { allowedLatenessMs: 3_600_000, batch: { maxSize: 1024, maxWaitMs: 20 }, maxInFlight: 4096, risk: { emit: 'change', minScoreDelta: 0.02 }, processingTime: 'received' },
+    ).pipe(count()),
+  );
+  await risk.close();
+  await dead.close();
+});
+
 await model.close();
-report(`pipeline throughput: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch ${batch.maxSize}`, [decodeOnly, toFeatures, full], decodeOnly, 'event');
+report(`pipeline throughput: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch ${batch.maxSize}`, [decodeOnly, toFeatures, full, replay], decodeOnly, 'event');

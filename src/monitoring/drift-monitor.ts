@@ -164,7 +164,7 @@ export class DriftMonitor {
 
   /** Advances event time; returns the records of every window that closed (drift, performance, triggers). */
   advance(watermark: number): DriftMetricRecord[] {
-    if (this.watermark !== undefined && watermark <= this.watermark) return [];
+    if (!Number.isFinite(watermark) || (this.watermark !== undefined && watermark <= this.watermark)) return [];
     this.watermark = watermark;
     if (watermark - this.lastLabelPrune >= DAY_MS) {
       const before = watermark - this.options.labelMemoryDays * DAY_MS;

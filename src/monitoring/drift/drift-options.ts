@@ -2,13 +2,15 @@
 // rules, with defaults and a check that fails naming the option (the config schema maps onto this).
 import { ChurnflowError } from '../../errors.js';
 
-const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 export interface DriftMonitorOptions {
   /** Event-time window of the data- and prediction-drift statistics… */
   readonly windowMs: number;
-  /** …recomputed every slideMs (windowMs must be a multiple of it; windows end at multiples of it). */
+  /**
+   * …recomputed every slideMs (windowMs must be a multiple of it; windows end at multiples of it).
+   * Observation rows are taken at midnights, so whole days; hourly slides only suit a per-event feed.
+   */
   readonly slideMs: number;
   readonly psiWarn: number;
   readonly psiAlert: number;
@@ -65,7 +67,7 @@ export interface DriftMonitorOptions {
 
 export const DEFAULT_DRIFT_MONITOR_OPTIONS: Readonly<DriftMonitorOptions> = Object.freeze({
   windowMs: DAY_MS,
-  slideMs: HOUR_MS,
+  slideMs: DAY_MS,
   psiWarn: 0.1,
   psiAlert: 0.25,
   pValueWarn: 0.01,

@@ -64,6 +64,7 @@ export class SlidingSlices<T> {
 /** Window ends (multiples of slideMs) in (after, upTo]. */
 export function windowEnds(after: number, upTo: number, slideMs: number): number[] {
   const out: number[] = [];
+  if (!Number.isFinite(after) || !Number.isFinite(upTo)) return out;
   for (let e = (Math.floor(after / slideMs) + 1) * slideMs; e <= upTo; e += slideMs) out.push(e);
   return out;
 }

@@ -126,6 +126,14 @@ test('model age beyond the limit fires one retraining trigger per cooldown', () 
   assert.ok(triggers[0]!.value > 10 && triggers[0]!.window_end === created + 10 * DAY + 5 * MIN);
 });
 
+test('a watermark that is not finite yet (no events) or goes back is ignored', () => {
+  const m = new DriftMonitor(columns, manifest, hourly);
+  assert.deepEqual(m.advance(Number.NEGATIVE_INFINITY), []);
+  m.observe(batch(T0, 1, 600, 40));
+  assert.ok(m.advance(T0 + HOUR).length > 0);
+  assert.deepEqual(m.advance(T0 + 30 * MIN), []);
+});
+
 test('options are checked, naming the option', () => {
   assert.throws(() => new DriftMonitor(columns, manifest, { windowMs: HOUR, slideMs: 7 * MIN }), /windowMs.*multiple of slideMs/);
   assert.throws(() => new DriftMonitor(columns, manifest, { psiWarn: 0.5, psiAlert: 0.25 }), /psiWarn/);
