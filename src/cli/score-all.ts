@@ -19,6 +19,10 @@ import { loadScoringModel } from '../scoring/scoring-model.js';
 import { buildRiskEvent } from '../scoring/risk-decision.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { createFileSink } from '../sinks/file-sink.js';
+import { createKafkaSink, KafkaProducerPool } from '../sinks/kafka-sink.js';
+import { RegistryClient } from '../serde/registry-client.js';
+import { riskEventEncoder } from '../serde/registry-encoder.js';
+import { ensureTopics } from '../sources/ensure-topics.js';
 import { createStdoutSink } from '../sinks/stdout-sink.js';
 import { createFileSource } from '../sources/file-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
@@ -45,7 +49,7 @@ export function scoreAllCommand(): Command {
     .option('-i, --input <file>', 'replay this history into an in-memory store first (otherwise: the configured store, e.g. Redis)')
     .option('-c, --config <file>', 'config (state store, engine settings)')
     .option('--model <dir>', 'model bundle', 'models/churn-gbdt')
-    .option('-o, --out <file>', "output NDJSON file, or '-' for stdout", 'out/score-all/scores.ndjson')
+    .option('-o, --out <file>', "output NDJSON file, '-' for stdout, or 'kafka' for the config's risk topic (Avro via the Schema Registry)", 'out/score-all/scores.ndjson')
     .option('--chunk <n>', 'customers per chunk (one store page, one ONNX call)', intFlag('--chunk', 1, 100_000), 1000)
     .action(async (flags: ScoreAllFlags) => {
       await scoreAll(flags);
@@ -66,8 +70,16 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
     throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
   }
   let sink: RecordSink<RiskEventRecord>;
+  const closers: (() => Promise<void>)[] = [];
   if (flags.out === '-') sink = createStdoutSink<RiskEventRecord>();
-  else {
+  else if (flags.out === 'kafka') {
+    const k = config.kafka;
+    const pool = new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-score-all` });
+    const registry = new RegistryClient({ url: config.schemaRegistry.url });
+    closers.push(() => pool.close(), () => registry.close());
+    if (k.createTopics.enabled) await ensureTopics(k.brokers, [k.topics.risk], k.createTopics.partitions);
+    sink = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry, topic: k.topics.risk, autoRegister: config.schemaRegistry.autoRegister }), key: (r) => r.customer_id });
+  } else {
     mkdirSync(dirname(flags.out), { recursive: true });
     sink = createFileSink<RiskEventRecord>(flags.out, 'risk-event');
   }
@@ -102,6 +114,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   } finally {
     progress.stop();
     await sink.close();
+    for (const close of closers) await close();
     await store.close();
     await model.close();
   }

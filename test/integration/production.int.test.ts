@@ -198,3 +198,19 @@ for (const svc of ['redis', 'kafka'] as const) {
     assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false));
   });
 }
+
+test('score-all reads the Redis state the engine built and writes one score per customer to the risk topic', async () => {
+  const sim = { customers: 60, days: 30, seed: 37 };
+  const s = await scenario(sim);
+  await runToEnd(s);
+  const asOf = new Date(resolveSimulatorOptions(sim).startTime + 20 * 86_400_000).toISOString();
+  execFileSync(process.execPath, ['bin/churnflow.js', 'score-all', '--as-of', asOf, '--config', s.config, '-o', 'kafka', '--chunk', '25'], {
+    env: { ...process.env, CHURNFLOW_KAFKA_BROKERS: SERVICES.kafkaBrokers.join(','), CHURNFLOW_SCHEMA_REGISTRY_URL: SERVICES.schemaRegistryUrl, CHURNFLOW_REDIS_URL: SERVICES.redisUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const all = await readAvroTopic<RiskEventRecord>(s.topics.risk, { idleMs: 2000 });
+  const batch = all.map((r) => r.value).filter((r) => r.trigger_event_id.startsWith('score-all@'));
+  const customers = new Set(s.records.flatMap((r) => (r.type === 'event' && r.event.event_time < Date.parse(asOf) ? [r.event.customer_id] : [])));
+  assert.equal(batch.length, customers.size, 'one score per customer with history before the as-of time');
+  assert.ok(batch.every((r) => r.trigger_event_id === `score-all@${asOf}` && r.event_time === Date.parse(asOf)));
+});
