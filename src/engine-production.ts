@@ -3,12 +3,12 @@
 // Each edge is chosen by config, so the same engine mixes them (e.g. Kafka in, files out).
 import type { IHeaders } from 'kafkajs';
 import type { EdgeContext, EdgeFactories } from './engine.js';
-import type { DeadLetterRecord, RiskEventRecord } from './events/wire-types.js';
+import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import type { OutputSinks } from './operators/write-outputs.js';
 import { ActivityCodec } from './serde/activity-codec.js';
 import { RegistryClient } from './serde/registry-client.js';
 import { RegistryActivityDecoder } from './serde/registry-decoder.js';
-import { deadLetterEncoder, riskEventEncoder } from './serde/registry-encoder.js';
+import { deadLetterEncoder, driftMetricEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
@@ -79,7 +79,7 @@ export function productionEdges(): EdgeFactories {
       if (config.sinks.kind !== 'kafka') return undefined;
       const k = config.kafka;
       if (k.createTopics.enabled) {
-        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : [])];
+        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(config.monitoring.enabled ? [k.topics.drift] : [])];
         const made = await ensureTopics(k.brokers, outputs, k.createTopics.partitions);
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
@@ -96,7 +96,10 @@ export function productionEdges(): EdgeFactories {
       const late = k.topics.late
         ? createKafkaSink<DeadLetterRecord>(pool, { topic: k.topics.late, encoder: deadLetterEncoder({ registry: reg, topic: k.topics.late, autoRegister }), key: (d) => d.original_key ?? d.customer_id, headers: deadLetterHeaders })
         : dead;
-      return { risk, deadLetter: dead, late };
+      const drift = config.monitoring.enabled
+        ? createKafkaSink<DriftMetricRecord>(pool, { topic: k.topics.drift, encoder: driftMetricEncoder({ registry: reg, topic: k.topics.drift, autoRegister }), key: (d) => d.subject })
+        : undefined;
+      return drift ? { risk, deadLetter: dead, late, drift } : { risk, deadLetter: dead, late };
     },
   };
 }

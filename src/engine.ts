@@ -7,7 +7,10 @@ import { App } from './app.js';
 import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
 import { DEFAULT_VALIDATION_RULES } from './events/validate-event.js';
-import type { DeadLetterRecord, RiskEventRecord } from './events/wire-types.js';
+import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
+import { DriftMonitor } from './monitoring/drift-monitor.js';
+import { registerMonitoringMetrics } from './monitoring/monitoring-metrics.js';
+import type { ModelManifest } from './scoring/manifest.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
@@ -89,6 +92,7 @@ export async function createEngine(
       ? app.own('http', await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, lifecycle: () => ({ state: app.state, ready: app.ready }) }), (h) => h.close())
       : undefined;
 
+    const drift = config.monitoring.enabled ? driftStage(config, spec, model.manifest, metrics, sinks, app) : undefined;
     const job = churnScoringTopology(
       {
         source,
@@ -100,6 +104,7 @@ export async function createEngine(
         sinks,
         clock,
         metrics,
+        ...(drift ? { drift } : {}),
         onRetry: (err, attempt) => {
           metrics.batchRetries.inc();
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');
@@ -118,6 +123,12 @@ export async function createEngine(
     await app.abort(err);
     throw err;
   }
+}
+
+function driftStage(config: Readonly<ChurnflowConfig>, spec: CompiledSpec, manifest: ModelManifest, metrics: EngineMetrics, sinks: OutputSinks, app: App) {
+  const sink = sinks.drift ?? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close());
+  const monitor = new DriftMonitor(spec.columns, manifest, { horizonDays: spec.spec.label.horizonDays, ...config.monitoring.options }, registerMonitoringMetrics(metrics.registry));
+  return { monitor, sink, sampleRate: config.monitoring.sampleRate };
 }
 
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {

@@ -2,7 +2,7 @@
 // aggregate (state store) → features → score (ONNX) → decide → sinks → remember → acknowledge.
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
-import { concatMap, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { concatMap, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
 import type { EngineMetrics } from '../src/observability/metrics.js';
@@ -12,6 +12,7 @@ import type { DecidedBatch } from '../src/operators/batch.js';
 import { decideRisk, type ProcessingTimeMode } from '../src/operators/decide-risk.js';
 import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
+import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { rememberScores } from '../src/operators/remember-scores.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
@@ -59,12 +60,15 @@ export interface ChurnScoringEdges {
   readonly metrics?: EngineMetrics;
   readonly watermarks?: WatermarkTracker;
   readonly onRetry?: (err: unknown, attempt: number) => void;
+  /** Drift and performance monitoring (optional): the monitor, its sink and its midnight sample. */
+  readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'watermark'>;
 }
 
 export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
   const { source, store, spec, clock, metrics } = edges;
   const flow = new FlowControl(options.maxInFlight);
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
+  const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, watermark: () => watermarks.overall() }) : undefined;
   return source.records(flow).pipe(
     tap(() => metrics?.recordsReceived.inc({ source: source.name })),
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
@@ -78,13 +82,15 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
           batch$.pipe(
             timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
             timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
-            decideRisk(options.risk, clock, options.processingTime), //                              band, threshold, deterministic id, change rule
+            decideRisk(options.risk, clock, options.processingTime), //      band, threshold, deterministic id, change rule
             writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
             rememberScores(store), //                                        last emitted score per customer
           ),
         ),
         // Redis or Kafka briefly away: run the batch again (idempotent state, deterministic output ids).
         retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
+        // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
+        drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
         acknowledge(source, flow), //                                        commit positions, return credits
         observeBatch(metrics, clock),
         tap(() => {

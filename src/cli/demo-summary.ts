@@ -1,6 +1,7 @@
 // The end-of-demo report: throughput, risk events per band, dead letters by reason, late events, and
 // the ten riskiest customers with the features that stand out against the training reference.
 import type { CompiledSpec } from '../features/compile-spec.js';
+import type { DriftTally } from '../monitoring/drift-tally.js';
 import type { RunTally } from '../monitoring/run-tally.js';
 import { standoutFeatures } from '../monitoring/standout-features.js';
 import type { ModelManifest } from '../scoring/manifest.js';
@@ -13,6 +14,7 @@ export interface DemoSummaryInput {
   readonly manifest: ModelManifest;
   readonly store: StateStore;
   readonly outDir: string;
+  readonly drift?: DriftTally | undefined;
 }
 
 export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text: string; json: Record<string, unknown> }> {
@@ -43,6 +45,9 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
     state: { customers: stats.customers, bytes: stats.bytes, bytes_per_customer: stats.customers ? stats.bytes / stats.customers : 0 },
     model: { name: manifest.name, version: manifest.version, threshold: manifest.decision.threshold },
     riskiest,
+    drift: input.drift
+      ? { records: input.drift.records, by_severity: Object.fromEntries(input.drift.bySeverity), flagged: input.drift.flagged(50), retraining_triggers: input.drift.triggers.map((t) => ({ reason: t.subject, window_end: t.window_end })) }
+      : null,
   };
   const lines: string[] = [];
   const fmt = (n: number) => n.toLocaleString('en-US');
@@ -58,6 +63,15 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
   for (const r of riskiest) {
     const why = r.standouts.map((s) => `${s.feature}=${formatValue(s.value)} (p${Math.round(s.percentile * 100)})`).join(', ');
     lines.push(`  ${r.customer_id.padEnd(10)} ${r.score.toFixed(3)} ${r.band.padEnd(7)} ${why || '(no feature outside the reference 10–90% range)'}`);
+  }
+  const drift = input.drift;
+  if (drift) {
+    const sev = (k: string) => drift.bySeverity.get(k) ?? 0;
+    lines.push('', `drift          ${fmt(drift.records)} window statistics (ok ${fmt(sev('ok'))}, warn ${fmt(sev('warn'))}, alert ${fmt(sev('alert'))}); retraining triggers ${drift.triggers.length}`);
+    for (const w of drift.flagged(8)) {
+      lines.push(`  ${w.severity.padEnd(5)} ${w.subject.padEnd(28)} ${w.statistic} ${w.value.toFixed(3)} (window ending ${new Date(w.windowEnd).toISOString().slice(0, 10)})`);
+    }
+    for (const t of drift.triggers.slice(0, 3)) lines.push(`  retrain: ${t.subject} (window ending ${new Date(t.window_end).toISOString().slice(0, 10)})`);
   }
   lines.push('', `written: ${input.outDir}/risk-events.ndjson, ${input.outDir}/dead-letters.ndjson, ${input.outDir}/summary.json`, '');
   return { text: lines.join('\n'), json };

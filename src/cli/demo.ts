@@ -7,7 +7,10 @@ import { churnScoringTopology } from '../../topologies/churn-scoring.topology.js
 import { App } from '../app.js';
 import { loadConfig } from '../config/load-config.js';
 import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
-import type { DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
+import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
+import { DriftMonitor } from '../monitoring/drift-monitor.js';
+import { DriftTally } from '../monitoring/drift-tally.js';
+import { registerMonitoringMetrics } from '../monitoring/monitoring-metrics.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { buildDemoSummary } from './demo-summary.js';
@@ -31,6 +34,7 @@ interface DemoFlags extends SimulatorFlags {
   config?: string;
   show: number;
   quiet?: boolean;
+  monitor?: boolean;
 }
 
 export function demoCommand(): Command {
@@ -42,7 +46,8 @@ export function demoCommand(): Command {
     .option('--port <port>', 'HTTP port for /metrics /healthz /readyz (0: any free port)', intFlag('--port', 0, 65535), 9464)
     .option('--config <file>', 'engine config (YAML/JSON); flags win over it')
     .option('--show <n>', 'print up to n risk events as they appear (customers moving into the top band)', intFlag('--show', 0, 1_000_000), 12)
-    .option('--quiet', 'no progress lines');
+    .option('--quiet', 'no progress lines')
+    .option('--monitor', 'also run drift and performance monitoring (drift.ndjson, summary); slower: a daily feature sample of every customer');
   cmd.action(async (flags: DemoFlags) => runDemo(flags));
   // Demo defaults inject a little trouble so the dead-letter and late paths are visible.
   cmd.setOptionValueWithSource('badRate', 0.002, 'default');
@@ -69,6 +74,15 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   mkdirSync(flags.out, { recursive: true });
   const risk = app.own('risk-sink', createFileSink<RiskEventRecord>(join(flags.out, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
   const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(flags.out, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
+  const driftSink = app.own('drift-sink', createFileSink<DriftMetricRecord>(join(flags.out, 'drift.ndjson'), 'drift-metric'), (s) => s.close());
+  const driftTally = new DriftTally();
+  const drift = flags.monitor
+    ? {
+        monitor: new DriftMonitor(spec.columns, model.manifest, { horizonDays: spec.spec.label.horizonDays, ...config.monitoring.options }, registerMonitoringMetrics(metrics.registry)),
+        sink: driftTally.wrap(driftSink),
+        sampleRate: config.monitoring.sampleRate,
+      }
+    : undefined;
   const source = app.own('source', createSimulatorSource(sim, systemClock, { eventsPerSecond: flags.speed }), (s) => s.close());
   app.onStop(() => source.stop());
   const http = config.http.enabled
@@ -80,7 +94,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     `churnflow demo: ${sim.customers} simulated customers over ${sim.days} days (seed ${sim.seed}), model ${model.manifest.name}@${model.manifest.version} ` +
       `(threshold ${model.manifest.decision.threshold.toFixed(3)})\n` +
       (http ? `metrics: ${http.url}/metrics   health: ${http.url}/healthz   ready: ${http.url}/readyz\n` : '') +
-      `outputs: ${flags.out}/risk-events.ndjson, ${flags.out}/dead-letters.ndjson\n\n`,
+      `outputs: ${flags.out}/risk-events.ndjson, ${flags.out}/dead-letters.ndjson${flags.monitor ? `, ${flags.out}/drift.ndjson` : ''}\n\n`,
   );
 
   const tally = new RunTally();
@@ -110,6 +124,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       clock: systemClock,
       validationClock,
       metrics,
+      ...(drift ? { drift } : {}),
     },
     { allowedLatenessMs: config.engine.allowedLatenessMs, batch: config.engine.batch, maxInFlight: config.engine.maxInFlight, risk: config.engine.risk },
   );
@@ -130,7 +145,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       },
       onDrained: async () => {
         if (progress) clearInterval(progress);
-        const summary = await buildDemoSummary({ tally, seconds: (performance.now() - started) / 1000, spec, manifest: model.manifest, store, outDir: flags.out });
+        const summary = await buildDemoSummary({ tally, seconds: (performance.now() - started) / 1000, spec, manifest: model.manifest, store, outDir: flags.out, drift: flags.monitor === true ? driftTally : undefined });
         writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
         summaryText = summary.text;
       },

@@ -117,6 +117,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    monitoring: z
+      .object({
+        /** Drift (PSI, KS, chi-square, missing rates), delayed-label performance and retraining triggers. */
+        enabled: z.boolean().default(false),
+        /** Share of customers in the midnight feature sample (a stable hash of the id picks them). */
+        sampleRate: z.number().gt(0).max(1).default(1),
+        /** DriftMonitorOptions (src/monitoring/drift/drift-options.ts): windowMs, slideMs, psiWarn, psiAlert, … */
+        options: z.record(z.string(), z.number()).default({}),
+      })
+      .strict()
+      .prefault({}),
     /** Mappings from users' own record shapes to churnflow activity events (docs/input-mapping.md). */
     input: inputMappingSchema,
     validation: z

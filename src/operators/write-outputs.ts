@@ -2,7 +2,7 @@
 // sink acknowledged, which is the precondition for remembering scores and committing offsets.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import { toDeadLetter } from '../events/dead-letter.js';
-import type { DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
+import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import type { DecidedBatch } from './batch.js';
 
@@ -11,6 +11,8 @@ export interface OutputSinks {
   readonly deadLetter: RecordSink<DeadLetterRecord>;
   /** Too-late events; may be the dead-letter sink (the envelope's `route` tells them apart). */
   readonly late: RecordSink<DeadLetterRecord>;
+  /** Drift and performance metrics, when monitoring is on (written by the monitor stage). */
+  readonly drift?: RecordSink<DriftMetricRecord>;
 }
 
 export async function writeBatchOutputs<B extends DecidedBatch>(batch: B, sinks: OutputSinks): Promise<B> {

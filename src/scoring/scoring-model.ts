@@ -18,14 +18,13 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
   const scorer = await createOnnxScorer(bundle, options);
-  let buffer = new Float32Array(0);
   return {
     manifest: bundle.manifest,
     vectorizer,
     scorer,
     async scoreFeatures(rows) {
-      const need = rows.length * vectorizer.width;
-      if (buffer.length < need) buffer = new Float32Array(need);
+      // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
+      const buffer = new Float32Array(rows.length * vectorizer.width);
       rows.forEach((r, i) => vectorizer.write(r, buffer, i * vectorizer.width));
       return scorer.score(buffer, rows.length);
     },

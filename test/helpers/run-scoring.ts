@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { churnScoringTopology, type ChurnScoringOptions } from '../../topologies/churn-scoring.topology.js';
+import { churnScoringTopology, type ChurnScoringEdges, type ChurnScoringOptions } from '../../topologies/churn-scoring.topology.js';
 import { DEFAULT_VALIDATION_RULES } from '../../src/events/validate-event.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../../src/events/wire-types.js';
 import type { CompiledSpec } from '../../src/features/compile-spec.js';
@@ -39,6 +39,7 @@ export async function runScoring(
   model: ScoringModel,
   now: number,
   options: Partial<ChurnScoringOptions> = {},
+  extra: Partial<Pick<ChurnScoringEdges, 'drift'>> = {},
 ): Promise<ScoringRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cf-scoring-'));
   const riskPath = join(dir, 'risk.ndjson');
@@ -48,7 +49,7 @@ export async function runScoring(
   const clock = fixedClock(now);
   const batches = await lastValueFrom(
     churnScoringTopology(
-      { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock },
+      { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock, ...extra },
       { ...DEFAULT_TEST_OPTIONS, ...options },
     ).pipe(toArray()),
   );

@@ -91,3 +91,26 @@ test('a model trained on another feature spec is refused with a clear error', as
   const other = compileSpec({ ...DEFAULT_CHURN_SPEC, features: DEFAULT_CHURN_SPEC.features.slice(1) });
   await assert.rejects(loadScoringModel('models/churn-gbdt', other), (e: Error & { code?: string }) => e.code === 'CF_MODEL_SPEC_MISMATCH' && /trained on feature spec sha256:/.test(e.message));
 });
+
+test('drift monitoring in the stream: same risk events as without it, and window statistics on the drift sink', async () => {
+  const { DriftMonitor } = await import('../../src/monitoring/drift-monitor.js');
+  const { createFileSink } = await import('../../src/sinks/file-sink.js');
+  const { readNdjson } = await import('../helpers/run-scoring.js');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  type Drift = import('../../src/events/wire-types.js').DriftMetricRecord;
+  const dir = mkdtempSync(join(tmpdir(), 'cf-drift-'));
+  const driftSink = createFileSink<Drift>(join(dir, 'drift.ndjson'), 'drift-metric');
+  const monitor = new DriftMonitor(spec.columns, model.manifest, { horizonDays: 30, minSamples: 20 });
+  const plain = await runScoring(createSimulatorSource(sim, fixedClock(now)), new MemoryStateStore({ layout: spec.layout }), spec, model, now);
+  const monitored = await runScoring(createSimulatorSource(sim, fixedClock(now)), new MemoryStateStore({ layout: spec.layout }), spec, model, now, {}, { drift: { monitor, sink: driftSink, sampleRate: 1 } });
+  await driftSink.close();
+  assert.deepEqual(monitored.risk.map(stripProcessing), plain.risk.map(stripProcessing));
+  const drift = readNdjson<Drift>(join(dir, 'drift.ndjson'));
+  assert.ok(drift.length > 50, `drift records: ${drift.length}`);
+  const stats = new Set(drift.map((d) => d.statistic));
+  for (const s of ['psi', 'ks']) assert.ok(stats.has(s), `statistic ${s} present`);
+  assert.ok(drift.every((d) => d.model_version === model.manifest.version && d.window_end > d.window_start));
+  assert.ok(drift.some((d) => d.subject === 'score'), 'prediction drift on the score');
+});

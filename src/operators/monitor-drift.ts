@@ -1,0 +1,68 @@
+// Feeds the drift monitor from the scoring stream and writes what it concludes: every scored event
+// (for the delayed-label join), the label events, and — at each midnight the watermark passes — a
+// sample of every active customer's feature row as of that midnight, the same population the model's
+// reference distributions describe. Window results (drift, performance, retraining triggers) go to
+// the drift sink.
+import { DAY_MS } from '../events/activity-event.js';
+import type { DriftMetricRecord } from '../events/wire-types.js';
+import type { CompiledSpec } from '../features/compile-spec.js';
+import type { DriftMonitor } from '../monitoring/drift-monitor.js';
+import { observationSample } from '../monitoring/drift/observation-sample.js';
+import type { ScoringModel } from '../scoring/scoring-model.js';
+import type { RecordSink } from '../sinks/record-sink.js';
+import type { CustomerState } from '../state/customer-state.js';
+import type { StateStore } from '../state/state-store.js';
+import type { DecidedBatch } from './batch.js';
+
+export interface DriftStage {
+  readonly monitor: DriftMonitor;
+  readonly sink: RecordSink<DriftMetricRecord>;
+  readonly store: StateStore;
+  readonly spec: CompiledSpec;
+  readonly model: () => ScoringModel;
+  /** The lowest event-time watermark over the source's streams. */
+  readonly watermark: () => number | undefined;
+  /** Share of customers in each midnight sample (a stable hash of the id picks them). */
+  readonly sampleRate: number;
+}
+
+/**
+ * One stage per topology (it keeps the next midnight to sample). process() runs inside the per-batch
+ * chain, so the monitor is fed in order and a slow sample holds back the source like any other stage.
+ */
+export function createDriftStage(stage: DriftStage): { process(batch: DecidedBatch): Promise<void> } {
+  let nextMidnight: number | undefined;
+  const { monitor, spec } = stage;
+  return {
+    async process(batch) {
+      const manifest = batch.model.manifest;
+      const scored = batch.steps.map((s, i) => ({ s, score: batch.scores[i]! })).filter(({ s }) => s.outcome === 'applied' && batch.model.scorer === 'model');
+      if (scored.length > 0) {
+        monitor.observeScores({
+          scores: scored.map((x) => x.score),
+          eventTimes: scored.map((x) => x.s.item.event.eventTime),
+          customerIds: scored.map((x) => x.s.item.event.customerId),
+          model: manifest,
+        });
+      }
+      const labels = batch.steps.filter((s) => s.outcome === 'applied' && spec.isLabelEvent(s.item.event));
+      if (labels.length > 0) monitor.observeLabels(labels.map((s) => ({ customerId: s.item.event.customerId, eventTime: s.item.event.eventTime })));
+
+      const wm = stage.watermark();
+      if (wm === undefined) return;
+      nextMidnight ??= (Math.floor(wm / DAY_MS) + 1) * DAY_MS;
+      while (nextMidnight <= wm) {
+        const states: CustomerState[] = [];
+        for await (const page of stage.store.scan(1000)) states.push(...page);
+        const sample = observationSample(spec, states, nextMidnight, { sampleRate: stage.sampleRate, isGone: (id, t) => monitor.isGone(id, t) });
+        if (sample.rows.length > 0) {
+          const scores = await stage.model().scoreFeatures(sample.rows);
+          monitor.observeSample({ ...sample, scores, model: manifest });
+        }
+        nextMidnight += DAY_MS;
+      }
+      const records = monitor.advance(wm);
+      if (records.length > 0) await stage.sink.write(records);
+    },
+  };
+}
