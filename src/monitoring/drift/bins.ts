@@ -32,3 +32,14 @@ export function shareAbove(edges: ArrayLike<number>, shares: ArrayLike<number>, 
   above += (shares[b] ?? 0) * part;
   return above;
 }
+
+/** Sum of a window's live counts and of the reference shares over the same k bins. */
+export function liveAndReferenceTotals(liveCounts: ArrayLike<number>, referenceShares: ArrayLike<number>): { n: number; total: number } {
+  let n = 0;
+  let total = 0;
+  for (let i = 0; i < referenceShares.length; i++) {
+    n += liveCounts[i] ?? 0;
+    total += referenceShares[i]!;
+  }
+  return { n, total };
+}

@@ -5,6 +5,7 @@
 // survival function, Q(dof/2, x/2) (regularised upper incomplete gamma), written here for the same
 // reason as kolmogorov.ts and checked against scipy.stats.chi2.sf.
 
+import { liveAndReferenceTotals } from './bins.js';
 export interface ChiSquareResult {
   readonly statistic: number;
   readonly dof: number;
@@ -13,12 +14,7 @@ export interface ChiSquareResult {
 
 export function chiSquareTwoSample(liveCounts: ArrayLike<number>, referenceShares: ArrayLike<number>, referenceN: number): ChiSquareResult {
   const k = referenceShares.length;
-  let n = 0;
-  let total = 0;
-  for (let i = 0; i < k; i++) {
-    n += liveCounts[i] ?? 0;
-    total += referenceShares[i]!;
-  }
+  const { n, total } = liveAndReferenceTotals(liveCounts, referenceShares);
   if (n <= 0 || total <= 0 || referenceN <= 0) return { statistic: Number.NaN, dof: 0, pValue: Number.NaN };
   const grand = n + referenceN;
   let x = 0;

@@ -4,6 +4,7 @@
 // The p-value is the asymptotic Kolmogorov distribution at √(n·m/(n+m))·D with n the live values and
 // m the reference's training rows (non-missing). Binning creates ties, which makes the test
 // conservative (p-values too large), never anti-conservative.
+import { liveAndReferenceTotals } from './bins.js';
 import { kolmogorovSurvival } from './kolmogorov.js';
 
 export interface KsResult {
@@ -15,12 +16,7 @@ export interface KsResult {
 
 export function ksBinned(liveCounts: ArrayLike<number>, referenceShares: ArrayLike<number>, referenceN: number): KsResult {
   const k = referenceShares.length;
-  let n = 0;
-  let total = 0;
-  for (let i = 0; i < k; i++) {
-    n += liveCounts[i] ?? 0;
-    total += referenceShares[i]!;
-  }
+  const { n, total } = liveAndReferenceTotals(liveCounts, referenceShares);
   if (n <= 0 || total <= 0) return { statistic: Number.NaN, pValue: Number.NaN, effectiveN: 0 };
   let live = 0;
   let ref = 0;
