@@ -9,7 +9,11 @@ export async function ensureTopics(brokers: readonly string[], topics: readonly 
     await admin.connect();
     const existing = new Set(await admin.listTopics());
     const missing = [...new Set(topics)].filter((t) => !existing.has(t));
-    if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
+    // Records carry their event time as the message timestamp (replays start "from a timestamp" in
+    // event time), so time-based retention would delete historical data at once: these topics keep it.
+    if (missing.length > 0) {
+      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })) });
+    }
     return missing;
   } catch (err) {
     throw new ChurnflowError('CF_SOURCE_FAILED', `creating Kafka topics ${topics.join(', ')} on ${brokers.join(',')} failed: ${errorMessage(err)}`, { cause: err, retriable: true });

@@ -8,7 +8,8 @@ export async function createTopics(names: readonly string[], partitions: number)
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })) });
+    // Records carry their event time (in the past) as timestamp: time-based retention must not apply.
+    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] })) });
   } finally {
     await admin.disconnect();
   }

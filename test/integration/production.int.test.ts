@@ -88,9 +88,23 @@ const noProcessingTime = (r: RiskEventRecord) => ({ ...r, processing_time: 0 });
 const comparable = (states: readonly (CustomerState | null)[], withLastScore = true) =>
   states.map((st) => st && { ...st, positions: {}, lastScore: withLastScore ? st.lastScore : null });
 
+/** Runs engines until the group caught up, then stops them; a failing run never leaves an engine behind. */
 async function runToEnd(s: Scenario, engines: EngineProcess[] = [startEngine(s.config)]): Promise<void> {
-  await waitCaughtUp(s.groupId, s.topics.activity, 180_000);
-  for (const e of engines) assert.equal(await stopEngine(e), 0, e.logs().slice(-2000));
+  try {
+    await waitCaughtUp(s.groupId, s.topics.activity, 180_000, () => engines.some((e) => e.child.exitCode === null));
+    for (const e of engines) assert.equal(await stopEngine(e), 0, e.logs().slice(-2000));
+  } finally {
+    for (const e of engines) if (e.child.exitCode === null) e.child.kill('SIGKILL');
+  }
+}
+
+async function waitForProgress(s: Scenario, records: number, ...engines: EngineProcess[]): Promise<void> {
+  const started = Date.now();
+  while ((await committedCount(s.groupId, s.topics.activity)) < records) {
+    if (engines.every((e) => e.child.exitCode !== null)) throw new Error(`engines exited: ${engines.map((e) => e.logs().slice(-1500)).join('\n')}`);
+    if (Date.now() - started > 120_000) throw new Error(`no progress to ${records} records: ${engines.map((e) => e.logs().slice(-1500)).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 test('end to end: Kafka → run (Redis) → risk topic equals the embedded replay (features, scores, ids) and state matches', async () => {
@@ -118,13 +132,12 @@ test('crash: kill -9 mid-stream three times; final state equals the replay and e
   let kills = 0;
   for (const share of [0.2, 0.45, 0.7]) {
     const engine = startEngine(s.config);
-    const started = Date.now();
-    while ((await committedCount(s.groupId, s.topics.activity)) < share * total) {
-      if (Date.now() - started > 120_000) throw new Error(`no progress to ${share}: ${engine.logs().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await waitForProgress(s, share * total, engine);
+    } finally {
+      engine.child.kill('SIGKILL');
+      await engine.exited;
     }
-    engine.child.kill('SIGKILL');
-    await engine.exited;
     kills++;
   }
   assert.equal(kills, 3);
@@ -143,13 +156,13 @@ test('two instances share the partitions; one stops mid-way; no double counting'
   const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
   const a = startEngine(s.config);
   const b = startEngine(s.config);
-  const started = Date.now();
-  while ((await committedCount(s.groupId, s.topics.activity)) < 0.4 * s.produced.events) {
-    if (Date.now() - started > 120_000) throw new Error(`no progress: ${a.logs().slice(-1500)}\n${b.logs().slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitForProgress(s, 0.4 * s.produced.events, a, b);
+    assert.equal(await stopEngine(a), 0, a.logs().slice(-2000));
+    await runToEnd(s, [b]);
+  } finally {
+    for (const e of [a, b]) e.child.kill('SIGKILL');
   }
-  assert.equal(await stopEngine(a), 0, a.logs().slice(-2000));
-  await runToEnd(s, [b]);
   assert.match(a.logs() + b.logs(), /joined consumer group/);
   const states = await redisStates(s.keyPrefix, ref.customers);
   assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false));
@@ -187,13 +200,13 @@ for (const svc of ['redis', 'kafka'] as const) {
     const s = await scenario(sim, { batch: 32 });
     const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
     const engine = startEngine(s.config);
-    const started = Date.now();
-    while ((await committedCount(s.groupId, s.topics.activity)) < 0.3 * s.produced.events) {
-      if (Date.now() - started > 120_000) throw new Error(`no progress: ${engine.logs().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      await waitForProgress(s, 0.3 * s.produced.events, engine);
+      services('restart', svc);
+      await runToEnd(s, [engine]);
+    } finally {
+      engine.child.kill('SIGKILL');
     }
-    services('restart', svc);
-    await runToEnd(s, [engine]);
     const states = await redisStates(s.keyPrefix, ref.customers);
     assert.deepEqual(comparable(states, false), comparable(await ref.store.get(ref.customers), false));
   });
