@@ -154,6 +154,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
               // (so uncommitted, and redelivered to whoever owns the partition next).
               if (stopped || !isRunning() || isStale()) {
                 abandoned = true;
+                // Paused partitions stay paused across a rebalance: resume, or the consumer stalls.
+                resumeAll();
                 return;
               }
             }
