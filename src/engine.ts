@@ -8,8 +8,7 @@ import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
 import { DEFAULT_VALIDATION_RULES } from './events/validate-event.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
-import { DriftMonitor } from './monitoring/drift-monitor.js';
-import { registerMonitoringMetrics } from './monitoring/monitoring-metrics.js';
+import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import type { ModelManifest } from './scoring/manifest.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
@@ -127,7 +126,7 @@ export async function createEngine(
 
 function driftStage(config: Readonly<ChurnflowConfig>, spec: CompiledSpec, manifest: ModelManifest, metrics: EngineMetrics, sinks: OutputSinks, app: App) {
   const sink = sinks.drift ?? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close());
-  const monitor = new DriftMonitor(spec.columns, manifest, { horizonDays: spec.spec.label.horizonDays, ...config.monitoring.options }, registerMonitoringMetrics(metrics.registry));
+  const monitor = createDriftMonitor(config, spec, manifest, metrics);
   return { monitor, sink, sampleRate: config.monitoring.sampleRate };
 }
 

@@ -8,9 +8,8 @@ import { App } from '../app.js';
 import { loadConfig } from '../config/load-config.js';
 import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
-import { DriftMonitor } from '../monitoring/drift-monitor.js';
+import { createDriftMonitor } from '../monitoring/create-drift-monitor.js';
 import { DriftTally } from '../monitoring/drift-tally.js';
-import { registerMonitoringMetrics } from '../monitoring/monitoring-metrics.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { buildDemoSummary } from './demo-summary.js';
@@ -78,7 +77,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const driftTally = new DriftTally();
   const drift = flags.monitor
     ? {
-        monitor: new DriftMonitor(spec.columns, model.manifest, { horizonDays: spec.spec.label.horizonDays, ...config.monitoring.options }, registerMonitoringMetrics(metrics.registry)),
+        monitor: createDriftMonitor(config, spec, model.manifest, metrics),
         sink: driftTally.wrap(driftSink),
         sampleRate: config.monitoring.sampleRate,
       }

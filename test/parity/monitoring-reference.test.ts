@@ -21,17 +21,8 @@ import { resolveDriftMonitorOptions } from '../../src/monitoring/drift/drift-opt
 import { performanceReport } from '../../src/monitoring/performance/performance-report.js';
 import { addResolved, apBin, performanceLayout } from '../../src/monitoring/performance/performance-sketch.js';
 import { pythonJson } from '../helpers/python.js';
+import { rng } from '../unit/monitoring/fixtures.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const normal = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const relClose = (a: number, b: number, rel: number, what: string) => assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-300), `${what}: ${a} vs ${b} (rel ${Math.abs(a - b) / Math.abs(b)})`);
 
