@@ -28,13 +28,14 @@ import { MemoryStateStore } from '../src/state/memory-store.js';
 import { fixedClock } from '../src/time/clock.js';
 import { churnSpec, simulatedDays } from '../test/unit/monitoring/simulated-observations.js';
 import { measure, report } from './harness.js';
+import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const LATENESS = HOUR;
 const spec = churnSpec();
-const model = await loadScoringModel('models/churn-gbdt', spec);
+const model = await loadScoringModel(BUNDLED_MODEL, spec);
 const codec = new ActivityCodec();
 
 // ---- (1) cost on the pipeline --------------------------------------------------------------------

@@ -25,6 +25,7 @@ import { measure, report } from './harness.js';
 import { ReplayClock } from '../src/time/replay-clock.js';
 import { createFileSink } from '../src/sinks/file-sink.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../src/events/wire-types.js';
+import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
@@ -35,7 +36,7 @@ writeFileSync(file, `${lines.join('\n')}\n`);
 const N = lines.length;
 const clock = fixedClock(simulationEndTime(sim));
 const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000 });
-const model = await loadScoringModel('models/churn-gbdt', spec);
+const model = await loadScoringModel(BUNDLED_MODEL, spec);
 const codec = new ActivityCodec();
 const discard = <T>(): RecordSink<T> => ({ name: 'discard', write: async () => {}, flush: async () => {}, close: async () => {} });
 const batch = { maxSize: 512, maxWaitMs: 20 };

@@ -5,6 +5,7 @@ import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/sim
 import type { ActivityEventJson } from '../src/events/wire-types.js';
 import { runSnapshot } from '../test/helpers/run-snapshot.js';
 import { measure, report } from './harness.js';
+import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const ROWS = 512;
@@ -15,7 +16,7 @@ for (const r of simulate(sim)) if (r.type === 'event') events.push(r.event);
 const rows = (await runSnapshot(events, spec, simulationEndTime(sim))).rows.map((r) => r.features);
 while (rows.length < ROWS) rows.push(...rows.slice(0, ROWS - rows.length));
 const sample = rows.slice(0, ROWS);
-const model = await loadScoringModel('models/churn-gbdt', spec);
+const model = await loadScoringModel(BUNDLED_MODEL, spec);
 
 const vectorizeOnly = await measure('impute + vectorize only (no ONNX)', ROWS, RUNS, () => {
   const out = new Float32Array(model.vectorizer.width);

@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # Retrains the bundled model from the simulator, reproducibly:
 #   simulate → point-in-time snapshot (the engine's own feature code) → LightGBM → ONNX bundle.
-# The committed models/churn-gbdt is this script's output. Same code, same seed → same bundle.
+# The committed models/churn-gbdt/<version> bundles are this script's output. Same code, same seed → same bundle.
 #
-#   bash scripts/retrain-model.sh [out-dir]      (default models/churn-gbdt)
-# Env: CUSTOMERS (4000), DAYS (300), SEED (7), VERSION (1.0.0), CREATED_AT (2026-11-26T00:00:00Z)
+#   bash scripts/retrain-model.sh [out-dir]      (default models/churn-gbdt/$VERSION)
+# Env: CUSTOMERS (4000), DAYS (300), SEED (7), VERSION (1.1.0), WARMUP_DAYS (90; 1.0.0 was built with 30), CREATED_AT (2026-11-26T00:00:00Z)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="${1:-models/churn-gbdt}"
 customers="${CUSTOMERS:-4000}"
 days="${DAYS:-300}"
 seed="${SEED:-7}"
-version="${VERSION:-1.0.0}"
+warmup="${WARMUP_DAYS:-90}"
+version="${VERSION:-1.1.0}"
 created_at="${CREATED_AT:-2026-11-26T00:00:00Z}"
+out="${1:-models/churn-gbdt/$version}"
 work="out/training"
 
 npm run build --silent
 mkdir -p "$work"
 echo "retrain: snapshot of $customers simulated customers over $days days (seed $seed)" >&2
 node bin/churnflow.js snapshot --customers "$customers" --days "$days" --seed "$seed" \
-  --every-days 7 --warmup-days 30 -o "$work/snapshot.parquet"
+  --every-days 7 --warmup-days "$warmup" -o "$work/snapshot.parquet"
 py="$(bash training/setup-venv.sh | tail -n 1)"
 out_abs="$(realpath -m "$out")"
 snap_abs="$(realpath -m "$work/snapshot.parquet")"

@@ -1,6 +1,7 @@
 // Assembles the scoring engine from a validated config: the edges (source, decoder, store, model,
 // sinks) chosen by config, owned by the App so they close in reverse order. `churnflow run` and the
 // integration tests start engines through here; the topology itself is the same in every mode.
+import { BUNDLED_MODEL } from './scoring/bundled-model.js';
 import { join } from 'node:path';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
@@ -74,7 +75,7 @@ export async function createEngine(
   app.starting();
   try {
     const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-    const model = app.own('model', await loadScoringModel(config.model.dir, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
+    const model = app.own('model', await loadScoringModel(config.model.dir ?? BUNDLED_MODEL, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
     metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
     logger.info({ model: `${model.manifest.name}@${model.manifest.version}`, spec: spec.hash }, 'model loaded');
     const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };

@@ -1,7 +1,7 @@
 // `churnflow backtest`: replays a period (a file, or the simulator) through the snapshot topology,
 // scores every point-in-time row with each model bundle and writes report.json + report.html.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { lastValueFrom } from 'rxjs';
 import { backtestTopology } from '../../topologies/backtest.topology.js';
@@ -52,16 +52,23 @@ export interface BacktestRunResult {
   readonly htmlPath: string;
 }
 
-/** `label=dir` names a model; a bare dir is named by its folder (made unique with #2, #3 …). */
+/** `label=dir` names a model; a bare dir is named by its folder, name@version for a registry bundle (made unique with #2, #3 …). */
 export function parseModelRef(value: string): ModelRef {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.@ -]*)=(.+)$/.exec(value);
   return m ? { label: m[1]!, dir: m[2]! } : { dir: value };
 }
 
+/** A registry bundle (<name>/<version>) is named name@version; any other folder by its name. */
+function folderLabel(dir: string): string {
+  const clean = dir.replace(/[\\/]+$/, '');
+  const leaf = basename(clean) || clean;
+  return /^\d+\.\d+\.\d+/.test(leaf) && basename(dirname(clean)) ? `${basename(dirname(clean))}@${leaf}` : leaf;
+}
+
 function uniqueLabels(refs: readonly ModelRef[]): string[] {
   const labels: string[] = [];
   for (const r of refs) {
-    const base = r.label ?? (basename(r.dir.replace(/[\\/]+$/, '')) || r.dir);
+    const base = r.label ?? folderLabel(r.dir);
     let label = base;
     for (let k = 2; labels.includes(label); k++) label = `${base} #${k}`;
     labels.push(label);

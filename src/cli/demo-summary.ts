@@ -15,6 +15,8 @@ export interface DemoSummaryInput {
   readonly store: StateStore;
   readonly outDir: string;
   readonly drift?: DriftTally | undefined;
+  /** When the monitor's verdicts begin (end of its warm-up) and when injected drift starts, if any. */
+  readonly driftTimeline?: { readonly verdictsFrom: number; readonly injectedFrom?: number | undefined } | undefined;
 }
 
 export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text: string; json: Record<string, unknown> }> {
@@ -68,6 +70,11 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
   if (drift) {
     const sev = (k: string) => drift.bySeverity.get(k) ?? 0;
     lines.push('', `drift          ${fmt(drift.records)} window statistics (ok ${fmt(sev('ok'))}, warn ${fmt(sev('warn'))}, alert ${fmt(sev('alert'))}); retraining triggers ${drift.triggers.length}`);
+    const tl = input.driftTimeline;
+    if (tl) {
+      const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+      lines.push(`  verdicts from ${day(tl.verdictsFrom)} (monitor warm-up)${tl.injectedFrom !== undefined ? `; drift injected from ${day(tl.injectedFrom)}` : '; no drift injected'}`);
+    }
     for (const w of drift.flagged(8)) {
       lines.push(`  ${w.severity.padEnd(5)} ${w.subject.padEnd(28)} ${w.statistic} ${w.value.toFixed(3)} (window ending ${new Date(w.windowEnd).toISOString().slice(0, 10)})`);
     }

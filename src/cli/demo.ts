@@ -1,11 +1,13 @@
 // `churnflow demo`: the whole engine on its embedded default — simulator → scoring topology (memory
 // state, the bundled ONNX model) → risk events, dead letters and metrics — then a summary.
+import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { churnScoringTopology } from '../../topologies/churn-scoring.topology.js';
 import { App } from '../app.js';
 import { loadConfig } from '../config/load-config.js';
+import { DAY_MS } from '../events/activity-event.js';
 import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
 import { createDriftMonitor } from '../monitoring/create-drift-monitor.js';
@@ -41,18 +43,21 @@ export function demoCommand(): Command {
   addSimulatorFlags(cmd, { customers: 2000, days: 120 })
     .option('--speed <events/s>', 'replay speed in records per second (0: as fast as possible)', floatFlag('--speed', 0, 1e9), 0)
     .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/demo')
-    .option('--model <dir>', 'model bundle', 'models/churn-gbdt')
+    .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('--port <port>', 'HTTP port for /metrics /healthz /readyz (0: any free port)', intFlag('--port', 0, 65535), 9464)
     .option('--config <file>', 'engine config (YAML/JSON); flags win over it')
     .option('--show <n>', 'print up to n risk events as they appear (customers moving into the top band)', intFlag('--show', 0, 1_000_000), 12)
     .option('--quiet', 'no progress lines')
-    .option('--monitor', 'also run drift and performance monitoring (drift.ndjson, summary); slower: a daily feature sample of every customer');
+    .option('--monitor', 'also run drift and performance monitoring (drift.ndjson, summary) after a 90-day warm-up; slower: a daily feature sample of every customer. Try --days 150 --drift-from-day 120');
   cmd.action(async (flags: DemoFlags) => runDemo(flags));
   // Demo defaults inject a little trouble so the dead-letter and late paths are visible.
   cmd.setOptionValueWithSource('badRate', 0.002, 'default');
   cmd.setOptionValueWithSource('lateRate', 0.002, 'default');
   return cmd;
 }
+
+/** The default spec's longest window: before it is full, simulated customers' features are incomplete. */
+const DEMO_MONITOR_WARMUP_DAYS = 90;
 
 async function runDemo(flags: DemoFlags): Promise<void> {
   const config = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { model: { dir: flags.model }, http: { port: flags.port } } });
@@ -67,7 +72,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   // Future-timestamp checks against the later of now and the simulated end: simulated history may lie ahead of today.
   const validationClock: Clock = { now: () => Math.max(systemClock.now(), simEnd) };
   const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const model = app.own('model', await loadScoringModel(config.model.dir, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
+  const model = app.own('model', await loadScoringModel(config.model.dir ?? BUNDLED_MODEL, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
   metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
   const store = app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
   mkdirSync(flags.out, { recursive: true });
@@ -77,7 +82,9 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const driftTally = new DriftTally();
   const drift = flags.monitor
     ? {
-        monitor: createDriftMonitor(config, spec, model.manifest, metrics),
+        // The simulator starts with empty history: no verdicts until the longest window (90 days) is full,
+        // unless the config sets its own warm-up.
+        monitor: createDriftMonitor({ ...config, monitoring: { ...config.monitoring, options: { warmupDays: DEMO_MONITOR_WARMUP_DAYS, ...config.monitoring.options } } }, spec, model.manifest, metrics),
         sink: driftTally.wrap(driftSink),
         sampleRate: config.monitoring.sampleRate,
       }
@@ -144,7 +151,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       },
       onDrained: async () => {
         if (progress) clearInterval(progress);
-        const summary = await buildDemoSummary({ tally, seconds: (performance.now() - started) / 1000, spec, manifest: model.manifest, store, outDir: flags.out, drift: flags.monitor === true ? driftTally : undefined });
+        const summary = await buildDemoSummary({ tally, seconds: (performance.now() - started) / 1000, spec, manifest: model.manifest, store, outDir: flags.out, drift: flags.monitor === true ? driftTally : undefined, driftTimeline: drift ? { verdictsFrom: sim.startTime + drift.monitor.options.warmupDays * DAY_MS, injectedFrom: sim.drift ? sim.startTime + sim.drift.fromDay * DAY_MS : undefined } : undefined });
         writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
         summaryText = summary.text;
       },

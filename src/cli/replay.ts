@@ -1,6 +1,7 @@
 // `churnflow replay`: the scoring topology over history — NDJSON or Avro container files, or Kafka
 // topics from a timestamp to an end — in event time, as fast as the machine allows. Deterministic:
 // the same input and model give byte-identical outputs (times come from the input, see ReplayClock).
+import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -51,7 +52,7 @@ export function replayCommand(): Command {
     .option('--from <date>', 'with --kafka-topic: start at the first record at or after this time', dateFlag)
     .option('--to <date>', 'with --kafka-topic: stop at this time (default: the end of the topic when the replay starts)', dateFlag)
     .option('-c, --config <file>', 'config (Kafka brokers, registry, record format, engine settings)')
-    .option('--model <dir>', 'model bundle', 'models/churn-gbdt')
+    .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
     .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/replay')
     .option('--emit <mode>', "risk events on 'change' (band change or a move ≥ minScoreDelta) or for 'every' score", 'change')

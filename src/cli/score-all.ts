@@ -2,6 +2,7 @@
 // time, in chunks, with progress, to a file, stdout or the risk topic. With --input, the history is
 // replayed into an in-memory store first (the embedded mode); otherwise the configured store (Redis)
 // is read as it stands.
+import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
@@ -48,7 +49,7 @@ export function scoreAllCommand(): Command {
     .requiredOption('--as-of <date>', 'score as of this time (features read only what happened before it)', dateFlag)
     .option('-i, --input <file>', 'replay this history into an in-memory store first (otherwise: the configured store, e.g. Redis)')
     .option('-c, --config <file>', 'config (state store, engine settings)')
-    .option('--model <dir>', 'model bundle', 'models/churn-gbdt')
+    .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('-o, --out <file>', "output NDJSON file, '-' for stdout, or 'kafka' for the config's risk topic (Avro via the Schema Registry)", 'out/score-all/scores.ndjson')
     .option('--chunk <n>', 'customers per chunk (one store page, one ONNX call)', intFlag('--chunk', 1, 100_000), 1000)
     .action(async (flags: ScoreAllFlags) => {

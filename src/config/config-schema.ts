@@ -39,7 +39,42 @@ export const configSchema = z
       .prefault({}),
     model: z
       .object({
-        dir: z.string().default('models/churn-gbdt'),
+        /**
+         * Which model scores: `name` under `alias` in the registry. Every instance watches the alias and
+         * switches models between batches when it moves (promote / rollback).
+         */
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (a directory name)').default('churn-gbdt'),
+        alias: z.enum(['production', 'candidate']).default('production'),
+        /** A bundle directory to score with instead of the registry (pinned: no alias, no hot swap). */
+        dir: z.string().optional(),
+        registry: z
+          .object({
+            /** Bundles live at <dir>/<name>/<version>/ (manifest.json, model.onnx). */
+            dir: z.string().default('models'),
+            /** Where aliases live: 'file' (<dir>/<name>/aliases.json, one host) or 'redis' (shared by every instance; state.redis.url). */
+            aliasStore: z.enum(['file', 'redis']).default('file'),
+            /** How often a running engine reads the alias (a promote/rollback is picked up within this). */
+            pollIntervalMs: z.number().int().min(100).max(600_000).default(2000),
+          })
+          .strict()
+          .prefault({}),
+        /** What `churnflow model promote` requires of a candidate (without --force). */
+        promotion: z
+          .object({
+            /** Largest allowed drop of each validation metric against production (absolute). */
+            maxMetricDrop: z
+              .object({
+                roc_auc: z.number().min(0).max(1).default(0.01),
+                pr_auc: z.number().min(0).max(1).default(0.02),
+                recall: z.number().min(0).max(1).default(0.05),
+              })
+              .strict()
+              .prefault({}),
+            /** |score - recorded reference output| allowed when the candidate re-scores its reference rows. */
+            referenceTolerance: z.number().positive().max(0.01).default(1e-6),
+          })
+          .strict()
+          .prefault({}),
         intraOpThreads: z.number().int().min(1).max(64).default(1),
       })
       .strict()

@@ -70,6 +70,8 @@ export class DriftMonitor {
   private lastPerfEnd: number | undefined;
   private lateSamples = 0;
   private lateLabels = 0;
+  /** Earliest event time observed; windows ending within warmupDays of it give no verdicts. */
+  private firstObserved: number | undefined;
   /** fnv1a(customer id) → first label time, for isGone; a hash collision only drops a customer from the drift sample. */
   private readonly labelled = new Map<number, number>();
   private lastLabelPrune = Number.NEGATIVE_INFINITY;
@@ -123,6 +125,7 @@ export class DriftMonitor {
   observeSample(batch: ObservedBatch): void {
     if (batch.model && batch.model.version !== this.current.manifest.version) this.setModel(batch.model);
     const t = this.current;
+    this.noteFirst(batch.eventTimes);
     for (let i = 0; i < batch.rows.length; i++) {
       const time = batch.eventTimes[i]!;
       if (this.lastDriftEnd !== undefined && !t.drift.accepts(time, this.lastDriftEnd)) {
@@ -139,6 +142,7 @@ export class DriftMonitor {
   observeScores(batch: Pick<ObservedBatch, 'scores' | 'eventTimes' | 'customerIds' | 'model'>): void {
     if (batch.model && batch.model.version !== this.current.manifest.version) this.setModel(batch.model);
     const { manifest } = this.current;
+    this.noteFirst(batch.eventTimes);
     const threshold = manifest.decision.threshold;
     for (let i = 0; i < batch.customerIds.length; i++) {
       const s = batch.scores[i] ?? Number.NaN;
@@ -175,6 +179,16 @@ export class DriftMonitor {
     return [...this.closeDriftWindows(watermark), ...this.closePerformanceWindows(watermark)];
   }
 
+  /** Whether a window ending at `end` still lies in the warm-up after the first observed event. */
+  warmingUp(end: number): boolean {
+    if (this.options.warmupDays === 0) return false;
+    return this.firstObserved === undefined || end < this.firstObserved + this.options.warmupDays * DAY_MS;
+  }
+
+  private noteFirst(times: readonly number[]): void {
+    for (const t of times) if (this.firstObserved === undefined || t < this.firstObserved) this.firstObserved = t;
+  }
+
   stats(): DriftMonitorStats {
     let driftSlices = 0;
     let performanceSlices = 0;
@@ -189,6 +203,8 @@ export class DriftMonitor {
   private addResolved(p: ResolvedPrediction): void {
     const t = this.tracks.get(p.modelVersion);
     if (t === undefined) return;
+    // A prediction made during the warm-up scored incomplete features: not the model's fault.
+    if (this.warmingUp(p.predictionTime)) return;
     if (this.lastPerfEnd !== undefined && !t.perf.accepts(p.resolvedAt, this.lastPerfEnd)) {
       this.lateLabels++;
       this.metrics?.monitoringLate.inc({ kind: 'label' });
@@ -212,6 +228,7 @@ export class DriftMonitor {
     const out: DriftMetricRecord[] = [];
     for (const end of windowEnds(this.lastDriftEnd, watermark, o.slideMs)) {
       for (const t of this.tracks.values()) {
+        if (this.warmingUp(end)) continue;
         const key = recordKey(t.profile.modelName, t.profile.modelVersion, end - o.windowMs, end);
         const slices = t.drift.window(end);
         let alerts: string[] = [];
@@ -244,6 +261,7 @@ export class DriftMonitor {
     const out: DriftMetricRecord[] = [];
     for (const end of windowEnds(this.lastPerfEnd, watermark, o.performanceSlideMs)) {
       for (const t of this.tracks.values()) {
+        if (this.warmingUp(end)) continue;
         const slices = t.perf.window(end);
         if (slices.length === 0) continue;
         const counts = new Float64Array(t.perfLayout.size);

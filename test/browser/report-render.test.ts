@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runBacktest } from '../../src/cli/backtest.js';
 import { resolveSimulatorOptions } from '../../src/simulator/index.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = resolve('out/backtest-report.png');
@@ -17,14 +18,14 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 async function makeReport(): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), 'cf-report-'));
   const stricter = join(work, 'stricter');
-  cpSync('models/churn-gbdt', stricter, { recursive: true });
+  cpSync(BUNDLED_MODEL, stricter, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(stricter, 'manifest.json'), 'utf8')) as { decision: { threshold: number; bands: { name: string; min_score: number }[] } };
   manifest.decision.threshold = 0.15;
   manifest.decision.bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.075 }, { name: 'high', min_score: 0.15 }];
   writeFileSync(join(stricter, 'manifest.json'), JSON.stringify(manifest));
   const { htmlPath } = await runBacktest({
     source: { kind: 'simulator', options: resolveSimulatorOptions({ customers: 400, days: 120, seed: 5 }) },
-    models: [{ label: 'bundled', dir: 'models/churn-gbdt' }, { label: 'stricter threshold', dir: stricter }],
+    models: [{ label: 'bundled', dir: BUNDLED_MODEL }, { label: 'stricter threshold', dir: stricter }],
     spec: 'builtin:churn_default',
     allowedLatenessMs: 3_600_000,
     everyDays: 7,

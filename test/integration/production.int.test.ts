@@ -26,6 +26,7 @@ import { committedCount, startEngine, stopEngine, waitCaughtUp, writeConfig, typ
 import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
 import { runScoring } from '../helpers/run-scoring.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });
 
@@ -66,7 +67,7 @@ async function replay(records: readonly SimulatedRecord[], now: number) {
   const dir = mkdtempSync(join(tmpdir(), 'cf-replay-'));
   const file = join(dir, 'events.ndjson');
   writeFileSync(file, records.map(recordToNdjson).join('\n') + '\n');
-  const model = await loadScoringModel('models/churn-gbdt', spec);
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
   const store = new MemoryStateStore({ layout: spec.layout });
   const run = await runScoring(createFileSource(file, fixedClock(now)), store, spec, model, now);
   await model.close();

@@ -12,8 +12,9 @@ import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../src/
 import type { ActivityEventJson } from '../../src/events/wire-types.js';
 import { runSnapshot } from '../helpers/run-snapshot.js';
 import { trainer } from '../helpers/python.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
-const BUNDLE = 'models/churn-gbdt';
+const BUNDLE = BUNDLED_MODEL;
 
 test('engine and trainer score the same rows identically (1e-5), imputation included', async () => {
   const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });

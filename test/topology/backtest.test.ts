@@ -12,8 +12,9 @@ import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../src/simulator/index.js';
 import { runSnapshot } from '../helpers/run-snapshot.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
-const BUNDLE = 'models/churn-gbdt';
+const BUNDLE = BUNDLED_MODEL;
 const SIM = { customers: 300, days: 90, seed: 5 };
 const work = mkdtempSync(join(tmpdir(), 'cf-backtest-'));
 
@@ -170,11 +171,11 @@ test('period, costs and a pinned generated-at time', async () => {
     generatedAt: '2026-01-01T00:00:00.000Z',
     outDir: join(work, 'period'),
   });
-  assert.deepEqual(r.report.models.map((m) => m.label), ['churn-gbdt', 'churn-gbdt #2']);
+  assert.deepEqual(r.report.models.map((m) => m.label), ['churn-gbdt@1.1.0', 'churn-gbdt@1.1.0 #2']);
   assert.equal(r.report.data.observations.first, new Date(from).toISOString().slice(0, 10));
   assert.equal(r.report.data.observations.dates, all.report.data.observations.dates - 1);
   assert.equal(r.report.data.rows + r.report.data.replay.rowsOutsidePeriod, all.report.data.rows);
-  assert.deepEqual(r.report.costs, { contactCost: 5, churnerLoss: 900, saveRate: 0.3, source: 'command line, the rest from the manifest of churn-gbdt' });
+  assert.deepEqual(r.report.costs, { contactCost: 5, churnerLoss: 900, saveRate: 0.3, source: 'command line, the rest from the manifest of churn-gbdt@1.1.0' });
   assert.equal(r.report.comparison.netValueAtModelThreshold.winner, null, 'the same bundle twice ties');
   assert.match(readFileSync(r.jsonPath, 'utf8'), /"generated_at": "2026-01-01T00:00:00.000Z"/);
   assert.match(readFileSync(r.htmlPath, 'utf8'), /generated 2026-01-01T00:00:00.000Z/);

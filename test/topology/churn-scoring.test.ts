@@ -10,6 +10,8 @@ import { createSimulatorSource } from '../../src/sources/simulator-source.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { runScoring } from '../helpers/run-scoring.js';
+import { join } from 'node:path';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });
 const sim = resolveSimulatorOptions({ customers: 200, days: 45, seed: 3, badRecords: { rate: 0.01 }, lateEvents: { rate: 0.01, maxDelayMs: 6 * 3_600_000 } });
@@ -17,7 +19,7 @@ const now = simulationEndTime(sim);
 let model: ScoringModel;
 
 test.before(async () => {
-  model = await loadScoringModel('models/churn-gbdt', spec);
+  model = await loadScoringModel(BUNDLED_MODEL, spec);
 });
 test.after(async () => {
   await model.close();
@@ -89,7 +91,7 @@ test('a replay into the same store changes no state and re-emits the same ids (e
 
 test('a model trained on another feature spec is refused with a clear error', async () => {
   const other = compileSpec({ ...DEFAULT_CHURN_SPEC, features: DEFAULT_CHURN_SPEC.features.slice(1) });
-  await assert.rejects(loadScoringModel('models/churn-gbdt', other), (e: Error & { code?: string }) => e.code === 'CF_MODEL_SPEC_MISMATCH' && /trained on feature spec sha256:/.test(e.message));
+  await assert.rejects(loadScoringModel(BUNDLED_MODEL, other), (e: Error & { code?: string }) => e.code === 'CF_MODEL_SPEC_MISMATCH' && /trained on feature spec sha256:/.test(e.message));
 });
 
 test('drift monitoring in the stream: same risk events as without it, and window statistics on the drift sink', async () => {

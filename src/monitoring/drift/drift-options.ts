@@ -34,6 +34,12 @@ export interface DriftMonitorOptions {
   readonly positiveRateAlert: number;
   /** Fewer values than this in a window: no statistics for it (a feature's non-missing values, the window's rows). */
   readonly minSamples: number;
+  /**
+   * Days after the first observed event in which windows give no verdicts: a stream that starts with
+   * empty state (a fresh deployment, the simulator) has no 30/90-day history yet, and its features
+   * differ from the reference's full-history rows for exactly that reason, not because the data drifted.
+   */
+  readonly warmupDays: number;
   /** Rows behind the manifest reference; default the manifest's metrics.train.rows (the rows the bins come from). */
   readonly referenceRows?: number;
 
@@ -79,6 +85,7 @@ export const DEFAULT_DRIFT_MONITOR_OPTIONS: Readonly<DriftMonitorOptions> = Obje
   positiveRateWarn: 0.25,
   positiveRateAlert: 0.5,
   minSamples: 100,
+  warmupDays: 0,
   horizonDays: 30,
   evaluationEveryMs: 7 * DAY_MS,
   performanceWindowMs: 28 * DAY_MS,
@@ -114,6 +121,7 @@ export function resolveDriftMonitorOptions(partial: Partial<DriftMonitorOptions>
   for (const k of ['psiWarn', 'psiAlert', 'positiveRateWarn', 'positiveRateAlert', 'horizonDays', 'maxModelAgeDays', 'labelMemoryDays'] as const) positive(k);
   if (!Number.isInteger(o.maxFeaturesInAlert) || o.maxFeaturesInAlert < 0) invalid('maxFeaturesInAlert', 'an integer >= 0', o.maxFeaturesInAlert);
   if (o.referenceRows !== undefined) positiveInt('referenceRows');
+  if (!(o.warmupDays >= 0) || !Number.isFinite(o.warmupDays)) invalid('warmupDays', 'a number >= 0', o.warmupDays);
   if (o.windowMs % o.slideMs !== 0) invalid('windowMs', `a multiple of slideMs (${o.slideMs})`, o.windowMs);
   if (o.performanceWindowMs % o.performanceSlideMs !== 0) invalid('performanceWindowMs', `a multiple of performanceSlideMs (${o.performanceSlideMs})`, o.performanceWindowMs);
   if (o.psiWarn > o.psiAlert) invalid('psiWarn', `at most psiAlert (${o.psiAlert})`, o.psiWarn);

@@ -4,9 +4,11 @@
 // the customers (rolling panel by id hash) gives its row as of that instant (observation rows, as the
 // training snapshot takes them); windows are 7 days sliding by 1, so each holds every customer once,
 // on mixed weekdays (daily windows see weekday seasonality in the recency features).
-// The bundled manifest's reference still holds rows whose 90-day windows were not full, so the
-// stationary check compares with a reference rebased on a warmed-up period of a third seed (same
-// bins); the drift check runs against both. Bigger runs: bench/drift-monitoring.bench.ts.
+// The bundled manifest's reference (model 1.1.0) comes from rows with at least 90 days of history,
+// like these; its training population differs slightly from a 600-customer panel in the recency
+// features' KS (a few windows flag days_since_last_session), so the stationary check also compares
+// with a reference rebased on a warmed-up period of a third seed (same bins); the drift check runs
+// against both. Bigger runs: bench/drift-monitoring.bench.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DriftMetricRecord } from '../../../src/events/wire-types.js';
@@ -15,6 +17,8 @@ import { rebaseReference } from '../../../src/monitoring/drift/rebase-reference.
 import type { ModelManifest } from '../../../src/scoring/manifest.js';
 import { loadScoringModel } from '../../../src/scoring/scoring-model.js';
 import { churnSpec, DAY_MS, simulatedDays } from './simulated-observations.js';
+import { join } from 'node:path';
+import { BUNDLED_MODEL } from '../../../src/scoring/bundled-model.js';
 
 const CUSTOMERS = 600;
 const DRIFT_DAY = 120;
@@ -22,7 +26,7 @@ const DRIFT_DAY = 120;
 const TRENDING = new Set(['days_since_last_support']);
 
 const spec = churnSpec();
-const model = await loadScoringModel('models/churn-gbdt', spec);
+const model = await loadScoringModel(BUNDLED_MODEL, spec);
 
 async function reference(): Promise<{ manifest: ModelManifest; rows: number }> {
   const rows: Float64Array[] = [];
@@ -96,21 +100,23 @@ test('injected drift (logins × 0.5, new plan from day 120) is flagged within th
   const trigger = delay(rebased!, (w) => w.records.some((r) => r.statistic === 'retraining_trigger' && r.subject === 'data_drift'));
   const planSeen = delay(rebased!, (w) => (find(w, 'plan=family', 'new_category_count')?.value ?? 0) > 0);
   const planAlert = delay(rebased!, (w) => find(w, 'plan', 'new_category_count')?.severity === 'alert');
-  const score = delay(rebased!, (w) => find(w, 'score', 'psi')?.severity === 'alert');
-  t.diagnostic(`windows (days) after drift start: logins_7d PSI alert ${login}, KS alert ${loginKs}, data-drift trigger ${trigger}, new plan seen ${planSeen} / alert ${planAlert}, score PSI alert ${score}`);
+  const score = delay(rebased!, (w) => find(w, 'score', 'psi')?.severity === 'alert' || find(w, 'score', 'ks')?.severity === 'alert');
+  t.diagnostic(`windows (days) after drift start: logins_7d PSI alert ${login}, KS alert ${loginKs}, data-drift trigger ${trigger}, new plan seen ${planSeen} / alert ${planAlert}, score PSI or KS alert ${score}`);
   // a 7-day count in a 7-day window: fully shifted two weeks after the drift began, half-way after one
   assert.ok(login <= 10, `logins_7d PSI after ${login} windows`);
   assert.ok(loginKs <= 7, `logins_7d KS after ${loginKs} windows`);
   assert.ok(trigger <= 7, `data-drift trigger after ${trigger} windows`);
   assert.ok(planSeen <= 7, `new plan seen after ${planSeen} windows`); // a seventh of the customers is observed each day
   assert.ok(planAlert <= 14, `new plan alert after ${planAlert} windows`);
-  assert.ok(score <= 14, `score PSI alert after ${score} windows`);
+  assert.ok(score <= 14, `score PSI or KS alert after ${score} windows`);
 
   // Against the bundled manifest: logins_7d matches its reference before the drift and is flagged after it.
   const bundledLogin = delay(bundled!, (w) => find(w, 'logins_7d', 'psi')?.severity === 'alert');
-  assert.ok(bundled!.filter((w) => w.day <= DRIFT_DAY).every((w) => find(w, 'logins_7d', 'psi')!.severity === 'ok'));
+  const bundledScore = delay(bundled!, (w) => find(w, 'score', 'psi')?.severity === 'alert');
+  assert.ok(bundled!.filter((w) => w.day <= DRIFT_DAY).every((w) => find(w, 'logins_7d', 'psi')!.severity === 'ok' && find(w, 'score', 'psi')!.severity === 'ok'));
   assert.ok(bundledLogin <= 10, `bundled reference: logins_7d after ${bundledLogin} windows`);
-  t.diagnostic(`bundled reference: logins_7d PSI alert after ${bundledLogin} windows`);
+  assert.ok(bundledScore <= 14, `bundled reference: score PSI after ${bundledScore} windows`);
+  t.diagnostic(`bundled reference: logins_7d PSI alert after ${bundledLogin} windows, score PSI alert after ${bundledScore}`);
 });
 
 test.after(() => model.close());

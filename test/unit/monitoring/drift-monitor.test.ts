@@ -33,7 +33,7 @@ test('sliding windows: 1 h every 5 min, aligned to the slide, each a determinist
   assert.equal(ends[0], T0 + 5 * MIN);
   assert.equal(ends.at(-1), T0 + 3 * HOUR);
   assert.ok(ends.every((e, i) => i === 0 || e - ends[i - 1]! === 5 * MIN));
-  assert.ok(records.every((r) => r.window_end - r.window_start === HOUR && r.model_version === '1.0.0' && r.model_name === 'churn-gbdt'));
+  assert.ok(records.every((r) => r.window_end - r.window_start === HOUR && r.model_version === manifest.version && r.model_name === 'churn-gbdt'));
   assert.equal(new Set(records.map((r) => r.metric_id)).size, records.length, 'ids are unique');
   // the same rows fed in another batching give the same records
   const again = new DriftMonitor(columns, manifest, hourly);
@@ -111,7 +111,7 @@ test('a model swap: later rows count for the new version, each against its own r
   m.observe({ ...batch(T0 + HOUR, 1, 1200, 21), model: v2 });
   const r = m.advance(T0 + 2 * HOUR);
   const mixed = r.filter((x) => x.window_end === T0 + HOUR + 30 * MIN && x.subject === 'logins_7d' && x.statistic === 'psi');
-  assert.deepEqual(mixed.map((x) => [x.model_version, x.sample_size]).sort(), [['1.0.0', 600], ['2.0.0', 600]]);
+  assert.deepEqual(mixed.map((x) => [x.model_version, x.sample_size]).sort(), [[manifest.version, 600], ['2.0.0', 600]]);
   assert.notEqual(mixed[0]!.metric_id, mixed[1]!.metric_id);
 });
 

@@ -5,13 +5,15 @@ import type { FeatureColumn } from '../../../src/features/compile-spec.js';
 import type { ReferenceProfile } from '../../../src/monitoring/drift/reference-profile.js';
 import { manifestSchema, type ModelManifest } from '../../../src/scoring/manifest.js';
 import { churnSpec } from './simulated-observations.js';
+import { join } from 'node:path';
+import { BUNDLED_MODEL } from '../../../src/scoring/bundled-model.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 export const T0 = Date.UTC(2027, 0, 4);
 
 export function bundledManifest(): ModelManifest {
-  return manifestSchema.parse(JSON.parse(readFileSync('models/churn-gbdt/manifest.json', 'utf8')));
+  return manifestSchema.parse(JSON.parse(readFileSync(join(BUNDLED_MODEL, 'manifest.json'), 'utf8')));
 }
 
 export function churnColumns(): readonly FeatureColumn[] {

@@ -57,7 +57,7 @@ test('concept drift: when labels stop following the scores, rolling recall falls
   const N = 2000;
   const DRIFT_DAY = 120;
   // 15 % of customers score above the threshold; until DRIFT_DAY they churn 20× as often as the rest
-  const customers = Array.from({ length: N }, (_, i) => ({ id: `c${i}`, score: i % 20 < 3 ? 0.1 + 0.4 * r() : 0.01 + 0.03 * r() }));
+  const customers = Array.from({ length: N }, (_, i) => ({ id: `c${i}`, score: i % 20 < 3 ? threshold * (1.5 + 6 * r()) : threshold * (0.2 + 0.7 * r()) }));
   const records: DriftMetricRecord[] = [];
   let next = N;
   for (let d = 0; d < 170; d++) {

@@ -24,7 +24,7 @@ test('the monitor sets its gauges and counts alerts and triggers on the engine r
   const rows = Array.from({ length: 800 }, () => referenceRow(profile, columns.length, r, { shiftBins: { logins_7d: 4, sessions_7d: 4 } }));
   m.observe({ rows, scores: rows.map(() => 0.01), eventTimes: rows.map((_, i) => T0 + i * 1000), customerIds: rows.map((_, i) => `c${i}`) });
   m.advance(T0 + HOUR);
-  const v = { model_version: '1.0.0' };
+  const v = { model_version: manifest.version };
   assert.ok((await value(engine.registry, 'churnflow_feature_psi', { feature: 'logins_7d', ...v }))! > 0.25);
   assert.ok((await value(engine.registry, 'churnflow_feature_psi', { feature: 'plan', ...v }))! < 0.1);
   assert.ok((await value(engine.registry, 'churnflow_feature_ks_statistic', { feature: 'sessions_7d', ...v }))! > 0.2);
