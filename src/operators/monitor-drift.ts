@@ -48,9 +48,14 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
       const labels = batch.steps.filter((s) => s.outcome === 'applied' && spec.isLabelEvent(s.item.event));
       if (labels.length > 0) monitor.observeLabels(labels.map((s) => ({ customerId: s.item.event.customerId, eventTime: s.item.event.eventTime })));
 
+      // The first midnight sampled follows the stream's first event, not the first batch's watermark:
+      // how the stream happens to be batched must not move the sample days.
+      if (nextMidnight === undefined && batch.steps.length > 0) {
+        const first = Math.min(...batch.steps.map((s) => s.item.event.eventTime));
+        nextMidnight = (Math.floor(first / DAY_MS) + 1) * DAY_MS;
+      }
       const wm = stage.watermark();
-      if (wm === undefined) return;
-      nextMidnight ??= (Math.floor(wm / DAY_MS) + 1) * DAY_MS;
+      if (wm === undefined || nextMidnight === undefined) return;
       while (nextMidnight <= wm) {
         const states: CustomerState[] = [];
         for await (const page of stage.store.scan(1000)) states.push(...page);

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
-import type { DeadLetterRecord, RiskEventRecord } from '../../src/events/wire-types.js';
+import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../../src/events/wire-types.js';
+import { DriftMonitor } from '../../src/monitoring/drift-monitor.js';
+import { createFileSink } from '../../src/sinks/file-sink.js';
 import { loadScoringModel } from '../../src/scoring/scoring-model.js';
 import { ActivityCodec } from '../../src/serde/activity-codec.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
@@ -24,7 +26,7 @@ import { RedisStateStore } from '../../src/state/redis-store.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { committedCount, startEngine, stopEngine, waitCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
 import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
-import { runScoring } from '../helpers/run-scoring.js';
+import { readNdjson, runScoring } from '../helpers/run-scoring.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
@@ -39,7 +41,7 @@ interface Scenario {
   config: string;
 }
 
-async function scenario(sim: Partial<SimulatorOptions>, opts: { partitions?: number; batch?: number } = {}): Promise<Scenario> {
+async function scenario(sim: Partial<SimulatorOptions>, opts: { partitions?: number; batch?: number; monitoring?: Record<string, unknown> } = {}): Promise<Scenario> {
   const topics = await testTopics(opts.partitions ?? 3);
   const options = resolveSimulatorOptions(sim);
   const records = [...simulate(options)];
@@ -58,6 +60,7 @@ async function scenario(sim: Partial<SimulatorOptions>, opts: { partitions?: num
     engine: { batch: { maxSize: opts.batch ?? 128, maxWaitMs: 20 }, maxInFlight: 4 * (opts.batch ?? 128) },
     http: { port: 0 },
     log: { level: 'info' },
+    ...(opts.monitoring ? { monitoring: opts.monitoring } : {}),
   });
   return { topics, groupId, keyPrefix, records, produced, config };
 }
@@ -92,7 +95,9 @@ const comparable = (states: readonly (CustomerState | null)[], withLastScore = t
 /** Runs engines until the group caught up, then stops them; a failing run never leaves an engine behind. */
 async function runToEnd(s: Scenario, engines: EngineProcess[] = [startEngine(s.config)]): Promise<void> {
   try {
-    await waitCaughtUp(s.groupId, s.topics.activity, 180_000, () => engines.some((e) => e.child.exitCode === null));
+    await waitCaughtUp(s.groupId, s.topics.activity, 180_000, () => engines.some((e) => e.child.exitCode === null)).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${engines.map((e) => e.logs().slice(-3000)).join('\n')}`);
+    });
     for (const e of engines) assert.equal(await stopEngine(e), 0, e.logs().slice(-2000));
   } finally {
     for (const e of engines) if (e.child.exitCode === null) e.child.kill('SIGKILL');
@@ -123,6 +128,40 @@ test('end to end: Kafka → run (Redis) → risk topic equals the embedded repla
 
   const states = await redisStates(s.keyPrefix, ref.customers);
   assert.deepEqual(comparable(states), comparable(await ref.store.get(ref.customers)));
+});
+
+test('monitoring on: drift and performance records reach the drift topic as registry Avro, keyed by subject, with the embedded run\'s windows and statistics', async () => {
+  const sim = { customers: 150, days: 45, seed: 35 };
+  const options = { minSamples: 20, horizonDays: 30 };
+  // One partition: the watermark (and so each midnight sample) advances exactly as in the single-file replay.
+  const s = await scenario(sim, { partitions: 1, monitoring: { enabled: true, options } });
+  const now = simulationEndTime(resolveSimulatorOptions(sim));
+  const dir = mkdtempSync(join(tmpdir(), 'cf-drift-'));
+  const file = join(dir, 'events.ndjson');
+  writeFileSync(file, s.records.map(recordToNdjson).join('\n') + '\n');
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  const sink = createFileSink<DriftMetricRecord>(join(dir, 'drift.ndjson'), 'drift-metric');
+  const monitor = new DriftMonitor(spec.columns, model.manifest, options);
+  await runScoring(createFileSource(file, fixedClock(now)), new MemoryStateStore({ layout: spec.layout }), spec, model, now, {}, { drift: { monitor, sink, sampleRate: 1 } });
+  await sink.close();
+  await model.close();
+  const expected = readNdjson<DriftMetricRecord>(join(dir, 'drift.ndjson'));
+  assert.ok(expected.length > 100, `embedded drift records: ${expected.length}`);
+
+  await runToEnd(s);
+  const got = await readAvroTopic<DriftMetricRecord>(s.topics.drift, { idleMs: 3000 });
+  for (const r of got) assert.equal(r.key, r.value.subject, 'drift records are keyed by subject');
+  // The same windows and statistics as the embedded run. Values are not compared: a midnight's
+  // observation rows are read when the watermark passes it, so they depend on batch boundaries
+  // (docs/monitoring.md, "Known limits").
+  const DATA_DRIFT = new Set(['psi', 'ks', 'chi_square', 'missing_rate', 'new_category_count']);
+  const keys = (xs: readonly DriftMetricRecord[]) => [...new Set(xs.filter((x) => DATA_DRIFT.has(x.statistic)).map((x) => `${x.model_version} ${x.subject} ${x.statistic} ${x.window_start}-${x.window_end}`))].sort();
+  const gotKeys = new Set(keys(got.map((g) => g.value)));
+  const expectedKeys = keys(expected);
+  const shared = expectedKeys.filter((k) => gotKeys.has(k)).length;
+  assert.ok(expectedKeys.length > 500 && shared >= 0.95 * Math.max(expectedKeys.length, gotKeys.size), `${shared} shared of ${expectedKeys.length} embedded / ${gotKeys.size} Kafka window statistics`);
+  for (const statistic of ['recall', 'precision', 'pr_auc']) assert.ok(got.some((g) => g.value.subject === 'performance' && g.value.statistic === statistic), `performance ${statistic} on the drift topic`);
+  assert.ok(got.some((r) => r.value.subject === 'score') && got.some((r) => r.value.statistic === 'ks'));
 });
 
 test('crash: kill -9 mid-stream three times; final state equals the replay and every expected risk event exists', async () => {
