@@ -1,4 +1,4 @@
-"""Command line: `python -m churnflow_trainer {train,score,contrib,synth} ...`."""
+"""Command line: `python -m churnflow_trainer {train,score,contrib,reexport-onnx,synth} ...`."""
 
 from __future__ import annotations
 
@@ -95,6 +95,14 @@ def _cmd_contrib(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reexport_onnx(a: argparse.Namespace) -> int:
+    from .bundle import reexport_onnx
+
+    changed = reexport_onnx(a.bundle)
+    print(f"{'rewrote' if changed else 'up to date:'} {Path(a.bundle) / 'model.onnx'}")
+    return 0
+
+
 def _cmd_synth(a: argparse.Namespace) -> int:
     from .synthetic import make_snapshot
 
@@ -154,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--rows", required=True, help="JSON array of objects feature -> number|null (raw, before imputation)")
         s.add_argument("--out", required=True, help="output JSON file")
         s.set_defaults(func=func)
+
+    r = sub.add_parser(
+        "reexport-onnx",
+        help="rewrite a bundle's model.onnx from its lightgbm.txt with this exporter (adds tree covers); "
+        "refuses if the model itself would change",
+    )
+    r.add_argument("--bundle", required=True, help="model bundle directory (rewritten in place)")
+    r.set_defaults(func=_cmd_reexport_onnx)
 
     y = sub.add_parser("synth", help="write a small synthetic snapshot (tests, demos)")
     y.add_argument("--out", required=True, help="output prefix: writes PREFIX.parquet and PREFIX.meta.json")

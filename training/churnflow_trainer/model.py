@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,10 @@ ONNX_PROBABILITIES = "probabilities"
 ONNX_LABEL = "label"
 TARGET_OPSET = 15
 PARITY_TOLERANCE = 1e-5
+# model.onnx metadata_props entry with each tree-ensemble node's training-sample count (see tree_covers).
+TREE_COVERS_KEY = "churnflow.tree_covers"
+TREE_COVERS_FORMAT = "churnflow.tree_covers/v1"
+TREE_ENSEMBLE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 
 
 @dataclass
@@ -155,7 +160,8 @@ def booster_raw(booster, x: np.ndarray) -> np.ndarray:
 
 
 def to_onnx(booster, n_inputs: int, target_opset: int = TARGET_OPSET):
-    """onnxmltools convert_lightgbm(zipmap=False): input `input` float32 [N, F]; outputs label, probabilities [N, 2]."""
+    """onnxmltools convert_lightgbm(zipmap=False): input `input` float32 [N, F]; outputs label, probabilities [N, 2];
+    metadata_props `churnflow.tree_covers`: every tree node's training-sample count (see tree_covers)."""
     import onnx
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -183,11 +189,113 @@ def to_onnx(booster, n_inputs: int, target_opset: int = TARGET_OPSET):
     inp = model.graph.input[0].type.tensor_type.shape.dim
     inp[0].Clear()
     inp[0].dim_param = "N"
+    set_tree_covers(model, tree_covers(booster, model))
     onnx.checker.check_model(model, full_check=True)
     names = [o.name for o in model.graph.output]
     if names != [ONNX_LABEL, ONNX_PROBABILITIES] or model.graph.input[0].name != ONNX_INPUT_NAME:
         raise TrainerError(f"unexpected ONNX signature: inputs {[i.name for i in model.graph.input]}, outputs {names}")
     return model
+
+
+def tree_ensemble_node(model):
+    """The graph's single TreeEnsemble{Classifier,Regressor} node (ai.onnx.ml)."""
+    nodes = [n for n in model.graph.node if n.domain == "ai.onnx.ml" and n.op_type in TREE_ENSEMBLE_OPS]
+    if len(nodes) != 1:
+        raise TrainerError(f"expected one ai.onnx.ml tree-ensemble node in the ONNX graph, found {len(nodes)}")
+    return nodes[0]
+
+
+def tree_covers(booster, model) -> list:
+    """LightGBM's training-sample count of every tree-ensemble node, in the ONNX node order.
+
+    Exact path-dependent TreeSHAP (what LightGBM's pred_contrib computes) weighs the branch a row does
+    not take by these counts (`internal_count` / `leaf_count`); ONNX has no field for them. They are
+    matched to ONNX nodes by walking each LightGBM tree and its ONNX tree together from the root (true
+    branch = left child), checking feature, threshold and leaf value on the way, so the result does not
+    depend on how the converter numbers or orders nodes; every ONNX node must be reached exactly once.
+    """
+    import onnx
+
+    node = tree_ensemble_node(model)
+    a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
+    tree_ids = [int(v) for v in a["nodes_treeids"]]
+    node_ids = [int(v) for v in a["nodes_nodeids"]]
+    modes = [m.decode() if isinstance(m, bytes) else str(m) for m in a["nodes_modes"]]
+    n = len(tree_ids)
+    pos = {(t, i): k for k, (t, i) in enumerate(zip(tree_ids, node_ids))}
+    if len(pos) != n:
+        raise TrainerError("ONNX tree ensemble: duplicate (tree id, node id) pairs")
+    prefix = "class" if "class_weights" in a else "target"
+    leaf_weight: dict = {}
+    for t, i, w in zip(a[f"{prefix}_treeids"], a[f"{prefix}_nodeids"], a[f"{prefix}_weights"]):
+        leaf_weight[(int(t), int(i))] = leaf_weight.get((int(t), int(i)), 0.0) + float(w)
+    children = set()
+    for k in range(n):
+        if modes[k] != "LEAF":
+            children.add((tree_ids[k], int(a["nodes_truenodeids"][k])))
+            children.add((tree_ids[k], int(a["nodes_falsenodeids"][k])))
+    roots: dict = {}
+    for k in range(n):
+        if (tree_ids[k], node_ids[k]) not in children:
+            if tree_ids[k] in roots:
+                raise TrainerError(f"ONNX tree {tree_ids[k]} has several roots")
+            roots[tree_ids[k]] = k
+    trees = booster.dump_model()["tree_info"]
+    if sorted(roots) != list(range(len(trees))):
+        raise TrainerError(f"ONNX tree ids {sorted(roots)[:5]}... do not match LightGBM's {len(trees)} trees")
+
+    covers = [None] * n
+
+    def fail(t, what):
+        raise TrainerError(f"tree {t}: ONNX and LightGBM trees differ ({what}); cannot align node covers")
+
+    for t, info in enumerate(trees):
+        stack = [(roots[t], info["tree_structure"])]
+        while stack:
+            k, lnode = stack.pop()
+            if covers[k] is not None:
+                fail(t, f"ONNX node {node_ids[k]} reached twice")
+            if "split_index" in lnode:
+                if modes[k] != "BRANCH_LEQ" or lnode["decision_type"] != "<=":
+                    fail(t, f"node {node_ids[k]}: mode {modes[k]} vs decision {lnode['decision_type']}")
+                if int(a["nodes_featureids"][k]) != int(lnode["split_feature"]):
+                    fail(t, f"node {node_ids[k]}: feature {a['nodes_featureids'][k]} vs {lnode['split_feature']}")
+                if np.float32(a["nodes_values"][k]) != np.float32(float(lnode["threshold"])):
+                    fail(t, f"node {node_ids[k]}: threshold {a['nodes_values'][k]} vs {lnode['threshold']}")
+                covers[k] = int(lnode["internal_count"])
+                for child, key in (("nodes_truenodeids", "left_child"), ("nodes_falsenodeids", "right_child")):
+                    c = pos.get((t, int(a[child][k])))
+                    if c is None:
+                        fail(t, f"node {node_ids[k]}: dangling {child}")
+                    stack.append((c, lnode[key]))
+            else:
+                if modes[k] != "LEAF":
+                    fail(t, f"node {node_ids[k]} is a leaf in LightGBM but {modes[k]} in ONNX")
+                w = leaf_weight.get((t, node_ids[k]), 0.0)
+                if np.float32(w) != np.float32(float(lnode["leaf_value"])):
+                    fail(t, f"leaf {node_ids[k]}: weight {w} vs leaf_value {lnode['leaf_value']}")
+                covers[k] = int(lnode["leaf_count"])
+    missing = [node_ids[k] for k in range(n) if covers[k] is None]
+    if missing:
+        raise TrainerError(f"{len(missing)} ONNX tree-ensemble nodes are not reachable from a LightGBM tree")
+    return covers
+
+
+def set_tree_covers(model, covers: list) -> None:
+    """Store node covers in model.metadata_props[TREE_COVERS_KEY] (compact, deterministic JSON), replacing any."""
+    node = tree_ensemble_node(model)
+    payload = {
+        "format": TREE_COVERS_FORMAT,
+        "op": node.op_type,
+        "source": "lightgbm internal_count/leaf_count",
+        "order": "nodes_* attribute order",
+        "covers": [int(c) for c in covers],
+    }
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key != TREE_COVERS_KEY]
+    del model.metadata_props[:]
+    for k, v in kept:
+        model.metadata_props.add(key=k, value=v)
+    model.metadata_props.add(key=TREE_COVERS_KEY, value=json.dumps(payload, separators=(",", ":")))
 
 
 def onnx_opsets(model) -> dict:

@@ -4,6 +4,7 @@ recomputing everything independently from the parquet file."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 
@@ -252,3 +253,48 @@ def test_metrics_match_sklearn(bundle, manifest, data):
         assert m["net_value"] == pytest.approx(net_value_at(y, s, t), abs=1e-6)
     # The model learned the synthetic signal.
     assert manifest["metrics"]["validation"]["roc_auc"] > 0.75
+
+
+def _tree_covers(model):
+    (entry,) = [p for p in model.metadata_props if p.key == "churnflow.tree_covers"]
+    payload = json.loads(entry.value)
+    assert set(payload) == {"format", "op", "source", "order", "covers"}
+    assert payload["format"] == "churnflow.tree_covers/v1"
+    return payload
+
+
+def test_onnx_carries_tree_covers_for_treeshap(bundle, manifest):
+    """model.onnx stores LightGBM's per-node sample counts (metadata churnflow.tree_covers), aligned
+    with the TreeEnsemble's node order, so the engine can run exact TreeSHAP from the ONNX file alone."""
+    model = onnx.load(str(bundle / "model.onnx"))
+    payload = _tree_covers(model)
+    (node,) = [n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier"]
+    assert payload["op"] == node.op_type
+    a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
+    covers = payload["covers"]
+    assert len(covers) == len(a["nodes_nodeids"]) and all(isinstance(c, int) for c in covers)
+    pos = {(t, i): k for k, (t, i) in enumerate(zip(a["nodes_treeids"], a["nodes_nodeids"]))}
+    weight = {(t, i): w for t, i, w in zip(a["class_treeids"], a["class_nodeids"], a["class_weights"])}
+    train_rows = manifest["metrics"]["train"]["rows"]
+    expected = 0.0
+    for tree in sorted(set(a["nodes_treeids"])):
+        root = pos[(tree, 0)]
+        assert covers[root] == train_rows  # every tree sees every training row (no bagging)
+        tree_ev = 0.0
+        for (t, i), k in pos.items():
+            if t != tree:
+                continue
+            if a["nodes_modes"][k] == b"LEAF":
+                assert covers[k] > 0  # (LightGBM's min_data_in_leaf is checked on estimated counts, not exactly)
+                tree_ev += covers[k] / covers[root] * weight[(t, i)]
+            else:  # a split sends each of its rows one way
+                yes, no = pos[(t, a["nodes_truenodeids"][k])], pos[(t, a["nodes_falsenodeids"][k])]
+                assert covers[k] == covers[yes] + covers[no]
+        expected += tree_ev
+    # With the leaf covers in the right place, the cover-weighted mean leaf values are LightGBM's
+    # TreeSHAP bias (expected value); covers attached to the wrong leaves would not add up to it.
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(bundle / "lightgbm.txt"))
+    bias = booster.predict(np.zeros((1, len(manifest["input_columns"]))), pred_contrib=True)[0, -1]
+    assert expected == pytest.approx(bias, abs=1e-6)

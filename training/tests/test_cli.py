@@ -80,3 +80,34 @@ def test_train_errors_are_clear(workdir, snapshot):
     r = run_cli("train", "--snapshot", snapshot, "--out", workdir / "m", "--purge-days", "120", check=False)
     assert r.returncode == 1 and "empty after purging" in r.stderr
     assert not (workdir / "m" / "manifest.json").exists()
+
+
+def test_reexport_onnx_adds_covers_without_changing_the_model(bundle, workdir):
+    """A bundle exported before tree covers existed gets them by `reexport-onnx`, byte-identical to a
+    fresh training run; a model.onnx the exporter would not reproduce is left alone."""
+    import shutil
+
+    import onnx
+
+    old = workdir / "models" / "old-export"
+    shutil.copytree(bundle, old)
+    model = onnx.load(str(old / "model.onnx"))
+    del model.metadata_props[:]  # what the exporter wrote before covers
+    (old / "model.onnx").write_bytes(model.SerializeToString())
+    r = run_cli("reexport-onnx", "--bundle", old)
+    assert r.stdout.startswith("rewrote")
+    for name in ("model.onnx", "lightgbm.txt", "manifest.json"):
+        assert (old / name).read_bytes() == (bundle / name).read_bytes(), name
+    r = run_cli("reexport-onnx", "--bundle", old)
+    assert r.stdout.startswith("up to date")
+    assert not [p.name for p in old.iterdir() if p.name.startswith(".")]
+
+    # Another model (one threshold moved): refused, file untouched.
+    (node,) = [n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier"]
+    (values,) = [a for a in node.attribute if a.name == "nodes_values"]
+    values.floats[0] += 1.0
+    tampered = model.SerializeToString()
+    (old / "model.onnx").write_bytes(tampered)
+    r = run_cli("reexport-onnx", "--bundle", old, check=False)
+    assert r.returncode == 1 and "does not reproduce" in r.stderr
+    assert (old / "model.onnx").read_bytes() == tampered

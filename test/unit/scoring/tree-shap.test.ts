@@ -1,0 +1,400 @@
+// TreeSHAP against brute-force Shapley values (every coalition, path-dependent conditional
+// expectation) on hand-built and random ensembles; additivity; reasons (indicator folding, top-k
+// order); the ONNX reader on the committed bundle and on small models encoded here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import protobuf from 'protobufjs/light.js';
+import * as ort from 'onnxruntime-node';
+import { ChurnflowError } from '../../../src/errors.js';
+import type { FeatureColumn } from '../../../src/features/compile-spec.js';
+import {
+  buildTreeEnsemble,
+  ensembleMargin,
+  NodeMode,
+  ONNX_ML_SUBSET_DESCRIPTOR,
+  parseOnnxTreeEnsemble,
+  TREE_COVERS_FORMAT,
+  TREE_COVERS_KEY,
+  type NodeModeName,
+  type TreeEnsemble,
+} from '../../../src/scoring/explain/onnx-tree-ensemble.js';
+import { compileTreeShap } from '../../../src/scoring/explain/tree-shap.js';
+import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
+import { readManifest } from '../../../src/scoring/model-bundle.js';
+import type { ModelManifest } from '../../../src/scoring/manifest.js';
+
+// ---- hand-built ensembles -------------------------------------------------------------------------
+
+type TreeNode =
+  | { leaf: number; cover: number }
+  | { f: number; t: number; mode?: NodeModeName; tracks?: 0 | 1; yes: TreeNode; no: TreeNode };
+
+function coverOf(n: TreeNode): number {
+  return 'leaf' in n ? n.cover : coverOf(n.yes) + coverOf(n.no);
+}
+
+/** ONNX-style attributes for the trees (node ids in DFS order, attribute order reversed to show order does not matter). */
+function ensembleOf(trees: TreeNode[], opts: { base?: number; covers?: 'ok' | 'none' | 'broken' } = {}): TreeEnsemble {
+  const rows: { tree: number; id: number; f: number; t: number; mode: string; yes: number; no: number; tracks: number; cover: number; leaf?: number }[] = [];
+  trees.forEach((root, tree) => {
+    let next = 0;
+    const visit = (n: TreeNode): number => {
+      const id = next++;
+      if ('leaf' in n) {
+        rows.push({ tree, id, f: 0, t: 0, mode: 'LEAF', yes: 0, no: 0, tracks: 0, cover: n.cover, leaf: n.leaf });
+        return id;
+      }
+      const row = { tree, id, f: n.f, t: n.t, mode: n.mode ?? 'BRANCH_LEQ', yes: -1, no: -1, tracks: n.tracks ?? 0, cover: coverOf(n) };
+      rows.push(row);
+      row.yes = visit(n.yes);
+      row.no = visit(n.no);
+      return id;
+    };
+    visit(root);
+  });
+  rows.reverse();
+  const leaves = rows.filter((r) => r.leaf !== undefined);
+  const covers = rows.map((r) => r.cover);
+  if (opts.covers === 'broken') covers[covers.length - 1]! += 1; // the first tree's root
+  return buildTreeEnsemble(
+    {
+      op: 'TreeEnsembleClassifier',
+      inputName: 'input',
+      nodes_treeids: rows.map((r) => r.tree),
+      nodes_nodeids: rows.map((r) => r.id),
+      nodes_featureids: rows.map((r) => r.f),
+      nodes_values: rows.map((r) => Math.fround(r.t)),
+      nodes_modes: rows.map((r) => r.mode),
+      nodes_truenodeids: rows.map((r) => r.yes),
+      nodes_falsenodeids: rows.map((r) => r.no),
+      nodes_missing_value_tracks_true: rows.map((r) => r.tracks),
+      leaf_treeids: leaves.map((r) => r.tree),
+      leaf_nodeids: leaves.map((r) => r.id),
+      leaf_ids: leaves.map(() => 0),
+      leaf_weights: leaves.map((r) => r.leaf!),
+      base_values: opts.base === undefined ? [] : [opts.base],
+      post_transform: 'LOGISTIC',
+      classlabels: ['0', '1'],
+    },
+    opts.covers === 'none' ? null : covers,
+    'test ensemble',
+  );
+}
+
+// ---- brute force ----------------------------------------------------------------------------------
+
+function goesTrue(e: TreeEnsemble, k: number, v: number): boolean {
+  if (Number.isNaN(v)) return e.missingTracksTrue[k] === 1 || e.mode[k] === NodeMode.BRANCH_NEQ;
+  const t = e.threshold[k]!;
+  return [false, v <= t, v < t, v >= t, v > t, v === t, v !== t][e.mode[k]!]!;
+}
+
+/** E[f(x) | x_S] with features outside S averaged over the training data as it split (node covers). */
+function conditional(e: TreeEnsemble, k: number, x: Float32Array, inS: (f: number) => boolean): number {
+  if (e.mode[k] === NodeMode.LEAF) return e.value[k]!;
+  const f = e.feature[k]!;
+  const t = e.trueChild[k]!;
+  const n = e.falseChild[k]!;
+  if (inS(f)) return conditional(e, goesTrue(e, k, x[f]!) ? t : n, x, inS);
+  return (e.cover![t]! * conditional(e, t, x, inS) + e.cover![n]! * conditional(e, n, x, inS)) / e.cover![k]!;
+}
+
+function value(e: TreeEnsemble, x: Float32Array, mask: number): number {
+  let v = e.baseValue;
+  for (const r of e.roots) v += conditional(e, r, x, (f) => (mask & (1 << f)) !== 0);
+  return v;
+}
+
+/** Exact Shapley values over all 2^M coalitions of the M columns; bias = v(empty set). */
+function bruteForce(e: TreeEnsemble, x: Float32Array, m: number): number[] {
+  const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+  const phi = new Array<number>(m + 1).fill(0);
+  const bits = (s: number): number => s.toString(2).replace(/0/g, '').length;
+  for (let i = 0; i < m; i++) {
+    for (let s = 0; s < 1 << m; s++) {
+      if (s & (1 << i)) continue;
+      const weight = (fact(bits(s)) * fact(m - bits(s) - 1)) / fact(m);
+      phi[i]! += weight * (value(e, x, s | (1 << i)) - value(e, x, s));
+    }
+  }
+  phi[m] = value(e, x, 0);
+  return phi;
+}
+
+function shap(e: TreeEnsemble, x: Float32Array, width: number): Float64Array {
+  const out = new Float64Array(width + 1);
+  compileTreeShap(e, width).contributions(x, 0, out);
+  return out;
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (|diff| ${Math.abs(actual[i]! - expected[i]!)})`);
+  }
+}
+
+// A depth-3 tree over 4 columns that splits on column 0 twice on one path (exercises UNWIND), plus
+// a tree with other modes and a NaN-tracking node.
+const TREE_A: TreeNode = {
+  f: 0, t: 0.5,
+  yes: {
+    f: 1, t: 2,
+    yes: { f: 0, t: 0.25, yes: { leaf: 3, cover: 10 }, no: { leaf: -1, cover: 30 } },
+    no: { f: 2, t: 1, mode: 'BRANCH_GT', yes: { leaf: 0.5, cover: 15 }, no: { leaf: 2, cover: 5 } },
+  },
+  no: {
+    f: 3, t: 7, mode: 'BRANCH_LT', tracks: 1,
+    yes: { f: 1, t: 4, mode: 'BRANCH_GTE', yes: { leaf: -2, cover: 8 }, no: { leaf: 1, cover: 12 } },
+    no: { leaf: 4, cover: 20 },
+  },
+};
+const TREE_B: TreeNode = {
+  f: 2, t: 3, mode: 'BRANCH_EQ',
+  yes: { leaf: 1.5, cover: 25 },
+  no: { f: 3, t: 1, mode: 'BRANCH_NEQ', yes: { f: 2, t: 5, yes: { leaf: -0.5, cover: 30 }, no: { leaf: 0.25, cover: 20 } }, no: { leaf: -3, cover: 25 } },
+};
+
+test('TreeSHAP equals brute-force Shapley values on a hand-built ensemble (modes, repeated splits, NaN)', () => {
+  const e = ensembleOf([TREE_A, TREE_B], { base: 0.125 });
+  const rows = [
+    [0.1, 1, 0, 6],
+    [0.3, 1, 2, 8],
+    [0.3, 3, 2, 8],
+    [0.9, 5, 3, 1],
+    [0.9, 3, 5, NaN],
+    [NaN, NaN, NaN, NaN],
+    [0.5, 2, 1, 7],
+  ];
+  for (const r of rows) {
+    const x = Float32Array.from(r);
+    const got = shap(e, x, 4);
+    assertClose(got, bruteForce(e, x, 4), 1e-12, `row ${r}`);
+    assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - ensembleMargin(e, x)) < 1e-12, 'additivity');
+  }
+  // The hand-built values are not trivially zero: some rows get sizeable attributions on several columns.
+  const phi = shap(e, Float32Array.from([0.1, 1, 0, 6]), 4);
+  assert.ok([0, 1, 2, 3].filter((j) => Math.abs(phi[j]!) > 0.05).length >= 3, `${phi}`);
+});
+
+test('TreeSHAP equals brute force on random deep ensembles, and contributions add up to the margin', () => {
+  let seed = 12345;
+  const rand = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const modes: NodeModeName[] = ['BRANCH_LEQ', 'BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT'];
+  const grow = (depth: number): TreeNode =>
+    depth === 0 || rand() < 0.15
+      ? { leaf: Math.round((rand() * 4 - 2) * 1000) / 1000, cover: 1 + Math.floor(rand() * 50) }
+      : { f: Math.floor(rand() * 4), t: Math.floor(rand() * 10) / 2, mode: modes[Math.floor(rand() * modes.length)]!, tracks: rand() < 0.5 ? 1 : 0, yes: grow(depth - 1), no: grow(depth - 1) };
+  for (let trial = 0; trial < 20; trial++) {
+    const e = ensembleOf([grow(6), grow(5), grow(1 + (trial % 4))], { base: rand() - 0.5 });
+    const tree = compileTreeShap(e, 4);
+    for (let r = 0; r < 5; r++) {
+      const x = Float32Array.from([0, 1, 2, 3].map(() => (rand() < 0.1 ? NaN : Math.floor(rand() * 10) / 2)));
+      const got = new Float64Array(5);
+      tree.contributions(x, 0, got);
+      const want = bruteForce(e, x, 4);
+      assertClose(got, want, 1e-9, `trial ${trial} row ${[...x]}`);
+      assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - ensembleMargin(e, x)) < 1e-9, 'additivity');
+    }
+  }
+});
+
+test('contributions read the row at an offset and overwrite (not accumulate) the output', () => {
+  const e = ensembleOf([TREE_A, TREE_B]);
+  const t = compileTreeShap(e, 4);
+  const rows = Float32Array.from([9, 9, 0.3, 1, 2, 8, 9]);
+  const out = new Float64Array(5).fill(7);
+  t.contributions(rows, 2, out);
+  assertClose(out, shap(e, Float32Array.from([0.3, 1, 2, 8]), 4), 0, 'offset row');
+  t.contributions(rows, 2, out);
+  assertClose(out, shap(e, Float32Array.from([0.3, 1, 2, 8]), 4), 0, 'second call');
+  assert.throws(() => t.contributions(rows, 4, out), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+});
+
+test('ensembles TreeSHAP cannot explain exactly are refused with CF_MODEL_INVALID', () => {
+  const invalid = (fn: () => unknown, pattern: RegExp): void => {
+    assert.throws(fn, (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && pattern.test(err.message));
+  };
+  invalid(() => compileTreeShap(ensembleOf([TREE_A], { covers: 'none' }), 4), /no node covers.*reexport-onnx/);
+  invalid(() => ensembleOf([TREE_A], { covers: 'broken' }), /do not belong to these trees/);
+  invalid(() => compileTreeShap(ensembleOf([TREE_A]), 3), /input column 3/);
+  invalid(() => ensembleOf([{ f: 0, t: 1, mode: 'BRANCH_MEMBER' as NodeModeName, yes: { leaf: 1, cover: 1 }, no: { leaf: 2, cover: 1 } }]), /node mode 'BRANCH_MEMBER'.*supported/);
+});
+
+// ---- reasons ---------------------------------------------------------------------------------------
+
+// Columns: a, a__missing, b, c, c__missing, d. Stumps give exactly representable SHAP values.
+const stump = (f: number, hot: number): TreeNode => ({ f, t: 0.5, yes: { leaf: hot, cover: 1 }, no: { leaf: -hot, cover: 1 } });
+const REASON_MANIFEST = {
+  name: 'm',
+  version: '1.0.0',
+  features: [
+    { name: 'b', impute: 0, missing_indicator: false },
+    { name: 'a', impute: 0.2, missing_indicator: true },
+    { name: 'c', impute: 0, missing_indicator: true },
+    { name: 'd', impute: 0, missing_indicator: false },
+  ],
+  input_columns: ['b', 'a', 'a__missing', 'c', 'c__missing', 'd'],
+} as unknown as ModelManifest;
+// Row (b, a, a__missing, c, c__missing, d): b = 0.25, a missing (imputed 0.2, indicator 1), c missing.
+const REASON_ROW = Float32Array.from([0.25, 0.2, 1, 0, 1, 0]);
+function reasonEnsemble(): TreeEnsemble {
+  return ensembleOf([
+    stump(1, 0.5), // a <= 0.5: +0.5
+    stump(2, -0.25), // a__missing = 1 > 0.5: +0.25
+    stump(0, 0.5), // b: +0.5
+    stump(0, 0.25), // b: +0.25 (b = a in total, bit for bit: ties break by name)
+    stump(3, 0.125), // c: +0.125
+    stump(4, 0.25), // c__missing = 1: -0.25, folded into c: -0.125
+  ]);
+}
+
+test('reasons fold missing indicators into their feature, keep only positive ones, sort by contribution then name', () => {
+  const ex = buildTreeExplainer(reasonEnsemble(), REASON_MANIFEST);
+  assert.equal(ex.width, 6);
+  assert.deepEqual(ex.features, ['b', 'a', 'c', 'd']);
+  const phi = ex.contributions(REASON_ROW);
+  assertClose(phi, [0.75, 0.5, 0.25, 0.125, -0.25, 0, 0], 1e-15, 'contributions');
+  const raw = Float64Array.from([0.25, NaN, NaN, 0]);
+  assert.deepEqual(ex.reasons(REASON_ROW, raw, 5), [
+    { feature: 'a', value: null, contribution: 0.75 },
+    { feature: 'b', value: 0.25, contribution: 0.75 },
+  ]);
+  assert.deepEqual(ex.reasons(REASON_ROW, raw, 1), [{ feature: 'a', value: null, contribution: 0.75 }]);
+  assert.deepEqual(ex.reasons(REASON_ROW, raw, 0), []);
+  // Without folding c would be a reason (+0.125); c__missing's -0.25 makes it a net negative.
+  assert.ok(phi[3]! > 0 && phi[3]! + phi[4]! < 0);
+  // Make c's indicator push up too: c now ranks, between the tie and nothing.
+  const row2 = Float32Array.from([0.25, 0.2, 1, 0, 0, 0]);
+  assert.deepEqual(
+    ex.reasons(row2, Float64Array.from([0.25, NaN, 0, 0]), 3).map((r) => [r.feature, r.value, r.contribution]),
+    [['a', null, 0.75], ['b', 0.25, 0.75], ['c', 0, 0.375]],
+  );
+  assert.throws(() => ex.reasons(REASON_ROW, raw.subarray(1), 3), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_INPUT_INVALID');
+});
+
+test('forSpec: reasons straight from a spec feature row (spec column order, NaN = missing)', () => {
+  const ex = buildTreeExplainer(reasonEnsemble(), REASON_MANIFEST);
+  const col = (name: string, missingIndicator: boolean): FeatureColumn => ({ name, feature: name, missingIndicator, kind: 'numeric' });
+  const columns = [col('d', false), col('extra', false), col('c', true), col('a', true), col('b', false)];
+  const bound = ex.forSpec(columns);
+  const features = Float64Array.from([0, 42, NaN, NaN, 0.25]); // d, extra, c, a, b
+  assert.deepEqual(bound.reasons(features, 5), ex.reasons(REASON_ROW, Float64Array.from([0.25, NaN, NaN, 0]), 5));
+  assert.deepEqual(bound.reasons(features, 5).map((r) => r.feature), ['a', 'b']);
+  assertClose(bound.contributions(features), ex.contributions(REASON_ROW), 0, 'contributions');
+  assert.throws(
+    () => ex.forSpec(columns.filter((c) => c.name !== 'c')),
+    (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_SPEC_MISMATCH',
+  );
+});
+
+// ---- the ONNX reader -------------------------------------------------------------------------------
+
+const BUNDLE = 'models/churn-gbdt/1.0.0';
+const root = protobuf.Root.fromJSON(ONNX_ML_SUBSET_DESCRIPTOR as unknown as protobuf.INamespace);
+const ModelProto = root.lookupType('onnx.ModelProto');
+
+test(`reads the committed ${BUNDLE} model.onnx: same trees as lightgbm.txt, margins match onnxruntime`, async () => {
+  const bytes = readFileSync(join(BUNDLE, 'model.onnx'));
+  const e = parseOnnxTreeEnsemble(bytes, BUNDLE);
+  const text = readFileSync(join(BUNDLE, 'lightgbm.txt'), 'utf8');
+  const leaves = [...text.matchAll(/^num_leaves=(\d+)$/gm)].map((m) => Number(m[1]));
+  assert.equal(e.nTrees, leaves.length);
+  assert.equal(e.nNodes, leaves.reduce((n, l) => n + 2 * l - 1, 0));
+  assert.deepEqual(e.output, { kind: 'binary-logit', positiveLabel: '1' });
+  assert.ok(e.cover !== null);
+  // Every tree's root covers the same training rows (LightGBM's internal_count of the root).
+  const rootCovers = new Set([...e.roots].map((r) => e.cover![r]));
+  assert.equal(rootCovers.size, 1);
+
+  const manifest = await readManifest(BUNDLE);
+  const ex = await createTreeExplainer({ dir: BUNDLE, manifest, onnxPath: join(BUNDLE, 'model.onnx') });
+  const rows = manifest.reference_outputs!.rows;
+  const width = manifest.input_columns.length;
+  const flat = Float32Array.from(rows.flat());
+  const session = await ort.InferenceSession.create(join(BUNDLE, 'model.onnx'), { intraOpNumThreads: 1 });
+  const probs = (await session.run({ input: new ort.Tensor('float32', flat, [rows.length, width]) }, ['probabilities'])).probabilities!.data as Float32Array;
+  await session.release();
+  for (let i = 0; i < rows.length; i++) {
+    const margin = ensembleMargin(e, flat, i * width);
+    assert.ok(Math.abs(1 / (1 + Math.exp(-margin)) - probs[2 * i + 1]!) < 1e-6, `row ${i}: sigmoid(${margin}) vs ${probs[2 * i + 1]}`);
+    const phi = ex.contributions(flat, i * width);
+    assert.ok(Math.abs(phi.reduce((a, b) => a + b, 0) - margin) < 1e-9, `row ${i}: additivity`);
+    assert.equal(phi[width], ex.expectedValue);
+  }
+});
+
+test('a model.onnx without covers is refused with a clear error; covers for another op are too', async () => {
+  const bytes = readFileSync(join(BUNDLE, 'model.onnx'));
+  const model = ModelProto.decode(bytes) as unknown as { metadata_props: { key: string; value: string }[] };
+  const covers = model.metadata_props.find((p) => p.key === TREE_COVERS_KEY)!;
+  model.metadata_props = [];
+  const stripped = ModelProto.encode(model as unknown as protobuf.Message).finish();
+  const e = parseOnnxTreeEnsemble(stripped, 'stripped.onnx');
+  assert.equal(e.cover, null);
+  assert.throws(() => compileTreeShap(e, 58, 'stripped.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /stripped\.onnx.*no node covers/.test(err.message));
+
+  model.metadata_props = [{ key: TREE_COVERS_KEY, value: covers.value.replace('"op":"TreeEnsembleClassifier"', '"op":"TreeEnsembleRegressor"') }];
+  const wrongOp = ModelProto.encode(model as unknown as protobuf.Message).finish();
+  assert.throws(() => parseOnnxTreeEnsemble(wrongOp, 'x.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /TreeEnsembleRegressor/.test(err.message));
+  assert.throws(() => parseOnnxTreeEnsemble(Uint8Array.from([0xff, 0xff, 0xff]), 'junk.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID');
+});
+
+test('reads a TreeEnsembleRegressor with tensor-valued thresholds and weights (ai.onnx.ml 3 style)', () => {
+  const f64 = (values: number[]) => ({ data_type: 11, dims: [values.length], raw_data: new Uint8Array(Float64Array.from(values).buffer) });
+  const f32 = (values: number[]) => ({ data_type: 1, dims: [values.length], float_data: values });
+  const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
+  const strs = (name: string, v: string[]) => ({ name, type: 8, strings: v.map((s) => new TextEncoder().encode(s)) });
+  // Tree 7: node 4 = (col 1 < 0.1) ? node 2 (leaf 10) : node 9 (leaf -2); covers 5 = 4 + 1. Tree 3: a single leaf.
+  const model = {
+    ir_version: 8,
+    graph: {
+      node: [
+        { op_type: 'Identity', input: ['x'], output: ['y'] },
+        {
+          op_type: 'TreeEnsembleRegressor',
+          domain: 'ai.onnx.ml',
+          input: ['y'],
+          output: ['out'],
+          attribute: [
+            ints('nodes_treeids', [7, 7, 7, 3]),
+            ints('nodes_nodeids', [9, 4, 2, 0]),
+            ints('nodes_featureids', [0, 1, 0, 0]),
+            { name: 'nodes_values_as_tensor', type: 4, t: f64([0, 0.1, 0, 0]) },
+            strs('nodes_modes', ['LEAF', 'BRANCH_LT', 'LEAF', 'LEAF']),
+            ints('nodes_truenodeids', [0, 2, 0, 0]),
+            ints('nodes_falsenodeids', [0, 9, 0, 0]),
+            ints('target_treeids', [7, 7, 3]),
+            ints('target_nodeids', [2, 9, 0]),
+            ints('target_ids', [0, 0, 0]),
+            { name: 'target_weights_as_tensor', type: 4, t: f32([10, -2, 0.5]) },
+            { name: 'base_values', type: 6, floats: [1] },
+            { name: 'n_targets', type: 2, i: 1 },
+            { name: 'post_transform', type: 3, s: new TextEncoder().encode('NONE') },
+          ],
+        },
+      ],
+    },
+    metadata_props: [{ key: TREE_COVERS_KEY, value: JSON.stringify({ format: TREE_COVERS_FORMAT, op: 'TreeEnsembleRegressor', covers: [1, 5, 4, 9] }) }],
+  };
+  const bytes = ModelProto.encode(ModelProto.fromObject(model)).finish();
+  const e = parseOnnxTreeEnsemble(bytes, 'reg.onnx');
+  assert.equal(e.inputName, 'y');
+  assert.deepEqual(e.output, { kind: 'regression' });
+  assert.equal(e.nTrees, 2);
+  assert.equal(e.threshold[1], 0.1);
+  // 1 (base) + 0.5 (single leaf) + tree 7.
+  assert.equal(ensembleMargin(e, Float32Array.from([0, 0])), 11.5);
+  assert.equal(ensembleMargin(e, Float32Array.from([0, 0.5])), -0.5);
+  const phi = new Float64Array(3);
+  compileTreeShap(e, 2).contributions(Float32Array.from([0, 0.5]), 0, phi);
+  const bias = 1 + 0.5 + (4 * 10 + 1 * -2) / 5;
+  assertClose(phi, [0, -2 - (4 * 10 + 1 * -2) / 5, bias], 1e-12, 'regressor');
+});
