@@ -13,7 +13,13 @@ export type ErrorCode =
   | 'CF_INPUT_INVALID'
   | 'CF_LIFECYCLE'
   | 'CF_SNAPSHOT_FAILED'
-  | 'CF_REGISTRY_FAILED';
+  | 'CF_REGISTRY_FAILED'
+  | 'CF_MODEL_NOT_FOUND'
+  | 'CF_MODEL_EXISTS'
+  | 'CF_ALIAS_CONFLICT'
+  | 'CF_ALIAS_STORE_FAILED'
+  | 'CF_PROMOTION_REFUSED'
+  | 'CF_ROLLBACK_REFUSED';
 
 export class ChurnflowError extends Error {
   readonly code: ErrorCode;

@@ -4,6 +4,7 @@ import { ChurnflowError } from '../errors.js';
 import { backtestCommand } from './backtest.js';
 import { demoCommand } from './demo.js';
 import { experimentCommand } from './experiment.js';
+import { modelCommand } from './model.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { scoreAllCommand } from './score-all.js';
@@ -24,7 +25,8 @@ export function buildProgram(): Command {
     .addCommand(snapshotCommand())
     .addCommand(schemasCommand())
     .addCommand(backtestCommand())
-    .addCommand(experimentCommand());
+    .addCommand(experimentCommand())
+    .addCommand(modelCommand());
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
