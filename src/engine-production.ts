@@ -78,8 +78,9 @@ export function productionEdges(): EdgeFactories {
       const { config, app } = ctx;
       if (config.sinks.kind !== 'kafka') return undefined;
       const k = config.kafka;
+      const driftOn = config.monitoring.enabled || config.model.rollback.enabled;
       if (k.createTopics.enabled) {
-        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(config.monitoring.enabled ? [k.topics.drift] : [])];
+        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(driftOn ? [k.topics.drift] : []), ...(config.model.shadow.enabled ? [k.topics.shadow] : [])];
         const made = await ensureTopics(k.brokers, outputs, k.createTopics.partitions);
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
@@ -96,10 +97,14 @@ export function productionEdges(): EdgeFactories {
       const late = k.topics.late
         ? createKafkaSink<DeadLetterRecord>(pool, { topic: k.topics.late, encoder: deadLetterEncoder({ registry: reg, topic: k.topics.late, autoRegister }), key: (d) => d.original_key ?? d.customer_id, headers: deadLetterHeaders })
         : dead;
-      const drift = config.monitoring.enabled
+      const drift = driftOn
         ? createKafkaSink<DriftMetricRecord>(pool, { topic: k.topics.drift, encoder: driftMetricEncoder({ registry: reg, topic: k.topics.drift, autoRegister }), key: (d) => d.subject })
         : undefined;
-      return drift ? { risk, deadLetter: dead, late, drift } : { risk, deadLetter: dead, late };
+      // Shadow events carry the risk-event schema on their own topic: campaign consumers never see them.
+      const shadow = config.model.shadow.enabled
+        ? createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.shadow, encoder: riskEventEncoder({ registry: reg, topic: k.topics.shadow, autoRegister }), key: (r) => r.customer_id })
+        : undefined;
+      return { risk, deadLetter: dead, late, ...(drift ? { drift } : {}), ...(shadow ? { shadow } : {}) };
     },
   };
 }

@@ -1,7 +1,15 @@
 // Assembles the scoring engine from a validated config: the edges (source, decoder, store, model,
 // sinks) chosen by config, owned by the App so they close in reverse order. `churnflow run` and the
 // integration tests start engines through here; the topology itself is the same in every mode.
-import { BUNDLED_MODEL } from './scoring/bundled-model.js';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { LifecycleScorer } from './operators/score-steps.js';
+import { createAliasStore, ModelRegistry } from './registry/model-registry.js';
+import { createFallbackScorer, type FallbackScorer } from './scoring/fallback-scorer.js';
+import { ModelHandle } from './scoring/model-handle.js';
+import { ModelWatcher } from './scoring/model-watcher.js';
+import { RollbackGuard, type RollbackTrigger } from './scoring/rollback-guard.js';
+import { ShadowAgreement } from './scoring/shadow-agreement.js';
 import { join } from 'node:path';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
@@ -10,7 +18,6 @@ import type { ChurnflowConfig } from './config/config-schema.js';
 import { DEFAULT_VALIDATION_RULES } from './events/validate-event.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
-import type { ModelManifest } from './scoring/manifest.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
@@ -60,6 +67,10 @@ export interface Engine {
   readonly metrics: EngineMetrics;
   readonly job: Observable<DecidedBatch>;
   readonly httpUrl: string | undefined;
+  /** The models scoring now (production, candidate). */
+  readonly models: ModelHandle;
+  /** Watches the registry aliases (absent when model.dir pins a bundle). */
+  readonly watcher?: ModelWatcher;
   /** Runs until the source ends (bounded) or stop()/SIGTERM; resolves after a graceful drain. */
   run(onBatch?: (batch: DecidedBatch) => void): Promise<void>;
 }
@@ -75,9 +86,12 @@ export async function createEngine(
   app.starting();
   try {
     const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-    const model = app.own('model', await loadScoringModel(config.model.dir ?? BUNDLED_MODEL, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
-    metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
-    logger.info({ model: `${model.manifest.name}@${model.manifest.version}`, spec: spec.hash }, 'model loaded');
+    const fallback = config.fallback.enabled ? createFallbackScorer(config.fallback, spec.columns) : undefined;
+    const handle = new ModelHandle((m, err) => (err ? logger.warn({ err, model: m.manifest.version }, 'closing a replaced model failed') : logger.debug({ model: m.manifest.version }, 'replaced model closed')));
+    const models = await startModels(config, spec, handle, { logger, metrics, clock, app });
+    const production = handle.get('production');
+    if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
+    logger.info({ model: production ? `${production.manifest.name}@${production.manifest.version}` : 'none: fallback rules score', spec: spec.hash, registry: models.registry ? config.model.registry.dir : 'pinned' }, 'models ready');
     const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };
     const f = options.factories ?? {};
 
@@ -92,7 +106,11 @@ export async function createEngine(
       ? app.own('http', await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, lifecycle: () => ({ state: app.state, ready: app.ready }) }), (h) => h.close())
       : undefined;
 
-    const drift = config.monitoring.enabled ? driftStage(config, spec, model.manifest, metrics, sinks, app) : undefined;
+    // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).
+    const driftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
+    const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate } : undefined;
+    if (config.monitoring.enabled && !drift) logger.warn('monitoring is enabled but no production model is loaded: drift monitoring is off for this run');
+    const lifecycle = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
     const job = churnScoringTopology(
       {
         source,
@@ -100,7 +118,8 @@ export async function createEngine(
         rules: { ...DEFAULT_VALIDATION_RULES, maxFutureMs: config.validation.maxFutureMs },
         store,
         spec,
-        model: () => model,
+        model: () => handle.get('production'),
+        scoring: lifecycle,
         sinks,
         clock,
         metrics,
@@ -110,25 +129,31 @@ export async function createEngine(
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');
         },
       },
-      { allowedLatenessMs: config.engine.allowedLatenessMs, batch: config.engine.batch, maxInFlight: config.engine.maxInFlight, risk: config.engine.risk },
+      {
+        allowedLatenessMs: config.engine.allowedLatenessMs,
+        batch: config.engine.batch,
+        maxInFlight: config.engine.maxInFlight,
+        risk: config.engine.risk,
+        decision: {
+          reasonsTopK: config.model.reasons.topK,
+          reasonsAboveThresholdOnly: config.model.reasons.aboveThresholdOnly,
+          ...(config.experiment.enabled ? { experiment: { salt: config.experiment.salt, treatmentShare: config.experiment.treatmentShare } } : {}),
+        },
+      },
     );
     return {
       app,
       metrics,
       job,
       httpUrl: http?.url,
+      models: handle,
+      ...(models.watcher ? { watcher: models.watcher } : {}),
       run: (onBatch) => app.run(job, onBatch ? { onNext: onBatch } : {}),
     };
   } catch (err) {
     await app.abort(err);
     throw err;
   }
-}
-
-function driftStage(config: Readonly<ChurnflowConfig>, spec: CompiledSpec, manifest: ModelManifest, metrics: EngineMetrics, sinks: OutputSinks, app: App) {
-  const sink = sinks.drift ?? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close());
-  const monitor = createDriftMonitor(config, spec, manifest, metrics);
-  return { monitor, sink, sampleRate: config.monitoring.sampleRate };
 }
 
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {
@@ -146,7 +171,159 @@ function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
   if (config.sinks.kind === 'file') {
     const risk: RecordSink<RiskEventRecord> = app.own('risk-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
     const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(config.sinks.dir, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
-    return { risk, deadLetter: dead, late: dead };
+    const shadow = config.model.shadow.enabled ? app.own('shadow-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'shadow-risk-events.ndjson'), 'risk-event'), (s) => s.close()) : undefined;
+    return shadow ? { risk, deadLetter: dead, late: dead, shadow } : { risk, deadLetter: dead, late: dead };
   }
   throw new ChurnflowError('CF_CONFIG_INVALID', `sinks.kind '${config.sinks.kind}' needs the production edges (churnflow run)`);
+}
+
+interface StartedModels {
+  readonly registry?: ModelRegistry;
+  readonly watcher?: ModelWatcher;
+}
+
+/**
+ * Loads the models the engine scores with: a pinned bundle (model.dir), or the registry aliases,
+ * watched from then on so a promote or rollback reaches this instance within pollIntervalMs.
+ */
+async function startModels(
+  config: Readonly<ChurnflowConfig>,
+  spec: CompiledSpec,
+  handle: ModelHandle,
+  ctx: { logger: Logger; metrics: EngineMetrics; clock: Clock; app: App },
+): Promise<StartedModels> {
+  const { logger, metrics, app } = ctx;
+  const loadOptions = { intraOpThreads: config.model.intraOpThreads, explain: config.model.reasons.topK > 0 };
+  if (config.model.dir !== undefined) {
+    app.onStop(() => handle.close());
+    try {
+      const model = await loadScoringModel(config.model.dir, spec, loadOptions);
+      handle.set('production', model);
+      metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
+    } catch (err) {
+      // A bundle trained on another feature spec is a configuration error, not an outage.
+      if (err instanceof ChurnflowError && err.code === 'CF_MODEL_SPEC_MISMATCH') throw err;
+      metrics.modelLoadFailures.inc({ alias: 'pinned', model_version: 'unknown' });
+      logger.error({ err, dir: config.model.dir }, 'cannot load the model bundle; the fallback rules score until it can');
+    }
+    return {};
+  }
+  const aliases = app.own('model-aliases', createAliasStore(config), (s) => s.close());
+  const registry = new ModelRegistry({ root: config.model.registry.dir, aliases });
+  const watcher = new ModelWatcher({
+    store: aliases,
+    bundleDir: (version) => registry.bundleDir(config.model.name, version),
+    name: config.model.name,
+    aliases: config.model.shadow.enabled || config.model.canary.share > 0 ? [config.model.alias, 'candidate'] : [config.model.alias],
+    spec,
+    handle,
+    clock: ctx.clock,
+    pollIntervalMs: config.model.registry.pollIntervalMs,
+    logger,
+    metrics,
+    loadOptions,
+  });
+  await watcher.start();
+  // Stop watching before the models close, so no late load slips in.
+  app.onStop(async () => {
+    await watcher.stop();
+    await handle.close();
+  });
+  return { registry, watcher };
+}
+
+/** Scoring with the lifecycle: fallback rules, shadow and canary, agreement metrics, automatic rollback. */
+function lifecycleScorer(
+  config: Readonly<ChurnflowConfig>,
+  ctx: { handle: ModelHandle; fallback: FallbackScorer | undefined; clock: Clock; logger: Logger; metrics: EngineMetrics; models: StartedModels; driftSink: RecordSink<DriftMetricRecord> | undefined; app: App },
+): LifecycleScorer {
+  const { handle, logger, metrics, models } = ctx;
+  const guard = config.model.rollback.enabled && models.registry ? new RollbackGuard(config.model.rollback) : undefined;
+  const agreement = new ShadowAgreement();
+  let agreementPair = '';
+  let rollingBack = false;
+  const rollback = async (t: RollbackTrigger) => {
+    const name = config.model.name;
+    const reason = `automatic: ${t.reason} ${t.value.toPrecision(4)} > ${t.limit} over ${t.sample} (${t.reason === 'error_rate' ? 'scoring calls' : 'latest scores'}) of ${name}@${t.version}`;
+    try {
+      const result = await models.registry!.rollback(name, { reason, actor: `churnflow-engine@${hostname()}` });
+      metrics.modelRollbacks.inc({ reason: t.reason });
+      logger.error({ trigger: t, from: result.from, to: result.to }, 'production model rolled back automatically');
+      const now = ctx.clock.now();
+      await ctx.driftSink?.write([rollbackRecord(name, t, now)]);
+      await models.watcher?.poll();
+    } catch (err) {
+      logger.error({ err, trigger: t }, 'automatic rollback failed; the model stays in production');
+    } finally {
+      rollingBack = false;
+    }
+  };
+  return new LifecycleScorer({
+    handle,
+    clock: ctx.clock,
+    ...(ctx.fallback ? { fallback: ctx.fallback } : {}),
+    retryAfterMs: config.fallback.retryAfterMs,
+    shadow: config.model.shadow.enabled,
+    ...(config.model.canary.share > 0 ? { canary: config.model.canary } : {}),
+    hooks: {
+      onScoringError: (err, ref) => {
+        metrics.scoringErrors.inc();
+        logger.error({ err, model: `${ref.name}@${ref.version}` }, 'scoring failed');
+        if (guard && ref.version === handle.get('production')?.manifest.version) guard.recordFailure(ref.version);
+        maybeRollback();
+      },
+      onFallback: (active, why) => {
+        metrics.fallbackActive.set(active ? 1 : 0);
+        if (active) logger.error({ why }, 'fallback rules now score customers');
+        else logger.warn({ why }, 'back to the model; fallback rules off');
+      },
+      onScored: (ref, seconds, scores) => {
+        if (!guard || !ref.manifest) return;
+        guard.watch(ref.manifest);
+        guard.recordScored(ref.version, seconds, scores);
+        maybeRollback();
+      },
+      onShadow: (prod, shadow, a, b) => {
+        const pair = `${prod.version}|${shadow.version}`;
+        if (pair !== agreementPair) {
+          agreement.reset();
+          agreementPair = pair;
+        }
+        const labels = { production_version: prod.version, shadow_version: shadow.version };
+        const flips = agreement.add(prod, shadow, a, b);
+        metrics.shadowPairs.inc(labels, a.length);
+        if (flips > 0) metrics.shadowBandFlips.inc(labels, flips);
+        const f = agreement.figures();
+        if (!Number.isNaN(f.correlation)) metrics.shadowCorrelation.set(labels, f.correlation);
+        metrics.shadowAboveThreshold.set({ model_version: prod.version, role: 'production' }, f.productionAbove);
+        metrics.shadowAboveThreshold.set({ model_version: shadow.version, role: 'shadow' }, f.shadowAbove);
+      },
+    },
+  });
+
+  function maybeRollback(): void {
+    if (!guard || rollingBack) return;
+    const t = guard.check();
+    if (!t) return;
+    rollingBack = true;
+    void rollback(t);
+  }
+}
+
+/** The record a rollback leaves on the drift output: which version, which trigger, its value. */
+function rollbackRecord(modelName: string, t: RollbackTrigger, now: number): DriftMetricRecord {
+  const metricId = `dm-${createHash('sha256').update(`rollback\u0000${modelName}\u0000${t.version}\u0000${t.reason}\u0000${now}`).digest('hex').slice(0, 32)}`;
+  return {
+    metric_id: metricId,
+    model_name: modelName,
+    model_version: t.version,
+    subject: 'model_rollback',
+    statistic: t.reason,
+    value: t.value,
+    p_value: null,
+    severity: 'alert',
+    sample_size: t.sample,
+    window_start: now,
+    window_end: now,
+  };
 }

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'CF_ALIAS_CONFLICT'
   | 'CF_ALIAS_STORE_FAILED'
   | 'CF_PROMOTION_REFUSED'
-  | 'CF_ROLLBACK_REFUSED';
+  | 'CF_ROLLBACK_REFUSED'
+  | 'CF_MODEL_UNAVAILABLE';
 
 export class ChurnflowError extends Error {
   readonly code: ErrorCode;

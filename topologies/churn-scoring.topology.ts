@@ -3,13 +3,14 @@
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
 import { concatMap, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { ChurnflowError } from '../src/errors.js';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
 import type { EngineMetrics } from '../src/observability/metrics.js';
 import { acknowledge } from '../src/operators/acknowledge.js';
 import { applyToState } from '../src/operators/apply-to-state.js';
 import type { DecidedBatch } from '../src/operators/batch.js';
-import { decideRisk, type ProcessingTimeMode } from '../src/operators/decide-risk.js';
+import { decideRisk, type DecisionOptions, type ProcessingTimeMode } from '../src/operators/decide-risk.js';
 import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
 import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
@@ -17,7 +18,7 @@ import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { rememberScores } from '../src/operators/remember-scores.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
-import { scoreSteps } from '../src/operators/score-steps.js';
+import { scoreSteps, scoreWithLifecycle, type LifecycleScorer } from '../src/operators/score-steps.js';
 import { validateEvents } from '../src/operators/validate-events.js';
 import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
 import type { RiskPolicy } from '../src/scoring/risk-decision.js';
@@ -39,6 +40,8 @@ export interface ChurnScoringOptions {
   readonly processingTime?: ProcessingTimeMode;
   /** Retries of a batch that failed with a retriable error; then the job fails. */
   readonly retry?: RetryPolicy;
+  /** Reasons (top-k) and experiment arms on risk events. */
+  readonly decision?: Omit<DecisionOptions, 'processingTime'>;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });
@@ -49,8 +52,13 @@ export interface ChurnScoringEdges {
   readonly rules: ValidationRules;
   readonly store: StateStore;
   readonly spec: CompiledSpec;
-  /** Read per batch: a model handle can switch models between batches. */
-  readonly model: () => ScoringModel;
+  /** The production model, read per batch (a handle can switch models between batches). */
+  readonly model: () => ScoringModel | undefined;
+  /**
+   * The model lifecycle (hot swap, shadow, canary, fallback rules): when given it scores, and `model`
+   * only serves the drift monitor's samples. Without it `model()` scores every batch.
+   */
+  readonly scoring?: LifecycleScorer;
   readonly sinks: OutputSinks;
   /** Processing time (risk events' processing_time, latency metrics). */
   readonly clock: Clock;
@@ -81,8 +89,8 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         timed(metrics?.batchSeconds, (batch$) =>
           batch$.pipe(
             timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
-            timed(metrics?.scoringSeconds, scoreSteps(edges.model)), //      ONNX, one call per batch
-            decideRisk(options.risk, clock, options.processingTime), //      band, threshold, deterministic id, change rule
+            timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), // ONNX, one call per batch and model
+            decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), // band, threshold, id, change rule, reasons, arm
             writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
             rememberScores(store), //                                        last emitted score per customer
           ),
@@ -100,4 +108,12 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
       ),
     ),
   );
+}
+
+function requireModel(model: () => ScoringModel | undefined): () => ScoringModel {
+  return () => {
+    const m = model();
+    if (!m) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no model to score with (a topology without a model lifecycle needs one)', { retriable: false });
+    return m;
+  };
 }

@@ -17,6 +17,7 @@ import type { RiskEventRecord } from '../events/wire-types.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
+import { modelRef } from '../scoring/scoring-ref.js';
 import { buildRiskEvent } from '../scoring/risk-decision.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { createFileSink } from '../sinks/file-sink.js';
@@ -93,6 +94,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
       // Customers known only after the as-of time have no state before it: nothing to score.
       const rows = page.filter((s) => Object.keys(s.archive).length > 0 || Object.keys(s.buckets).some((d) => Number(d) * DAY_MS < flags.asOf));
       const features = rows.map((s) => spec.evaluate(s, flags.asOf));
+      const ref = modelRef(model);
       const scores = await model.scoreFeatures(features);
       await sink.write(
         rows.map((s, i) =>
@@ -104,8 +106,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
             processingTime: flags.asOf,
             score: scores[i]!,
             previousBand: null,
-            manifest: model.manifest,
-            scorer: 'model',
+            ref,
           }),
         ),
       );

@@ -76,6 +76,87 @@ export const configSchema = z
           .strict()
           .prefault({}),
         intraOpThreads: z.number().int().min(1).max(64).default(1),
+        /** Per-prediction reasons: the top-k features pushing the score up (exact TreeSHAP), on every risk event. 0 = none. */
+        reasons: z
+          .object({
+            topK: z.number().int().min(0).max(20).default(3),
+            /** Only risk events at or above the threshold carry reasons (what campaigns act on; exact TreeSHAP costs ~0.5–2 ms a row). */
+            aboveThresholdOnly: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        /** Shadow: the `candidate` alias scores every customer beside production, to its own output only. */
+        shadow: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
+        /** Canary: this share of customers (stable hash of id and salt) is scored by the `candidate` alias. */
+        canary: z
+          .object({ share: z.number().min(0).max(1).default(0), salt: z.string().min(1).default('churnflow-canary') })
+          .strict()
+          .prefault({}),
+        /** Automatic rollback of the production alias when the model now in production misbehaves. */
+        rollback: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Judge a version on its latest this-many scored customers (and no sooner). */
+            minScores: z.number().int().min(10).max(10_000_000).default(5000),
+            /** Share of scoring calls (batches) that failed. */
+            maxErrorRate: z.number().gt(0).max(1).default(0.05),
+            /** p99 of one batch's scoring time, milliseconds. */
+            maxLatencyP99Ms: z.number().positive().default(500),
+            /** PSI of the live score distribution against the manifest's reference score bins. */
+            maxScorePsi: z.number().positive().default(0.5),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Rules that score customers when the model cannot load or score; the engine returns to the model by itself. */
+    fallback: z
+      .object({
+        enabled: z.boolean().default(true),
+        name: z.string().min(1).default('fallback-rules'),
+        version: z.string().min(1).default('1'),
+        /** Score of a customer no rule matches. */
+        baseScore: z.number().min(0).max(1).default(0.05),
+        threshold: z.number().gt(0).lt(1).default(0.5),
+        bands: z
+          .array(z.object({ name: z.string().min(1), min_score: z.number().min(0).max(1) }).strict())
+          .min(1)
+          .default([
+            { name: 'low', min_score: 0 },
+            { name: 'medium', min_score: 0.3 },
+            { name: 'high', min_score: 0.6 },
+          ])
+          .refine((b) => b[0]!.min_score === 0 && b.every((x, i) => i === 0 || x.min_score > b[i - 1]!.min_score), 'bands must start at min_score 0 and increase strictly'),
+        /** A customer's score is the highest score of the rules it matches (feature names from the feature spec). */
+        rules: z
+          .array(
+            z
+              .object({
+                feature: z.string().min(1),
+                op: z.enum(['>', '>=', '<', '<=', '==']),
+                value: z.number(),
+                score: z.number().min(0).max(1),
+              })
+              .strict(),
+          )
+          .default([
+            { feature: 'days_since_last_login', op: '>', value: 60, score: 0.8 },
+            { feature: 'payment_failures_30d', op: '>', value: 2, score: 0.5 },
+            { feature: 'complaints_90d', op: '>=', value: 2, score: 0.4 },
+          ]),
+        /** While on the fallback, try the model again this often. */
+        retryAfterMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Experiment arms on risk events: a stable hash of customer id and salt puts each customer in treatment or control. */
+    experiment: z
+      .object({
+        enabled: z.boolean().default(false),
+        salt: z.string().min(1).default('churnflow-experiment-1'),
+        /** Share of customers in treatment (campaigns act on them); the rest are the held-out control. */
+        treatmentShare: z.number().gt(0).lt(1).default(0.9),
       })
       .strict()
       .prefault({}),
@@ -116,7 +197,10 @@ export const configSchema = z
             deadLetter: z.string().min(1).default('churnflow.dead-letter'),
             /** Too-late events; by default they share the dead-letter topic (the envelope's route says which). */
             late: z.string().min(1).optional(),
+            /** Drift, performance and model-lifecycle (rollback) records. */
             drift: z.string().min(1).default('churnflow.drift'),
+            /** Shadow scores of the candidate model (never the campaign consumers' topic); same schema as risk. */
+            shadow: z.string().min(1).default('churnflow.risk-shadow'),
           })
           .strict()
           .prefault({}),

@@ -1,7 +1,7 @@
 // The micro-batch as it moves through the stateful stages; each stage adds what it computed.
 import type { Accepted, Rejected, Routed } from '../events/routed.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
-import type { ModelManifest } from '../scoring/manifest.js';
+import type { ScoringRef } from '../scoring/scoring-ref.js';
 import type { ApplyOutcome, LastScore } from '../state/customer-state.js';
 
 /** One accepted event after its state change, with the customer's features just after it. */
@@ -31,12 +31,21 @@ export interface ScoredBatch extends AggregatedBatch {
   readonly scores: Float32Array;
   /** Churn probability per step before the event (NaN when there was no state before). */
   readonly beforeScores: Float32Array;
-  /** The model that produced these scores (a hot swap between batches cannot mix models within one). */
-  readonly model: { readonly manifest: ModelManifest; readonly scorer: 'model' | 'fallback' };
+  /**
+   * Who produced these scores: the production model, or the fallback rules when it could not (a hot
+   * swap happens between batches, so one batch never mixes production versions).
+   */
+  readonly model: ScoringRef;
+  /** Canary: steps whose customers the candidate model scored instead (canary.steps[i] === 1). */
+  readonly canary?: { readonly ref: ScoringRef; readonly steps: Uint8Array };
+  /** Shadow: the candidate's scores of every step, for its own output and agreement metrics only. */
+  readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array; readonly beforeScores: Float32Array };
 }
 
 export interface DecidedBatch extends ScoredBatch {
   readonly riskEvents: readonly RiskEventRecord[];
+  /** The risk events the shadow model would have emitted (shadow output only). */
+  readonly shadowEvents?: readonly RiskEventRecord[];
   /** New "last emitted score" per customer, written to the store once the risk events are acknowledged. */
   readonly lastScores: readonly { customerId: string; lastScore: LastScore }[];
 }

@@ -19,7 +19,8 @@ export interface DriftStage {
   readonly sink: RecordSink<DriftMetricRecord>;
   readonly store: StateStore;
   readonly spec: CompiledSpec;
-  readonly model: () => ScoringModel;
+  /** The production model now (undefined while the fallback rules score: no samples then). */
+  readonly model: () => ScoringModel | undefined;
   /** The lowest event-time watermark over the source's streams. */
   readonly watermark: () => number | undefined;
   /** Share of customers in each midnight sample (a stable hash of the id picks them). */
@@ -35,14 +36,16 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
   const { monitor, spec } = stage;
   return {
     async process(batch) {
+      // Only production's own scores count (not the fallback rules', not canary steps scored by the candidate).
       const manifest = batch.model.manifest;
-      const scored = batch.steps.map((s, i) => ({ s, score: batch.scores[i]! })).filter(({ s }) => s.outcome === 'applied' && batch.model.scorer === 'model');
+      const canary = batch.canary?.steps;
+      const scored = manifest ? batch.steps.map((s, i) => ({ s, i, score: batch.scores[i]! })).filter(({ s, i }) => s.outcome === 'applied' && canary?.[i] !== 1) : [];
       if (scored.length > 0) {
         monitor.observeScores({
           scores: scored.map((x) => x.score),
           eventTimes: scored.map((x) => x.s.item.event.eventTime),
           customerIds: scored.map((x) => x.s.item.event.customerId),
-          model: manifest,
+          ...(manifest ? { model: manifest } : {}),
         });
       }
       const labels = batch.steps.filter((s) => s.outcome === 'applied' && spec.isLabelEvent(s.item.event));
@@ -60,9 +63,10 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
         const states: CustomerState[] = [];
         for await (const page of stage.store.scan(1000)) states.push(...page);
         const sample = observationSample(spec, states, nextMidnight, { sampleRate: stage.sampleRate, isGone: (id, t) => monitor.isGone(id, t) });
-        if (sample.rows.length > 0) {
-          const scores = await stage.model().scoreFeatures(sample.rows);
-          monitor.observeSample({ ...sample, scores, model: manifest });
+        const model = stage.model();
+        if (sample.rows.length > 0 && model) {
+          const scores = await model.scoreFeatures(sample.rows);
+          monitor.observeSample({ ...sample, scores, model: model.manifest });
         }
         nextMidnight += DAY_MS;
       }

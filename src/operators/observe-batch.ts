@@ -20,9 +20,10 @@ export function observeBatch<B extends DecidedBatch>(metrics: EngineMetrics | un
       if (s.outcome === 'duplicate') metrics.duplicatesSkipped.inc();
       else metrics.eventsProcessed.inc({ kind: s.item.event.kind });
     }
-    const version = batch.model.manifest.version;
-    if (batch.steps.length > 0) metrics.scores.inc({ model_version: version, scorer: batch.model.scorer }, batch.steps.length);
-    for (const e of batch.riskEvents) metrics.riskEvents.inc({ band: e.band, model_version: version });
+    const canary = batch.canary ? batch.canary.steps.reduce((n, v) => n + v, 0) : 0;
+    if (batch.steps.length - canary > 0) metrics.scores.inc({ model_version: batch.model.version, scorer: batch.model.scorer }, batch.steps.length - canary);
+    if (canary > 0) metrics.scores.inc({ model_version: batch.canary!.ref.version, scorer: 'canary' }, canary);
+    for (const e of batch.riskEvents) metrics.riskEvents.inc({ band: e.band, model_version: e.model_version });
   });
 }
 

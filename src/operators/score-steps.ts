@@ -1,11 +1,19 @@
-// Scores every step of a batch in one ONNX call (the micro-batch is the scoring batch).
+// Scores every step of a batch in one ONNX call per model (the micro-batch is the scoring batch).
+// With a model lifecycle: production scores every step; the candidate scores every step too when it
+// shadows, or the canary customers' steps when it is a canary; the fallback rules take over when
+// production cannot score, and production is tried again after retryAfterMs.
 import { concatMap, type OperatorFunction } from 'rxjs';
+import { ChurnflowError, isRetriable } from '../errors.js';
+import { inShare } from '../scoring/assignment.js';
+import type { FallbackScorer } from '../scoring/fallback-scorer.js';
+import type { ModelHandle } from '../scoring/model-handle.js';
+import { modelRef, type ScoringRef } from '../scoring/scoring-ref.js';
 import type { ScoringModel } from '../scoring/scoring-model.js';
+import type { Clock } from '../time/clock.js';
 import type { AggregatedBatch, ScoredBatch } from './batch.js';
 
-export async function scoreBatch(batch: AggregatedBatch, model: ScoringModel): Promise<ScoredBatch> {
-  // One call for the rows after each event and the (distinct) rows before them; most "before" rows
-  // are the previous step's "after" row and are scored once.
+/** Scores after and before each step with one model call (most "before" rows are the previous step's "after" row). */
+export async function scoreStepsWith(batch: AggregatedBatch, model: ScoringModel): Promise<{ scores: Float32Array; beforeScores: Float32Array }> {
   const rows: Float64Array[] = [];
   const index = new Map<Float64Array, number>();
   const slot = (row: Float64Array) => {
@@ -20,12 +28,129 @@ export async function scoreBatch(batch: AggregatedBatch, model: ScoringModel): P
   const after = batch.steps.map((s) => slot(s.features));
   const before = batch.steps.map((s) => (s.before ? slot(s.before) : -1));
   const all = await model.scoreFeatures(rows);
-  const scores = Float32Array.from(after, (i) => all[i]!);
-  const beforeScores = Float32Array.from(before, (i) => (i < 0 ? Number.NaN : all[i]!));
-  return { ...batch, scores, beforeScores, model: { manifest: model.manifest, scorer: 'model' } };
+  return { scores: Float32Array.from(after, (i) => all[i]!), beforeScores: Float32Array.from(before, (i) => (i < 0 ? Number.NaN : all[i]!)) };
+}
+
+export async function scoreBatch(batch: AggregatedBatch, model: ScoringModel): Promise<ScoredBatch> {
+  return { ...batch, ...(await scoreStepsWith(batch, model)), model: modelRef(model) };
 }
 
 /** `model` is read per batch, so a handle whose current model changes is picked up between batches. */
 export function scoreSteps(model: () => ScoringModel): OperatorFunction<AggregatedBatch, ScoredBatch> {
   return concatMap((batch) => scoreBatch(batch, model()));
+}
+
+export interface LifecycleHooks {
+  /** A model call failed (production or candidate); `fallback` tells whether the rules took over. */
+  onScoringError?(err: unknown, ref: ScoringRef): void;
+  /** The fallback rules became active (true, with why) or the model is back (false). */
+  onFallback?(active: boolean, why: string): void;
+  /** Production scored a batch: steps, seconds, scores (for the rollback guard). */
+  onScored?(ref: ScoringRef, seconds: number, scores: Float32Array): void;
+  /** Production and shadow scores of the same steps (agreement metrics). */
+  onShadow?(production: ScoringRef, shadow: ScoringRef, productionScores: Float32Array, shadowScores: Float32Array): void;
+}
+
+export interface LifecycleScoringOptions {
+  readonly handle: ModelHandle;
+  readonly clock: Clock;
+  readonly fallback?: FallbackScorer;
+  /** While on the fallback, try production again this often. */
+  readonly retryAfterMs: number;
+  readonly shadow: boolean;
+  readonly canary?: { readonly share: number; readonly salt: string };
+  readonly hooks?: LifecycleHooks;
+}
+
+export class LifecycleScorer {
+  private fallbackSince: number | undefined;
+
+  constructor(private readonly o: LifecycleScoringOptions) {}
+
+  get fallbackActive(): boolean {
+    return this.fallbackSince !== undefined;
+  }
+
+  async score(batch: AggregatedBatch): Promise<ScoredBatch> {
+    const lease = this.o.handle.acquire();
+    try {
+      const { production, candidate } = lease;
+      const now = this.o.clock.now();
+      const tryModel = production !== undefined && (this.fallbackSince === undefined || now - this.fallbackSince >= this.o.retryAfterMs);
+      let scored: ScoredBatch | undefined;
+      if (tryModel) {
+        const ref = modelRef(production);
+        const t0 = performance.now();
+        try {
+          scored = { ...batch, ...(await scoreStepsWith(batch, production)), model: ref };
+          this.o.hooks?.onScored?.(ref, (performance.now() - t0) / 1000, scored.scores);
+          if (this.fallbackSince !== undefined) {
+            this.fallbackSince = undefined;
+            this.o.hooks?.onFallback?.(false, `${ref.name}@${ref.version} scores again`);
+          }
+        } catch (err) {
+          if (isRetriable(err)) throw err;
+          this.o.hooks?.onScoringError?.(err, ref);
+          if (!this.o.fallback) throw err;
+          this.activate(now, `${ref.name}@${ref.version} failed to score: ${(err as Error).message}`);
+        }
+      } else if (production === undefined && this.fallbackSince === undefined) {
+        if (!this.o.fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model is loaded and the fallback rules are disabled', { retriable: false });
+        this.activate(now, 'no production model is loaded');
+      }
+      if (scored === undefined) {
+        if (!this.o.fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model can score and the fallback rules are disabled', { retriable: false });
+        return this.fallbackScores(batch, this.o.fallback);
+      }
+      if (candidate === undefined || candidate === production) return scored;
+      const canarySteps = this.o.canary && this.o.canary.share > 0 ? Uint8Array.from(batch.steps, (s) => (inShare(s.item.event.customerId, this.o.canary!.salt, this.o.canary!.share) ? 1 : 0)) : undefined;
+      const needCandidate = this.o.shadow || (canarySteps !== undefined && canarySteps.includes(1));
+      if (!needCandidate) return scored;
+      const cref = modelRef(candidate);
+      let cand: { scores: Float32Array; beforeScores: Float32Array };
+      try {
+        cand = await scoreStepsWith(batch, candidate);
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        // A failing candidate never costs production customers their scores.
+        this.o.hooks?.onScoringError?.(err, cref);
+        return scored;
+      }
+      let out: ScoredBatch = scored;
+      if (canarySteps && canarySteps.includes(1)) {
+        const scores = Float32Array.from(scored.scores);
+        const beforeScores = Float32Array.from(scored.beforeScores);
+        canarySteps.forEach((c, i) => {
+          if (c === 1) {
+            scores[i] = cand.scores[i]!;
+            beforeScores[i] = cand.beforeScores[i]!;
+          }
+        });
+        out = { ...out, scores, beforeScores, canary: { ref: cref, steps: canarySteps } };
+      }
+      if (this.o.shadow) {
+        out = { ...out, shadow: { ref: cref, scores: cand.scores, beforeScores: cand.beforeScores } };
+        this.o.hooks?.onShadow?.(scored.model, cref, scored.scores, cand.scores);
+      }
+      return out;
+    } finally {
+      lease.release();
+    }
+  }
+
+  private activate(now: number, why: string): void {
+    const first = this.fallbackSince === undefined;
+    this.fallbackSince = now;
+    if (first) this.o.hooks?.onFallback?.(true, why);
+  }
+
+  private fallbackScores(batch: AggregatedBatch, fallback: FallbackScorer): ScoredBatch {
+    const scores = Float32Array.from(batch.steps, (s) => fallback.score(s.features));
+    const beforeScores = Float32Array.from(batch.steps, (s) => (s.before ? fallback.score(s.before) : Number.NaN));
+    return { ...batch, scores, beforeScores, model: fallback.ref };
+  }
+}
+
+export function scoreWithLifecycle(scorer: LifecycleScorer): OperatorFunction<AggregatedBatch, ScoredBatch> {
+  return concatMap((batch) => scorer.score(batch));
 }

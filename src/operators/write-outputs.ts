@@ -13,10 +13,13 @@ export interface OutputSinks {
   readonly late: RecordSink<DeadLetterRecord>;
   /** Drift and performance metrics, when monitoring is on (written by the monitor stage). */
   readonly drift?: RecordSink<DriftMetricRecord>;
+  /** The shadow model's risk events (its own output: never the campaign consumers' risk topic). */
+  readonly shadow?: RecordSink<RiskEventRecord>;
 }
 
 export async function writeBatchOutputs<B extends DecidedBatch>(batch: B, sinks: OutputSinks): Promise<B> {
   const writes: Promise<void>[] = [sinks.risk.write(batch.riskEvents)];
+  if (sinks.shadow && batch.shadowEvents && batch.shadowEvents.length > 0) writes.push(sinks.shadow.write(batch.shadowEvents));
   if (sinks.late === sinks.deadLetter) {
     writes.push(sinks.deadLetter.write(batch.rejected.map(toDeadLetter)));
   } else {

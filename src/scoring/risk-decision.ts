@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { LastScore } from '../state/customer-state.js';
 import { bandOf } from './bands.js';
-import type { ModelManifest } from './manifest.js';
+import type { FeatureReason } from './explain/explainer.js';
+import type { ScoringRef } from './scoring-ref.js';
 
 export interface RiskPolicy {
   /** 'change': emit when the band changes or the score moves by at least minScoreDelta; 'every': every score. */
@@ -32,24 +33,25 @@ export function buildRiskEvent(args: {
   processingTime: number;
   score: number;
   previousBand: string | null;
-  manifest: ModelManifest;
-  scorer: 'model' | 'fallback';
+  ref: ScoringRef;
+  experimentArm?: string | null;
+  reasons?: readonly FeatureReason[];
 }): RiskEventRecord {
-  const { manifest } = args;
-  const threshold = manifest.decision.threshold;
+  const { ref } = args;
+  const threshold = ref.decision.threshold;
   return {
-    event_id: riskEventId(args.customerId, args.triggerEventId, manifest.name, manifest.version),
+    event_id: riskEventId(args.customerId, args.triggerEventId, ref.name, ref.version),
     customer_id: args.customerId,
     score: args.score,
-    band: bandOf(args.score, manifest.decision.bands),
+    band: bandOf(args.score, ref.decision.bands),
     previous_band: args.previousBand,
     threshold,
     above_threshold: args.score >= threshold,
-    model_name: manifest.name,
-    model_version: manifest.version,
-    scorer: args.scorer,
-    experiment_arm: null,
-    reasons: [],
+    model_name: ref.name,
+    model_version: ref.version,
+    scorer: ref.scorer,
+    experiment_arm: args.experimentArm ?? null,
+    reasons: (args.reasons ?? []).map((r) => ({ feature: r.feature, value: r.value === null || Number.isNaN(r.value) ? null : r.value, contribution: r.contribution })),
     trigger_event_id: args.triggerEventId,
     event_time: args.eventTime,
     processing_time: args.processingTime,

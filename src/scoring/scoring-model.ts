@@ -1,5 +1,6 @@
 // A loaded, checked model ready to score feature rows: bundle + input vectorizer + ONNX session.
 import type { CompiledSpec } from '../features/compile-spec.js';
+import { createTreeExplainer, type FeatureRowExplainer } from './explain/explainer.js';
 import { createInputVectorizer, type InputVectorizer } from './input-vectorizer.js';
 import type { ModelManifest } from './manifest.js';
 import { loadModelBundle } from './model-bundle.js';
@@ -9,19 +10,27 @@ export interface ScoringModel {
   readonly manifest: ModelManifest;
   readonly vectorizer: InputVectorizer;
   readonly scorer: BatchScorer;
+  /** Bundle directory it was loaded from. */
+  readonly dir: string;
+  /** Exact TreeSHAP over the model's trees, when loaded with `explain`. */
+  readonly explainer?: FeatureRowExplainer;
   /** Scores spec feature rows (NaN = missing) with the manifest's imputation. */
   scoreFeatures(rows: readonly Float64Array[]): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
-export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number } = {}): Promise<ScoringModel> {
+export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean } = {}): Promise<ScoringModel> {
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
+  // The explainer first: a bundle that cannot be explained fails before a session is opened.
+  const explainer = options.explain ? (await createTreeExplainer(bundle)).forSpec(spec.columns, vectorizer) : undefined;
   const scorer = await createOnnxScorer(bundle, options);
   return {
     manifest: bundle.manifest,
     vectorizer,
     scorer,
+    dir,
+    ...(explainer ? { explainer } : {}),
     async scoreFeatures(rows) {
       // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
       const buffer = new Float32Array(rows.length * vectorizer.width);

@@ -12,7 +12,7 @@ import { createEngineMetrics } from '../../../src/observability/metrics.js';
  * Referenced before they exist: the model-lifecycle work exports `churnflow_fallback_active`
  * (gauge, 1 while the fallback scorer is in use). Remove it from here when it does.
  */
-const PENDING_METRICS: readonly string[] = ['churnflow_fallback_active'];
+const PENDING_METRICS: readonly string[] = [];
 /** Series Prometheus itself adds to every scrape target. */
 const SCRAPE_SERIES: readonly string[] = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'];
 

@@ -7,6 +7,7 @@ import type { ScoredBatch, ScoringStep } from '../../../src/operators/batch.js';
 import type { ModelManifest } from '../../../src/scoring/manifest.js';
 import { fixedClock } from '../../../src/time/clock.js';
 import { ev, raw } from '../../helpers/events.js';
+import { manifestRef } from '../../../src/scoring/scoring-ref.js';
 
 const bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.1 }, { name: 'high', min_score: 0.3 }];
 const manifest = { name: 'm', version: '1.2.0', decision: { threshold: 0.3, bands, costs: { contact_cost: 10, churner_loss: 600, save_rate: 0.3 } } } as unknown as ModelManifest;
@@ -46,7 +47,7 @@ test('decideBatch: emits when the event moved the risk (before vs after), for fi
     scores: Float32Array.from([0.05, 0.06, 0.35, 0.5, 0.5]),
     // a1 is a's first event ever; a2 moved 0.05 → 0.06 (no); a3 moved into high; b1 stayed at 0.5; b2 is a redelivery.
     beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5, 0.5]),
-    model: { manifest, scorer: 'model' },
+    model: manifestRef(manifest),
   };
   const out = decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
   assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'a3:high:low', 'b2:high:high']);
@@ -56,7 +57,7 @@ test('decideBatch: emits when the event moved the risk (before vs after), for fi
   assert.equal(a3.processing_time, 42);
   assert.equal(a3.model_version, '1.2.0');
   assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high'], ['b', 'high']]);
-  const received = decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), 'received');
+  const received = decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), { processingTime: 'received' });
   assert.equal(received.riskEvents.length, 5);
   assert.ok(received.riskEvents.every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
 });
