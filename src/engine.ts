@@ -2,6 +2,7 @@
 // sinks) chosen by config, owned by the App so they close in reverse order. `churnflow run` and the
 // integration tests start engines through here; the topology itself is the same in every mode.
 import { createHash } from 'node:crypto';
+import { decisionOptions, modelLoadOptions } from './config/decision-options.js';
 import { hostname } from 'node:os';
 import { LifecycleScorer } from './operators/score-steps.js';
 import { createAliasStore, ModelRegistry } from './registry/model-registry.js';
@@ -134,11 +135,7 @@ export async function createEngine(
         batch: config.engine.batch,
         maxInFlight: config.engine.maxInFlight,
         risk: config.engine.risk,
-        decision: {
-          reasonsTopK: config.model.reasons.topK,
-          reasonsAboveThresholdOnly: config.model.reasons.aboveThresholdOnly,
-          ...(config.experiment.enabled ? { experiment: { salt: config.experiment.salt, treatmentShare: config.experiment.treatmentShare } } : {}),
-        },
+        decision: decisionOptions(config),
       },
     );
     return {
@@ -193,7 +190,7 @@ async function startModels(
   ctx: { logger: Logger; metrics: EngineMetrics; clock: Clock; app: App },
 ): Promise<StartedModels> {
   const { logger, metrics, app } = ctx;
-  const loadOptions = { intraOpThreads: config.model.intraOpThreads, explain: config.model.reasons.topK > 0 };
+  const loadOptions = modelLoadOptions(config);
   if (config.model.dir !== undefined) {
     app.onStop(() => handle.close());
     try {

@@ -18,7 +18,7 @@ import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { rememberScores } from '../src/operators/remember-scores.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
-import { scoreSteps, scoreWithLifecycle, type LifecycleScorer } from '../src/operators/score-steps.js';
+import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
 import { validateEvents } from '../src/operators/validate-events.js';
 import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
 import type { RiskPolicy } from '../src/scoring/risk-decision.js';
@@ -58,7 +58,7 @@ export interface ChurnScoringEdges {
    * The model lifecycle (hot swap, shadow, canary, fallback rules): when given it scores, and `model`
    * only serves the drift monitor's samples. Without it `model()` scores every batch.
    */
-  readonly scoring?: LifecycleScorer;
+  readonly scoring?: BatchScoring;
   readonly sinks: OutputSinks;
   /** Processing time (risk events' processing_time, latency metrics). */
   readonly clock: Clock;

@@ -19,6 +19,7 @@ import { startHttpServer } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { createEngineMetrics } from '../observability/metrics.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
+import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { simulationEndTime } from '../simulator/index.js';
@@ -72,7 +73,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   // Future-timestamp checks against the later of now and the simulated end: simulated history may lie ahead of today.
   const validationClock: Clock = { now: () => Math.max(systemClock.now(), simEnd) };
   const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const model = app.own('model', await loadScoringModel(config.model.dir ?? BUNDLED_MODEL, spec, { intraOpThreads: config.model.intraOpThreads }), (m) => m.close());
+  const model = app.own('model', await loadScoringModel(config.model.dir ?? BUNDLED_MODEL, spec, modelLoadOptions(config)), (m) => m.close());
   metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
   const store = app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
   mkdirSync(flags.out, { recursive: true });
@@ -132,7 +133,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       metrics,
       ...(drift ? { drift } : {}),
     },
-    { allowedLatenessMs: config.engine.allowedLatenessMs, batch: config.engine.batch, maxInFlight: config.engine.maxInFlight, risk: config.engine.risk },
+    { allowedLatenessMs: config.engine.allowedLatenessMs, batch: config.engine.batch, maxInFlight: config.engine.maxInFlight, risk: config.engine.risk, decision: decisionOptions(config) },
   );
   let summaryText = '';
   try {

@@ -15,6 +15,7 @@ import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
+import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { RegistryClient } from '../serde/registry-client.js';
 import { RegistryActivityDecoder } from '../serde/registry-decoder.js';
@@ -71,7 +72,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
   app.starting();
   const clock = new ReplayClock();
   const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const model = app.own('model', await loadScoringModel(flags.model, spec), (m) => m.close());
+  const model = app.own('model', await loadScoringModel(flags.model, spec, modelLoadOptions(config)), (m) => m.close());
   const store = app.own('state', new MemoryStateStore({ layout: spec.layout }), (s) => s.close());
   mkdirSync(flags.out, { recursive: true });
   const risk = app.own('risk-sink', createFileSink<RiskEventRecord>(join(flags.out, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
@@ -132,6 +133,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
       batch: { maxSize: flags.batch, maxWaitMs: 20 },
       maxInFlight: 4 * flags.batch,
       risk: { emit: flags.emit, minScoreDelta: config.engine.risk.minScoreDelta },
+      decision: decisionOptions(config),
       processingTime: 'received',
     },
   );

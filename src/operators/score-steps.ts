@@ -62,7 +62,12 @@ export interface LifecycleScoringOptions {
   readonly hooks?: LifecycleHooks;
 }
 
-export class LifecycleScorer {
+/** Scores a batch (the lifecycle scorer, or anything that decorates it). */
+export interface BatchScoring {
+  score(batch: AggregatedBatch): Promise<ScoredBatch>;
+}
+
+export class LifecycleScorer implements BatchScoring {
   private fallbackSince: number | undefined;
 
   constructor(private readonly o: LifecycleScoringOptions) {}
@@ -151,6 +156,6 @@ export class LifecycleScorer {
   }
 }
 
-export function scoreWithLifecycle(scorer: LifecycleScorer): OperatorFunction<AggregatedBatch, ScoredBatch> {
+export function scoreWithLifecycle(scorer: BatchScoring): OperatorFunction<AggregatedBatch, ScoredBatch> {
   return concatMap((batch) => scorer.score(batch));
 }

@@ -26,7 +26,7 @@ import { RedisStateStore } from '../../src/state/redis-store.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { committedCount, startEngine, stopEngine, waitCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
 import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
-import { readNdjson, runScoring } from '../helpers/run-scoring.js';
+import { ENGINE_DECISION, readNdjson, runScoring } from '../helpers/run-scoring.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 
@@ -70,9 +70,10 @@ async function replay(records: readonly SimulatedRecord[], now: number) {
   const dir = mkdtempSync(join(tmpdir(), 'cf-replay-'));
   const file = join(dir, 'events.ndjson');
   writeFileSync(file, records.map(recordToNdjson).join('\n') + '\n');
-  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  // The engine's default config explains risk events above the threshold: so does the reference.
+  const model = await loadScoringModel(BUNDLED_MODEL, spec, { explain: true });
   const store = new MemoryStateStore({ layout: spec.layout });
-  const run = await runScoring(createFileSource(file, fixedClock(now)), store, spec, model, now);
+  const run = await runScoring(createFileSource(file, fixedClock(now)), store, spec, model, now, { decision: ENGINE_DECISION });
   await model.close();
   const customers = [...new Set(records.flatMap((r) => (r.type === 'event' ? [r.event.customer_id] : [])))].sort();
   return { risk: run.risk, store, customers };
