@@ -31,6 +31,19 @@ export async function scoreStepsWith(batch: AggregatedBatch, model: ScoringModel
   return { scores: Float32Array.from(after, (i) => all[i]!), beforeScores: Float32Array.from(before, (i) => (i < 0 ? Number.NaN : all[i]!)) };
 }
 
+/** Scores only the marked steps (a canary without shadow); the others get NaN. */
+async function scoreSomeWith(batch: AggregatedBatch, model: ScoringModel, marked: Uint8Array): Promise<{ scores: Float32Array; beforeScores: Float32Array }> {
+  const picked = batch.steps.flatMap((s, i) => (marked[i] === 1 ? [i] : []));
+  const sub = await scoreStepsWith({ ...batch, steps: picked.map((i) => batch.steps[i]!) }, model);
+  const scores = new Float32Array(batch.steps.length).fill(Number.NaN);
+  const beforeScores = new Float32Array(batch.steps.length).fill(Number.NaN);
+  picked.forEach((i, j) => {
+    scores[i] = sub.scores[j]!;
+    beforeScores[i] = sub.beforeScores[j]!;
+  });
+  return { scores, beforeScores };
+}
+
 export async function scoreBatch(batch: AggregatedBatch, model: ScoringModel): Promise<ScoredBatch> {
   return { ...batch, ...(await scoreStepsWith(batch, model)), model: modelRef(model) };
 }
@@ -114,7 +127,7 @@ export class LifecycleScorer implements BatchScoring {
       const cref = modelRef(candidate);
       let cand: { scores: Float32Array; beforeScores: Float32Array };
       try {
-        cand = await scoreStepsWith(batch, candidate);
+        cand = this.o.shadow ? await scoreStepsWith(batch, candidate) : await scoreSomeWith(batch, candidate, canarySteps!);
       } catch (err) {
         if (isRetriable(err)) throw err;
         // A failing candidate never costs production customers their scores.
