@@ -72,13 +72,25 @@ export interface Engine {
   readonly models: ModelHandle;
   /** Watches the registry aliases (absent when model.dir pins a bundle). */
   readonly watcher?: ModelWatcher;
-  /** Runs until the source ends (bounded) or stop()/SIGTERM; resolves after a graceful drain. */
-  run(onBatch?: (batch: DecidedBatch) => void): Promise<void>;
+  /** The state store (the demo's summary reads it after the drain). */
+  readonly store: StateStore;
+  readonly spec: CompiledSpec;
+  /** Runs until the source ends (bounded) or stop()/SIGTERM; resolves after a graceful drain. `onDrained` runs before resources close. */
+  run(onBatch?: (batch: DecidedBatch) => void, onDrained?: () => Promise<void>): Promise<void>;
 }
 
 export async function createEngine(
   config: Readonly<ChurnflowConfig>,
-  options: { logger: Logger; factories?: EdgeFactories; clock?: Clock; metrics?: EngineMetrics },
+  options: {
+    logger: Logger;
+    factories?: EdgeFactories;
+    clock?: Clock;
+    metrics?: EngineMetrics;
+    /** "Now" for future-timestamp checks, when it differs from the clock (simulated or replayed time). */
+    validationClock?: Clock;
+    /** Wraps the drift output (e.g. the demo's tally), whatever edge provides it. */
+    wrapDriftSink?: (sink: RecordSink<DriftMetricRecord>) => RecordSink<DriftMetricRecord>;
+  },
 ): Promise<Engine> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
@@ -108,7 +120,8 @@ export async function createEngine(
       : undefined;
 
     // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).
-    const driftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
+    const rawDriftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
+    const driftSink = rawDriftSink && options.wrapDriftSink ? options.wrapDriftSink(rawDriftSink) : rawDriftSink;
     const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate } : undefined;
     if (config.monitoring.enabled && !drift) logger.warn('monitoring is enabled but no production model is loaded: drift monitoring is off for this run');
     const lifecycle = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
@@ -123,6 +136,7 @@ export async function createEngine(
         scoring: lifecycle,
         sinks,
         clock,
+        ...(options.validationClock ? { validationClock: options.validationClock } : {}),
         metrics,
         ...(drift ? { drift } : {}),
         onRetry: (err, attempt) => {
@@ -145,7 +159,9 @@ export async function createEngine(
       httpUrl: http?.url,
       models: handle,
       ...(models.watcher ? { watcher: models.watcher } : {}),
-      run: (onBatch) => app.run(job, onBatch ? { onNext: onBatch } : {}),
+      store,
+      spec,
+      run: (onBatch, onDrained) => app.run(job, { ...(onBatch ? { onNext: onBatch } : {}), ...(onDrained ? { onDrained } : {}) }),
     };
   } catch (err) {
     await app.abort(err);

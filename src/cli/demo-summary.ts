@@ -4,14 +4,21 @@ import type { CompiledSpec } from '../features/compile-spec.js';
 import type { DriftTally } from '../monitoring/drift-tally.js';
 import type { RunTally } from '../monitoring/run-tally.js';
 import { standoutFeatures } from '../monitoring/standout-features.js';
-import type { ModelManifest } from '../scoring/manifest.js';
+import type { ScoringRef } from '../scoring/scoring-ref.js';
+import type { AgreementFigures } from '../scoring/shadow-agreement.js';
 import type { StateStore } from '../state/state-store.js';
 
 export interface DemoSummaryInput {
   readonly tally: RunTally;
   readonly seconds: number;
   readonly spec: CompiledSpec;
-  readonly manifest: ModelManifest;
+  /** Who scored at the end (the production model, or the fallback rules); standouts need a model's reference. */
+  readonly scorer: ScoringRef;
+  /** Risk events by scorer and version (e.g. "model 1.1.0", "canary 1.2.0", "fallback 1"), and by experiment arm. */
+  readonly byScorer?: ReadonlyMap<string, number>;
+  readonly byArm?: ReadonlyMap<string, number>;
+  /** Shadow agreement at the end, if a shadow model ran. */
+  readonly shadow?: { readonly version: string; readonly events: number; readonly figures: AgreementFigures } | undefined;
   readonly store: StateStore;
   readonly outDir: string;
   readonly drift?: DriftTally | undefined;
@@ -20,7 +27,8 @@ export interface DemoSummaryInput {
 }
 
 export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text: string; json: Record<string, unknown> }> {
-  const { tally, seconds, spec, manifest, store } = input;
+  const { tally, seconds, spec, scorer, store } = input;
+  const reference = scorer.manifest?.reference.features;
   const stats = await store.stats();
   const top = tally.riskiest(10);
   const states = await store.get(top.map(([id]) => id));
@@ -28,10 +36,10 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
   const riskiest = top.map(([customerId, r], i) => {
     const state = states[i];
     const values = state ? spec.evaluate(state, state.maxEventTime + 1) : new Float64Array(names.length).fill(Number.NaN);
-    const standouts = standoutFeatures(names, values, manifest.reference.features, { limit: 3 });
+    const standouts = reference ? standoutFeatures(names, values, reference, { limit: 3 }) : [];
     return { customer_id: customerId, score: r.score, band: r.band, as_of: new Date(r.eventTime).toISOString(), standouts };
   });
-  const bands = manifest.decision.bands.map((b) => b.name);
+  const bands = scorer.decision.bands.map((b) => b.name);
   const customersByBand = tally.customersByBand();
   const json = {
     seconds,
@@ -45,7 +53,10 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
     risk_events_by_band: Object.fromEntries(bands.map((b) => [b, tally.riskEventsByBand.get(b) ?? 0])),
     customers_by_current_band: Object.fromEntries(bands.map((b) => [b, customersByBand.get(b) ?? 0])),
     state: { customers: stats.customers, bytes: stats.bytes, bytes_per_customer: stats.customers ? stats.bytes / stats.customers : 0 },
-    model: { name: manifest.name, version: manifest.version, threshold: manifest.decision.threshold },
+    model: { name: scorer.name, version: scorer.version, scorer: scorer.scorer, threshold: scorer.decision.threshold },
+    risk_events_by_scorer: input.byScorer ? Object.fromEntries(input.byScorer) : null,
+    risk_events_by_arm: input.byArm ? Object.fromEntries(input.byArm) : null,
+    shadow: input.shadow ? { version: input.shadow.version, events: input.shadow.events, ...input.shadow.figures } : null,
     riskiest,
     drift: input.drift
       ? { records: input.drift.records, by_severity: Object.fromEntries(input.drift.bySeverity), flagged: input.drift.flagged(50), retraining_triggers: input.drift.triggers.map((t) => ({ reason: t.subject, window_end: t.window_end })) }
@@ -60,7 +71,14 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
   lines.push(`dead-lettered  ${fmt(tally.deadLettered)}${dl ? `  (${dl})` : ''}`);
   lines.push(`late           ${fmt(tally.late)}  (behind the watermark by more than the allowed lateness)`);
   lines.push(`risk events    ${fmt(tally.riskEvents)}  by band: ${bands.map((b) => `${b} ${fmt(tally.riskEventsByBand.get(b) ?? 0)}`).join(', ')}`);
-  lines.push(`customers now  ${bands.map((b) => `${b} ${fmt(customersByBand.get(b) ?? 0)}`).join(', ')}   (threshold ${manifest.decision.threshold.toFixed(3)})`);
+  lines.push(`customers now  ${bands.map((b) => `${b} ${fmt(customersByBand.get(b) ?? 0)}`).join(', ')}   (threshold ${scorer.decision.threshold.toFixed(3)})`);
+  if (input.byScorer && input.byScorer.size > 1) lines.push(`scored by      ${[...input.byScorer.entries()].map(([k, v]) => `${k}: ${fmt(v)}`).join(', ')} risk events`);
+  if (input.byArm && input.byArm.size > 0) lines.push(`experiment     ${[...input.byArm.entries()].map(([k, v]) => `${k} ${fmt(v)}`).join(', ')} risk events`);
+  if (input.shadow) {
+    const f = input.shadow.figures;
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    lines.push(`shadow         ${input.shadow.version}: ${fmt(input.shadow.events)} shadow risk events; over the last ${fmt(f.pairs)} scores correlation ${f.correlation.toFixed(3)}, band flips ${pct(f.bandFlips)}, above threshold production ${pct(f.productionAbove)} / shadow ${pct(f.shadowAbove)}`);
+  }
   lines.push('', 'riskiest customers');
   for (const r of riskiest) {
     const why = r.standouts.map((s) => `${s.feature}=${formatValue(s.value)} (p${Math.round(s.percentile * 100)})`).join(', ');

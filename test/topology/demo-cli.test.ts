@@ -45,3 +45,23 @@ test('demo with bad records: completes, dead-letters every bad record, serves me
   assert.ok(summary.risk_events > 0);
   assert.equal(summary.riskiest.length, 10);
 });
+
+test('demo with the lifecycle on: shadow output, canary and experiment arms on risk events, reasons above the threshold, agreement in the summary', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const out = mkdtempSync(join(tmpdir(), 'cf-demo-lc-'));
+  const args = ['--customers', '150', '--days', '30', '--seed', '6', '--port', '0', '--out', out, '--quiet', '--shadow', '--canary', '0.25', '--experiment'];
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/churnflow.js', 'demo', ...args]);
+  assert.match(stdout, /model churn-gbdt@1\.1\.0 .*candidate 1\.2\.0 in shadow on 25 % of customers; experiment arms/);
+  assert.match(stdout, /shadow +1\.2\.0: [\d,]+ shadow risk events; over the last [\d,]+ scores correlation/);
+  const lines = (f: string) => readFileSync(join(out, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { model_version: string; experiment_arm: string | null; above_threshold: boolean; reasons: unknown[] });
+  const risk = lines('risk-events.ndjson');
+  assert.deepEqual([...new Set(risk.map((e) => e.model_version))].sort(), ['1.1.0', '1.2.0'], 'production and canary versions');
+  assert.ok(risk.every((e) => e.experiment_arm === 'treatment' || e.experiment_arm === 'control'));
+  assert.ok(risk.filter((e) => e.above_threshold).every((e) => e.reasons.length === 3));
+  const shadow = lines('shadow-risk-events.ndjson');
+  assert.ok(shadow.length > 0 && shadow.every((e) => e.model_version === '1.2.0'));
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { shadow: { version: string; pairs: number } };
+  assert.equal(summary.shadow.version, '1.2.0');
+  assert.ok(summary.shadow.pairs > 0);
+});
