@@ -69,14 +69,14 @@ export interface ChurnScoringEdges {
   readonly watermarks?: WatermarkTracker;
   readonly onRetry?: (err: unknown, attempt: number) => void;
   /** Drift and performance monitoring (optional): the monitor, its sink and its midnight sample. */
-  readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'watermark'>;
+  readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'allowedLatenessMs'>;
 }
 
 export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
   const { source, store, spec, clock, metrics } = edges;
   const flow = new FlowControl(options.maxInFlight);
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
-  const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, watermark: () => watermarks.overall() }) : undefined;
+  const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
   return source.records(flow).pipe(
     tap(() => metrics?.recordsReceived.inc({ source: source.name })),
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter

@@ -12,6 +12,7 @@ import type { ScoringModel } from '../scoring/scoring-model.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import type { CustomerState } from '../state/customer-state.js';
 import type { StateStore } from '../state/state-store.js';
+import { WatermarkTracker } from '../time/watermark.js';
 import type { DecidedBatch } from './batch.js';
 
 export interface DriftStage {
@@ -21,8 +22,8 @@ export interface DriftStage {
   readonly spec: CompiledSpec;
   /** The production model now (undefined while the fallback rules score: no samples then). */
   readonly model: () => ScoringModel | undefined;
-  /** The lowest event-time watermark over the source's streams. */
-  readonly watermark: () => number | undefined;
+  /** The topology's allowed lateness: the stage's own watermark follows the events already applied. */
+  readonly allowedLatenessMs: number;
   /** Share of customers in each midnight sample (a stable hash of the id picks them). */
   readonly sampleRate: number;
 }
@@ -34,6 +35,10 @@ export interface DriftStage {
 export function createDriftStage(stage: DriftStage): { process(batch: DecidedBatch): Promise<void> } {
   let nextMidnight: number | undefined;
   const { monitor, spec } = stage;
+  // Not the source's watermark: records of later batches move that one before their state is applied,
+  // and a midnight sampled then would miss events that belong before it. This one only sees applied
+  // events, so when it passes a midnight every event before it is in the store (later ones are late).
+  const applied = new WatermarkTracker({ allowedLatenessMs: stage.allowedLatenessMs });
   return {
     async process(batch) {
       // Only production's own scores count (not the fallback rules', not canary steps scored by the candidate).
@@ -57,7 +62,8 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
         const first = Math.min(...batch.steps.map((s) => s.item.event.eventTime));
         nextMidnight = (Math.floor(first / DAY_MS) + 1) * DAY_MS;
       }
-      const wm = stage.watermark();
+      for (const st of batch.steps) applied.observe(st.item.record.position.stream, st.item.event.eventTime);
+      const wm = applied.overall();
       if (wm === undefined || nextMidnight === undefined) return;
       while (nextMidnight <= wm) {
         const states: CustomerState[] = [];
