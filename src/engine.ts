@@ -209,6 +209,9 @@ async function startModels(
   const loadOptions = modelLoadOptions(config);
   if (config.model.dir !== undefined) {
     app.onStop(() => handle.close());
+    if (config.model.shadow.enabled || config.model.canary.share > 0 || config.model.rollback.enabled) {
+      logger.warn({ dir: config.model.dir }, 'model.dir pins one bundle: shadow, canary and automatic rollback need the registry and are off');
+    }
     try {
       const model = await loadScoringModel(config.model.dir, spec, loadOptions);
       handle.set('production', model);
@@ -227,7 +230,8 @@ async function startModels(
     store: aliases,
     bundleDir: (version) => registry.bundleDir(config.model.name, version),
     name: config.model.name,
-    aliases: config.model.shadow.enabled || config.model.canary.share > 0 ? [config.model.alias, 'candidate'] : [config.model.alias],
+    // The configured alias scores (the production slot); the candidate alias shadows or canaries beside it.
+    slots: config.model.alias === 'production' && (config.model.shadow.enabled || config.model.canary.share > 0) ? { production: 'production', candidate: 'candidate' } : { production: config.model.alias },
     spec,
     handle,
     clock: ctx.clock,
@@ -257,9 +261,10 @@ function lifecycleScorer(
   let rollingBack = false;
   const rollback = async (t: RollbackTrigger) => {
     const name = config.model.name;
-    const reason = `automatic: ${t.reason} ${t.value.toPrecision(4)} > ${t.limit} over ${t.sample} (${t.reason === 'error_rate' ? 'scoring calls' : 'latest scores'}) of ${name}@${t.version}`;
+    const reason = `automatic: ${t.reason} ${t.value.toPrecision(4)} > ${t.limit} over ${t.sample} (${t.reason === 'score_psi' ? 'latest scores' : 'scoring calls'}) of ${name}@${t.version}`;
     try {
-      const result = await models.registry!.rollback(name, { reason, actor: `churnflow-engine@${hostname()}` });
+      // Only the version judged: with several instances, the first verdict rolls back and the others find it moved.
+      const result = await models.registry!.rollback(name, { reason, actor: `churnflow-engine@${hostname()}`, ifProductionIs: t.version });
       metrics.modelRollbacks.inc({ reason: t.reason });
       logger.error({ trigger: t, from: result.from, to: result.to }, 'production model rolled back automatically');
       const now = ctx.clock.now();
@@ -282,7 +287,11 @@ function lifecycleScorer(
       onScoringError: (err, ref) => {
         metrics.scoringErrors.inc();
         logger.error({ err, model: `${ref.name}@${ref.version}` }, 'scoring failed');
-        if (guard && ref.version === handle.get('production')?.manifest.version) guard.recordFailure(ref.version);
+        // A version that fails from its first batch is judged too (watch() before the first success).
+        if (guard && ref.manifest && ref.version === handle.get('production')?.manifest.version) {
+          guard.watch(ref.manifest);
+          guard.recordFailure(ref.version);
+        }
         maybeRollback();
       },
       onFallback: (active, why) => {
@@ -317,6 +326,8 @@ function lifecycleScorer(
   function maybeRollback(): void {
     if (!guard || rollingBack) return;
     const t = guard.check();
+    const version = handle.get('production')?.manifest.version;
+    if (version) for (const [trigger, value] of guard.latest) metrics.rollbackGuardValue.set({ model_version: version, trigger }, value);
     if (!t) return;
     rollingBack = true;
     void rollback(t);

@@ -132,6 +132,8 @@ export interface RollbackOptions {
   /** When given, a target trained on another feature spec is refused (unless force). */
   readonly spec?: CompiledSpec;
   readonly force?: boolean;
+  /** Only roll back if production is still this version (an engine's verdict about the model it ran). */
+  readonly ifProductionIs?: string;
 }
 
 export interface RollbackResult {
@@ -329,6 +331,9 @@ export class ModelRegistry {
     const current = state.aliases.production;
     const refuse = (why: string) => new ChurnflowError('CF_ROLLBACK_REFUSED', `cannot roll back ${name}: ${why}`, { details: { name, production: current ?? null } });
     if (!current) throw refuse('it has no production version');
+    if (options.ifProductionIs !== undefined && options.ifProductionIs !== current) {
+      throw refuse(`production is ${current} now, not ${options.ifProductionIs} (someone moved it already)`);
+    }
     const target = rollbackTarget(state.history, current);
     if (!target) throw refuse(`production ${current} has no earlier production version to go back to${state.history.length > 0 ? ' (every earlier one was rolled back already)' : ''}`);
     let manifest: ModelManifest;

@@ -4,12 +4,15 @@
 //   reference-outputs  model.onnx loads in onnxruntime-node and re-scores manifest.reference_outputs.rows
 //                      (model input rows: imputed, input_columns order) within referenceTolerance of
 //                      the scores the trainer recorded; no reference outputs is a failure;
+//   explainable        model.onnx holds a tree ensemble with node covers, so engines can compute exact
+//                      TreeSHAP reasons (risk events carry them by default);
 //   roc_auc, pr_auc, recall   each validation metric is at least production's minus maxMetricDrop
 //                      (no production model: passes, saying so).
 // Every check runs, so a refusal lists everything that is wrong at once.
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
+import { createTreeExplainer } from '../scoring/explain/explainer.js';
 import { createInputVectorizer } from '../scoring/input-vectorizer.js';
 import type { ModelManifest } from '../scoring/manifest.js';
 import { createOnnxScorer, type BatchScorer } from '../scoring/onnx-scorer.js';
@@ -44,7 +47,7 @@ export const GATED_METRICS = ['roc_auc', 'pr_auc', 'recall'] as const;
 export type GatedMetric = (typeof GATED_METRICS)[number];
 
 export async function evaluatePromotion(input: GateInput): Promise<GateResult> {
-  const checks: GateCheck[] = [checkFeatureSpec(input), await checkReferenceOutputs(input), ...GATED_METRICS.map((m) => checkMetric(input, m))];
+  const checks: GateCheck[] = [checkFeatureSpec(input), await checkReferenceOutputs(input), await checkExplainable(input), ...GATED_METRICS.map((m) => checkMetric(input, m))];
   return { ok: checks.every((c) => c.ok), checks };
 }
 
@@ -109,6 +112,16 @@ async function checkReferenceOutputs({ candidate, policy, intraOpThreads }: Gate
     return { name, ok: false, detail: `scoring the reference rows failed: ${errorMessage(err)}` };
   } finally {
     await scorer.close();
+  }
+}
+
+async function checkExplainable({ candidate }: GateInput): Promise<GateCheck> {
+  const m = candidate.manifest;
+  try {
+    const explainer = await createTreeExplainer({ dir: candidate.dir, manifest: m, onnxPath: join(candidate.dir, m.onnx.file) });
+    return { name: 'explainable', ok: true, detail: `tree ensemble with node covers: exact TreeSHAP over ${explainer.width} inputs` };
+  } catch (err) {
+    return { name: 'explainable', ok: false, detail: `${errorMessage(err)} (engines with model.reasons.topK > 0 could not load it; re-export: python -m churnflow_trainer reexport-onnx --bundle <dir>)` };
   }
 }
 

@@ -15,8 +15,12 @@ export interface ModelWatcherOptions {
   readonly store: AliasStore;
   readonly bundleDir: (version: string) => string;
   readonly name: string;
-  /** Aliases this engine scores with: production always; candidate for shadow or canary. */
-  readonly aliases: readonly AliasName[];
+  /**
+   * Which alias fills each slot of the handle: the production slot (what scores; usually the
+   * production alias, the candidate alias for an engine that runs the candidate on its own) and,
+   * for shadow or canary, the candidate slot.
+   */
+  readonly slots: { readonly production: AliasName; readonly candidate?: AliasName };
   readonly spec: CompiledSpec;
   readonly handle: ModelHandle;
   readonly clock: Clock;
@@ -84,9 +88,11 @@ export class ModelWatcher {
     }
     const moved = state.revision !== this.lastRevision;
     this.lastRevision = state.revision;
-    for (const alias of this.o.aliases) await this.apply(alias, state.aliases[alias], moved);
+    await this.apply('production', state.aliases[this.o.slots.production], moved);
+    if (this.o.slots.candidate) await this.apply('candidate', state.aliases[this.o.slots.candidate], moved);
   }
 
+  /** `alias` names the handle's slot; the version comes from the alias configured for it. */
   private async apply(alias: AliasName, version: string | undefined, moved: boolean): Promise<void> {
     const { handle, logger, metrics } = this.o;
     const current = handle.get(alias);

@@ -40,6 +40,8 @@ export class RollbackGuard {
   private failedCalls = 0;
   private latencies: number[] = [];
   private fired = false;
+  /** The latest value of each trigger's statistic for the watched version (exported as gauges). */
+  readonly latest = new Map<RollbackReason, number>();
 
   constructor(private readonly policy: RollbackPolicy) {
     this.ring = new Float64Array(policy.minScores);
@@ -57,6 +59,7 @@ export class RollbackGuard {
     this.failedCalls = 0;
     this.latencies = [];
     this.fired = false;
+    this.latest.clear();
   }
 
   recordScored(version: string, seconds: number, scores: ArrayLike<number>): void {
@@ -89,17 +92,20 @@ export class RollbackGuard {
     const calls = this.okCalls + this.failedCalls;
     if (calls >= MIN_CALLS || (this.okCalls === 0 && this.failedCalls >= MIN_FAILED_CALLS)) {
       const rate = this.failedCalls / calls;
+      this.latest.set('error_rate', rate);
       if (rate > p.maxErrorRate) return { version, reason: 'error_rate', value: rate, limit: p.maxErrorRate, sample: calls };
     }
     if (this.n < p.minScores) return undefined;
     if (this.latencies.length >= MIN_CALLS) {
       const sorted = [...this.latencies].sort((a, b) => a - b);
       const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+      this.latest.set('latency_p99', p99);
       if (p99 > p.maxLatencyP99Ms) return { version, reason: 'latency_p99', value: p99, limit: p.maxLatencyP99Ms, sample: sorted.length };
     }
     const counts = new Array<number>(this.reference.length).fill(0);
     for (let i = 0; i < this.n; i++) counts[binIndex(this.edges, this.ring[i]!)]!++;
     const value = psi(counts, this.reference);
+    this.latest.set('score_psi', value);
     if (value > p.maxScorePsi) return { version, reason: 'score_psi', value, limit: p.maxScorePsi, sample: this.n };
     return undefined;
   }

@@ -98,7 +98,7 @@ test('the registry watcher picks up a rollback while the stream runs, with nothi
   await registry.promote('churn-gbdt', '1.0.0', { alias: 'production', reason: 'first', actor, gate });
   await registry.promote('churn-gbdt', '1.1.0', { alias: 'production', reason: 'second', actor, gate });
   const handle = new ModelHandle();
-  const watcher = new ModelWatcher({ store, bundleDir: (v) => registry.bundleDir('churn-gbdt', v), name: 'churn-gbdt', aliases: ['production'], spec, handle, clock: fixedClock(now), pollIntervalMs: 100, logger: silent });
+  const watcher = new ModelWatcher({ store, bundleDir: (v) => registry.bundleDir('churn-gbdt', v), name: 'churn-gbdt', slots: { production: 'production' }, spec, handle, clock: fixedClock(now), pollIntervalMs: 100, logger: silent });
   await watcher.start();
   assert.equal(handle.get('production')?.manifest.version, '1.1.0');
   let batches = 0;
@@ -278,6 +278,31 @@ test('automatic rollback through the engine: scores far from the reference roll 
   assert.ok(switchAt > 0 && versions.slice(switchAt).every((v) => v === '1.0.0'), 'switched to the rolled-back-to version and stayed');
   assert.equal(new Set(risk.map((e) => e.trigger_event_id)).size, risk.length, 'no event scored twice');
   assert.equal((await engine.metrics.registry.getSingleMetricAsString('churnflow_model_rollbacks_total')).includes('reason="score_psi"} 1'), true);
+});
+
+test('an engine on the candidate alias (model.alias: candidate) scores with the candidate', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cf-cand-'));
+  for (const v of ['1.1.0', '1.2.0']) cpSync(`models/churn-gbdt/${v}`, join(root, 'churn-gbdt', v), { recursive: true });
+  const store = new FileAliasStore({ root });
+  const registry = new ModelRegistry({ root, aliases: store });
+  await registry.promote('churn-gbdt', '1.1.0', { reason: 'prod', actor: 'test', gate });
+  await registry.promote('churn-gbdt', '1.2.0', { alias: 'candidate', reason: 'cand', actor: 'test', gate });
+  await store.close();
+  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-cand-'));
+  const input = join(dir, 'events.ndjson');
+  writeFileSync(input, `${[...simulate(resolveSimulatorOptions({ customers: 40, days: 20, seed: 44 }))].map(recordToNdjson).join('\n')}\n`);
+  const config = configSchema.parse({
+    source: { kind: 'file', file: input },
+    sinks: { kind: 'file', dir },
+    http: { enabled: false },
+    validation: { maxFutureMs: 365 * 86_400_000 },
+    model: { alias: 'candidate', registry: { dir: root } },
+  });
+  const engine = await createEngine(config, { logger: silent, clock: fixedClock(now) });
+  assert.equal(engine.models.get('production')?.manifest.version, '1.2.0');
+  await engine.run();
+  const risk = readNdjson<RiskEventRecord>(join(dir, 'risk-events.ndjson'));
+  assert.ok(risk.length > 0 && risk.every((e) => e.model_version === '1.2.0' && e.scorer === 'model'));
 });
 
 test.after(async () => {

@@ -260,6 +260,17 @@ test('rollback goes back one production version at a time, never to a version it
   assert.equal((await registry.rollback('churn-gbdt', { reason: 'r', actor: 'a' })).to, '1.0.0');
 });
 
+test('rollback ifProductionIs: a second engine\'s verdict about a version already rolled back moves nothing', async () => {
+  const { registry } = newRegistry();
+  for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+    await registry.register(bundle(v), { actor: 'a' });
+    await registry.promote('churn-gbdt', v, opts());
+  }
+  assert.equal((await registry.rollback('churn-gbdt', { reason: 'engine A', actor: 'a', ifProductionIs: '1.2.0' })).to, '1.1.0');
+  await assert.rejects(registry.rollback('churn-gbdt', { reason: 'engine B', actor: 'b', ifProductionIs: '1.2.0' }), (e: unknown) => code('CF_ROLLBACK_REFUSED')(e) && /production is 1\.1\.0 now, not 1\.2\.0/.test((e as Error).message));
+  assert.equal((await registry.aliases('churn-gbdt')).aliases.production, '1.1.0');
+});
+
 test('rollback is refused without a production version, or with only one', async () => {
   const { registry } = newRegistry();
   await registry.register(bundle('1.0.0'), { actor: 'a' });

@@ -45,7 +45,7 @@ const check = (r: Awaited<ReturnType<typeof evaluatePromotion>>, name: string) =
 test('the committed bundle passes every check; without production the metric checks say so', async () => {
   const r = await evaluatePromotion({ candidate: await bundle(), spec, policy });
   assert.equal(r.ok, true, JSON.stringify(r.checks));
-  assert.deepEqual(r.checks.map((c) => c.name), ['feature-spec', 'reference-outputs', 'roc_auc', 'pr_auc', 'recall']);
+  assert.deepEqual(r.checks.map((c) => c.name), ['feature-spec', 'reference-outputs', 'explainable', 'roc_auc', 'pr_auc', 'recall']);
   assert.match(check(r, 'reference-outputs').detail, /^32 reference rows re-scored on onnxruntime-node, max \|Δ\| 0 /);
   for (const m of ['roc_auc', 'pr_auc', 'recall']) assert.match(check(r, m).detail, /no production model to compare with/);
   assert.deepEqual(failedChecks(r), []);
@@ -136,4 +136,18 @@ test('every failing check is reported at once', async () => {
   });
   const r = await evaluatePromotion({ candidate: cand, production: await production(), spec, policy });
   assert.deepEqual(failedChecks(r).map((l) => l.split(':')[0]), ['feature-spec', 'reference-outputs', 'roc_auc', 'pr_auc']);
+});
+
+test('a model.onnx without tree covers scores its references but is refused as not explainable', async () => {
+  const onnx = readFileSync(join(BUNDLE, 'model.onnx'));
+  const key = Buffer.from('churnflow.tree_covers');
+  const at = onnx.indexOf(key);
+  assert.ok(at > 0, 'the committed bundle carries covers');
+  const renamed = Buffer.from(onnx);
+  renamed.write('churnflow.tree_cOvers', at); // same length: the protobuf stays valid, the covers are gone
+  const r = await evaluatePromotion({ candidate: await bundle(() => {}, { onnx: renamed }), spec, policy });
+  assert.equal(check(r, 'reference-outputs').ok, true);
+  assert.equal(check(r, 'explainable').ok, false);
+  assert.match(check(r, 'explainable').detail, /reexport-onnx/);
+  assert.deepEqual(failedChecks(r).map((l) => l.split(':')[0]), ['explainable']);
 });

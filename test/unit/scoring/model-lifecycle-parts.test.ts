@@ -80,6 +80,14 @@ test('rollback guard: error rate, latency p99 and score PSI, judged once enough 
   for (let i = 0; i < 3; i++) failing.recordFailure(manifest.version);
   assert.deepEqual(failing.check(), { version: manifest.version, reason: 'error_rate', value: 1, limit: 0.1, sample: 3 });
 
+  // a version failing from its very first batch: watch() on the failure, error rate judged
+  const neverScored = new RollbackGuard(policy);
+  for (let i = 0; i < 3; i++) {
+    neverScored.watch(manifest);
+    neverScored.recordFailure(manifest.version);
+  }
+  assert.equal(neverScored.check()?.reason, 'error_rate');
+
   const other = new RollbackGuard(policy);
   other.watch(manifest);
   other.recordFailure('9.9.9'); // another version's failures do not count
