@@ -4,7 +4,7 @@
 // against what onnxruntime-node actually serves (the logit of the model's probability).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compileSpec, type CompiledSpec } from '../../src/features/compile-spec.js';
@@ -18,7 +18,8 @@ import type { ActivityEventJson } from '../../src/events/wire-types.js';
 import { runSnapshot } from '../helpers/run-snapshot.js';
 import { trainer } from '../helpers/python.js';
 
-const BUNDLES = ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0'];
+// Every bundle in the committed registry: each must carry covers (the promotion gate requires them).
+const BUNDLES = readdirSync('models/churn-gbdt', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `models/churn-gbdt/${d.name}`).sort();
 const TOLERANCE = 1e-4;
 
 let rowsPromise: Promise<{ spec: CompiledSpec; rows: Float64Array[] }> | undefined;
@@ -39,9 +40,8 @@ function hasCovers(dir: string): boolean {
 }
 
 for (const dir of BUNDLES) {
-  const present = existsSync(join(dir, 'manifest.json'));
-  const skip = !present ? `${dir} does not exist` : !hasCovers(dir) ? `${dir}/model.onnx has no tree covers (re-export it)` : false;
-  test(`${dir}: TreeSHAP from model.onnx matches LightGBM pred_contrib (${TOLERANCE}) and adds up to the served score`, { skip }, async (t) => {
+  test(`${dir}: TreeSHAP from model.onnx matches LightGBM pred_contrib (${TOLERANCE}) and adds up to the served score`, async (t) => {
+    assert.ok(existsSync(join(dir, 'manifest.json')) && hasCovers(dir), `${dir}/model.onnx has no tree covers (re-export it: python -m churnflow_trainer reexport-onnx --bundle ${dir})`);
     const { spec, rows } = await simulatorRows();
     assert.ok(rows.length >= 300, `rows: ${rows.length}`);
     assert.ok(rows.some((r) => r.some((v) => Number.isNaN(v))), 'some rows have missing values, so indicators are exercised');
