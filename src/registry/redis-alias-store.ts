@@ -6,7 +6,7 @@
 // any number of hosts exactly one applies.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ChurnflowError, errorMessage } from '../errors.js';
-import { DEFAULT_REDIS_OPTIONS } from '../state/redis-store.js';
+import { redisClient } from '../state/redis-store.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import {
   aliasConflict,
@@ -61,16 +61,8 @@ export class RedisAliasStore implements AliasStore {
     if (/[{}]/.test(this.prefix)) {
       throw new ChurnflowError('CF_CONFIG_INVALID', `redis key prefix must not contain '{' or '}' (the store adds the hash tag), got ${JSON.stringify(this.prefix)}`);
     }
-    if (!options.redis && !options.url) throw new ChurnflowError('CF_CONFIG_INVALID', 'redis alias store needs `url` or `redis`');
     this.clock = options.clock ?? systemClock;
-    if (options.redis) {
-      this.client = options.redis;
-      this.ownsClient = false;
-    } else {
-      this.client = new Redis(options.url!, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
-      this.ownsClient = true;
-      this.client.on('error', (err: Error) => options.onConnectionError?.(err));
-    }
+    ({ client: this.client, owns: this.ownsClient } = redisClient(options, 'redis alias store'));
     this.client.defineCommand('churnflowAliasCas', { lua: ALIAS_CAS_LUA, numberOfKeys: 1 });
   }
 

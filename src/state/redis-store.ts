@@ -45,6 +45,19 @@ export interface RedisStoreOptions {
  * never gives up. A command sent but unanswered when the connection dropped is resent after reconnect
  * (also safe, same reason). A failover that leaves us on a replica (READONLY) reconnects and resends.
  */
+/** The client a Redis-backed part uses: the one it is given (not closed by it), or its own from `url`. */
+export function redisClient(
+  options: { readonly redis?: Redis | Cluster; readonly url?: string; readonly redisOptions?: RedisOptions; readonly onConnectionError?: (err: Error) => void },
+  what: string,
+): { client: Redis | Cluster; owns: boolean } {
+  if (options.redis) return { client: options.redis, owns: false };
+  if (!options.url) throw new ChurnflowError('CF_CONFIG_INVALID', `${what} needs \`url\` or \`redis\``);
+  const client = new Redis(options.url, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
+  // Without a listener ioredis prints every failed reconnect; it keeps reconnecting either way.
+  client.on('error', (err: Error) => options.onConnectionError?.(err));
+  return { client, owns: true };
+}
+
 export const DEFAULT_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2000),
   maxRetriesPerRequest: 5,
@@ -87,21 +100,13 @@ export class RedisStateStore implements StateStore {
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) {
       throw new ChurnflowError('CF_CONFIG_INVALID', `idleTtlSeconds must be a positive integer, got ${String(ttl)}`);
     }
-    if (!options.redis && !options.url) throw new ChurnflowError('CF_CONFIG_INVALID', 'redis state store needs `url` or `redis`');
+
     this.ttl = String(ttl ?? 0);
     this.retention = String(options.layout.retentionDays);
     this.mergesJson = JSON.stringify(Object.fromEntries(options.layout.merges));
     this.matchPattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{c:*`;
     const scripts = loadLuaScripts(options.luaDir ?? resolveLuaDir());
-    if (options.redis) {
-      this.client = options.redis;
-      this.ownsClient = false;
-    } else {
-      this.client = new Redis(options.url!, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
-      this.ownsClient = true;
-      // Without a listener ioredis prints every failed reconnect; it keeps reconnecting either way.
-      this.client.on('error', (err: Error) => options.onConnectionError?.(err));
-    }
+    ({ client: this.client, owns: this.ownsClient } = redisClient(options, 'redis state store'));
     for (const s of scripts) this.client.defineCommand(s.command, { lua: s.lua, numberOfKeys: s.numberOfKeys });
   }
 

@@ -80,3 +80,18 @@ export async function stopEngine(p: EngineProcess, timeoutMs = 30_000): Promise<
   }
   return code;
 }
+
+/** Waits until the group caught up with the topic, then stops every engine; a failing run never leaves an engine behind. */
+export async function stopWhenCaughtUp(groupId: string, topic: string, engines: readonly EngineProcess[], timeoutMs = 180_000): Promise<void> {
+  try {
+    await waitCaughtUp(groupId, topic, timeoutMs, () => engines.some((e) => e.child.exitCode === null)).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${engines.map((e) => e.logs().slice(-3000)).join('\n')}`);
+    });
+    for (const e of engines) {
+      const code = await stopEngine(e);
+      if (code !== 0) throw new Error(`engine exited with ${code}:\n${e.logs().slice(-2000)}`);
+    }
+  } finally {
+    for (const e of engines) if (e.child.exitCode === null) e.child.kill('SIGKILL');
+  }
+}

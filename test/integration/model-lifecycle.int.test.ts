@@ -20,7 +20,7 @@ import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
 import { produceActivity } from '../../src/sinks/activity-producer.js';
 import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate, type SimulatedRecord, type SimulatorOptions } from '../../src/simulator/index.js';
-import { committedCount, startEngine, stopEngine, waitCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
+import { committedCount, startEngine, stopEngine, stopWhenCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
 import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
 
@@ -100,14 +100,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 const acceptedEvents = (records: readonly SimulatedRecord[]) => records.flatMap((r) => (r.type === 'event' ? [r.event.event_id] : []));
 
 async function finish(s: Setup, engines: EngineProcess[]): Promise<void> {
-  try {
-    await waitCaughtUp(s.groupId, s.topics.activity, 180_000, () => engines.some((e) => e.child.exitCode === null)).catch((err: unknown) => {
-      throw new Error(`${String(err)}\n${engines.map((e) => e.logs().slice(-3000)).join('\n')}`);
-    });
-    for (const e of engines) assert.equal(await stopEngine(e), 0, e.logs().slice(-2000));
-  } finally {
-    for (const e of engines) if (e.child.exitCode === null) e.child.kill('SIGKILL');
-  }
+  await stopWhenCaughtUp(s.groupId, s.topics.activity, engines);
 }
 
 async function waitFor(what: string, ok: () => boolean | Promise<boolean>, engines: EngineProcess[], timeoutMs = 60_000): Promise<void> {
