@@ -82,6 +82,8 @@ export interface BatchScoring {
 
 export class LifecycleScorer implements BatchScoring {
   private fallbackSince: number | undefined;
+  /** The model whose failure started the fallback: a different one (swapped in since) is tried at once. */
+  private failed: ScoringModel | undefined;
 
   constructor(private readonly o: LifecycleScoringOptions) {}
 
@@ -94,7 +96,7 @@ export class LifecycleScorer implements BatchScoring {
     try {
       const { production, candidate } = lease;
       const now = this.o.clock.now();
-      const tryModel = production !== undefined && (this.fallbackSince === undefined || now - this.fallbackSince >= this.o.retryAfterMs);
+      const tryModel = production !== undefined && (this.fallbackSince === undefined || production !== this.failed || now - this.fallbackSince >= this.o.retryAfterMs);
       let scored: ScoredBatch | undefined;
       if (tryModel) {
         const ref = modelRef(production);
@@ -104,12 +106,14 @@ export class LifecycleScorer implements BatchScoring {
           this.o.hooks?.onScored?.(ref, (performance.now() - t0) / 1000, scored.scores);
           if (this.fallbackSince !== undefined) {
             this.fallbackSince = undefined;
+            this.failed = undefined;
             this.o.hooks?.onFallback?.(false, `${ref.name}@${ref.version} scores again`);
           }
         } catch (err) {
           if (isRetriable(err)) throw err;
           this.o.hooks?.onScoringError?.(err, ref);
           if (!this.o.fallback) throw err;
+          this.failed = production;
           this.activate(now, `${ref.name}@${ref.version} failed to score: ${(err as Error).message}`);
         }
       } else if (production === undefined && this.fallbackSince === undefined) {

@@ -180,6 +180,24 @@ test('fallback: when production cannot score, the rules score (scorer fallback, 
   assert.ok(fallback.some((e) => e.reasons.length === 0 && Math.abs(e.score - fallbackConfig.baseScore) < 1e-6), 'no rule matched: base score');
 });
 
+test('fallback: a model swapped in while the rules score is tried at once, not after retryAfterMs', async () => {
+  const broken: ScoringModel = { ...prod, scoreFeatures: () => Promise.reject(new ChurnflowError('CF_SCORING_FAILED', 'bad bundle', { retriable: false })), close: async () => {} };
+  const handle = handleWith(broken);
+  let batches = 0;
+  const scoring = new LifecycleScorer({
+    handle,
+    clock: fixedClock(now), // time stands still: retryAfterMs never passes
+    retryAfterMs: 3_600_000,
+    shadow: false,
+    fallback: createFallbackScorer(fallbackConfig, spec.columns),
+  });
+  const r = await runScoring(createSimulatorSource(sim, fixedClock(now)), new MemoryStateStore({ layout: spec.layout }), spec, prod, now, { batch: { maxSize: 64, maxWaitMs: 1 }, ...EVERY }, {
+    scoring: { score: async (b) => (++batches === 10 && handle.set('production', prod), scoring.score(b)) },
+  });
+  const firstModel = r.risk.findIndex((e) => e.scorer === 'model');
+  assert.ok(firstModel > 0 && r.risk.slice(0, firstModel).every((e) => e.scorer === 'fallback') && r.risk.slice(firstModel).every((e) => e.scorer === 'model'));
+});
+
 test('fallback without any production model: the rules score from the start', async () => {
   const r = await run(lifecycle(handleWith(undefined), { fallback: createFallbackScorer(fallbackConfig, spec.columns) }));
   assert.ok(r.risk.length > 0 && r.risk.every((e) => e.scorer === 'fallback'));
