@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runBacktest } from '../../src/cli/backtest.js';
-import { resolveSimulatorOptions } from '../../src/simulator/index.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
+import { simulatorBacktest } from '../helpers/backtest.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = resolve('out/backtest-report.png');
@@ -24,17 +24,8 @@ async function makeReport(): Promise<string> {
   manifest.decision.bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.075 }, { name: 'high', min_score: 0.15 }];
   writeFileSync(join(stricter, 'manifest.json'), JSON.stringify(manifest));
   const { htmlPath } = await runBacktest({
-    source: { kind: 'simulator', options: resolveSimulatorOptions({ customers: 400, days: 120, seed: 5 }) },
+    ...simulatorBacktest({ customers: 400, days: 120, seed: 5 }),
     models: [{ label: 'bundled', dir: BUNDLED_MODEL }, { label: 'stricter threshold', dir: stricter }],
-    spec: 'builtin:churn_default',
-    allowedLatenessMs: 3_600_000,
-    everyDays: 7,
-    warmupDays: 30,
-    from: null,
-    to: null,
-    costs: {},
-    gridStep: 0.01,
-    generatedAt: null,
     outDir: join(work, 'report'),
   });
   return htmlPath;

@@ -13,6 +13,7 @@ import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../src/simulator/index.js';
 import { runSnapshot } from '../helpers/run-snapshot.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
+import { simulatorBacktest } from '../helpers/backtest.js';
 
 const BUNDLE = BUNDLED_MODEL;
 const SIM = { customers: 300, days: 90, seed: 5 };
@@ -135,18 +136,7 @@ test('determinism: two runs write byte-identical report.json and report.html', a
   assert.doesNotMatch(first.json, /"generated_at": "/, 'no timestamp unless pinned');
 });
 
-const base: Omit<BacktestRunOptions, 'models' | 'outDir'> = {
-  source: { kind: 'simulator', options: resolveSimulatorOptions(SIM) },
-  spec: 'builtin:churn_default',
-  allowedLatenessMs: 3_600_000,
-  everyDays: 7,
-  warmupDays: 30,
-  from: null,
-  to: null,
-  costs: {},
-  gridStep: 0.01,
-  generatedAt: null,
-};
+const base = simulatorBacktest(SIM);
 
 test('a bundle trained on another feature spec is refused with the engine error, before any replay', async () => {
   const foreign = bundleWith('foreign', (m) => {
