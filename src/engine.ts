@@ -116,7 +116,20 @@ export async function createEngine(
     app.onStop(() => source.stop());
 
     const http = config.http.enabled
-      ? app.own('http', await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, lifecycle: () => ({ state: app.state, ready: app.ready }) }), (h) => h.close())
+      ? app.own(
+          'http',
+          await startHttpServer({
+            host: config.http.host,
+            port: config.http.port,
+            registry: metrics.registry,
+            lifecycle: () => ({ state: app.state, ready: app.ready }),
+            customerRisk: async (id) => {
+              const last = (await store.get([id]))[0]?.lastScore;
+              return last ? { customer_id: id, score: last.score, band: last.band, model_version: last.modelVersion, event_time: last.eventTime } : null;
+            },
+          }),
+          (h) => h.close(),
+        )
       : undefined;
 
     // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).

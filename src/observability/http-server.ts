@@ -1,4 +1,5 @@
-// /metrics (Prometheus), /healthz (the process answers), /readyz (the lifecycle says RUNNING).
+// /metrics (Prometheus), /healthz (the process answers), /readyz (the lifecycle says RUNNING), and
+// /customers/:id/risk: the customer's latest emitted risk (what a campaign tool asks between events).
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
@@ -7,6 +8,17 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly lifecycle: () => { state: string; ready: boolean };
+  /** The latest risk event emitted for a customer, from the state store; null when none. */
+  readonly customerRisk?: (customerId: string) => Promise<CustomerRisk | null>;
+}
+
+export interface CustomerRisk {
+  readonly customer_id: string;
+  readonly score: number;
+  readonly band: string;
+  readonly model_version: string;
+  /** Event time of the activity that produced it. */
+  readonly event_time: number;
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string; close(): Promise<void> }> {
@@ -21,6 +33,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
     reply.code(l.ready ? 200 : 503);
     return { ready: l.ready, lifecycle: l.state };
   });
+  const lookup = options.customerRisk;
+  if (lookup) {
+    server.get<{ Params: { id: string } }>('/customers/:id/risk', async (req, reply) => {
+      const risk = await lookup(req.params.id);
+      if (!risk) {
+        reply.code(404);
+        return { error: 'no risk event emitted for this customer', customer_id: req.params.id };
+      }
+      return risk;
+    });
+  }
   const url = await server.listen({ host: options.host, port: options.port });
   return { server, url, close: () => server.close() };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backtestCommand, runBacktest, type BacktestRunOptions } from '../../src/cli/backtest.js';
+import { backtestCommand, runBacktest } from '../../src/cli/backtest.js';
 import { ChurnflowError } from '../../src/errors.js';
 import type { ActivityEventJson } from '../../src/events/wire-types.js';
 import { compileSpec } from '../../src/features/compile-spec.js';

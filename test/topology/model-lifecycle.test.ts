@@ -323,6 +323,26 @@ test('an engine on the candidate alias (model.alias: candidate) scores with the 
   assert.ok(risk.length > 0 && risk.every((e) => e.model_version === '1.2.0' && e.scorer === 'model'));
 });
 
+test('GET /customers/:id/risk answers with the customer\'s latest emitted risk event, 404 for an unknown one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-http-'));
+  const input = join(dir, 'events.ndjson');
+  writeFileSync(input, `${[...simulate(resolveSimulatorOptions({ customers: 30, days: 15, seed: 45 }))].map(recordToNdjson).join('\n')}\n`);
+  const config = configSchema.parse({ source: { kind: 'file', file: input }, sinks: { kind: 'file', dir }, http: { port: 0 }, validation: { maxFutureMs: 365 * 86_400_000 } });
+  const engine = await createEngine(config, { logger: silent, clock: fixedClock(now) });
+  let answers: { status: number; body: Record<string, unknown> }[] = [];
+  await engine.run(undefined, async () => {
+    const ask = async (id: string) => {
+      const res = await fetch(`${engine.httpUrl}/customers/${id}/risk`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    answers = [await ask('c000003'), await ask('nobody')];
+  });
+  const risk = readNdjson<RiskEventRecord>(join(dir, 'risk-events.ndjson')).filter((e) => e.customer_id === 'c000003');
+  const last = risk.at(-1)!;
+  assert.deepEqual(answers[0], { status: 200, body: { customer_id: 'c000003', score: last.score, band: last.band, model_version: last.model_version, event_time: last.event_time } });
+  assert.equal(answers[1]!.status, 404);
+});
+
 test.after(async () => {
   await prodModel.close();
   await otherModel.close();
