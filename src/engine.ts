@@ -10,7 +10,7 @@ import { createFallbackScorer, type FallbackScorer } from './scoring/fallback-sc
 import { ModelHandle } from './scoring/model-handle.js';
 import { ModelWatcher } from './scoring/model-watcher.js';
 import { RollbackGuard, type RollbackTrigger } from './scoring/rollback-guard.js';
-import { ShadowAgreement } from './scoring/shadow-agreement.js';
+import { ShadowAgreement, type AgreementFigures } from './scoring/shadow-agreement.js';
 import { join } from 'node:path';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
@@ -70,6 +70,8 @@ export interface Engine {
   readonly httpUrl: string | undefined;
   /** The models scoring now (production, candidate). */
   readonly models: ModelHandle;
+  /** Production/shadow agreement now (undefined until a shadow scored). */
+  shadowAgreement(): ShadowAgreementNow | undefined;
   /** Watches the registry aliases (absent when model.dir pins a bundle). */
   readonly watcher?: ModelWatcher;
   /** The state store (the demo's summary reads it after the drain). */
@@ -137,7 +139,7 @@ export async function createEngine(
     const driftSink = rawDriftSink && options.wrapDriftSink ? options.wrapDriftSink(rawDriftSink) : rawDriftSink;
     const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate } : undefined;
     if (config.monitoring.enabled && !drift) logger.warn('monitoring is enabled but no production model is loaded: drift monitoring is off for this run');
-    const lifecycle = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
+    const { scorer: lifecycle, shadowAgreement } = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
     const job = churnScoringTopology(
       {
         source,
@@ -171,6 +173,7 @@ export async function createEngine(
       job,
       httpUrl: http?.url,
       models: handle,
+      shadowAgreement,
       ...(models.watcher ? { watcher: models.watcher } : {}),
       store,
       spec,
@@ -201,6 +204,13 @@ function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
     return shadow ? { risk, deadLetter: dead, late: dead, shadow } : { risk, deadLetter: dead, late: dead };
   }
   throw new ChurnflowError('CF_CONFIG_INVALID', `sinks.kind '${config.sinks.kind}' needs the production edges (churnflow run)`);
+}
+
+/** Agreement of production and the shadow model over the latest pairs (the metrics' source). */
+export interface ShadowAgreementNow {
+  readonly productionVersion: string;
+  readonly shadowVersion: string;
+  readonly figures: AgreementFigures;
 }
 
 interface StartedModels {
@@ -266,11 +276,12 @@ async function startModels(
 function lifecycleScorer(
   config: Readonly<ChurnflowConfig>,
   ctx: { handle: ModelHandle; fallback: FallbackScorer | undefined; clock: Clock; logger: Logger; metrics: EngineMetrics; models: StartedModels; driftSink: RecordSink<DriftMetricRecord> | undefined; app: App },
-): LifecycleScorer {
+): { scorer: LifecycleScorer; shadowAgreement: () => ShadowAgreementNow | undefined } {
   const { handle, logger, metrics, models } = ctx;
   const guard = config.model.rollback.enabled && models.registry ? new RollbackGuard(config.model.rollback) : undefined;
   const agreement = new ShadowAgreement();
-  let agreementPair = '';
+  /** The two versions the agreement figures are about (reset when either changes). */
+  let pair: { productionVersion: string; shadowVersion: string } | undefined;
   let rollingBack = false;
   const rollback = async (t: RollbackTrigger) => {
     const name = config.model.name;
@@ -289,7 +300,7 @@ function lifecycleScorer(
       rollingBack = false;
     }
   };
-  return new LifecycleScorer({
+  const scorer = new LifecycleScorer({
     handle,
     clock: ctx.clock,
     ...(ctx.fallback ? { fallback: ctx.fallback } : {}),
@@ -319,10 +330,9 @@ function lifecycleScorer(
         maybeRollback();
       },
       onShadow: (prod, shadow, a, b) => {
-        const pair = `${prod.version}|${shadow.version}`;
-        if (pair !== agreementPair) {
+        if (pair?.productionVersion !== prod.version || pair.shadowVersion !== shadow.version) {
           agreement.reset();
-          agreementPair = pair;
+          pair = { productionVersion: prod.version, shadowVersion: shadow.version };
         }
         const labels = { production_version: prod.version, shadow_version: shadow.version };
         const flips = agreement.add(prod, shadow, a, b);
@@ -335,6 +345,7 @@ function lifecycleScorer(
       },
     },
   });
+  return { scorer, shadowAgreement: () => (pair ? { ...pair, figures: agreement.figures() } : undefined) };
 
   function maybeRollback(): void {
     if (!guard || rollingBack) return;

@@ -12,7 +12,6 @@ import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { createFallbackScorer } from '../scoring/fallback-scorer.js';
 import { modelRef } from '../scoring/scoring-ref.js';
-import { ShadowAgreement } from '../scoring/shadow-agreement.js';
 import { simulationEndTime } from '../simulator/index.js';
 import { createSimulatorSource } from '../sources/simulator-source.js';
 import { systemClock } from '../time/clock.js';
@@ -124,20 +123,13 @@ async function runDemo(flags: DemoFlags): Promise<void> {
 
   const byScorer = new Map<string, number>();
   const byArm = new Map<string, number>();
-  const agreement = new ShadowAgreement();
-  let shadowVersion: string | undefined;
   let shadowEvents = 0;
   let summaryText = '';
   try {
     await engine.run(
       (batch) => {
         tally.observe(batch);
-        if (batch.shadow) {
-          if (shadowVersion !== batch.shadow.ref.version) agreement.reset();
-          shadowVersion = batch.shadow.ref.version;
-          agreement.add(batch.model, batch.shadow.ref, batch.scores, batch.shadow.scores);
-          shadowEvents += batch.shadowEvents?.length ?? 0;
-        }
+        shadowEvents += batch.shadowEvents?.length ?? 0;
         for (const e of batch.riskEvents) {
           const who = `${e.scorer === 'fallback' ? 'fallback' : batch.canary && e.model_version === batch.canary.ref.version && e.model_version !== batch.model.version ? 'canary' : 'model'} ${e.model_version}`;
           byScorer.set(who, (byScorer.get(who) ?? 0) + 1);
@@ -155,6 +147,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       async () => {
         if (progress) clearInterval(progress);
         const now = engine.models.get('production');
+        // The engine's own agreement figures (the ones behind its shadow metrics).
+        const shadowNow = engine.shadowAgreement();
         const summary = await buildDemoSummary({
           tally,
           seconds: (performance.now() - started) / 1000,
@@ -164,7 +158,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           outDir: flags.out,
           byScorer,
           byArm,
-          shadow: shadowVersion ? { version: shadowVersion, events: shadowEvents, figures: agreement.figures() } : undefined,
+          shadow: shadowNow ? { version: shadowNow.shadowVersion, events: shadowEvents, figures: shadowNow.figures } : undefined,
           drift: flags.monitor === true ? driftTally : undefined,
           driftTimeline: flags.monitor ? { verdictsFrom: sim.startTime + (config.monitoring.options['warmupDays'] ?? 0) * DAY_MS, injectedFrom: sim.drift ? sim.startTime + sim.drift.fromDay * DAY_MS : undefined } : undefined,
         });

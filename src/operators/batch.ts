@@ -42,6 +42,11 @@ export interface ScoredBatch extends AggregatedBatch {
   readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array; readonly beforeScores: Float32Array };
 }
 
+/** Who scored step i of a batch: the candidate for a canary customer, else the batch's scorer. */
+export function scoredBy(batch: ScoredBatch, i: number): ScoringRef {
+  return batch.canary?.steps[i] === 1 ? batch.canary.ref : batch.model;
+}
+
 export interface DecidedBatch extends ScoredBatch {
   readonly riskEvents: readonly RiskEventRecord[];
   /** The risk events the shadow model would have emitted (shadow output only). */

@@ -13,7 +13,7 @@ import { bandOf } from '../scoring/bands.js';
 import { buildRiskEvent, shouldEmit, type RiskPolicy } from '../scoring/risk-decision.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import type { Clock } from '../time/clock.js';
-import type { DecidedBatch, ScoredBatch } from './batch.js';
+import { scoredBy, type DecidedBatch, type ScoredBatch } from './batch.js';
 
 /**
  * processing_time of a risk event: 'clock' reads the engine's clock once per batch (live); 'received'
@@ -72,9 +72,8 @@ function decideSteps(
 
 export function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): DecidedBatch {
   const now = clock.now();
-  const { canary, shadow } = batch;
-  const refOf = canary ? (i: number) => (canary.steps[i] === 1 ? canary.ref : batch.model) : () => batch.model;
-  const { events, latest } = decideSteps(batch, batch.scores, batch.beforeScores, refOf, policy, now, options);
+  const { shadow } = batch;
+  const { events, latest } = decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
   const lastScores = [...latest.entries()].map(([customerId, lastScore]) => ({ customerId, lastScore }));
   if (!shadow) return { ...batch, riskEvents: events, lastScores };
   const shadowDecided = decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined });

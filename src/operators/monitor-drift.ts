@@ -13,7 +13,7 @@ import type { RecordSink } from '../sinks/record-sink.js';
 import type { CustomerState } from '../state/customer-state.js';
 import type { StateStore } from '../state/state-store.js';
 import { WatermarkTracker } from '../time/watermark.js';
-import type { DecidedBatch } from './batch.js';
+import { scoredBy, type DecidedBatch } from './batch.js';
 
 export interface DriftStage {
   readonly monitor: DriftMonitor;
@@ -43,8 +43,7 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
     async process(batch) {
       // Only production's own scores count (not the fallback rules', not canary steps scored by the candidate).
       const manifest = batch.model.manifest;
-      const canary = batch.canary?.steps;
-      const scored = manifest ? batch.steps.map((s, i) => ({ s, i, score: batch.scores[i]! })).filter(({ s, i }) => s.outcome === 'applied' && canary?.[i] !== 1) : [];
+      const scored = manifest ? batch.steps.map((s, i) => ({ s, i, score: batch.scores[i]! })).filter(({ s, i }) => s.outcome === 'applied' && scoredBy(batch, i) === batch.model) : [];
       if (scored.length > 0) {
         monitor.observeScores({
           scores: scored.map((x) => x.score),
@@ -59,7 +58,8 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
       // The first midnight sampled follows the stream's first event, not the first batch's watermark:
       // how the stream happens to be batched must not move the sample days.
       if (nextMidnight === undefined && batch.steps.length > 0) {
-        const first = Math.min(...batch.steps.map((s) => s.item.event.eventTime));
+        let first = Number.POSITIVE_INFINITY;
+        for (const st of batch.steps) first = Math.min(first, st.item.event.eventTime);
         nextMidnight = (Math.floor(first / DAY_MS) + 1) * DAY_MS;
       }
       for (const st of batch.steps) applied.observe(st.item.record.position.stream, st.item.event.eventTime);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
+import { scoredBy } from '../../src/operators/batch.js';
 import { churnScoringTopology, type ChurnScoringEdges, type ChurnScoringOptions } from '../../topologies/churn-scoring.topology.js';
 import { configSchema } from '../../src/config/config-schema.js';
 import { decisionOptions } from '../../src/config/decision-options.js';
@@ -69,7 +70,7 @@ export async function runScoring(
   await shadow.close();
   const scored = batches.flatMap((b) =>
     b.steps.map((st, i) => {
-      const ref = b.canary?.steps[i] === 1 ? b.canary.ref : b.model;
+      const ref = scoredBy(b, i);
       return { customerId: st.item.event.customerId, eventId: st.item.event.eventId, version: ref.version, scorer: ref.scorer, score: b.scores[i]! };
     }),
   );
