@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,7 @@ import { resolveSimulatorOptions, simulate, type SimulatedRecord, type Simulator
 import { committedCount, startEngine, stopEngine, stopWhenCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
 import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
+import { tempRegistry } from '../helpers/registry.js';
 
 const run = promisify(execFile);
 const opened: ModelRegistry[] = [];
@@ -46,8 +47,7 @@ interface Setup {
 
 /** A registry (1.0.0 → 1.1.0 in production, 1.2.0 as candidate) with its aliases in Redis, and a produced stream. */
 async function setup(sim: Partial<SimulatorOptions> | null): Promise<Setup> {
-  const root = mkdtempSync(join(tmpdir(), 'cf-reg-it-'));
-  for (const v of ['1.0.0', '1.1.0', '1.2.0']) cpSync(`models/churn-gbdt/${v}`, join(root, 'churn-gbdt', v), { recursive: true });
+  const root = tempRegistry(['1.0.0', '1.1.0', '1.2.0']);
   const keyPrefix = `${uniqueName('lc')}:`;
   const registry = new ModelRegistry({ root, aliases: new RedisAliasStore({ url: SERVICES.redisUrl, keyPrefix }) });
   opened.push(registry);

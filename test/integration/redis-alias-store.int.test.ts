@@ -1,7 +1,7 @@
 // RedisAliasStore against the real Redis on loopback (npm run services -- start redis): the shared
 // alias-store contract (each test on a fresh key prefix, several connections racing in the CAS case),
 // the key layout, a foreign value under the key, and an unreachable server.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ChurnflowError } from '../../src/errors.js';
@@ -9,36 +9,10 @@ import { RedisAliasStore } from '../../src/registry/redis-alias-store.js';
 import { keySlot } from '../../src/state/redis-store.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { aliasStoreContract, promote } from '../contract/alias-store.contract.js';
-import { SERVICES, uniqueName } from '../helpers/services.js';
+import { SERVICES } from '../helpers/services.js';
+import { redisTestKeys } from '../helpers/redis.js';
 
-const prefixes: string[] = [];
-const newPrefix = (): string => {
-  const p = `${uniqueName('cf-alias-it')}:`;
-  prefixes.push(p);
-  return p;
-};
-
-let admin: Redis;
-before(async () => {
-  admin = new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 20 ? null : 100) });
-  admin.on('error', () => {});
-  try {
-    await admin.ping();
-  } catch (err) {
-    throw new Error(`Redis is not reachable at ${SERVICES.redisUrl} (${String(err)}); start it with: npm run services -- start redis`);
-  }
-});
-after(async () => {
-  for (const p of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await admin.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  await admin.quit();
-});
+const { admin, newPrefix } = redisTestKeys('cf-alias-it');
 
 aliasStoreContract('redis alias store', async () => {
   const keyPrefix = newPrefix();

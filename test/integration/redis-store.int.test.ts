@@ -2,7 +2,7 @@
 // contract suite, equivalence with the memory store at scale (states and per-event feature rows),
 // redelivery, one round trip per batch, hash slots, exact numbers, budget, TTL, errors, and Redis
 // restarting and crashing mid-stream (the restart cases drive scripts/services/services.sh).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,41 +19,15 @@ import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { keySlot, RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
-import { SERVICES, uniqueName } from '../helpers/services.js';
+import { SERVICES } from '../helpers/services.js';
+import { redisTestKeys } from '../helpers/redis.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
 const SERVICES_SH = fileURLToPath(new URL('../../../scripts/services/services.sh', import.meta.url));
-const prefixes: string[] = [];
-const newPrefix = (): string => {
-  const p = `${uniqueName('cf-it')}:`;
-  prefixes.push(p);
-  return p;
-};
+const { admin, newPrefix } = redisTestKeys('cf-it');
 const redisStore = (extra: Partial<RedisStoreOptions> = {}, layout: StateLayout = spec.layout) =>
   new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix: newPrefix(), layout, ...extra });
 
-let admin: Redis;
-before(async () => {
-  admin = new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 20 ? null : 100) });
-  admin.on('error', () => {});
-  try {
-    await admin.ping();
-  } catch (err) {
-    throw new Error(`Redis is not reachable at ${SERVICES.redisUrl} (${String(err)}); start it with: npm run services -- start redis`);
-  }
-});
-after(async () => {
-  // Remove every key the tests wrote (all under their own fresh prefixes).
-  for (const p of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await admin.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  await admin.quit();
-});
 
 // ---------------------------------------------------------------- the shared contract
 stateStoreContract('redis store', async (layout) => redisStore({}, layout));

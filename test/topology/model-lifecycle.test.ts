@@ -4,11 +4,11 @@
 // whole engine (createEngine) on a file registry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema } from '../../src/config/config-schema.js';
-import { createEngine } from '../../src/engine.js';
+import { createEngine, type Engine } from '../../src/engine.js';
 import { ChurnflowError } from '../../src/errors.js';
 import type { DriftMetricRecord, RiskEventRecord } from '../../src/events/wire-types.js';
 import { compileSpec } from '../../src/features/compile-spec.js';
@@ -23,11 +23,12 @@ import { createFallbackScorer } from '../../src/scoring/fallback-scorer.js';
 import { ModelHandle } from '../../src/scoring/model-handle.js';
 import { ModelWatcher } from '../../src/scoring/model-watcher.js';
 import { loadScoringModel, type ScoringModel } from '../../src/scoring/scoring-model.js';
-import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime } from '../../src/simulator/index.js';
+import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime, type SimulatorOptions } from '../../src/simulator/index.js';
 import { createSimulatorSource } from '../../src/sources/simulator-source.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { fixedClock, ManualClock } from '../../src/time/clock.js';
 import { ENGINE_DECISION, readNdjson, runScoring, type ScoringRun } from '../helpers/run-scoring.js';
+import { tempRegistry } from '../helpers/registry.js';
 
 const OTHER_MODEL = 'models/churn-gbdt/1.0.0';
 const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });
@@ -45,6 +46,15 @@ const prodModel = await loadScoringModel(BUNDLED_MODEL, spec, { explain: true })
 const otherModel = await loadScoringModel(OTHER_MODEL, spec);
 const prod = keep(prodModel);
 const other = keep(otherModel);
+
+/** An engine (createEngine) over a file of simulated records, its outputs in a fresh folder; `overrides` replace top-level config keys. */
+async function fileEngine(simulation: SimulatorOptions, overrides: Record<string, unknown>): Promise<{ dir: string; engine: Engine }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-'));
+  const input = join(dir, 'events.ndjson');
+  writeFileSync(input, `${[...simulate(simulation)].map(recordToNdjson).join('\n')}\n`);
+  const config = configSchema.parse({ source: { kind: 'file', file: input }, sinks: { kind: 'file', dir }, http: { enabled: false }, validation: { maxFutureMs: 365 * 86_400_000 }, ...overrides });
+  return { dir, engine: await createEngine(config, { logger: silent, clock: fixedClock(now) }) };
+}
 
 function lifecycle(handle: ModelHandle, extra: Partial<ConstructorParameters<typeof LifecycleScorer>[0]> = {}): LifecycleScorer {
   return new LifecycleScorer({ handle, clock: fixedClock(now), retryAfterMs: 1000, shadow: false, ...extra });
@@ -90,8 +100,7 @@ test('hot swap between batches: every event scored exactly once, by the old mode
 });
 
 test('the registry watcher picks up a rollback while the stream runs, with nothing dropped or scored twice', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'cf-registry-'));
-  for (const v of ['1.0.0', '1.1.0']) cpSync(`models/churn-gbdt/${v}`, join(root, 'churn-gbdt', v), { recursive: true });
+  const root = tempRegistry(['1.0.0', '1.1.0']);
   const store = new FileAliasStore({ root });
   const registry = new ModelRegistry({ root, aliases: store });
   const actor = 'test';
@@ -261,26 +270,17 @@ test('reasons: risk events at or above the threshold carry the top 3 TreeSHAP fe
 });
 
 test('automatic rollback through the engine: scores far from the reference roll production back, leave a record and switch models', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'cf-rollback-'));
-  for (const v of ['1.0.0', '1.1.0']) cpSync(`models/churn-gbdt/${v}`, join(root, 'churn-gbdt', v), { recursive: true });
+  const root = tempRegistry(['1.0.0', '1.1.0']);
   const store = new FileAliasStore({ root });
   const registry = new ModelRegistry({ root, aliases: store });
   await registry.promote('churn-gbdt', '1.0.0', { alias: 'production', reason: 'first', actor: 'test', gate });
   await registry.promote('churn-gbdt', '1.1.0', { alias: 'production', reason: 'second', actor: 'test', gate });
   await store.close();
-  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-'));
-  const input = join(dir, 'events.ndjson');
-  writeFileSync(input, `${[...simulate(sim)].map(recordToNdjson).join('\n')}\n`);
   // Per-event scores are far from the manifest's observation-row reference: a tiny PSI limit trips it.
-  const config = configSchema.parse({
-    source: { kind: 'file', file: input },
-    sinks: { kind: 'file', dir },
-    http: { enabled: false },
-    validation: { maxFutureMs: 365 * 86_400_000 },
+  const { dir, engine } = await fileEngine(sim, {
     engine: { risk: { emit: 'every' }, batch: { maxSize: 64, maxWaitMs: 1 } },
     model: { registry: { dir: root, pollIntervalMs: 100 }, rollback: { enabled: true, minScores: 500, maxScorePsi: 0.001 } },
   });
-  const engine = await createEngine(config, { logger: silent, clock: fixedClock(now) });
   await engine.run();
   const aliases = JSON.parse(readFileSync(join(root, 'churn-gbdt', 'aliases.json'), 'utf8')) as { aliases: { production: string }; history: { action: string; reason: string; actor: string }[] };
   assert.equal(aliases.aliases.production, '1.0.0');
@@ -299,24 +299,13 @@ test('automatic rollback through the engine: scores far from the reference roll 
 });
 
 test('an engine on the candidate alias (model.alias: candidate) scores with the candidate', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'cf-cand-'));
-  for (const v of ['1.1.0', '1.2.0']) cpSync(`models/churn-gbdt/${v}`, join(root, 'churn-gbdt', v), { recursive: true });
+  const root = tempRegistry(['1.1.0', '1.2.0']);
   const store = new FileAliasStore({ root });
   const registry = new ModelRegistry({ root, aliases: store });
   await registry.promote('churn-gbdt', '1.1.0', { reason: 'prod', actor: 'test', gate });
   await registry.promote('churn-gbdt', '1.2.0', { alias: 'candidate', reason: 'cand', actor: 'test', gate });
   await store.close();
-  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-cand-'));
-  const input = join(dir, 'events.ndjson');
-  writeFileSync(input, `${[...simulate(resolveSimulatorOptions({ customers: 40, days: 20, seed: 44 }))].map(recordToNdjson).join('\n')}\n`);
-  const config = configSchema.parse({
-    source: { kind: 'file', file: input },
-    sinks: { kind: 'file', dir },
-    http: { enabled: false },
-    validation: { maxFutureMs: 365 * 86_400_000 },
-    model: { alias: 'candidate', registry: { dir: root } },
-  });
-  const engine = await createEngine(config, { logger: silent, clock: fixedClock(now) });
+  const { dir, engine } = await fileEngine(resolveSimulatorOptions({ customers: 40, days: 20, seed: 44 }), { model: { alias: 'candidate', registry: { dir: root } } });
   assert.equal(engine.models.get('production')?.manifest.version, '1.2.0');
   await engine.run();
   const risk = readNdjson<RiskEventRecord>(join(dir, 'risk-events.ndjson'));
@@ -324,11 +313,7 @@ test('an engine on the candidate alias (model.alias: candidate) scores with the 
 });
 
 test('GET /customers/:id/risk answers with the customer\'s latest emitted risk event, 404 for an unknown one', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-engine-http-'));
-  const input = join(dir, 'events.ndjson');
-  writeFileSync(input, `${[...simulate(resolveSimulatorOptions({ customers: 30, days: 15, seed: 45 }))].map(recordToNdjson).join('\n')}\n`);
-  const config = configSchema.parse({ source: { kind: 'file', file: input }, sinks: { kind: 'file', dir }, http: { port: 0 }, validation: { maxFutureMs: 365 * 86_400_000 } });
-  const engine = await createEngine(config, { logger: silent, clock: fixedClock(now) });
+  const { dir, engine } = await fileEngine(resolveSimulatorOptions({ customers: 30, days: 15, seed: 45 }), { http: { port: 0 } });
   let answers: { status: number; body: Record<string, unknown> }[] = [];
   await engine.run(undefined, async () => {
     const ask = async (id: string) => {
