@@ -80,7 +80,6 @@ export function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock
   return { ...batch, riskEvents: events, lastScores, shadowEvents: shadowDecided.events };
 }
 
-export function decideRisk(policy: RiskPolicy, clock: Clock, options: DecisionOptions | ProcessingTimeMode = {}): OperatorFunction<ScoredBatch, DecidedBatch> {
-  const o: DecisionOptions = typeof options === 'string' ? { processingTime: options } : options;
-  return map((batch) => decideBatch(batch, policy, clock, o));
+export function decideRisk(policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): OperatorFunction<ScoredBatch, DecidedBatch> {
+  return map((batch) => decideBatch(batch, policy, clock, options));
 }
