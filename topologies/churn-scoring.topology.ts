@@ -1,5 +1,6 @@
 // The churn-scoring job, top to bottom: source → decode → validate → event time → micro-batch →
-// aggregate (state store) → features → score (ONNX) → decide → sinks → remember → acknowledge.
+// stage state (load + transition) → features → score (ONNX) → decide → persist (state + decisions,
+// one fenced write per customer) → sinks → acknowledge.
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
 import { concatMap, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
@@ -15,7 +16,7 @@ import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
 import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
-import { rememberScores } from '../src/operators/remember-scores.js';
+import { persistDecisions } from '../src/operators/persist-decisions.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
@@ -24,6 +25,7 @@ import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.j
 import type { RiskPolicy } from '../src/scoring/risk-decision.js';
 import type { ScoringModel } from '../src/scoring/scoring-model.js';
 import type { RecordDecoder } from '../src/serde/record-decoder.js';
+import { CommittedOffsets } from '../src/sources/committed-offsets.js';
 import { FlowControl } from '../src/sources/flow-control.js';
 import type { RecordSource } from '../src/sources/record-source.js';
 import type { StateStore } from '../src/state/state-store.js';
@@ -75,6 +77,7 @@ export interface ChurnScoringEdges {
 export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
   const { source, store, spec, clock, metrics } = edges;
   const flow = new FlowControl(options.maxInFlight);
+  const committed = new CommittedOffsets();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
   return source.records(flow).pipe(
@@ -88,18 +91,18 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
       of(items).pipe(
         timed(metrics?.batchSeconds, (batch$) =>
           batch$.pipe(
-            timed(metrics?.stateApplySeconds, applyToState(store, spec)), // aggregate once per position; features per event
+            timed(metrics?.stateApplySeconds, applyToState(store, spec)), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
             timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), // ONNX, one call per batch and model
             decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), // band, threshold, id, change rule, reasons, arm
-            writeOutputs(edges.sinks), //                                    risk events, dead letters, late events
-            rememberScores(store), //                                        last emitted score per customer
+            persistDecisions(store, committed), //                           new states + outbox + last scores, fenced, before any output
+            writeOutputs(edges.sinks), //                                    risk events (new and re-emitted), dead letters, late events
           ),
         ),
-        // Redis or Kafka briefly away: run the batch again (idempotent state, deterministic output ids).
+        // Redis or Kafka briefly away, or a fenced write: run the batch again from loading (stored decisions re-emit as stored).
         retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
         // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
         drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
-        acknowledge(source, flow), //                                        commit positions, return credits
+        acknowledge(source, flow, committed), //                             commit positions, return credits
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();

@@ -26,9 +26,9 @@ export class RunTally {
       if (r.route === 'late') this.late++;
       else this.deadLetters.set(r.code, (this.deadLetters.get(r.code) ?? 0) + 1);
     }
+    this.duplicates += batch.duplicates.redelivered + batch.duplicates.sameEventId;
     for (const s of batch.steps) {
-      if (s.outcome === 'duplicate') this.duplicates++;
-      else this.events++;
+      this.events++;
       const t = s.item.event.eventTime;
       if (this.firstEventTime === undefined || t < this.firstEventTime) this.firstEventTime = t;
       if (this.lastEventTime === undefined || t > this.lastEventTime) this.lastEventTime = t;

@@ -12,6 +12,8 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}) 
     recordsReceived: new Counter({ name: 'churnflow_records_received_total', help: 'Records read from the source, before decoding.', labelNames: ['source'], registers: r }),
     eventsProcessed: new Counter({ name: 'churnflow_events_processed_total', help: 'Activity events applied to state, by kind.', labelNames: ['kind'], registers: r }),
     duplicatesSkipped: new Counter({ name: 'churnflow_duplicate_events_total', help: 'Redelivered events recognised by their source position and not applied again.', registers: r }),
+    duplicateEventIds: new Counter({ name: 'churnflow_duplicate_event_ids_total', help: 'Events whose event_id was already applied at another position (producer retries): state unchanged, nothing published.', registers: r }),
+    decisionsReemitted: new Counter({ name: 'churnflow_decisions_reemitted_total', help: 'Redelivered events whose stored decision (risk or shadow event, refusal) was re-emitted byte for byte.', registers: r }),
     deadLetters: new Counter({ name: 'churnflow_dead_letters_total', help: 'Records sent to the dead-letter output, by reason code.', labelNames: ['reason'], registers: r }),
     lateEvents: new Counter({ name: 'churnflow_late_events_total', help: 'Events behind the watermark by more than the allowed lateness, sent to the late output.', registers: r }),
     riskEvents: new Counter({ name: 'churnflow_risk_events_total', help: 'Risk events emitted, by band.', labelNames: ['band', 'model_version'], registers: r }),

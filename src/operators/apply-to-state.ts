@@ -1,16 +1,30 @@
-// Applies a micro-batch to the state store (one call, effectively once per source position) and
-// computes each event's feature row by replaying the customer's deltas on the returned pre-image,
-// so the features are those just after each event however the stream was batched.
+// Stages a micro-batch on the state store (load the customers, run the shared transition on copies)
+// and computes each event's feature row from the state right after it, so the features are those just
+// after each event however the stream was batched. Nothing is written here: the new states are
+// persisted with the batch's decisions (persist-decisions.ts). A redelivered event is not a step: its
+// decision was stored with the state change it made, and is re-emitted as stored.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import { reject, type Accepted, type Rejected, type Routed } from '../events/routed.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
-import type { CustomerState, StateDelta } from '../state/customer-state.js';
+import { decodeDecision, encodeDecision } from '../scoring/stored-decision.js';
+import { outboxKey, type CustomerState, type StateDelta } from '../state/customer-state.js';
+import { stageDeltas } from '../state/stage-deltas.js';
 import type { StateStore } from '../state/state-store.js';
-import type { AggregatedBatch, ScoringStep } from './batch.js';
+import type { AggregatedBatch, OutboxEntry, ReplayedDecision, ScoringStep } from './batch.js';
+
+const BEFORE_SIGNUP = encodeDecision({ beforeSignup: true });
+
+function beforeSignup(item: Accepted, eventTime: number): Rejected {
+  return reject(item.record, 'dead-letter', 'BEFORE_SIGNUP', `event_time ${new Date(eventTime).toISOString()} is before the customer's signup`, item.event);
+}
 
 export async function aggregateBatch(items: readonly Routed[], store: StateStore, spec: CompiledSpec): Promise<AggregatedBatch> {
+  const order = new Map<Routed, number>(items.map((item, i) => [item, i]));
   const accepted = items.filter((i): i is Accepted => i.tag === 'accepted');
   const refused = new Map<Accepted, Rejected>();
+  const refusals: OutboxEntry[] = [];
+  const replays: ReplayedDecision[] = [];
+  const duplicates = { redelivered: 0, sameEventId: 0 };
   const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
   const acceptedByDelta = new Map<StateDelta, Accepted>(deltas.map((d, i) => [d, accepted[i]!]));
   const stepByDelta = new Map<StateDelta, ScoringStep>();
@@ -19,30 +33,48 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
   const rowAsOfLatest = (state: Readonly<CustomerState>): Float64Array | null =>
     state.maxEventTime === 0 && Object.keys(state.buckets).length === 0 ? null : spec.evaluate(state, state.maxEventTime + 1);
 
-  await store.apply(
+  const staged = await stageDeltas(
+    store,
     deltas,
     (state, delta, outcome) => {
       const item = acceptedByDelta.get(delta)!;
+      const key = outboxKey(delta.position);
+      if (outcome === 'duplicate') {
+        duplicates.redelivered++;
+        // Re-emit what this position decided when it was applied. No entry: it decided nothing, or its
+        // offset was committed (then nobody redelivers it but an explicit offset reset).
+        const stored = state.outbox[key];
+        if (stored === undefined) return;
+        const decision = decodeDecision(stored);
+        if (decision.beforeSignup) refused.set(item, beforeSignup(item, delta.eventTime));
+        else replays.push({ item, order: order.get(item)!, decision });
+        return;
+      }
+      if (outcome === 'duplicate_event') {
+        duplicates.sameEventId++; // the same event_id again (a producer retry): nothing new
+        return;
+      }
       if (outcome === 'before_signup') {
-        refused.set(item, reject(item.record, 'dead-letter', 'BEFORE_SIGNUP', `event_time ${new Date(delta.eventTime).toISOString()} is before the customer's signup`, item.event));
+        refused.set(item, beforeSignup(item, delta.eventTime));
+        refusals.push({ customerId: delta.customerId, key, payload: BEFORE_SIGNUP });
         return;
       }
       const before = current.get(delta.customerId) ?? null;
       // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
-      // A duplicate sees today's state, which already holds it (and maybe later events): best effort.
       const features = spec.evaluate(state, delta.eventTime + 1);
-      stepByDelta.set(delta, { item, outcome, features, before });
+      stepByDelta.set(delta, { item, order: order.get(item)!, outcome, features, before });
       current.set(delta.customerId, delta.eventTime >= state.maxEventTime ? features : rowAsOfLatest(state));
     },
     (state) => current.set(state.customerId, rowAsOfLatest(state)),
   );
-  // Rejections and steps in arrival order, so outputs do not depend on how the stream was batched.
+  // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.
   const rejected = items.flatMap((i): Rejected[] => (i.tag === 'rejected' ? [i] : refused.has(i) ? [refused.get(i)!] : []));
   const steps = deltas.flatMap((d) => {
     const s = stepByDelta.get(d);
     return s ? [s] : [];
   });
-  return { items, rejected, steps };
+  replays.sort((a, b) => a.order - b.order);
+  return { items, rejected, steps, replays, staged, refusals, duplicates };
 }
 
 export function applyToState(store: StateStore, spec: CompiledSpec): OperatorFunction<readonly Routed[], AggregatedBatch> {

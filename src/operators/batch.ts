@@ -2,21 +2,38 @@
 import type { Accepted, Rejected, Routed } from '../events/routed.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
-import type { ApplyOutcome, LastScore } from '../state/customer-state.js';
+import type { StoredDecision } from '../scoring/stored-decision.js';
+import type { LastScore } from '../state/customer-state.js';
+import type { StagedCustomer } from '../state/stage-deltas.js';
 
 /** One accepted event after its state change, with the customer's features just after it. */
 export interface ScoringStep {
   readonly item: Accepted;
-  readonly outcome: Exclude<ApplyOutcome, 'before_signup'>;
+  /** Position of the item in the batch (outputs keep arrival order). */
+  readonly order: number;
+  readonly outcome: 'applied';
   /** Spec columns as of just after the event (NaN = missing). */
   readonly features: Float64Array;
   /**
    * Spec columns of the customer's state just before this event, as of that state's latest event
    * (null for a customer's first event ever). Scoring both sides tells whether this event moved the
-   * risk; it depends only on exact state, so the decision is the same however the stream was batched
-   * and after any crash or redelivery.
+   * risk; it depends only on exact state, so the decision is the same however the stream was batched.
    */
   readonly before: Float64Array | null;
+}
+
+/** A redelivered event whose decision was stored with its state change: re-emitted as stored. */
+export interface ReplayedDecision {
+  readonly item: Accepted;
+  readonly order: number;
+  readonly decision: StoredDecision;
+}
+
+/** A decision to store in a customer's outbox (key = the event's source position). */
+export interface OutboxEntry {
+  readonly customerId: string;
+  readonly key: string;
+  readonly payload: string;
 }
 
 export interface AggregatedBatch {
@@ -24,6 +41,14 @@ export interface AggregatedBatch {
   readonly items: readonly Routed[];
   readonly rejected: readonly Rejected[];
   readonly steps: readonly ScoringStep[];
+  /** Redelivered events with a stored decision, to re-emit byte for byte. */
+  readonly replays: readonly ReplayedDecision[];
+  /** The customers' new states, not yet written: persisted with the batch's decisions. */
+  readonly staged: readonly StagedCustomer[];
+  /** Outbox entries known before scoring (refusals as before signup). */
+  readonly refusals: readonly OutboxEntry[];
+  /** Redelivered positions (applied before) and content duplicates (an event_id applied at another position). */
+  readonly duplicates: { readonly redelivered: number; readonly sameEventId: number };
 }
 
 export interface ScoredBatch extends AggregatedBatch {
@@ -48,9 +73,12 @@ export function scoredBy(batch: ScoredBatch, i: number): ScoringRef {
 }
 
 export interface DecidedBatch extends ScoredBatch {
+  /** New risk events and re-emitted stored ones, in arrival order. */
   readonly riskEvents: readonly RiskEventRecord[];
-  /** The risk events the shadow model would have emitted (shadow output only). */
+  /** The risk events the shadow model would have emitted (shadow output only), new and re-emitted. */
   readonly shadowEvents?: readonly RiskEventRecord[];
-  /** New "last emitted score" per customer, written to the store once the risk events are acknowledged. */
+  /** New "last emitted score" per customer, stored with the state. */
   readonly lastScores: readonly { customerId: string; lastScore: LastScore }[];
+  /** This batch's new decisions (and refusals), stored in the outbox with the state change. */
+  readonly outbox: readonly OutboxEntry[];
 }

@@ -1,10 +1,11 @@
 // Decides which scores become risk events: an event is worth one when it moved the customer's risk —
 // its score after the event against the score of the state just before it (band change, or a move of
 // at least minScoreDelta), or when it is the customer's first. Both scores come from exact state, so
-// the same events give the same risk events however the stream was batched, crashed or redelivered.
-// A redelivered event always re-emits: its first emission may have been lost in a crash, and the
-// deterministic id deduplicates. Each step is decided with whoever scored it (production, canary
-// candidate or fallback rules); the shadow model's decisions go to their own list.
+// the same events give the same risk events however the stream was batched. Each decision becomes an
+// outbox entry stored with the state change (persist-decisions.ts); a redelivered event is not decided
+// again: its stored decision is re-emitted, in arrival order among the new ones. Each step is decided
+// with whoever scored it (production, canary candidate or fallback rules); the shadow model's decisions
+// go to their own list.
 import { map, type OperatorFunction } from 'rxjs';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { LastScore } from '../state/customer-state.js';
@@ -12,8 +13,10 @@ import { experimentArm } from '../scoring/assignment.js';
 import { bandOf } from '../scoring/bands.js';
 import { buildRiskEvent, shouldEmit, type RiskPolicy } from '../scoring/risk-decision.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
+import { encodeDecision, type StoredDecision } from '../scoring/stored-decision.js';
+import { outboxKey } from '../state/customer-state.js';
 import type { Clock } from '../time/clock.js';
-import { scoredBy, type DecidedBatch, type ScoredBatch } from './batch.js';
+import { scoredBy, type DecidedBatch, type OutboxEntry, type ScoredBatch } from './batch.js';
 
 /**
  * processing_time of a risk event: 'clock' reads the engine's clock once per batch (live); 'received'
@@ -39,8 +42,8 @@ function decideSteps(
   policy: RiskPolicy,
   now: number,
   options: DecisionOptions,
-): { events: RiskEventRecord[]; latest: Map<string, LastScore> } {
-  const events: RiskEventRecord[] = [];
+): { events: (RiskEventRecord | undefined)[]; latest: Map<string, LastScore> } {
+  const events: (RiskEventRecord | undefined)[] = new Array(batch.steps.length).fill(undefined);
   const latest = new Map<string, LastScore>();
   const k = options.reasonsTopK ?? 0;
   batch.steps.forEach((step, i) => {
@@ -50,20 +53,18 @@ function decideSteps(
     const band = bandOf(score, ref.decision.bands);
     const beforeScore = beforeScores[i]!;
     const previous = Number.isNaN(beforeScore) ? null : { score: beforeScore, band: bandOf(beforeScore, ref.decision.bands), modelVersion: ref.version, eventTime: event.eventTime };
-    if (step.outcome === 'duplicate' || shouldEmit(policy, previous, score, band, ref.version)) {
-      events.push(
-        buildRiskEvent({
-          customerId: event.customerId,
-          triggerEventId: event.eventId,
-          eventTime: event.eventTime,
-          processingTime: options.processingTime === 'received' ? step.item.record.receivedAt : now,
-          score,
-          previousBand: previous?.band ?? null,
-          ref,
-          experimentArm: options.experiment ? experimentArm(event.customerId, options.experiment.salt, options.experiment.treatmentShare) : null,
-          ...(k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold) ? { reasons: ref.reasons(step.features, k) } : {}),
-        }),
-      );
+    if (shouldEmit(policy, previous, score, band, ref.version)) {
+      events[i] = buildRiskEvent({
+        customerId: event.customerId,
+        triggerEventId: event.eventId,
+        eventTime: event.eventTime,
+        processingTime: options.processingTime === 'received' ? step.item.record.receivedAt : now,
+        score,
+        previousBand: previous?.band ?? null,
+        ref,
+        experimentArm: options.experiment ? experimentArm(event.customerId, options.experiment.salt, options.experiment.treatmentShare) : null,
+        ...(k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold) ? { reasons: ref.reasons(step.features, k) } : {}),
+      });
       latest.set(event.customerId, { score, band, modelVersion: ref.version, eventTime: event.eventTime });
     }
   });
@@ -73,11 +74,21 @@ function decideSteps(
 export function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): DecidedBatch {
   const now = clock.now();
   const { shadow } = batch;
-  const { events, latest } = decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
-  const lastScores = [...latest.entries()].map(([customerId, lastScore]) => ({ customerId, lastScore }));
-  if (!shadow) return { ...batch, riskEvents: events, lastScores };
-  const shadowDecided = decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined });
-  return { ...batch, riskEvents: events, lastScores, shadowEvents: shadowDecided.events };
+  const own = decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
+  const lastScores = [...own.latest.entries()].map(([customerId, lastScore]) => ({ customerId, lastScore }));
+  const shadowEvents = shadow ? decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined }).events : undefined;
+
+  // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored.
+  const outbox: OutboxEntry[] = [...batch.refusals];
+  const fresh = batch.steps.map((step, i) => {
+    const decision: StoredDecision = { ...(own.events[i] ? { risk: own.events[i] } : {}), ...(shadowEvents?.[i] ? { shadow: shadowEvents[i] } : {}) };
+    if (decision.risk || decision.shadow) outbox.push({ customerId: step.item.event.customerId, key: outboxKey(step.item.record.position), payload: encodeDecision(decision) });
+    return { order: step.order, decision };
+  });
+  const all = batch.replays.length === 0 ? fresh : [...fresh, ...batch.replays].sort((a, b) => a.order - b.order);
+  const riskEvents = all.flatMap((d) => (d.decision.risk ? [d.decision.risk] : []));
+  const shadowOut = all.flatMap((d) => (d.decision.shadow ? [d.decision.shadow] : []));
+  return { ...batch, riskEvents, lastScores, outbox, ...(shadow || shadowOut.length > 0 ? { shadowEvents: shadowOut } : {}) };
 }
 
 export function decideRisk(policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): OperatorFunction<ScoredBatch, DecidedBatch> {

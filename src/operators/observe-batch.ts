@@ -16,10 +16,10 @@ export function observeBatch<B extends DecidedBatch>(metrics: EngineMetrics | un
       if (r.route === 'late') metrics.lateEvents.inc();
       else metrics.deadLetters.inc({ reason: r.code });
     }
-    for (const s of batch.steps) {
-      if (s.outcome === 'duplicate') metrics.duplicatesSkipped.inc();
-      else metrics.eventsProcessed.inc({ kind: s.item.event.kind });
-    }
+    for (const s of batch.steps) metrics.eventsProcessed.inc({ kind: s.item.event.kind });
+    if (batch.duplicates.redelivered > 0) metrics.duplicatesSkipped.inc(batch.duplicates.redelivered);
+    if (batch.duplicates.sameEventId > 0) metrics.duplicateEventIds.inc(batch.duplicates.sameEventId);
+    if (batch.replays.length > 0) metrics.decisionsReemitted.inc(batch.replays.length);
     const canary = batch.canary ? batch.canary.steps.reduce((n, v) => n + v, 0) : 0;
     if (batch.steps.length - canary > 0) metrics.scores.inc({ model_version: batch.model.version, scorer: batch.model.scorer }, batch.steps.length - canary);
     if (canary > 0) metrics.scores.inc({ model_version: batch.canary!.ref.version, scorer: 'canary' }, canary);

@@ -233,7 +233,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
         const cur = next.get(key);
         if (!cur || r.position.offset + 1 > cur.offset) next.set(key, { topic: r.topic, partition: r.partition, offset: r.position.offset + 1 });
       }
-      if (next.size === 0) return;
+      if (next.size === 0) return new Set<string>();
       try {
         // A commit can hang while the group rebalances; bounded, it counts as refused (redelivery is safe).
         await withTimeout(
@@ -247,10 +247,11 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
           // commit, and state idempotency keeps that from counting twice.
           log.warn({ err: errorMessage(err) }, 'offset commit refused after a rebalance; records will be redelivered');
           hooks.onCommitRefused?.(err);
-          return;
+          return new Set<string>();
         }
         throw new ChurnflowError('CF_SOURCE_FAILED', `committing offsets failed: ${errorMessage(err)}`, { cause: err, retriable: true });
       }
+      return new Set(next.keys());
     },
     stop() {
       if (stopped) return;

@@ -7,8 +7,12 @@ export interface RecordSource {
   readonly name: string;
   /** Emits records, taking a credit from `flow` before each; completes at the end of a bounded input or after stop(). */
   records(flow: FlowControl): Observable<RawRecord>;
-  /** Called with records whose outputs are acknowledged, in order; sources with offsets commit them. */
-  commit(records: readonly RawRecord[]): Promise<void>;
+  /**
+   * Called with records whose outputs are acknowledged, in order; sources with offsets commit them.
+   * May resolve with the streams whose commit was confirmed (a Kafka commit refused after a rebalance
+   * is not); nothing means all of them.
+   */
+  commit(records: readonly RawRecord[]): Promise<ReadonlySet<string> | void>;
   /** How far a bounded source is (file bytes, offsets of a bounded Kafka replay), for progress and ETA. */
   progress?(): { done: number; total: number } | undefined;
   /** Stop fetching: the stream completes once the record in hand is emitted. */

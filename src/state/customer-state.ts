@@ -23,6 +23,18 @@ export interface CustomerState {
   /** Per source stream, the highest offset applied: a redelivered record is recognised and not applied twice. */
   positions: Record<string, number>;
   lastScore: LastScore | null;
+  /**
+   * Decisions stored with the state change that produced them, keyed by source position
+   * (`outboxKey`): a redelivered event re-emits these bytes instead of recomputing from a state that
+   * has moved on. Entries are dropped once their offset is committed (see trimOutbox). The payload is
+   * opaque to the stores (src/scoring/stored-decision.ts writes and reads it).
+   */
+  outbox: Record<string, string>;
+  /**
+   * Content-duplicate guard: [hash of event_id, event time] of the events applied within the dedupe
+   * horizon, oldest first. An event_id seen again at another position changes nothing.
+   */
+  recentEvents: [number, number][];
 }
 
 export interface StateDelta {
@@ -35,7 +47,11 @@ export interface StateDelta {
   readonly signupSlot?: string;
 }
 
-export type ApplyOutcome = 'applied' | 'duplicate' | 'before_signup';
+/**
+ * applied; duplicate: a redelivery of an applied position; duplicate_event: an event_id already applied
+ * at another position (a producer retry) — nothing changes but the position; before_signup: refused.
+ */
+export type ApplyOutcome = 'applied' | 'duplicate' | 'duplicate_event' | 'before_signup';
 
 export interface StateLayout {
   /** Buckets older than this many days before the customer's latest event are folded into the archive. */
@@ -43,8 +59,49 @@ export interface StateLayout {
   readonly merges: ReadonlyMap<string, SlotMerge>;
 }
 
+/** How long, and how many, event ids a customer remembers to recognise content duplicates. */
+export interface DedupeOptions {
+  /** Ids of events older than the customer's latest event time minus this are forgotten. 0 turns dedupe off. */
+  readonly horizonMs: number;
+  /** At most this many ids per customer (the oldest go first): bounds the memory a busy customer costs. */
+  readonly maxIds: number;
+}
+
+export const DEFAULT_DEDUPE: DedupeOptions = Object.freeze({ horizonMs: 3_600_000, maxIds: 64 });
+
 export function emptyState(customerId: string): CustomerState {
-  return { customerId, buckets: {}, archive: {}, maxEventTime: 0, positions: {}, lastScore: null };
+  return { customerId, buckets: {}, archive: {}, maxEventTime: 0, positions: {}, lastScore: null, outbox: {}, recentEvents: [] };
+}
+
+/** The outbox key of a source position. */
+export function outboxKey(position: SourcePosition): string {
+  return `${position.stream}@${position.offset}`;
+}
+
+/**
+ * Drops outbox entries whose offset is below the committed offset of their stream: those records are
+ * never redelivered (a consumer resumes at the committed offset), so their decisions are never needed.
+ */
+export function trimOutbox(state: CustomerState, committed: ReadonlyMap<string, number>): void {
+  for (const key in state.outbox) {
+    const at = key.lastIndexOf('@');
+    const below = committed.get(key.slice(0, at));
+    if (below !== undefined && Number(key.slice(at + 1)) < below) delete state.outbox[key];
+  }
+}
+
+/** A 53-bit hash of an event id (cyrb53): ids are kept as numbers, a few bytes each, not as strings. */
+export function eventIdHash(id: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 export function dayOf(timeMs: number): number {
@@ -66,12 +123,32 @@ export function lastSlotValue(state: CustomerState, slot: string): Scalar | unde
   return best?.[1];
 }
 
+function seenRecently(state: CustomerState, hash: number): boolean {
+  for (const [h] of state.recentEvents) if (h === hash) return true;
+  return false;
+}
+
+/** Remembers an applied event's id, then forgets ids past the horizon and beyond the cap. */
+function rememberEvent(state: CustomerState, hash: number, eventTime: number, dedupe: DedupeOptions): void {
+  const recent = state.recentEvents;
+  recent.push([hash, eventTime]);
+  const oldest = state.maxEventTime - dedupe.horizonMs;
+  if (recent[0]![1] < oldest) state.recentEvents = recent.filter(([, t]) => t >= oldest);
+  if (state.recentEvents.length > dedupe.maxIds) state.recentEvents.splice(0, state.recentEvents.length - dedupe.maxIds);
+}
+
 /**
- * Applies a delta in place unless its source position was already applied or the event predates the
- * customer's signup. A refused delta still advances the position, so a redelivery is not re-judged.
+ * Applies a delta in place unless its source position was already applied, its event_id was applied
+ * within the dedupe horizon, or the event predates the customer's signup. A refused delta still
+ * advances the position, so a redelivery is not re-judged.
  */
-export function applyDelta(state: CustomerState, delta: StateDelta, layout: StateLayout): ApplyOutcome {
+export function applyDelta(state: CustomerState, delta: StateDelta, layout: StateLayout, dedupe: DedupeOptions = DEFAULT_DEDUPE): ApplyOutcome {
   if (isDuplicate(state, delta.position)) return 'duplicate';
+  const hash = dedupe.horizonMs > 0 && dedupe.maxIds > 0 ? eventIdHash(delta.eventId) : undefined;
+  if (hash !== undefined && seenRecently(state, hash)) {
+    state.positions[delta.position.stream] = delta.position.offset;
+    return 'duplicate_event';
+  }
   // Validation guarantees a signup time is never after the event that carried it (<= maxEventTime), so
   // only an event older than the newest one seen can predate signup: the bucket scan stays off the hot path.
   if (delta.signupSlot !== undefined && delta.eventTime < state.maxEventTime) {
@@ -92,6 +169,7 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
     // A very late event for an already expired day goes straight to the archive.
     expireBuckets(state, layout);
   }
+  if (hash !== undefined) rememberEvent(state, hash, delta.eventTime, dedupe);
   return 'applied';
 }
 
@@ -120,6 +198,8 @@ export function cloneState(state: CustomerState): CustomerState {
     maxEventTime: state.maxEventTime,
     positions: { ...state.positions },
     lastScore: state.lastScore,
+    outbox: { ...state.outbox },
+    recentEvents: state.recentEvents.slice(),
   };
 }
 
@@ -149,5 +229,25 @@ export function estimateStateBytes(state: CustomerState): number {
   }
   slots(state.archive);
   for (const key in state.positions) n += key.length + 30;
+  n += state.recentEvents.length * 32;
+  // The outbox is delivery bookkeeping, trimmed at every commit: it never counts against the windows' budget.
   return n;
+}
+
+/**
+ * The per-customer byte budget: a state above it sheds whole days from the oldest end into the archive
+ * until it fits (long windows lose their tail first). Returns whether anything was shed.
+ */
+export function enforceBudget(state: CustomerState, layout: StateLayout, budget: number | undefined, onExceeded?: (customerId: string, bytes: number) => void): boolean {
+  if (budget === undefined) return false;
+  let bytes = estimateStateBytes(state);
+  if (bytes <= budget) return false;
+  onExceeded?.(state.customerId, bytes);
+  const days = Object.keys(state.buckets).map(Number).sort((a, b) => a - b);
+  for (const day of days) {
+    if (bytes <= budget) break;
+    expireBuckets(state, { ...layout, retentionDays: dayOf(state.maxEventTime) - day - 1 });
+    bytes = estimateStateBytes(state);
+  }
+  return true;
 }

@@ -1,56 +1,51 @@
-// In-memory state store: the embedded demo's and replay's store. Same semantics as Redis, bounded by
-// bucket expiry and a per-customer byte budget.
-import { applyDelta, cloneState, emptyState, estimateStateBytes, expireBuckets, stateBytes, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
+// In-memory state store: the embedded demo's and replay's store. Same semantics as Redis (the same
+// transition runs on both, see stage-deltas.ts), bounded by bucket expiry and a per-customer byte budget.
+import { cloneState, emptyState, stateBytes, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
-import { groupByCustomer, type ApplyResult, type StateStore, type StartObserver, type StepObserver, type StoreStats } from './state-store.js';
+import { applyDeltas } from './stage-deltas.js';
+import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
-export interface MemoryStoreOptions {
-  readonly layout: StateLayout;
-  /** Per-customer budget; a state above it sheds its oldest buckets into the archive (counted). */
-  readonly maxBytesPerCustomer?: number;
-  readonly onBudgetExceeded?: (customerId: string, bytes: number) => void;
-}
+export type MemoryStoreOptions = StateRules;
 
 export class MemoryStateStore implements StateStore {
   readonly kind = 'memory' as const;
-  private readonly customers = new Map<string, CustomerState>();
+  private readonly customers = new Map<string, { state: CustomerState; version: number }>();
   private closed = false;
 
-  constructor(private readonly options: MemoryStoreOptions) {}
+  constructor(readonly rules: MemoryStoreOptions) {}
 
-  async apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
+  async load(customerIds: readonly string[]): Promise<LoadedCustomer[]> {
     this.assertOpen();
-    const results: ApplyResult[] = [];
-    for (const [customerId, group] of groupByCustomer(deltas)) {
-      const state = this.customers.get(customerId) ?? emptyState(customerId);
-      onStart?.(state);
-      const outcomes = group.map((d) => {
-        const outcome = applyDelta(state, d, this.options.layout);
-        observe?.(state, d, outcome);
-        return outcome;
-      });
-      this.enforceBudget(state);
-      this.customers.set(customerId, state);
-      results.push({ customerId, deltas: group, outcomes });
+    return customerIds.map((id) => {
+      const c = this.customers.get(id);
+      return c ? { state: cloneState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
+    });
+  }
+
+  async write(writes: readonly CustomerWrite[]): Promise<readonly string[]> {
+    this.assertOpen();
+    const fenced: string[] = [];
+    for (const w of writes) {
+      const id = w.state.customerId;
+      const current = this.customers.get(id)?.version ?? 0;
+      if (current !== w.loaded.version) fenced.push(id);
+      // The store takes the written object over (load handed out a copy, and nobody touches a state after
+      // writing it): no second copy on the hot path.
+      else this.customers.set(id, { state: w.state, version: current + 1 });
     }
-    return results;
+    return fenced;
+  }
+
+  apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
+    return applyDeltas(this, deltas, observe, onStart);
   }
 
   async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
     this.assertOpen();
     return customerIds.map((id) => {
-      const s = this.customers.get(id);
-      return s ? cloneState(s) : null;
+      const c = this.customers.get(id);
+      return c ? cloneState(c.state) : null;
     });
-  }
-
-  async recordScores(scores: readonly { customerId: string; lastScore: LastScore }[]): Promise<void> {
-    this.assertOpen();
-    for (const { customerId, lastScore } of scores) {
-      const state = this.customers.get(customerId) ?? emptyState(customerId);
-      state.lastScore = { ...lastScore };
-      this.customers.set(customerId, state);
-    }
   }
 
   async *scan(pageSize = 500): AsyncIterable<CustomerState[]> {
@@ -64,28 +59,12 @@ export class MemoryStateStore implements StateStore {
 
   async stats(): Promise<StoreStats> {
     let bytes = 0;
-    for (const s of this.customers.values()) bytes += stateBytes(s);
+    for (const c of this.customers.values()) bytes += stateBytes(c.state);
     return { customers: this.customers.size, bytes };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-  }
-
-  private enforceBudget(state: CustomerState): void {
-    const budget = this.options.maxBytesPerCustomer;
-    if (budget === undefined) return;
-    let bytes = estimateStateBytes(state);
-    if (bytes <= budget) return;
-    this.options.onBudgetExceeded?.(state.customerId, bytes);
-    // Shed whole days from the oldest end until the state fits; long windows lose their tail first.
-    const days = Object.keys(state.buckets).map(Number).sort((a, b) => a - b);
-    const layout = this.options.layout;
-    for (const day of days) {
-      if (bytes <= budget) break;
-      expireBuckets(state, { ...layout, retentionDays: Math.floor(state.maxEventTime / 86_400_000) - day - 1 });
-      bytes = estimateStateBytes(state);
-    }
   }
 
   private assertOpen(): void {

@@ -1,18 +1,18 @@
 // Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
-// keeps a customer in one cluster slot), day buckets as fields. A micro-batch is one pipelined round
-// trip: one Lua call per customer (src/state/lua/apply-deltas-1.lua) applies that customer's deltas
-// atomically and effectively once and returns the state as it was before the call; the observer then
-// sees the same deltas replayed by the shared applyDelta, so feature rows equal the memory store's.
-// Layout, memory figures and operations: docs/architecture.md, "Redis state store".
+// keeps a customer in one cluster slot), day buckets as fields. A micro-batch costs two pipelined round
+// trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
+// src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
+// still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
+// as on the memory store. Layout, memory figures and operations: docs/architecture.md, "Redis state store".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { ChurnflowError, errorMessage } from '../errors.js';
-import { DAY_MS } from '../events/activity-event.js';
-import { applyDelta, emptyState, estimateStateBytes, expireBuckets, type ApplyOutcome, type CustomerState, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
+import { emptyState, type CustomerState, type DedupeOptions, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
 import type { SlotValue, SlotValues } from './slots.js';
-import { groupByCustomer, type ApplyResult, type StateStore, type StartObserver, type StepObserver, type StoreStats } from './state-store.js';
+import { applyDeltas } from './stage-deltas.js';
+import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
 export interface RedisStoreOptions {
   /** Redis URL; the store creates (and on close() quits) its own client with DEFAULT_REDIS_OPTIONS. */
@@ -29,6 +29,8 @@ export interface RedisStoreOptions {
   /** Per-customer budget (estimateStateBytes, as the memory store): above it the oldest buckets fold into the archive. */
   readonly maxBytesPerCustomer?: number;
   readonly onBudgetExceeded?: (customerId: string, bytes: number) => void;
+  /** Content-duplicate horizon (default DEFAULT_DEDUPE). */
+  readonly dedupe?: DedupeOptions;
   /** Connection errors of a client the store created (ioredis keeps reconnecting meanwhile). */
   readonly onConnectionError?: (err: Error) => void;
   /** stats(): MEMORY USAGE of at most this many keys, extrapolated to all. Default 1000. */
@@ -69,25 +71,27 @@ export const DEFAULT_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   commandTimeout: 15_000,
 });
 
-const OUTCOME: Readonly<Record<string, ApplyOutcome>> = { a: 'applied', d: 'duplicate', s: 'before_signup' };
 const DAY_FIELD = /^-?\d+$/;
 const SEEN_SET_LIMIT = 8_000_000; // below V8's Set size limit (2^24)
 
-/** One Lua call's reply: outcomes (one char per delta) and the pre-image (flat HGETALL, or empty). */
-type ApplyReply = [string, string[]];
+/** What load() read of a customer's hash, handed back to write() to send only the changed fields. */
+interface StoredHash {
+  readonly fields: ReadonlyMap<string, string>;
+  /** The slot dictionary (field `k`): a slot's alias is its index. */
+  readonly dict: readonly string[];
+}
 
 interface ScriptCommands {
-  churnflowApplyDeltas(key: string, deltas: string, retentionDays: string, merges: string, ttl: string, wantPre: string, foldThrough: string): unknown;
+  churnflowCommitState(key: string, version: string, ttl: string, pairs: string, ...fields: string[]): unknown;
 }
 
 export class RedisStateStore implements StateStore {
   readonly kind = 'redis' as const;
+  readonly rules: StateRules;
   private readonly client: Redis | Cluster;
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly matchPattern: string;
-  private readonly mergesJson: string;
-  private readonly retention: string;
   private readonly ttl: string;
   private closed = false;
 
@@ -100,10 +104,13 @@ export class RedisStateStore implements StateStore {
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) {
       throw new ChurnflowError('CF_CONFIG_INVALID', `idleTtlSeconds must be a positive integer, got ${String(ttl)}`);
     }
-
+    this.rules = {
+      layout: options.layout,
+      ...(options.maxBytesPerCustomer !== undefined ? { maxBytesPerCustomer: options.maxBytesPerCustomer } : {}),
+      ...(options.onBudgetExceeded ? { onBudgetExceeded: options.onBudgetExceeded } : {}),
+      ...(options.dedupe ? { dedupe: options.dedupe } : {}),
+    };
     this.ttl = String(ttl ?? 0);
-    this.retention = String(options.layout.retentionDays);
-    this.mergesJson = JSON.stringify(Object.fromEntries(options.layout.merges));
     this.matchPattern = `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{c:*`;
     const scripts = loadLuaScripts(options.luaDir ?? resolveLuaDir());
     ({ client: this.client, owns: this.ownsClient } = redisClient(options, 'redis state store'));
@@ -115,47 +122,38 @@ export class RedisStateStore implements StateStore {
     return `${this.prefix}{c:${customerId}}`;
   }
 
-  async apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
+  async load(customerIds: readonly string[]): Promise<LoadedCustomer[]> {
     this.assertOpen();
-    if (deltas.length === 0) return [];
-    const groups = [...groupByCustomer(deltas)];
-    const budget = this.options.maxBytesPerCustomer;
-    const wantPre = observe !== undefined || onStart !== undefined || budget !== undefined ? '1' : '0';
-    const replies = await this.pipelined<ApplyReply>(
-      groups.map(([id]) => this.keyOf(id)),
-      (p, key, i) => (p as unknown as ScriptCommands).churnflowApplyDeltas(key, encodeDeltas(groups[i]![1]), this.retention, this.mergesJson, this.ttl, wantPre, ''),
+    if (customerIds.length === 0) return [];
+    const hashes = await this.pipelined<Record<string, string>>(
+      customerIds.map((id) => this.keyOf(id)),
+      (p, key) => p.hgetall(key),
     );
-    const results: ApplyResult[] = [];
-    const folds: { customerId: string; throughDay: number }[] = [];
-    groups.forEach(([customerId, group], i) => {
-      const [codes, pre] = replies[i]!;
-      const outcomes = group.map((_, j) => OUTCOME[codes[j] ?? ''] ?? this.badReply(customerId, codes));
-      if (wantPre === '1') {
-        // Replay on the pre-image: the observer sees exactly the states the memory store would show.
-        const state = decodeCustomerState(customerId, pairs(pre));
-        onStart?.(state);
-        group.forEach((d, j) => {
-          const outcome = applyDelta(state, d, this.options.layout);
-          if (outcome !== outcomes[j]) {
-            throw new ChurnflowError('CF_STATE_CONFLICT', `redis state script and applyDelta disagree for customer ${customerId}, position ${d.position.stream}@${d.position.offset}: ${outcomes[j]} vs ${outcome}`, {
-              details: { customerId, stream: d.position.stream, offset: d.position.offset, script: outcomes[j], replay: outcome },
-            });
-          }
-          observe?.(state, d, outcome);
-        });
-        const throughDay = this.budgetFold(state);
-        if (throughDay !== undefined) folds.push({ customerId, throughDay });
-      }
-      results.push({ customerId, deltas: group, outcomes });
+    return hashes.map((h, i) => {
+      const id = customerIds[i]!;
+      const entries = Object.entries(h);
+      if (entries.length === 0) return { state: emptyState(id), version: 0, stored: { fields: new Map(), dict: [] } satisfies StoredHash };
+      const dict = h.k === undefined ? [] : (JSON.parse(h.k) as string[]);
+      return { state: decodeCustomerState(id, entries), version: Number(h.v ?? 0), stored: { fields: new Map(entries), dict } satisfies StoredHash };
     });
-    if (folds.length > 0) {
-      // Rare: only customers over the byte budget cost this second round trip.
-      await this.pipelined<ApplyReply>(
-        folds.map((f) => this.keyOf(f.customerId)),
-        (p, key, i) => (p as unknown as ScriptCommands).churnflowApplyDeltas(key, '[]', this.retention, this.mergesJson, this.ttl, '0', String(folds[i]!.throughDay)),
-      );
-    }
-    return results;
+  }
+
+  async write(writes: readonly CustomerWrite[]): Promise<readonly string[]> {
+    this.assertOpen();
+    if (writes.length === 0) return [];
+    const args = writes.map((w) => {
+      const { set, del } = encodeChanges(w.state, w.loaded.stored as StoredHash | undefined);
+      return [String(w.loaded.version), this.ttl, String(set.length / 2), ...set, ...del];
+    });
+    const replies = await this.pipelined<number>(
+      writes.map((w) => this.keyOf(w.state.customerId)),
+      (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, ...(args[i]! as [string, string, string, ...string[]])),
+    );
+    return writes.flatMap((w, i) => (replies[i] === 1 ? [] : [w.state.customerId]));
+  }
+
+  apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
+    return applyDeltas(this, deltas, observe, onStart);
   }
 
   async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
@@ -166,19 +164,6 @@ export class RedisStateStore implements StateStore {
       (p, key) => p.hgetall(key),
     );
     return hashes.map((h, i) => (Object.keys(h).length === 0 ? null : decodeCustomerState(customerIds[i]!, Object.entries(h))));
-  }
-
-  async recordScores(scores: readonly { customerId: string; lastScore: LastScore }[]): Promise<void> {
-    this.assertOpen();
-    if (scores.length === 0) return;
-    const ttl = this.options.idleTtlSeconds;
-    await this.pipelined<unknown>(
-      scores.map((s) => this.keyOf(s.customerId)),
-      (p, key, i) => {
-        p.hset(key, 's', JSON.stringify(scores[i]!.lastScore));
-        if (ttl !== undefined) p.expire(key, ttl);
-      },
-    );
   }
 
   /**
@@ -247,14 +232,10 @@ export class RedisStateStore implements StateStore {
           const p = this.client.pipeline();
           for (const i of indices) add(p, keys[i]!, i);
           const res = (await p.exec()) ?? [];
-          // recordScores adds two commands per key (HSET, EXPIRE): keep the first reply of each key.
-          const perKey = res.length / indices.length;
           indices.forEach((i, j) => {
-            for (let c = 0; c < perKey; c++) {
-              const [err] = res[j * perKey + c] ?? [new Error('missing pipeline reply')];
-              if (err) throw err;
-            }
-            out[i] = res[j * perKey]![1] as T;
+            const [err, reply] = res[j] ?? [new Error('missing pipeline reply'), undefined];
+            if (err) throw err;
+            out[i] = reply as T;
           });
         }),
       );
@@ -309,29 +290,6 @@ export class RedisStateStore implements StateStore {
     return key.startsWith(head) && key.endsWith('}') ? key.slice(head.length, -1) : undefined;
   }
 
-  /** The memory store's budget rule on the state after the batch: the last day to fold, if any. */
-  private budgetFold(state: CustomerState): number | undefined {
-    const budget = this.options.maxBytesPerCustomer;
-    if (budget === undefined) return undefined;
-    let bytes = estimateStateBytes(state);
-    if (bytes <= budget) return undefined;
-    this.options.onBudgetExceeded?.(state.customerId, bytes);
-    const days = Object.keys(state.buckets).map(Number).sort((a, b) => a - b);
-    const layout = this.options.layout;
-    let through: number | undefined;
-    for (const day of days) {
-      if (bytes <= budget) break;
-      expireBuckets(state, { ...layout, retentionDays: Math.floor(state.maxEventTime / DAY_MS) - day - 1 });
-      through = day;
-      bytes = estimateStateBytes(state);
-    }
-    return through;
-  }
-
-  private badReply(customerId: string, codes: string): never {
-    throw new ChurnflowError('CF_STATE_CONFLICT', `redis state script returned unexpected outcomes ${JSON.stringify(codes)} for customer ${customerId}`);
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new ChurnflowError('CF_STATE_UNAVAILABLE', 'redis state store is closed');
   }
@@ -339,15 +297,45 @@ export class RedisStateStore implements StateStore {
 
 // ---------------------------------------------------------------- encoding
 
-/** A customer's deltas as the script's ARGV[1]: [[stream, offset, eventTime, signupSlot|false, slot, merge, value, ...], ...]. */
-export function encodeDeltas(group: readonly StateDelta[]): string {
-  return JSON.stringify(
-    group.map((d) => {
-      const flat: unknown[] = [d.position.stream, d.position.offset, d.eventTime, d.signupSlot ?? false];
-      for (const o of d.ops) flat.push(o.slot, o.merge, o.value);
-      return flat;
-    }),
-  );
+/**
+ * The fields of a customer's hash that differ from what was loaded: values to set and fields to delete.
+ * Numbers are written by JSON.stringify, which round-trips every double exactly.
+ *
+ *   m maxEventTime · p positions {stream: offset} · k slot dictionary [slotId, ...] · a archive and
+ *   <day> buckets [alias, value, ...] · e recent event ids [[hash, time], ...] · o outbox {position: decision}
+ *   · s lastScore · v version (written by the script)
+ */
+export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: string[]; del: string[] } {
+  const prev = stored?.fields ?? new Map<string, string>();
+  const dict = stored ? [...stored.dict] : [];
+  const aliasOf = new Map(dict.map((slot, i) => [slot, i]));
+  const slots = (values: SlotValues): string => {
+    const flat: (number | SlotValue)[] = [];
+    for (const slot in values) {
+      let a = aliasOf.get(slot);
+      if (a === undefined) {
+        a = dict.length;
+        dict.push(slot);
+        aliasOf.set(slot, a);
+      }
+      flat.push(a, values[slot]!);
+    }
+    return JSON.stringify(flat);
+  };
+  const next = new Map<string, string>();
+  next.set('m', String(state.maxEventTime));
+  next.set('p', JSON.stringify(state.positions));
+  for (const day in state.buckets) next.set(day, slots(state.buckets[day]!));
+  if (Object.keys(state.archive).length > 0 || prev.has('a')) next.set('a', slots(state.archive));
+  if (dict.length > 0) next.set('k', JSON.stringify(dict));
+  if (state.recentEvents.length > 0) next.set('e', JSON.stringify(state.recentEvents));
+  if (Object.keys(state.outbox).length > 0) next.set('o', JSON.stringify(state.outbox));
+  if (state.lastScore) next.set('s', JSON.stringify(state.lastScore));
+  const set: string[] = [];
+  for (const [field, value] of next) if (prev.get(field) !== value) set.push(field, value);
+  const del: string[] = [];
+  for (const field of prev.keys()) if (field !== 'v' && !next.has(field)) del.push(field);
+  return { set, del };
 }
 
 /** A customer's hash (field, value pairs) as a CustomerState; slot aliases resolved through field `k`. */
@@ -371,15 +359,11 @@ export function decodeCustomerState(customerId: string, fields: Iterable<readonl
     else if (field === 'p') state.positions = JSON.parse(value) as Record<string, number>;
     else if (field === 'a') state.archive = expand(value);
     else if (field === 's') state.lastScore = JSON.parse(value) as LastScore;
+    else if (field === 'o') state.outbox = JSON.parse(value) as Record<string, string>;
+    else if (field === 'e') state.recentEvents = JSON.parse(value) as [number, number][];
     else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);
   }
   return state;
-}
-
-function pairs(flat: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-  return out;
 }
 
 // ---------------------------------------------------------------- errors
@@ -402,7 +386,7 @@ export function redisError(err: unknown): ChurnflowError {
 // ---------------------------------------------------------------- scripts
 
 export interface LuaScript {
-  /** ioredis command name, e.g. churnflowApplyDeltas for apply-deltas-1.lua. */
+  /** ioredis command name, e.g. churnflowCommitState for commit-state-1.lua. */
   readonly command: string;
   readonly numberOfKeys: number;
   readonly lua: string;
@@ -415,7 +399,7 @@ export interface LuaScript {
  */
 export function resolveLuaDir(): string {
   const candidates = [new URL('./lua/', import.meta.url), new URL('../../../src/state/lua/', import.meta.url)].map((u) => fileURLToPath(u));
-  const found = candidates.find((dir) => existsSync(join(dir, 'apply-deltas-1.lua')));
+  const found = candidates.find((dir) => existsSync(join(dir, 'commit-state-1.lua')));
   if (!found) throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: Lua scripts not found in ${candidates.join(' or ')} (pass luaDir)`);
   return found;
 }
@@ -434,8 +418,8 @@ export function loadLuaScripts(dir: string): LuaScript[] {
     const command = `churnflow${m[1]!.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}`;
     return [{ command, numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, file), 'utf8'), file }];
   });
-  if (!scripts.some((s) => s.command === 'churnflowApplyDeltas')) {
-    throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: apply-deltas-1.lua missing in ${dir}`);
+  if (!scripts.some((s) => s.command === 'churnflowCommitState')) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: commit-state-1.lua missing in ${dir}`);
   }
   return scripts;
 }

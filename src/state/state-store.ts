@@ -1,6 +1,13 @@
 // The port every state store implements (memory for the embedded modes, Redis in production).
 // test/contract/state-store.contract.ts is the one suite both must pass.
-import type { ApplyOutcome, CustomerState, LastScore, StateDelta } from './customer-state.js';
+//
+// A batch goes through a store in two steps (src/state/stage-deltas.ts): `load` reads the customers'
+// states with a version each, the shared TypeScript transition (applyDelta) runs on those copies, the
+// engine scores and decides, and `write` stores each new state together with the decisions it produced
+// — atomically per customer, and only if the customer's version is still the one loaded (a fence:
+// two instances racing on a partition after a rebalance cannot both win). The transition exists once,
+// in TypeScript; stores only keep states.
+import type { ApplyOutcome, CustomerState, DedupeOptions, StateDelta, StateLayout } from './customer-state.js';
 
 /**
  * Called once per delta, right after it was applied (or recognised as a duplicate / refused), with the
@@ -15,28 +22,55 @@ export interface ApplyResult {
   readonly customerId: string;
   /** This customer's deltas, in the order given. */
   readonly deltas: readonly StateDelta[];
-  /** Per delta: applied, a redelivery of an applied position (duplicate), or refused (before_signup). */
+  /** Per delta: applied, a redelivery (duplicate), a content duplicate, or refused (before_signup). */
   readonly outcomes: readonly ApplyOutcome[];
 }
 
 export interface StoreStats {
   readonly customers: number;
-  /** Serialized bytes of all customer state, where the store can tell. */
+  /** Bytes of all customer state, where the store can tell (Redis: MEMORY USAGE; memory: serialized JSON). */
   readonly bytes: number;
+}
+
+/** The rules every store applies the same way (they are part of the state's meaning, not the store's). */
+export interface StateRules {
+  readonly layout: StateLayout;
+  /** Per-customer budget; a state above it sheds its oldest buckets into the archive (counted). */
+  readonly maxBytesPerCustomer?: number;
+  readonly onBudgetExceeded?: (customerId: string, bytes: number) => void;
+  /** Content-duplicate horizon (default DEFAULT_DEDUPE). */
+  readonly dedupe?: DedupeOptions;
+}
+
+/** A customer's state as loaded: a private copy the caller may change, and the version it was at. */
+export interface LoadedCustomer {
+  readonly state: CustomerState;
+  /** 0 for a customer the store does not know; each successful write moves it by one. */
+  readonly version: number;
+  /** Store-private data about the stored form (e.g. the Redis hash as read), handed back to write(). */
+  readonly stored?: unknown;
+}
+
+export interface CustomerWrite {
+  readonly loaded: LoadedCustomer;
+  /** The new state (typically loaded.state after the transition). */
+  readonly state: CustomerState;
 }
 
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
+  readonly rules: StateRules;
+  /** Copies of the customers' states, in the order asked (an unknown customer: empty state, version 0). */
+  load(customerIds: readonly string[]): Promise<LoadedCustomer[]>;
   /**
-   * Applies deltas atomically per customer and effectively once (by source position); per-customer
-   * order is kept. `observe` sees the state after each delta, whatever store holds it.
+   * Stores each state only if its customer is still at the loaded version (atomic per customer).
+   * Resolves with the ids whose fence failed (another writer got there first); their writes did nothing.
+   * The store may keep the written state objects: the caller must not change them afterwards.
    */
+  write(writes: readonly CustomerWrite[]): Promise<readonly string[]>;
+  /** load → applyDelta → write, for paths that store no decisions (snapshots, state loads). See stage-deltas.ts. */
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]>;
   get(customerIds: readonly string[]): Promise<(CustomerState | null)[]>;
-  /** Remembers the last emitted score per customer, so "score changed" survives restarts. */
-  recordScores(scores: readonly { customerId: string; lastScore: LastScore }[]): Promise<void>;
-  // (lastScore is the customer's latest emitted risk, kept beside its state for lookups; emission
-  // decisions never read it — they compare scores of exact states, see operators/apply-to-state.ts.)
   /** Every customer, in pages, for batch scoring and snapshots. */
   scan(pageSize?: number): AsyncIterable<CustomerState[]>;
   stats(): Promise<StoreStats>;

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { DAY_MS, type ActivityEvent } from '../../src/events/activity-event.js';
-import type { CustomerState } from '../../src/state/customer-state.js';
+import { DEFAULT_DEDUPE, outboxKey, type CustomerState } from '../../src/state/customer-state.js';
+import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
+import type { ChurnflowError } from '../../src/errors.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { day, ev, profile } from '../helpers/events.js';
@@ -108,13 +110,73 @@ export function stateStoreContract(name: string, make: StoreFactory): void {
       assert.deepEqual(await store.get(['g', 'h']), await reference(deltas));
     }));
 
-  test(`${name}: recordScores persists the last score; get of unknown customer is null`, () =>
+  test(`${name}: decisions and the last score are stored with the state change; get of unknown customer is null`, () =>
     withStore(async (store) => {
-      await store.apply([at(ev('login', 'i', day(1), { device: 'web', success: true }), 0)]);
-      await store.recordScores([{ customerId: 'i', lastScore: { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) } }]);
+      const d = at(ev('login', 'i', day(1), { device: 'web', success: true }), 7);
+      const staged = await stageDeltas(store, [d]);
+      staged[0]!.state.outbox[outboxKey(d.position)] = '{"risk":{"event_id":"x","score":0.1}}';
+      staged[0]!.state.lastScore = { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) };
+      await commitStaged(store, staged);
       const [state, missing] = await store.get(['i', 'nobody']);
       assert.deepEqual(state!.lastScore, { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) });
+      assert.deepEqual(state!.outbox, { 'p0@7': '{"risk":{"event_id":"x","score":0.1}}' });
       assert.equal(missing, null);
+      // A redelivery sees the position as applied and finds the stored decision beside it.
+      const seen: string[] = [];
+      await stageDeltas(store, [d], (st, delta, outcome) => seen.push(`${outcome}:${st.outbox[outboxKey(delta.position)]}`));
+      assert.deepEqual(seen, ['duplicate:{"risk":{"event_id":"x","score":0.1}}']);
+    }));
+
+  test(`${name}: outbox entries below the committed offset are trimmed at the next write`, () =>
+    withStore(async (store) => {
+      const d = (n: number) => at(ev('login', 'j', day(1, n), { device: 'web', success: true }), n);
+      let staged = await stageDeltas(store, [d(1), d(2)]);
+      staged[0]!.state.outbox['p0@1'] = 'a';
+      staged[0]!.state.outbox['p0@2'] = 'b';
+      await commitStaged(store, staged);
+      staged = await stageDeltas(store, [d(3)]);
+      staged[0]!.state.outbox['p0@3'] = 'c';
+      await commitStaged(store, staged, new Map([['p0', 2], ['other', 100]]));
+      assert.deepEqual((await store.get(['j']))[0]!.outbox, { 'p0@2': 'b', 'p0@3': 'c' });
+    }));
+
+  test(`${name}: a write is fenced on the version loaded (two writers: exactly one wins)`, () =>
+    withStore(async (store) => {
+      await store.apply([at(ev('login', 'k', day(1), { device: 'web', success: true }), 0)]);
+      const a = await stageDeltas(store, [at(ev('login', 'k', day(2), { device: 'web', success: true }), 1)]);
+      const b = await stageDeltas(store, [at(ev('login', 'k', day(3), { device: 'web', success: true }), 1)]);
+      await commitStaged(store, a);
+      await assert.rejects(commitStaged(store, b), (err: ChurnflowError) => err.code === 'CF_STATE_FENCED' && err.retriable);
+      const [state] = await store.get(['k']);
+      assert.equal(spec.evaluate(state!, day(4))[spec.columns.findIndex((c) => c.name === 'logins_7d')], 2, "only the winner's event counts");
+      // The loser runs again from loading: its position is now a duplicate.
+      const again = await stageDeltas(store, [at(ev('login', 'k', day(3), { device: 'web', success: true }), 1)]);
+      assert.deepEqual(again[0]!.outcomes, ['duplicate']);
+    }));
+
+  test(`${name}: the same event_id at another position changes nothing (content duplicate)`, () =>
+    withStore(async (store) => {
+      const e = ev('login', 'l', day(1), { device: 'web', success: true }, 'evt-1');
+      const res = await store.apply([at(e, 0), at(e, 1), at(ev('login', 'l', day(1, 13), { device: 'web', success: true }, 'evt-2'), 2)]);
+      assert.deepEqual(res[0]!.outcomes, ['applied', 'duplicate_event', 'applied']);
+      const later = await store.apply([at(e, 3, 'p1')]);
+      assert.deepEqual(later[0]!.outcomes, ['duplicate_event'], 'seen again on another stream');
+      const [state] = await store.get(['l']);
+      assert.equal(spec.evaluate(state!, day(2))[spec.columns.findIndex((c) => c.name === 'logins_7d')], 2);
+      assert.deepEqual(state!.positions, { p0: 2, p1: 3 }, 'the duplicate still moves its position');
+    }));
+
+  test(`${name}: content-duplicate memory is bounded by the horizon and the cap`, () =>
+    withStore(async (store) => {
+      const deltas = Array.from({ length: 100 }, (_, i) => at(ev('login', 'm', day(1) + i * 60_000, { device: 'web', success: true }, `e${i}`), i));
+      await store.apply(deltas);
+      const [state] = await store.get(['m']);
+      const { horizonMs, maxIds } = store.rules.dedupe ?? DEFAULT_DEDUPE;
+      assert.ok(state!.recentEvents.length <= maxIds);
+      assert.ok(state!.recentEvents.every(([, t]) => t >= state!.maxEventTime - horizonMs));
+      // Beyond the horizon an id is forgotten: the same event_id much later is applied again.
+      const far = await store.apply([at(ev('login', 'm', day(1), { device: 'web', success: true }, 'e0'), 200)]);
+      assert.deepEqual(far[0]!.outcomes, ['applied']);
     }));
 
   test(`${name}: scan pages through every customer`, () =>

@@ -47,8 +47,17 @@ export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 1
     const started = Date.now();
     while (Date.now() - started < timeoutMs) {
       if (!isAlive()) throw new Error('engine exited before catching up');
-      const ends = await admin.fetchTopicOffsets(topic);
-      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+      let ends: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
+      let committed: Awaited<ReturnType<typeof admin.fetchOffsets>>;
+      try {
+        ends = await admin.fetchTopicOffsets(topic);
+        committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+      } catch (err) {
+        // A broker restart (a fault some tests inject) briefly answers "not the leader": ask again.
+        if ((err as { retriable?: boolean }).retriable !== true) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
       const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
       if (ends.every((e) => Number(e.offset) === 0 || byPartition.get(e.partition) === Number(e.offset))) return;
       await new Promise((r) => setTimeout(r, 250));

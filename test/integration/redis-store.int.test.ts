@@ -1,7 +1,7 @@
 // RedisStateStore against the real Redis on loopback (npm run services -- start redis). The shared
 // contract suite, equivalence with the memory store at scale (states and per-event feature rows),
-// redelivery, one round trip per batch, hash slots, exact numbers, budget, TTL, errors, and Redis
-// restarting and crashing mid-stream (the restart cases drive scripts/services/services.sh).
+// redelivery, two round trips per batch (load, fenced write), hash slots, exact numbers, budget, TTL,
+// errors, and Redis restarting and crashing mid-stream (the restart cases drive scripts/services/services.sh).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,6 +18,7 @@ import type { ApplyOutcome, CustomerState, StateDelta, StateLayout } from '../..
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { keySlot, RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
+import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 import { SERVICES } from '../helpers/services.js';
 import { redisTestKeys } from '../helpers/redis.js';
@@ -155,7 +156,7 @@ describe('redis store: equivalence with the memory store', () => {
 
 // ---------------------------------------------------------------- round trips, keys
 describe('redis store: wire and keys', () => {
-  test('apply sends one pipeline per batch: one socket write, one script call per customer', async () => {
+  test('a batch is two pipelines: one HGETALL per customer, then one fenced script call per customer', async () => {
     const deltas = simulatedDeltas(80, 20, 5);
     const batch = deltas.slice(deltas.length - 256);
     const customers = idsOf(batch).length;
@@ -191,9 +192,10 @@ describe('redis store: wire and keys', () => {
       for (let i = 0; i < 100 && phase < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(phase, 2, 'MONITOR saw both markers');
       const seen = between;
-      assert.equal(writes, 1, 'the whole batch goes out in one write');
-      assert.equal(seen.length, customers, 'one command per customer, nothing else');
-      assert.ok(seen.every((c) => c === 'evalsha' || c === 'eval'), `only script calls: ${[...new Set(seen)].join(',')}`);
+      assert.equal(writes, 2, 'the batch goes out in two writes: load, then write');
+      assert.equal(seen.length, 2 * customers, 'two commands per customer, nothing else');
+      assert.ok(seen.slice(0, customers).every((c) => c === 'hgetall'), `first the loads: ${[...new Set(seen.slice(0, customers))].join(',')}`);
+      assert.ok(seen.slice(customers).every((c) => c === 'evalsha' || c === 'eval'), `then only script calls: ${[...new Set(seen.slice(customers))].join(',')}`);
       assert.equal(rows.length, batch.length);
     } finally {
       monitor.disconnect();
@@ -213,8 +215,10 @@ describe('redis store: wire and keys', () => {
     const tagged = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout, idleTtlSeconds: 3600 });
     try {
       const deltas = simulatedDeltas(30, 10, 3);
-      await tagged.apply(deltas);
-      await tagged.recordScores([{ customerId: deltas[0]!.customerId, lastScore: { score: 0.5, band: 'medium', modelVersion: '1', eventTime: 1 } }]);
+      const staged = await stageDeltas(tagged, deltas);
+      staged[0]!.state.lastScore = { score: 0.5, band: 'medium', modelVersion: '1', eventTime: 1 };
+      staged[0]!.state.outbox['p0@0'] = '{}';
+      await commitStaged(tagged, staged);
       const keys: string[] = [];
       let cursor = '0';
       do {
@@ -334,7 +338,7 @@ describe('redis store: values and limits', () => {
     }
   });
 
-  test('idle TTL: set and refreshed by apply and recordScores', async () => {
+  test('idle TTL: set and refreshed by every write', async () => {
     const prefix = newPrefix();
     const store = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout, idleTtlSeconds: 600 });
     try {
@@ -343,9 +347,6 @@ describe('redis store: values and limits', () => {
       const key = store.keyOf('ttl');
       const ttl1 = await admin.ttl(key);
       assert.ok(ttl1 > 590 && ttl1 <= 600, `ttl ${ttl1}`);
-      await admin.expire(key, 10);
-      await store.recordScores([{ customerId: 'ttl', lastScore: { score: 0.1, band: 'low', modelVersion: '1', eventTime: d.eventTime } }]);
-      assert.ok((await admin.ttl(key)) > 590);
       await admin.expire(key, 10);
       await store.apply([{ ...d, position: { stream: 'p0', offset: 2 } }]);
       assert.ok((await admin.ttl(key)) > 590);

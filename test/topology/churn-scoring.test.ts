@@ -8,6 +8,7 @@ import { loadScoringModel, type ScoringModel } from '../../src/scoring/scoring-m
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../src/simulator/index.js';
 import { createSimulatorSource } from '../../src/sources/simulator-source.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
+import type { RecordSource } from '../../src/sources/record-source.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { runScoring } from '../helpers/run-scoring.js';
 import { join } from 'node:path';
@@ -75,18 +76,39 @@ test('risk events do not depend on how the stream was batched', async () => {
   assert.deepEqual(a.deadLetters, b.deadLetters);
 });
 
-test('a replay into the same store changes no state and re-emits the same ids (effectively once)', async () => {
+test('redelivery after a crash before the commit: state unchanged, every stored decision re-emitted byte for byte (not recomputed)', async () => {
   const store = new MemoryStateStore({ layout: spec.layout });
-  const first = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now);
-  const before = await store.get(['c000001', 'c000050', 'c000150']);
-  const again = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now);
-  const after = await store.get(['c000001', 'c000050', 'c000150']);
-  assert.deepEqual(after.map((s) => ({ ...s, lastScore: null })), before.map((s) => ({ ...s, lastScore: null })));
-  // Redelivered events always re-emit (their first emission may have been lost in a crash), so every
-  // risk event of the first run exists again, under the same deterministic id.
-  const againIds = new Set(again.risk.map((r) => r.event_id));
+  // A source whose commits never get confirmed: as after a kill -9 right after the outputs were written.
+  const uncommitted = (): RecordSource => {
+    const src = createSimulatorSource(sim, fixedClock(now));
+    return { ...src, records: (flow) => src.records(flow), commit: async () => new Set<string>() };
+  };
+  const first = await runScoring(uncommitted(), store, spec, model, now);
+  const ids = ['c000001', 'c000050', 'c000150'];
+  const before = await store.get(ids);
+  // Another clock and other batch sizes: a recomputed decision would differ (processing_time at least).
+  const again = await runScoring(uncommitted(), store, spec, model, now + 3_600_000, { batch: { maxSize: 13, maxWaitMs: 1 }, maxInFlight: 64 });
+  assert.deepEqual(await store.get(ids), before, 'no state changed');
   assert.ok(first.risk.length > 0);
-  for (const r of first.risk) assert.ok(againIds.has(r.event_id), `risk event ${r.event_id} re-emitted`);
+  assert.equal(again.scored.length, 0, 'nothing was scored again');
+  assert.deepEqual(again.risk, first.risk, 'the same risk events, same order, same bytes (processing_time of the first run)');
+  assert.deepEqual(again.deadLetters.filter((d) => d.reason_code === 'BEFORE_SIGNUP').map((d) => d.dead_letter_id), first.deadLetters.filter((d) => d.reason_code === 'BEFORE_SIGNUP').map((d) => d.dead_letter_id), 'refusals re-emitted too');
+});
+
+test('commits confirmed: outbox entries below the committed offsets are trimmed, so the outbox stays small', async () => {
+  const store = new MemoryStateStore({ layout: spec.layout });
+  const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 128 });
+  let customers = 0;
+  let entries = 0;
+  for await (const page of store.scan()) {
+    for (const st of page) {
+      customers++;
+      entries += Object.keys(st.outbox).length;
+    }
+  }
+  // Only entries written after the customer's last confirmed commit survive: about a batch's worth per customer.
+  assert.ok(entries < customers * 3, `${entries} outbox entries for ${customers} customers`);
+  assert.ok(entries * 10 < run.risk.length, `${entries} outbox entries left of ${run.risk.length} decisions stored`);
 });
 
 test('a model trained on another feature spec is refused with a clear error', async () => {

@@ -4,6 +4,7 @@ import { bandOf } from '../../../src/scoring/bands.js';
 import { riskEventId, shouldEmit } from '../../../src/scoring/risk-decision.js';
 import { decideBatch } from '../../../src/operators/decide-risk.js';
 import type { ScoredBatch, ScoringStep } from '../../../src/operators/batch.js';
+import type { RiskEventRecord } from '../../../src/events/wire-types.js';
 import type { ModelManifest } from '../../../src/scoring/manifest.js';
 import { fixedClock } from '../../../src/time/clock.js';
 import { ev, raw } from '../../helpers/events.js';
@@ -33,31 +34,45 @@ test('emit rule: first score, band change, model change, or a move of minScoreDe
   assert.equal(shouldEmit({ emit: 'every', minScoreDelta: 1 }, prev, 0.2, 'medium', '1.2.0'), true);
 });
 
-test('decideBatch: emits when the event moved the risk (before vs after), for first events, and always for redeliveries', () => {
-  const step = (customer: string, id: string, outcome: ScoringStep['outcome'] = 'applied'): ScoringStep => ({
-    item: { tag: 'accepted', record: raw({}, 0), event: ev('login', customer, 1000, {}, id) },
-    outcome,
+test('decideBatch: emits when the event moved the risk (before vs after) and for first events; stores each decision; re-emits stored ones in arrival order', () => {
+  let order = 0;
+  const step = (customer: string, id: string): ScoringStep => ({
+    item: { tag: 'accepted', record: raw({}, order), event: ev('login', customer, 1000, {}, id) },
+    order: order++,
+    outcome: 'applied',
     features: new Float64Array(0),
     before: null,
   });
+  const steps = [step('a', 'a1'), step('a', 'a2'), step('b', 'b0'), step('a', 'a3'), step('b', 'b1')];
+  // b0 is a redelivery of an event applied before: its decision comes from the outbox, not from scoring.
+  const stored = { event_id: 'stored-b0', customer_id: 'b', score: 0.5 } as unknown as RiskEventRecord;
+  const [b0] = steps.splice(2, 1);
   const batch: ScoredBatch = {
     items: [],
     rejected: [],
-    steps: [step('a', 'a1'), step('a', 'a2'), step('a', 'a3'), step('b', 'b1'), step('b', 'b2', 'duplicate')],
-    scores: Float32Array.from([0.05, 0.06, 0.35, 0.5, 0.5]),
-    // a1 is a's first event ever; a2 moved 0.05 → 0.06 (no); a3 moved into high; b1 stayed at 0.5; b2 is a redelivery.
-    beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5, 0.5]),
+    steps,
+    replays: [{ item: b0!.item, order: b0!.order, decision: { risk: stored } }],
+    staged: [],
+    refusals: [],
+    duplicates: { redelivered: 1, sameEventId: 0 },
+    scores: Float32Array.from([0.05, 0.06, 0.35, 0.5]),
+    // a1 is a's first event ever; a2 moved 0.05 → 0.06 (no); a3 moved into high; b1 stayed at 0.5.
+    beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5]),
     model: manifestRef(manifest),
   };
   const out = decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
-  assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'a3:high:low', 'b2:high:high']);
-  const a3 = out.riskEvents[1]!;
+  assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id ?? e.event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'stored-b0:undefined:undefined', 'a3:high:low']);
+  assert.equal(out.riskEvents[1], stored, 'the stored record itself, not a recomputed one');
+  const a3 = out.riskEvents[2]!;
   assert.equal(a3.above_threshold, true);
   assert.equal(a3.threshold, 0.3);
   assert.equal(a3.processing_time, 42);
   assert.equal(a3.model_version, '1.2.0');
-  assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high'], ['b', 'high']]);
+  assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high']]);
+  // Every new risk event is stored under its source position; steps that emitted nothing store nothing.
+  assert.deepEqual(out.outbox.map((e) => [e.customerId, e.key, (JSON.parse(e.payload) as { risk: RiskEventRecord }).risk.trigger_event_id]), [['a', 'test@0', 'a1'], ['a', 'test@3', 'a3']]);
+  assert.deepEqual(JSON.parse(out.outbox[1]!.payload), { risk: a3 });
   const received = decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), { processingTime: 'received' });
   assert.equal(received.riskEvents.length, 5);
-  assert.ok(received.riskEvents.every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
+  assert.ok(received.riskEvents.filter((e) => e !== stored).every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
 });
