@@ -1,6 +1,7 @@
 // Production edges for createEngine: Kafka source (consumer group), Schema Registry decoding (with
 // the users' input mappings), Kafka sinks with registry-encoded Avro, and the Redis state store.
 // Each edge is chosen by config, so the same engine mixes them (e.g. Kafka in, files out).
+import { stateRules } from './config/state-rules.js';
 import type { IHeaders } from 'kafkajs';
 import type { EdgeContext, EdgeFactories } from './engine.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
@@ -43,7 +44,7 @@ export function productionEdges(): EdgeFactories {
       if (config.state.kind !== 'redis') return undefined;
       return app.own(
         'state',
-        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, layout: spec.layout, ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}), onBudgetExceeded: () => metrics.stateBudgetExceeded.inc(), maxBytesPerCustomer: config.state.maxBytesPerCustomer }),
+        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
         (s) => s.close(),
       );
     },

@@ -3,6 +3,7 @@
 // integration tests start engines through here; the topology itself is the same in every mode.
 import { createHash } from 'node:crypto';
 import { decisionOptions, modelLoadOptions } from './config/decision-options.js';
+import { stateRules } from './config/state-rules.js';
 import { hostname } from 'node:os';
 import { LifecycleScorer } from './operators/score-steps.js';
 import { createAliasStore, ModelRegistry } from './registry/model-registry.js';
@@ -110,7 +111,7 @@ export async function createEngine(
     const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };
     const f = options.factories ?? {};
 
-    const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
+    const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
     const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
     ctx.decoder = decoder;
     const sinks = (await f.sinks?.(ctx)) ?? localSinks(config, app);

@@ -1,6 +1,7 @@
 // `churnflow replay`: the scoring topology over history — NDJSON or Avro container files, or Kafka
 // topics from a timestamp to an end — in event time, as fast as the machine allows. Deterministic:
 // the same input and model give byte-identical outputs (times come from the input, see ReplayClock).
+import { stateRules } from '../config/state-rules.js';
 import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
   const clock = new ReplayClock();
   const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
   const model = app.own('model', await loadScoringModel(flags.model, spec, modelLoadOptions(config)), (m) => m.close());
-  const store = app.own('state', new MemoryStateStore({ layout: spec.layout }), (s) => s.close());
+  const store = app.own('state', new MemoryStateStore(stateRules(config, spec)), (s) => s.close());
   mkdirSync(flags.out, { recursive: true });
   const risk = app.own('risk-sink', createFileSink<RiskEventRecord>(join(flags.out, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
   const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(flags.out, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());

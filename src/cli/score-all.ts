@@ -2,6 +2,7 @@
 // time, in chunks, with progress, to a file, stdout or the risk topic. With --input, the history is
 // replayed into an in-memory store first (the embedded mode); otherwise the configured store (Redis)
 // is read as it stands.
+import { stateRules } from '../config/state-rules.js';
 import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -64,10 +65,10 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   const model = await loadScoringModel(flags.model, spec);
   let store: StateStore;
   if (flags.input) {
-    store = new MemoryStateStore({ layout: spec.layout });
+    store = new MemoryStateStore(stateRules(config, spec));
     await fill(store, spec, flags.input, config.engine.allowedLatenessMs);
   } else if (config.state.kind === 'redis') {
-    store = new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, layout: spec.layout });
+    store = new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
   } else {
     throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
   }

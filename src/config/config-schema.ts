@@ -169,6 +169,18 @@ export const configSchema = z
         kind: z.enum(['memory', 'redis']).default('memory'),
         /** Per-customer state budget; above it the oldest day buckets are folded into the archive. */
         maxBytesPerCustomer: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
+        /**
+         * Content duplicates: an event_id applied again at another position (a producer retry) changes
+         * nothing. Each customer remembers the ids of its events within horizonMs of its latest event
+         * time, at most maxIds of them (about 32 bytes each). horizonMs 0 turns the check off.
+         */
+        dedupe: z
+          .object({
+            horizonMs: ms(3_600_000),
+            maxIds: z.number().int().min(1).max(10_000).default(64),
+          })
+          .strict()
+          .prefault({}),
         redis: z
           .object({
             url: z.string().default('redis://127.0.0.1:6379'),
