@@ -45,3 +45,18 @@ export function report(title: string, rows: readonly Measurement[], baseline: Me
   }
   console.log(`  baseline: ${baseline.name}; ratios are throughput relative to it (medians of the runs above)`);
 }
+
+/**
+ * Writes a bench's figures to bench/results/<bench>.json (git-ignored), beside the printed table, so
+ * tools and later sessions read the same numbers a person reads.
+ */
+export async function writeResults(bench: string, figures: Readonly<Record<string, number | string>>): Promise<void> {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  // dist/bench/harness.js → <repo>/bench/results
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const out = { bench, measured_at: new Date().toISOString(), runs: Number(process.env.BENCH_RUNS ?? 5), ...figures };
+  writeFileSync(`${dir}${bench}.json`, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`  figures written to bench/results/${bench}.json`);
+}

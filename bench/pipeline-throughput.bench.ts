@@ -21,7 +21,7 @@ import { FlowControl } from '../src/sources/flow-control.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
 import { fixedClock } from '../src/time/clock.js';
 import { concatMap } from 'rxjs';
-import { measure, report } from './harness.js';
+import { measure, perSecond, report, writeResults } from './harness.js';
 import { ReplayClock } from '../src/time/replay-clock.js';
 import { createFileSink } from '../src/sinks/file-sink.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../src/events/wire-types.js';
@@ -88,3 +88,13 @@ const replay = await measure('replay (… → risk-events.ndjson, dead letters)'
 
 await model.close();
 report(`pipeline throughput: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch ${batch.maxSize}`, [decodeOnly, toFeatures, full, replay], decodeOnly, 'event');
+await writeResults('pipeline-throughput', {
+  records: N,
+  decode_events_per_s: Math.round(perSecond(decodeOnly)),
+  features_events_per_s: Math.round(perSecond(toFeatures)),
+  full_events_per_s: Math.round(perSecond(full)),
+  replay_events_per_s: Math.round(perSecond(replay)),
+  features_vs_decode: perSecond(toFeatures) / perSecond(decodeOnly),
+  full_vs_decode: perSecond(full) / perSecond(decodeOnly),
+  replay_vs_decode: perSecond(replay) / perSecond(decodeOnly),
+});

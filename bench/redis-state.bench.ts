@@ -15,7 +15,22 @@ import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
 import { DEFAULT_REDIS_OPTIONS, RedisStateStore } from '../src/state/redis-store.js';
 import type { StateStore } from '../src/state/state-store.js';
-import { measure, median, report, type Measurement } from './harness.js';
+import { measure, median, report, writeResults, type Measurement } from './harness.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { count, lastValueFrom } from 'rxjs';
+import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
+import { configSchema } from '../src/config/config-schema.js';
+import { decisionOptions } from '../src/config/decision-options.js';
+import { DEFAULT_VALIDATION_RULES } from '../src/events/validate-event.js';
+import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
+import { loadScoringModel } from '../src/scoring/scoring-model.js';
+import { ActivityCodec } from '../src/serde/activity-codec.js';
+import type { RecordSink } from '../src/sinks/record-sink.js';
+import { recordToNdjson } from '../src/simulator/index.js';
+import { createFileSource } from '../src/sources/file-source.js';
+import { fixedClock } from '../src/time/clock.js';
 
 const url = process.env.CHURNFLOW_REDIS_URL ?? 'redis://127.0.0.1:16390';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -169,6 +184,37 @@ try {
   await layoutRow('alt: one JSON string per customer', `${base}a1:`);
   await layoutRow(`alt: hash of buckets, slot ids not aliased (listpack-value ${listpackValue})`, `${base}a2:`);
 
+  // The engine's path: the scoring topology on the Redis store with the bundled model and the default
+  // config's decision options (reasons for events at or above the threshold), so each customer also
+  // carries what the engine stores beside its windows: last score, recent event ids, outbox.
+  const file = join(mkdtempSync(join(tmpdir(), 'cf-bench-')), 'events.ndjson');
+  writeFileSync(file, `${[...simulate(sim)].map(recordToNdjson).join('\n')}\n`);
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  const discard = <T>(): RecordSink<T> => ({ name: 'discard', write: async () => {}, flush: async () => {}, close: async () => {} });
+  const clock = fixedClock(simulationEndTime(sim));
+  const engineRun = async (prefix: string) => {
+    await lastValueFrom(
+      churnScoringTopology(
+        { source: createFileSource(file, clock), decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: redisStore(prefix), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
+        { allowedLatenessMs: 3_600_000, batch: { maxSize: BATCH, maxWaitMs: 20 }, maxInFlight: 4 * BATCH, risk: { emit: 'change', minScoreDelta: 0.02 }, decision: decisionOptions(configSchema.parse({})) },
+      ).pipe(count()),
+    );
+  };
+  let engineRunNo = 0;
+  const enginePath = await measure('engine path: topology on Redis (state + decisions), bundled model', deltas.length, RUNS, () => engineRun(`${base}e${engineRunNo++}:`));
+  await model.close();
+  await layoutRow(`engine path: windows + last score + recent ids + outbox`, `${base}e0:`);
+  const parts = client.pipeline();
+  for (const id of ids) parts.hgetall(`${base}e0:{c:${id}}`);
+  const hashes = ((await parts.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, string>));
+  const fieldBytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
+  const outboxSizes = fieldBytes((f) => f.startsWith('o:'));
+  const outboxBytes = median(outboxSizes);
+  const recentBytes = median(fieldBytes((f) => f === 'e'));
+  const lastScoreBytes = median(fieldBytes((f) => f === 's'));
+  const withOutbox = outboxSizes.filter((v) => v > 0).length;
+  report(`engine path vs state apply alone (same deltas, Redis)`, [redisObserved, enginePath], redisObserved, 'event');
+
   console.log(`\nredis memory per customer after ${DAYS} simulated days (MEMORY USAGE ... SAMPLES 0, bytes; key + value + dict entry)`);
   console.log(`  server: hash-max-listpack-entries ${listpackEntries}, hash-max-listpack-value ${listpackValue}; ${ids.length} customers, ${tenured.size} of them present from day 0`);
   console.log(`  ${'layout'.padEnd(66)} ${'mean'.padStart(6)} ${'median'.padStart(7)} ${'p90'.padStart(6)}  ${'tenured mean'.padStart(12)} ${'median'.padStart(7)}  encodings`);
@@ -176,6 +222,7 @@ try {
     console.log(`  ${r.name.padEnd(66)} ${String(r.all.mean).padStart(6)} ${String(r.all.median).padStart(7)} ${String(r.all.p90).padStart(6)}  ${String(r.ten.mean).padStart(12)} ${String(r.ten.median).padStart(7)}  ${r.encodings}`);
   }
   if (listpackNote) console.log(listpackNote);
+  console.log(`  engine path, median field sizes per customer: outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit), recent event ids ${recentBytes} B, last score ${lastScoreBytes} B`);
 
   // ---------------------------------------------------------------- extrapolation
   // Per key, beyond MEMORY USAGE: the main dict's bucket array (~8-16 B) and, on Redis Cluster, the
@@ -192,6 +239,19 @@ try {
     }
   }
   console.log(`  (simulated period ends ${new Date(end).toISOString().slice(0, 10)}; retention ${spec.layout.retentionDays} days, ${spec.layout.merges.size} slots)`);
+  const row = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))!;
+  const stateOnly = rows.find((r) => r.name.includes('1024')) ?? row('store layout');
+  await writeResults('redis-state', {
+    customers: ids.length,
+    days: DAYS,
+    bytes_per_customer_median: row('engine path').all.median,
+    bytes_per_customer_mean: row('engine path').all.mean,
+    state_only_bytes_per_customer_median: stateOnly.all.median,
+    outbox_bytes_per_customer_median: outboxBytes,
+    recent_ids_bytes_per_customer_median: recentBytes,
+    engine_path_events_per_s: Math.round(enginePath.items / (median(enginePath.runsMs) / 1000)),
+    state_apply_events_per_s: Math.round(redisObserved.items / (median(redisObserved.runsMs) / 1000)),
+  });
 } finally {
   // Remove everything this run wrote.
   let cursor = '0';

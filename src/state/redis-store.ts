@@ -302,7 +302,7 @@ export class RedisStateStore implements StateStore {
  * Numbers are written by JSON.stringify, which round-trips every double exactly.
  *
  *   m maxEventTime · p positions {stream: offset} · k slot dictionary [slotId, ...] · a archive and
- *   <day> buckets [alias, value, ...] · e recent event ids [[hash, time], ...] · o outbox {position: decision}
+ *   <day> buckets [alias, value, ...] · e recent event ids [[hash, time], ...] · o:<stream>@<offset> an outbox entry
  *   · s lastScore · v version (written by the script)
  */
 export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: string[]; del: string[] } {
@@ -329,7 +329,10 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
   if (Object.keys(state.archive).length > 0 || prev.has('a')) next.set('a', slots(state.archive));
   if (dict.length > 0) next.set('k', JSON.stringify(dict));
   if (state.recentEvents.length > 0) next.set('e', JSON.stringify(state.recentEvents));
-  if (Object.keys(state.outbox).length > 0) next.set('o', JSON.stringify(state.outbox));
+  // One field per outbox entry: a write sends only the new ones, and each stays small enough for the
+  // listpack encoding (one JSON field holding a batch's decisions grew past hash-max-listpack-value and
+  // turned the whole hash into a hashtable: measured +2.4 KB per customer).
+  for (const key in state.outbox) next.set(`o:${key}`, state.outbox[key]!);
   if (state.lastScore) next.set('s', JSON.stringify(state.lastScore));
   const set: string[] = [];
   for (const [field, value] of next) if (prev.get(field) !== value) set.push(field, value);
@@ -359,7 +362,7 @@ export function decodeCustomerState(customerId: string, fields: Iterable<readonl
     else if (field === 'p') state.positions = JSON.parse(value) as Record<string, number>;
     else if (field === 'a') state.archive = expand(value);
     else if (field === 's') state.lastScore = JSON.parse(value) as LastScore;
-    else if (field === 'o') state.outbox = JSON.parse(value) as Record<string, string>;
+    else if (field.startsWith('o:')) state.outbox[field.slice(2)] = value;
     else if (field === 'e') state.recentEvents = JSON.parse(value) as [number, number][];
     else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);
   }

@@ -9,7 +9,7 @@
 -- ARGV[2]  idle TTL in seconds, refreshed on every write; 0 = no TTL
 -- ARGV[3]  N, the number of field/value pairs that follow
 -- ARGV[4 .. 3+2N]          field, value, field, value, ... to set
--- ARGV[4+2N .. #ARGV]      fields to delete (folded day buckets, an emptied outbox)
+-- ARGV[4+2N .. #ARGV]      fields to delete (folded day buckets, trimmed outbox entries)
 -- Returns  1 written (the version is now ARGV[1] + 1), 0 refused (the stored version differs; nothing written)
 
 local key = KEYS[1]
