@@ -144,7 +144,7 @@ export async function createEngine(
       {
         source,
         decoder,
-        rules: { ...DEFAULT_VALIDATION_RULES, maxFutureMs: config.validation.maxFutureMs },
+        rules: { ...DEFAULT_VALIDATION_RULES, ...config.validation },
         store,
         spec,
         model: () => handle.get('production'),

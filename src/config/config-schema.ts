@@ -256,6 +256,10 @@ export const configSchema = z
     validation: z
       .object({
         maxFutureMs: ms(86_400_000, 365 * 86_400_000),
+        /** Longest customer_id and event_id (characters); longer records are dead-lettered as FIELD_TOO_LONG. */
+        maxIdLength: z.number().int().min(1).max(65_536).default(256),
+        /** Longest string payload field (characters); longer records are dead-lettered as FIELD_TOO_LONG. */
+        maxStringLength: z.number().int().min(1).max(65_536).default(1024),
       })
       .strict()
       .prefault({}),
