@@ -1,8 +1,12 @@
 // Kafka sink: an idempotent kafkajs producer. write() resolves once the broker acknowledged every
 // message (acks=all), after kafkajs' own retries; a failure after that surfaces as a retriable
 // CF_SINK_FAILED, and since offsets are committed only after acknowledgement, nothing is lost.
-import { CompressionTypes, Kafka, logLevel, type IHeaders, type Producer } from 'kafkajs';
+// A record the broker refuses for its size is different: retrying can never help, so the batch is
+// split until the refused records are isolated, the rest is written, and OutputTooLargeError names them.
+import { CompressionTypes, Kafka, logLevel, type IHeaders, type Message, type Producer } from 'kafkajs';
 import { ChurnflowError, errorMessage } from '../errors.js';
+import { OutputTooLargeError } from './output-too-large.js';
+import { sendIsolatingRefused } from './send-isolating-refused.js';
 import type { RecordEncoder } from '../serde/record-encoder.js';
 import type { RecordSink } from './record-sink.js';
 
@@ -59,15 +63,18 @@ export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOp
       await prepared;
       const producer = await pool.get();
       const messages = records.map((r) => {
-        const m: { key: string | Buffer | null; value: Buffer; headers?: IHeaders } = { key: options.key(r), value: options.encoder.encode(r) };
+        const m: Message = { key: options.key(r), value: options.encoder.encode(r) };
         if (options.headers) m.headers = options.headers(r);
         return m;
       });
-      try {
-        await producer.send({ topic: options.topic, messages, acks: -1, compression: CompressionTypes.None });
-      } catch (err) {
+      const send = async (batch: Message[]) => {
+        await producer.send({ topic: options.topic, messages: batch, acks: -1, compression: CompressionTypes.None });
+      };
+      let firstRefusal: unknown;
+      const refused = await sendIsolatingRefused(send, messages, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
         throw new ChurnflowError('CF_SINK_FAILED', `producing ${records.length} records to ${options.topic} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
-      }
+      });
+      if (refused.length > 0) throw new OutputTooLargeError(`kafka:${options.topic}`, refused, firstRefusal);
     },
     async flush() {},
     async close() {},
