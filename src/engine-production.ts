@@ -15,14 +15,18 @@ import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
 
-/** Headers on dead-letter messages, so a consumer can route them without decoding the value. */
+/** Headers on dead-letter messages, so a consumer can route them without decoding the value (the original key is in the value only). */
 export function deadLetterHeaders(d: DeadLetterRecord): IHeaders {
   const h: IHeaders = { 'churnflow-reason': d.reason_code, 'churnflow-route': d.route, 'churnflow-source': d.source };
   if (d.source_topic !== null) h['churnflow-source-topic'] = d.source_topic;
   if (d.source_partition !== null) h['churnflow-source-partition'] = String(d.source_partition);
   if (d.source_offset !== null) h['churnflow-source-offset'] = d.source_offset;
-  if (d.original_key !== null) h['churnflow-original-key'] = d.original_key;
   return h;
+}
+
+/** Keyed by customer when the envelope names one (bounded by sinks.deadLetter.maxKeyBytes), else by its own id. */
+export function deadLetterKey(d: DeadLetterRecord): string {
+  return d.customer_id ?? d.dead_letter_id;
 }
 
 export function productionEdges(): EdgeFactories {
@@ -92,11 +96,11 @@ export function productionEdges(): EdgeFactories {
       const dead = createKafkaSink<DeadLetterRecord>(pool, {
         topic: k.topics.deadLetter,
         encoder: deadLetterEncoder({ registry: reg, topic: k.topics.deadLetter, autoRegister }),
-        key: (d) => d.original_key ?? d.customer_id,
+        key: deadLetterKey,
         headers: deadLetterHeaders,
       });
       const late = k.topics.late
-        ? createKafkaSink<DeadLetterRecord>(pool, { topic: k.topics.late, encoder: deadLetterEncoder({ registry: reg, topic: k.topics.late, autoRegister }), key: (d) => d.original_key ?? d.customer_id, headers: deadLetterHeaders })
+        ? createKafkaSink<DeadLetterRecord>(pool, { topic: k.topics.late, encoder: deadLetterEncoder({ registry: reg, topic: k.topics.late, autoRegister }), key: deadLetterKey, headers: deadLetterHeaders })
         : dead;
       const drift = driftOn
         ? createKafkaSink<DriftMetricRecord>(pool, { topic: k.topics.drift, encoder: driftMetricEncoder({ registry: reg, topic: k.topics.drift, autoRegister }), key: (d) => d.subject })

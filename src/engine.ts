@@ -28,6 +28,7 @@ import { loadScoringModel } from './scoring/scoring-model.js';
 import { ActivityCodec } from './serde/activity-codec.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
 import { createFileSink } from './sinks/file-sink.js';
+import { limitDeadLetterSinks } from './sinks/limit-dead-letters.js';
 import type { RecordSink } from './sinks/record-sink.js';
 import { createStdoutSink } from './sinks/stdout-sink.js';
 import type { OutputSinks } from './operators/write-outputs.js';
@@ -114,7 +115,7 @@ export async function createEngine(
     const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
     const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
     ctx.decoder = decoder;
-    const sinks = (await f.sinks?.(ctx)) ?? localSinks(config, app);
+    const sinks = limitDeadLetterSinks((await f.sinks?.(ctx)) ?? localSinks(config, app), config.sinks.deadLetter);
     const source = (await f.source?.(ctx)) ?? localSource(config, app, clock);
     app.onStop(() => source.stop());
 
@@ -145,7 +146,7 @@ export async function createEngine(
       {
         source,
         decoder,
-        rules: { ...DEFAULT_VALIDATION_RULES, maxFutureMs: config.validation.maxFutureMs },
+        rules: { ...DEFAULT_VALIDATION_RULES, ...config.validation },
         store,
         spec,
         model: () => handle.get('production'),

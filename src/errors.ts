@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CF_STATE_FENCED'
   | 'CF_SOURCE_FAILED'
   | 'CF_SINK_FAILED'
+  | 'CF_OUTPUT_TOO_LARGE'
   | 'CF_INPUT_INVALID'
   | 'CF_LIFECYCLE'
   | 'CF_SNAPSHOT_FAILED'

@@ -121,7 +121,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
     {
       source,
       decoder: clock.tracking(decoder),
-      rules: { ...DEFAULT_VALIDATION_RULES, maxFutureMs: config.validation.maxFutureMs },
+      rules: { ...DEFAULT_VALIDATION_RULES, ...config.validation },
       store,
       spec,
       model: () => model,

@@ -249,6 +249,16 @@ export const configSchema = z
         /** Where risk events, dead letters and late events go; file writes NDJSON under sinks.dir. */
         kind: z.enum(['kafka', 'file', 'stdout']).default('kafka'),
         dir: z.string().default('out/run'),
+        /** Dead-letter envelopes keep at most this much of the refused record, so one huge record cannot make its own dead letter unwritable. */
+        deadLetter: z
+          .object({
+            /** Longest payload kept (bytes); the envelope says the original size and `truncated`. Keep well under the topic's max.message.bytes. */
+            maxPayloadBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(65_536),
+            /** Longest original key (bytes) kept, and longest customer_id repeated in the envelope. */
+            maxKeyBytes: z.number().int().min(0).max(1024 * 1024).default(1024),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -268,6 +278,10 @@ export const configSchema = z
     validation: z
       .object({
         maxFutureMs: ms(86_400_000, 365 * 86_400_000),
+        /** Longest customer_id and event_id (characters); longer records are dead-lettered as FIELD_TOO_LONG. */
+        maxIdLength: z.number().int().min(1).max(65_536).default(256),
+        /** Longest string payload field (characters); longer records are dead-lettered as FIELD_TOO_LONG. */
+        maxStringLength: z.number().int().min(1).max(65_536).default(1024),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,5 @@
-// Domain checks beyond the schema: value ranges, timestamps in the future, times before signup.
+// Domain checks beyond the schema: id and string lengths, value ranges, timestamps in the future,
+// times before signup.
 // Pure: the reference "now" is passed in, so replays of old data and tests are deterministic.
 import type { ActivityEvent } from './activity-event.js';
 
@@ -17,10 +18,14 @@ export interface ValidationRules {
   readonly minEventTime: number;
   /** (kind, field) pairs holding a signup time that must not be after the event itself. */
   readonly signupFields: readonly { kind: string; field: string }[];
+  /** Longest customer_id / event_id accepted (UTF-16 code units); longer ones are FIELD_TOO_LONG. */
+  readonly maxIdLength: number;
+  /** Longest string payload field accepted; bounds what a record can put into state and outputs. */
+  readonly maxStringLength: number;
 }
 
 export interface Violation {
-  readonly code: 'OUT_OF_RANGE' | 'FUTURE_TIME' | 'BEFORE_SIGNUP' | 'MISSING_FIELD';
+  readonly code: 'OUT_OF_RANGE' | 'FUTURE_TIME' | 'BEFORE_SIGNUP' | 'MISSING_FIELD' | 'FIELD_TOO_LONG';
   readonly detail: string;
 }
 
@@ -36,11 +41,31 @@ export const DEFAULT_VALIDATION_RULES: ValidationRules = Object.freeze({
   maxFutureMs: 86_400_000,
   minEventTime: Date.UTC(2000, 0, 1),
   signupFields: Object.freeze([{ kind: 'profile', field: 'signup_time' }]),
+  maxIdLength: 256,
+  maxStringLength: 1024,
 });
+
+/** The detail names the field, its length and the limit, never the value: it could be megabytes. */
+function tooLong(field: string, length: number, key: string, max: number): Violation {
+  return { code: 'FIELD_TOO_LONG', detail: `${field} is ${length} characters long; validation.${key} allows ${max}` };
+}
+
+function checkLengths(event: ActivityEvent, rules: ValidationRules): Violation | null {
+  if (event.customerId.length > rules.maxIdLength) return tooLong('customer_id', event.customerId.length, 'maxIdLength', rules.maxIdLength);
+  if (event.eventId.length > rules.maxIdLength) return tooLong('event_id', event.eventId.length, 'maxIdLength', rules.maxIdLength);
+  // for…in: no array per event on the hot path.
+  for (const field in event.payload) {
+    const v = event.payload[field];
+    if (typeof v === 'string' && v.length > rules.maxStringLength) return tooLong(`${event.kind}.${field}`, v.length, 'maxStringLength', rules.maxStringLength);
+  }
+  return null;
+}
 
 export function validateEvent(event: ActivityEvent, rules: ValidationRules, nowMs: number): Violation | null {
   if (event.eventId.length === 0) return { code: 'MISSING_FIELD', detail: 'event_id is empty' };
   if (event.customerId.length === 0) return { code: 'MISSING_FIELD', detail: 'customer_id is empty' };
+  const long = checkLengths(event, rules);
+  if (long) return long;
   if (!Number.isSafeInteger(event.eventTime) || event.eventTime < rules.minEventTime) {
     return { code: 'OUT_OF_RANGE', detail: `event_time ${event.eventTime} is before ${new Date(rules.minEventTime).toISOString()}` };
   }

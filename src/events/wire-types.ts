@@ -98,4 +98,7 @@ export interface DeadLetterRecord {
   customer_id: string | null;
   event_time: number | null;
   received_time: number;
+  payload_bytes: number | null;
+  original_key_bytes: number | null;
+  truncated: boolean;
 }

@@ -235,13 +235,18 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const hash = `sha256:${sha256Hex(canonicalJson(hashable))}`;
   const windowLengths = [...new Set(spec.features.flatMap((f) => (f.type === 'window' ? [f.windowDays] : [])))].sort((x, y) => x - y);
 
+  // 'last' slots are the only ones that keep a payload string. A string longer than every category
+  // the spec names maps to 'other' (or NaN for a numeric profile) whatever its tail, so keeping only
+  // its head changes no feature, and one huge field can never blow the customer's byte budget.
+  const keptChars = Math.max(MIN_KEPT_CHARS, ...spec.features.flatMap((f) => (f.type === 'category' ? f.categories.map((c) => c.length) : []))) + 1;
+
   const opsFor = (event: ActivityEvent): SlotOp[] => {
     const defs = slotsByEvent.get(event.kind);
     if (!defs) return [];
     const ops: SlotOp[] = [];
     for (const d of defs) {
       if (!matches(d.where, event)) continue;
-      const op = slotOp(d, event);
+      const op = slotOp(d, event, keptChars);
       if (op) ops.push(op);
     }
     return ops;
@@ -301,7 +306,17 @@ function matches(where: EventFilter | undefined, event: ActivityEvent): boolean 
   return where.in.some((x) => x === v);
 }
 
-function slotOp(d: SlotDef, event: ActivityEvent): SlotOp | undefined {
+/** Strings in 'last' slots keep at least this many characters (more when a category is longer). */
+const MIN_KEPT_CHARS = 64;
+
+/** The head of a long string, never ending on half a surrogate pair (JSON and Lua cjson must round-trip it). */
+export function clampString(value: string, maxChars: number): string {
+  if (value.length <= maxChars) return value;
+  const code = value.charCodeAt(maxChars - 1);
+  return value.slice(0, code >= 0xd800 && code <= 0xdbff ? maxChars - 1 : maxChars);
+}
+
+function slotOp(d: SlotDef, event: ActivityEvent, keptChars: number): SlotOp | undefined {
   const raw = d.field === undefined ? undefined : event.payload[d.field];
   switch (d.source) {
     case 'one':
@@ -311,7 +326,10 @@ function slotOp(d: SlotDef, event: ActivityEvent): SlotOp | undefined {
     case 'one_if_field':
       return typeof raw === 'number' && Number.isFinite(raw) ? { slot: d.id, merge: d.merge, value: 1 } : undefined;
     case 'field':
-      if (d.merge === 'last') return raw === null || raw === undefined ? undefined : { slot: d.id, merge: 'last', value: [event.eventTime, raw] };
+      if (d.merge === 'last') {
+        if (raw === null || raw === undefined) return undefined;
+        return { slot: d.id, merge: 'last', value: [event.eventTime, typeof raw === 'string' ? clampString(raw, keptChars) : raw] };
+      }
       return typeof raw === 'number' && Number.isFinite(raw) ? { slot: d.id, merge: d.merge, value: raw } : undefined;
     case 'bit_of_field':
       return raw === null || raw === undefined ? undefined : { slot: d.id, merge: 'bits', value: bitIndexFor(raw) };

@@ -1,8 +1,13 @@
 // Kafka sink: an idempotent kafkajs producer. write() resolves once the broker acknowledged every
 // message (acks=all), after kafkajs' own retries; a failure after that surfaces as a retriable
 // CF_SINK_FAILED, and since offsets are committed only after acknowledgement, nothing is lost.
-import { CompressionTypes, Kafka, logLevel, type IHeaders, type Producer } from 'kafkajs';
+// A record the broker refuses for its size is different: retrying can never help, so the batch is
+// split until the refused records are isolated, the rest is written, and OutputTooLargeError names them.
+import { CompressionTypes, Kafka, logLevel, type IHeaders, type Message, type Producer } from 'kafkajs';
 import { ChurnflowError, errorMessage } from '../errors.js';
+import { recordErrorType } from './kafka-errors.js';
+import { OutputTooLargeError } from './output-too-large.js';
+import { sendIsolatingRefused } from './send-isolating-refused.js';
 import type { RecordEncoder } from '../serde/record-encoder.js';
 import type { RecordSink } from './record-sink.js';
 
@@ -22,6 +27,8 @@ export interface KafkaSinkOptions<T> {
 export class KafkaProducerPool {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
+  private readonly users = new Map<Producer, number>();
+  private readonly retired = new Set<Producer>();
 
   constructor(private readonly options: KafkaProducerOptions) {}
 
@@ -37,11 +44,41 @@ export class KafkaProducerPool {
     return this.connecting;
   }
 
+  /** Runs fn with the current producer; a producer retired meanwhile is disconnected once its last user is done. */
+  async use<R>(fn: (producer: Producer) => Promise<R>): Promise<R> {
+    const p = await this.get();
+    this.users.set(p, (this.users.get(p) ?? 0) + 1);
+    try {
+      return await fn(p);
+    } finally {
+      const left = this.users.get(p)! - 1;
+      if (left > 0) this.users.set(p, left);
+      else {
+        this.users.delete(p);
+        if (this.retired.delete(p)) await p.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Replaces the producer for later sends. After a request the broker refused in part, kafkajs rolls
+   * back the sequence numbers of every partition in it, also of those the broker accepted: the next
+   * send to those would be out of order (or, worse, taken for a duplicate). A new producer id starts over.
+   */
+  retire(producer: Producer): void {
+    if (this.producer !== producer) return;
+    this.producer = undefined;
+    this.connecting = undefined;
+    this.retired.add(producer);
+  }
+
   async close(): Promise<void> {
     const p = this.producer ?? (this.connecting ? await this.connecting.catch(() => undefined) : undefined);
     this.producer = undefined;
     this.connecting = undefined;
-    await p?.disconnect();
+    const retired = [...this.retired];
+    this.retired.clear();
+    await Promise.all([p?.disconnect(), ...retired.map((r) => r.disconnect().catch(() => undefined))]);
   }
 }
 
@@ -57,17 +94,25 @@ export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOp
         throw err;
       });
       await prepared;
-      const producer = await pool.get();
       const messages = records.map((r) => {
-        const m: { key: string | Buffer | null; value: Buffer; headers?: IHeaders } = { key: options.key(r), value: options.encoder.encode(r) };
+        const m: Message = { key: options.key(r), value: options.encoder.encode(r) };
         if (options.headers) m.headers = options.headers(r);
         return m;
       });
-      try {
-        await producer.send({ topic: options.topic, messages, acks: -1, compression: CompressionTypes.None });
-      } catch (err) {
+      const send = (batch: Message[]) =>
+        pool.use(async (producer) => {
+          try {
+            await producer.send({ topic: options.topic, messages: batch, acks: -1, compression: CompressionTypes.None });
+          } catch (err) {
+            if (recordErrorType(err) !== null) pool.retire(producer);
+            throw err;
+          }
+        });
+      let firstRefusal: unknown;
+      const refused = await sendIsolatingRefused(send, messages, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
         throw new ChurnflowError('CF_SINK_FAILED', `producing ${records.length} records to ${options.topic} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
-      }
+      });
+      if (refused.length > 0) throw new OutputTooLargeError(`kafka:${options.topic}`, refused, firstRefusal);
     },
     async flush() {},
     async close() {},

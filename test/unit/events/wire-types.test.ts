@@ -24,7 +24,7 @@ const drift: DriftMetricRecord = {
 };
 const dead: DeadLetterRecord = {
   dead_letter_id: 'd', route: 'dead-letter', reason_code: 'X', reason_detail: 'y', source: 's', source_topic: null, source_partition: null,
-  source_offset: null, original_key: null, payload: Buffer.from('x'), customer_id: null, event_time: null, received_time: 3,
+  source_offset: null, original_key: null, payload: Buffer.from('x'), customer_id: null, event_time: null, received_time: 3, payload_bytes: 1, original_key_bytes: null, truncated: false,
 };
 const payloads: PayloadByKind = {
   login: { device: 'web', success: true },
