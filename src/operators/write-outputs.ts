@@ -1,5 +1,5 @@
 // Sends a decided batch to its sinks: risk events, dead letters and late events. Resolves once every
-// sink acknowledged, which is the precondition for remembering scores and committing offsets.
+// sink acknowledged, which is the precondition for committing offsets.
 // A risk (or shadow) event that its sink refuses for its size sends its input to the dead-letter
 // output as OUTPUT_TOO_LARGE instead: retrying could never write it, and the partition must go on.
 import { concatMap, type OperatorFunction } from 'rxjs';
@@ -31,7 +31,9 @@ async function writeRiskEvents(sink: RecordSink<RiskEventRecord>, events: readon
     if (!(err instanceof OutputTooLargeError)) throw err;
     return err.indexes.map((i) => {
       const e = events[i]!;
-      const step = batch.steps.find((s) => s.item.event.eventId === e.trigger_event_id && s.item.event.customerId === e.customer_id);
+      // A new decision (a step) or a stored one re-emitted for a redelivered input (a replay).
+      const triggeredBy = (s: { item: { event: { eventId: string; customerId: string } } }) => s.item.event.eventId === e.trigger_event_id && s.item.event.customerId === e.customer_id;
+      const step = batch.steps.find(triggeredBy) ?? batch.replays.find(triggeredBy);
       if (!step) throw new ChurnflowError('CF_SINK_FAILED', `${sink.name} refused risk event ${e.event_id} as too large, and no input of the batch triggered it`, { cause: err });
       const detail = `the risk event this record triggered is larger than ${sink.name} accepts (${errCause(err)})`;
       return reject(step.item.record, 'dead-letter', 'OUTPUT_TOO_LARGE', detail, step.item.event);

@@ -42,7 +42,12 @@ function batchOf(items: Accepted[], extraRejected = [reject(raw('garbage', 99, '
   return {
     items: [...items, ...extraRejected],
     rejected: extraRejected,
-    steps: items.map((item) => ({ item, outcome: 'applied' as const, features: new Float64Array(1), before: null })),
+    steps: items.map((item, order) => ({ item, order, outcome: 'applied' as const, features: new Float64Array(1), before: null })),
+    replays: [],
+    staged: [],
+    refusals: [],
+    duplicates: { redelivered: 0, sameEventId: 0 },
+    outbox: [],
     scores: new Float32Array(items.length),
     beforeScores: new Float32Array(items.length),
     model: { name: 'm', version: '1.0.0', scorer: 'onnx' } as unknown as DecidedBatch['model'],
@@ -71,6 +76,15 @@ test('risk and shadow both refused: one dead letter for the input', async () => 
   const batch = { ...batchOf(items, []), shadowEvents: items.map(riskOf) };
   await writeBatchOutputs(batch, limitDeadLetterSinks({ risk, deadLetter: dead, late: dead, shadow }, DEFAULT_DEAD_LETTER_LIMITS));
   assert.deepEqual(dead.written.map((d) => d.reason_code), ['OUTPUT_TOO_LARGE']);
+});
+
+test('a re-emitted stored risk event the sink refuses dead-letters its redelivered input too (no step, a replay)', async () => {
+  const item = accepted('c'.repeat(2000), 4);
+  const risk = limitedSink<RiskEventRecord>('kafka:risk', 1000);
+  const dead = limitedSink<DeadLetterRecord>('kafka:dead', 100_000);
+  const batch = { ...batchOf([], []), items: [item], replays: [{ item, order: 0, decision: { risk: riskOf(item) } }], riskEvents: [riskOf(item)] };
+  await writeBatchOutputs(batch, limitDeadLetterSinks({ risk, deadLetter: dead, late: dead }, DEFAULT_DEAD_LETTER_LIMITS));
+  assert.deepEqual(dead.written.map((d) => [d.reason_code, d.source]), [['OUTPUT_TOO_LARGE', 'kafka:activity/0@4']]);
 });
 
 test('a dead letter its sink still refuses is written without its bytes; a sink refusing even that fails the batch, not retriably', async () => {
