@@ -27,7 +27,7 @@ export function deadLetterHeaders(d: DeadLetterRecord): IHeaders {
 export function productionEdges(): EdgeFactories {
   let registry: RegistryClient | undefined;
   const registryFor = (ctx: EdgeContext) =>
-    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url }), (r) => r.close()));
+    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url, maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
 
   return {
     async decoder(ctx) {
@@ -35,7 +35,8 @@ export function productionEdges(): EdgeFactories {
       if (config.source.kind !== 'kafka' || (config.kafka.format !== 'confluent-avro' && config.input.mappings.length === 0)) {
         return new ActivityCodec();
       }
-      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input });
+      const cache = config.schemaRegistry.cache;
+      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input, unknownIdTtlMs: cache.unknownIdTtlMs, maxCachedIds: cache.maxCachedIds, maxConcurrentFetches: cache.maxConcurrentFetches, now: () => ctx.clock.now() });
     },
 
     async store(ctx) {
@@ -49,7 +50,7 @@ export function productionEdges(): EdgeFactories {
     },
 
     async source(ctx) {
-      const { config, app, logger, metrics, clock } = ctx;
+      const { config, app, logger, metrics, clock, watermarks } = ctx;
       if (config.source.kind !== 'kafka') return undefined;
       const k = config.kafka;
       if (k.createTopics.enabled) {
@@ -68,6 +69,15 @@ export function productionEdges(): EdgeFactories {
             onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
             onCommitRefused: () => metrics.commitsRefused.inc(),
             onRebalance: () => metrics.rebalances.inc(),
+            // A revoked partition's watermark, lag gauge and drift state must not linger (false alerts, a stuck watermark).
+            onRevoked: (streams) => {
+              ctx.revokeStreams(streams);
+              for (const s of streams) {
+                const i = s.lastIndexOf('/');
+                metrics.consumerLag.remove({ topic: s.slice(0, i), partition: s.slice(i + 1) });
+              }
+            },
+            watermarks,
           },
         ),
         (s) => s.close(),
