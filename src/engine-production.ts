@@ -69,7 +69,7 @@ export function productionEdges(): EdgeFactories {
             onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
             onCommitRefused: () => metrics.commitsRefused.inc(),
             onRebalance: () => metrics.rebalances.inc(),
-            // A revoked partition's watermark, lag gauge and drift state must not linger (false alerts, a stuck watermark).
+            // A revoked partition's watermark (removed by the source), lag gauge and drift state must not linger (false alerts, a stuck watermark).
             onRevoked: (streams) => {
               ctx.revokeStreams(streams);
               for (const s of streams) {

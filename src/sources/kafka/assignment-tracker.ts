@@ -28,6 +28,7 @@ export class AssignmentTracker {
     for (const s of revoked) this.pendingSeed.delete(s);
     this.owned = next;
     this.seeding = new Map();
+    for (const s of revoked) this.options.watermarks?.remove(s);
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
     return revoked;
   }

@@ -7,6 +7,8 @@ export interface PartitionWatermarks {
   frontierAt(stream: string, offset: number): number | undefined;
   /** Restores a frontier persisted by an earlier owner, before the stream's first record. */
   seed(stream: string, frontier: number): void;
+  /** Forgets a revoked stream, so it no longer holds back the overall watermark. */
+  remove(stream: string): void;
 }
 
 export function encodeWatermarkMetadata(frontier: number | undefined): string | null {
