@@ -32,7 +32,7 @@ export function deadLetterKey(d: DeadLetterRecord): string {
 export function productionEdges(): EdgeFactories {
   let registry: RegistryClient | undefined;
   const registryFor = (ctx: EdgeContext) =>
-    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url }), (r) => r.close()));
+    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url, maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
 
   return {
     async decoder(ctx) {
@@ -40,7 +40,8 @@ export function productionEdges(): EdgeFactories {
       if (config.source.kind !== 'kafka' || (config.kafka.format !== 'confluent-avro' && config.input.mappings.length === 0)) {
         return new ActivityCodec();
       }
-      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input });
+      const cache = config.schemaRegistry.cache;
+      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input, unknownIdTtlMs: cache.unknownIdTtlMs, maxCachedIds: cache.maxCachedIds, maxConcurrentFetches: cache.maxConcurrentFetches, now: () => ctx.clock.now() });
     },
 
     async store(ctx) {
@@ -54,7 +55,7 @@ export function productionEdges(): EdgeFactories {
     },
 
     async source(ctx) {
-      const { config, app, logger, metrics, clock } = ctx;
+      const { config, app, logger, metrics, clock, watermarks } = ctx;
       if (config.source.kind !== 'kafka') return undefined;
       const k = config.kafka;
       if (k.createTopics.enabled) {
@@ -73,6 +74,15 @@ export function productionEdges(): EdgeFactories {
             onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
             onCommitRefused: () => metrics.commitsRefused.inc(),
             onRebalance: () => metrics.rebalances.inc(),
+            // A revoked partition's watermark (removed by the source), lag gauge and drift state must not linger (false alerts, a stuck watermark).
+            onRevoked: (streams) => {
+              ctx.revokeStreams(streams);
+              for (const s of streams) {
+                const i = s.lastIndexOf('/');
+                metrics.consumerLag.remove({ topic: s.slice(0, i), partition: s.slice(i + 1) });
+              }
+            },
+            watermarks,
           },
         ),
         (s) => s.close(),

@@ -39,6 +39,7 @@ import { resolveSimulatorOptions } from './simulator/index.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import type { StateStore } from './state/state-store.js';
 import { systemClock, type Clock } from './time/clock.js';
+import { WatermarkTracker, type WatermarkOptions } from './time/watermark.js';
 import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
 import type { Observable } from 'rxjs';
@@ -63,6 +64,10 @@ export interface EdgeContext {
   readonly clock: Clock;
   /** The decoder, once built (sources that prefetch per batch call its prepare()). */
   decoder?: RecordDecoder;
+  /** The topology's event-time tracker (sources with offsets persist and restore its frontiers). */
+  readonly watermarks: WatermarkTracker;
+  /** Streams (partitions) this instance no longer reads: their event-time state goes everywhere. */
+  readonly revokeStreams: (streams: readonly string[]) => void;
 }
 
 export interface Engine {
@@ -109,7 +114,17 @@ export async function createEngine(
     const production = handle.get('production');
     if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
     logger.info({ model: production ? `${production.manifest.name}@${production.manifest.version}` : 'none: fallback rules score', spec: spec.hash, registry: models.registry ? config.model.registry.dir : 'pinned' }, 'models ready');
-    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };
+    // One event-time rule for lateness and drift windows, judged against the same "now" as the future-time check.
+    const watermarkOptions = eventTimeRule(config, options.validationClock ?? clock);
+    const watermarks = new WatermarkTracker(watermarkOptions);
+    const appliedWatermarks = new WatermarkTracker(watermarkOptions);
+    const revokeStreams = (streams: readonly string[]) => {
+      for (const s of streams) {
+        watermarks.remove(s);
+        appliedWatermarks.remove(s);
+      }
+    };
+    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, watermarks, revokeStreams };
     const f = options.factories ?? {};
 
     const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
@@ -139,7 +154,7 @@ export async function createEngine(
     // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).
     const rawDriftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
     const driftSink = rawDriftSink && options.wrapDriftSink ? options.wrapDriftSink(rawDriftSink) : rawDriftSink;
-    const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate } : undefined;
+    const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate, applied: appliedWatermarks } : undefined;
     if (config.monitoring.enabled && !drift) logger.warn('monitoring is enabled but no production model is loaded: drift monitoring is off for this run');
     const { scorer: lifecycle, shadowAgreement } = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
     const job = churnScoringTopology(
@@ -155,6 +170,7 @@ export async function createEngine(
         clock,
         ...(options.validationClock ? { validationClock: options.validationClock } : {}),
         metrics,
+        watermarks,
         ...(drift ? { drift } : {}),
         onRetry: (err, attempt) => {
           metrics.batchRetries.inc();
@@ -185,6 +201,12 @@ export async function createEngine(
     await app.abort(err);
     throw err;
   }
+}
+
+/** The watermark rule from config: skew bound and idleness against the event-time "now". */
+export function eventTimeRule(config: Readonly<ChurnflowConfig>, now: Clock): WatermarkOptions {
+  const { maxSkewMs, idleTimeoutMs } = config.engine.watermark;
+  return { allowedLatenessMs: config.engine.allowedLatenessMs, maxSkewMs, ...(idleTimeoutMs > 0 ? { idleTimeoutMs } : {}), clock: now };
 }
 
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {

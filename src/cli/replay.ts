@@ -28,6 +28,8 @@ import type { RecordSource } from '../sources/record-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { fixedClock, systemClock } from '../time/clock.js';
 import { ReplayClock } from '../time/replay-clock.js';
+import { WatermarkTracker } from '../time/watermark.js';
+import { eventTimeRule } from '../engine.js';
 import { dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
 import { uniqueSuffix } from './unique.js';
@@ -71,7 +73,8 @@ async function replay(flags: ReplayFlags): Promise<void> {
   const app = new App(logger);
   app.installSignalHandlers();
   app.starting();
-  const clock = new ReplayClock();
+  // The replay's "now" follows the input, bounded so one outlier record cannot drag it (and the watermark) ahead.
+  const clock = new ReplayClock({ maxSkewMs: config.engine.watermark.maxSkewMs });
   const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
   const model = app.own('model', await loadScoringModel(flags.model, spec, modelLoadOptions(config)), (m) => m.close());
   const store = app.own('state', new MemoryStateStore(stateRules(config, spec)), (s) => s.close());
@@ -127,6 +130,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
       model: () => model,
       sinks: { risk, deadLetter: dead, late: dead },
       clock,
+      watermarks: new WatermarkTracker(eventTimeRule(config, clock)),
       validationClock: flags.now !== undefined ? fixedClock(flags.now) : systemClock,
     },
     {

@@ -11,6 +11,16 @@ export const configSchema = z
       .object({
         /** Events this far behind their stream's highest event time still count; older ones go to the late output. */
         allowedLatenessMs: ms(3_600_000, 86_400_000),
+        /** The event-time rule (docs/architecture.md, "Event time"). */
+        watermark: z
+          .object({
+            /** An event moves its partition's watermark at most this far past processing time: one record stamped hours ahead cannot make later events late. */
+            maxSkewMs: ms(300_000, 86_400_000),
+            /** A partition without records for this long (processing time) stops holding back the overall watermark; 0 = never idle. */
+            idleTimeoutMs: ms(300_000, 86_400_000),
+          })
+          .strict()
+          .prefault({}),
         batch: z
           .object({
             maxSize: z.number().int().min(1).max(10_000).default(512),
@@ -241,6 +251,15 @@ export const configSchema = z
         url: z.string().url().default('http://127.0.0.1:8081'),
         /** Register the output schemas if their subjects do not exist yet. */
         autoRegister: z.boolean().default(true),
+        /** Writer-schema lookups: ids the registry does not know are remembered as unknown for unknownIdTtlMs; at most maxCachedIds ids are kept (least recently used forgotten; keep it above the distinct ids of one fetch); at most maxConcurrentFetches requests at once. */
+        cache: z
+          .object({
+            unknownIdTtlMs: ms(60_000, 86_400_000),
+            maxCachedIds: z.number().int().min(1000).max(10_000_000).default(10_000),
+            maxConcurrentFetches: z.number().int().min(1).max(256).default(8),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -26,6 +26,8 @@ export interface DriftStage {
   readonly allowedLatenessMs: number;
   /** Share of customers in each midnight sample (a stable hash of the id picks them). */
   readonly sampleRate: number;
+  /** The stage's applied-events watermark, when the engine shares it (to drop revoked partitions, apply the skew and idleness rule). */
+  readonly applied?: WatermarkTracker;
 }
 
 /**
@@ -38,7 +40,7 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
   // Not the source's watermark: records of later batches move that one before their state is applied,
   // and a midnight sampled then would miss events that belong before it. This one only sees applied
   // events, so when it passes a midnight every event before it is in the store (later ones are late).
-  const applied = new WatermarkTracker({ allowedLatenessMs: stage.allowedLatenessMs });
+  const applied = stage.applied ?? new WatermarkTracker({ allowedLatenessMs: stage.allowedLatenessMs });
   return {
     async process(batch) {
       // Only production's own scores count (not the fallback rules', not canary steps scored by the candidate).

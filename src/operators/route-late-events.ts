@@ -11,7 +11,7 @@ export function routeLateEvents(options: WatermarkOptions, tracker?: WatermarkTr
       return source.pipe(
         map((item) => {
           if (item.tag !== 'accepted') return item;
-          const late = watermarks.observe(item.record.position.stream, item.event.eventTime);
+          const late = watermarks.observe(item.record.position.stream, item.event.eventTime, item.record.position.offset);
           if (!late) return item;
           const wm = watermarks.watermark(item.record.position.stream)!;
           return reject(

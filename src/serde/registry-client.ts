@@ -8,6 +8,7 @@
 // ~0.6 s to load; the client alone takes ~0.1 s. The package has no `exports` map, so these paths
 // are public files of the package.
 import avro from 'avsc';
+import { LRUCache } from 'lru-cache';
 import { SchemaRegistryClient, type Client, type SchemaInfo } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
 import { RestService, type BasicAuthCredentials } from '@confluentinc/schemaregistry/dist/rest-service.js';
 import { RestError } from '@confluentinc/schemaregistry/dist/rest-error.js';
@@ -23,6 +24,8 @@ export interface RegistryClientConfig {
   /** Retries of network errors and 408/429/5xx answers (default 2), with full-jitter backoff from retryWaitMs (default 100 ms) up to 2 s. */
   readonly maxRetries?: number | undefined;
   readonly retryWaitMs?: number | undefined;
+  /** Schemas kept by id, least recently used forgotten first (default 10,000). */
+  readonly maxCachedIds?: number | undefined;
   /** Code of the ChurnflowErrors this client throws (default CF_SOURCE_FAILED; encoders rewrap as CF_SINK_FAILED). */
   readonly errorCode?: ErrorCode | undefined;
 }
@@ -85,7 +88,8 @@ export class RegistryClient {
   readonly url: string;
   private readonly rest: RestService;
   private readonly errorCode: ErrorCode;
-  private readonly byId = new Map<number, Promise<RegisteredSchema>>();
+  /** Schemas by id: an id never changes meaning, but a flood of distinct ids must not grow memory without bound. */
+  private readonly byId: LRUCache<number, Promise<RegisteredSchema>>;
 
   constructor(config: RegistryClientConfig) {
     const urls = (typeof config.url === 'string' ? [config.url] : [...config.url]).map((u) => u.trim()).filter((u) => u !== '');
@@ -105,6 +109,7 @@ export class RegistryClient {
     });
     this.url = baseURLs[0]!;
     this.errorCode = config.errorCode ?? 'CF_SOURCE_FAILED';
+    this.byId = new LRUCache({ max: Math.max(1, config.maxCachedIds ?? 10_000) });
     const basicAuthCredentials: BasicAuthCredentials | undefined = auth ? { credentialsSource: 'USER_INFO', userInfo: `${auth.username}:${auth.password}` } : undefined;
     const timeout = config.timeoutMs ?? 10_000;
     const maxRetries = config.maxRetries ?? 2;

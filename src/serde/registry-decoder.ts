@@ -5,6 +5,7 @@
 // defaults in the reader, int→long promotions, ...). Topics with an input mapping are decoded with
 // the writer schema alone and mapped (src/serde/input-mapping.ts). Other formats go to an ActivityCodec.
 import avro from 'avsc';
+import { LRUCache } from 'lru-cache';
 import type { ActivityEvent, RawRecord } from '../events/activity-event.js';
 import { errorMessage } from '../errors.js';
 import { ActivityCodec, DecodeError } from './activity-codec.js';
@@ -26,8 +27,8 @@ export interface RegistryDecoderOptions {
   readonly input?: InputMappingConfigInput;
   /** How long an id the registry does not know stays "unknown" before prepare() asks again (default 60 s). */
   readonly unknownIdTtlMs?: number;
-  /** At most this many unknown ids are remembered (oldest forgotten first; default 10,000): random garbage ids can't grow memory. */
-  readonly maxUnknownIds?: number;
+  /** At most this many schema ids are remembered, known or unknown (least recently used forgotten first; default 10,000): random garbage ids can't grow memory. */
+  readonly maxCachedIds?: number;
   /** Parallel schema fetches per prepare() (default 8). */
   readonly maxConcurrentFetches?: number;
   /** Clock for the unknown-id memory (tests). */
@@ -67,10 +68,8 @@ export class RegistryActivityDecoder implements RecordDecoder, ForeignRecordRead
   private readonly mapped: MappedDecoder | null;
   private readonly unknownTtlMs: number;
   private readonly now: () => number;
-  private readonly maxUnknown: number;
   private readonly maxConcurrent: number;
-  private unknownCount = 0;
-  private readonly writers = new Map<number, WriterEntry>();
+  private readonly writers: LRUCache<number, WriterEntry>;
   private readonly inflight = new Map<number, Promise<void>>();
   /** Registry fetches made (successful or not): for metrics and tests. */
   fetches = 0;
@@ -81,7 +80,7 @@ export class RegistryActivityDecoder implements RecordDecoder, ForeignRecordRead
     this.codec = new ActivityCodec(this.reader);
     this.unknownTtlMs = options.unknownIdTtlMs ?? 60_000;
     this.now = options.now ?? Date.now;
-    this.maxUnknown = options.maxUnknownIds ?? 10_000;
+    this.writers = new LRUCache<number, WriterEntry>({ max: Math.max(1, options.maxCachedIds ?? 10_000) });
     this.maxConcurrent = Math.max(1, options.maxConcurrentFetches ?? 8);
     const input = options.input !== undefined ? parseInputMapping(options.input) : null;
     this.mapped = input && input.mappings.length > 0 ? new MappedDecoder(compileMappings(input, this.codec), this, this.nativeDecoder()) : null;
@@ -137,6 +136,7 @@ export class RegistryActivityDecoder implements RecordDecoder, ForeignRecordRead
   knownIds(): { ready: number[]; unknown: number[]; invalid: number[] } {
     const out = { ready: [] as number[], unknown: [] as number[], invalid: [] as number[] };
     for (const e of this.writers.values()) out[e.state === 'ready' ? 'ready' : e.state].push(e.id);
+    for (const ids of Object.values(out)) ids.sort((a, b) => a - b);
     return out;
   }
 
@@ -177,25 +177,12 @@ export class RegistryActivityDecoder implements RecordDecoder, ForeignRecordRead
     return { entry, body };
   }
 
-  /** Sets an id's entry, keeping the count of unknown ids (re-inserted, so the Map's order is the eviction order). */
   private setEntry(entry: WriterEntry): void {
-    if (this.writers.get(entry.id)?.state === 'unknown') this.unknownCount--;
-    this.writers.delete(entry.id);
     this.writers.set(entry.id, entry);
-    if (entry.state === 'unknown') this.unknownCount++;
   }
 
+  /** The negative cache: the id is answered as unknown without asking the registry until the TTL passes. */
   private rememberUnknown(id: number): void {
-    if (this.writers.get(id)?.state === 'unknown') {
-      this.writers.delete(id);
-      this.unknownCount--;
-    }
-    while (this.unknownCount >= this.maxUnknown) {
-      const oldest = [...this.writers.values()].find((e) => e.state === 'unknown');
-      if (!oldest) break;
-      this.writers.delete(oldest.id);
-      this.unknownCount--;
-    }
     this.setEntry({ state: 'unknown', id, until: this.now() + this.unknownTtlMs, reason: 'the schema registry does not know this id' });
   }
 

@@ -1,35 +1,131 @@
-// Event-time watermarks per source stream (a Kafka partition, a file): the highest event time seen
-// minus the allowed lateness. Streams are tracked apart so a lagging partition is not judged by a fast one.
+// Event-time watermarks per source stream (a Kafka partition, a file): the stream's event-time
+// frontier minus the allowed lateness. Streams are tracked apart so a lagging partition is not judged
+// by a fast one.
+//
+// The rule (docs/architecture.md, "Event time"): a stream's frontier is the highest event time seen,
+// but an event never moves it beyond processing time + maxSkewMs — so one record stamped hours ahead
+// (inside the future-time validation rule) cannot make every later real-time event late. The overall
+// watermark is the lowest over streams that are neither idle (no record for idleTimeoutMs of
+// processing time) nor revoked (remove()), and it never goes back. Processing time is the injected
+// clock (a replay passes its ReplayClock, which follows the input, so replays stay deterministic).
+import type { Clock } from './clock.js';
+
 export interface WatermarkOptions {
-  /** How far behind the stream's highest event time an event may be and still count. */
+  /** How far behind the stream's frontier an event may be and still count. */
   readonly allowedLatenessMs: number;
+  /** An event moves its stream's frontier at most this far past the clock's now (default: unbounded). */
+  readonly maxSkewMs?: number;
+  /** A stream without records for this long (processing time) stops holding back overall() (default: never). */
+  readonly idleTimeoutMs?: number;
+  /** Processing time for maxSkewMs and idleTimeoutMs; required when either is set. */
+  readonly clock?: Clock;
 }
 
+interface StreamMark {
+  /** Highest event time this stream's events moved it to (capped by the skew rule). */
+  frontier: number;
+  /** Processing time of the stream's last record (idleness). */
+  lastSeenAt: number;
+  /** Frontier after each offset that moved it, oldest first, until frontierAt() trims them (persistence). */
+  readonly checkpoints: { offset: number; frontier: number }[];
+  /** The frontier in force before the first checkpoint (undefined: nothing seen before it). */
+  base: number | undefined;
+}
+
+/** Checkpoints kept per stream when nobody reads them (sources without offsets): a bound, not a feature. */
+const MAX_CHECKPOINTS = 100_000;
+
 export class WatermarkTracker {
-  private readonly maxSeen = new Map<string, number>();
+  private readonly streams = new Map<string, StreamMark>();
+  private lastOverall: number | undefined;
 
-  constructor(private readonly options: WatermarkOptions) {}
+  constructor(private readonly options: WatermarkOptions) {
+    if ((options.maxSkewMs !== undefined || options.idleTimeoutMs !== undefined) && !options.clock) {
+      throw new RangeError('WatermarkTracker: maxSkewMs and idleTimeoutMs need a clock');
+    }
+  }
 
-  /** Records an event time; returns true if it is later than the allowed lateness (i.e. late). */
-  observe(stream: string, eventTime: number): boolean {
-    const max = this.maxSeen.get(stream);
-    if (max !== undefined && eventTime < max - this.options.allowedLatenessMs) return true;
-    if (max === undefined || eventTime > max) this.maxSeen.set(stream, eventTime);
+  /**
+   * Records an event time (at `offset` of the stream, when the source has offsets); returns true if
+   * the event is behind the stream's watermark (i.e. late). Late events do not move the frontier.
+   */
+  observe(stream: string, eventTime: number, offset?: number): boolean {
+    const now = this.options.clock?.now() ?? 0;
+    const mark = this.streams.get(stream);
+    if (mark) mark.lastSeenAt = now;
+    if (mark && eventTime < mark.frontier - this.options.allowedLatenessMs) return true;
+    const capped = this.options.maxSkewMs === undefined ? eventTime : Math.min(eventTime, now + this.options.maxSkewMs);
+    if (!mark) {
+      this.streams.set(stream, { frontier: capped, lastSeenAt: now, checkpoints: offset === undefined ? [] : [{ offset, frontier: capped }], base: offset === undefined ? capped : undefined });
+    } else if (capped > mark.frontier) {
+      mark.frontier = capped;
+      if (offset !== undefined) {
+        mark.checkpoints.push({ offset, frontier: capped });
+        if (mark.checkpoints.length > MAX_CHECKPOINTS) mark.base = mark.checkpoints.shift()!.frontier;
+      }
+    }
     return false;
   }
 
   watermark(stream: string): number | undefined {
-    const max = this.maxSeen.get(stream);
-    return max === undefined ? undefined : max - this.options.allowedLatenessMs;
+    const mark = this.streams.get(stream);
+    return mark === undefined ? undefined : mark.frontier - this.options.allowedLatenessMs;
   }
 
-  /** The lowest watermark over all streams: what every stream has passed. */
+  /** The lowest watermark over active streams (idle and removed ones do not hold it back); never decreases. */
   overall(): number | undefined {
+    const now = this.options.clock?.now() ?? 0;
+    const idleMs = this.options.idleTimeoutMs;
     let low: number | undefined;
-    for (const max of this.maxSeen.values()) {
-      const w = max - this.options.allowedLatenessMs;
+    for (const mark of this.streams.values()) {
+      if (idleMs !== undefined && now - mark.lastSeenAt > idleMs) continue;
+      const w = mark.frontier - this.options.allowedLatenessMs;
       if (low === undefined || w < low) low = w;
     }
-    return low;
+    if (low !== undefined && (this.lastOverall === undefined || low > this.lastOverall)) this.lastOverall = low;
+    return this.lastOverall;
+  }
+
+  /**
+   * The stream's frontier as it stood right after `offset` (what a commit of offset+1 should persist:
+   * records after it are redelivered on a restart and must be judged exactly as the first time).
+   * Forgets the checkpoints before it: commits only move forward.
+   */
+  frontierAt(stream: string, offset: number): number | undefined {
+    const mark = this.streams.get(stream);
+    if (!mark) return undefined;
+    const cps = mark.checkpoints;
+    let i = -1;
+    while (i + 1 < cps.length && cps[i + 1]!.offset <= offset) i++;
+    if (i < 0) return cps.length === 0 ? mark.frontier : mark.base;
+    const { frontier } = cps[i]!;
+    // Keep the one found (it stays the answer until a later checkpoint is passed); what precedes it is history.
+    if (i > 0) mark.base = cps.splice(0, i).at(-1)!.frontier;
+    return frontier;
+  }
+
+  /**
+   * Restores a stream's frontier persisted by an earlier run (e.g. from the offset commit's metadata),
+   * before its first record is observed. Never moves a frontier back. Counts as activity now.
+   */
+  seed(stream: string, frontier: number): void {
+    const mark = this.streams.get(stream);
+    const now = this.options.clock?.now() ?? 0;
+    if (!mark) this.streams.set(stream, { frontier, lastSeenAt: now, checkpoints: [], base: frontier });
+    else if (frontier > mark.frontier) {
+      mark.frontier = frontier;
+      mark.checkpoints.length = 0;
+      mark.base = frontier;
+    }
+  }
+
+  /** Forgets a stream (its partition was revoked): it no longer holds back overall(). */
+  remove(stream: string): void {
+    this.streams.delete(stream);
+  }
+
+  /** Streams tracked now. */
+  streamNames(): string[] {
+    return [...this.streams.keys()];
   }
 }

@@ -352,8 +352,8 @@ test('prepare fetches each unknown id once, in parallel; unknown ids are remembe
     await decoder.prepare(batch);
     assert.equal(proxy.count(`GET /schemas/ids/${missing}`), 2);
     assert.equal(proxy.count(`GET /schemas/ids/${encA.schemaId}`), 1);
-    // the unknown-id memory is bounded (garbage ids can't grow it)
-    const small = new RegistryActivityDecoder({ registry, maxUnknownIds: 2 });
+    // the id memory is bounded, least recently used forgotten first (garbage ids can't grow it)
+    const small = new RegistryActivityDecoder({ registry, maxCachedIds: 2 });
     const garbage = [1, 2, 3].map((k) => kafkaRecord(frame(missing + k, Buffer.from([0])), topicB));
     for (const g of garbage) await small.prepare([g]);
     assert.deepEqual(small.knownIds().unknown, [missing + 2, missing + 3]);

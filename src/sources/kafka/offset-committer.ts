@@ -1,0 +1,75 @@
+// Commits what the topology acknowledged: per partition, the offset after the highest acknowledged
+// record, with the partition's event-time frontier as of that record in the commit's metadata (so the
+// next owner judges lateness exactly as this run would have). A commit refused because the group
+// moved on is logged and counted, never fatal: the new owner redelivers from the last commit.
+import type { Consumer } from 'kafkajs';
+import { ChurnflowError, errorMessage } from '../../errors.js';
+import type { RawRecord } from '../../events/activity-event.js';
+import type { Logger } from '../../observability/logger.js';
+import { encodeWatermarkMetadata, streamOf, type PartitionWatermarks } from './partition-watermarks.js';
+
+const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
+
+export interface OffsetCommitterOptions {
+  readonly consumer: Pick<Consumer, 'commitOffsets'>;
+  /** A commit can hang while the group rebalances; after this long it counts as refused. */
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  readonly watermarks?: PartitionWatermarks;
+  readonly onCommitRefused?: (err: unknown) => void;
+}
+
+/** Resolves with the streams whose commit the broker confirmed (none when it was refused after a rebalance). */
+export function createOffsetCommitter(options: OffsetCommitterOptions): (records: readonly RawRecord[]) => Promise<ReadonlySet<string>> {
+  return async (records) => {
+    // Batches are acknowledged in order, so the highest offset per partition covers everything before it.
+    const last = new Map<string, { topic: string; partition: number; offset: number }>();
+    for (const r of records) {
+      if (r.topic === undefined || r.partition === undefined) continue;
+      const key = streamOf(r.topic, r.partition);
+      const cur = last.get(key);
+      if (!cur || r.position.offset > cur.offset) last.set(key, { topic: r.topic, partition: r.partition, offset: r.position.offset });
+    }
+    if (last.size === 0) return new Set<string>();
+    const commits = [...last.entries()].map(([stream, p]) => ({
+      topic: p.topic,
+      partition: p.partition,
+      offset: String(p.offset + 1),
+      metadata: encodeWatermarkMetadata(options.watermarks?.frontierAt(stream, p.offset)),
+    }));
+    try {
+      await withTimeout(options.consumer.commitOffsets(commits), options.timeoutMs, () =>
+        Object.assign(new Error('offset commit timed out (rebalance in progress)'), { type: 'REBALANCE_IN_PROGRESS' }),
+      );
+    } catch (err) {
+      if (isRebalanceError(err)) {
+        options.log.warn({ err: errorMessage(err) }, 'offset commit refused after a rebalance; records will be redelivered');
+        options.onCommitRefused?.(err);
+        return new Set<string>();
+      }
+      throw new ChurnflowError('CF_SOURCE_FAILED', `committing offsets failed: ${errorMessage(err)}`, { cause: err, retriable: true });
+    }
+    return new Set(last.keys());
+  };
+}
+
+/** kafkajs wraps protocol errors (retry → originalError / cause); any rebalance type in the chain counts. */
+export function isRebalanceError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+    const x = e as { type?: string; message?: string; originalError?: unknown; cause?: unknown };
+    if (x.type && REBALANCE_ERRORS.has(x.type)) return true;
+    if (/rebalanc|generation id is not valid|not running|not initialized|unknown member/i.test(x.message ?? '')) return true;
+    e = x.originalError ?? x.cause;
+  }
+  return false;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(error()), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AssignmentTracker } from '../../../../src/sources/kafka/assignment-tracker.js';
+import { fatalCrash } from '../../../../src/sources/kafka/consumer-crash.js';
+import { decodeWatermarkMetadata, encodeWatermarkMetadata } from '../../../../src/sources/kafka/partition-watermarks.js';
+import { WatermarkTracker } from '../../../../src/time/watermark.js';
+
+test('a rebalance reports the partitions this member lost; newly assigned ones get their committed frontier before their first record', async () => {
+  const watermarks = new WatermarkTracker({ allowedLatenessMs: 0 });
+  const revoked: string[][] = [];
+  const fetched: string[] = [];
+  const tracker = new AssignmentTracker({
+    watermarks,
+    onRevoked: (s) => revoked.push([...s]),
+    fetchCommittedFrontiers: async (topic) => {
+      fetched.push(topic);
+      return new Map([[0, 5000], [2, 7000]]);
+    },
+  });
+  tracker.joined({ t: [0, 1, 2] });
+  await Promise.all([tracker.ready('t', 0), tracker.ready('t', 1), tracker.ready('t', 2)]);
+  assert.deepEqual(fetched, ['t'], 'one lookup per topic and join');
+  assert.equal(watermarks.watermark('t/0'), 5000);
+  assert.equal(watermarks.watermark('t/1'), undefined);
+  assert.equal(watermarks.watermark('t/2'), 7000);
+  watermarks.observe('t/0', 9000);
+  assert.deepEqual(tracker.joined({ t: [0, 1] }), ['t/2']);
+  assert.deepEqual(revoked, [['t/2']]);
+  // kept partitions are not re-seeded (their live frontier is newer than the commit)
+  await tracker.ready('t', 0);
+  assert.equal(watermarks.watermark('t/0'), 9000);
+  tracker.left();
+  assert.deepEqual(revoked.at(-1), ['t/0', 't/1']);
+});
+
+test('a crash kafkajs will not restart from fails the stream, non-retriable, with the reason', () => {
+  assert.equal(fatalCrash({ error: new Error('x'), restart: true }), undefined);
+  const err = fatalCrash({ error: new Error('Topic authorization failed'), restart: false })!;
+  assert.equal(err.code, 'CF_SOURCE_FAILED');
+  assert.equal(err.retriable, false);
+  assert.match(err.message, /will not restart: Topic authorization failed/);
+});
+
+test('watermark metadata round-trips; foreign metadata is ignored', () => {
+  assert.equal(decodeWatermarkMetadata(encodeWatermarkMetadata(1234)), 1234);
+  assert.equal(encodeWatermarkMetadata(undefined), null);
+  for (const m of [null, '', 'hello', '{"v":2,"frontier":1}', '{"v":1,"frontier":"x"}']) assert.equal(decodeWatermarkMetadata(m), undefined);
+});
