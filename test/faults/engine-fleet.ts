@@ -53,6 +53,22 @@ export class EngineFleet {
     this.second = this.start('second');
   }
 
+  /**
+   * Resolves once the main engine, and the second one if running, have joined the group (their logs
+   * say so): a fault then hits engines that consume, not ones still loading their model. An engine
+   * that dies meanwhile is restarted.
+   */
+  async joined(timeoutMs: number): Promise<void> {
+    const t0 = Date.now();
+    const hasJoined = (s: Started | undefined) => s !== undefined && s.engine.logs().includes('"msg":"joined consumer group"');
+    for (;;) {
+      this.superviseMain();
+      if (hasJoined(this.main) && (!this.hasSecond || hasJoined(this.second))) return;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`${this.main?.name}${this.hasSecond ? ` or ${this.second?.name}` : ''} did not join the consumer group within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** SIGKILL: no drain, no commit, no leave. */
   async killMain(): Promise<void> {
     const m = this.requireMain();

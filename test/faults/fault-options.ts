@@ -21,11 +21,13 @@ export interface FaultOptions extends FaultCounts {
   readonly timeoutMs: number;
   /** A run whose committed offsets do not move for this long fails (engine stuck). */
   readonly stallMs: number;
+  /** Keep the run's topics and Redis keys for inspection (by default they are deleted after the comparison). */
+  readonly keep: boolean;
 }
 
 const SIZES = {
-  full: { events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, timeoutMs: 90 * 60_000, stallMs: 180_000 },
-  small: { events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, timeoutMs: 20 * 60_000, stallMs: 180_000 },
+  full: { events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, timeoutMs: 90 * 60_000, stallMs: 180_000, keep: false },
+  small: { events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, keep: false },
 } as const;
 
 export type FaultSize = keyof typeof SIZES;
@@ -57,13 +59,14 @@ export function faultOptions(size: FaultSize, over: Partial<FaultOptions> = {}):
   return Object.freeze({ ...SIZES[size], seed: Math.floor(Math.random() * 2 ** 31), ...over });
 }
 
-/** `--small`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
+/** `--small`, `--keep`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
 export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEnv): FaultOptions {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
     options: {
       small: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
       ...Object.fromEntries(Object.keys(NUMERIC).map((k) => [k, { type: 'string' as const }])),
     },
   });
@@ -72,8 +75,9 @@ export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEn
     const flag = (values as Record<string, string | boolean | undefined>)[key];
     return typeof flag === 'string' ? numberOption(key, flag, `--${key}`) : numberOption(key, env[NUMERIC[key].env], NUMERIC[key].env);
   };
-  const over: Partial<Record<keyof FaultOptions, number>> = {};
-  const set = (name: keyof FaultOptions, v: number | undefined) => {
+  const over: { -readonly [K in keyof FaultOptions]?: FaultOptions[K] } = {};
+  if (values.keep === true || env['CHURNFLOW_FAULTS_KEEP'] === '1') over.keep = true;
+  const set = (name: Exclude<keyof FaultOptions, 'keep'>, v: number | undefined) => {
     if (v !== undefined) over[name] = v;
   };
   set('events', pick('events'));

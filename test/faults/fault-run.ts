@@ -9,8 +9,10 @@ import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, type SimulatedRecord } from '../../src/simulator/index.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
-import { writeConfig } from '../helpers/engine-process.js';
-import { createTopics, produceSimulated, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
+import { groupProgress, writeConfig } from '../helpers/engine-process.js';
+import { createTopics, deleteTopicsWithPrefix, produceSimulated, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
+import { Redis } from 'ioredis';
+import { unlinkPrefix } from '../helpers/redis.js';
 import { assertScriptManaged, SERVICES, uniqueName } from '../helpers/services.js';
 import { applyFault } from './apply-fault.js';
 import { compareRisk, type RiskComparison } from './compare-risk.js';
@@ -28,7 +30,7 @@ export interface FaultRunResult {
   readonly seconds: { readonly reference: number; readonly faultRun: number; readonly total: number };
 }
 
-interface RunTopics {
+interface RunConfig {
   readonly groupId: string;
   readonly keyPrefix: string;
   readonly risk: string;
@@ -50,7 +52,7 @@ function simulateAtLeast(events: number, seed: number): { records: SimulatedReco
 }
 
 /** The production config (`churnflow run` defaults: processing time, batching, model) with the run's own group, topics and key prefix. */
-function runTopics(label: string, activity: string, base: string): RunTopics {
+function runConfig(label: string, activity: string, base: string): RunConfig {
   const groupId = `${base}-${label}`;
   const keyPrefix = `${base}-${label}:`;
   const risk = `${base}.${label}.risk`;
@@ -78,8 +80,8 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
 
   const base = uniqueName('cf-faults');
   const activity = `${base}.activity`;
-  const ref = runTopics('reference', activity, base);
-  const run = runTopics('faulted', activity, base);
+  const ref = runConfig('reference', activity, base);
+  const run = runConfig('faulted', activity, base);
   await createTopics([activity, ref.risk, run.risk], options.partitions);
   const { records, customers } = simulateAtLeast(options.events, options.seed);
   const produced = await produceSimulated(activity, records);
@@ -121,13 +123,17 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
     const plan = planFaults(options, options.seed);
     const r1 = Date.now();
     runFleet.startMain();
+    let committedAtLastFault = -1;
     for (const [i, fault] of plan.entries()) {
-      const target = Math.ceil(fault.atShare * total);
+      // The planned point, and at least one commit since the last fault: the engines are consuming.
+      const target = Math.max(Math.ceil(fault.atShare * total), committedAtLastFault + 1);
       const at = await waitForOffsets(run.groupId, activity, (p) => p.committed >= target, bounds(runFleet), `${Math.round(fault.atShare * 100)} % committed`);
+      await runFleet.joined(options.stallMs);
       await new Promise((r) => setTimeout(r, fault.jitterMs));
       runFleet.superviseMain();
       const outcome = await applyFault(fault.kind, runFleet);
       if (outcome.anomaly) anomalies.push(outcome.anomaly);
+      committedAtLastFault = (await groupProgress(run.groupId, activity).catch(() => at)).committed;
       log(`[faults] ${i + 1}/${plan.length} at committed ${at.committed}/${total} (${((100 * at.committed) / total).toFixed(1)} %, +${fault.jitterMs} ms): ${outcome.description}`);
     }
     await waitForOffsets(run.groupId, activity, (p) => p.caughtUp, bounds(runFleet), 'the fault run to catch up');
@@ -161,7 +167,20 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
   } finally {
     await Promise.all(stores.map((s) => s.close()));
   }
+  if (options.keep) log(`[faults] kept: topics ${base}.*, Redis prefixes ${ref.keyPrefix} ${run.keyPrefix}`);
+  else await cleanUp(`${base}.`, [ref.keyPrefix, run.keyPrefix]).catch((err: unknown) => log(`[faults] clean-up failed (harmless): ${String(err)}`));
   return { risk, state, anomalies, events: total, seconds: { reference: tRef, faultRun: tRun, total: (Date.now() - t0) / 1000 } };
+}
+
+/** A full run leaves ≈ 1 M records and thousands of hashes: gone once compared, unless --keep. */
+async function cleanUp(topicPrefix: string, keyPrefixes: readonly string[]): Promise<void> {
+  await deleteTopicsWithPrefix(topicPrefix);
+  const redis = new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    for (const p of keyPrefixes) await unlinkPrefix(redis, p);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The whole topic, decoded; a short read is an error, never a silent "missing". */

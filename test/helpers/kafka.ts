@@ -15,6 +15,19 @@ export async function createTopics(names: readonly string[], partitions: number)
   }
 }
 
+/** Deletes every topic whose name starts with the prefix (a run's topics, engine-created ones included). */
+export async function deleteTopicsWithPrefix(prefix: string): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    return topics;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface TestTopics {
   activity: string;
   risk: string;
