@@ -9,17 +9,17 @@ import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, type SimulatedRecord } from '../../src/simulator/index.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
-import { groupProgress, writeConfig } from '../helpers/engine-process.js';
+import { writeConfig } from '../helpers/engine-process.js';
 import { createTopics, deleteTopicsWithPrefix, produceSimulated, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
 import { Redis } from 'ioredis';
 import { unlinkPrefix } from '../helpers/redis.js';
 import { assertScriptManaged, SERVICES, uniqueName } from '../helpers/services.js';
-import { applyFault } from './apply-fault.js';
 import { compareRisk, type RiskComparison } from './compare-risk.js';
 import { compareStates, scanStates, type StateComparison } from './compare-state.js';
 import { EngineFleet } from './engine-fleet.js';
 import type { FaultOptions } from './fault-options.js';
 import { planFaults } from './fault-schedule.js';
+import { runUnderFaults } from './run-under-faults.js';
 import { waitForOffsets, type WaitBounds } from './wait-for-offsets.js';
 
 export interface FaultRunResult {
@@ -90,59 +90,22 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
 
   const logDir = mkdtempSync(join(tmpdir(), 'cf-faults-logs-'));
   log(`[faults] engine logs in ${logDir}`);
-  const bounds = (fleet: EngineFleet): WaitBounds => ({ deadline, stallMs: options.stallMs, supervise: () => fleet.superviseMain() });
   for (const d of ['reference', 'faulted']) mkdirSync(join(logDir, d));
   const refFleet = new EngineFleet(ref.config, join(logDir, 'reference'), (l) => log(l.replace('[faults]', '[faults] reference:')));
   const runFleet = new EngineFleet(run.config, join(logDir, 'faulted'), log);
-  const anomalies: string[] = [];
-  let tRef = 0;
-  let tRun = 0;
-  // Whatever ends this process — a signal, the backstop's exit — ends the engines it started too.
-  const killNow = () => {
-    refFleet.killNow();
-    runFleet.killNow();
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    killNow();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.on('exit', killNow);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const release = killOnExit([refFleet, runFleet]);
+  let anomalies: string[];
+  let tRef: number;
+  let tRun: number;
   try {
-    // ------------------------------------------------------------ the uninterrupted reference
     const r0 = Date.now();
-    refFleet.startMain();
-    await waitForOffsets(ref.groupId, activity, (p) => p.caughtUp, { deadline, stallMs: options.stallMs }, 'the reference run to catch up');
-    const stop = await refFleet.sigterm('main');
-    if (stop.code !== 0) throw new Error(`the reference engine did not stop cleanly (exit ${stop.code})`);
+    await runReference(refFleet, ref.groupId, activity, { deadline, stallMs: options.stallMs });
     tRef = (Date.now() - r0) / 1000;
     log(`[faults] reference caught up: ${total} events in ${tRef.toFixed(1)} s`);
-
-    // ------------------------------------------------------------ the run under faults
     const plan = planFaults(options, options.seed);
     const r1 = Date.now();
-    runFleet.startMain();
-    let committedAtLastFault = -1;
-    for (const [i, fault] of plan.entries()) {
-      // The planned point, and at least one commit since the last fault: the engines are consuming.
-      const target = Math.max(Math.ceil(fault.atShare * total), committedAtLastFault + 1);
-      const at = await waitForOffsets(run.groupId, activity, (p) => p.committed >= target, bounds(runFleet), `${Math.round(fault.atShare * 100)} % committed`);
-      await runFleet.joined(options.stallMs);
-      await new Promise((r) => setTimeout(r, fault.jitterMs));
-      runFleet.superviseMain();
-      const outcome = await applyFault(fault.kind, runFleet);
-      if (outcome.anomaly) anomalies.push(outcome.anomaly);
-      committedAtLastFault = (await groupProgress(run.groupId, activity).catch(() => at)).committed;
-      log(`[faults] ${i + 1}/${plan.length} at committed ${at.committed}/${total} (${((100 * at.committed) / total).toFixed(1)} %, +${fault.jitterMs} ms): ${outcome.description}`);
-    }
-    await waitForOffsets(run.groupId, activity, (p) => p.caughtUp, bounds(runFleet), 'the fault run to catch up');
-    for (const which of runFleet.hasSecond ? (['second', 'main'] as const) : (['main'] as const)) {
-      const stop = await runFleet.sigterm(which);
-      if (stop.code !== 0) anomalies.push(`final SIGTERM of ${which}: exit ${stop.code}`);
-    }
+    anomalies = await runUnderFaults(runFleet, plan, { groupId: run.groupId, topic: activity, total, deadline, stallMs: options.stallMs }, log);
     tRun = (Date.now() - r1) / 1000;
-    anomalies.push(...runFleet.unexpectedExits);
     log(`[faults] fault run caught up after ${plan.length} faults in ${tRun.toFixed(1)} s`);
   } catch (err) {
     log(`[faults] FAILED: ${String(err)}\n${refFleet.tails(1)}\n${runFleet.tails()}`);
@@ -150,26 +113,52 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
   } finally {
     await refFleet.killAll();
     await runFleet.killAll();
-    process.off('exit', killNow);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
   }
 
-  // ------------------------------------------------------------ compare outputs and state
   const [refRisk, runRisk] = await Promise.all([readRisk(ref.risk), readRisk(run.risk)]);
   const risk = compareRisk(refRisk, runRisk);
-  const spec = compileSpec(DEFAULT_CHURN_SPEC);
-  const stores = [ref.keyPrefix, run.keyPrefix].map((keyPrefix) => new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout }));
-  let state: StateComparison;
-  try {
-    const [a, b] = await Promise.all(stores.map((s) => scanStates(s)));
-    state = compareStates(a!, b!);
-  } finally {
-    await Promise.all(stores.map((s) => s.close()));
-  }
+  const state = await compareRedisStates(ref.keyPrefix, run.keyPrefix);
   if (options.keep) log(`[faults] kept: topics ${base}.*, Redis prefixes ${ref.keyPrefix} ${run.keyPrefix}`);
   else await cleanUp(`${base}.`, [ref.keyPrefix, run.keyPrefix]).catch((err: unknown) => log(`[faults] clean-up failed (harmless): ${String(err)}`));
   return { risk, state, anomalies, events: total, seconds: { reference: tRef, faultRun: tRun, total: (Date.now() - t0) / 1000 } };
+}
+
+/** The uninterrupted run: one engine, never disturbed, until its group has committed the whole topic. */
+async function runReference(fleet: EngineFleet, groupId: string, topic: string, bounds: WaitBounds): Promise<void> {
+  fleet.startMain();
+  await waitForOffsets(groupId, topic, (p) => p.caughtUp, bounds, 'the reference run to catch up');
+  const stop = await fleet.sigterm('main');
+  if (stop.code !== 0) throw new Error(`the reference engine did not stop cleanly (exit ${stop.code})`);
+}
+
+/** Whatever ends this process — a signal, the backstop's exit — ends the engines it started too. Returns the undo. */
+function killOnExit(fleets: readonly EngineFleet[]): () => void {
+  const killNow = () => fleets.forEach((f) => f.killNow());
+  const onSignal = (signal: NodeJS.Signals) => {
+    killNow();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', killNow);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('exit', killNow);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** Both prefixes' customers, decoded by the store itself. */
+async function compareRedisStates(refPrefix: string, runPrefix: string): Promise<StateComparison> {
+  const spec = compileSpec(DEFAULT_CHURN_SPEC);
+  const stores = [refPrefix, runPrefix].map((keyPrefix) => new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout }));
+  try {
+    const [a, b] = await Promise.all(stores.map((s) => scanStates(s)));
+    return compareStates(a!, b!);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
 }
 
 /** A full run leaves ≈ 1 M records and thousands of hashes: gone once compared, unless --keep. */

@@ -16,7 +16,7 @@ export interface Progress {
 }
 
 /** Resolves when `done(progress)` holds; throws on the deadline or a stall. */
-export async function waitForOffsets(groupId: string, topic: string, done: (p: Progress & { caughtUp: boolean }) => boolean, bounds: WaitBounds, what: string): Promise<Progress> {
+export async function waitForOffsets(groupId: string, topic: string, done: (p: Progress & { readonly caughtUp: boolean }) => boolean, bounds: WaitBounds, what: string): Promise<Progress> {
   let last = -1;
   let lastChange = Date.now();
   let lastError = '';
