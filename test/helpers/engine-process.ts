@@ -1,7 +1,7 @@
 // Runs `churnflow run` as a child process (so tests can SIGTERM or kill -9 it) against the real
 // services, and waits for it to catch up with a topic by comparing committed offsets to end offsets.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -21,7 +21,8 @@ export function writeConfig(config: Record<string, unknown>): string {
   return file;
 }
 
-export function startEngine(configFile: string, env: Record<string, string> = {}): EngineProcess {
+/** `logFile`: also append the engine's stdout and stderr there (long runs keep every engine's log for the post-mortem). */
+export function startEngine(configFile: string, env: Record<string, string> = {}, options: { logFile?: string } = {}): EngineProcess {
   const child = spawn(process.execPath, ['bin/churnflow.js', 'run', '--config', configFile], {
     env: {
       ...process.env,
@@ -33,8 +34,14 @@ export function startEngine(configFile: string, env: Record<string, string> = {}
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const file = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    file?.write(d);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  if (file) child.once('close', () => file.end());
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   return { child, logs: () => out, exited };
 }
@@ -63,6 +70,24 @@ export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 1
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`group ${groupId} did not catch up with ${topic} within ${timeoutMs} ms`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Committed and end offsets of the group on the topic, summed over partitions; caught up when every non-empty partition is committed to its end. */
+export async function groupProgress(groupId: string, topic: string): Promise<{ committed: number; end: number; caughtUp: boolean }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    return {
+      committed: [...byPartition.values()].reduce((n, o) => n + Math.max(0, o), 0),
+      end: ends.reduce((n, e) => n + Number(e.offset), 0),
+      caughtUp: ends.every((e) => Number(e.offset) === 0 || byPartition.get(e.partition) === Number(e.offset)),
+    };
   } finally {
     await admin.disconnect();
   }

@@ -15,6 +15,19 @@ export async function createTopics(names: readonly string[], partitions: number)
   }
 }
 
+/** Deletes every topic whose name starts with the prefix (a run's topics, engine-created ones included). */
+export async function deleteTopicsWithPrefix(prefix: string): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    return topics;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface TestTopics {
   activity: string;
   risk: string;
@@ -27,6 +40,18 @@ export async function testTopics(partitions = 3): Promise<TestTopics> {
   const t = { activity: `${base}.activity`, risk: `${base}.risk`, deadLetter: `${base}.dead-letter`, drift: `${base}.drift` };
   await createTopics(Object.values(t), partitions);
   return t;
+}
+
+/** Messages in the topic (end minus start offsets over partitions): how many a full read must find. */
+export async function topicMessageCount(topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Reads a topic from the beginning until `expect` messages arrived, or nothing new came for idleMs. */
@@ -55,7 +80,8 @@ export async function readTopic(topic: string, options: { expect?: number; idleM
 }
 
 /** Reads an Avro topic written in the Schema Registry wire format and decodes every value. */
-export async function readAvroTopic<T>(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<{ value: T; headers: Record<string, string>; key: string | null; partition: number }[]> {
+/** `raw` is the message value as published (wire format), for byte-for-byte comparisons. */
+export async function readAvroTopic<T>(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<{ value: T; raw: Buffer; headers: Record<string, string>; key: string | null; partition: number }[]> {
   const { RegistryClient } = await import('../../src/serde/registry-client.js');
   const { parseWireFormat } = await import('../../src/serde/registry-decoder.js');
   const avro = (await import('avsc')).default;
@@ -72,10 +98,28 @@ export async function readAvroTopic<T>(topic: string, options: { expect?: number
         types.set(schemaId, type);
       }
       const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
-      out.push({ value: type.fromBuffer(body) as T, headers, key: m.key ? m.key.toString() : null, partition: m.partition });
+      out.push({ value: type.fromBuffer(body) as T, raw: m.value!, headers, key: m.key ? m.key.toString() : null, partition: m.partition });
     }
     return out;
   } finally {
+    await registry.close();
+  }
+}
+
+/** Produces simulated records to a topic as `churnflow simulate --to kafka` does (registry Avro, keyed by customer). */
+export async function produceSimulated(topic: string, records: Iterable<import('../../src/simulator/index.js').SimulatedRecord>): Promise<import('../../src/sinks/activity-producer.js').ProducedCounts> {
+  const { KafkaProducerPool } = await import('../../src/sinks/kafka-sink.js');
+  const { RegistryClient } = await import('../../src/serde/registry-client.js');
+  const { ActivityCodec } = await import('../../src/serde/activity-codec.js');
+  const { activityEventEncoder } = await import('../../src/serde/registry-encoder.js');
+  const { produceActivity } = await import('../../src/sinks/activity-producer.js');
+  const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
+  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+  const codec = new ActivityCodec();
+  try {
+    return await produceActivity(records, { pool, topic, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic, autoRegister: true }, codec), codec });
+  } finally {
+    await pool.close();
     await registry.close();
   }
 }

@@ -16,14 +16,7 @@ export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix
     }
   });
   after(async () => {
-    for (const p of prefixes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await admin.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    for (const p of prefixes) await unlinkPrefix(admin, p);
     await admin.quit();
   });
   return {
@@ -34,4 +27,14 @@ export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix
       return p;
     },
   };
+}
+
+/** Removes every key under a prefix (SCAN + UNLINK). */
+export async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The fault-injection proof (npm run test:faults): builds, installs and starts the real services
+# (Kafka in KRaft mode, the Schema Registry, Redis with AOF — the harness restarts Redis and the
+# broker mid-run), then runs test/faults/main.ts. Arguments go to the harness: --small, --events N,
+# --partitions N, --kills N, --seed N, … (see test/faults/fault-options.ts). Services this script
+# started are stopped when it exits; the exit code is the harness's (1: outputs or state differ).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ ! -d node_modules ]; then
+  step "npm ci"
+  npm ci
+fi
+step "build"
+npm run build --silent
+
+step "services: Kafka (KRaft), Schema Registry, Redis (AOF)"
+services=scripts/services/services.sh
+bash "$services" install all
+bash "$services" start all --aof
+trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
+eval "$(bash "$services" env)"
+
+step "fault run"
+node --enable-source-maps dist/test/faults/main.js "$@"

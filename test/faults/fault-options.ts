@@ -1,0 +1,94 @@
+// Options of the fault-injection run: the full size of `npm run test:faults`, the small one that
+// `npm run test:all` runs, and flag/env overrides (flags win over env, env over the size's defaults).
+import { parseArgs } from 'node:util';
+
+export interface FaultCounts {
+  readonly kills: number;
+  readonly sigterms: number;
+  readonly redisRestarts: number;
+  readonly brokerRestarts: number;
+  /** Each: a second engine joins the group and later leaves it (SIGTERM). */
+  readonly rebalances: number;
+}
+
+export interface FaultOptions extends FaultCounts {
+  /** At least this many simulated events (customers are added until the simulation reaches it). */
+  readonly events: number;
+  readonly partitions: number;
+  /** Seeds the fault schedule and the simulated data: the same seed replays the same run plan. */
+  readonly seed: number;
+  /** The whole run (produce, reference, fault run, comparison) must end within this. */
+  readonly timeoutMs: number;
+  /** A run whose committed offsets do not move for this long fails (engine stuck). */
+  readonly stallMs: number;
+  /** Keep the run's topics and Redis keys for inspection (by default they are deleted after the comparison). */
+  readonly keep: boolean;
+}
+
+const SIZES = {
+  full: { events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, timeoutMs: 90 * 60_000, stallMs: 180_000, keep: false },
+  small: { events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, keep: false },
+} as const;
+
+export type FaultSize = keyof typeof SIZES;
+
+const NUMERIC = {
+  events: { env: 'CHURNFLOW_FAULTS_EVENTS', min: 1, max: 100_000_000 },
+  partitions: { env: 'CHURNFLOW_FAULTS_PARTITIONS', min: 1, max: 1000 },
+  kills: { env: 'CHURNFLOW_FAULTS_KILLS', min: 0, max: 1000 },
+  sigterms: { env: 'CHURNFLOW_FAULTS_SIGTERMS', min: 0, max: 1000 },
+  'redis-restarts': { env: 'CHURNFLOW_FAULTS_REDIS_RESTARTS', min: 0, max: 100 },
+  'broker-restarts': { env: 'CHURNFLOW_FAULTS_BROKER_RESTARTS', min: 0, max: 100 },
+  rebalances: { env: 'CHURNFLOW_FAULTS_REBALANCES', min: 0, max: 100 },
+  seed: { env: 'CHURNFLOW_FAULTS_SEED', min: 0, max: 2 ** 31 - 1 },
+  'timeout-min': { env: 'CHURNFLOW_FAULTS_TIMEOUT_MIN', min: 1, max: 24 * 60 },
+} as const;
+
+type NumericKey = keyof typeof NUMERIC;
+
+function numberOption(key: NumericKey, raw: string | undefined, source: string): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const { min, max } = NUMERIC[key];
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${source} must be an integer in [${min}, ${max}], got '${raw}'`);
+  return n;
+}
+
+/** A size's defaults with overrides; a fresh random seed unless one is given (it is printed, so a run can be replayed). */
+export function faultOptions(size: FaultSize, over: Partial<FaultOptions> = {}): FaultOptions {
+  return Object.freeze({ ...SIZES[size], seed: Math.floor(Math.random() * 2 ** 31), ...over });
+}
+
+/** `--small`, `--keep`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
+export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEnv): FaultOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      small: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      ...Object.fromEntries(Object.keys(NUMERIC).map((k) => [k, { type: 'string' as const }])),
+    },
+  });
+  const size: FaultSize = values.small === true || env['CHURNFLOW_FAULTS_SIZE'] === 'small' ? 'small' : 'full';
+  const pick = (key: NumericKey): number | undefined => {
+    const flag = (values as Record<string, string | boolean | undefined>)[key];
+    return typeof flag === 'string' ? numberOption(key, flag, `--${key}`) : numberOption(key, env[NUMERIC[key].env], NUMERIC[key].env);
+  };
+  const over: { -readonly [K in keyof FaultOptions]?: FaultOptions[K] } = {};
+  if (values.keep === true || env['CHURNFLOW_FAULTS_KEEP'] === '1') over.keep = true;
+  const set = (name: Exclude<keyof FaultOptions, 'keep'>, v: number | undefined) => {
+    if (v !== undefined) over[name] = v;
+  };
+  set('events', pick('events'));
+  set('partitions', pick('partitions'));
+  set('kills', pick('kills'));
+  set('sigterms', pick('sigterms'));
+  set('redisRestarts', pick('redis-restarts'));
+  set('brokerRestarts', pick('broker-restarts'));
+  set('rebalances', pick('rebalances'));
+  set('seed', pick('seed'));
+  const minutes = pick('timeout-min');
+  if (minutes !== undefined) set('timeoutMs', minutes * 60_000);
+  return faultOptions(size, over);
+}
