@@ -5,12 +5,12 @@ import type { CustomerState } from '../../../src/state/customer-state.js';
 import { compareStates, stateLine } from '../../faults/compare-state.js';
 
 function st(id: string, over: Record<string, unknown> = {}): CustomerState {
-  return { customerId: id, buckets: { '100': { s0: 1 } }, archive: {}, maxEventTime: 9, positions: { 't/0': 4 }, lastScore: null, ...over } as CustomerState;
+  return { customerId: id, buckets: { '100': { s0: 1 } }, archive: {}, maxEventTime: 9, positions: { 't/0': 4 }, lastScore: null, outbox: {}, recentEvents: [], ...over } as CustomerState;
 }
 const byId = (...s: CustomerState[]) => new Map(s.map((x) => [x.customerId, x]));
 
 test('equal states match whatever their key order; an outbox may differ', () => {
-  const c = compareStates(byId(st('a'), st('b', { outbox: [1] })), byId(st('b', { outbox: [] }), { ...st('a'), positions: { 't/0': 4 } }));
+  const c = compareStates(byId(st('a'), st('b', { outbox: { 't/0@3': '{}' } })), byId(st('b', { outbox: {} }), { ...st('a'), positions: { 't/0': 4 } }));
   assert.deepEqual(c, { customers: 2, mismatched: 0, examples: [] });
   assert.equal(stateLine(c), 'faults: state customers 2, mismatched 0');
 });
