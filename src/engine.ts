@@ -103,6 +103,8 @@ export async function createEngine(
     const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
     const fallback = config.fallback.enabled ? createFallbackScorer(config.fallback, spec.columns) : undefined;
     const handle = new ModelHandle((m, err) => (err ? logger.warn({ err, model: m.manifest.version }, 'closing a replaced model failed') : logger.debug({ model: m.manifest.version }, 'replaced model closed')));
+    // Owned first, so closed last: in-flight batches of a drain are scored by the same models.
+    app.own('models', handle, (h) => h.close());
     const models = await startModels(config, spec, handle, { logger, metrics, clock, app });
     const production = handle.get('production');
     if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
@@ -231,7 +233,6 @@ async function startModels(
   const { logger, metrics, app } = ctx;
   const loadOptions = modelLoadOptions(config);
   if (config.model.dir !== undefined) {
-    app.onStop(() => handle.close());
     if (config.model.shadow.enabled || config.model.canary.share > 0 || config.model.rollback.enabled) {
       logger.warn({ dir: config.model.dir }, 'model.dir pins one bundle: shadow, canary and automatic rollback need the registry and are off');
     }
@@ -263,12 +264,11 @@ async function startModels(
     metrics,
     loadOptions,
   });
+  // Owned before start(): a start that fails half-way still stops the timer.
+  app.own('model-watcher', watcher, (w) => w.stop());
   await watcher.start();
-  // Stop watching before the models close, so no late load slips in.
-  app.onStop(async () => {
-    await watcher.stop();
-    await handle.close();
-  });
+  // No alias moves once stop() begins (the drain scores with what is loaded); the models close after the drain.
+  app.onStop(() => watcher.stop());
   return { registry, watcher };
 }
 
