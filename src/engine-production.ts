@@ -65,9 +65,15 @@ export function productionEdges(): EdgeFactories {
             logger,
             clock,
             ...(decoder?.prepare ? { prepare: (recs) => decoder.prepare!(recs) } : {}),
-            onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
+            onLag: (topic, partition, lag) => {
+              metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+              ctx.progress.lag(`${topic}/${partition}`, lag);
+            },
             onCommitRefused: () => metrics.commitsRefused.inc(),
-            onRebalance: () => metrics.rebalances.inc(),
+            onRebalance: () => {
+              metrics.rebalances.inc();
+              ctx.progress.forgetLag();
+            },
           },
         ),
         (s) => s.close(),

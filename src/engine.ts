@@ -23,6 +23,8 @@ import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
 import { startHttpServer } from './observability/http-server.js';
+import { reportProgress } from './observability/progress-source.js';
+import { ProgressTracker } from './observability/progress-tracker.js';
 import { loadScoringModel } from './scoring/scoring-model.js';
 import { ActivityCodec } from './serde/activity-codec.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
@@ -59,6 +61,8 @@ export interface EdgeContext {
   readonly metrics: EngineMetrics;
   readonly spec: CompiledSpec;
   readonly clock: Clock;
+  /** Lag and acknowledged batches, for /readyz (sources report their lag here). */
+  readonly progress: ProgressTracker;
   /** The decoder, once built (sources that prefetch per batch call its prepare()). */
   decoder?: RecordDecoder;
 }
@@ -109,14 +113,15 @@ export async function createEngine(
     const production = handle.get('production');
     if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
     logger.info({ model: production ? `${production.manifest.name}@${production.manifest.version}` : 'none: fallback rules score', spec: spec.hash, registry: models.registry ? config.model.registry.dir : 'pinned' }, 'models ready');
-    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock };
+    const progress = new ProgressTracker({ stallAfterMs: config.http.readiness.stallAfterMs, clock });
+    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, progress };
     const f = options.factories ?? {};
 
     const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore({ layout: spec.layout, maxBytesPerCustomer: config.state.maxBytesPerCustomer, onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
     const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
     ctx.decoder = decoder;
     const sinks = (await f.sinks?.(ctx)) ?? localSinks(config, app);
-    const source = (await f.source?.(ctx)) ?? localSource(config, app, clock);
+    const source = reportProgress((await f.source?.(ctx)) ?? localSource(config, app, clock), progress);
     app.onStop(() => source.stop());
 
     const http = config.http.enabled
@@ -126,7 +131,7 @@ export async function createEngine(
             host: config.http.host,
             port: config.http.port,
             registry: metrics.registry,
-            lifecycle: () => ({ state: app.state, ready: app.ready }),
+            lifecycle: () => readiness(app, progress),
             customerRisk: async (id) => {
               const last = (await store.get([id]))[0]?.lastScore;
               return last ? { customer_id: id, score: last.score, band: last.band, model_version: last.modelVersion, event_time: last.eventTime } : null;
@@ -185,6 +190,13 @@ export async function createEngine(
     await app.abort(err);
     throw err;
   }
+}
+
+/** Ready = RUNNING and not stalled (records waiting, no batch acknowledged for http.readiness.stallAfterMs). */
+function readiness(app: App, progress: ProgressTracker): { state: string; ready: boolean; reason?: string } {
+  if (!app.ready) return { state: app.state, ready: false, reason: `lifecycle is ${app.state}, not RUNNING` };
+  const v = progress.verdict();
+  return v.stalled ? { state: app.state, ready: false, reason: v.reason } : { state: app.state, ready: true };
 }
 
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {

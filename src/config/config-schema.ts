@@ -264,6 +264,13 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(9464),
+        readiness: z
+          .object({
+            /** /readyz fails when records wait (lag or in flight) and no batch was acknowledged for this long; an idle engine stays ready. */
+            stallAfterMs: z.number().int().min(100).max(3_600_000).default(30_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
