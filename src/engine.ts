@@ -48,6 +48,8 @@ import type { Observable } from 'rxjs';
  * returns undefined when the config asks for the local edge (memory store, files, simulator).
  */
 export interface EdgeFactories {
+  /** Runs before anything starts: e.g. wrong credentials fail start-up as CF_CONFIG_INVALID, not after ready. */
+  preflight?(ctx: { readonly config: Readonly<ChurnflowConfig>; readonly logger: Logger }): Promise<void>;
   source?(ctx: EdgeContext): Promise<RecordSource | undefined>;
   decoder?(ctx: EdgeContext): Promise<RecordDecoder | undefined>;
   store?(ctx: EdgeContext): Promise<StateStore | undefined>;
@@ -104,6 +106,7 @@ export async function createEngine(
   const app = new App(logger, metrics);
   app.starting();
   try {
+    await options.factories?.preflight?.({ config, logger });
     const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
     const fallback = config.fallback.enabled ? createFallbackScorer(config.fallback, spec.columns) : undefined;
     const handle = new ModelHandle((m, err) => (err ? logger.warn({ err, model: m.manifest.version }, 'closing a replaced model failed') : logger.debug({ model: m.manifest.version }, 'replaced model closed')));
