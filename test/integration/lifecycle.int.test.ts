@@ -140,6 +140,25 @@ test('SIGTERM under load: the drain is scored by the production model and the co
   assert.match(engine.logs(), /stopping: no new records, draining/);
 });
 
+test('a second SIGTERM during the drain forces exit 130; the next start redelivers what was not committed and finishes', async () => {
+  const sim = { customers: 200, days: 60, seed: 45 };
+  const s = await scenario(sim, { maxInFlight: 2048 });
+  const engine = startEngine(writeConfig(s.config));
+  try {
+    await waitFor('10 % committed', async () => (await committedCount(s.groupId, s.topics.activity)) >= 0.1 * s.produced.events, engine);
+    engine.child.kill('SIGTERM');
+    await waitFor('the drain to begin', () => /stopping: no new records, draining/.test(engine.logs()), engine, 10_000);
+    engine.child.kill('SIGTERM');
+    assert.equal(await engine.exited, 130, engine.logs().slice(-2000));
+    assert.match(engine.logs(), /second signal: forcing exit/);
+  } finally {
+    if (engine.child.exitCode === null) engine.child.kill('SIGKILL');
+  }
+  const committedAfterForce = await committedCount(s.groupId, s.topics.activity);
+  assert.ok(committedAfterForce < s.produced.events, 'forced before the end');
+  await stopWhenCaughtUp(s.groupId, s.topics.activity, [startEngine(writeConfig(s.config))]);
+});
+
 test('Redis stopped under load: /readyz turns 503 with its reason within stallAfterMs, /healthz keeps answering; back to 200 once Redis returns', async () => {
   const sim = { customers: 300, days: 60, seed: 43 };
   const stallAfterMs = 1500;
