@@ -46,6 +46,8 @@ export class App {
   constructor(
     private readonly logger: Logger,
     private readonly metrics?: EngineMetrics,
+    /** Longest wait for one resource's close: a client stuck on a dead peer must not keep a failed process alive. */
+    private readonly closeTimeoutMs = 30_000,
   ) {
     this.metrics?.lifecycleState.set(STATE_CODE.CREATED);
   }
@@ -170,11 +172,18 @@ export class App {
     this.subscription?.unsubscribe();
     while (this.resources.length > 0) {
       const r = this.resources.pop()!;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await r.close();
-        this.logger.debug({ resource: r.name }, 'closed');
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
+        });
+        const outcome = await Promise.race([Promise.resolve().then(() => r.close()), timedOut]);
+        if (outcome === 'timeout') this.logger.error({ resource: r.name, closeTimeoutMs: this.closeTimeoutMs }, 'close timed out; continuing with the rest');
+        else this.logger.debug({ resource: r.name }, 'closed');
       } catch (err) {
         this.logger.error({ err, resource: r.name }, 'close failed; continuing with the rest');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -100,6 +100,16 @@ test('every close runs even when one fails', async () => {
   assert.equal(app.state, 'STOPPED');
 });
 
+test('a close that never returns is abandoned after closeTimeoutMs; the rest still close and the job still ends', async () => {
+  const app = new App(silent(), undefined, 50);
+  const closed: string[] = [];
+  app.own('models', 'm', () => void closed.push('models'));
+  app.own('consumer', 'c', () => new Promise<void>(() => {}));
+  await app.run(interval(1).pipe(take(1)));
+  assert.deepEqual(closed, ['models']);
+  assert.equal(app.state, 'STOPPED');
+});
+
 test('a job error moves RUNNING → FAILED, closes everything, and rejects with the coded error (readiness false)', async () => {
   const metrics = createEngineMetrics({ defaultMetrics: false });
   const app = new App(silent(), metrics);
