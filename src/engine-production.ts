@@ -14,6 +14,8 @@ import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
+import { checkRedis } from './preflight/check-redis.js';
+import { checkRegistry } from './preflight/check-registry.js';
 
 /** Headers on dead-letter messages, so a consumer can route them without decoding the value (the original key is in the value only). */
 export function deadLetterHeaders(d: DeadLetterRecord): IHeaders {
@@ -35,6 +37,26 @@ export function productionEdges(): EdgeFactories {
     (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url, maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
 
   return {
+    async preflight({ config, logger }) {
+      const checks: Promise<void>[] = [];
+      if (config.state.kind === 'redis' || config.model.registry.aliasStore === 'redis') {
+        checks.push(checkRedis(config.state.redis.url, 'state.redis.url').then((p) => p && logger.warn({ problem: p.detail }, 'Redis (state.redis.url) is not reachable at start; batches retry until it is')));
+      }
+      const registryUsed = config.sinks.kind === 'kafka' || (config.source.kind === 'kafka' && (config.kafka.format === 'confluent-avro' || config.input.mappings.length > 0));
+      if (registryUsed) {
+        const client = new RegistryClient({ url: config.schemaRegistry.url, maxRetries: 0, timeoutMs: 5000 });
+        checks.push(
+          checkRegistry(client, 'schemaRegistry.url')
+            .then((p) => p && logger.warn({ problem: p.detail }, 'the schema registry (schemaRegistry.url) is not reachable at start; lookups retry until it is'))
+            .finally(() => client.close()),
+        );
+      }
+      // Every check runs to its end (no client left open); the first configuration error wins.
+      const results = await Promise.allSettled(checks);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+
     async decoder(ctx) {
       const { config } = ctx;
       if (config.source.kind !== 'kafka' || (config.kafka.format !== 'confluent-avro' && config.input.mappings.length === 0)) {
@@ -71,9 +93,15 @@ export function productionEdges(): EdgeFactories {
             logger,
             clock,
             ...(decoder?.prepare ? { prepare: (recs) => decoder.prepare!(recs) } : {}),
-            onLag: (topic, partition, lag) => metrics.consumerLag.set({ topic, partition: String(partition) }, lag),
+            onLag: (topic, partition, lag) => {
+              metrics.consumerLag.set({ topic, partition: String(partition) }, lag);
+              ctx.progress.lag(`${topic}/${partition}`, lag);
+            },
             onCommitRefused: () => metrics.commitsRefused.inc(),
-            onRebalance: () => metrics.rebalances.inc(),
+            onRebalance: () => {
+              metrics.rebalances.inc();
+              ctx.progress.forgetLag();
+            },
             // A revoked partition's watermark (removed by the source), lag gauge and drift state must not linger (false alerts, a stuck watermark).
             onRevoked: (streams) => {
               ctx.revokeStreams(streams);

@@ -24,6 +24,8 @@ import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
 import { startHttpServer } from './observability/http-server.js';
+import { reportProgress } from './observability/progress-source.js';
+import { ProgressTracker } from './observability/progress-tracker.js';
 import { loadScoringModel } from './scoring/scoring-model.js';
 import { ActivityCodec } from './serde/activity-codec.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
@@ -49,6 +51,8 @@ import type { Observable } from 'rxjs';
  * returns undefined when the config asks for the local edge (memory store, files, simulator).
  */
 export interface EdgeFactories {
+  /** Runs before anything starts: e.g. wrong credentials fail start-up as CF_CONFIG_INVALID, not after ready. */
+  preflight?(ctx: { readonly config: Readonly<ChurnflowConfig>; readonly logger: Logger }): Promise<void>;
   source?(ctx: EdgeContext): Promise<RecordSource | undefined>;
   decoder?(ctx: EdgeContext): Promise<RecordDecoder | undefined>;
   store?(ctx: EdgeContext): Promise<StateStore | undefined>;
@@ -62,6 +66,8 @@ export interface EdgeContext {
   readonly metrics: EngineMetrics;
   readonly spec: CompiledSpec;
   readonly clock: Clock;
+  /** Lag and acknowledged batches, for /readyz (sources report their lag here). */
+  readonly progress: ProgressTracker;
   /** The decoder, once built (sources that prefetch per batch call its prepare()). */
   decoder?: RecordDecoder;
   /** The topology's event-time tracker (sources with offsets persist and restore its frontiers). */
@@ -107,9 +113,12 @@ export async function createEngine(
   const app = new App(logger, metrics);
   app.starting();
   try {
+    await options.factories?.preflight?.({ config, logger });
     const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
     const fallback = config.fallback.enabled ? createFallbackScorer(config.fallback, spec.columns) : undefined;
     const handle = new ModelHandle((m, err) => (err ? logger.warn({ err, model: m.manifest.version }, 'closing a replaced model failed') : logger.debug({ model: m.manifest.version }, 'replaced model closed')));
+    // Owned first, so closed last: in-flight batches of a drain are scored by the same models.
+    app.own('models', handle, (h) => h.close());
     const models = await startModels(config, spec, handle, { logger, metrics, clock, app });
     const production = handle.get('production');
     if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
@@ -124,14 +133,15 @@ export async function createEngine(
         appliedWatermarks.remove(s);
       }
     };
-    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, watermarks, revokeStreams };
+    const progress = new ProgressTracker({ stallAfterMs: config.http.readiness.stallAfterMs, clock });
+    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, watermarks, revokeStreams, progress };
     const f = options.factories ?? {};
 
     const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
     const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
     ctx.decoder = decoder;
     const sinks = limitDeadLetterSinks((await f.sinks?.(ctx)) ?? localSinks(config, app), config.sinks.deadLetter);
-    const source = (await f.source?.(ctx)) ?? localSource(config, app, clock);
+    const source = reportProgress((await f.source?.(ctx)) ?? localSource(config, app, clock), progress);
     app.onStop(() => source.stop());
 
     const http = config.http.enabled
@@ -141,7 +151,7 @@ export async function createEngine(
             host: config.http.host,
             port: config.http.port,
             registry: metrics.registry,
-            lifecycle: () => ({ state: app.state, ready: app.ready }),
+            lifecycle: () => readiness(app, progress),
             customerRisk: async (id) => {
               const last = (await store.get([id]))[0]?.lastScore;
               return last ? { customer_id: id, score: last.score, band: last.band, model_version: last.modelVersion, event_time: last.eventTime } : null;
@@ -209,6 +219,13 @@ export function eventTimeRule(config: Readonly<ChurnflowConfig>, now: Clock): Wa
   return { allowedLatenessMs: config.engine.allowedLatenessMs, maxSkewMs, ...(idleTimeoutMs > 0 ? { idleTimeoutMs } : {}), clock: now };
 }
 
+/** Ready = RUNNING and not stalled (records waiting, no batch acknowledged for http.readiness.stallAfterMs). */
+function readiness(app: App, progress: ProgressTracker): { state: string; ready: boolean; reason?: string } {
+  if (!app.ready) return { state: app.state, ready: false, reason: `lifecycle is ${app.state}, not RUNNING` };
+  const v = progress.verdict();
+  return v.stalled ? { state: app.state, ready: false, reason: v.reason } : { state: app.state, ready: true };
+}
+
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {
   if (config.source.kind === 'file') return app.own('source', createFileSource(config.source.file!, clock), (s) => s.close());
   if (config.source.kind === 'simulator') return app.own('source', createSimulatorSource(resolveSimulatorOptions({}), clock), (s) => s.close());
@@ -255,7 +272,6 @@ async function startModels(
   const { logger, metrics, app } = ctx;
   const loadOptions = modelLoadOptions(config);
   if (config.model.dir !== undefined) {
-    app.onStop(() => handle.close());
     if (config.model.shadow.enabled || config.model.canary.share > 0 || config.model.rollback.enabled) {
       logger.warn({ dir: config.model.dir }, 'model.dir pins one bundle: shadow, canary and automatic rollback need the registry and are off');
     }
@@ -287,12 +303,11 @@ async function startModels(
     metrics,
     loadOptions,
   });
+  // Owned before start(): a start that fails half-way still stops the timer.
+  app.own('model-watcher', watcher, (w) => w.stop());
   await watcher.start();
-  // Stop watching before the models close, so no late load slips in.
-  app.onStop(async () => {
-    await watcher.stop();
-    await handle.close();
-  });
+  // No alias moves once stop() begins (the drain scores with what is loaded); the models close after the drain.
+  app.onStop(() => watcher.stop());
   return { registry, watcher };
 }
 

@@ -1,5 +1,6 @@
 // The `churnflow` command line: one file per command, wired here.
 import { Command, CommanderError } from 'commander';
+import { redactText } from '../config/redact-secrets.js';
 import { ChurnflowError } from '../errors.js';
 import { backtestCommand } from './backtest.js';
 import { demoCommand } from './demo.js';
@@ -35,7 +36,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     if (err instanceof ChurnflowError) {
-      process.stderr.write(`churnflow: ${err.code}: ${err.message}\n`);
+      process.stderr.write(`churnflow: ${err.code}: ${redactText(err.message)}\n`);
       process.exit(2);
     }
     throw err;

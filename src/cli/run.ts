@@ -17,9 +17,17 @@ export function runCommand(): Command {
       engine.app.installSignalHandlers();
       logger.info({ source: config.source.kind, state: config.state.kind, sinks: config.sinks.kind, http: engine.httpUrl, pid: process.pid }, 'churnflow running');
       let batches = 0;
-      await engine.run(() => {
-        batches++;
-      });
+      try {
+        await engine.run(() => {
+          batches++;
+        });
+      } catch (err) {
+        // FAILED (a non-retriable job error, e.g. the consumer crashed for good): say why, then exit
+        // non-zero (main) so the supervisor restarts us; nothing past the last acknowledged batch was committed.
+        logger.fatal({ err, batches }, 'churnflow run failed; exiting non-zero');
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
+        throw err;
+      }
       logger.info({ batches }, 'stopped');
       // Everything is drained, committed and closed: exit now rather than wait on library timers
       // (a client's reconnect or restart timer must not keep a stopped engine alive).

@@ -2,8 +2,14 @@
 // start-up (loadConfig), then frozen; a bad value fails fast naming the key and what is allowed.
 import { z } from 'zod';
 import { inputMappingSchema } from '../serde/input-mapping.js';
+import { DRIFT_MONITOR_OPTION_KEYS } from '../monitoring/drift/drift-options.js';
 
 const ms = (def: number, max = 7 * 86_400_000) => z.number().int().min(0).max(max).default(def);
+
+/** Every drift monitor option by name, each optional (its own check runs in resolveDriftMonitorOptions). */
+const driftOptionsSchema = z
+  .object(Object.fromEntries(DRIFT_MONITOR_OPTION_KEYS.map((k) => [k, z.number().optional()])) as Record<(typeof DRIFT_MONITOR_OPTION_KEYS)[number], z.ZodOptional<z.ZodNumber>>)
+  .strict();
 
 export const configSchema = z
   .object({
@@ -287,8 +293,8 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** Share of customers in the midnight feature sample (a stable hash of the id picks them). */
         sampleRate: z.number().gt(0).max(1).default(1),
-        /** DriftMonitorOptions (src/monitoring/drift/drift-options.ts): windowMs, slideMs, psiWarn, psiAlert, … */
-        options: z.record(z.string(), z.number()).default({}),
+        /** DriftMonitorOptions (src/monitoring/drift/drift-options.ts): windowMs, slideMs, psiWarn, psiAlert, …; a typo is refused, not ignored. */
+        options: driftOptionsSchema.default({}),
       })
       .strict()
       .prefault({}),
@@ -309,6 +315,13 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(9464),
+        readiness: z
+          .object({
+            /** /readyz fails when records wait (lag or in flight) and no batch was acknowledged for this long; an idle engine stays ready. */
+            stallAfterMs: z.number().int().min(100).max(3_600_000).default(30_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { ChurnflowError, errorMessage } from '../errors.js';
+import type { z } from 'zod';
 import { configSchema, type ChurnflowConfig } from './config-schema.js';
+import { isSecretPath, REDACTED, redactSecrets, redactText } from './redact-secrets.js';
 
 type Tree = Record<string, unknown>;
 
@@ -78,7 +80,8 @@ export function readConfigFile(path: string): Tree {
     if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping of keys');
     return parsed as Tree;
   } catch (err) {
-    throw new ChurnflowError('CF_CONFIG_INVALID', `config file ${path} is not valid YAML/JSON: ${errorMessage(err)}`);
+    // Only the first line: the parser's excerpt of the file could quote a secret.
+    throw new ChurnflowError('CF_CONFIG_INVALID', `config file ${path} is not valid YAML/JSON: ${redactText(errorMessage(err).split('\n')[0] ?? '')}`);
   }
 }
 
@@ -88,16 +91,47 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (options.overrides) tree = deepMerge(tree, options.overrides);
   const res = configSchema.safeParse(tree);
   if (!res.success) {
-    const problems = res.error.issues.map((i) => {
-      const key = i.path.join('.') || '(root)';
-      const got = i.path.reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Tree)[String(k)] : undefined), tree);
-      return `${key}: ${i.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
-    });
+    const problems = res.error.issues.flatMap((i) => describeIssue(i, tree));
     throw new ChurnflowError('CF_CONFIG_INVALID', `invalid configuration${options.file ? ` in ${options.file}` : ''}:\n  - ${problems.join('\n  - ')}`, {
       details: { problems },
     });
   }
   return deepFreeze(res.data);
+}
+
+/**
+ * One line per problem: the full key path, what is allowed, and what was given — never the value of
+ * a secret-named key, and URLs without their password.
+ */
+function describeIssue(issue: z.core.$ZodIssue, tree: Tree): string[] {
+  const at = (path: readonly PropertyKey[]) => path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeysAt(issue.path);
+    return issue.keys.map((k) => `${at([...issue.path, k])}: unknown key${allowed ? ` (allowed under ${at(issue.path) || 'the top level'}: ${allowed.join(', ')})` : ''}`);
+  }
+  const key = at(issue.path) || '(root)';
+  const got = issue.path.reduce<unknown>((node, k) => (node && typeof node === 'object' ? (node as Tree)[String(k)] : undefined), tree);
+  const shown = got === undefined ? '' : isSecretPath(issue.path) ? ` (got ${REDACTED})` : ` (got ${JSON.stringify(redactSecrets(got))})`;
+  return [`${key}: ${redactText(issue.message)}${shown}`];
+}
+
+/** The keys the schema declares at a path (through defaults, optionals and arrays), for "allowed: …". */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] | undefined {
+  let node: z.core.$ZodType | undefined = configSchema;
+  for (const k of [...path, undefined]) {
+    // Unwrap default/prefault/optional/nullable/pipe wrappers down to the object or array.
+    for (let i = 0; node && i < 10; i++) {
+      const def = node._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType };
+      if (def.innerType) node = def.innerType;
+      else if (node._zod.def.type === 'pipe' && def.in) node = def.in;
+      else break;
+    }
+    if (!node || k === undefined) break;
+    const def = node._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+    node = def.type === 'object' ? def.shape?.[String(k)] : def.type === 'array' ? def.element : undefined;
+  }
+  const def = node?._zod.def as { type: string; shape?: Record<string, unknown> } | undefined;
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
 }
 
 function deepFreeze<T>(obj: T): T {

@@ -1,4 +1,5 @@
-// /metrics (Prometheus), /healthz (the process answers), /readyz (the lifecycle says RUNNING), and
+// /metrics (Prometheus), /healthz (the process answers), /readyz (RUNNING and making progress; 503
+// with the reason otherwise), and
 // /customers/:id/risk: the customer's latest emitted risk (what a campaign tool asks between events).
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -7,7 +8,8 @@ export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
-  readonly lifecycle: () => { state: string; ready: boolean };
+  /** The lifecycle state and whether the engine is ready; `reason` says why not (e.g. stalled). */
+  readonly lifecycle: () => { state: string; ready: boolean; reason?: string };
   /** The latest risk event emitted for a customer, from the state store; null when none. */
   readonly customerRisk?: (customerId: string) => Promise<CustomerRisk | null>;
 }
@@ -31,7 +33,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   server.get('/readyz', async (_req, reply) => {
     const l = options.lifecycle();
     reply.code(l.ready ? 200 : 503);
-    return { ready: l.ready, lifecycle: l.state };
+    return { ready: l.ready, lifecycle: l.state, ...(l.reason === undefined ? {} : { reason: l.reason }) };
   });
   const lookup = options.customerRisk;
   if (lookup) {

@@ -81,7 +81,7 @@ export async function readTopic(topic: string, options: { expect?: number; idleM
 
 /** Reads an Avro topic written in the Schema Registry wire format and decodes every value. */
 /** `raw` is the message value as published (wire format), for byte-for-byte comparisons. */
-export async function readAvroTopic<T>(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<{ value: T; raw: Buffer; headers: Record<string, string>; key: string | null; partition: number }[]> {
+export async function readAvroTopic<T>(topic: string, options: { expect?: number; idleMs?: number; timeoutMs?: number } = {}): Promise<{ value: T; raw: Buffer; headers: Record<string, string>; key: string | null; partition: number; offset: number }[]> {
   const { RegistryClient } = await import('../../src/serde/registry-client.js');
   const { parseWireFormat } = await import('../../src/serde/registry-decoder.js');
   const avro = (await import('avsc')).default;
@@ -98,7 +98,7 @@ export async function readAvroTopic<T>(topic: string, options: { expect?: number
         types.set(schemaId, type);
       }
       const headers = Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]));
-      out.push({ value: type.fromBuffer(body) as T, raw: m.value!, headers, key: m.key ? m.key.toString() : null, partition: m.partition });
+      out.push({ value: type.fromBuffer(body) as T, raw: m.value!, headers, key: m.key ? m.key.toString() : null, partition: m.partition, offset: Number(m.offset) });
     }
     return out;
   } finally {

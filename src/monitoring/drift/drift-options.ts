@@ -98,6 +98,9 @@ export const DEFAULT_DRIFT_MONITOR_OPTIONS: Readonly<DriftMonitorOptions> = Obje
   triggerCooldownMs: 7 * DAY_MS,
 });
 
+/** Every option's name (the config schema accepts these and no others under monitoring.options). */
+export const DRIFT_MONITOR_OPTION_KEYS = Object.freeze([...(Object.keys(DEFAULT_DRIFT_MONITOR_OPTIONS) as (keyof DriftMonitorOptions)[]), 'referenceRows'] as const);
+
 function invalid(option: string, allowed: string, got: unknown): never {
   throw new ChurnflowError('CF_CONFIG_INVALID', `drift monitor option "${option}" must be ${allowed}, got ${String(got)}`, { details: { option, allowed } });
 }

@@ -1,0 +1,39 @@
+// Keeps secrets out of error messages and log lines: the password in a URL's userinfo, and the value
+// of any key named like a credential (password, secret, token, sasl, auth, api key, private key).
+// Applied to what config errors quote and to every log line (observability/logger.ts).
+
+export const REDACTED = '***';
+
+/** Key names whose values are secrets, whole subtree included (e.g. a `sasl` block). */
+const SECRET_KEY = /pass(word|wd|phrase)?$|secret|token|sasl|credential|api[-_]?key|private[-_]?key|^auth(orization)?$|^key$/i;
+
+// scheme://user:password@  or  scheme://token@  (a lone userinfo part is often a token, so it goes too).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::([^\s/@]*))?@/gi;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`; `https://token@host` → `https://***@host`. */
+export function redactText(text: string): string {
+  return text.replace(URL_USERINFO, (_m, scheme: string, user: string, password: string | undefined) =>
+    password === undefined ? `${scheme}${REDACTED}@` : `${scheme}${user}:${REDACTED}@`,
+  );
+}
+
+/** A copy with every secret-named key's value replaced and every string's URL userinfo redacted. */
+export function redactSecrets(value: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? REDACTED : redactSecrets(v, seen);
+  return out;
+}
+
+/** True when any segment of a config path names a secret (its value must never be quoted). */
+export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path.some((k) => typeof k === 'string' && isSecretKey(k));
+}
