@@ -94,7 +94,7 @@ function scenario(
   const pass = async (over: readonly AggregatedBatch[]) => {
     const c: Counts = { riskEvents: 0, withReasons: 0, shadowEvents: 0, canarySteps: 0, fallbackSteps: 0 };
     for (const b of over) {
-      const d = decideBatch(await scorer.score(b), policy, clock, decision);
+      const d = await decideBatch(await scorer.score(b), policy, clock, decision);
       c.riskEvents += d.riskEvents.length;
       for (const e of d.riskEvents) if (e.reasons && e.reasons.length > 0) c.withReasons++;
       c.shadowEvents += d.shadowEvents?.length ?? 0;

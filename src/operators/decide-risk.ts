@@ -6,7 +6,7 @@
 // again: its stored decision is re-emitted, in arrival order among the new ones. Each step is decided
 // with whoever scored it (production, canary candidate or fallback rules); the shadow model's decisions
 // go to their own list.
-import { map, type OperatorFunction } from 'rxjs';
+import { concatMap, type OperatorFunction } from 'rxjs';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { LastScore } from '../state/customer-state.js';
 import { experimentArm } from '../scoring/assignment.js';
@@ -16,6 +16,7 @@ import type { ScoringRef } from '../scoring/scoring-ref.js';
 import { encodeDecision, type StoredDecision } from '../scoring/stored-decision.js';
 import { outboxKey } from '../state/customer-state.js';
 import type { Clock } from '../time/clock.js';
+import { createYieldPoint } from '../time/yield-point.js';
 import { scoredBy, type DecidedBatch, type OutboxEntry, type ScoredBatch } from './batch.js';
 
 /**
@@ -34,7 +35,7 @@ export interface DecisionOptions {
   readonly experiment?: { readonly salt: string; readonly treatmentShare: number };
 }
 
-function decideSteps(
+async function decideSteps(
   batch: ScoredBatch,
   scores: Float32Array,
   beforeScores: Float32Array,
@@ -42,11 +43,15 @@ function decideSteps(
   policy: RiskPolicy,
   now: number,
   options: DecisionOptions,
-): { events: (RiskEventRecord | undefined)[]; latest: Map<string, LastScore> } {
+): Promise<{ events: (RiskEventRecord | undefined)[]; latest: Map<string, LastScore> }> {
   const events: (RiskEventRecord | undefined)[] = new Array(batch.steps.length).fill(undefined);
   const latest = new Map<string, LastScore>();
   const k = options.reasonsTopK ?? 0;
-  batch.steps.forEach((step, i) => {
+  // Reasons cost up to a millisecond or two a row: yield between steps so a batch never holds the loop for long.
+  const pause = createYieldPoint();
+  for (let i = 0; i < batch.steps.length; i++) {
+    await pause();
+    const step = batch.steps[i]!;
     const { event } = step.item;
     const ref = refOf(i);
     const score = scores[i]!;
@@ -67,16 +72,16 @@ function decideSteps(
       });
       latest.set(event.customerId, { score, band, modelVersion: ref.version, eventTime: event.eventTime });
     }
-  });
+  }
   return { events, latest };
 }
 
-export function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): DecidedBatch {
+export async function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): Promise<DecidedBatch> {
   const now = clock.now();
   const { shadow } = batch;
-  const own = decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
+  const own = await decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
   const lastScores = [...own.latest.entries()].map(([customerId, lastScore]) => ({ customerId, lastScore }));
-  const shadowEvents = shadow ? decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined }).events : undefined;
+  const shadowEvents = shadow ? (await decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined })).events : undefined;
 
   // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored.
   const outbox: OutboxEntry[] = [...batch.refusals];
@@ -92,5 +97,5 @@ export function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock
 }
 
 export function decideRisk(policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): OperatorFunction<ScoredBatch, DecidedBatch> {
-  return map((batch) => decideBatch(batch, policy, clock, options));
+  return concatMap((batch) => decideBatch(batch, policy, clock, options));
 }

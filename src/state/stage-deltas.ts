@@ -5,6 +5,7 @@
 // the state change that produced it.
 import { ChurnflowError } from '../errors.js';
 import { applyDelta, DEFAULT_DEDUPE, enforceBudget, trimOutbox, type ApplyOutcome, type CustomerState, type StateDelta } from './customer-state.js';
+import { createYieldPoint } from '../time/yield-point.js';
 import { groupByCustomer, type ApplyResult, type LoadedCustomer, type StartObserver, type StateStore, type StepObserver } from './state-store.js';
 
 export interface StagedCustomer {
@@ -22,7 +23,9 @@ export async function stageDeltas(store: StateStore, deltas: readonly StateDelta
   const { layout, dedupe = DEFAULT_DEDUPE } = store.rules;
   let i = 0;
   const staged: StagedCustomer[] = [];
+  const pause = createYieldPoint(); // the observer computes feature rows: let probes and heartbeats in between customers
   for (const group of groups.values()) {
+    await pause();
     const l = loaded[i++]!;
     const state = l.state;
     onStart?.(state);

@@ -34,7 +34,7 @@ test('emit rule: first score, band change, model change, or a move of minScoreDe
   assert.equal(shouldEmit({ emit: 'every', minScoreDelta: 1 }, prev, 0.2, 'medium', '1.2.0'), true);
 });
 
-test('decideBatch: emits when the event moved the risk (before vs after) and for first events; stores each decision; re-emits stored ones in arrival order', () => {
+test('decideBatch: emits when the event moved the risk (before vs after) and for first events; stores each decision; re-emits stored ones in arrival order', async () => {
   let order = 0;
   const step = (customer: string, id: string): ScoringStep => ({
     item: { tag: 'accepted', record: raw({}, order), event: ev('login', customer, 1000, {}, id) },
@@ -60,7 +60,7 @@ test('decideBatch: emits when the event moved the risk (before vs after) and for
     beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5]),
     model: manifestRef(manifest),
   };
-  const out = decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
+  const out = await decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
   assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id ?? e.event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'stored-b0:undefined:undefined', 'a3:high:low']);
   assert.equal(out.riskEvents[1], stored, 'the stored record itself, not a recomputed one');
   const a3 = out.riskEvents[2]!;
@@ -72,7 +72,7 @@ test('decideBatch: emits when the event moved the risk (before vs after) and for
   // Every new risk event is stored under its source position; steps that emitted nothing store nothing.
   assert.deepEqual(out.outbox.map((e) => [e.customerId, e.key, (JSON.parse(e.payload) as { risk: RiskEventRecord }).risk.trigger_event_id]), [['a', 'test@0', 'a1'], ['a', 'test@3', 'a3']]);
   assert.deepEqual(JSON.parse(out.outbox[1]!.payload), { risk: a3 });
-  const received = decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), { processingTime: 'received' });
+  const received = await decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), { processingTime: 'received' });
   assert.equal(received.riskEvents.length, 5);
   assert.ok(received.riskEvents.filter((e) => e !== stored).every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
 });
