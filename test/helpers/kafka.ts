@@ -1,5 +1,11 @@
 // Kafka helpers for integration tests against the real broker: topics per test, reading a topic back.
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { ActivityCodec } from '../../src/serde/activity-codec.js';
+import { RegistryClient } from '../../src/serde/registry-client.js';
+import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
+import type { SimulatedRecord } from '../../src/simulator/index.js';
+import { produceActivity, type ProducedCounts } from '../../src/sinks/activity-producer.js';
+import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
 import { SERVICES, uniqueName } from './services.js';
 
 export const kafka = new Kafka({ clientId: 'churnflow-tests', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
@@ -107,12 +113,7 @@ export async function readAvroTopic<T>(topic: string, options: { expect?: number
 }
 
 /** Produces simulated records to a topic as `churnflow simulate --to kafka` does (registry Avro, keyed by customer). */
-export async function produceSimulated(topic: string, records: Iterable<import('../../src/simulator/index.js').SimulatedRecord>): Promise<import('../../src/sinks/activity-producer.js').ProducedCounts> {
-  const { KafkaProducerPool } = await import('../../src/sinks/kafka-sink.js');
-  const { RegistryClient } = await import('../../src/serde/registry-client.js');
-  const { ActivityCodec } = await import('../../src/serde/activity-codec.js');
-  const { activityEventEncoder } = await import('../../src/serde/registry-encoder.js');
-  const { produceActivity } = await import('../../src/sinks/activity-producer.js');
+export async function produceSimulated(topic: string, records: Iterable<SimulatedRecord>): Promise<ProducedCounts> {
   const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
   const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
   const codec = new ActivityCodec();

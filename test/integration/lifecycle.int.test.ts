@@ -13,17 +13,13 @@ import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 import { loadScoringModel } from '../../src/scoring/scoring-model.js';
-import { ActivityCodec } from '../../src/serde/activity-codec.js';
-import { RegistryClient } from '../../src/serde/registry-client.js';
-import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
-import { produceActivity, type ProducedCounts } from '../../src/sinks/activity-producer.js';
-import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
+import type { ProducedCounts } from '../../src/sinks/activity-producer.js';
 import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime, type SimulatedRecord, type SimulatorOptions } from '../../src/simulator/index.js';
 import { createFileSource } from '../../src/sources/file-source.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { committedCount, startEngine, stopEngine, stopWhenCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
-import { kafka, readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
+import { kafka, produceSimulated, readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
 import { ENGINE_DECISION, runScoring } from '../helpers/run-scoring.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
 
@@ -40,12 +36,7 @@ interface Scenario {
 async function scenario(sim: Partial<SimulatorOptions>, engine: Record<string, unknown> = {}, http: Record<string, unknown> = {}): Promise<Scenario> {
   const topics = await testTopics(3);
   const records = [...simulate(resolveSimulatorOptions(sim))];
-  const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
-  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
-  const codec = new ActivityCodec();
-  const produced = await produceActivity(records, { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic: topics.activity, autoRegister: true }, codec), codec });
-  await pool.close();
-  await registry.close();
+  const produced = await produceSimulated(topics.activity, records);
   const groupId = uniqueName('cf-group');
   const config = {
     source: { kind: 'kafka' },

@@ -13,11 +13,7 @@ import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../..
 import { DriftMonitor } from '../../src/monitoring/drift-monitor.js';
 import { createFileSink } from '../../src/sinks/file-sink.js';
 import { loadScoringModel } from '../../src/scoring/scoring-model.js';
-import { ActivityCodec } from '../../src/serde/activity-codec.js';
-import { RegistryClient } from '../../src/serde/registry-client.js';
-import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
-import { produceActivity, type ProducedCounts } from '../../src/sinks/activity-producer.js';
-import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
+import type { ProducedCounts } from '../../src/sinks/activity-producer.js';
 import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime, type SimulatedRecord, type SimulatorOptions } from '../../src/simulator/index.js';
 import { createFileSource } from '../../src/sources/file-source.js';
 import type { CustomerState } from '../../src/state/customer-state.js';
@@ -25,7 +21,7 @@ import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { committedCount, startEngine, stopEngine, stopWhenCaughtUp, writeConfig, type EngineProcess } from '../helpers/engine-process.js';
-import { readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
+import { produceSimulated, readAvroTopic, testTopics, type TestTopics } from '../helpers/kafka.js';
 import { ENGINE_DECISION, readNdjson, runScoring } from '../helpers/run-scoring.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
@@ -45,12 +41,7 @@ async function scenario(sim: Partial<SimulatorOptions>, opts: { partitions?: num
   const topics = await testTopics(opts.partitions ?? 3);
   const options = resolveSimulatorOptions(sim);
   const records = [...simulate(options)];
-  const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
-  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
-  const codec = new ActivityCodec();
-  const produced = await produceActivity(records, { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic: topics.activity, autoRegister: true }, codec), codec });
-  await pool.close();
-  await registry.close();
+  const produced = await produceSimulated(topics.activity, records);
   const groupId = uniqueName('cf-group');
   const keyPrefix = `${uniqueName('t')}:`;
   const config = writeConfig({
