@@ -113,6 +113,9 @@ test('Dockerfile: npm commands use existing scripts, production dependencies onl
   assert.equal(runtimeCi.length, 1);
   assert.match(runtimeCi[0]!, /--omit=dev/);
   assert.ok(!ofKind(runtime, 'RUN').some((i) => /npm (run|install|i )/.test(i.getArgumentsContent() ?? '')), 'no build or install in the runtime stage');
+  for (const rm of runtimeCi[0]!.matchAll(/rm -rf ([^&;]+)/g)) {
+    for (const path of rm[1]!.trim().split(/\s+/)) assert.doesNotMatch(path, /linux/, `the runtime stage keeps the Linux ONNX runtime (rm ${path})`);
+  }
   assert.match(readFileSync('.npmrc', 'utf8'), /^onnxruntime-node-install=skip$/m);
   // The CPU runtime the image relies on is inside the npm package itself, for both Linux architectures.
   const ort = join(ROOT, 'node_modules', 'onnxruntime-node', 'bin');
