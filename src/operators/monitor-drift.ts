@@ -3,6 +3,7 @@
 // sample of every active customer's feature row as of that midnight, the same population the model's
 // reference distributions describe. Window results (drift, performance, retraining triggers) go to
 // the drift sink.
+import { createHash } from 'node:crypto';
 import { DAY_MS } from '../events/activity-event.js';
 import type { DriftMetricRecord } from '../events/wire-types.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
@@ -36,6 +37,8 @@ export interface DriftStage {
  */
 export function createDriftStage(stage: DriftStage): { process(batch: DecidedBatch): Promise<void> } {
   let nextMidnight: number | undefined;
+  /** The first midnight this stage sampled: what its windows have seen starts there. */
+  let observingSince: number | undefined;
   const { monitor, spec } = stage;
   // Not the source's watermark: records of later batches move that one before their state is applied,
   // and a midnight sampled then would miss events that belong before it. This one only sees applied
@@ -63,6 +66,7 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
         let first = Number.POSITIVE_INFINITY;
         for (const st of batch.steps) first = Math.min(first, st.item.event.eventTime);
         nextMidnight = (Math.floor(first / DAY_MS) + 1) * DAY_MS;
+        observingSince = nextMidnight;
       }
       for (const st of batch.steps) applied.observe(st.item.record.position.stream, st.item.event.eventTime);
       const wm = applied.overall();
@@ -79,7 +83,17 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
         nextMidnight += DAY_MS;
       }
       const records = monitor.advance(wm);
-      if (records.length > 0) await stage.sink.write(records);
+      if (records.length > 0) await stage.sink.write(records.map((r) => ({ ...r, metric_id: scopedMetricId(r.metric_id, observingSince!) })));
     },
   };
+}
+
+/**
+ * A drift record's id also names where its monitor started observing. The monitor's windows live in
+ * memory, so after a restart or a rebalance a window holds only what this process saw: its records
+ * then carry other ids than an uninterrupted run's (never the same id with other values), and the
+ * same id always means the same bytes.
+ */
+export function scopedMetricId(metricId: string, observingSince: number): string {
+  return `dm-${createHash('sha256').update(`${metricId}\u0000${observingSince}`).digest('hex').slice(0, 32)}`;
 }

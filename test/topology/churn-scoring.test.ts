@@ -157,3 +157,40 @@ test('drift monitoring does not depend on batching: batches of 7 and of 1000 giv
   const byId = (xs: Drift[]) => [...xs].sort((a, b) => a.metric_id.localeCompare(b.metric_id));
   assert.deepEqual(byId(small), byId(large));
 });
+
+test('a drift stage restarted mid-stream never reuses an id with other values (its partial windows get their own ids)', async () => {
+  const { DriftMonitor } = await import('../../src/monitoring/drift-monitor.js');
+  const { recordToNdjson } = await import('../../src/simulator/index.js');
+  const { createFileSource } = await import('../../src/sources/file-source.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  type Drift = import('../../src/events/wire-types.js').DriftMetricRecord;
+  const dir = mkdtempSync(join(tmpdir(), 'cf-drift-restart-'));
+  const lines = [...simulate(sim)].map(recordToNdjson);
+  const half = Math.floor(lines.length / 2);
+  const files = { all: join(dir, 'all.ndjson'), first: join(dir, 'first.ndjson'), second: join(dir, 'second.ndjson') };
+  writeFileSync(files.all, `${lines.join('\n')}\n`);
+  writeFileSync(files.first, `${lines.slice(0, half).join('\n')}\n`);
+  writeFileSync(files.second, `${lines.slice(half).join('\n')}\n`);
+  const drift = async (file: string, store: MemoryStateStore) => {
+    const records: Drift[] = [];
+    const sink = { name: 'memory', write: async (r: readonly Drift[]) => void records.push(...r), flush: async () => {}, close: async () => {} };
+    const monitor = new DriftMonitor(spec.columns, model.manifest, { horizonDays: 30, minSamples: 20 });
+    await runScoring(createFileSource(file, fixedClock(now)), store, spec, model, now, {}, { drift: { monitor, sink, sampleRate: 1 } });
+    return records;
+  };
+  const uninterrupted = await drift(files.all, new MemoryStateStore({ layout: spec.layout }));
+  // The "restart": the first half goes into the state without this monitor, which then sees only the second.
+  const store = new MemoryStateStore({ layout: spec.layout });
+  await runScoring(createFileSource(files.first, fixedClock(now)), store, spec, model, now);
+  const restarted = await drift(files.second, store);
+  assert.ok(uninterrupted.length > 50 && restarted.length > 10);
+  const byId = new Map(uninterrupted.map((r) => [r.metric_id, JSON.stringify(r)]));
+  const clashes = restarted.filter((r) => byId.has(r.metric_id) && byId.get(r.metric_id) !== JSON.stringify(r));
+  assert.equal(clashes.length, 0, 'an id seen in both runs carries the same bytes');
+  assert.ok(restarted.some((r) => !byId.has(r.metric_id)), "the restarted monitor's windows are told apart by their ids");
+  // Without the scoping both runs name the same window's records alike although their values differ.
+  const sameWindow = restarted.filter((r) => uninterrupted.some((u) => u.window_end === r.window_end && u.subject === r.subject && u.statistic === r.statistic && u.value !== r.value));
+  assert.ok(sameWindow.length > 0, 'the restarted windows really hold other values');
+});

@@ -29,7 +29,7 @@ test('file < env < overrides', () => {
 test('errors name the key, the allowed values and what was given', () => {
   invalid(() => loadConfig({ env: {}, overrides: { engine: { batch: { maxSize: 0 } } } }), /engine\.batch\.maxSize: .*>=1.*\(got 0\)/);
   invalid(() => loadConfig({ env: {}, overrides: { state: { kind: 'mongo' } } }), /state\.kind: .*"memory"\|"redis".*\(got "mongo"\)/);
-  invalid(() => loadConfig({ env: {}, overrides: { engine: { batchz: 1 } } }), /engine\.batchz: unknown key \(allowed under engine: allowedLatenessMs, batch, maxInFlight, risk\)/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { batchz: 1 } } }), /engine\.batchz: unknown key \(allowed under engine: allowedLatenessMs, watermark, batch, maxInFlight, risk\)/);
   invalid(() => loadConfig({ env: { CHURNFLOW_HTTP_PORT: 'eighty' } }), /CHURNFLOW_HTTP_PORT \(config key http\.port\) must be a number/);
   invalid(() => loadConfig({ env: {}, overrides: { engine: { batch: { maxSize: 600 }, maxInFlight: 700 } } }), /engine\.maxInFlight: must be at least twice engine\.batch\.maxSize \(1200\)/);
   invalid(() => loadConfig({ file: '/nonexistent/c.yaml', env: {} }), /cannot read config file/);
