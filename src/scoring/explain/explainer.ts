@@ -26,6 +26,8 @@ export interface TreeExplainer {
   readonly features: readonly string[];
   /** The bias: the model's expected margin (log-odds) over its training data. */
   readonly expectedValue: number;
+  /** Bytes of TreeSHAP tables and scratch held for this model. */
+  readonly memoryBytes: number;
   /** row: one model input row (manifest input_columns order, imputed). Returns width+1 values, bias last. */
   contributions(row: Float32Array, offset?: number): Float64Array;
   /**
@@ -139,7 +141,7 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
     };
   }
 
-  return { width, features, expectedValue: shap.expectedValue, contributions, reasons, forSpec };
+  return { width, features, expectedValue: shap.expectedValue, memoryBytes: shap.memoryBytes, contributions, reasons, forSpec };
 }
 
 function byContributionThenName(a: FeatureReason, b: FeatureReason): number {
