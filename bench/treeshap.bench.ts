@@ -49,7 +49,7 @@ for (const [key, dir] of [
       for (let i = 0; i < count; i++) fast.contributions(rows, i * width, out);
     }),
     await measure(`per-leaf tables, batches of ${BATCH} rows (tree-major)`, count, RUNS, () => {
-      for (let i = 0; i < count; i += BATCH) fast.contributionsBatch!(rows.subarray(i * width), Math.min(BATCH, count - i), batchOut);
+      for (let i = 0; i < count; i += BATCH) fast.contributionsBatch(rows.subarray(i * width), Math.min(BATCH, count - i), batchOut);
     }),
   ];
   const title = `TreeSHAP ${dir}: ${e.nTrees} trees, ${e.nNodes} nodes, depth ${e.maxDepth}, ${count} rows; tables ${(fast.memoryBytes / 2 ** 20).toFixed(1)} MiB`;

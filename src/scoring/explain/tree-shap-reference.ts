@@ -241,5 +241,8 @@ export function compileTreeShapReference(e: TreeEnsemble, width: number, source 
       phi = EMPTY_OUT;
       out[width] = expectedValue;
     },
+    contributionsBatch(rows, count, out) {
+      for (let i = 0; i < count; i++) this.contributions(rows, i * width, out.subarray(i * (width + 1), (i + 1) * (width + 1)));
+    },
   };
 }

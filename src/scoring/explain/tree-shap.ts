@@ -26,7 +26,7 @@ export interface TreeShap {
    * The same for `count` rows at rows[i*width ..], values at out[i*(width+1) ..]. Tree by tree, so a
    * tree's tables stay in cache across the rows: cheaper per row than one call per row.
    */
-  contributionsBatch?(rows: Float32Array, count: number, out: Float64Array): void;
+  contributionsBatch(rows: Float32Array, count: number, out: Float64Array): void;
 }
 
 export interface TreeShapOptions {

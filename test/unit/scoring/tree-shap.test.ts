@@ -252,7 +252,7 @@ for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models
     const want = new Float64Array(width + 1);
     const got = new Float64Array(width + 1);
     const batch = new Float64Array(count * (width + 1));
-    fast.contributionsBatch!(rows, count, batch);
+    fast.contributionsBatch(rows, count, batch);
     let maxDiff = 0;
     let sizeable = 0;
     for (let i = 0; i < count; i++) {
@@ -277,8 +277,8 @@ for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models
 test('contributionsBatch checks its sizes; node covers must be positive', () => {
   const e = ensembleOf([TREE_A, TREE_B]);
   const t = compileTreeShap(e, 4);
-  assert.throws(() => t.contributionsBatch!(new Float32Array(8), 3, new Float64Array(15)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
-  assert.throws(() => t.contributionsBatch!(new Float32Array(12), 3, new Float64Array(14)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+  assert.throws(() => t.contributionsBatch(new Float32Array(8), 3, new Float64Array(15)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+  assert.throws(() => t.contributionsBatch(new Float32Array(12), 3, new Float64Array(14)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
   const zero = { ...e, cover: Float64Array.from(e.cover!, (c, k) => (e.mode[k] === NodeMode.LEAF && c === 10 ? 0 : c)) };
   assert.throws(() => compileTreeShap(zero, 4, 'zero.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /zero\.onnx.*covers must be positive/.test(err.message));
   assert.throws(() => compileTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
@@ -355,6 +355,13 @@ test('forSpec: reasons straight from a spec feature row (spec column order, NaN 
   assert.deepEqual(bound.reasons(features, 5), ex.reasons(REASON_ROW, Float64Array.from([0.25, NaN, NaN, 0]), 5));
   assert.deepEqual(bound.reasons(features, 5).map((r) => r.feature), ['a', 'b']);
   assertClose(bound.contributions(features), ex.contributions(REASON_ROW), 0, 'contributions');
+  // Several rows at once (grown buffers, then reused for a smaller batch): the same reasons row by row.
+  const other = Float64Array.from([1, 0, 0.5, 0.1, NaN]);
+  for (const batch of [[features, other, features, other], [other, features]]) {
+    assert.deepEqual(bound.reasonsMany(batch, 5), batch.map((fs) => bound.reasons(fs, 5)));
+    assert.deepEqual(bound.reasonsMany(batch, 1), batch.map((fs) => bound.reasons(fs, 1)));
+  }
+  assert.deepEqual(bound.reasonsMany([], 3), []);
   assert.throws(
     () => ex.forSpec(columns.filter((c) => c.name !== 'c')),
     (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_SPEC_MISMATCH',
