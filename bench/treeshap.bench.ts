@@ -1,7 +1,8 @@
 // Exact TreeSHAP per row: the engine's table-driven explainer (one row per call, as the decision path
 // calls it, and tree-major batches of 64 rows) against the reference recursion (O(leaves · depth²),
 // LightGBM's algorithm, kept in src/ as the tests' oracle), on the same rows in the same run, for the
-// bundled model and the older 1.0.0; plus the bytes of precomputed tables each model holds.
+// bundled model and the older 1.0.0; plus the bytes of precomputed tables each model holds, and the
+// same with bigger tables (maxTableBits 10), which pay off in batches but not one row at a time.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFeatureSpec } from '../src/features/load-spec.js';
@@ -39,6 +40,7 @@ for (const [key, dir] of [
   const e = parseOnnxTreeEnsemble(await readFile(join(dir, 'model.onnx')), dir);
   const reference = compileTreeShapReference(e, width, dir);
   const fast = compileTreeShap(e, width, dir);
+  const bigTables = compileTreeShap(e, width, dir, { maxTableBits: 10 });
   const out = new Float64Array(width + 1);
   const batchOut = new Float64Array(BATCH * (width + 1));
   const results: Measurement[] = [
@@ -51,10 +53,16 @@ for (const [key, dir] of [
     await measure(`per-leaf tables, batches of ${BATCH} rows (tree-major)`, count, RUNS, () => {
       for (let i = 0; i < count; i += BATCH) fast.contributionsBatch(rows.subarray(i * width), Math.min(BATCH, count - i), batchOut);
     }),
+    await measure(`  same, maxTableBits 10 (${(bigTables.memoryBytes / 2 ** 20).toFixed(1)} MiB)`, count, RUNS, () => {
+      for (let i = 0; i < count; i += BATCH) bigTables.contributionsBatch(rows.subarray(i * width), Math.min(BATCH, count - i), batchOut);
+    }),
+    await measure(`  one row per call, maxTableBits 10`, count, RUNS, () => {
+      for (let i = 0; i < count; i++) bigTables.contributions(rows, i * width, out);
+    }),
   ];
   const title = `TreeSHAP ${dir}: ${e.nTrees} trees, ${e.nNodes} nodes, depth ${e.maxDepth}, ${count} rows; tables ${(fast.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
   report(title, results, results[0]!, 'row');
-  const [base, single, batch] = results.map(microsPerItem) as [number, number, number];
+  const [base, single, batch, bigBatch] = results.map(microsPerItem) as [number, number, number, number];
   console.log(`  speed-up: ${(base / single).toFixed(2)}× one row per call, ${(base / batch).toFixed(2)}× in batches of ${BATCH}`);
   Object.assign(figures, {
     [`treeshap_us_per_row${key}`]: Number(single.toFixed(1)),
@@ -63,6 +71,8 @@ for (const [key, dir] of [
     [`treeshap_batch${BATCH}_us_per_row${key}`]: Number(batch.toFixed(1)),
     [`treeshap_batch${BATCH}_speedup${key}`]: Number((base / batch).toFixed(2)),
     [`treeshap_table_bytes${key}`]: fast.memoryBytes,
+    [`treeshap_batch${BATCH}_bits10_us_per_row${key}`]: Number(bigBatch.toFixed(1)),
+    [`treeshap_bits10_table_bytes${key}`]: bigTables.memoryBytes,
     [`treeshap_model${key}`]: `${dir} (${e.nTrees} trees, depth ${e.maxDepth})`,
   });
 }

@@ -8,14 +8,18 @@
 // A depends on the tree only, so it is tabulated once per leaf for every P ⊆ U (2^d entries, v folded
 // in) and a row costs one lookup per path element: O(leaves · depth) instead of O(leaves · depth²).
 // Leaves with more than `maxTableBits` distinct features keep no table (memory stays bounded); their
-// A values are computed per row from the polynomial Π_{j∈H}(z_j + y) · Π_{j∉H} z_j (tree-shap.ts).
+// A values are computed per row from the elementary symmetric polynomials of 1/z over H (tree-shap.ts).
 import { ChurnflowError } from '../../errors.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 
 /** Distinct features a path may have: hot sets are bit masks in an int32. */
 export const MAX_PATH_FEATURES = 30;
-/** Default largest table per leaf: 2^10 doubles (8 KiB); deeper leaves (2.7 % in 1.1.0) are computed per row. */
-export const DEFAULT_MAX_TABLE_BITS = 10;
+/**
+ * Default largest table per leaf: 2^6 doubles. Deeper leaves (41 % of 1.1.0's) are computed per row in
+ * O(|H|²): bigger tables pay off only while they stay in cache (batches), not for one row between
+ * other work (bench/treeshap.bench.ts: 1.1.0 holds 3.5 MiB at 6 bits, 12 MiB at 10).
+ */
+export const DEFAULT_MAX_TABLE_BITS = 6;
 
 /**
  * One ensemble as flat arrays. Branch nodes are numbered 0 .. nBranches-1, each tree's in preorder
@@ -42,10 +46,13 @@ export interface TreeShapTables {
   readonly leafElem: Int32Array;
   readonly leafTable: Int32Array;
   readonly leafValue: Float64Array;
-  /** Per path element (leafElem[l] + k, k < leafSize[l]): input column, (1 - z) / z, z. */
+  /** Per path element (leafElem[l] + k, k < leafSize[l]): input column, (1 - z) / z, z, 1 / z. */
   readonly elemFeature: Int32Array;
   readonly elemRatio: Float64Array;
   readonly elemZero: Float64Array;
+  readonly elemInverse: Float64Array;
+  /** Per leaf: v · Π z over its path elements (for leaves computed without a table). */
+  readonly leafScale: Float64Array;
   /** v · A(P) per leaf with a table, P as a bit mask over its path elements. */
   readonly table: Float64Array;
   /** Shapley weights w_d(s) at weights[d * (d + 1) / 2 + s], d ≥ 1, s < d. */
@@ -145,12 +152,16 @@ export function buildTreeShapTables(e: TreeEnsemble, cover: Float64Array, maxTab
   const elemFeature = new Int32Array(nElem);
   const elemRatio = new Float64Array(nElem);
   const elemZero = new Float64Array(nElem);
+  const elemInverse = new Float64Array(nElem);
+  const leafScale = new Float64Array(nLeaves);
   const table = new Float64Array(nTable);
   const poly = new Float64Array((maxPath + 1) * (maxPath + 1));
   leaves.forEach(({ node, path }, l) => {
     const v = value[node]!;
     leafValue[l] = v;
+    leafScale[l] = path.reduce((p, el) => p * el.zero, v);
     path.forEach((el, k) => {
+      elemInverse[leafElem[l]! + k] = 1 / el.zero;
       elemFeature[leafElem[l]! + k] = el.feature;
       elemZero[leafElem[l]! + k] = el.zero;
       elemRatio[leafElem[l]! + k] = (1 - el.zero) / el.zero;
@@ -158,7 +169,7 @@ export function buildTreeShapTables(e: TreeEnsemble, cover: Float64Array, maxTab
     if (leafTable[l]! >= 0) fillLeafTable(path, v, weights, poly, table, leafTable[l]!);
   });
 
-  const arrays = [feature, nodeMode, threshold, nanTrue, tc, fc, leafSize, leafElem, leafTable, leafValue, elemFeature, elemRatio, elemZero, table, weights];
+  const arrays = [feature, nodeMode, threshold, nanTrue, tc, fc, leafSize, leafElem, leafTable, leafValue, elemFeature, elemRatio, elemZero, elemInverse, leafScale, table, weights];
   const bit = Int32Array.from(bitOf);
   const rootArray = Int32Array.from(roots);
   const treeLeafArray = Int32Array.from(treeLeaves);
@@ -182,6 +193,8 @@ export function buildTreeShapTables(e: TreeEnsemble, cover: Float64Array, maxTab
     elemFeature,
     elemRatio,
     elemZero,
+    elemInverse,
+    leafScale,
     table,
     weights,
     maxPathFeatures: maxPath,

@@ -75,36 +75,35 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
   }
   const tables = buildTreeShapTables(e, cover, maxTableBits, source);
   const { nBranches, nLeaves, roots, treeLeaves, feature, mode, threshold, nanTrue, trueChild, falseChild, bit } = tables;
-  const { leafSize, leafElem, leafTable, leafValue, elemFeature, elemRatio, elemZero, table, weights } = tables;
+  const { leafSize, leafElem, leafTable, leafScale, elemFeature, elemRatio, elemZero, elemInverse, table, weights } = tables;
   // Per node: bit mask of the path elements the row sends down a cold branch (leaves at nBranches + l).
   const coldMask = new Int32Array(nBranches + nLeaves);
-  // For leaves without a table: the hot-set polynomial and its quotient by one factor.
-  const poly = new Float64Array(tables.maxPathFeatures + 2);
-  const quot = new Float64Array(tables.maxPathFeatures + 2);
-  const memoryBytes = tables.bytes + coldMask.byteLength + poly.byteLength + quot.byteLength;
+  // For leaves without a table: elementary symmetric polynomials of 1/z over the hot set.
+  const sym = new Float64Array(tables.maxPathFeatures + 2);
+  const memoryBytes = tables.bytes + coldMask.byteLength + sym.byteLength;
 
-  /** Adds leaf l's Shapley values for hot set `hot` to out, computing A from its polynomial (O(d²)). */
+  /**
+   * Adds leaf l's Shapley values without a table, O(|H|²): with q = 1/z and e_s the elementary symmetric
+   * polynomials of q over the hot set, A(P) = Π z · Σ_s w(s) e_s(q_P); e_s(q_{H\i}) is unwound from
+   * e_s(q_H) downward (e_{s-1}(H\i) = (e_s(H) - e_s(H\i)) · z_i), as LightGBM unwinds a hot element.
+   */
   function leafWithoutTable(l: number, hot: number, out: Float64Array, o: number): void {
     const d = leafSize[l]!;
     const e0 = leafElem[l]!;
-    const v = leafValue[l]!;
+    const scale = leafScale[l]!;
     const w0 = (d * (d + 1)) / 2;
-    let n = 0; // degree of poly = |hot|
-    poly[0] = 1;
+    let h = 0;
+    sym[0] = 1;
     for (let k = 0; k < d; k++) {
-      const z = elemZero[e0 + k]!;
-      if ((hot >> k) & 1) {
-        poly[n + 1] = poly[n]!;
-        for (let s = n; s >= 1; s--) poly[s] = poly[s]! * z + poly[s - 1]!;
-        poly[0] = poly[0]! * z;
-        n++;
-      } else {
-        for (let s = 0; s <= n; s++) poly[s] = poly[s]! * z;
-      }
+      if (((hot >> k) & 1) === 0) continue;
+      const q = elemInverse[e0 + k]!;
+      sym[h + 1] = sym[h]! * q;
+      for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
+      h++;
     }
     let a = 0;
-    for (let s = 0; s < d && s <= n; s++) a += weights[w0 + s]! * poly[s]!;
-    const cold = -v * a;
+    for (let s = 0; s <= h && s < d; s++) a += weights[w0 + s]! * sym[s]!;
+    const cold = -scale * a;
     for (let k = 0; k < d; k++) {
       const f = o + elemFeature[e0 + k]!;
       if (((hot >> k) & 1) === 0) {
@@ -112,12 +111,13 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
         continue;
       }
       const z = elemZero[e0 + k]!;
-      // poly / (y + z_k), from the top (the leading coefficient is 1 · Π cold z).
-      quot[n - 1] = poly[n]!;
-      for (let s = n - 1; s >= 1; s--) quot[s - 1] = poly[s]! - z * quot[s]!;
-      let b = 0;
-      for (let s = 0; s < n; s++) b += weights[w0 + s]! * quot[s]!;
-      out[f] = out[f]! + v * (1 - z) * b;
+      let g = sym[h]! * z;
+      let b = weights[w0 + h - 1]! * g;
+      for (let s = h - 1; s >= 1; s--) {
+        g = (sym[s]! - g) * z;
+        b += weights[w0 + s - 1]! * g;
+      }
+      out[f] = out[f]! + scale * elemRatio[e0 + k]! * b;
     }
   }
 
