@@ -1,7 +1,8 @@
 // Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
 // `pred_contrib`) from per-leaf tables (tree-shap-tables.ts, the Fast TreeSHAP v2 idea): a row is one
 // pass over the branch nodes, marking for each leaf which of its path features the row sends down the
-// cold branch, then one table lookup per path element. O(leaves · depth) per row instead of the
+// cold branch, then one table lookup per path element (leaves with more path features than
+// maxTableBits: O(hot features²) arithmetic). O(leaves · depth) per row instead of the
 // reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). It explains the
 // ensemble's margin (log-odds for the churn classifier): contributions per input column plus the bias
 // (expected margin over the training data, weighted by node covers) add up to the margin of the row.
@@ -30,7 +31,7 @@ export interface TreeShap {
 }
 
 export interface TreeShapOptions {
-  /** Leaves with more distinct path features than this keep no table and cost O(depth²) per row. */
+  /** Leaves with more distinct path features than this keep no table and cost O(hot path features²) per row (default 6: 2^6 doubles per leaf at most). */
   readonly maxTableBits?: number;
 }
 
