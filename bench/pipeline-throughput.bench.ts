@@ -12,6 +12,7 @@ import { validateEvents } from '../src/operators/validate-events.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { microBatch } from '../src/operators/micro-batch.js';
 import { aggregateBatch } from '../src/operators/apply-to-state.js';
+import { commitStaged } from '../src/state/stage-deltas.js';
 import { loadScoringModel } from '../src/scoring/scoring-model.js';
 import { ActivityCodec } from '../src/serde/activity-codec.js';
 import type { RecordSink } from '../src/sinks/record-sink.js';
@@ -55,7 +56,12 @@ const toFeatures = await measure('decode → validate → aggregate → features
       validateEvents(DEFAULT_VALIDATION_RULES, clock),
       routeLateEvents({ allowedLatenessMs: 3_600_000 }),
       microBatch(batch),
-      concatMap((items) => aggregateBatch(items, store, spec)),
+      // Stage and write the state (as the topology does around scoring), so each batch sees the state before it.
+      concatMap(async (items) => {
+        const b = await aggregateBatch(items, store, spec);
+        await commitStaged(store, b.staged);
+        return b;
+      }),
       tap((b) => flow.release(b.items.length)),
       count(),
     ),

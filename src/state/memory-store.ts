@@ -18,6 +18,8 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     return customerIds.map((id) => {
       const c = this.customers.get(id);
+      // A full copy: the transition changes buckets in place, and a batch that fails before its write
+      // must leave the stored state untouched (measured: cheaper than sharing buckets copy-on-write).
       return c ? { state: cloneState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
     });
   }

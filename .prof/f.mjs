@@ -1,0 +1,32 @@
+import { count, lastValueFrom, concatMap, tap } from 'rxjs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+const root = '/work/main/dist';
+const { DEFAULT_VALIDATION_RULES } = await import(`${root}/src/events/validate-event.js`);
+const { loadFeatureSpec } = await import(`${root}/src/features/load-spec.js`);
+const { ActivityCodec } = await import(`${root}/src/serde/activity-codec.js`);
+const { resolveSimulatorOptions, simulate, simulationEndTime, recordToNdjson } = await import(`${root}/src/simulator/index.js`);
+const { createFileSource } = await import(`${root}/src/sources/file-source.js`);
+const { FlowControl } = await import(`${root}/src/sources/flow-control.js`);
+const { MemoryStateStore } = await import(`${root}/src/state/memory-store.js`);
+const { fixedClock } = await import(`${root}/src/time/clock.js`);
+const { decodeRecords } = await import(`${root}/src/operators/decode-records.js`);
+const { validateEvents } = await import(`${root}/src/operators/validate-events.js`);
+const { routeLateEvents } = await import(`${root}/src/operators/route-late-events.js`);
+const { microBatch } = await import(`${root}/src/operators/micro-batch.js`);
+const { aggregateBatch } = await import(`${root}/src/operators/apply-to-state.js`);
+const { commitStaged } = await import(`${root}/src/state/stage-deltas.js`);
+const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
+const file = join(mkdtempSync(join(tmpdir(), 'p-')), 'e.ndjson');
+writeFileSync(file, [...simulate(sim)].map(recordToNdjson).join('\n') + '\n');
+const clock = fixedClock(simulationEndTime(sim));
+const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000 });
+const codec = new ActivityCodec();
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  const flow = new FlowControl(4096);
+  const store = new MemoryStateStore({ layout: spec.layout });
+  await lastValueFrom(createFileSource(file, clock).records(flow).pipe(decodeRecords(codec), validateEvents(DEFAULT_VALIDATION_RULES, clock), routeLateEvents({ allowedLatenessMs: 3_600_000 }), microBatch({ maxSize: 512, maxWaitMs: 20 }), concatMap(async (items) => { const b = await aggregateBatch(items, store, spec); await commitStaged(store, b.staged); return b; }), tap((b) => flow.release(b.items.length)), count()));
+  console.log('run ms', Math.round(performance.now() - t0));
+}
