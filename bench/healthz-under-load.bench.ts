@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import YAML from 'yaml';
 import { ActivityCodec } from '../src/serde/activity-codec.js';
 import { RegistryClient } from '../src/serde/registry-client.js';
@@ -15,19 +14,12 @@ import { produceActivity } from '../src/sinks/activity-producer.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
+import { benchKafka } from './kafka-admin.js';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 750);
 /** engine.batch.maxSize of the engine under test (default: the config default). */
 const BATCH = process.env.BENCH_BATCH ? Number(process.env.BENCH_BATCH) : undefined;
-const kafka = new Kafka({ clientId: 'cf-bench', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-try {
-  await admin.connect();
-  await admin.listTopics();
-} catch {
-  console.error(`healthz-under-load: no Kafka at ${SERVICES.kafkaBrokers.join(',')}; start the services first: npm run services -- start all`);
-  process.exit(2);
-}
+const { kafka, admin } = await benchKafka('healthz-under-load');
 
 const base = uniqueName('bench');
 const topics = { activity: `${base}.activity`, risk: `${base}.risk`, dead: `${base}.dead`, drift: `${base}.drift` };

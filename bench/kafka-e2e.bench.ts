@@ -2,7 +2,6 @@
 // Kafka → decode (registry) → Redis state → features → ONNX → Kafka, against raw kafkajs consume-only
 // on the same broker and topic in the same run; then event-to-risk-event latency at a fixed offered
 // load below saturation. Needs the services: `npm run services -- start all` first.
-import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config/load-config.js';
 import { createEngine } from '../src/engine.js';
 import { productionEdges } from '../src/engine-production.js';
@@ -15,17 +14,10 @@ import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { type Measurement, report } from './harness.js';
+import { benchKafka } from './kafka-admin.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const kafka = new Kafka({ clientId: 'cf-bench', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-try {
-  await admin.connect();
-  await admin.listTopics();
-} catch {
-  console.error(`kafka-e2e: no Kafka at ${SERVICES.kafkaBrokers.join(',')}; start the services first: npm run services -- start all`);
-  process.exit(2);
-}
+const { kafka, admin } = await benchKafka('kafka-e2e');
 
 const base = uniqueName('bench');
 const topics = { activity: `${base}.activity`, risk: `${base}.risk`, dead: `${base}.dead`, live: `${base}.live`, liveRisk: `${base}.live-risk` };

@@ -1,17 +1,14 @@
 // The offsets this engine knows to be committed, per source stream: an outbox entry below them belongs
 // to a record nobody will redeliver (a consumer resumes at the committed offset), so it can be dropped
 // the next time its customer is written. Only confirmed commits count; a refused one (after a
-// rebalance) leaves the last confirmed offset in place, and a revoked stream is forgotten.
+// rebalance) leaves the last confirmed offset in place. A stream revoked and later reassigned keeps
+// its last confirmed offset: the group's committed offset only moves forward, so trimming below it stays safe.
 export class CommittedOffsets {
   private readonly next = new Map<string, number>();
 
   /** Records that every offset below `nextOffset` of `stream` is committed. */
   confirm(stream: string, nextOffset: number): void {
     if (nextOffset > (this.next.get(stream) ?? -1)) this.next.set(stream, nextOffset);
-  }
-
-  forget(streams: Iterable<string>): void {
-    for (const s of streams) this.next.delete(s);
   }
 
   snapshot(): ReadonlyMap<string, number> {

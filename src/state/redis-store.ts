@@ -133,8 +133,8 @@ export class RedisStateStore implements StateStore {
       const id = customerIds[i]!;
       const entries = Object.entries(h);
       if (entries.length === 0) return { state: emptyState(id), version: 0, stored: { fields: new Map(), dict: [] } satisfies StoredHash };
-      const dict = h.k === undefined ? [] : (JSON.parse(h.k) as string[]);
-      return { state: decodeCustomerState(id, entries), version: Number(h.v ?? 0), stored: { fields: new Map(entries), dict } satisfies StoredHash };
+      const { state, dict } = decodeCustomerHash(id, entries);
+      return { state, version: Number(h.v ?? 0), stored: { fields: new Map(entries), dict } satisfies StoredHash };
     });
   }
 
@@ -343,8 +343,12 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
 
 /** A customer's hash (field, value pairs) as a CustomerState; slot aliases resolved through field `k`. */
 export function decodeCustomerState(customerId: string, fields: Iterable<readonly [string, string]>): CustomerState {
+  return decodeCustomerHash(customerId, [...fields]).state;
+}
+
+/** The state and the parsed slot dictionary (load() keeps it to encode the write against). */
+function decodeCustomerHash(customerId: string, entries: readonly (readonly [string, string])[]): { state: CustomerState; dict: string[] } {
   const state = emptyState(customerId);
-  const entries = [...fields];
   const dictText = entries.find(([f]) => f === 'k')?.[1];
   const dict: string[] = dictText === undefined ? [] : (JSON.parse(dictText) as string[]);
   const expand = (text: string): SlotValues => {
@@ -366,7 +370,7 @@ export function decodeCustomerState(customerId: string, fields: Iterable<readonl
     else if (field === 'e') state.recentEvents = JSON.parse(value) as [number, number][];
     else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);
   }
-  return state;
+  return { state, dict };
 }
 
 // ---------------------------------------------------------------- errors
