@@ -8,6 +8,8 @@ export const SERVICES = Object.freeze({
   kafkaBrokers: (process.env.CHURNFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
   schemaRegistryUrl: process.env.CHURNFLOW_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081/apis/ccompat/v7',
   redisUrl: process.env.CHURNFLOW_REDIS_URL ?? 'redis://127.0.0.1:16390',
+  /** The redis-cluster service's nodes (`services.sh start redis-cluster`), host:port. */
+  redisClusterNodes: (process.env.CHURNFLOW_REDIS_CLUSTER_NODES ?? [0, 1, 2, 3, 4, 5].map((i) => `127.0.0.1:${16400 + i}`).join(',')).split(','),
 });
 
 /** A fresh name per test (topic, group, key prefix, subject) so tests never see each other's data. */
