@@ -314,6 +314,7 @@ export class RedisStateStore implements StateStore {
         }),
       );
     } catch (err) {
+      if (this.client instanceof Cluster && isSlotMoveError(err)) await refreshSlots(this.client);
       throw redisError(err);
     }
     return out;
@@ -336,7 +337,7 @@ export class RedisStateStore implements StateStore {
 
   /** Customer ids under the prefix, each once, in chunks of up to pageSize. */
   private async *scanIds(pageSize: number): AsyncIterable<string[]> {
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const nodes = this.client instanceof Cluster ? await this.masters(this.client) : [this.client];
     for (const node of nodes) {
       const seen = new SeenSet();
       let pending: string[] = [];
@@ -357,6 +358,30 @@ export class RedisStateStore implements StateStore {
       if (pending.length > 0) yield pending;
       pending = [];
     }
+  }
+
+  /**
+   * The Cluster's masters. A client that has not connected yet knows no node at all (nodes() is empty,
+   * and a scan would silently find no customer): wait for it to be ready first (at most 10 s).
+   */
+  private async masters(cluster: Cluster): Promise<Redis[]> {
+    if (cluster.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => done(new ChurnflowError('CF_STATE_UNAVAILABLE', `redis cluster not ready within 10 s (status ${cluster.status})`, { retriable: true })), 10_000);
+        const onReady = () => done();
+        const done = (err?: Error) => {
+          clearTimeout(timer);
+          cluster.off('ready', onReady);
+          if (err) reject(err);
+          else resolve();
+        };
+        cluster.once('ready', onReady);
+        if (cluster.status === 'wait') cluster.connect().catch(() => {}); // lazyConnect clients; errors surface as the timeout
+      });
+    }
+    const masters = cluster.nodes('master');
+    if (masters.length === 0) throw new ChurnflowError('CF_STATE_UNAVAILABLE', 'redis cluster: no master known', { retriable: true });
+    return masters;
   }
 
   private idOfKey(key: string): string | undefined {
@@ -448,6 +473,29 @@ function decodeCustomerHash(customerId: string, entries: readonly (readonly [str
 }
 
 // ---------------------------------------------------------------- errors
+
+/** A reply saying the slot map is stale or being changed (a failover, a resharding). */
+function isSlotMoveError(err: unknown): boolean {
+  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(errorMessage(err));
+}
+
+/**
+ * Reloads the slot map. ioredis follows MOVED for a single command, but for a pipeline only when every
+ * reply is the very same redirection (one slot) and nothing else was written; a pipeline of many
+ * customers (and WAIT) never is, so after a failover the pipelines kept going to the old master until
+ * the map was reloaded (measured: an engine retried against MOVED for 25 s and exited). The retry
+ * regroups the keys by the new map. Waits at most 2 s.
+ */
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    timer.unref();
+    cluster.refreshSlotsCache(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 /**
  * Connection trouble (refused, reset, timed out, offline queue flushed after the retries, LOADING,

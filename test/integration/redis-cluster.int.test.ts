@@ -95,6 +95,15 @@ describe('redis cluster store: keys, replicas and WAIT', () => {
       }
       assert.equal(masters.size, 3, 'the customers live on every master');
       assert.deepEqual(await store.get(ids), await memoryStates(deltas), 'the same states as the memory store');
+      // A store that has not sent a command yet still scans every master (the client must be ready first).
+      const fresh = new RedisStateStore({ clusterNodes: SERVICES.redisClusterNodes, keyPrefix: store.keyOf('x').split('{')[0]!, layout: spec.layout });
+      try {
+        const scanned: string[] = [];
+        for await (const page of fresh.scan(25)) scanned.push(...page.map((c) => c.customerId));
+        assert.deepEqual(scanned.sort(), [...ids].sort(), 'scan from a fresh client finds every customer once');
+      } finally {
+        await fresh.close();
+      }
       // No pause here: WAIT already made each write reach the replica before apply() returned.
       for (const key of keys) {
         const onMaster = await admin.hgetall(key);
