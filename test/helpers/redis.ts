@@ -32,13 +32,16 @@ export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix
 /** Removes every key under a prefix (SCAN + UNLINK; on a Cluster, on every master). */
 export async function unlinkPrefix(redis: Redis | Cluster, prefix: string): Promise<void> {
   if (redis instanceof Cluster) {
-    // One key per UNLINK: keys of one node still live in different slots (CROSSSLOT otherwise).
+    // A fresh client knows its masters only once connected (PING waits for that); one key per UNLINK,
+    // routed by the cluster client (keys of one node live in different slots, and a failover may have
+    // moved them since the node list was read).
+    await redis.ping();
     for (const node of redis.nodes('master')) {
       let cursor = '0';
       do {
         const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
         cursor = next;
-        if (keys.length) await Promise.all(keys.map((k) => node.unlink(k)));
+        if (keys.length) await Promise.all(keys.map((k) => redis.unlink(k)));
       } while (cursor !== '0');
     }
     return;
