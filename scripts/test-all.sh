@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: builds, creates the trainer's venv, installs and starts
-# the real services on loopback (Kafka in KRaft mode, the Schema Registry, Redis with AOF), then runs
+# the real services on loopback (Kafka in KRaft mode, the Schema Registry, Redis with AOF, and a Redis
+# Cluster of 3 masters + 3 replicas for the cluster contract and failover tests), then runs
 # the trainer's pytest suite and every TypeScript suite (unit, contract, topology, parity,
 # integration). Services this script started are stopped when it exits.
 set -euo pipefail
@@ -28,11 +29,12 @@ step "report rendering in Debian's Chromium"
 bash scripts/install-chromium.sh
 node scripts/run-tests.mjs browser
 
-step "services: Kafka (KRaft), Schema Registry, Redis"
+step "services: Kafka (KRaft), Schema Registry, Redis, Redis Cluster"
 services=scripts/services/services.sh
 bash "$services" install all
 bash "$services" start all --aof
 trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
+bash "$services" start redis-cluster   # not part of 'all' for start; 'stop all' includes it
 eval "$(bash "$services" env)"
 
 step "integration tests against the real services"

@@ -15,6 +15,7 @@ import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
 import { checkRedis } from './preflight/check-redis.js';
+import { redisClientOptions, redisConnection } from './config/redis-connection.js';
 import { checkRegistry } from './preflight/check-registry.js';
 
 /** Headers on dead-letter messages, so a consumer can route them without decoding the value (the original key is in the value only). */
@@ -40,7 +41,8 @@ export function productionEdges(): EdgeFactories {
     async preflight({ config, logger }) {
       const checks: Promise<void>[] = [];
       if (config.state.kind === 'redis' || config.model.registry.aliasStore === 'redis') {
-        checks.push(checkRedis(config.state.redis.url, 'state.redis.url').then((p) => p && logger.warn({ problem: p.detail }, 'Redis (state.redis.url) is not reachable at start; batches retry until it is')));
+        const redis = redisConnection(config);
+        checks.push(checkRedis(redis).then((p) => p && logger.warn({ problem: p.detail }, `Redis (${redis.configKey}) is not reachable at start; batches retry until it is`)));
       }
       const registryUsed = config.sinks.kind === 'kafka' || (config.source.kind === 'kafka' && (config.kafka.format === 'confluent-avro' || config.input.mappings.length > 0));
       if (registryUsed) {
@@ -71,7 +73,7 @@ export function productionEdges(): EdgeFactories {
       if (config.state.kind !== 'redis') return undefined;
       return app.own(
         'state',
-        new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
+        new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
         (s) => s.close(),
       );
     },
