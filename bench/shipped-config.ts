@@ -13,16 +13,19 @@ export interface ShippedRun {
   readonly redisKeyPrefix: string;
   /** Reasons off (model.reasons.topK 0): the run without TreeSHAP. */
   readonly noReasons?: boolean;
+  /** A risk event for every scored event (engine.risk.emit every), so each event's latency is seen. */
+  readonly emitEvery?: boolean;
 }
 
 /** What differs from deploy/churnflow.yaml, for the printed report. */
-export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons'> = {}): string[] {
+export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'emitEvery'> = {}): string[] {
   return [
     `kafka.brokers, schemaRegistry.url, state.redis.url → this machine's services (${SERVICES.kafkaBrokers.join(',')}, ${SERVICES.schemaRegistryUrl}, ${SERVICES.redisUrl})`,
-    'kafka.groupId, kafka.topics.*, state.redis.keyPrefix → fresh per run (a new group reads from the beginning; no state left by an earlier run)',
+    "kafka.groupId, state.redis.keyPrefix → fresh per run (a new group reads from the beginning; no state left by an earlier run); kafka.topics.* → the bench's own topics",
     'http.port → 0 (any free port: 9464 may be taken by another process on the machine)',
     'log.level → warn (info lines go to the terminal the table is printed on)',
     ...(run.noReasons ? ['model.reasons.topK → 0 (the run without reasons)'] : []),
+    ...(run.emitEvery ? ['engine.risk.emit → every (latency runs only: every event yields a risk event, so each one is timed)'] : []),
   ];
 }
 
@@ -37,6 +40,7 @@ export function shippedConfig(run: ShippedRun): Readonly<ChurnflowConfig> {
       http: { port: 0 },
       log: { level: 'warn' },
       ...(run.noReasons ? { model: { reasons: { topK: 0 } } } : {}),
+      ...(run.emitEvery ? { engine: { risk: { emit: 'every' } } } : {}),
     },
   });
 }
