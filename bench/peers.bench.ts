@@ -25,7 +25,7 @@ import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { median, perSecond, report, writeResults, type Measurement } from './harness.js';
 import { benchKafka } from './kafka-admin.js';
 import { runAggregationOnly } from './peers/churnflow-aggregation.js';
-import { ensurePeerJar, runPeer, type Guarantee, type PeerFigures } from './peers/kafka-streams-peer.js';
+import { changelogTopic, ensurePeerJar, runPeer, type Guarantee, type PeerFigures } from './peers/kafka-streams-peer.js';
 import { checkParity, readPeerDump } from './peers/parity.js';
 import { shippedConfig, shippedConfigDifferences, type ShippedRun } from './shipped-config.js';
 
@@ -97,8 +97,11 @@ async function aggregation(kind: 'redis' | 'memory'): Promise<number> {
 const allowedLatenessMs = shippedConfig(run()).engine.allowedLatenessMs;
 const dumpDir = mkdtempSync(join(tmpdir(), 'cf-peers-'));
 const peerRuns: Record<Guarantee, PeerFigures[]> = { at_least_once: [], exactly_once_v2: [] };
+const peerAppIds: string[] = [];
 function peer(guarantee: Guarantee, dump: boolean): number {
-  const figures = runPeer({ topic: topics.activity, expect: N, guarantee, threads: PEER_THREADS, allowedLatenessMs, ...(dump ? { dump: join(dumpDir, `${guarantee}.ndjson`) } : {}) });
+  const appId = uniqueName(`peer-${guarantee}`);
+  peerAppIds.push(appId);
+  const figures = runPeer({ topic: topics.activity, expect: N, guarantee, threads: PEER_THREADS, allowedLatenessMs, ...(dump ? { dump: join(dumpDir, `${guarantee}.ndjson`) } : {}) }, appId);
   peerRuns[guarantee].push(figures);
   return figures.caught_up_ms;
 }
@@ -151,7 +154,8 @@ for (const [key, m] of measurements) figures[key] = Math.round(perSecond(m));
 const peerRate = measurements.get('kafka_streams_events_per_s');
 if (peerRate) for (const [key, m] of measurements) if (m !== peerRate) figures[key.replace(/_events_per_s$/, '_vs_kafka_streams')] = Number((perSecond(m) / perSecond(peerRate)).toFixed(3));
 await writeResults('peers', figures);
-await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+// The bench's topics and the peers' changelogs (one per application id): nothing left on the broker.
+await admin.deleteTopics({ topics: [...Object.values(topics), ...peerAppIds.map(changelogTopic)] }).catch(() => {});
 await admin.disconnect();
 if (parityDifferences > 0) {
   console.error(`peers: the peer's totals differ from churnflow's on ${parityDifferences} values: its figures do not measure the same work`);

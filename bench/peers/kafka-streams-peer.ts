@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SERVICES, uniqueName } from '../../test/helpers/services.js';
+import { SERVICES } from '../../test/helpers/services.js';
 
 export const PEER_DIR = fileURLToPath(new URL('../../../bench/peers/kafka-streams/', import.meta.url));
 export const PEER_JAR = join(PEER_DIR, 'target', 'churnflow-kafka-streams-peer.jar');
@@ -46,8 +46,13 @@ export interface PeerRun {
   readonly dump?: string;
 }
 
+/** The changelog topic Kafka Streams makes for the peer's store (the bench deletes it after the runs). */
+export function changelogTopic(appId: string): string {
+  return `${appId}-customer-windows-changelog`;
+}
+
 /** One run in a child JVM; the clock is the peer's own, from KafkaStreams.start() to lag 0. */
-export function runPeer(run: PeerRun): PeerFigures {
+export function runPeer(run: PeerRun, appId: string): PeerFigures {
   const stateDir = mkdtempSync(join(tmpdir(), 'cf-peer-state-'));
   try {
     const args = [
@@ -55,7 +60,7 @@ export function runPeer(run: PeerRun): PeerFigures {
       '--bootstrap', SERVICES.kafkaBrokers.join(','),
       '--registry', SERVICES.schemaRegistryUrl,
       '--topic', run.topic,
-      '--app-id', uniqueName(`peer-${run.guarantee}`),
+      '--app-id', appId,
       '--expect', String(run.expect),
       '--guarantee', run.guarantee,
       '--threads', String(run.threads),
