@@ -23,7 +23,7 @@ export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'em
     `kafka.brokers, schemaRegistry.url, state.redis.url → this machine's services (${SERVICES.kafkaBrokers.join(',')}, ${SERVICES.schemaRegistryUrl}, ${SERVICES.redisUrl})`,
     "kafka.groupId, state.redis.keyPrefix → fresh per run (a new group reads from the beginning; no state left by an earlier run); kafka.topics.* → the bench's own topics",
     'http.port → 0 (any free port: 9464 may be taken by another process on the machine)',
-    'log.level → warn (info lines go to the terminal the table is printed on)',
+    'log.level → warn (info only logs start-up and group changes, nothing per batch; they would interleave with the table)',
     ...(run.noReasons ? ['model.reasons.topK → 0 (the run without reasons)'] : []),
     ...(run.emitEvery ? ['engine.risk.emit → every (latency runs only: every event yields a risk event, so each one is timed)'] : []),
   ];
