@@ -1,8 +1,9 @@
 // Production path end to end on this machine (broker, registry and Redis on the same 2 cores):
 // Kafka → decode (registry) → Redis state → features → ONNX → Kafka, against raw kafkajs consume-only
 // on the same broker and topic in the same run; then event-to-risk-event latency at a fixed offered
-// load below saturation. Needs the services: `npm run services -- start all` first.
-import { loadConfig } from '../src/config/load-config.js';
+// load below saturation. The engine runs the shipped configuration, deploy/churnflow.yaml, with the
+// differences printed at the end (shipped-config.ts), so the figure is the one users get.
+// Needs the services: `npm run services -- start all` first.
 import { createEngine } from '../src/engine.js';
 import { productionEdges } from '../src/engine-production.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -13,14 +14,15 @@ import { produceActivity } from '../src/sinks/activity-producer.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
-import { type Measurement, report } from './harness.js';
+import { type Measurement, perSecond, report, writeResults } from './harness.js';
 import { benchKafka } from './kafka-admin.js';
+import { shippedConfig, shippedConfigDifferences } from './shipped-config.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const { kafka, admin } = await benchKafka('kafka-e2e');
 
 const base = uniqueName('bench');
-const topics = { activity: `${base}.activity`, risk: `${base}.risk`, dead: `${base}.dead`, live: `${base}.live`, liveRisk: `${base}.live-risk` };
+const topics = { activity: `${base}.activity`, risk: `${base}.risk`, dead: `${base}.dead`, drift: `${base}.drift`, shadow: `${base}.shadow`, live: `${base}.live`, liveRisk: `${base}.live-risk` };
 await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
 
 const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
@@ -32,17 +34,11 @@ const N = produced.events;
 const logger = createLogger({ level: 'warn' });
 
 function engineConfig(groupId: string, activity: string, risk: string, emit: 'change' | 'every') {
-  return loadConfig({
-    env: {},
-    overrides: {
-      source: { kind: 'kafka' },
-      kafka: { brokers: [...SERVICES.kafkaBrokers], groupId, topics: { activity: [activity], risk, deadLetter: topics.dead } },
-      schemaRegistry: { url: SERVICES.schemaRegistryUrl },
-      state: { kind: 'redis', redis: { url: SERVICES.redisUrl, keyPrefix: `${uniqueName('b')}:` } },
-      engine: { batch: { maxSize: 512, maxWaitMs: 20 }, maxInFlight: 2048, risk: { emit, minScoreDelta: 0.02 } },
-      http: { enabled: false },
-      log: { level: 'warn' },
-    },
+  return shippedConfig({
+    groupId,
+    topics: { activity, risk, deadLetter: topics.dead, drift: topics.drift, shadow: topics.shadow },
+    redisKeyPrefix: `${uniqueName('b')}:`,
+    emitEvery: emit === 'every',
   });
 }
 
@@ -83,7 +79,7 @@ async function fullPipeline(): Promise<number> {
 
 const raw = await measureRuns('raw kafkajs consume-only (same topic)', consumeOnly);
 const full = await measureRuns('Kafka → registry decode → Redis → features → ONNX → Kafka', fullPipeline);
-report(`production path: ${N.toLocaleString('en-US')} events on a 3-partition topic (${sim.customers} customers × ${sim.days} days), batch 512`, [raw, full], raw, 'event');
+report(`production path, shipped configuration: ${N.toLocaleString('en-US')} events on a 3-partition topic (${sim.customers} customers × ${sim.days} days)`, [raw, full], raw, 'event');
 
 // Latency at a fixed offered load: every event yields a risk event (emit: every), so each one is timed.
 const rate = Number(process.env.BENCH_RATE ?? 1000);
@@ -114,6 +110,7 @@ const total = Math.min(liveEvents.length, rate * seconds);
 const tick = 50;
 const perTick = Math.max(1, Math.round((rate * tick) / 1000));
 const startedAt = performance.now();
+let producedUntil = startedAt;
 for (let i = 0; i < total; i += perTick) {
   const chunk = liveEvents.slice(i, i + perTick);
   const now = performance.now();
@@ -122,6 +119,7 @@ for (let i = 0; i < total; i += perTick) {
   const due = startedAt + ((i + perTick) / rate) * 1000;
   const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  producedUntil = performance.now();
 }
 const waitStart = Date.now();
 while (latencies.length < total && Date.now() - waitStart < 30_000) await new Promise((r) => setTimeout(r, 200));
@@ -136,6 +134,20 @@ const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 console.log(`\nevent-to-risk-event latency at ${rate} events/s offered for ${seconds} s (produce → risk event consumed), ${sorted.length}/${total} events timed:`);
 console.log(`  p50 ${pct(50).toFixed(1)} ms   p90 ${pct(90).toFixed(1)} ms   p99 ${pct(99).toFixed(1)} ms   max ${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)} ms`);
+console.log('  the engine ran deploy/churnflow.yaml except:');
+for (const d of shippedConfigDifferences({ emitEvery: true })) console.log(`    - ${d}`);
+const loadRate = total / ((producedUntil - startedAt) / 1000);
+await writeResults('kafka-e2e', {
+  runs: RUNS,
+  events: N,
+  e2e_events_per_s: Math.round(perSecond(full)),
+  raw_consume_events_per_s: Math.round(perSecond(raw)),
+  e2e_vs_raw_consume: Number((perSecond(full) / perSecond(raw)).toFixed(4)),
+  load_events_per_s: Math.round(loadRate),
+  latency_events_timed: sorted.length,
+  p50_ms: Number(pct(50).toFixed(1)),
+  p99_ms: Number(pct(99).toFixed(1)),
+});
 process.exit(0);
 
 async function measureRuns(name: string, fn: () => Promise<number>): Promise<Measurement> {

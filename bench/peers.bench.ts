@@ -1,0 +1,164 @@
+// churnflow beside a Kafka Streams peer on the same broker, topic and machine: `churnflow run` with
+// the shipped configuration (Redis, with and without reasons), churnflow's aggregation alone (Redis
+// and memory store), and the peer (bench/peers/kafka-streams: the same 7/30/90-day counts and sums,
+// RocksDB store with changelog) at-least-once and exactly-once v2. Every scenario starts from a fresh
+// consumer group and ends caught up on a ≥ 1M-event, 3-partition topic; runs are interleaved so load
+// from other processes falls on every scenario alike. The peer's totals for a sample of customers are
+// checked against churnflow's own feature code. Needs the services (`npm run services -- start all`),
+// Java 17 and Maven (the peer's jar is built on first use).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ActivityEvent } from '../src/events/activity-event.js';
+import { createEngine } from '../src/engine.js';
+import { productionEdges } from '../src/engine-production.js';
+import { loadFeatureSpec } from '../src/features/load-spec.js';
+import { createLogger } from '../src/observability/logger.js';
+import { ActivityCodec } from '../src/serde/activity-codec.js';
+import { RegistryClient } from '../src/serde/registry-client.js';
+import { activityEventEncoder } from '../src/serde/registry-encoder.js';
+import { produceActivity } from '../src/sinks/activity-producer.js';
+import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
+import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
+import type { SimulatedRecord } from '../src/simulator/records.js';
+import { SERVICES, uniqueName } from '../test/helpers/services.js';
+import { median, perSecond, report, writeResults, type Measurement } from './harness.js';
+import { benchKafka } from './kafka-admin.js';
+import { runAggregationOnly } from './peers/churnflow-aggregation.js';
+import { changelogTopic, ensurePeerJar, runPeer, type Guarantee, type PeerFigures } from './peers/kafka-streams-peer.js';
+import { checkParity, readPeerDump } from './peers/parity.js';
+import { shippedConfig, shippedConfigDifferences, type ShippedRun } from './shipped-config.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+// 120 days: longer than the 90-day window, so expiry runs on both sides. The default size gives ≥ 1M events.
+const sim = resolveSimulatorOptions({ customers: Number(process.env.BENCH_CUSTOMERS ?? 6000), days: Number(process.env.BENCH_DAYS ?? 120), seed: 21 });
+const PEER_THREADS = Number(process.env.BENCH_PEER_THREADS ?? 2);
+const SAMPLE_CUSTOMERS = 200;
+
+ensurePeerJar();
+const { admin } = await benchKafka('peers');
+const base = uniqueName('peers');
+const topics: ShippedRun['topics'] = { activity: `${base}.activity`, risk: `${base}.risk`, deadLetter: `${base}.dead`, drift: `${base}.drift`, shadow: `${base}.shadow` };
+await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
+
+// Produce once; keep the events of every k-th customer for the parity check.
+const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-bench-peers' });
+const codec = new ActivityCodec();
+const sampled = new Map<string, ActivityEvent[]>();
+const step = Math.max(1, Math.floor(sim.customers / SAMPLE_CUSTOMERS));
+let customersSeen = 0;
+const seen = new Set<string>();
+function* teeSample(records: Iterable<SimulatedRecord>): Iterable<SimulatedRecord> {
+  for (const r of records) {
+    if (r.type === 'event') {
+      const e = codec.fromJsonObject(r.event);
+      if (!seen.has(e.customerId)) {
+        seen.add(e.customerId);
+        if (customersSeen++ % step === 0) sampled.set(e.customerId, []);
+      }
+      sampled.get(e.customerId)?.push(e);
+    }
+    yield r;
+  }
+}
+const producedAt = performance.now();
+const produced = await produceActivity(teeSample(simulate(sim)), { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry, topic: topics.activity, autoRegister: true }, codec), codec });
+await pool.close();
+await registry.close();
+const N = produced.events;
+console.log(`produced ${N.toLocaleString('en-US')} events (${sim.customers} customers × ${sim.days} days) to a 3-partition topic in ${((performance.now() - producedAt) / 1000).toFixed(1)} s`);
+if (N < 1_000_000) console.log(`  note: fewer than 1M events (BENCH_CUSTOMERS/BENCH_DAYS were lowered); the default size is ≥ 1M`);
+
+const logger = createLogger({ level: 'warn' });
+const run = (noReasons = false): ShippedRun => ({ groupId: uniqueName('peers-run'), topics, redisKeyPrefix: `${uniqueName('pr')}:`, noReasons });
+
+/** `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is built. */
+async function churnflowRun(noReasons: boolean): Promise<number> {
+  const engine = await createEngine(shippedConfig(run(noReasons)), { logger, factories: productionEdges() });
+  let applied = 0;
+  let elapsed = 0;
+  const t0 = performance.now();
+  await engine.run((batch) => {
+    applied += batch.items.length;
+    if (applied >= N && elapsed === 0) {
+      elapsed = performance.now() - t0;
+      engine.app.stop('bench: caught up');
+    }
+  });
+  return elapsed;
+}
+
+async function aggregation(kind: 'redis' | 'memory'): Promise<number> {
+  const base = shippedConfig(run());
+  return runAggregationOnly({ ...base, state: { ...base.state, kind } }, N, logger);
+}
+
+const allowedLatenessMs = shippedConfig(run()).engine.allowedLatenessMs;
+const dumpDir = mkdtempSync(join(tmpdir(), 'cf-peers-'));
+const peerRuns: Record<Guarantee, PeerFigures[]> = { at_least_once: [], exactly_once_v2: [] };
+const peerAppIds: string[] = [];
+function peer(guarantee: Guarantee, dump: boolean): number {
+  const appId = uniqueName(`peer-${guarantee}`);
+  peerAppIds.push(appId);
+  const figures = runPeer({ topic: topics.activity, expect: N, guarantee, threads: PEER_THREADS, allowedLatenessMs, ...(dump ? { dump: join(dumpDir, `${guarantee}.ndjson`) } : {}) }, appId);
+  peerRuns[guarantee].push(figures);
+  return figures.caught_up_ms;
+}
+
+const scenarios: { name: string; key: string; fn: (round: number) => Promise<number> | number }[] = [
+  { name: 'churnflow run, shipped config (Redis, reasons)', key: 'churnflow_run_events_per_s', fn: () => churnflowRun(false) },
+  { name: 'churnflow run, shipped config without reasons', key: 'churnflow_run_no_reasons_events_per_s', fn: () => churnflowRun(true) },
+  { name: 'churnflow aggregation only, Redis store', key: 'churnflow_redis_events_per_s', fn: () => aggregation('redis') },
+  { name: 'churnflow aggregation only, memory store', key: 'churnflow_memory_events_per_s', fn: () => aggregation('memory') },
+  { name: `Kafka Streams peer, at-least-once, ${PEER_THREADS} threads`, key: 'kafka_streams_events_per_s', fn: (round) => peer('at_least_once', round === 0) },
+  { name: `Kafka Streams peer, exactly-once v2, ${PEER_THREADS} threads`, key: 'kafka_streams_eos_events_per_s', fn: (round) => peer('exactly_once_v2', round === 0) },
+];
+const only = process.env.BENCH_SCENARIOS?.split(',');
+const chosen = only ? scenarios.filter((s) => only.includes(s.key)) : scenarios;
+const measurements = new Map(chosen.map((s) => [s.key, { name: s.name, items: N, runsMs: [] as number[] } satisfies Measurement]));
+for (let round = 0; round < RUNS; round++) {
+  for (const s of chosen) {
+    const ms = await s.fn(round);
+    measurements.get(s.key)!.runsMs.push(ms);
+    console.log(`  round ${round + 1}/${RUNS}: ${s.name}: ${(ms / 1000).toFixed(1)} s, ${Math.round(N / (ms / 1000)).toLocaleString('en-US')} events/s`);
+  }
+}
+
+// Parity: the peer's final totals (first run of each guarantee) against churnflow's feature code.
+const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs });
+let parityDifferences = 0;
+let parityCompared = 0;
+for (const guarantee of ['at_least_once', 'exactly_once_v2'] as const) {
+  if (peerRuns[guarantee].length === 0) continue;
+  const parity = checkParity(spec, sampled, readPeerDump(join(dumpDir, `${guarantee}.ndjson`)));
+  parityDifferences += parity.differences.length;
+  parityCompared += parity.compared;
+  console.log(`\nparity (${guarantee}): ${parity.customers} customers × ${parity.features} count/sum window features, ${parity.compared} values compared with churnflow's compileSpec/evaluate: ${parity.differences.length} differ`);
+  for (const d of parity.differences.slice(0, 10)) console.log(`  ${d}`);
+}
+rmSync(dumpDir, { recursive: true, force: true });
+for (const [guarantee, runs] of Object.entries(peerRuns)) {
+  if (runs.length === 0) continue;
+  const last = runs[runs.length - 1]!;
+  console.log(`peer ${guarantee}: processed the last record after ${median(runs.map((r) => r.processed_ms)).toFixed(0)} ms (median), lag 0 after ${median(runs.map((r) => r.caught_up_ms)).toFixed(0)} ms; late ${last.late}, undecodable ${last.undecodable}`);
+}
+
+const rows = [...measurements.values()];
+const baseline = measurements.get('kafka_streams_events_per_s') ?? rows[0]!;
+report(`fresh group → caught up, ${N.toLocaleString('en-US')} events, 3 partitions, same broker and machine`, rows, baseline, 'event');
+console.log('  churnflow runs deploy/churnflow.yaml except:');
+for (const d of shippedConfigDifferences({ noReasons: true })) console.log(`    - ${d}`);
+const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, parity_values_compared: parityCompared, parity_differences: parityDifferences };
+for (const [key, m] of measurements) figures[key] = Math.round(perSecond(m));
+const peerRate = measurements.get('kafka_streams_events_per_s');
+if (peerRate) for (const [key, m] of measurements) if (m !== peerRate) figures[key.replace(/_events_per_s$/, '_vs_kafka_streams')] = Number((perSecond(m) / perSecond(peerRate)).toFixed(3));
+await writeResults('peers', figures);
+// The bench's topics and the peers' changelogs (one per application id): nothing left on the broker.
+await admin.deleteTopics({ topics: [...Object.values(topics), ...peerAppIds.map(changelogTopic)] }).catch(() => {});
+await admin.disconnect();
+if (parityDifferences > 0) {
+  console.error(`peers: the peer's totals differ from churnflow's on ${parityDifferences} values: its figures do not measure the same work`);
+  process.exit(1);
+}
+process.exit(0);
