@@ -16,7 +16,7 @@ export interface BacktestData {
   readonly horizonDays: number;
   /** The requested period (inclusive observation dates), null = open. */
   readonly period: { readonly from: string | null; readonly to: string | null };
-  readonly observations: { readonly everyDays: number; readonly warmupDays: number; readonly first: string | null; readonly last: string | null; readonly dates: number };
+  readonly observations: { readonly everyDays: number; readonly warmupDays: number; readonly labelsFile?: string; readonly first: string | null; readonly last: string | null; readonly dates: number };
   readonly rows: number;
   readonly customers: number;
   readonly churners: number;
@@ -56,7 +56,7 @@ export interface ReportInput {
   readonly costsSource: string;
   readonly gridStep: number;
   readonly data: Omit<BacktestData, 'rows' | 'customers' | 'churners' | 'churnRate' | 'observations'> & {
-    readonly observations: { readonly everyDays: number; readonly warmupDays: number };
+    readonly observations: { readonly everyDays: number; readonly warmupDays: number; readonly labelsFile?: string };
   };
   readonly generatedAt: string | null;
 }

@@ -118,7 +118,11 @@ export function dataTable(report: BacktestReport): string {
   const body = [
     row('History', [{ html: src }]),
     row('Requested period (observation dates)', [`${d.period.from ?? 'start'} to ${d.period.to ?? 'end'}`]),
-    row('Observation dates used', [`${d.observations.dates}, ${d.observations.first} to ${d.observations.last}, every ${d.observations.everyDays} days after ${d.observations.warmupDays} days of warm-up`]),
+    row('Observation dates used', [
+      d.observations.labelsFile
+        ? `${d.observations.dates}, ${d.observations.first} to ${d.observations.last}, the rows and labels of ${d.observations.labelsFile}`
+        : `${d.observations.dates}, ${d.observations.first} to ${d.observations.last}, every ${d.observations.everyDays} days after ${d.observations.warmupDays} days of warm-up`,
+    ]),
     row('Rows / customers / churners', [`${formatNumber(d.rows)} / ${formatNumber(d.customers)} / ${formatNumber(d.churners)} (${formatPercent(d.churnRate)})`]),
     row('Label', [`cancellation within ${d.horizonDays} days after the observation time`]),
     row('Feature spec', [{ html: `${e(d.featureSpec.name)} <code>${e(d.featureSpec.hash)}</code>` }]),

@@ -18,6 +18,7 @@ import { loadScoringModel, type ScoringModel } from '../scoring/scoring-model.js
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { simulationEndTime, type SimulatorOptions } from '../simulator/index.js';
 import { createFileSource } from '../sources/file-source.js';
+import { readLabelFile } from '../sources/label-file.js';
 import { createSimulatorSource } from '../sources/simulator-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { fixedClock, systemClock } from '../time/clock.js';
@@ -35,6 +36,8 @@ export interface BacktestRunOptions {
   readonly allowedLatenessMs: number;
   readonly everyDays: number;
   readonly warmupDays: number;
+  /** A labels file: score exactly its rows with its labels, instead of the grid and the spec's label. */
+  readonly labels?: string;
   /** Reference 'now' for future-timestamp checks; default: end of the simulated period, or the wall clock. */
   readonly now?: number;
   readonly from: number | null;
@@ -98,6 +101,7 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
     const sim = o.source.kind === 'simulator' ? o.source.options : undefined;
     const clock = o.now !== undefined ? fixedClock(o.now) : sim ? fixedClock(simulationEndTime(sim)) : systemClock;
     const source = o.source.kind === 'file' ? createFileSource(o.source.path, clock) : createSimulatorSource(o.source.options, clock);
+    const labelFile = o.labels ? readLabelFile(o.labels) : undefined;
     const scored = await lastValueFrom(
       backtestTopology(
         { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, clock, models },
@@ -105,7 +109,7 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
           allowedLatenessMs: o.allowedLatenessMs,
           batch: { maxSize: 1024, maxWaitMs: 20 },
           maxInFlight: 4096,
-          schedule: { everyDays: o.everyDays, warmupDays: o.warmupDays },
+          schedule: labelFile ? { labels: labelFile } : { everyDays: o.everyDays, warmupDays: o.warmupDays },
           period: { from: o.from, to: o.to },
           scoreBatchSize: 4096,
         },
@@ -135,7 +139,7 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
         featureSpec: { name: spec.spec.name, hash: spec.hash },
         horizonDays: spec.spec.label.horizonDays,
         period: { from: o.from === null ? null : formatDate(o.from), to: o.to === null ? null : formatDate(o.to) },
-        observations: { everyDays: o.everyDays, warmupDays: o.warmupDays },
+        observations: { everyDays: o.everyDays, warmupDays: o.warmupDays, ...(o.labels ? { labelsFile: o.labels } : {}) },
         replay: {
           records: st.records,
           applied: st.accepted,
@@ -172,6 +176,7 @@ interface BacktestFlags extends SimulatorFlags {
   warmupDays: number;
   allowedLatenessMs: number;
   now?: number;
+  labels?: string;
   out: string;
   generatedAt?: number;
 }
@@ -199,6 +204,7 @@ export function backtestCommand(): Command {
     .option('--allowed-lateness-ms <ms>', 'event-time allowed lateness', intFlag('--allowed-lateness-ms', 0, 86_400_000), 3_600_000)
     .option('--now <date>', "reference 'now' for future-timestamp checks (default: end of the simulated period, or the wall clock)", dateFlag)
     .option('--generated-at <time>', 'print this time in the report (default: none, so reruns give identical files)', dateFlag)
+    .option('--labels <file>', 'score exactly the rows of this labels file (CSV or NDJSON: customer_id, observation_time, label, optional group) instead of the --every-days grid')
     .option('-o, --out <dir>', 'output directory', 'out/backtest');
   // A different default seed from the bundled model's training data (seed 7): out of sample by default.
   addSimulatorFlags(cmd, { customers: 3000, days: 180, seed: 99 });
@@ -211,6 +217,7 @@ export function backtestCommand(): Command {
       allowedLatenessMs: flags.allowedLatenessMs,
       everyDays: flags.everyDays,
       warmupDays: flags.warmupDays,
+      ...(flags.labels ? { labels: flags.labels } : {}),
       ...(flags.now !== undefined ? { now: flags.now } : {}),
       from: flags.from ?? null,
       to: flags.to ?? null,

@@ -6,6 +6,7 @@ import { backtestCommand } from './backtest.js';
 import { demoCommand } from './demo.js';
 import { experimentCommand } from './experiment.js';
 import { modelCommand } from './model.js';
+import { trainCommand } from './train.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { scoreAllCommand } from './score-all.js';
@@ -27,7 +28,8 @@ export function buildProgram(): Command {
     .addCommand(schemasCommand())
     .addCommand(backtestCommand())
     .addCommand(experimentCommand())
-    .addCommand(modelCommand());
+    .addCommand(modelCommand())
+    .addCommand(trainCommand());
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

@@ -3,6 +3,8 @@
 export interface ProgressSource {
   records(): number;
   fraction(): number | undefined;
+  /** More to say on the line (e.g. rows written so far). */
+  detail?(): string;
 }
 
 export function startProgress(label: string, source: ProgressSource, stream: NodeJS.WriteStream = process.stderr): { stop(): void } {
@@ -17,6 +19,8 @@ export function startProgress(label: string, source: ProgressSource, stream: Nod
     const parts = [`${label}`, `${n.toLocaleString('en-US')} records`, `${Math.round(rate).toLocaleString('en-US')}/s`];
     if (f !== undefined) parts.push(`${(100 * f).toFixed(1)}%`);
     if (eta !== undefined) parts.push(`ETA ${eta < 90 ? `${eta.toFixed(0)} s` : `${(eta / 60).toFixed(1)} min`}`);
+    const detail = source.detail?.();
+    if (detail) parts.push(detail);
     return parts.join('  ');
   };
   const timer = setInterval(

@@ -7,7 +7,7 @@ import type { CustomerState, StateDelta, StateLayout } from '../state/customer-s
 import { bitIndexFor, type SlotMerge, type SlotOp } from '../state/slots.js';
 import { WindowTotals } from './window-totals.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
-import { parseFeatureSpec, type EventFilter, type FeatureSpec, type FeatureSpecInput } from './spec.js';
+import { ANY_EVENT, parseFeatureSpec, type EventFilter, type FeatureSpec, type FeatureSpecInput } from './spec.js';
 
 type SlotSource = 'one' | 'field' | 'one_if_field' | 'time' | 'bit_of_field';
 
@@ -29,13 +29,22 @@ interface EvalContext {
   readonly totals: WindowTotals;
 }
 
-/** A slot (and window) resolved to WindowTotals indices once all slots are known. */
+/**
+ * A slot and a window resolved to WindowTotals indices once all slots are known: levels from..level.
+ * A window of W days ending `offset` days before the observation time spans the levels after the
+ * offset's edge up to the edge at offset + W; without an offset it starts at level 0.
+ */
 interface SlotRef {
   readonly id: string;
+  /** Window edges in days before asOf: [offsetDays, endDays); endDays -1 means all time. */
+  readonly offsetDays: number;
+  readonly endDays: number;
   i: number;
   level: number;
+  from: number;
 }
 
+/** One model input column (intermediate features have none). */
 export interface FeatureColumn {
   readonly name: string;
   /** The spec feature it comes from (a category expands into several columns). */
@@ -88,31 +97,46 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     return id;
   };
 
+  // Every computed value, intermediate ones included, in declaration order; `columns` (the model's
+  // inputs) is the subset without intermediates. Ratios and differences read this full vector.
   const columns: FeatureColumn[] = [];
+  const intermediate: boolean[] = [];
   const evals: ColumnEval[] = [];
   const colIndex = new Map<string, number>();
   const numericFeatures = new Set<string>();
   const categoryLookups = new Map<string, (ctx: EvalContext) => string | null>();
   let maxWindowDays = 1;
+  const windowEdges = new Set<number>();
 
-  const pushColumn = (col: FeatureColumn, ev: ColumnEval) => {
+  const pushColumn = (col: FeatureColumn, ev: ColumnEval, isIntermediate = false) => {
     colIndex.set(col.name, columns.length);
     columns.push(col);
+    intermediate.push(isIntermediate);
     evals.push(ev);
   };
-  const numeric = (name: string, missingIndicator: boolean, fn: (ctx: EvalContext) => number) => {
+  const numeric = (name: string, missingIndicator: boolean, fn: (ctx: EvalContext) => number, isIntermediate = false) => {
     const i = columns.length;
     numericFeatures.add(name);
     pushColumn({ name, feature: name, missingIndicator, kind: 'numeric' }, (ctx) => {
       ctx.out[i] = fn(ctx);
-    });
+    }, isIntermediate);
   };
   const refs: SlotRef[] = [];
-  const ref = (id: string, windowDays?: number): SlotRef => {
-    const r: SlotRef = { id, i: -1, level: windowDays ?? -1 };
+  /** A slot over [offsetDays, offsetDays + windowDays) days before asOf, or over all time without windowDays. */
+  const ref = (id: string, windowDays?: number, offsetDays = 0): SlotRef => {
+    const endDays = windowDays === undefined ? -1 : offsetDays + windowDays;
+    if (endDays > 0) {
+      windowEdges.add(endDays);
+      if (offsetDays > 0) windowEdges.add(offsetDays);
+      maxWindowDays = Math.max(maxWindowDays, endDays);
+    }
+    const r: SlotRef = { id, offsetDays, endDays, i: -1, level: -1, from: 0 };
     refs.push(r);
     return r;
   };
+  const countSlot = (f: { event: string; where?: EventFilter | undefined }) =>
+    addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one', field: undefined });
+  const orZero = (x: number) => (Number.isNaN(x) ? 0 : x);
   const lastOf = (from: readonly { event: string; field: string }[]) => {
     const rs = from.map((s) => ref(addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field })));
     return (ctx: EvalContext): Scalar => {
@@ -132,25 +156,28 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   for (const f of spec.features) {
     switch (f.type) {
       case 'window': {
-        maxWindowDays = Math.max(maxWindowDays, f.windowDays);
         const w = f.windowDays;
-        const orZero = (x: number) => (Number.isNaN(x) ? 0 : x);
+        const o = f.offsetDays ?? 0;
+        const mid = f.intermediate === true;
         if (f.agg === 'count' || f.agg === 'sum') {
-          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: f.agg === 'count' ? 'one' : 'field', field: f.agg === 'count' ? undefined : f.field }), w);
-          numeric(f.name, f.missingIndicator, (ctx) => orZero(ctx.totals.num(s.i, s.level)));
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: f.agg === 'count' ? 'one' : 'field', field: f.agg === 'count' ? undefined : f.field }), w, o);
+          numeric(f.name, f.missingIndicator, (ctx) => orZero(ctx.totals.num(s.i, s.level, s.from)), mid);
+        } else if (f.agg === 'active_days') {
+          const s = ref(countSlot(f), w, o);
+          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.activeDays(s.i, s.level, s.from), mid);
         } else if (f.agg === 'mean') {
-          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field }), w);
-          const n = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one_if_field', field: f.field }), w);
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field }), w, o);
+          const n = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one_if_field', field: f.field }), w, o);
           numeric(f.name, f.missingIndicator, (ctx) => {
-            const count = orZero(ctx.totals.num(n.i, n.level));
-            return count > 0 ? orZero(ctx.totals.num(s.i, s.level)) / count : Number.NaN;
-          });
+            const count = orZero(ctx.totals.num(n.i, n.level, n.from));
+            return count > 0 ? orZero(ctx.totals.num(s.i, s.level, s.from)) / count : Number.NaN;
+          }, mid);
         } else if (f.agg === 'max' || f.agg === 'min') {
-          const s = ref(addSlot({ event: f.event, where: f.where, merge: f.agg, source: 'field', field: f.field }), w);
-          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.num(s.i, s.level));
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: f.agg, source: 'field', field: f.field }), w, o);
+          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.num(s.i, s.level, s.from), mid);
         } else {
-          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'bits', source: 'bit_of_field', field: f.field }), w);
-          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.distinct(s.i, s.level));
+          const s = ref(addSlot({ event: f.event, where: f.where, merge: 'bits', source: 'bit_of_field', field: f.field }), w, o);
+          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.distinct(s.i, s.level, s.from), mid);
         }
         break;
       }
@@ -159,7 +186,39 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         numeric(f.name, f.missingIndicator, (ctx) => {
           const t = ctx.totals.num(s.i, s.level);
           return Number.isNaN(t) ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
-        });
+        }, f.intermediate === true);
+        break;
+      }
+      case 'first_event': {
+        // The earliest event time per day bucket (and in the archive: min merges keep it forever).
+        const s = ref(addSlot({ event: f.event, where: f.where, merge: 'min', source: 'time', field: undefined }), f.windowDays);
+        numeric(f.name, f.missingIndicator, (ctx) => {
+          const t = ctx.totals.num(s.i, s.level, s.from);
+          return Number.isNaN(t) ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
+        }, f.intermediate === true);
+        break;
+      }
+      case 'trend': {
+        const slot = f.agg === 'sum' ? addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field }) : countSlot(f);
+        // Period 0 is the oldest: [ (n−j)·p, (n−j+1)·p ) days back for j = 0..n−1 → x = j.
+        const periods = Array.from({ length: f.periods }, (_, j) => ref(slot, f.periodDays, (f.periods - 1 - j) * f.periodDays));
+        const n = f.periods;
+        const meanX = (n - 1) / 2;
+        let sxx = 0;
+        for (let j = 0; j < n; j++) sxx += (j - meanX) ** 2;
+        const activeDays = f.agg === 'active_days';
+        numeric(f.name, f.missingIndicator, (ctx) => {
+          let sy = 0;
+          let sxy = 0;
+          for (let j = 0; j < n; j++) {
+            const p = periods[j]!;
+            const y = activeDays ? ctx.totals.activeDays(p.i, p.level, p.from) : orZero(ctx.totals.num(p.i, p.level, p.from));
+            sy += y;
+            sxy += (j - meanX) * y;
+          }
+          // Σ(x − x̄)(y − ȳ) = Σ(x − x̄)·y, since Σ(x − x̄) = 0.
+          return sy === 0 ? 0 : sxy / sxx;
+        }, f.intermediate === true);
         break;
       }
       case 'profile': {
@@ -213,14 +272,14 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
           if (Number.isNaN(x) || Number.isNaN(y)) return Number.NaN;
           if (f.type === 'ratio') return y === 0 ? Number.NaN : (x / y) * f.scale;
           return x - y * f.scaleRight;
-        });
+        }, f.intermediate === true);
         break;
       }
     }
   }
 
   const label = spec.label;
-  const labelMatches = (e: ActivityEvent) => e.kind === label.event && matches(label.where, e);
+  const labelMatches = (e: ActivityEvent) => (label.event === ANY_EVENT || e.kind === label.event) && matches(label.where, e);
   const signupLast = spec.signup ? lastOf([spec.signup]) : undefined;
   const signupSlot = spec.signup
     ? addSlot({ event: spec.signup.event, where: undefined, merge: 'last', source: 'field', field: spec.signup.field })
@@ -233,16 +292,24 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   };
   const hashable = { ...spec, features: spec.features.map(({ description: _d, ...rest }) => rest) };
   const hash = `sha256:${sha256Hex(canonicalJson(hashable))}`;
-  const windowLengths = [...new Set(spec.features.flatMap((f) => (f.type === 'window' ? [f.windowDays] : [])))].sort((x, y) => x - y);
+  const windowLengths = [...windowEdges].sort((x, y) => x - y);
+  // The model's inputs: every computed value but the intermediate ones, in declaration order.
+  const outputIndex = Int32Array.from(columns.flatMap((_, k) => (intermediate[k] ? [] : [k])));
+  const modelColumns = Array.from(outputIndex, (k) => columns[k]!);
+  const allOutputs = outputIndex.length === columns.length;
 
   // 'last' slots are the only ones that keep a payload string. A string longer than every category
   // the spec names maps to 'other' (or NaN for a numeric profile) whatever its tail, so keeping only
   // its head changes no feature, and one huge field can never blow the customer's byte budget.
   const keptChars = Math.max(MIN_KEPT_CHARS, ...spec.features.flatMap((f) => (f.type === 'category' ? f.categories.map((c) => c.length) : []))) + 1;
 
+  // Slots of a kind plus the any-event slots, merged once per kind named in the spec; a kind the spec
+  // does not name gets the any-event slots alone (no per-kind entry: kinds come from the input).
+  const anyDefs = slotsByEvent.get(ANY_EVENT) ?? [];
+  const defsByKind = new Map([...slotsByEvent].filter(([k]) => k !== ANY_EVENT).map(([k, defs]) => [k, [...defs, ...anyDefs]]));
   const opsFor = (event: ActivityEvent): SlotOp[] => {
-    const defs = slotsByEvent.get(event.kind);
-    if (!defs) return [];
+    const defs = defsByKind.get(event.kind) ?? anyDefs;
+    if (defs.length === 0) return [];
     const ops: SlotOp[] = [];
     for (const d of defs) {
       if (!matches(d.where, event)) continue;
@@ -255,12 +322,14 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const totals = new WindowTotals(layout.merges, windowLengths);
   for (const r of refs) {
     r.i = totals.index(r.id);
-    r.level = r.level < 0 ? totals.allTime : totals.level(r.level);
+    r.level = r.endDays < 0 ? totals.allTime : totals.level(r.endDays);
+    r.from = r.offsetDays > 0 ? totals.level(r.offsetDays) + 1 : 0;
   }
   // One reused context: evaluate() runs once per scored event and must not allocate per call.
   // A window of W days as of t covers the day buckets that start in [t − W days, t): buckets starting
   // at or after t are never read, which is what makes snapshot rows point-in-time correct.
   const ctx: EvalContext = { asOf: 0, out: new Float64Array(columns.length), totals };
+  const everyValue = new Float64Array(columns.length);
   const context = (state: Readonly<CustomerState>, asOf: number, out: Float64Array): EvalContext => {
     totals.load(state, asOf);
     ctx.asOf = asOf;
@@ -271,7 +340,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   return Object.freeze({
     spec,
     hash,
-    columns: Object.freeze(columns),
+    columns: Object.freeze(modelColumns),
     layout,
     maxWindowDays,
     opsFor,
@@ -281,9 +350,15 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
       return signupSlot === undefined ? base : { ...base, signupSlot };
     },
     signupSlot,
-    evaluate(state: Readonly<CustomerState>, asOf: number, out = new Float64Array(columns.length)): Float64Array {
-      const c = context(state, asOf, out);
+    evaluate(state: Readonly<CustomerState>, asOf: number, out = new Float64Array(modelColumns.length)): Float64Array {
+      if (allOutputs) {
+        const c = context(state, asOf, out);
+        for (const ev of evals) ev(c);
+        return out;
+      }
+      const c = context(state, asOf, everyValue);
       for (const ev of evals) ev(c);
+      for (let k = 0; k < outputIndex.length; k++) out[k] = everyValue[outputIndex[k]!]!;
       return out;
     },
     categoryValue(state: Readonly<CustomerState>, feature: string, asOf: number): string | null {

@@ -11,15 +11,25 @@ export const eventFilterSchema = z
   .object({ field: name, in: z.array(scalar).min(1) })
   .strict();
 
+/** `*` reads every event, whatever its kind (active days, first activity, recency over any activity). */
+export const ANY_EVENT = '*';
+
 const eventRef = {
-  event: name,
+  event: z.union([name, z.literal(ANY_EVENT)]),
   where: eventFilterSchema.optional(),
 };
+
+const windowDays = z.number().int().min(1).max(400);
 
 const common = {
   name,
   description: z.string().optional(),
   missingIndicator: z.boolean().default(false),
+  /**
+   * Computed (ratios and differences may read it) but not a model input: no column in rows, snapshots
+   * or manifests. Optional without a default, so specs that do not use it keep their hash.
+   */
+  intermediate: z.boolean().optional(),
 };
 
 export const windowFeatureSchema = z
@@ -27,12 +37,42 @@ export const windowFeatureSchema = z
     ...common,
     ...eventRef,
     type: z.literal('window'),
-    agg: z.enum(['count', 'sum', 'mean', 'max', 'min', 'distinct']),
+    /**
+     * active_days: exact number of distinct days (UTC day buckets) with a matching event.
+     * distinct: an estimate (256-bit linear counting; see docs/feature-spec.md for its error).
+     */
+    agg: z.enum(['count', 'sum', 'mean', 'max', 'min', 'distinct', 'active_days']),
     field: name.optional(),
-    windowDays: z.number().int().min(1).max(400),
+    windowDays,
+    /** The window ends this many days before the observation time: [t − (offset + W) days, t − offset days). */
+    offsetDays: windowDays.optional(),
   })
   .strict()
-  .refine((f) => f.agg === 'count' || f.field !== undefined, { message: 'agg other than count needs a field' });
+  .refine((f) => f.agg === 'count' || f.agg === 'active_days' || f.field !== undefined, { message: 'agg other than count and active_days needs a field' })
+  .refine((f) => f.agg !== 'active_days' || f.field === undefined, { message: 'active_days counts days with an event; it takes no field' });
+
+/** Days since the earliest matching event, over all time or within the last windowDays. */
+export const firstEventFeatureSchema = z
+  .object({ ...common, ...eventRef, type: z.literal('first_event'), windowDays: windowDays.optional() })
+  .strict();
+
+/**
+ * Least-squares slope of per-period totals over the last `periods` periods of `periodDays` each,
+ * oldest to newest: per period, how much the total rises (positive) or falls (negative).
+ */
+export const trendFeatureSchema = z
+  .object({
+    ...common,
+    ...eventRef,
+    type: z.literal('trend'),
+    agg: z.enum(['count', 'sum', 'active_days']),
+    field: name.optional(),
+    periodDays: z.number().int().min(1).max(200),
+    periods: z.number().int().min(2).max(26),
+  })
+  .strict()
+  .refine((f) => (f.agg === 'sum') === (f.field !== undefined), { message: 'sum needs a field; count and active_days take none' })
+  .refine((f) => f.periodDays * f.periods <= 400, { message: 'periodDays × periods must be at most 400 days' });
 
 export const recencyFeatureSchema = z
   .object({ ...common, ...eventRef, type: z.literal('recency') })
@@ -78,6 +118,8 @@ export const differenceFeatureSchema = z
 export const featureDefSchema = z.union([
   windowFeatureSchema,
   recencyFeatureSchema,
+  firstEventFeatureSchema,
+  trendFeatureSchema,
   profileFeatureSchema,
   categoryFeatureSchema,
   ratioFeatureSchema,
@@ -103,6 +145,8 @@ export const featureSpecSchema = z
 export type EventFilter = z.infer<typeof eventFilterSchema>;
 export type WindowFeature = z.infer<typeof windowFeatureSchema>;
 export type RecencyFeature = z.infer<typeof recencyFeatureSchema>;
+export type FirstEventFeature = z.infer<typeof firstEventFeatureSchema>;
+export type TrendFeature = z.infer<typeof trendFeatureSchema>;
 export type ProfileFeature = z.infer<typeof profileFeatureSchema>;
 export type CategoryFeature = z.infer<typeof categoryFeatureSchema>;
 export type RatioFeature = z.infer<typeof ratioFeatureSchema>;
@@ -122,6 +166,12 @@ export function parseFeatureSpec(input: unknown): FeatureSpec {
   const seen = new Set<string>();
   for (const f of spec.features) {
     if (seen.has(f.name)) throw new ChurnflowError('CF_SPEC_INVALID', `invalid feature spec: feature '${f.name}' is declared twice`);
+    if (f.intermediate && (f.type === 'category' || f.missingIndicator)) {
+      throw new ChurnflowError(
+        'CF_SPEC_INVALID',
+        `invalid feature spec: intermediate feature '${f.name}' must be numeric without missingIndicator (it feeds ratios and differences, not the model)`,
+      );
+    }
     if (f.type === 'ratio' || f.type === 'difference') {
       for (const ref of f.type === 'ratio' ? [f.numerator, f.denominator] : [f.left, f.right]) {
         if (!seen.has(ref)) {
@@ -133,6 +183,9 @@ export function parseFeatureSpec(input: unknown): FeatureSpec {
       }
     }
     seen.add(f.name);
+  }
+  if (spec.features.every((f) => f.intermediate)) {
+    throw new ChurnflowError('CF_SPEC_INVALID', 'invalid feature spec: every feature is intermediate; at least one must be a model input');
   }
   return spec;
 }

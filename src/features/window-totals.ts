@@ -1,7 +1,8 @@
 // Totals of every slot over every window length, from one pass over a customer's day buckets.
 // Windows are nested (7d ⊂ 30d ⊂ 90d ⊂ all time), so each bucket is merged once, into the smallest
-// window that holds it, and a window's total combines the levels up to it. Buffers are reused
-// between calls: this runs once per scored event.
+// window that holds it, and a window's total combines the levels up to it. A window that ends before
+// the observation time (an offset window, a trend's earlier period) combines the levels between its
+// two edges. Buffers are reused between calls: this runs once per scored event.
 import { DAY_MS, type Scalar } from '../events/activity-event.js';
 import type { CustomerState } from '../state/customer-state.js';
 import { BITSET_WORDS, estimateDistinct, type SlotMerge, type SlotValue } from '../state/slots.js';
@@ -14,6 +15,8 @@ export class WindowTotals {
   private readonly num_: Float64Array;
   private readonly scratch = new Uint32Array(BITSET_WORDS);
   private readonly has: Uint8Array;
+  /** Per cell, the day buckets in which an 'add' slot is non-zero: exact active days (a bucket is one UTC day). */
+  private readonly days: Uint32Array;
   private readonly lastT: Float64Array;
   private readonly lastV: Scalar[];
   private readonly bits: Uint32Array;
@@ -30,6 +33,7 @@ export class WindowTotals {
     const cells = ids.length * this.levels;
     this.num_ = new Float64Array(cells);
     this.has = new Uint8Array(cells);
+    this.days = new Uint32Array(cells);
     this.lastT = new Float64Array(cells);
     this.lastV = new Array<Scalar>(cells).fill(null);
     this.bits = new Uint32Array(cells * BITSET_WORDS);
@@ -38,6 +42,7 @@ export class WindowTotals {
   /** Loads the state's buckets that start before asOf. */
   load(state: Readonly<CustomerState>, asOf: number): void {
     this.has.fill(0);
+    this.days.fill(0);
     this.bits.fill(0);
     const last = this.levels - 1;
     this.mergeBucket(state.archive, last);
@@ -75,12 +80,12 @@ export class WindowTotals {
     return this.levels - 1;
   }
 
-  /** add/max/min total over levels 0..upTo; NaN when no bucket in range has the slot. */
-  num(i: number, upTo: number): number {
+  /** add/max/min total over levels from..upTo; NaN when no bucket in range has the slot. */
+  num(i: number, upTo: number, from = 0): number {
     const merge = this.merges[i]!;
     let found = false;
     let acc = 0;
-    for (let k = 0; k <= upTo; k++) {
+    for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.has[cell] === 0) continue;
       const x = this.num_[cell]!;
@@ -88,6 +93,16 @@ export class WindowTotals {
       found = true;
     }
     return found ? acc : Number.NaN;
+  }
+
+  /**
+   * Day buckets over levels from..upTo in which an 'add' slot is non-zero. Exact for window levels; the
+   * last level also holds the archive, which counts as one bucket (compileSpec never asks for it).
+   */
+  activeDays(i: number, upTo: number, from = 0): number {
+    let n = 0;
+    for (let k = from; k <= upTo; k++) n += this.days[i * this.levels + k]!;
+    return n;
   }
 
   /** Event time of the latest 'last' value over levels 0..upTo (NaN if none); lastValue gives the value. */
@@ -101,10 +116,10 @@ export class WindowTotals {
     return cell < 0 ? undefined : this.lastV[cell];
   }
 
-  /** Distinct-count estimate of a bit-set slot over levels 0..upTo (0 if none). */
-  distinct(i: number, upTo: number): number {
+  /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
+  distinct(i: number, upTo: number, from = 0): number {
     this.scratch.fill(0);
-    for (let k = 0; k <= upTo; k++) {
+    for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.has[cell] === 0) continue;
       for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[cell * BITSET_WORDS + w]!;
@@ -133,6 +148,7 @@ export class WindowTotals {
       switch (this.merges[i]) {
         case 'add':
           this.num_[cell] = (first ? 0 : this.num_[cell]!) + (v as number);
+          if (v !== 0) this.days[cell]!++;
           break;
         case 'max':
           this.num_[cell] = first ? (v as number) : Math.max(this.num_[cell]!, v as number);

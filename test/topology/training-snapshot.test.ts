@@ -19,7 +19,33 @@ function rowsAt(result: Awaited<ReturnType<typeof runSnapshot>>, t: number) {
   return new Map(result.rows.filter((r) => r.observationTime === t).map((r) => [r.customerId, [...r.features]]));
 }
 
-test('changing, removing or adding events after an observation time leaves its rows unchanged', async () => {
+// The exact aggregates (active days, first event, offset windows, trends, intermediates feeding a
+// ratio) under the same perturbation: they must be point-in-time too.
+const exactSpec = compileSpec(
+  {
+    ...DEFAULT_CHURN_SPEC,
+    name: 'churn_exact_features',
+    features: [
+      { name: 'active_days_30d', type: 'window', event: '*', agg: 'active_days', windowDays: 30 },
+      { name: 'session_days_prev_14d', type: 'window', event: 'session', agg: 'active_days', windowDays: 14, offsetDays: 14 },
+      { name: 'days_since_first_event', type: 'first_event', event: '*', missingIndicator: true },
+      { name: 'days_since_first_login_30d', type: 'first_event', event: 'login', windowDays: 30 },
+      { name: 'days_since_any', type: 'recency', event: '*' },
+      { name: 'session_trend', type: 'trend', event: 'session', agg: 'sum', field: 'duration_seconds', periodDays: 7, periods: 4 },
+      { name: 'login_days_trend', type: 'trend', event: 'login', agg: 'active_days', periodDays: 7, periods: 3 },
+      { name: 'logins_7d', type: 'window', event: 'login', agg: 'count', windowDays: 7, intermediate: true },
+      { name: 'logins_prev_7d', type: 'window', event: 'login', agg: 'count', windowDays: 7, offsetDays: 7, intermediate: true },
+      { name: 'logins_week_over_week', type: 'ratio', numerator: 'logins_7d', denominator: 'logins_prev_7d' },
+    ],
+  },
+  { allowedLatenessMs: 3_600_000 },
+);
+
+for (const [label, s] of [['default spec', spec], ['exact-feature spec', exactSpec]] as const) {
+  test(`${label}: changing, removing or adding events after an observation time leaves its rows unchanged`, () => pointInTime(s));
+}
+
+async function pointInTime(spec: typeof exactSpec): Promise<void> {
   const base = await runSnapshot(events, spec, now);
   const obs = base.stats.observations;
   assert.ok(obs.length >= 4, `observations: ${obs.length}`);
@@ -48,7 +74,7 @@ test('changing, removing or adding events after an observation time leaves its r
   const later = Math.max(...base.rows.map((r) => r.observationTime));
   assert.ok(later > T);
   assert.notDeepEqual(rowsAt(changed, later), rowsAt(base, later), 'the perturbation does reach later rows (the test can fail)');
-});
+}
 
 test('labels: 1 exactly when the customer cancels within the horizon; censored rows are dropped', async () => {
   const result = await runSnapshot(events, spec, now);

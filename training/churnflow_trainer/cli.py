@@ -23,6 +23,10 @@ def _cmd_train(a: argparse.Namespace) -> int:
         validation_share=a.validation_share,
         early_stopping_share=a.early_stopping_share,
         purge_days=a.purge_days,
+        split=a.split,
+        group_column=a.group_column,
+        split_column=a.split_column,
+        refit=not a.no_refit,
         seed=a.seed,
         learning_rate=a.learning_rate,
         num_leaves=a.num_leaves,
@@ -134,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--purge-days", type=float, default=None,
         help="drop rows whose label window reaches into the next period (default: the label horizon from meta)",
+    )
+    t.add_argument(
+        "--split", choices=("time", "group", "column"), default="time",
+        help="time: latest dates validate (purged); group: whole values of --group-column are held out; "
+        "column: the snapshot's --split-column says train / early_stopping / validation per row",
+    )
+    t.add_argument("--group-column", default="group", help="split=group: the column whose values are held out whole (e.g. group, customer_id)")
+    t.add_argument("--split-column", default="split", help="split=column: the column with train / early_stopping / validation")
+    t.add_argument(
+        "--no-refit", action="store_true",
+        help="keep the early-stopping rows out of training (default: once they picked the iteration count, refit on train + early stopping)",
     )
     t.add_argument("--seed", type=int, default=7)
     t.add_argument("--learning-rate", type=float, default=0.05)

@@ -103,6 +103,21 @@ def fit(
     return FitResult(booster=final, model_text=text, best_iteration=best, best_score=best_score, params=dict(params))
 
 
+def refit(x: np.ndarray, y: np.ndarray, columns: list[str], params: dict, rounds: int, best_score: float) -> FitResult:
+    """Train again on more rows (train + early stopping) for the number of rounds early stopping chose:
+    the early-stopping rows pick the iteration count, then they are training data like the rest."""
+    import lightgbm as lgb
+
+    try:
+        booster = lgb.train(params, lgb.Dataset(x, label=y, feature_name=columns, params=params, free_raw_data=False), num_boost_round=rounds)
+    except lgb.basic.LightGBMError as e:
+        raise TrainerError(f"LightGBM: {e}") from e
+    final = lgb.Booster(model_str=float32_thresholds(booster.model_to_string()))
+    if not np.array_equal(booster_raw(booster, x), booster_raw(final, x)):
+        raise TrainerError("internal: float32 threshold rewrite changed the booster's output on float32 inputs")
+    return FitResult(booster=final, model_text=final.model_to_string(), best_iteration=rounds, best_score=best_score, params=dict(params))
+
+
 def floor_float32(t: float) -> float:
     """The largest float32 value <= t. For any float32 x: x <= t  <=>  x <= floor_float32(t)."""
     f = np.float32(t)  # round to nearest (may overflow to +-inf for huge t)

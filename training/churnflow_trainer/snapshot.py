@@ -30,6 +30,7 @@ class Snapshot:
     observation_time: np.ndarray  # int64 epoch ms
     label: np.ndarray  # int8 0/1
     x_raw: np.ndarray  # float64 [rows, features], NaN = missing
+    extra: dict  # requested extra columns (group, split) as str arrays, same row order
 
     @property
     def feature_names(self) -> list[str]:
@@ -82,7 +83,7 @@ def _parse_features(meta: dict) -> list[dict]:
     return out
 
 
-def load_snapshot(parquet_path: str | Path) -> Snapshot:
+def load_snapshot(parquet_path: str | Path, extra_columns: tuple[str, ...] = ()) -> Snapshot:
     parquet_path = Path(parquet_path)
     meta_path = meta_path_for(parquet_path)
     if not parquet_path.is_file():
@@ -140,6 +141,18 @@ def load_snapshot(parquet_path: str | Path) -> Snapshot:
             raise TrainerError(f"{parquet_path}: feature {name!r} has infinite values")
         x_raw[:, j] = values
 
+    extra = {}
+    for c in extra_columns:
+        if c == "customer_id":
+            extra[c] = customer_id
+            continue
+        if c not in table.column_names:
+            raise TrainerError(f"{parquet_path}: no column {c!r} (columns: {', '.join(table.column_names[:8])}, …)")
+        col = table.column(c)
+        if col.null_count:
+            raise TrainerError(f"{parquet_path}: column {c!r} has {col.null_count} nulls; every row needs a value to be split")
+        extra[c] = np.asarray([str(v) for v in col.to_pylist()], dtype=str)
+
     # Canonical row order, so the model does not depend on how the writer ordered rows.
     order = np.lexsort((customer_id, observation_time))
     snap = Snapshot(
@@ -152,6 +165,7 @@ def load_snapshot(parquet_path: str | Path) -> Snapshot:
         observation_time=observation_time[order],
         label=label[order].astype(np.int8),
         x_raw=x_raw[order],
+        extra={k: v[order] for k, v in extra.items()},
     )
     for key, actual in (("rows", n), ("positives", int(snap.label.sum()))):
         declared = meta.get(key)

@@ -19,6 +19,7 @@ another horizon of data); threshold tuning and reported metrics use validation o
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -106,3 +107,91 @@ def time_split(
         purge_ms=int(purge_ms),
         purged_rows=purged,
     )
+
+
+@dataclass
+class GroupSplit:
+    """Whole groups (cohorts, courses, regions, customers) held out: no group is in two segments."""
+
+    train: np.ndarray
+    early_stopping: np.ndarray
+    validation: np.ndarray
+    method: str
+    groups: int
+    validation_groups: int
+    early_stopping_groups: int
+    purged_rows: int = 0
+
+    def describe(self, obs: np.ndarray, label: np.ndarray) -> dict:
+        def seg(mask: np.ndarray) -> dict:
+            t = obs[mask]
+            return {
+                "from": int(t.min()) if t.size else None,
+                "to": int(t.max()) if t.size else None,
+                "dates": int(np.unique(t).size),
+                "rows": int(mask.sum()),
+                "positives": int(label[mask].sum()),
+            }
+
+        return {
+            "train": seg(self.train),
+            "early_stopping": seg(self.early_stopping),
+            "validation": seg(self.validation),
+            "purged_rows": self.purged_rows,
+            "groups": {"total": self.groups, "validation": self.validation_groups, "early_stopping": self.early_stopping_groups},
+        }
+
+
+def _group_order(values: np.ndarray, seed: int) -> list[str]:
+    """Distinct groups in a seeded, order-independent shuffle (sha256 of seed and group)."""
+    distinct = sorted({str(v) for v in values})
+    return sorted(distinct, key=lambda g: hashlib.sha256(f"{seed}\x00{g}".encode("utf-8")).hexdigest())
+
+
+def group_split(groups: np.ndarray, validation_share: float, early_stopping_share: float, seed: int) -> GroupSplit:
+    """Validation: round(validation_share × groups) whole groups (≥ 1); early stopping: round(share × rest) (≥ 1)."""
+    if not 0.0 < validation_share < 1.0:
+        raise TrainerError("--validation-share must be in (0, 1)")
+    if not 0.0 < early_stopping_share < 1.0:
+        raise TrainerError("--early-stopping-share must be in (0, 1)")
+    g = np.asarray([str(v) for v in groups])
+    order = _group_order(g, seed)
+    n = len(order)
+    if n < 3:
+        raise TrainerError(f"a group split needs at least 3 groups (train, early stopping, validation); the snapshot has {n}")
+    n_val = max(1, _round_half_up(validation_share * n))
+    n_es = max(1, _round_half_up(early_stopping_share * (n - n_val)))
+    if n - n_val - n_es < 1:
+        raise TrainerError(f"{n} groups leave none for training after {n_val} validation and {n_es} early-stopping groups")
+    val_groups = set(order[:n_val])
+    es_groups = set(order[n_val : n_val + n_es])
+    validation = np.isin(g, list(val_groups))
+    early_stopping = np.isin(g, list(es_groups))
+    train = ~(validation | early_stopping)
+    return GroupSplit(train, early_stopping, validation, "group", n, n_val, n_es)
+
+
+SPLIT_VALUES = {"train": "train", "early_stopping": "early_stopping", "es": "early_stopping", "validation": "validation", "valid": "validation"}
+
+
+def column_split(values: np.ndarray, customers: np.ndarray, early_stopping_share: float, seed: int) -> GroupSplit:
+    """The user's own split column: train / early_stopping / validation per row. Without early_stopping
+    rows, whole customers of the train rows are drawn for early stopping (so no customer straddles)."""
+    v = np.asarray([str(x) for x in values])
+    unknown = sorted(set(v) - set(SPLIT_VALUES))
+    if unknown:
+        raise TrainerError(f"split column values must be train, early_stopping (es) or validation (valid); found {unknown[:5]}")
+    seg = np.asarray([SPLIT_VALUES[x] for x in v])
+    validation = seg == "validation"
+    early_stopping = seg == "early_stopping"
+    train = seg == "train"
+    if not validation.any() or not train.any():
+        raise TrainerError("the split column needs train and validation rows")
+    n_es_groups = 0
+    if not early_stopping.any():
+        order = _group_order(customers[train], seed)
+        n_es_groups = max(1, _round_half_up(early_stopping_share * len(order)))
+        held = set(order[:n_es_groups])
+        early_stopping = train & np.isin(np.asarray([str(c) for c in customers]), list(held))
+        train = train & ~early_stopping
+    return GroupSplit(train, early_stopping, validation, "column", 0, 0, n_es_groups)

@@ -23,7 +23,7 @@ from .jsonio import write_bytes_atomic, write_json
 from .metrics import evaluate
 from .reference import feature_reference, score_reference
 from .snapshot import load_snapshot
-from .split import DAY_MS, time_split
+from .split import DAY_MS, column_split, group_split, time_split
 
 REFERENCE_OUTPUT_ROWS = 32
 ONNX_FILE = "model.onnx"
@@ -43,6 +43,10 @@ class TrainConfig:
     validation_share: float = 0.25
     early_stopping_share: float = 0.2
     purge_days: float | None = None  # None = the snapshot's label horizon
+    split: str = "time"  # "time" | "group" | "column"
+    group_column: str = "group"  # split=group: hold out whole values of this column (e.g. customer_id)
+    split_column: str = "split"  # split=column: train / early_stopping / validation per row
+    refit: bool = True  # after early stopping, train again on train + early-stopping rows
     seed: int = 7
     learning_rate: float = 0.05
     num_leaves: int = 31
@@ -159,7 +163,10 @@ def train(cfg: TrainConfig) -> dict:
         raise TrainerError("--num-threads must be >= 1")
     created_at = resolve_created_at(cfg.created_at)
 
-    snap = load_snapshot(cfg.snapshot)
+    if cfg.split not in ("time", "group", "column"):
+        raise TrainerError(f"--split must be time, group or column, got {cfg.split!r}")
+    extra = (cfg.group_column,) if cfg.split == "group" else (cfg.split_column,) if cfg.split == "column" else ()
+    snap = load_snapshot(cfg.snapshot, extra)
     features = snap.features
     names = snap.feature_names
     indicators = snap.missing_indicator
@@ -173,7 +180,17 @@ def train(cfg: TrainConfig) -> dict:
     else:
         purge_days = 0.0
         log("warning: meta.json has no label.horizon_days; no purge gap before validation (set --purge-days)")
-    split = time_split(snap.observation_time, cfg.validation_share, cfg.early_stopping_share, int(round(purge_days * DAY_MS)))
+    if cfg.split == "time":
+        split = time_split(snap.observation_time, cfg.validation_share, cfg.early_stopping_share, int(round(purge_days * DAY_MS)))
+        method = "time: train | early stopping | validation by observation date"
+    elif cfg.split == "group":
+        split = group_split(snap.extra[cfg.group_column], cfg.validation_share, cfg.early_stopping_share, cfg.seed)
+        method = f"group: whole values of {cfg.group_column!r} held out for validation and early stopping"
+        purge_days = 0.0
+    else:
+        split = column_split(snap.extra[cfg.split_column], snap.customer_id, cfg.early_stopping_share, cfg.seed)
+        method = f"column: the snapshot's {cfg.split_column!r} column"
+        purge_days = 0.0
     tr, es, va = split.train, split.early_stopping, split.validation
     y = snap.label.astype(np.int64)
     obs = snap.observation_time
@@ -183,11 +200,15 @@ def train(cfg: TrainConfig) -> dict:
             raise TrainerError(f"the {seg_name} period has only one class ({pos} positives in {int(mask.sum())} rows)")
     seg = split.describe(obs, y)
     log(
-        "split by date: train {t[rows]} rows / {t[dates]} dates, early stopping {e[rows]} / {e[dates]}, "
-        "validation {v[rows]} / {v[dates]}; purged {p} rows ({d:g}-day gap)".format(
-            t=seg["train"], e=seg["early_stopping"], v=seg["validation"], p=split.purged_rows, d=purge_days
+        "split ({m}): train {t[rows]} rows / {t[dates]} dates, early stopping {e[rows]} / {e[dates]}, "
+        "validation {v[rows]} / {v[dates]}; purged {p} rows ({d:g}-day gap){r}".format(
+            m=cfg.split, t=seg["train"], e=seg["early_stopping"], v=seg["validation"], p=split.purged_rows, d=purge_days,
+            r="; the early-stopping rows only pick the iteration count, then train too (refit)" if cfg.refit
+            else f"; {seg['early_stopping']['rows']} early-stopping rows are not trained on (--no-refit)",
         )
     )
+    not_trained = split.purged_rows + (0 if cfg.refit else int(es.sum()))
+    log(f"rows not used for training or validation: {not_trained} of {y.size} ({100.0 * not_trained / y.size:.1f}%)")
 
     # Imputation is learned on the training period only.
     impute = fit_medians(snap.x_raw[tr], names)
@@ -206,6 +227,10 @@ def train(cfg: TrainConfig) -> dict:
     )
     fitted = M.fit(x_tr, y[tr], x_es, y[es], columns, params, cfg.num_boost_round, cfg.early_stopping_rounds)
     log(f"lightgbm: best iteration {fitted.best_iteration} (early-stopping logloss {fitted.best_score:.5f})")
+    if cfg.refit:
+        both = tr | es
+        fitted = M.refit(x_all[both], y[both], columns, params, fitted.best_iteration, fitted.best_score)
+        log(f"lightgbm: refit on train + early stopping ({int(both.sum())} rows), {fitted.best_iteration} rounds")
 
     onnx_model = M.to_onnx(fitted.booster, len(columns))
     opsets = M.onnx_opsets(onnx_model)
@@ -274,11 +299,13 @@ def train(cfg: TrainConfig) -> dict:
                 "snapshot": snap.sha256,
                 "source": snap.meta.get("source"),
                 "split": {
-                    "method": "time: train | early stopping | validation by observation date",
+                    "method": method,
+                    "refit_on_early_stopping": cfg.refit,
+                    "rows_not_trained": not_trained,
                     "validation_share": cfg.validation_share,
                     "early_stopping_share": cfg.early_stopping_share,
                     "purge_days": purge_days,
-                    "dates": split.dates,
+                    "dates": int(np.unique(obs).size),
                     **seg,
                 },
             },
