@@ -275,7 +275,9 @@ def test_onnx_carries_tree_covers_for_treeshap(bundle, manifest):
     assert len(covers) == len(a["nodes_nodeids"]) and all(isinstance(c, int) for c in covers)
     pos = {(t, i): k for k, (t, i) in enumerate(zip(a["nodes_treeids"], a["nodes_nodeids"]))}
     weight = {(t, i): w for t, i, w in zip(a["class_treeids"], a["class_nodeids"], a["class_weights"])}
-    train_rows = manifest["metrics"]["train"]["rows"]
+    split = manifest["training_data"]["split"]
+    # The trees were fitted on the train rows, plus the early-stopping rows when refitted on them.
+    train_rows = manifest["metrics"]["train"]["rows"] + (manifest["metrics"]["early_stopping"]["rows"] if split["refit_on_early_stopping"] else 0)
     expected = 0.0
     for tree in sorted(set(a["nodes_treeids"])):
         root = pos[(tree, 0)]
