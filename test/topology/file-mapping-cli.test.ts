@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
+import YAML from 'yaml';
 import { readNative, writeFlatAvro, writeFlatCsv, writeFlatNdjson } from '../helpers/flat-activity.js';
 
 const cli = (args: string[]) => execFileSync(process.execPath, ['bin/churnflow.js', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,6 +97,26 @@ test('backtest and score-all: the same report and the same scores from every for
     assert.deepEqual(backtest(file, name, MAPPING), wantReport, `${file}: backtest report identical but for the source`);
     assert.ok(scoreAll(file, name, MAPPING).equals(wantScores), `${file}: score-all output identical`);
   }
+});
+
+test('run with source.kind=file: the foreign files through the config\'s mapping give the native run\'s risk events', async () => {
+  const { dir, native, foreign } = await setup;
+  const input = (YAML.parse(readFileSync(MAPPING, 'utf8')) as { input: unknown }).input;
+  const run = (file: string, name: string, mapped: boolean) => {
+    const out = join(dir, `run-${name}`);
+    const config = join(dir, `run-${name}.yaml`);
+    writeFileSync(config, YAML.stringify({ source: { kind: 'file', file }, state: { kind: 'memory' }, sinks: { kind: 'file', dir: out }, http: { enabled: false }, log: { level: 'warn' }, ...(mapped ? { input } : {}) }));
+    cli(['run', '-c', config]);
+    // processing_time is the wall clock of a run; everything else comes from the input.
+    return readFileSync(join(out, 'risk-events.ndjson'), 'utf8').trim().split('\n').map((l) => {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      delete r['processing_time'];
+      return r;
+    });
+  };
+  const want = run(native, 'native', false);
+  assert.ok(want.length > 1000);
+  for (const file of [foreign[1]!, foreign[2]!]) assert.deepEqual(run(file, file.slice(file.lastIndexOf('.') + 1), true), want, file);
 });
 
 test('a record the mapping cannot read is dead-lettered with the field and the reason; the rest are scored', async () => {
