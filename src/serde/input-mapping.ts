@@ -283,7 +283,6 @@ const topicMappingSchema = z
 export type TopicMapping = z.infer<typeof topicMappingSchema>;
 export type TopicMappingInput = z.input<typeof topicMappingSchema>;
 
-
 /** Kinds and payload fields of one mapping against the built-in and declared kinds (issues at `base`). */
 function checkMappingKinds(m: TopicMapping, kinds: ReadonlyMap<string, readonly EngineField[]>, ctx: z.RefinementCtx, base: (string | number)[]): void {
   const known = [...kinds.keys()].join(', ');
