@@ -6,9 +6,8 @@ import type { IHeaders } from 'kafkajs';
 import type { EdgeContext, EdgeFactories } from './engine.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import type { OutputSinks } from './operators/write-outputs.js';
-import { ActivityCodec } from './serde/activity-codec.js';
+import { decoderFor } from './serde/decoder-for.js';
 import { RegistryClient } from './serde/registry-client.js';
-import { RegistryActivityDecoder } from './serde/registry-decoder.js';
 import { deadLetterEncoder, driftMetricEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
@@ -61,11 +60,14 @@ export function productionEdges(): EdgeFactories {
 
     async decoder(ctx) {
       const { config } = ctx;
-      if (config.source.kind !== 'kafka' || (config.kafka.format !== 'confluent-avro' && config.input.mappings.length === 0)) {
-        return new ActivityCodec();
-      }
+      // Files and the simulator: the engine's own default (the same factory, for a file source).
+      if (config.source.kind !== 'kafka') return undefined;
       const cache = config.schemaRegistry.cache;
-      return new RegistryActivityDecoder({ registry: registryFor(ctx), input: config.input, unknownIdTtlMs: cache.unknownIdTtlMs, maxCachedIds: cache.maxCachedIds, maxConcurrentFetches: cache.maxConcurrentFetches, now: () => ctx.clock.now() });
+      return decoderFor(config.input, {
+        kind: 'kafka',
+        format: config.kafka.format,
+        registry: () => ({ registry: registryFor(ctx), unknownIdTtlMs: cache.unknownIdTtlMs, maxCachedIds: cache.maxCachedIds, maxConcurrentFetches: cache.maxConcurrentFetches, now: () => ctx.clock.now() }),
+      });
     },
 
     async store(ctx) {

@@ -17,7 +17,7 @@ import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
 import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
-import { DEFAULT_VALIDATION_RULES } from './events/validate-event.js';
+import { validationRules } from './config/validation-rules.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import { loadFeatureSpec } from './features/load-spec.js';
@@ -27,13 +27,14 @@ import { startHttpServer } from './observability/http-server.js';
 import { reportProgress } from './observability/progress-source.js';
 import { ProgressTracker } from './observability/progress-tracker.js';
 import { loadScoringModel } from './scoring/scoring-model.js';
-import { ActivityCodec } from './serde/activity-codec.js';
+import { decoderFor } from './serde/decoder-for.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
 import { createFileSink } from './sinks/file-sink.js';
 import { limitDeadLetterSinks } from './sinks/limit-dead-letters.js';
 import type { RecordSink } from './sinks/record-sink.js';
 import { createStdoutSink } from './sinks/stdout-sink.js';
 import type { OutputSinks } from './operators/write-outputs.js';
+import { fileSourceOptions } from './sources/file-input.js';
 import { createFileSource } from './sources/file-source.js';
 import type { RecordSource } from './sources/record-source.js';
 import { createSimulatorSource } from './sources/simulator-source.js';
@@ -138,7 +139,7 @@ export async function createEngine(
     const f = options.factories ?? {};
 
     const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
-    const decoder = (await f.decoder?.(ctx)) ?? new ActivityCodec();
+    const decoder = (await f.decoder?.(ctx)) ?? decoderFor(config.input, config.source.kind === 'file' ? { kind: 'file', path: config.source.file! } : { kind: 'simulator' });
     ctx.decoder = decoder;
     const sinks = limitDeadLetterSinks((await f.sinks?.(ctx)) ?? localSinks(config, app), config.sinks.deadLetter);
     const source = reportProgress((await f.source?.(ctx)) ?? localSource(config, app, clock), progress);
@@ -171,7 +172,7 @@ export async function createEngine(
       {
         source,
         decoder,
-        rules: { ...DEFAULT_VALIDATION_RULES, ...config.validation },
+        rules: validationRules(config),
         store,
         spec,
         model: () => handle.get('production'),
@@ -227,7 +228,7 @@ function readiness(app: App, progress: ProgressTracker): { state: string; ready:
 }
 
 function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {
-  if (config.source.kind === 'file') return app.own('source', createFileSource(config.source.file!, clock), (s) => s.close());
+  if (config.source.kind === 'file') return app.own('source', createFileSource(config.source.file!, clock, fileSourceOptions(config.input)), (s) => s.close());
   if (config.source.kind === 'simulator') return app.own('source', createSimulatorSource(resolveSimulatorOptions({}), clock), (s) => s.close());
   throw new ChurnflowError('CF_CONFIG_INVALID', `source.kind '${config.source.kind}' needs the production edges (churnflow run)`);
 }

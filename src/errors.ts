@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'CF_SINK_FAILED'
   | 'CF_OUTPUT_TOO_LARGE'
   | 'CF_INPUT_INVALID'
+  /** An input mapping mapped none of the records it met: the configuration, not the data, is wrong. */
+  | 'CF_MAPPING_NO_MATCH'
   | 'CF_LIFECYCLE'
   | 'CF_SNAPSHOT_FAILED'
   | 'CF_SNAPSHOT_EMPTY'

@@ -12,12 +12,13 @@ import { formatDate } from '../backtest/format-number.js';
 import { reportJson } from '../backtest/report-json.js';
 import { renderReportHtml } from '../backtest/report-html.js';
 import { ChurnflowError } from '../errors.js';
-import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
+import { loadConfig } from '../config/load-config.js';
+import { validationRules } from '../config/validation-rules.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import { loadScoringModel, type ScoringModel } from '../scoring/scoring-model.js';
-import { ActivityCodec } from '../serde/activity-codec.js';
+import { decoderFor, finishDecoding } from '../serde/decoder-for.js';
 import { simulationEndTime, type SimulatorOptions } from '../simulator/index.js';
-import { createFileSource } from '../sources/file-source.js';
+import { openFileInput } from '../sources/file-input.js';
 import { readLabelFile } from '../sources/label-file.js';
 import { createSimulatorSource } from '../sources/simulator-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
@@ -31,6 +32,8 @@ export interface ModelRef {
 
 export interface BacktestRunOptions {
   readonly source: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'simulator'; readonly options: SimulatorOptions };
+  /** Config file: input mappings and declared kinds for the file, validation limits (default: the defaults and CHURNFLOW_* env). */
+  readonly config?: string;
   readonly models: readonly ModelRef[];
   readonly spec: string;
   readonly allowedLatenessMs: number;
@@ -100,11 +103,12 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
     const { costs, source: costsSource } = resolveCosts(o.costs, models[0]!, labels[0]!);
     const sim = o.source.kind === 'simulator' ? o.source.options : undefined;
     const clock = o.now !== undefined ? fixedClock(o.now) : sim ? fixedClock(simulationEndTime(sim)) : systemClock;
-    const source = o.source.kind === 'file' ? createFileSource(o.source.path, clock) : createSimulatorSource(o.source.options, clock);
+    const config = loadConfig(o.config ? { file: o.config } : {});
+    const { source, decoder } = o.source.kind === 'file' ? openFileInput(config.input, o.source.path, clock) : { source: createSimulatorSource(o.source.options, clock), decoder: decoderFor(config.input, { kind: 'simulator' }) };
     const labelFile = o.labels ? readLabelFile(o.labels) : undefined;
     const scored = await lastValueFrom(
       backtestTopology(
-        { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, clock, models },
+        { source, decoder, rules: validationRules(config), store: new MemoryStateStore({ layout: spec.layout }), spec, clock, models },
         {
           allowedLatenessMs: o.allowedLatenessMs,
           batch: { maxSize: 1024, maxWaitMs: 20 },
@@ -115,6 +119,7 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
         },
       ),
     );
+    finishDecoding(decoder);
     const identities: ModelIdentity[] = models.map((m, i) => ({
       label: labels[i]!,
       dir: o.models[i]!.dir,
@@ -164,6 +169,7 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
 
 interface BacktestFlags extends SimulatorFlags {
   input?: string;
+  config?: string;
   model: ModelRef[];
   spec: string;
   from?: number;
@@ -190,7 +196,8 @@ function collectModel(value: string, previous: ModelRef[] | undefined): ModelRef
 export function backtestCommand(): Command {
   const cmd = new Command('backtest').description('score a past period with one or more model bundles and write a readable report (report.html + report.json)');
   cmd
-    .option('-i, --input <file>', 'history to replay (.ndjson or .avro); without it, the simulator generates it')
+    .option('-i, --input <file>', 'history to replay (.ndjson, .csv or .avro); without it, the simulator generates it')
+    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits')
     .requiredOption('-m, --model <[label=]dir>', 'model bundle to evaluate (repeat to compare models side by side)', collectModel)
     .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
     .option('--from <date>', 'first observation date to evaluate (inclusive)', dateFlag)
@@ -212,6 +219,7 @@ export function backtestCommand(): Command {
     const started = performance.now();
     const result = await runBacktest({
       source: flags.input ? { kind: 'file', path: flags.input } : { kind: 'simulator', options: simulatorOptionsFrom(flags) },
+      ...(flags.config ? { config: flags.config } : {}),
       models: flags.model,
       spec: flags.spec,
       allowedLatenessMs: flags.allowedLatenessMs,

@@ -10,19 +10,17 @@ import { churnScoringTopology } from '../../topologies/churn-scoring.topology.js
 import { App } from '../app.js';
 import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
-import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
+import { validationRules } from '../config/validation-rules.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
 import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
-import { ActivityCodec } from '../serde/activity-codec.js';
+import { decoderFor, finishDecoding, type InputDecoder } from '../serde/decoder-for.js';
 import { RegistryClient } from '../serde/registry-client.js';
-import { RegistryActivityDecoder } from '../serde/registry-decoder.js';
-import type { RecordDecoder } from '../serde/record-decoder.js';
 import { createFileSink } from '../sinks/file-sink.js';
-import { createFileSource } from '../sources/file-source.js';
+import { openFileInput } from '../sources/file-input.js';
 import { createKafkaSource } from '../sources/kafka-source.js';
 import type { RecordSource } from '../sources/record-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
@@ -51,11 +49,11 @@ interface ReplayFlags {
 export function replayCommand(): Command {
   return new Command('replay')
     .description('run the scoring topology over history (files, or Kafka from a timestamp) and write risk events and dead letters; deterministic')
-    .option('-i, --input <file>', 'an NDJSON or Avro container (.avro) file of activity records')
+    .option('-i, --input <file>', 'an NDJSON, CSV (.csv, needs an input mapping) or Avro container (.avro) file of activity records')
     .option('--kafka-topic <topic...>', 'replay these Kafka topics instead (brokers/registry from --config or CHURNFLOW_* env)')
     .option('--from <date>', 'with --kafka-topic: start at the first record at or after this time', dateFlag)
     .option('--to <date>', 'with --kafka-topic: stop at this time (default: the end of the topic when the replay starts)', dateFlag)
-    .option('-c, --config <file>', 'config (Kafka brokers, registry, record format, engine settings)')
+    .option('-c, --config <file>', 'config (input mappings and declared kinds, Kafka brokers, registry, record format, engine settings)')
     .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
     .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/replay')
@@ -82,15 +80,18 @@ async function replay(flags: ReplayFlags): Promise<void> {
   const risk = app.own('risk-sink', createFileSink<RiskEventRecord>(join(flags.out, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
   const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(flags.out, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
 
-  let decoder: RecordDecoder = new ActivityCodec();
+  let decoder: InputDecoder;
   let source: RecordSource;
   if (flags.input) {
-    source = app.own('source', createFileSource(flags.input, clock), (s) => s.close());
+    const file = openFileInput(config.input, flags.input, clock);
+    decoder = file.decoder;
+    source = app.own('source', file.source, (s) => s.close());
   } else {
-    if (config.kafka.format === 'confluent-avro' || config.input.mappings.length > 0) {
-      const registry = app.own('schema-registry', new RegistryClient({ url: config.schemaRegistry.url }), (r) => r.close());
-      decoder = new RegistryActivityDecoder({ registry, input: config.input });
-    }
+    decoder = decoderFor(config.input, {
+      kind: 'kafka',
+      format: config.kafka.format,
+      registry: () => ({ registry: app.own('schema-registry', new RegistryClient({ url: config.schemaRegistry.url }), (r) => r.close()) }),
+    });
     const k = config.kafka;
     const prepare = decoder.prepare?.bind(decoder);
     source = app.own(
@@ -124,7 +125,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
     {
       source,
       decoder: clock.tracking(decoder),
-      rules: { ...DEFAULT_VALIDATION_RULES, ...config.validation },
+      rules: validationRules(config),
       store,
       spec,
       model: () => model,
@@ -145,6 +146,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
   const started = performance.now();
   try {
     await app.run(job, { onNext: (b) => tally.observe(b) });
+    finishDecoding(decoder);
   } finally {
     progress.stop();
   }

@@ -13,21 +13,22 @@ import type { CompiledSpec } from '../features/compile-spec.js';
 import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
 import { DAY_MS } from '../events/activity-event.js';
-import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
+import { validationRules } from '../config/validation-rules.js';
+import type { ChurnflowConfig } from '../config/config-schema.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
 import { modelRef } from '../scoring/scoring-ref.js';
 import { buildRiskEvent } from '../scoring/risk-decision.js';
-import { ActivityCodec } from '../serde/activity-codec.js';
+import { finishDecoding } from '../serde/decoder-for.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { createKafkaSink, KafkaProducerPool } from '../sinks/kafka-sink.js';
 import { RegistryClient } from '../serde/registry-client.js';
 import { riskEventEncoder } from '../serde/registry-encoder.js';
 import { ensureTopics } from '../sources/ensure-topics.js';
 import { createStdoutSink } from '../sinks/stdout-sink.js';
-import { createFileSource } from '../sources/file-source.js';
+import { openFileInput } from '../sources/file-input.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { RedisStateStore } from '../state/redis-store.js';
 import { redisClientOptions, redisConnection } from '../config/redis-connection.js';
@@ -50,8 +51,8 @@ export function scoreAllCommand(): Command {
   return new Command('score-all')
     .description('score every customer in the state store as of a time (the nightly batch), in chunks, to a file or stdout')
     .requiredOption('--as-of <date>', 'score as of this time (features read only what happened before it)', dateFlag)
-    .option('-i, --input <file>', 'replay this history into an in-memory store first (otherwise: the configured store, e.g. Redis)')
-    .option('-c, --config <file>', 'config (state store, engine settings)')
+    .option('-i, --input <file>', 'replay this history (.ndjson, .csv or .avro) into an in-memory store first (otherwise: the configured store, e.g. Redis)')
+    .option('-c, --config <file>', 'config (input mappings and declared kinds, state store, engine settings)')
     .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('-o, --out <file>', "output NDJSON file, '-' for stdout, or 'kafka' for the config's risk topic (Avro via the Schema Registry)", 'out/score-all/scores.ndjson')
     .option('--chunk <n>', 'customers per chunk (one store page, one ONNX call)', intFlag('--chunk', 1, 100_000), 1000)
@@ -67,7 +68,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   let store: StateStore;
   if (flags.input) {
     store = new MemoryStateStore(stateRules(config, spec));
-    await fill(store, spec, flags.input, config.engine.allowedLatenessMs);
+    await fill(store, spec, flags.input, config);
   } else if (config.state.kind === 'redis') {
     store = new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
   } else {
@@ -131,12 +132,14 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
 }
 
 /** Replays a history file into the store through the scoring path's own record and state stages. */
-async function fill(store: StateStore, spec: CompiledSpec, input: string, allowedLatenessMs: number): Promise<void> {
+async function fill(store: StateStore, spec: CompiledSpec, input: string, config: Readonly<ChurnflowConfig>): Promise<void> {
   const clock = new ReplayClock();
+  const { source, decoder } = openFileInput(config.input, input, clock);
   await lastValueFrom(
     stateLoadTopology(
-      { source: createFileSource(input, clock), decoder: clock.tracking(new ActivityCodec()), rules: DEFAULT_VALIDATION_RULES, store, spec, clock: systemClock },
-      { allowedLatenessMs, batchSize: 2048 },
+      { source, decoder: clock.tracking(decoder), rules: validationRules(config), store, spec, clock: systemClock },
+      { allowedLatenessMs: config.engine.allowedLatenessMs, batchSize: 2048 },
     ),
   );
+  finishDecoding(decoder);
 }

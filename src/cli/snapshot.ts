@@ -4,14 +4,15 @@
 import { Command } from 'commander';
 import { lastValueFrom } from 'rxjs';
 import { trainingSnapshotTopology, type SnapshotStats } from '../../topologies/training-snapshot.topology.js';
-import { DEFAULT_VALIDATION_RULES } from '../events/validate-event.js';
+import { loadConfig } from '../config/load-config.js';
+import { validationRules } from '../config/validation-rules.js';
 import { loadFeatureSpec } from '../features/load-spec.js';
-import { ActivityCodec } from '../serde/activity-codec.js';
+import { decoderFor, finishDecoding } from '../serde/decoder-for.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { ParquetSnapshotWriter, metaPathFor } from '../sinks/parquet-snapshot-writer.js';
 import { readLabelFile } from '../sources/label-file.js';
 import { simulationEndTime } from '../simulator/index.js';
-import { createFileSource } from '../sources/file-source.js';
+import { openFileInput } from '../sources/file-input.js';
 import { createSimulatorSource } from '../sources/simulator-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { fixedClock, systemClock } from '../time/clock.js';
@@ -20,6 +21,7 @@ import { startProgress } from './progress.js';
 
 interface SnapshotFlags extends SimulatorFlags {
   input?: string;
+  config?: string;
   out: string;
   spec: string;
   everyDays: number;
@@ -33,7 +35,8 @@ interface SnapshotFlags extends SimulatorFlags {
 export function snapshotCommand(): Command {
   const cmd = new Command('snapshot').description('build a point-in-time training set from history (file or simulator) as Parquet');
   cmd
-    .option('-i, --input <file>', 'history to replay (.ndjson or .avro); without it, the simulator generates it')
+    .option('-i, --input <file>', 'history to replay (.ndjson, .csv or .avro); without it, the simulator generates it')
+    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits')
     .option('-o, --out <file>', 'output Parquet file (a .meta.json is written beside it)', 'out/snapshot.parquet')
     .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
     .option('--every-days <n>', 'days between observation times', intFlag('--every-days', 1, 365), 7)
@@ -44,10 +47,11 @@ export function snapshotCommand(): Command {
     .option('--labels <file>', 'write exactly the rows of this labels file (CSV or NDJSON: customer_id, observation_time, label, optional group) instead of the --every-days grid');
   addSimulatorFlags(cmd, { customers: 3000, days: 180 });
   cmd.action(async (flags: SnapshotFlags) => {
+    const config = loadConfig(flags.config ? { file: flags.config } : {});
     const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: flags.allowedLatenessMs });
     const sim = flags.input ? undefined : simulatorOptionsFrom(flags);
     const clock = flags.now !== undefined ? fixedClock(flags.now) : sim ? fixedClock(simulationEndTime(sim)) : systemClock;
-    const source = flags.input ? createFileSource(flags.input, clock) : createSimulatorSource(sim!, clock);
+    const { source, decoder } = flags.input ? openFileInput(config.input, flags.input, clock) : { source: createSimulatorSource(sim!, clock), decoder: decoderFor(config.input, { kind: 'simulator' }) };
     const store = new MemoryStateStore({ layout: spec.layout });
     const deadLetters = flags.deadLetters ? createFileSink<never>(flags.deadLetters, 'dead-letter') : undefined;
     const labels = flags.labels ? readLabelFile(flags.labels) : undefined;
@@ -66,7 +70,7 @@ export function snapshotCommand(): Command {
     try {
       result = await lastValueFrom(
         trainingSnapshotTopology(
-          { source, decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, clock, rows: writer, ...(deadLetters ? { deadLetters } : {}) },
+          { source, decoder, rules: validationRules(config), store, spec, clock, rows: writer, ...(deadLetters ? { deadLetters } : {}) },
           {
             allowedLatenessMs: flags.allowedLatenessMs,
             batch: { maxSize: 1024, maxWaitMs: 20 },
@@ -78,6 +82,7 @@ export function snapshotCommand(): Command {
           },
         ),
       );
+      finishDecoding(decoder);
     } catch (err) {
       writer.abort();
       throw err;

@@ -16,6 +16,8 @@ export interface ProfilePayload {
   age: number | null;
   renewal_time: number | null;
 }
+/** A user-declared kind (input.kinds): its name is the engine's event kind (docs/input-mapping.md). */
+export interface CustomPayload { name: string; value: number; measures: Record<string, number>; attributes: Record<string, string> }
 
 export interface PayloadByKind {
   login: LoginPayload;
@@ -24,6 +26,7 @@ export interface PayloadByKind {
   plan_change: PlanChangePayload;
   support_ticket: SupportTicketPayload;
   profile: ProfilePayload;
+  custom: CustomPayload;
 }
 export type ActivityKind = keyof PayloadByKind;
 
@@ -35,8 +38,10 @@ export const AVRO_BRANCH_BY_KIND: Readonly<Record<ActivityKind, string>> = Objec
   plan_change: 'io.churnflow.events.PlanChange',
   support_ticket: 'io.churnflow.events.SupportTicket',
   profile: 'io.churnflow.events.Profile',
+  custom: 'io.churnflow.events.Custom',
 });
-export const ACTIVITY_KINDS: readonly ActivityKind[] = Object.freeze(Object.keys(AVRO_BRANCH_BY_KIND) as ActivityKind[]);
+/** The subscription domain's kinds (the simulator's, the default spec's); `custom` carries users' declared kinds. */
+export const ACTIVITY_KINDS: readonly ActivityKind[] = Object.freeze((Object.keys(AVRO_BRANCH_BY_KIND) as ActivityKind[]).filter((k) => k !== 'custom'));
 
 /** NDJSON form: the Avro envelope with the union unwrapped and the kind named. */
 export type ActivityEventJson = {

@@ -1,8 +1,10 @@
 // Turns activity records (NDJSON text, Avro objects) into the engine's ActivityEvent and back. Every
 // shape check is the Avro schema's own (avsc isValid with an error hook), so JSON and Avro inputs
-// are held to one definition; failures say which field and why.
+// are held to one definition; failures say which field and why. User-declared kinds travel in the
+// generic `Custom` branch; the engine's event then carries the declared name as its kind.
 import type avro from 'avsc';
 import type { ActivityEvent, RawRecord, Scalar } from '../events/activity-event.js';
+import type { DeclaredKind } from './declared-kinds.js';
 import type { RecordDecoder } from './record-decoder.js';
 import { avroType } from './schemas.js';
 
@@ -25,6 +27,8 @@ export class DecodeError extends Error {
 }
 
 const NAMESPACE = 'io.churnflow.events.';
+/** The generic branch of user-declared kinds. */
+export const CUSTOM_KIND = 'custom';
 
 /** `PlanChange` → `plan_change`. */
 export function kindOfBranch(branch: string): string {
@@ -37,7 +41,11 @@ export class ActivityCodec implements RecordDecoder {
   private readonly branchByKind = new Map<string, string>();
   private readonly envelopeFields: readonly string[];
 
-  constructor(type: avro.Type = avroType('activity-event')) {
+  private readonly declared: ReadonlyMap<string, DeclaredKind>;
+  private readonly customBranch: string | undefined;
+
+  /** `kinds`: the user-declared kinds (input.kinds); a custom event of any other name is UNKNOWN_KIND. */
+  constructor(type: avro.Type = avroType('activity-event'), options: { kinds?: readonly DeclaredKind[] } = {}) {
     this.type = type;
     const record = type as unknown as { fields: { name: string; type: { types?: { name?: string }[] } }[] };
     this.envelopeFields = record.fields.map((f) => f.name);
@@ -45,10 +53,18 @@ export class ActivityCodec implements RecordDecoder {
     for (const branch of payload?.type.types ?? []) {
       if (branch.name) this.branchByKind.set(kindOfBranch(branch.name), branch.name);
     }
+    this.customBranch = this.branchByKind.get(CUSTOM_KIND);
+    this.declared = new Map((options.kinds ?? []).map((k) => [k.name, k]));
   }
 
+  /** The kinds of the NDJSON form: the schema's branches (`custom` for every declared kind). */
   get kinds(): readonly string[] {
     return [...this.branchByKind.keys()];
+  }
+
+  /** The user-declared kinds this codec accepts. */
+  get declaredKinds(): readonly DeclaredKind[] {
+    return [...this.declared.values()];
   }
 
   /** Decodes a record by its format; Confluent-framed Avro needs the registry decoder instead. */
@@ -113,6 +129,7 @@ export class ActivityCodec implements RecordDecoder {
     }
     const rec = obj as { event_id: string; customer_id: string; event_time: number; payload: Record<string, Record<string, unknown>> };
     const [branch, body] = Object.entries(rec.payload)[0]!;
+    if (branch === this.customBranch) return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), ...this.customEvent(body) };
     const payload: Record<string, Scalar> = {};
     for (const [k, v] of Object.entries(body)) payload[k] = unwrapScalar(v);
     return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), kind: kindOfBranch(branch), payload };
@@ -130,18 +147,60 @@ export class ActivityCodec implements RecordDecoder {
   }
 
   toJsonObject(event: ActivityEvent): Record<string, unknown> {
+    if (this.declared.has(event.kind)) return { event_id: event.eventId, customer_id: event.customerId, event_time: event.eventTime, kind: CUSTOM_KIND, payload: this.customPayload(event) };
     return { event_id: event.eventId, customer_id: event.customerId, event_time: event.eventTime, kind: event.kind, payload: event.payload };
   }
 
   toAvroObject(event: ActivityEvent): Record<string, unknown> {
-    const branch = this.branchByKind.get(event.kind);
+    const custom = this.declared.has(event.kind);
+    const branch = custom ? this.customBranch : this.branchByKind.get(event.kind);
     if (!branch) throw new DecodeError('UNKNOWN_KIND', `kind '${event.kind}' is not one of ${this.kinds.join(', ')}`);
     return {
       event_id: event.eventId,
       customer_id: event.customerId,
       event_time: event.eventTime,
-      payload: { [branch]: this.wrapNullable(branch, event.payload as Record<string, unknown>) },
+      payload: { [branch]: custom ? this.customPayload(event) : this.wrapNullable(branch, event.payload as Record<string, unknown>) },
     };
+  }
+
+  /** A custom branch body → the declared kind's event (kind = its name; payload = value, fields, attributes), checked against the declaration. */
+  private customEvent(body: Record<string, unknown>): Pick<ActivityEvent, 'kind' | 'payload'> {
+    const name = body['name'] as string;
+    const decl = this.declared.get(name);
+    if (!decl) {
+      const known = [...this.declared.keys()];
+      throw new DecodeError('UNKNOWN_KIND', `custom kind '${name}' is not declared (${known.length > 0 ? `input.kinds: ${known.join(', ')}` : 'input.kinds declares none'})`);
+    }
+    const value = body['value'] as number;
+    if (!Number.isFinite(value)) throw new DecodeError('SCHEMA', `${name}.value = ${String(value)} is not a finite number`);
+    const payload: Record<string, Scalar> = { value };
+    for (const [field, v] of Object.entries(body['measures'] as Record<string, number>)) {
+      if (!(field in decl.fields)) throw new DecodeError('SCHEMA', `${name}.${field} is not a declared field of ${name} (${declaredList(Object.keys(decl.fields))})`);
+      if (!Number.isFinite(v)) throw new DecodeError('SCHEMA', `${name}.${field} = ${String(v)} is not a finite number`);
+      payload[field] = v;
+    }
+    for (const [field, f] of Object.entries(decl.fields)) {
+      if (f.required && payload[field] === undefined) throw new DecodeError('MISSING_FIELD', `${name}.${field} is missing (declared required)`);
+    }
+    for (const [attr, v] of Object.entries(body['attributes'] as Record<string, string>)) {
+      if (!decl.attributes.includes(attr)) throw new DecodeError('SCHEMA', `${name}.${attr} is not a declared attribute of ${name} (${declaredList(decl.attributes)})`);
+      payload[attr] = v;
+    }
+    return { kind: name, payload };
+  }
+
+  /** The Custom branch body of a declared kind's event (the inverse of customEvent). */
+  private customPayload(event: ActivityEvent): Record<string, unknown> {
+    const decl = this.declared.get(event.kind)!;
+    const measures: Record<string, number> = {};
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(event.payload)) {
+      if (k === 'value' || v === null) continue;
+      if (decl.attributes.includes(k)) attributes[k] = String(v);
+      else measures[k] = Number(v);
+    }
+    const value = event.payload['value'];
+    return { name: event.kind, value: typeof value === 'number' ? value : 1, measures, attributes };
   }
 
   toAvroBuffer(event: ActivityEvent): Buffer {
@@ -190,6 +249,10 @@ export class ActivityCodec implements RecordDecoder {
     }
     return cached;
   }
+}
+
+function declaredList(names: readonly string[]): string {
+  return names.length > 0 ? `declared: ${names.join(', ')}` : 'none declared';
 }
 
 function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {

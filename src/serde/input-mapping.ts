@@ -4,7 +4,9 @@
 // required payload field needs a rule), compiled to plain functions, and every mapped record goes
 // through ActivityCodec.fromJsonObject, so mapped and native events are held to one definition.
 // A record the mapping cannot handle is a DecodeError('MAPPING') naming the mapping, rule and path.
-// The language is described in docs/input-mapping.md.
+// User-declared kinds (`input.kinds`) are mapping targets like the built-in ones and travel in the
+// schema's generic Custom branch. A mapping that maps none of the records it meets fails the run
+// (CF_MAPPING_NO_MATCH) instead of dead-lettering everything. The language is described in docs/input-mapping.md.
 import { readFileSync } from 'node:fs';
 import type avro from 'avsc';
 import YAML from 'yaml';
@@ -12,7 +14,8 @@ import { z } from 'zod';
 import type { ActivityEvent, RawRecord, Scalar } from '../events/activity-event.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { canonicalJson, sha256Hex } from '../features/canonical-json.js';
-import { ActivityCodec, DecodeError, kindOfBranch } from './activity-codec.js';
+import { ActivityCodec, CUSTOM_KIND, DecodeError, kindOfBranch } from './activity-codec.js';
+import { declaredKindSchema, type DeclaredKind } from './declared-kinds.js';
 import type { RecordDecoder } from './record-decoder.js';
 import { avroType } from './schemas.js';
 
@@ -128,7 +131,7 @@ interface EngineField {
 
 let engineKindsCache: ReadonlyMap<string, readonly EngineField[]> | null = null;
 
-/** Payload fields of each kind of the engine's activity schema. */
+/** Payload fields of each built-in kind of the engine's activity schema (the generic Custom branch carries declared kinds instead). */
 export function engineKinds(): ReadonlyMap<string, readonly EngineField[]> {
   if (engineKindsCache) return engineKindsCache;
   const record = avroType('activity-event') as unknown as { fields: { name: string; type: { types?: avro.Type[] } }[] };
@@ -136,6 +139,7 @@ export function engineKinds(): ReadonlyMap<string, readonly EngineField[]> {
   const out = new Map<string, readonly EngineField[]>();
   for (const branch of payload?.type.types ?? []) {
     const b = branch as unknown as { name: string; fields: { name: string; type: avro.Type; defaultValue(): unknown }[] };
+    if (kindOfBranch(b.name) === CUSTOM_KIND) continue;
     out.set(
       kindOfBranch(b.name),
       b.fields.map((f) => {
@@ -146,6 +150,20 @@ export function engineKinds(): ReadonlyMap<string, readonly EngineField[]> {
     );
   }
   engineKindsCache = out;
+  return out;
+}
+
+/** Payload fields of the built-in kinds plus the declared ones (value, numeric fields, attributes). */
+export function mappableKinds(declared: readonly DeclaredKind[]): ReadonlyMap<string, readonly EngineField[]> {
+  if (declared.length === 0) return engineKinds();
+  const out = new Map(engineKinds());
+  for (const k of declared) {
+    out.set(k.name, [
+      { name: 'value', required: false, nullable: false },
+      ...Object.entries(k.fields).map(([name, f]) => ({ name, required: f.required, nullable: false })),
+      ...k.attributes.map((name) => ({ name, required: false, nullable: false })),
+    ]);
+  }
   return out;
 }
 
@@ -261,52 +279,66 @@ const topicMappingSchema = z
     /** Per kind: engine payload field → rule. Fields without a rule get the engine schema's default. */
     payload: z.record(z.string(), z.record(z.string(), fieldRuleSchema)).default({}),
   })
-  .strict()
-  .superRefine((m, ctx) => {
-    const kinds = engineKinds();
-    const known = [...kinds.keys()].join(', ');
-    const produced = new Set<string>();
-    if (m.kind.constant !== undefined) produced.add(m.kind.constant);
-    for (const [value, kind] of Object.entries(m.kind.values ?? {})) {
-      if (!kinds.has(kind)) ctx.addIssue({ code: 'custom', path: ['kind', 'values', value], message: `'${kind}' is not a kind of the activity schema (${known})` });
-      produced.add(kind);
-    }
-    if (m.kind.default !== undefined) produced.add(m.kind.default);
-    if (m.kind.constant !== undefined && !kinds.has(m.kind.constant)) ctx.addIssue({ code: 'custom', path: ['kind', 'constant'], message: `'${m.kind.constant}' is not a kind of the activity schema (${known})` });
-    if (m.kind.default !== undefined && !kinds.has(m.kind.default)) ctx.addIssue({ code: 'custom', path: ['kind', 'default'], message: `'${m.kind.default}' is not a kind of the activity schema (${known})` });
-    for (const [kind, rules] of Object.entries(m.payload)) {
-      const fields = kinds.get(kind);
-      if (!fields) {
-        ctx.addIssue({ code: 'custom', path: ['payload', kind], message: `'${kind}' is not a kind of the activity schema (${known})` });
-        continue;
-      }
-      for (const name of Object.keys(rules)) {
-        if (!fields.some((f) => f.name === name)) {
-          ctx.addIssue({ code: 'custom', path: ['payload', kind, name], message: `'${name}' is not a field of ${kind} (${fields.map((f) => f.name).join(', ')})` });
-        }
-      }
-    }
-    for (const kind of produced) {
-      const fields = kinds.get(kind);
-      if (!fields) continue;
-      const rules = m.payload[kind] ?? {};
-      for (const f of fields) {
-        if (f.required && rules[f.name] === undefined) {
-          ctx.addIssue({ code: 'custom', path: ['payload', kind, f.name], message: `required: ${kind} events need '${f.name}' (no default in the activity schema) but the mapping has no rule for it` });
-        }
-      }
-    }
-  });
+  .strict();
 export type TopicMapping = z.infer<typeof topicMappingSchema>;
 export type TopicMappingInput = z.input<typeof topicMappingSchema>;
+
+/** Kinds and payload fields of one mapping against the built-in and declared kinds (issues at `base`). */
+function checkMappingKinds(m: TopicMapping, kinds: ReadonlyMap<string, readonly EngineField[]>, ctx: z.RefinementCtx, base: (string | number)[]): void {
+  const known = [...kinds.keys()].join(', ');
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: [...base, ...path], message });
+  const notAKind = (k: string) => `'${k}' is not a kind of the activity schema nor declared in input.kinds (${known})`;
+  const produced = new Set<string>();
+  if (m.kind.constant !== undefined) produced.add(m.kind.constant);
+  for (const [value, kind] of Object.entries(m.kind.values ?? {})) {
+    if (!kinds.has(kind)) issue(['kind', 'values', value], notAKind(kind));
+    produced.add(kind);
+  }
+  if (m.kind.default !== undefined) produced.add(m.kind.default);
+  if (m.kind.constant !== undefined && !kinds.has(m.kind.constant)) issue(['kind', 'constant'], notAKind(m.kind.constant));
+  if (m.kind.default !== undefined && !kinds.has(m.kind.default)) issue(['kind', 'default'], notAKind(m.kind.default));
+  for (const [kind, rules] of Object.entries(m.payload)) {
+    const fields = kinds.get(kind);
+    if (!fields) {
+      issue(['payload', kind], notAKind(kind));
+      continue;
+    }
+    for (const name of Object.keys(rules)) {
+      if (!fields.some((f) => f.name === name)) issue(['payload', kind, name], `'${name}' is not a field of ${kind} (${fields.map((f) => f.name).join(', ')})`);
+    }
+  }
+  for (const kind of produced) {
+    const fields = kinds.get(kind);
+    if (!fields) continue;
+    const rules = m.payload[kind] ?? {};
+    for (const f of fields) {
+      if (f.required && rules[f.name] === undefined) {
+        issue(['payload', kind, f.name], `required: ${kind} events need '${f.name}' (no default in the activity schema, or declared required) but the mapping has no rule for it`);
+      }
+    }
+  }
+}
 
 /** The `input` section of the engine config. */
 export const inputMappingSchema = z
   .object({
+    /** User-declared kinds beyond the subscription domain, carried by the schema's Custom branch. */
+    kinds: z.array(declaredKindSchema).default([]),
     /** Tried in order; the first whose `topics` contain the record's topic (or has no `topics`) maps it. Records no mapping claims are read as churnflow's own activity format. */
     mappings: z.array(topicMappingSchema).default([]),
+    /** A mapping that maps none of the first this-many records it claims fails the run (CF_MAPPING_NO_MATCH). */
+    noMatchLimit: z.number().int().min(1).max(1_000_000).default(100),
   })
   .strict()
+  .superRefine((input, ctx) => {
+    const builtIn = engineKinds();
+    input.kinds.forEach((k, i) => {
+      if (builtIn.has(k.name) || k.name === CUSTOM_KIND) ctx.addIssue({ code: 'custom', path: ['kinds', i, 'name'], message: `'${k.name}' is a built-in kind (${[...builtIn.keys(), CUSTOM_KIND].join(', ')}); declare kinds of your own under other names` });
+      if (input.kinds.findIndex((o) => o.name === k.name) !== i) ctx.addIssue({ code: 'custom', path: ['kinds', i, 'name'], message: `kind '${k.name}' is declared twice` });
+    });
+    const kinds = mappableKinds(input.kinds);
+    input.mappings.forEach((m, i) => checkMappingKinds(m, kinds, ctx, ['mappings', i]));
+  })
   .prefault({});
 export type InputMappingConfig = z.infer<typeof inputMappingSchema>;
 export type InputMappingConfigInput = z.input<typeof inputMappingSchema>;
@@ -532,8 +564,9 @@ export interface CompiledMapping {
 }
 
 /** Compiles one (validated) mapping. */
-export function compileMapping(mapping: TopicMapping, options: { codec?: ActivityCodec; index?: number } = {}): CompiledMapping {
-  const codec = options.codec ?? new ActivityCodec();
+export function compileMapping(mapping: TopicMapping, options: { codec?: ActivityCodec; index?: number; kinds?: readonly DeclaredKind[] } = {}): CompiledMapping {
+  const declared = new Map((options.kinds ?? options.codec?.declaredKinds ?? []).map((k) => [k.name, k]));
+  const codec = options.codec ?? new ActivityCodec(undefined, { kinds: [...declared.values()] });
   const name = mapping.name ?? (mapping.topics ? mapping.topics.join(',') : `mappings[${options.index ?? 0}]`);
   const topics = mapping.topics ? new Set(mapping.topics) : null;
   const customerId = compileId(mapping.customerId, 'customerId');
@@ -541,7 +574,7 @@ export function compileMapping(mapping: TopicMapping, options: { codec?: Activit
   const timeSegs = parsePath(mapping.eventTime.path);
   const timeUnit = mapping.eventTime.unit;
   const timeWhere = `eventTime (path '${mapping.eventTime.path}')`;
-  const kinds = engineKinds();
+  const kinds = mappableKinds([...declared.values()]);
 
   let kindOfRecord: (rec: unknown) => string;
   if (mapping.kind.constant !== undefined) {
@@ -597,7 +630,9 @@ export function compileMapping(mapping: TopicMapping, options: { codec?: Activit
       }
       const { value: t, missingAt } = getPath(source, timeSegs);
       if (t === undefined || t === null) throw new RuleError(`${timeWhere} is ${t === null ? 'null' : missingText(missingAt, mapping.eventTime.path)}`);
-      return { event_id: eventId(source), customer_id: customerId(source), event_time: toEpochMs(t, timeUnit, timeWhere), kind, payload };
+      const decl = declared.get(kind);
+      const envelope = { event_id: eventId(source), customer_id: customerId(source), event_time: toEpochMs(t, timeUnit, timeWhere) };
+      return decl ? { ...envelope, kind: CUSTOM_KIND, payload: customBody(decl, payload, payloadRules.get(kind) ?? []) } : { ...envelope, kind, payload };
     } catch (err) {
       if (err instanceof RuleError) return fail(err.message);
       throw err;
@@ -614,16 +649,35 @@ export function compileMapping(mapping: TopicMapping, options: { codec?: Activit
       try {
         return codec.fromJsonObject(json);
       } catch (err) {
-        if (err instanceof DecodeError) return fail(`the mapped ${String(json['kind'])} event does not fit the activity schema: ${err.code}: ${err.detail}`);
+        const kind = json['kind'] === CUSTOM_KIND ? String((json['payload'] as { name?: unknown }).name) : String(json['kind']);
+      if (err instanceof DecodeError) return fail(`the mapped ${kind} event does not fit the activity schema: ${err.code}: ${err.detail}`);
         throw err;
       }
     },
   };
 }
 
+/**
+ * The Custom branch body of a declared kind: `value` and the numeric fields as numbers (numeric
+ * text, e.g. from CSV, is read as a number: the declaration says the type), attributes as text.
+ */
+function customBody(decl: DeclaredKind, payload: Readonly<Record<string, Scalar>>, rules: readonly { field: string; where: string }[]): Record<string, unknown> {
+  const measures: Record<string, number> = {};
+  const attributes: Record<string, string> = {};
+  let value = 1;
+  for (const [field, v] of Object.entries(payload)) {
+    if (v === null) continue;
+    const where = rules.find((r) => r.field === field)?.where ?? `payload.${decl.name}.${field}`;
+    if (decl.attributes.includes(field)) attributes[field] = toText(v, where);
+    else if (field === 'value') value = toNumber(v, where);
+    else measures[field] = toNumber(v, where);
+  }
+  return { name: decl.name, value, measures, attributes };
+}
+
 /** Compiles every mapping of an `input` section. */
-export function compileMappings(config: InputMappingConfig, codec = new ActivityCodec()): CompiledMapping[] {
-  return config.mappings.map((m, index) => compileMapping(m, { codec, index }));
+export function compileMappings(config: InputMappingConfig, codec = new ActivityCodec(undefined, { kinds: config.kinds })): CompiledMapping[] {
+  return config.mappings.map((m, index) => compileMapping(m, { codec, index, kinds: config.kinds }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -646,11 +700,18 @@ export class MappedDecoder implements RecordDecoder {
   readonly mappings: readonly CompiledMapping[];
   private readonly base: ForeignRecordReader | undefined;
   private readonly fallback: RecordDecoder;
+  private readonly guard: NoMatchGuard;
 
-  constructor(mappings: readonly CompiledMapping[], base?: ForeignRecordReader, fallback?: RecordDecoder) {
+  constructor(mappings: readonly CompiledMapping[], base?: ForeignRecordReader, fallback?: RecordDecoder, options: { noMatchLimit?: number } = {}) {
     this.mappings = mappings;
     this.base = base;
     this.fallback = fallback ?? (base && isRecordDecoder(base) ? base : new ActivityCodec());
+    this.guard = new NoMatchGuard(mappings, options.noMatchLimit ?? 100);
+  }
+
+  /** At the end of a finite input: throws CF_MAPPING_NO_MATCH if a mapping mapped none of the records it claimed, or no record decoded at all. */
+  finish(): void {
+    this.guard.finish();
   }
 
   /** The mapping for a record's topic, if any. */
@@ -665,8 +726,14 @@ export class MappedDecoder implements RecordDecoder {
 
   decode(record: RawRecord): ActivityEvent {
     const mapping = this.mappingFor(record);
-    if (!mapping) return this.fallback.decode(record);
-    return mapping.apply(this.sourceObject(record));
+    try {
+      const event = mapping ? mapping.apply(this.sourceObject(record)) : this.fallback.decode(record);
+      this.guard.decoded(mapping);
+      return event;
+    } catch (err) {
+      if (err instanceof DecodeError) this.guard.failed(mapping, record, err);
+      throw err;
+    }
   }
 
   /** The source record as a plain object, by format. */
@@ -694,6 +761,80 @@ export class MappedDecoder implements RecordDecoder {
   }
 }
 
+/**
+ * "A mapping that matches nothing fails loudly": when every one of the first `limit` records a
+ * mapping claims is a MAPPING dead letter (or, with mappings configured, no record of the first
+ * `limit` is claimed and none reads as the native format), the configuration is wrong, not the
+ * data; dead-lettering the whole input would hide that.
+ */
+class NoMatchGuard {
+  private readonly claimed = new Map<CompiledMapping, { claimed: number; mapped: number; last: string; stream: string }>();
+  private unclaimed = { seen: 0, decoded: 0, last: '', stream: '' };
+
+  constructor(
+    private readonly mappings: readonly CompiledMapping[],
+    private readonly limit: number,
+  ) {}
+
+  decoded(mapping: CompiledMapping | undefined): void {
+    if (!mapping) {
+      this.unclaimed.seen++;
+      this.unclaimed.decoded++;
+      return;
+    }
+    const s = this.stats(mapping);
+    s.claimed++;
+    s.mapped++;
+  }
+
+  failed(mapping: CompiledMapping | undefined, record: RawRecord, err: DecodeError): void {
+    const stream = record.topic ?? record.position.stream;
+    if (!mapping) {
+      const u = this.unclaimed;
+      u.seen++;
+      u.last = `${err.code}: ${err.detail}`;
+      u.stream = stream;
+      if (this.mappings.length > 0 && u.decoded === 0 && u.seen >= this.limit && this.claimed.size === 0) throw this.unclaimedError(`the first ${u.seen}`);
+      return;
+    }
+    const s = this.stats(mapping);
+    s.claimed++;
+    s.last = err.detail;
+    s.stream = stream;
+    if (s.mapped === 0 && s.claimed >= this.limit) throw this.mappingError(mapping, `the first ${s.claimed}`);
+  }
+
+  finish(): void {
+    for (const [mapping, s] of this.claimed) if (s.mapped === 0) throw this.mappingError(mapping, `all ${s.claimed}`);
+    const u = this.unclaimed;
+    if (this.mappings.length > 0 && this.claimed.size === 0 && u.seen > 0 && u.decoded === 0) throw this.unclaimedError(`all ${u.seen}`);
+  }
+
+  private stats(mapping: CompiledMapping) {
+    let s = this.claimed.get(mapping);
+    if (!s) this.claimed.set(mapping, (s = { claimed: 0, mapped: 0, last: '', stream: '' }));
+    return s;
+  }
+
+  private mappingError(mapping: CompiledMapping, which: string): ChurnflowError {
+    const s = this.stats(mapping);
+    return new ChurnflowError('CF_MAPPING_NO_MATCH', `input mapping '${mapping.name}' mapped none of ${which} records it claimed (${s.stream}); the last failed with: ${s.last}`, {
+      details: { mapping: mapping.name, claimed: s.claimed, stream: s.stream },
+    });
+  }
+
+  private unclaimedError(which: string): ChurnflowError {
+    const u = this.unclaimed;
+    const names = this.mappings.map((m) => `'${m.name}'${m.topics ? ` (topics ${m.topics.join(', ')})` : ''}`).join(', ');
+    return new ChurnflowError(
+      'CF_MAPPING_NO_MATCH',
+      `no input mapping claimed any of ${which} records of ${u.stream} and none reads as churnflow's own format (the last: ${u.last}); mappings: ${names}. ` +
+        'A mapping with topics reads only those Kafka topics; a mapping without topics reads files and every other record.',
+      { details: { mappings: this.mappings.map((m) => m.name), seen: u.seen, stream: u.stream } },
+    );
+  }
+}
+
 function isRecordDecoder(x: unknown): x is RecordDecoder {
   return typeof (x as { decode?: unknown }).decode === 'function';
 }
@@ -710,5 +851,5 @@ export function createMappedDecoder(
 ): MappedDecoder {
   const raw = Array.isArray(mapping) ? { mappings: mapping } : mapping !== null && typeof mapping === 'object' && 'mappings' in mapping ? mapping : { mappings: [mapping] };
   const config = parseInputMapping(raw);
-  return new MappedDecoder(compileMappings(config, options.codec), base, options.fallback);
+  return new MappedDecoder(compileMappings(config, options.codec), base, options.fallback, { noMatchLimit: config.noMatchLimit });
 }

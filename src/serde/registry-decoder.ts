@@ -77,13 +77,19 @@ export class RegistryActivityDecoder implements RecordDecoder, ForeignRecordRead
   constructor(options: RegistryDecoderOptions) {
     this.registry = options.registry;
     this.reader = options.readerType ?? avroType('activity-event');
-    this.codec = new ActivityCodec(this.reader);
+    const input = options.input !== undefined ? parseInputMapping(options.input) : null;
+    // Declared kinds (input.kinds) hold for native records too: a producer may write the Custom branch itself.
+    this.codec = new ActivityCodec(this.reader, { kinds: input?.kinds ?? [] });
     this.unknownTtlMs = options.unknownIdTtlMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.writers = new LRUCache<number, WriterEntry>({ max: Math.max(1, options.maxCachedIds ?? 10_000) });
     this.maxConcurrent = Math.max(1, options.maxConcurrentFetches ?? 8);
-    const input = options.input !== undefined ? parseInputMapping(options.input) : null;
-    this.mapped = input && input.mappings.length > 0 ? new MappedDecoder(compileMappings(input, this.codec), this, this.nativeDecoder()) : null;
+    this.mapped = input && input.mappings.length > 0 ? new MappedDecoder(compileMappings(input, this.codec), this, this.nativeDecoder(), { noMatchLimit: input.noMatchLimit }) : null;
+  }
+
+  /** At the end of a finite input: fails (CF_MAPPING_NO_MATCH) if a mapping mapped none of the records it claimed. */
+  finish(): void {
+    this.mapped?.finish();
   }
 
   /** Fetches the writer schemas of a batch that are not known yet: each id once, in parallel. Throws (retriable) only when the registry is unreachable. */

@@ -1,16 +1,30 @@
-// Replays a file of activity records: NDJSON (one event per line) or an Avro container file (.avro).
-// The position is the line / record number, so a replay's state changes are idempotent like Kafka's.
+// Replays a file of activity records: NDJSON (one event per line), an Avro container file (.avro) or
+// CSV with a header row (.csv: each row an object of its cells, for an input mapping to read). The
+// position is the line / record number, so a replay's state changes are idempotent like Kafka's.
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import avro from 'avsc';
+import { parse } from 'csv-parse';
 import type { Observable } from 'rxjs';
 import type { RawRecord } from '../events/activity-event.js';
+import { ChurnflowError, errorMessage } from '../errors.js';
+import { fileFormatOf } from '../serde/decoder-for.js';
+import { plain } from '../serde/registry-decoder.js';
 import type { Clock } from '../time/clock.js';
 import type { FlowControl } from './flow-control.js';
 import { iterateUnderFlowControl, type RecordSource } from './record-source.js';
 
-export function createFileSource(path: string, clock: Clock): RecordSource {
+export interface FileSourceOptions {
+  /**
+   * Avro container records as churnflow's codec reads them ('wrapped' unions, the default), or as
+   * plain JSON-like values ('plain': unions unwrapped, longs as numbers) for an input mapping, so a
+   * mapping reads a user's Avro file exactly like its JSON form.
+   */
+  readonly avroValues?: 'wrapped' | 'plain';
+}
+
+export function createFileSource(path: string, clock: Clock, options: FileSourceOptions = {}): RecordSource {
   let stopped = false;
   let total = 0;
   let stream_: { bytesRead: number } | undefined;
@@ -29,15 +43,37 @@ export function createFileSource(path: string, clock: Clock): RecordSource {
   }
   async function* container(): AsyncIterable<RawRecord> {
     // Read with the writer's schema as stored in the file; unions wrapped like the codec expects.
-    const decoder = avro.createFileDecoder(path, { readerSchema: undefined, parseHook: (schema: avro.Schema) => avro.Type.forSchema(schema, { wrapUnions: true }) } as never);
+    let writer: avro.Type | undefined;
+    const parseHook = (schema: avro.Schema) => (writer = avro.Type.forSchema(schema, { wrapUnions: true }));
+    const decoder = avro.createFileDecoder(path, { readerSchema: undefined, parseHook } as never);
+    const plainValues = options.avroValues === 'plain';
     let offset = 0;
     for await (const value of decoder as AsyncIterable<unknown>) {
-      yield { position: { stream, offset: offset++ }, format: 'avro-object', value, receivedAt: clock.now() };
+      yield { position: { stream, offset: offset++ }, format: 'avro-object', value: plainValues && writer ? plain(writer, value) : value, receivedAt: clock.now() };
     }
   }
+  async function* csv(): AsyncIterable<RawRecord> {
+    const input = createReadStream(path);
+    stream_ = input;
+    total = statSync(path).size;
+    // Cells stay text (the mapping converts what it needs); an empty cell is a missing value, so a rule's default applies.
+    const rows = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }));
+    let offset = 0;
+    try {
+      for await (const row of rows as AsyncIterable<Record<string, string>>) {
+        const value: Record<string, string> = {};
+        for (const [k, v] of Object.entries(row)) if (v !== '') value[k] = v;
+        yield { position: { stream, offset: offset++ }, format: 'json-object', value, receivedAt: clock.now() };
+      }
+    } catch (err) {
+      // A broken quote makes the rest of the file unreadable as rows: fail the run, saying where.
+      throw new ChurnflowError('CF_INPUT_INVALID', `${path}: not readable as CSV after record ${offset}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  const format = fileFormatOf(path);
   return {
     name: stream,
-    records: (flow: FlowControl): Observable<RawRecord> => iterateUnderFlowControl(path.endsWith('.avro') ? container : ndjson, flow, () => stopped),
+    records: (flow: FlowControl): Observable<RawRecord> => iterateUnderFlowControl(format === 'avro' ? container : format === 'csv' ? csv : ndjson, flow, () => stopped),
     commit: async () => {},
     progress: () => (stream_ ? { done: stream_.bytesRead, total } : undefined),
     stop: () => {

@@ -212,6 +212,37 @@ test('schema evolution: newer and older writer schemas decode with the engine sc
   assert.deepEqual(decoder.decode(back), events[2]);
 });
 
+test('the Custom branch (user-declared kinds) is a compatible change: check passes over the previous schema, and a custom event decodes with input.kinds', async () => {
+  const topic = uniqueName('cf-it-custom');
+  const subject = subjectForTopic(topic);
+  // The activity schema before user-declared kinds: the same union without its last branch.
+  const previous = activitySchemaWith((s) => {
+    const payload = s.fields.find((f) => f['name'] === 'payload') as { type: { name: string }[] };
+    assert.equal(payload.type[payload.type.length - 1]!.name, 'Custom');
+    payload.type = payload.type.slice(0, -1);
+  });
+  const previousId = await registry.register(subject, previous);
+  const [c] = await checkSchemas(registry, schemaTargets({ topics: { 'activity-event': topic }, only: ['activity-event'] }));
+  assert.deepEqual([c!.status, c!.level], ['compatible', 'BACKWARD'], c!.messages.join('\n'));
+  const [r] = await registerSchemas(registry, schemaTargets({ topics: { 'activity-event': topic }, only: ['activity-event'] }));
+  assert.equal(r!.outcome, 'registered');
+  assert.notEqual(r!.id, previousId);
+  // Records of the previous writer still decode; a custom event written with the new schema decodes to its declared kind.
+  const kinds = [{ name: 'page_view', fields: { seconds: { min: 0 } }, attributes: ['page'] }];
+  const decoder = new RegistryActivityDecoder({ registry, input: { kinds } });
+  const oldType = avro.Type.forSchema(previous as avro.Schema, { wrapUnions: true });
+  const newCodec = new ActivityCodec(undefined, { kinds: [{ name: 'page_view', fields: { seconds: { required: false } }, attributes: ['page'], value: {} }] });
+  const login = ev('login', 'c1', day(1), { device: 'web', success: true });
+  const view = { eventId: 'v1', customerId: 'c1', eventTime: day(2), kind: 'page_view', payload: { value: 3, seconds: 40, page: 'pricing' } };
+  const records = [kafkaRecord(frame(previousId, oldType.toBuffer(codec.toAvroObject(login))), topic), kafkaRecord(frame(r!.id!, newCodec.toAvroBuffer(view)), topic)];
+  await decoder.prepare(records);
+  assert.deepEqual(records.map((x) => decoder.decode(x)), [login, view]);
+  // Without the declaration the same record is an unknown kind, not a crash.
+  const undeclared = new RegistryActivityDecoder({ registry });
+  await undeclared.prepare(records);
+  assert.equal(decodeError(undeclared, records[1]!).code, 'UNKNOWN_KIND');
+});
+
 test('an incompatible change is reported by check (with the field) and refused by register', async () => {
   const prefix = `${uniqueName('cf-it-incompat')}.`;
   const [risk] = schemaTargets({ topicPrefix: prefix, only: ['risk-event'] });

@@ -33,6 +33,7 @@ const payloads: PayloadByKind = {
   plan_change: { change: 'CANCEL', from_plan: 'a', to_plan: null, reason: null },
   support_ticket: { category: 'billing', is_complaint: true, satisfaction: null },
   profile: { signup_time: 1, plan: 'basic', payment_method: 'card', region: 'eu', age: null, renewal_time: null },
+  custom: { name: 'page_view', value: 2, measures: { seconds: 30 }, attributes: { page: 'home' } },
 };
 
 for (const [name, value] of [['risk-event', risk], ['drift-metric', drift], ['dead-letter', dead]] as const) {
@@ -52,7 +53,7 @@ test('activity payload types match each union branch, and every branch has a kin
   const payloadField = recordFields(schemaJson('activity-event')).find((f) => f.name === 'payload')!;
   const branches = payloadField.type as { name: string; fields: Field[] }[];
   assert.deepEqual(branches.map((b) => `io.churnflow.events.${b.name}`).sort(), Object.values(AVRO_BRANCH_BY_KIND).sort());
-  const codec = new ActivityCodec();
+  const codec = new ActivityCodec(undefined, { kinds: [{ name: 'page_view', fields: { seconds: { required: false } }, attributes: ['page'], value: {} }] });
   for (const [kind, payload] of Object.entries(payloads)) {
     const branch = branches.find((b) => `io.churnflow.events.${b.name}` === AVRO_BRANCH_BY_KIND[kind as keyof PayloadByKind])!;
     assert.deepEqual(Object.keys(payload).sort(), branch.fields.map((f) => f.name).sort(), kind);

@@ -204,7 +204,7 @@ test('config validation names the key: unknown kinds and fields, missing require
   assert.match(configError(withMapping({ extra: 1 })), /input\.mappings\.0/);
   assert.match(configError({ mapings: [] }), /input/);
   // the config section defaults to no mappings
-  assert.deepEqual(inputMappingSchema.parse(undefined), { mappings: [] });
+  assert.deepEqual(inputMappingSchema.parse(undefined), { kinds: [], mappings: [], noMatchLimit: 100 });
 });
 
 test('mapped decoder: routes by topic, reads json text and objects, leaves other topics to the native codec', async () => {
