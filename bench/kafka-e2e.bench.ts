@@ -13,7 +13,7 @@ import { produceActivity } from '../src/sinks/activity-producer.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
-import { type Measurement, report } from './harness.js';
+import { type Measurement, perSecond, report, writeResults } from './harness.js';
 import { benchKafka } from './kafka-admin.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -136,6 +136,20 @@ const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 console.log(`\nevent-to-risk-event latency at ${rate} events/s offered for ${seconds} s (produce → risk event consumed), ${sorted.length}/${total} events timed:`);
 console.log(`  p50 ${pct(50).toFixed(1)} ms   p90 ${pct(90).toFixed(1)} ms   p99 ${pct(99).toFixed(1)} ms   max ${(sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)} ms`);
+const perSecondOf = (m: Measurement) => Math.round(perSecond(m));
+await writeResults('kafka-e2e', {
+  events: N,
+  partitions: 3,
+  customers: sim.customers,
+  // one engine instance, broker + registry + Redis on the same machine
+  full_events_per_s: perSecondOf(full),
+  raw_consume_events_per_s: perSecondOf(raw),
+  full_vs_raw: perSecondOf(full) / perSecondOf(raw),
+  latency_offered_events_per_s: rate,
+  latency_timed_events: sorted.length,
+  latency_p50_ms: Number(pct(50).toFixed(1)),
+  latency_p99_ms: Number(pct(99).toFixed(1)),
+});
 process.exit(0);
 
 async function measureRuns(name: string, fn: () => Promise<number>): Promise<Measurement> {
