@@ -24,8 +24,12 @@ export interface MeasuredFigures {
     /** The simulator's own event rate in that bench (events per customer per day). */
     readonly simulatedEventsPerCustomerDay: number;
   };
-  /** One engine instance on the production path (Kafka → registry → Redis → ONNX → Kafka). */
-  readonly instance: { readonly source: FigureSource; readonly eventsPerSecond: number };
+  /**
+   * One engine instance on the production path (Kafka → registry → Redis → ONNX → Kafka): events per
+   * CPU-second of the engine's process (what a core given to it sustains, whatever else shares the
+   * machine), and the wall-clock rate seen on the bench machine.
+   */
+  readonly instance: { readonly source: FigureSource; readonly eventsPerCpuSecond: number; readonly eventsPerSecondWall: number };
   /** The embedded pipeline (no broker, memory state), for comparison: what the engine's own code does on one core. */
   readonly embedded?: { readonly source: FigureSource; readonly eventsPerSecond: number } | undefined;
 }
@@ -35,6 +39,8 @@ export interface CapacityAssumptions {
   readonly eventsPerCustomerDay: number;
   /** Peak hour over the daily mean. */
   readonly peakFactor: number;
+  /** Cores one instance is given (the Kubernetes cpu request). */
+  readonly coresPerInstance: number;
   /** Share of an instance's measured throughput planned for at peak. */
   readonly instanceUtilisation: number;
   /** Partitions per planned instance at peak, so the group can grow without repartitioning (which moves customers between partitions). */
@@ -54,6 +60,7 @@ export interface CapacityAssumptions {
 export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = Object.freeze({
   eventsPerCustomerDay: 30,
   peakFactor: 5,
+  coresPerInstance: 1,
   instanceUtilisation: 0.7,
   partitionsPerInstance: 2,
   fragmentation: 1.2,
@@ -76,6 +83,7 @@ export interface CapacityPlan {
   readonly customers: number;
   readonly averageEventsPerSecond: number;
   readonly peakEventsPerSecond: number;
+  readonly instanceEventsPerSecond: number;
   readonly instances: number;
   readonly partitions: number;
   readonly usedMemoryBytes: number;
@@ -100,7 +108,8 @@ export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityA
   const averageEventsPerSecond = (customers * a.eventsPerCustomerDay) / 86_400;
   const peakEventsPerSecond = averageEventsPerSecond * a.peakFactor;
   // Two at least: one instance is a single point of failure whatever the load.
-  const instances = Math.max(2, Math.ceil(peakEventsPerSecond / (m.instance.eventsPerSecond * a.instanceUtilisation)));
+  const instanceEventsPerSecond = m.instance.eventsPerCpuSecond * a.coresPerInstance;
+  const instances = Math.max(2, Math.ceil(peakEventsPerSecond / (instanceEventsPerSecond * a.instanceUtilisation)));
   const wantedPartitions = instances * a.partitionsPerInstance;
   const partitions = PARTITION_STEPS.find((p) => p >= wantedPartitions) ?? wantedPartitions;
 
@@ -122,8 +131,12 @@ export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityA
   const lines: PlanLine[] = [
     { quantity: 'events/s, daily mean', value: num(averageEventsPerSecond), from: `assumption: ${a.eventsPerCustomerDay} events per customer per day (the simulator produces ${m.redis.simulatedEventsPerCustomerDay.toFixed(1)})` },
     { quantity: 'events/s, peak', value: num(peakEventsPerSecond), from: `assumption: peak hour = ${a.peakFactor}× the daily mean` },
-    { quantity: 'events/s one instance sustains', value: num(m.instance.eventsPerSecond), from: `measured, production path, one engine: ${cite(m.instance.source)}` },
-    { quantity: 'engine instances at peak', value: String(instances), from: `peak ÷ (measured events/s × ${a.instanceUtilisation} utilisation), at least 2` },
+    {
+      quantity: 'events/s one instance sustains',
+      value: num(instanceEventsPerSecond),
+      from: `measured, production path: ${num(m.instance.eventsPerCpuSecond)} events per CPU-second of the engine process × ${a.coresPerInstance} core${a.coresPerInstance === 1 ? '' : 's'} per instance (wall clock on the shared bench machine: ${num(m.instance.eventsPerSecondWall)}/s); ${cite(m.instance.source)}`,
+    },
+    { quantity: 'engine instances at peak', value: String(instances), from: `peak ÷ (events/s per instance × ${a.instanceUtilisation} utilisation), at least 2` },
     { quantity: 'partitions of the activity topic', value: String(partitions), from: `≥ ${a.partitionsPerInstance} per instance at peak, next of ${PARTITION_STEPS.slice(0, 6).join('/')}… (a consumer group runs at most one member per partition)` },
     { quantity: 'Redis bytes per customer (MEMORY USAGE)', value: num(m.redis.bytesPerTenuredCustomer), from: `measured, customer present all simulated days, engine path: ${redisSrc}` },
     { quantity: 'Redis per-key overhead beyond MEMORY USAGE', value: `${num(overheadPerKey)} B`, from: `measured: used_memory drop per deleted customer (${num(m.redis.usedMemoryPerCustomer)} B) − mean MEMORY USAGE (${num(m.redis.bytesPerCustomerMean)} B), same bench` },
@@ -134,7 +147,7 @@ export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityA
     { quantity: 'Redis Cluster shards (masters)', value: String(shards), from: 'the larger of the two' },
     { quantity: 'Redis host RAM, all shards and replicas', value: gb(hostRamBytesWithReplicas), from: `RSS per shard × ${a.forkHeadroom} (fork headroom) × ${shards} shards × ${1 + a.replicas} (${a.replicas} replica${a.replicas === 1 ? '' : 's'} each)` },
   ];
-  return { customers, averageEventsPerSecond, peakEventsPerSecond, instances, partitions, usedMemoryBytes, rssBytes, shardsForMemory, shardsForThroughput, shards, hostRamBytesWithReplicas, lines };
+  return { customers, averageEventsPerSecond, peakEventsPerSecond, instanceEventsPerSecond, instances, partitions, usedMemoryBytes, rssBytes, shardsForMemory, shardsForThroughput, shards, hostRamBytesWithReplicas, lines };
 }
 
 /** The plans as one Markdown table: a row per quantity, a column per customer count, then where each line comes from. */

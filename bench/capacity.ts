@@ -33,7 +33,7 @@ function sourceOf(r: Results): FigureSource {
 
 function loadFigures(dir: string): MeasuredFigures {
   const redis = readResults(dir, 'redis-state', ['bytes_per_customer_tenured_mean', 'bytes_per_customer_mean', 'used_memory_per_customer', 'redis_usec_per_customer_write', 'events', 'customers', 'days']);
-  const e2e = readResults(dir, 'kafka-e2e', ['full_events_per_s']);
+  const e2e = readResults(dir, 'kafka-e2e', ['full_events_per_cpu_second', 'full_events_per_s']);
   let embedded: MeasuredFigures['embedded'];
   try {
     const p = readResults(dir, 'pipeline-throughput', ['full_events_per_s']);
@@ -50,7 +50,7 @@ function loadFigures(dir: string): MeasuredFigures {
       usecPerCustomerWrite: redis.redis_usec_per_customer_write as number,
       simulatedEventsPerCustomerDay: (redis.events as number) / (redis.customers as number) / (redis.days as number),
     },
-    instance: { source: sourceOf(e2e), eventsPerSecond: e2e.full_events_per_s as number },
+    instance: { source: sourceOf(e2e), eventsPerCpuSecond: e2e.full_events_per_cpu_second as number, eventsPerSecondWall: e2e.full_events_per_s as number },
     embedded,
   };
 }

@@ -7,7 +7,7 @@ const source = (bench: string) => ({ bench, measuredAt: '2026-12-04T17:00:00.000
 // Round figures so every number below can be checked by hand.
 const figures = (over: Partial<MeasuredFigures['redis']> = {}): MeasuredFigures => ({
   redis: { source: source('redis-state'), bytesPerTenuredCustomer: 4000, bytesPerCustomerMean: 3500, usedMemoryPerCustomer: 3600, usecPerCustomerWrite: 50, simulatedEventsPerCustomerDay: 1.3, ...over },
-  instance: { source: source('kafka-e2e'), eventsPerSecond: 10_000 },
+  instance: { source: source('kafka-e2e'), eventsPerCpuSecond: 10_000, eventsPerSecondWall: 4_000 },
 });
 
 test('10M customers: events from the stated rate, instances from the measured throughput, Redis from measured bytes and µs', () => {
@@ -38,8 +38,9 @@ test('the plan follows the figures: more bytes per customer, more shards; a fast
   const compact = planCapacity(100e6, figures({ bytesPerTenuredCustomer: 1500, bytesPerCustomerMean: 1300, usedMemoryPerCustomer: 1400 }));
   assert.ok(compact.shardsForMemory < base.shardsForMemory, `${compact.shardsForMemory} < ${base.shardsForMemory}`);
   assert.equal(compact.usedMemoryBytes, 100e6 * 1600);
-  const faster = planCapacity(100e6, { ...figures(), instance: { source: source('kafka-e2e'), eventsPerSecond: 40_000 } });
-  assert.equal(faster.instances, 7); // 173,611 / 28,000 = 6.2
+  const faster = planCapacity(100e6, { ...figures(), instance: { source: source('kafka-e2e'), eventsPerCpuSecond: 40_000, eventsPerSecondWall: 9_000 } });
+  assert.equal(faster.instances, 7); // 173,611 / 28,000 = 6.2; the wall-clock rate of a shared machine plays no part
+  assert.equal(planCapacity(100e6, figures(), { ...DEFAULT_ASSUMPTIONS, coresPerInstance: 2 }).instances, 13); // 173,611 / 14,000 = 12.4
   assert.equal(planCapacity(1000, figures()).instances, 2);
   // a used_memory drop below MEMORY USAGE (measurement noise) adds no negative overhead
   assert.equal(planCapacity(1e6, figures({ usedMemoryPerCustomer: 3000 })).usedMemoryBytes, 1e6 * 4000);
@@ -51,7 +52,7 @@ test('the plan follows the figures: more bytes per customer, more shards; a fast
 test('every line says where it comes from: measured lines cite bench, date and machine; the rest name the assumption', () => {
   const p = planCapacity(10e6, figures());
   const byName = new Map(p.lines.map((l) => [l.quantity, l]));
-  assert.match(byName.get('events/s one instance sustains')!.from, /^measured, .*`npm run bench -- kafka-e2e`, 2026-12-04, 2 × Test CPU, 8 GiB, Node v20\.20\.2, load 3\.5/);
+  assert.match(byName.get('events/s one instance sustains')!.from, /^measured, production path: 10,000 events per CPU-second .* × 1 core per instance \(wall clock on the shared bench machine: 4,000\/s\); `npm run bench -- kafka-e2e`, 2026-12-04, 2 × Test CPU, 8 GiB, Node v20\.20\.2, load 3\.5/);
   assert.match(byName.get('Redis bytes per customer (MEMORY USAGE)')!.from, /`npm run bench -- redis-state`, 2026-12-04/);
   assert.match(byName.get('events/s, daily mean')!.from, /^assumption: 30 events per customer per day \(the simulator produces 1\.3\)/);
   assert.match(byName.get('Redis RSS')!.from, /^assumption: fragmentation 1\.2×/);
