@@ -47,8 +47,10 @@ export interface CapacityAssumptions {
   readonly partitionsPerInstance: number;
   /** RSS over used_memory (allocator fragmentation). */
   readonly fragmentation: number;
-  /** used_memory one shard is planned to hold (its maxmemory). */
+  /** A shard's maxmemory (used_memory it may reach). */
   readonly shardMaxBytes: number;
+  /** Share of maxmemory the planned dataset fills, leaving room for growth and bursts of outbox entries. */
+  readonly shardFill: number;
   /** Host RAM over a shard's RSS, for the copy-on-write of an AOF rewrite or snapshot fork. */
   readonly forkHeadroom: number;
   /** Replicas per shard. */
@@ -65,6 +67,7 @@ export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = Object.freeze({
   partitionsPerInstance: 2,
   fragmentation: 1.2,
   shardMaxBytes: 25e9,
+  shardFill: 0.8,
   forkHeadroom: 1.5,
   replicas: 1,
   shardCpuUtilisation: 0.5,
@@ -100,7 +103,7 @@ export function cite(s: FigureSource): string {
   return `\`npm run bench -- ${s.bench}\`, ${s.measuredAt.slice(0, 10)}, ${s.machine}${load}`;
 }
 
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(bytes < 10e9 ? 1 : 0)} GB`;
+const gb = (bytes: number) => (bytes < 10e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.round(bytes / 1e9).toLocaleString('en-US')} GB`);
 const num = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityAssumptions = DEFAULT_ASSUMPTIONS): CapacityPlan {
@@ -119,7 +122,7 @@ export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityA
   const perCustomer = m.redis.bytesPerTenuredCustomer + overheadPerKey;
   const usedMemoryBytes = customers * perCustomer;
   const rssBytes = usedMemoryBytes * a.fragmentation;
-  const shardsForMemory = Math.ceil(usedMemoryBytes / a.shardMaxBytes);
+  const shardsForMemory = Math.ceil(usedMemoryBytes / (a.shardMaxBytes * a.shardFill));
   // Upper bound: with millions of customers a micro-batch rarely holds one customer twice, so every event is one write.
   const writesPerShardSecond = (1e6 / m.redis.usecPerCustomerWrite) * a.shardCpuUtilisation;
   const shardsForThroughput = Math.ceil(peakEventsPerSecond / writesPerShardSecond);
@@ -142,7 +145,7 @@ export function planCapacity(customers: number, m: MeasuredFigures, a: CapacityA
     { quantity: 'Redis per-key overhead beyond MEMORY USAGE', value: `${num(overheadPerKey)} B`, from: `measured: used_memory drop per deleted customer (${num(m.redis.usedMemoryPerCustomer)} B) − mean MEMORY USAGE (${num(m.redis.bytesPerCustomerMean)} B), same bench` },
     { quantity: 'Redis used_memory (dataset)', value: gb(usedMemoryBytes), from: `customers × ${num(perCustomer)} B` },
     { quantity: 'Redis RSS', value: gb(rssBytes), from: `assumption: fragmentation ${a.fragmentation}×` },
-    { quantity: 'shards for memory', value: String(shardsForMemory), from: `used_memory ÷ ${gb(a.shardMaxBytes)} maxmemory per shard` },
+    { quantity: 'shards for memory', value: String(shardsForMemory), from: `used_memory ÷ (${gb(a.shardMaxBytes)} maxmemory per shard × ${a.shardFill} fill)` },
     { quantity: 'shards for peak writes', value: String(shardsForThroughput), from: `peak events/s ÷ (10⁶ ÷ ${m.redis.usecPerCustomerWrite.toFixed(1)} µs per customer write, measured: ${redisSrc}; × ${a.shardCpuUtilisation} of the thread)` },
     { quantity: 'Redis Cluster shards (masters)', value: String(shards), from: 'the larger of the two' },
     { quantity: 'Redis host RAM, all shards and replicas', value: gb(hostRamBytesWithReplicas), from: `RSS per shard × ${a.forkHeadroom} (fork headroom) × ${shards} shards × ${1 + a.replicas} (${a.replicas} replica${a.replicas === 1 ? '' : 's'} each)` },

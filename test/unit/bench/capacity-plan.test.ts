@@ -18,9 +18,9 @@ test('10M customers: events from the stated rate, instances from the measured th
   assert.equal(p.partitions, 12); // ≥ 2 × 3, first step
   assert.equal(p.usedMemoryBytes, 10e6 * 4100); // tenured 4,000 + (3,600 − 3,500) per-key overhead
   assert.equal(p.rssBytes, 10e6 * 4100 * 1.2);
-  assert.equal(p.shardsForMemory, 2); // 41 GB / 25 GB
+  assert.equal(p.shardsForMemory, 3); // 41 GB / (25 GB × 0.8 fill) = 2.05
   assert.equal(p.shardsForThroughput, 2); // 17,361 / (10⁶ / 50 µs × 0.5 = 10,000)
-  assert.equal(p.shards, 2);
+  assert.equal(p.shards, 3);
   assert.equal(Math.round(p.hostRamBytesWithReplicas), Math.round(41e9 * 1.2 * 1.5 * 2)); // all shards' RSS × fork headroom × (1 + 1 replica)
 });
 
@@ -28,9 +28,13 @@ test('100M customers: throughput can need more shards than memory; partitions go
   const p = planCapacity(100e6, figures());
   assert.equal(p.instances, 25); // 173,611 / 7,000 = 24.8
   assert.equal(p.partitions, 96); // ≥ 50
-  assert.equal(p.shardsForMemory, 17); // 410 GB / 25 GB = 16.4
+  assert.equal(p.shardsForMemory, 21); // 410 GB / 20 GB = 20.5
   assert.equal(p.shardsForThroughput, 18); // 173,611 / 10,000
-  assert.equal(p.shards, 18);
+  assert.equal(p.shards, 21);
+  // with compact state (a third of the bytes) throughput decides
+  const compact = planCapacity(100e6, figures({ bytesPerTenuredCustomer: 1200, bytesPerCustomerMean: 1000, usedMemoryPerCustomer: 1100 }));
+  assert.equal(compact.shardsForMemory, 7); // 130 GB / 20 GB = 6.5
+  assert.equal(compact.shards, 18);
 });
 
 test('the plan follows the figures: more bytes per customer, more shards; a faster instance, fewer instances; at least 2 instances', () => {
@@ -60,5 +64,5 @@ test('every line says where it comes from: measured lines cite bench, date and m
   const table = capacityTable([p, planCapacity(100e6, figures())]).split('\n');
   assert.equal(table[0], '| quantity | 10M customers | 100M customers | from |');
   assert.equal(table.length, 2 + p.lines.length);
-  assert.match(table.find((r) => r.startsWith('| Redis Cluster shards'))!, /^\| Redis Cluster shards \(masters\) \| 2 \| 18 \|/);
+  assert.match(table.find((r) => r.startsWith('| Redis Cluster shards'))!, /^\| Redis Cluster shards \(masters\) \| 3 \| 21 \|/);
 });
