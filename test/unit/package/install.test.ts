@@ -41,9 +41,10 @@ test('npm ci --dry-run on the project files prints no warning (unknown .npmrc ke
   try {
     for (const f of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(ROOT, f), join(dir, f));
     writeFileSync(join(dir, 'empty-userconfig'), '');
-    // The project's own files only: no npm_* variables from an enclosing `npm test`, no user config.
+    // The project's own files only: no npm_* variables from an enclosing `npm test`, no user config;
+    // --offline: a dry run needs nothing from the registry (the lock holds every version and integrity).
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-    const res = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund', '--userconfig', join(dir, 'empty-userconfig')], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    const res = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--userconfig', join(dir, 'empty-userconfig')], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
     const out = `${res.stdout}\n${res.stderr}`;
     assert.equal(res.status, 0, out);
     const warnings = out.split('\n').filter((l) => /npm warn|EBADENGINE/i.test(l));
