@@ -13,7 +13,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 # --ignore-scripts: `prepare` (tsc) needs the sources, which are not copied yet; onnxruntime-node's
-# postinstall only fetches CUDA libraries (.npmrc explains why it is skipped) — the CPU build is in the package.
+# postinstall only fetches CUDA libraries (package.json allowScripts denies it too) — the CPU build is in the package.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src

@@ -56,7 +56,10 @@ export async function writeResults(bench: string, figures: Readonly<Record<strin
   // dist/bench/harness.js → <repo>/bench/results
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const out = { bench, measured_at: new Date().toISOString(), runs: Number(process.env.BENCH_RUNS ?? 5), ...figures };
+  const { availableParallelism, cpus, loadavg, totalmem } = await import('node:os');
+  // Where and under what load: a figure from a shared 2-core machine is not one from a dedicated node.
+  const machine = `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const out = { bench, measured_at: new Date().toISOString(), machine, load_avg_1m: Number(loadavg()[0]!.toFixed(2)), runs: Number(process.env.BENCH_RUNS ?? 5), ...figures };
   writeFileSync(`${dir}${bench}.json`, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`  figures written to bench/results/${bench}.json`);
 }

@@ -201,7 +201,21 @@ try {
     );
   };
   let engineRunNo = 0;
+  // Redis' own time for the engine's commands (INFO commandstats, before and after): a shard is one
+  // thread, so this bounds the customer writes per second one shard can take.
+  const commandStats = async () => {
+    const out = new Map<string, { calls: number; usec: number }>();
+    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+    return out;
+  };
+  const statsBefore = await commandStats();
   const enginePath = await measure('engine path: topology on Redis (state + decisions), bundled model', deltas.length, RUNS, () => engineRun(`${base}e${engineRunNo++}:`));
+  const statsAfter = await commandStats();
+  const delta = (cmd: string) => ({ calls: (statsAfter.get(cmd)?.calls ?? 0) - (statsBefore.get(cmd)?.calls ?? 0), usec: (statsAfter.get(cmd)?.usec ?? 0) - (statsBefore.get(cmd)?.usec ?? 0) });
+  const writes = delta('evalsha');
+  const reads = delta('hgetall');
+  // One customer write = its HGETALL at load + its EVALSHA commit (reads of customers not written are counted in too).
+  const redisUsecPerCustomerWrite = writes.calls > 0 ? (writes.usec + reads.usec) / writes.calls : Number.NaN;
   await model.close();
   await layoutRow(`engine path: windows + last score + recent ids + outbox`, `${base}e0:`);
   const parts = client.pipeline();
@@ -213,6 +227,14 @@ try {
   const recentBytes = median(fieldBytes((f) => f === 'e'));
   const lastScoreBytes = median(fieldBytes((f) => f === 's'));
   const withOutbox = outboxSizes.filter((v) => v > 0).length;
+  // What the engine's keys cost Redis as a whole (used_memory: allocator bytes, with the main dict,
+  // key objects and allocator size classes that MEMORY USAGE leaves out): the drop when they are deleted.
+  const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
+  const usedBefore = await usedMemory();
+  const dropped = client.pipeline();
+  for (const id of ids) dropped.del(`${base}e0:{c:${id}}`);
+  await dropped.exec();
+  const usedMemoryPerCustomer = Math.round((usedBefore - (await usedMemory())) / ids.length);
   report(`engine path vs state apply alone (same deltas, Redis)`, [redisObserved, enginePath], redisObserved, 'event');
 
   console.log(`\nredis memory per customer after ${DAYS} simulated days (MEMORY USAGE ... SAMPLES 0, bytes; key + value + dict entry)`);
@@ -222,6 +244,8 @@ try {
     console.log(`  ${r.name.padEnd(66)} ${String(r.all.mean).padStart(6)} ${String(r.all.median).padStart(7)} ${String(r.all.p90).padStart(6)}  ${String(r.ten.mean).padStart(12)} ${String(r.ten.median).padStart(7)}  ${r.encodings}`);
   }
   if (listpackNote) console.log(listpackNote);
+  console.log(`  engine path, Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): ${redisUsecPerCustomerWrite.toFixed(1)} µs over ${writes.calls} writes, ${(deltas.length * (RUNS + 1) / writes.calls).toFixed(1)} events per write`);
+  console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the keys): ${usedMemoryPerCustomer} B`);
   console.log(`  engine path, median field sizes per customer: outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit), recent event ids ${recentBytes} B, last score ${lastScoreBytes} B`);
 
   // ---------------------------------------------------------------- extrapolation
@@ -246,6 +270,13 @@ try {
     days: DAYS,
     bytes_per_customer_median: row('engine path').all.median,
     bytes_per_customer_mean: row('engine path').all.mean,
+    // customers present all 90 days: the steady state a long-lived customer base settles at
+    bytes_per_customer_tenured_mean: row('engine path').ten.mean,
+    used_memory_per_customer: usedMemoryPerCustomer,
+    hash_max_listpack_value: Number(listpackValue),
+    redis_usec_per_customer_write: Number(redisUsecPerCustomerWrite.toFixed(2)),
+    events_per_customer_write: Number(((deltas.length * (RUNS + 1)) / writes.calls).toFixed(2)),
+    events: deltas.length,
     state_only_bytes_per_customer_median: stateOnly.all.median,
     outbox_bytes_per_customer_median: outboxBytes,
     recent_ids_bytes_per_customer_median: recentBytes,

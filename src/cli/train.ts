@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
-import { compareSemver, openModelRegistry } from '../registry/model-registry.js';
+import { openModelRegistry } from '../registry/model-registry.js';
+import { compareModelVersions } from '../registry/model-version.js';
 import { floatFlag, intFlag } from './common.js';
 
 interface TrainFlags {
@@ -50,7 +51,7 @@ function run(cmd: string, args: readonly string[], cwd: string): Promise<string>
 
 /** Next patch version after the highest registered one (1.0.0 for a new name). */
 function nextVersion(versions: readonly string[]): string {
-  const sorted = [...versions].sort(compareSemver);
+  const sorted = [...versions].sort(compareModelVersions);
   const last = sorted[sorted.length - 1];
   if (!last) return '1.0.0';
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(last)!;

@@ -14,49 +14,16 @@ import { readManifest } from '../scoring/model-bundle.js';
 import type { Clock } from '../time/clock.js';
 import { ALIAS_NAMES, checkModelName, isAliasName, type AliasChange, type AliasName, type AliasState, type AliasStore } from './alias-store.js';
 import { FileAliasStore } from './file-alias-store.js';
+import { compareModelVersions, isModelVersion } from './model-version.js';
 import { evaluatePromotion, failedChecks, type GateCheck, type GateResult, type PromotionPolicy } from './promotion-gate.js';
 import { RedisAliasStore } from './redis-alias-store.js';
 import { redisClientOptions, redisConnection } from '../config/redis-connection.js';
 
-/** A version directory name: semantic version, build/pre-release parts without path characters. */
-export const VERSION_PATTERN = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
-
 export function checkVersion(version: string): string {
-  if (typeof version !== 'string' || !VERSION_PATTERN.test(version)) {
+  if (typeof version !== 'string' || !isModelVersion(version)) {
     throw new ChurnflowError('CF_INPUT_INVALID', `invalid model version ${JSON.stringify(version)}: expected a semantic version like 1.2.0`);
   }
   return version;
-}
-
-/** Semantic-version order (pre-releases before their release, build metadata ignored, then text as tie-break). */
-export function compareSemver(a: string, b: string): number {
-  const pa = VERSION_PATTERN.exec(a);
-  const pb = VERSION_PATTERN.exec(b);
-  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(pa[i]) - Number(pb[i]);
-    if (d !== 0) return Math.sign(d);
-  }
-  const ra = pa[4];
-  const rb = pb[4];
-  if (ra !== rb) {
-    if (ra === undefined) return 1;
-    if (rb === undefined) return -1;
-    const xa = ra.split('.');
-    const xb = rb.split('.');
-    for (let i = 0; i < Math.max(xa.length, xb.length); i++) {
-      const u = xa[i];
-      const v = xb[i];
-      if (u === undefined) return -1;
-      if (v === undefined) return 1;
-      const nu = /^\d+$/.test(u);
-      const nv = /^\d+$/.test(v);
-      if (nu && nv && Number(u) !== Number(v)) return Math.sign(Number(u) - Number(v));
-      if (nu !== nv) return nu ? -1 : 1;
-      if (u !== v) return u < v ? -1 : 1;
-    }
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export interface VersionSummary {
@@ -217,7 +184,7 @@ export class ModelRegistry {
         throw new ChurnflowError('CF_MODEL_NOT_FOUND', `no model '${n}' in the registry ${this.root}${await this.knownNamesHint()}`);
       }
       const pointed = Object.values(state.aliases).filter((v): v is string => typeof v === 'string' && !versions.includes(v));
-      const all = [...new Set([...versions, ...pointed])].sort(compareSemver);
+      const all = [...new Set([...versions, ...pointed])].sort(compareModelVersions);
       for (const v of all) out.push(await this.summary(n, v, state));
     }
     return out;
@@ -248,7 +215,7 @@ export class ModelRegistry {
     const manifest = await readManifest(src); // CF_MODEL_INVALID with the reasons
     const problems: string[] = [];
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(manifest.name)) problems.push(`name ${JSON.stringify(manifest.name)} is not a valid model name (letters, digits, . _ -)`);
-    if (!VERSION_PATTERN.test(manifest.version)) problems.push(`version ${JSON.stringify(manifest.version)} is not a plain semantic version`);
+    if (!isModelVersion(manifest.version)) problems.push(`version ${JSON.stringify(manifest.version)} is not a plain semantic version`);
     const onnx = join(src, manifest.onnx.file);
     if (relative(src, onnx).startsWith('..')) problems.push(`onnx.file ${JSON.stringify(manifest.onnx.file)} points outside the bundle`);
     else {
@@ -414,7 +381,7 @@ export class ModelRegistry {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
       throw new ChurnflowError('CF_MODEL_NOT_FOUND', `cannot read ${join(this.root, name)}: ${errorMessage(err)}`, { cause: err });
     }
-    return entries.filter((e) => e.isDirectory() && VERSION_PATTERN.test(e.name)).map((e) => e.name).sort(compareSemver);
+    return entries.filter((e) => e.isDirectory() && isModelVersion(e.name)).map((e) => e.name).sort(compareModelVersions);
   }
 
   private async summary(name: string, version: string, state: AliasState): Promise<VersionSummary> {

@@ -4,15 +4,13 @@
 // Every failure is a RegistryError (a ChurnflowError) that says which operation failed against which
 // registry; network and 5xx failures are retriable. Credentials are never part of a message.
 //
-// Deep imports on purpose: the package index pulls in every KMS SDK (AWS, Azure, GCP) and takes
-// ~0.6 s to load; the client alone takes ~0.1 s. The package has no `exports` map, so these paths
-// are public files of the package.
+// Only the package's public exports are used (its index, loaded on first use: registry-package.ts),
+// so an upgrade of the package cannot break a path into its dist/ folder.
 import avro from 'avsc';
+import type { Client, ClientConfig, SchemaInfo, SchemaMetadata } from '@confluentinc/schemaregistry';
 import { LRUCache } from 'lru-cache';
-import { SchemaRegistryClient, type Client, type SchemaInfo } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
-import { RestService, type BasicAuthCredentials } from '@confluentinc/schemaregistry/dist/rest-service.js';
-import { RestError } from '@confluentinc/schemaregistry/dist/rest-error.js';
 import { ChurnflowError, errorMessage, type ErrorCode } from '../errors.js';
+import { loadRegistryPackage, type RegistryPackage } from './registry-package.js';
 
 export interface RegistryClientConfig {
   /** Base URL(s) of the Confluent-compatible API, e.g. http://127.0.0.1:18081/apis/ccompat/v7. `user:pass@` in a URL is used as basic auth and stripped. */
@@ -82,14 +80,21 @@ export function schemaText(schema: string | object): string {
 const RETRIABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 export class RegistryClient {
-  /** The underlying package client (for AvroSerializer/AvroDeserializer if someone needs them). */
-  readonly client: Client;
   /** The first base URL without credentials, for messages. */
   readonly url: string;
-  private readonly rest: RestService;
+  private readonly clientConfig: ClientConfig;
   private readonly errorCode: ErrorCode;
   /** Schemas by id: an id never changes meaning, but a flood of distinct ids must not grow memory without bound. */
   private readonly byId: LRUCache<number, Promise<RegisteredSchema>>;
+  private loaded: Promise<{ readonly pkg: RegistryPackage; readonly main: Client }> | undefined;
+  /**
+   * Package clients for schema-by-id fetches, idle ones only. The package client runs every
+   * getBySubjectAndId behind one mutex, so one client fetches one id at a time; a fetch takes an idle
+   * client or makes one, so distinct ids are fetched in parallel (the decoder bounds how many at once).
+   */
+  private readonly idleFetchers: Client[] = [];
+  private readonly fetchers: Client[] = [];
+  private closed = false;
 
   constructor(config: RegistryClientConfig) {
     const urls = (typeof config.url === 'string' ? [config.url] : [...config.url]).map((u) => u.trim()).filter((u) => u !== '');
@@ -110,28 +115,25 @@ export class RegistryClient {
     this.url = baseURLs[0]!;
     this.errorCode = config.errorCode ?? 'CF_SOURCE_FAILED';
     this.byId = new LRUCache({ max: Math.max(1, config.maxCachedIds ?? 10_000) });
-    const basicAuthCredentials: BasicAuthCredentials | undefined = auth ? { credentialsSource: 'USER_INFO', userInfo: `${auth.username}:${auth.password}` } : undefined;
-    const timeout = config.timeoutMs ?? 10_000;
-    const maxRetries = config.maxRetries ?? 2;
-    const retriesWaitMs = config.retryWaitMs ?? 100;
-    this.client = new SchemaRegistryClient({
+    this.clientConfig = {
       baseURLs,
-      createAxiosDefaults: { timeout },
-      ...(basicAuthCredentials ? { basicAuthCredentials } : {}),
-      maxRetries,
-      retriesWaitMs,
+      createAxiosDefaults: { timeout: config.timeoutMs ?? 10_000 },
+      ...(auth ? { basicAuthCredentials: { credentialsSource: 'USER_INFO' as const, userInfo: `${auth.username}:${auth.password}` } } : {}),
+      maxRetries: config.maxRetries ?? 2,
+      retriesWaitMs: config.retryWaitMs ?? 100,
       retriesMaxWaitMs: 2000,
-    });
-    // The package client serialises every getBySubjectAndId behind one mutex and has no verbose
-    // compatibility call; those requests go through the package's own transport (same auth, retries, failover).
-    this.rest = new RestService(baseURLs, false, { timeout }, basicAuthCredentials, undefined, maxRetries, retriesWaitMs, 2000);
+    };
+  }
+
+  /** The package client (for its AvroSerializer / AvroDeserializer, e.g. in interop tests). */
+  async packageClient(): Promise<Client> {
+    return (await this.load()).main;
   }
 
   /** Registers a schema under a subject (a no-op returning the existing id when it is already there). */
   async register(subject: string, schema: string | object): Promise<number> {
     const info: SchemaInfo = { schemaType: 'AVRO', schema: schemaText(schema) };
-    const id = await this.call(`register a schema under subject '${subject}'`, () => this.client.register(subject, info, false));
-    return id;
+    return this.call(`register a schema under subject '${subject}'`, async () => (await this.load()).main.register(subject, info, false));
   }
 
   /** The schema with this id; cached for the client's lifetime, concurrent calls share one request. */
@@ -139,8 +141,14 @@ export class RegistryClient {
     let pending = this.byId.get(id);
     if (!pending) {
       pending = this.call(`fetch schema id ${id}`, async () => {
-        const res = await this.rest.handleRequest<{ schema: string; schemaType?: string }>(`/schemas/ids/${id}`, 'GET');
-        return { id, schema: res.data.schema, schemaType: res.data.schemaType ?? 'AVRO' };
+        const fetcher = await this.takeFetcher();
+        try {
+          // No subject: a record's writer schema may be registered under any subject.
+          const info = await fetcher.getBySubjectAndId('', id);
+          return { id, schema: info.schema, schemaType: info.schemaType ?? 'AVRO' };
+        } finally {
+          if (!this.closed) this.idleFetchers.push(fetcher);
+        }
       });
       this.byId.set(id, pending);
       pending.catch(() => this.byId.delete(id)); // failures are not cached here; the decoder keeps its own "unknown" memory
@@ -156,16 +164,18 @@ export class RegistryClient {
     return err instanceof RegistryError && err.status === 404 && err.registryErrorCode !== null && err.registryErrorCode >= 40400 && err.registryErrorCode < 40500;
   }
 
+  /** Every subject the registry holds (also the start-up check: one cheap GET). */
+  async subjects(): Promise<string[]> {
+    return this.call('list the subjects', async () => (await this.load()).main.getAllSubjects());
+  }
+
   /** The latest version of a subject, fresh from the registry; null when the subject does not exist. */
   async latest(subject: string): Promise<SubjectVersion | null> {
     try {
       return await this.call(`read the latest version of subject '${subject}'`, async () => {
-        const res = await this.rest.handleRequest<{ subject: string; version: number; id: number; schema: string; schemaType?: string }>(
-          `/subjects/${encodeURIComponent(subject)}/versions/latest`,
-          'GET',
-        );
-        const d = res.data;
-        return { subject: d.subject, version: d.version, id: d.id, schema: d.schema, schemaType: d.schemaType ?? 'AVRO' };
+        const { main } = await this.load();
+        main.clearLatestCaches(); // the package keeps "latest" until evicted; a schema check must see a version registered since
+        return this.subjectVersion(subject, await main.getLatestSchemaMetadata(subject));
       });
     } catch (err) {
       if (RegistryClient.isNotFound(err)) return null;
@@ -180,15 +190,11 @@ export class RegistryClient {
 
   /** The version of `subject` whose schema is this one (any version, not only the latest); null if none. */
   async lookup(subject: string, schema: string | object): Promise<SubjectVersion | null> {
+    const info: SchemaInfo = { schemaType: 'AVRO', schema: schemaText(schema) };
     try {
       return await this.call(`look up a schema under subject '${subject}'`, async () => {
-        const res = await this.rest.handleRequest<{ subject: string; version: number; id: number; schema: string; schemaType?: string }>(
-          `/subjects/${encodeURIComponent(subject)}?normalize=false`,
-          'POST',
-          { schemaType: 'AVRO', schema: schemaText(schema) },
-        );
-        const d = res.data;
-        return { subject: d.subject ?? subject, version: d.version, id: d.id, schema: d.schema, schemaType: d.schemaType ?? 'AVRO' };
+        const found = await (await this.load()).main.getIdFullResponse(subject, info, false);
+        return this.subjectVersion(subject, { ...found, schema: found.schema ?? info.schema });
       });
     } catch (err) {
       if (RegistryClient.isNotFound(err)) return null; // 40401 subject or 40403 schema not found
@@ -198,12 +204,11 @@ export class RegistryClient {
 
   /** The compatibility level in force for a subject (its own, else the global one; BACKWARD if the registry says neither). */
   async compatibilityLevel(subject: string): Promise<string> {
-    for (const path of [`/config/${encodeURIComponent(subject)}?defaultToGlobal=true`, '/config']) {
+    const reads = [(c: Client) => c.getConfig(subject), (c: Client) => c.getDefaultConfig()];
+    for (const read of reads) {
       try {
-        const res = await this.call(`read the compatibility level of '${subject}'`, () =>
-          this.rest.handleRequest<{ compatibilityLevel?: string; compatibility?: string }>(path, 'GET'),
-        );
-        const level = res.data.compatibilityLevel ?? res.data.compatibility;
+        const config = await this.call(`read the compatibility level of '${subject}'`, async () => read((await this.load()).main));
+        const level = config.compatibilityLevel ?? config.compatibility;
         if (level) return level;
       } catch (err) {
         if (!RegistryClient.isNotFound(err)) throw err; // 40401/40408: no level of its own (Apicurio 3.0 answers 404 here)
@@ -214,38 +219,61 @@ export class RegistryClient {
 
   /**
    * Is `schema` compatible with the latest version of `subject`, by the registry's rule for it? The
-   * registry decides; when it says "no" without saying why (Apicurio ignores verbose=true), the
-   * messages come from a local avsc resolution check in the direction(s) the level demands.
+   * registry decides; the reasons come from a local avsc resolution check in the direction(s) the
+   * level demands: the package's public client returns the verdict only (Apicurio gives no reasons
+   * either way, it ignores `verbose=true`).
    */
   async checkCompatibility(subject: string, schema: string | object): Promise<CompatibilityResult> {
     const text = schemaText(schema);
     const [latest, level] = await Promise.all([this.latest(subject), this.compatibilityLevel(subject)]);
     if (!latest) return { isCompatible: true, messages: [], level, subjectExists: false };
-    const res = await this.call(`check compatibility of a schema with subject '${subject}'`, () =>
-      this.rest.handleRequest<{ is_compatible: boolean; messages?: unknown }>(
-        `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`,
-        'POST',
-        { schemaType: 'AVRO', schema: text },
-      ),
+    const isCompatible = await this.call(`check compatibility of a schema with subject '${subject}'`, async () =>
+      (await this.load()).main.testSubjectCompatibility(subject, { schemaType: 'AVRO', schema: text }),
     );
-    const isCompatible = res.data.is_compatible === true;
-    if (isCompatible) return { isCompatible, messages: [], level, subjectExists: true };
-    let messages = Array.isArray(res.data.messages) ? res.data.messages.map((m) => String(m)) : [];
-    if (messages.length === 0) {
-      messages = explainIncompatibility(latest.schema, text, level).map((m) => `${m} (local avsc check; the registry gave no reason)`);
-      if (messages.length === 0) messages = [`the registry reports the schema incompatible with version ${latest.version} (id ${latest.id}) under ${level} but gave no reason`];
-    }
-    return { isCompatible, messages, level, subjectExists: true };
+    if (isCompatible === true) return { isCompatible: true, messages: [], level, subjectExists: true };
+    let messages = explainIncompatibility(latest.schema, text, level).map((m) => `${m} (local avsc check)`);
+    if (messages.length === 0) messages = [`the registry reports the schema incompatible with version ${latest.version} (id ${latest.id}) under ${level}; the local avsc check finds no reason`];
+    return { isCompatible: false, messages, level, subjectExists: true };
   }
 
   /** Forgets cached schemas (ids are immutable, so this is only for tests and memory). */
   clearCache(): void {
     this.byId.clear();
-    this.client.clearCaches();
+    for (const c of this.fetchers) c.clearCaches();
+    void this.loaded?.then(({ main }) => main.clearCaches(), () => undefined);
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    this.closed = true;
+    for (const c of this.fetchers) c.close();
+    this.idleFetchers.length = 0;
+    const loaded = await this.loaded?.catch(() => undefined);
+    loaded?.main.close();
+  }
+
+  /** A subject version from the package's answer (AVRO when the registry omits the type, as Confluent and Apicurio 3 do for Avro). */
+  private subjectVersion(subject: string, d: SchemaMetadata): SubjectVersion {
+    if (typeof d.id !== 'number' || typeof d.version !== 'number') {
+      const missing = typeof d.id !== 'number' ? 'id' : 'version';
+      throw new RegistryError(this.errorCode, `schema registry at ${this.url} answered for subject '${subject}' without a schema ${missing}`, 'read a subject version', null, null, { retriable: false });
+    }
+    return { subject: d.subject ?? subject, version: d.version, id: d.id, schema: d.schema, schemaType: d.schemaType ?? 'AVRO' };
+  }
+
+  /** The package and the main client, made on first use. */
+  private load(): Promise<{ readonly pkg: RegistryPackage; readonly main: Client }> {
+    this.loaded ??= loadRegistryPackage().then((pkg) => ({ pkg, main: new pkg.SchemaRegistryClient(this.clientConfig) }));
+    return this.loaded;
+  }
+
+  private async takeFetcher(): Promise<Client> {
+    const idle = this.idleFetchers.pop();
+    if (idle) return idle;
+    const { pkg } = await this.load();
+    // cacheCapacity 1: this wrapper caches schemas by id itself (bounded by maxCachedIds).
+    const fetcher = new pkg.SchemaRegistryClient({ ...this.clientConfig, cacheCapacity: 1 });
+    this.fetchers.push(fetcher);
+    return fetcher;
   }
 
   /** Runs one registry call and turns its failure into a RegistryError naming the operation and the registry. */
@@ -253,13 +281,13 @@ export class RegistryClient {
     try {
       return await fn();
     } catch (err) {
-      throw this.toError(operation, err);
+      throw this.toError(operation, err, (await this.loaded?.catch(() => undefined))?.pkg);
     }
   }
 
-  private toError(operation: string, err: unknown): RegistryError {
+  private toError(operation: string, err: unknown, pkg: RegistryPackage | undefined): RegistryError {
     if (err instanceof RegistryError) return err;
-    if (err instanceof RestError) {
+    if (pkg !== undefined && err instanceof pkg.RestError) {
       const retriable = RETRIABLE_STATUS.has(err.status);
       const registryCode = err.errorCode > 0 ? err.errorCode : null;
       const hint =

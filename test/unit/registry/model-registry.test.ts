@@ -12,7 +12,8 @@ import { ChurnflowError, type ErrorCode } from '../../../src/errors.js';
 import { loadFeatureSpec } from '../../../src/features/load-spec.js';
 import type { AliasChange } from '../../../src/registry/alias-store.js';
 import { FileAliasStore } from '../../../src/registry/file-alias-store.js';
-import { compareSemver, createAliasStore, ModelRegistry, openModelRegistry, rollbackTarget, type GateContext } from '../../../src/registry/model-registry.js';
+import { compareModelVersions, isModelVersion } from '../../../src/registry/model-version.js';
+import { createAliasStore, ModelRegistry, openModelRegistry, rollbackTarget, type GateContext } from '../../../src/registry/model-registry.js';
 import { RedisAliasStore } from '../../../src/registry/redis-alias-store.js';
 import { ManualClock } from '../../../src/time/clock.js';
 
@@ -57,9 +58,16 @@ function newRegistry(clock = new ManualClock(T0)): { registry: ModelRegistry; ro
 const code = (c: ErrorCode) => (e: unknown) => e instanceof ChurnflowError && e.code === c;
 const opts = (extra: Record<string, unknown> = {}) => ({ actor: 'tester@host', gate, ...extra });
 
-test('compareSemver orders numerically, pre-releases before their release', () => {
+test('model versions sort in semver order: numerically, pre-releases before their release, build metadata after', () => {
   const vs = ['1.10.0', '1.2.0', '2.0.0', '2.0.0-rc.10', '2.0.0-rc.2', '1.2.0+build.7', '0.9.12', '2.0.0-alpha', '10.0.0'];
-  assert.deepEqual([...vs].sort(compareSemver), ['0.9.12', '1.2.0', '1.2.0+build.7', '1.10.0', '2.0.0-alpha', '2.0.0-rc.2', '2.0.0-rc.10', '2.0.0', '10.0.0']);
+  assert.deepEqual([...vs].sort(compareModelVersions), ['0.9.12', '1.2.0', '1.2.0+build.7', '1.10.0', '2.0.0-alpha', '2.0.0-rc.2', '2.0.0-rc.10', '2.0.0', '10.0.0']);
+  // anything that is not a version sorts after every version, by text (a stray alias value never throws)
+  assert.deepEqual(['zeta', '1.0.0', 'alpha', '0.1.0'].sort(compareModelVersions), ['0.1.0', '1.0.0', 'alpha', 'zeta']);
+});
+
+test('a model version is a semantic version in canonical form (it is also a directory name)', () => {
+  for (const v of ['0.0.1', '1.2.3', '1.2.3-rc.1', '1.2.3+build.7', '1.2.3-alpha.beta-2+sha.5114f85']) assert.equal(isModelVersion(v), true, v);
+  for (const v of ['v1.2.3', '=1.2.3', ' 1.2.3', '1.2', '01.2.3', '1.2.3-01', '1.0.2-../../x', '1.2.3+', '']) assert.equal(isModelVersion(v), false, JSON.stringify(v));
 });
 
 test('register copies a valid bundle to <root>/<name>/<version>/; the same bytes again are a no-op', async () => {
