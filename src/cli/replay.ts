@@ -18,7 +18,7 @@ import { createLogger } from '../observability/logger.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
 import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
-import { RegistryClient } from '../serde/registry-client.js';
+import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { RegistryActivityDecoder } from '../serde/registry-decoder.js';
 import type { RecordDecoder } from '../serde/record-decoder.js';
 import { createFileSink } from '../sinks/file-sink.js';
@@ -88,7 +88,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
     source = app.own('source', createFileSource(flags.input, clock), (s) => s.close());
   } else {
     if (config.kafka.format === 'confluent-avro' || config.input.mappings.length > 0) {
-      const registry = app.own('schema-registry', new RegistryClient({ url: config.schemaRegistry.url }), (r) => r.close());
+      const registry = app.own('schema-registry', registryClientFromConfig(config.schemaRegistry), (r) => r.close());
       decoder = new RegistryActivityDecoder({ registry, input: config.input });
     }
     const k = config.kafka;
@@ -98,6 +98,8 @@ async function replay(flags: ReplayFlags): Promise<void> {
       createKafkaSource(
         {
           brokers: k.brokers,
+          ssl: k.ssl,
+          sasl: k.sasl,
           clientId: `${k.clientId}-replay`,
           groupId: `${k.groupId}-replay-${uniqueSuffix()}`,
           topics: flags.kafkaTopic!,

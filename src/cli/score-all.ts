@@ -23,7 +23,7 @@ import { buildRiskEvent } from '../scoring/risk-decision.js';
 import { ActivityCodec } from '../serde/activity-codec.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { createKafkaSink, KafkaProducerPool } from '../sinks/kafka-sink.js';
-import { RegistryClient } from '../serde/registry-client.js';
+import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { riskEventEncoder } from '../serde/registry-encoder.js';
 import { ensureTopics } from '../sources/ensure-topics.js';
 import { createStdoutSink } from '../sinks/stdout-sink.js';
@@ -35,6 +35,7 @@ import { systemClock } from '../time/clock.js';
 import { ReplayClock } from '../time/replay-clock.js';
 import { dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
+import { redisConnectionOptions } from '../state/redis-connection.js';
 
 interface ScoreAllFlags {
   asOf: number;
@@ -68,7 +69,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
     store = new MemoryStateStore(stateRules(config, spec));
     await fill(store, spec, flags.input, config.engine.allowedLatenessMs);
   } else if (config.state.kind === 'redis') {
-    store = new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
+    store = new RedisStateStore({ url: config.state.redis.url, redisOptions: redisConnectionOptions(config.state.redis), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
   } else {
     throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
   }
@@ -77,10 +78,10 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   if (flags.out === '-') sink = createStdoutSink<RiskEventRecord>();
   else if (flags.out === 'kafka') {
     const k = config.kafka;
-    const pool = new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-score-all` });
-    const registry = new RegistryClient({ url: config.schemaRegistry.url });
+    const pool = new KafkaProducerPool({ brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: `${k.clientId}-score-all` });
+    const registry = registryClientFromConfig(config.schemaRegistry);
     closers.push(() => pool.close(), () => registry.close());
-    if (k.createTopics.enabled) await ensureTopics(k.brokers, [k.topics.risk], k.createTopics.partitions);
+    if (k.createTopics.enabled) await ensureTopics(k, [k.topics.risk], k.createTopics.partitions);
     sink = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry, topic: k.topics.risk, autoRegister: config.schemaRegistry.autoRegister }), key: (r) => r.customer_id });
   } else {
     mkdirSync(dirname(flags.out), { recursive: true });

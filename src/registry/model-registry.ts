@@ -16,6 +16,7 @@ import { ALIAS_NAMES, checkModelName, isAliasName, type AliasChange, type AliasN
 import { FileAliasStore } from './file-alias-store.js';
 import { evaluatePromotion, failedChecks, type GateCheck, type GateResult, type PromotionPolicy } from './promotion-gate.js';
 import { RedisAliasStore } from './redis-alias-store.js';
+import { redisConnectionOptions } from '../state/redis-connection.js';
 
 /** A version directory name: semantic version, build/pre-release parts without path characters. */
 export const VERSION_PATTERN = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
@@ -508,6 +509,7 @@ export function createAliasStore(config: Pick<ChurnflowConfig, 'model' | 'state'
   if (config.model.registry.aliasStore === 'redis') {
     return new RedisAliasStore({
       url: config.state.redis.url,
+      redisOptions: redisConnectionOptions(config.state.redis),
       keyPrefix: config.state.redis.keyPrefix,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onConnectionError ? { onConnectionError: options.onConnectionError } : {}),

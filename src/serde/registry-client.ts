@@ -7,6 +7,8 @@
 // Deep imports on purpose: the package index pulls in every KMS SDK (AWS, Azure, GCP) and takes
 // ~0.6 s to load; the client alone takes ~0.1 s. The package has no `exports` map, so these paths
 // are public files of the package.
+import { Agent as HttpsAgent } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import avro from 'avsc';
 import { LRUCache } from 'lru-cache';
 import { SchemaRegistryClient, type Client, type SchemaInfo } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
@@ -19,6 +21,8 @@ export interface RegistryClientConfig {
   readonly url: string | readonly string[];
   /** Basic auth; never logged. */
   readonly basicAuth?: { readonly username: string; readonly password: string } | undefined;
+  /** TLS of https URLs: CA, client certificate and key, servername, rejectUnauthorized (config/tls-options.ts). */
+  readonly tls?: ConnectionOptions | undefined;
   /** Per-request timeout (default 10 s). */
   readonly timeoutMs?: number | undefined;
   /** Retries of network errors and 408/429/5xx answers (default 2), with full-jitter backoff from retryWaitMs (default 100 ms) up to 2 s. */
@@ -90,6 +94,7 @@ export class RegistryClient {
   private readonly errorCode: ErrorCode;
   /** Schemas by id: an id never changes meaning, but a flood of distinct ids must not grow memory without bound. */
   private readonly byId: LRUCache<number, Promise<RegisteredSchema>>;
+  private readonly httpsAgent: HttpsAgent | undefined;
 
   constructor(config: RegistryClientConfig) {
     const urls = (typeof config.url === 'string' ? [config.url] : [...config.url]).map((u) => u.trim()).filter((u) => u !== '');
@@ -112,11 +117,14 @@ export class RegistryClient {
     this.byId = new LRUCache({ max: Math.max(1, config.maxCachedIds ?? 10_000) });
     const basicAuthCredentials: BasicAuthCredentials | undefined = auth ? { credentialsSource: 'USER_INFO', userInfo: `${auth.username}:${auth.password}` } : undefined;
     const timeout = config.timeoutMs ?? 10_000;
+    // Both transports below go through axios: one agent carries the CA and client certificate to each.
+    this.httpsAgent = config.tls ? new HttpsAgent({ ...config.tls, keepAlive: true }) : undefined;
+    const axiosDefaults = { timeout, ...(this.httpsAgent ? { httpsAgent: this.httpsAgent } : {}) };
     const maxRetries = config.maxRetries ?? 2;
     const retriesWaitMs = config.retryWaitMs ?? 100;
     this.client = new SchemaRegistryClient({
       baseURLs,
-      createAxiosDefaults: { timeout },
+      createAxiosDefaults: axiosDefaults,
       ...(basicAuthCredentials ? { basicAuthCredentials } : {}),
       maxRetries,
       retriesWaitMs,
@@ -124,7 +132,7 @@ export class RegistryClient {
     });
     // The package client serialises every getBySubjectAndId behind one mutex and has no verbose
     // compatibility call; those requests go through the package's own transport (same auth, retries, failover).
-    this.rest = new RestService(baseURLs, false, { timeout }, basicAuthCredentials, undefined, maxRetries, retriesWaitMs, 2000);
+    this.rest = new RestService(baseURLs, false, axiosDefaults, basicAuthCredentials, undefined, maxRetries, retriesWaitMs, 2000);
   }
 
   /** Registers a schema under a subject (a no-op returning the existing id when it is already there). */
@@ -245,6 +253,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
+    this.httpsAgent?.destroy();
     await this.client.close();
   }
 

@@ -79,10 +79,13 @@ test('no config error echoes a secret: URL passwords, sasl blocks, password/toke
   const secret = 'hunter2-s3cr3t';
   // A bad value next to a secret: the quoted value is the URL without its password.
   refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { schemaRegistry: { url: `http://svc:${secret}@` } } }), secret, /schemaRegistry\.url: Invalid URL \(got "http:\/\/svc:\*\*\*@"\)/);
-  // An unknown block holding credentials (kafka.sasl used to print whole).
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), secret, /kafka\.sasl: unknown key/);
-  // A wrong type under a secret-named key: the value is never quoted.
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), secret, /state\.redis\.password: unknown key/);
+  // A credentials block next to a bad value, and a bad value inside it (kafka.sasl used to print whole).
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), secret, /kafka\.brokers: .*expected array/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'gssapi', username: 'u', password: secret } } } }), secret, /kafka\.sasl\.mechanism: .*"plain"\|"scram-sha-256"\|"scram-sha-512"/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, pasword: secret } } } }), secret, /kafka\.sasl\.pasword: unknown key/);
+  // A wrong type next to a secret-named key: the secret is never quoted.
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), secret, /state\.redis\.url: .*expected string/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerToken: 'short-s3cr3t' } } } }), 'short-s3cr3t', /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/);
   refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: { token: secret } } } } }), secret, /state\.redis\.url: .*expected string.*\(got \{"token":"\*\*\*"\}\)/);
   // From the environment: a Redis URL with a password, one bad sibling value.
   refusedWithoutSecret(() => loadConfig({ env: { CHURNFLOW_REDIS_URL: `redis://default:${secret}@10.0.0.1:6379`, CHURNFLOW_STATE_KIND: 'mongo' } }), secret, /state\.kind/);

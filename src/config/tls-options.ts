@@ -1,0 +1,44 @@
+// TLS settings of one connection (config tlsSchema) as Node's tls options: the PEM files are read
+// here, at start-up, so a missing or unreadable file fails with the key that names it.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { ChurnflowError } from '../errors.js';
+
+export interface TlsConfig {
+  readonly enabled: boolean;
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  readonly servername?: string | undefined;
+  readonly rejectUnauthorized: boolean;
+}
+
+/**
+ * Node tls options for `tls` (config key `key`), or undefined when TLS is off. `forceOn` turns it on
+ * whatever `enabled` says (a rediss:// or https:// URL asks for TLS by itself).
+ */
+export function tlsOptions(tls: TlsConfig | undefined, key: string, forceOn = false): ConnectionOptions | undefined {
+  if (!tls || !(tls.enabled || forceOn)) return undefined;
+  const pem = (file: string | undefined, name: string): string | undefined => {
+    if (file === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ChurnflowError('CF_CONFIG_INVALID', `${key}.${name}: cannot read ${file} (${(err as { code?: string }).code ?? 'unreadable'})`, { details: { key: `${key}.${name}` } });
+    }
+    // Never quote the content: a key file is a secret.
+    if (!text.includes('-----BEGIN ')) throw new ChurnflowError('CF_CONFIG_INVALID', `${key}.${name}: ${file} is not PEM (no -----BEGIN line)`, { details: { key: `${key}.${name}` } });
+    return text;
+  };
+  const ca = pem(tls.caFile, 'caFile');
+  const cert = pem(tls.certFile, 'certFile');
+  const keyPem = pem(tls.keyFile, 'keyFile');
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(keyPem !== undefined ? { key: keyPem } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+  };
+}
