@@ -28,7 +28,12 @@ import { createKafkaSource } from '../../src/sources/kafka-source.js';
 import { redisConnectionOptions } from '../../src/state/redis-connection.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { systemClock } from '../../src/time/clock.js';
-import { deleteTopicsWithPrefix } from '../helpers/kafka.js';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js';
+import type { RiskEventRecord } from '../../src/events/wire-types.js';
+import { startEngine, stopEngine, waitCaughtUp, writeConfig } from '../helpers/engine-process.js';
+import { deleteTopicsWithPrefix, produceSimulated, readAvroTopic, testTopics } from '../helpers/kafka.js';
 import { SECURE_SERVICES as S, uniqueName } from '../helpers/services.js';
 
 const tls = (name: string) => join(S.tlsDir, name);
@@ -194,5 +199,68 @@ describe('Schema registry over HTTPS', () => {
         await bad.close();
       }
     }
+  });
+});
+
+describe('the engine on secure connections only', () => {
+  test('churnflow run: SCRAM over TLS to Kafka, Redis over TLS, the registry over HTTPS, secrets from files; no secret in its logs, metrics or answers', async () => {
+    const topics = await testTopics(2);
+    const produced = await produceSimulated(topics.activity, simulate(resolveSimulatorOptions({ customers: 40, days: 20, seed: 7 })));
+    assert.ok(produced.events > 0);
+    const password = readFileSync(tls('sasl-password'), 'utf8').trim();
+    const token = `lookup-${uniqueName('token')}`;
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'cf-secret-')), 'token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const groupId = uniqueName('cf-secure-engine');
+    const configFile = writeConfig({
+      source: { kind: 'kafka' },
+      kafka: {
+        groupId,
+        topics: { activity: [topics.activity], risk: topics.risk, deadLetter: topics.deadLetter, drift: topics.drift },
+        sessionTimeoutMs: 6000,
+        heartbeatIntervalMs: 500,
+        ssl: serverCa,
+        sasl: { mechanism: 'scram-sha-512', username: S.kafkaSaslUser, passwordFile: tls('sasl-password') },
+      },
+      schemaRegistry: { tls: { caFile: tls('ca.pem') } },
+      state: { kind: 'redis', redis: { keyPrefix: `${uniqueName('t')}:`, tls: { caFile: tls('ca.pem'), certFile: tls('client.pem'), keyFile: tls('client-key.pem') } } },
+      http: { port: 0, customerLookup: { bearerTokenFile: tokenFile } },
+      log: { level: 'debug' },
+    });
+    // The env the helper sets points at the plaintext ports: these override it with the secure ones only.
+    const engine = startEngine(configFile, {
+      CHURNFLOW_KAFKA_BROKERS: S.kafkaSaslBrokers.join(','),
+      CHURNFLOW_REDIS_URL: S.redisTlsUrl,
+      CHURNFLOW_SCHEMA_REGISTRY_URL: S.schemaRegistryTlsUrl,
+    });
+    let answers = '';
+    try {
+      const started = Date.now();
+      let url: string | undefined;
+      while (!(url = /"http":"(http:[^"]+)"/.exec(engine.logs())?.[1])) {
+        if (engine.child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`the engine did not start:\n${engine.logs().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await waitCaughtUp(groupId, topics.activity, 120_000, () => engine.child.exitCode === null).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${engine.logs().slice(-3000)}`);
+      });
+      const risk = await readAvroTopic<RiskEventRecord>(topics.risk, { idleMs: 2000, timeoutMs: 60_000 });
+      assert.ok(risk.length > 0, 'risk events reached the risk topic');
+      const customer = risk[0]!.value.customer_id;
+      const denied = await fetch(`${url}/customers/${customer}/risk`);
+      assert.equal(denied.status, 401);
+      const allowed = await fetch(`${url}/customers/${customer}/risk`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(allowed.status, 200);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /churnflow_/);
+      answers = [await denied.text(), await allowed.text(), metrics].join('\n');
+      assert.equal(await stopEngine(engine), 0, 'a clean stop over the secure connections');
+    } finally {
+      if (engine.child.exitCode === null) engine.child.kill('SIGKILL');
+    }
+    const everything = engine.logs() + answers;
+    assert.match(engine.logs(), /churnflow running/);
+    assert.ok(!everything.includes(password), 'the SASL password reached a log line or an answer');
+    assert.ok(!everything.includes(token), 'the bearer token reached a log line or an answer');
   });
 });
