@@ -95,11 +95,12 @@ export function readConfigFile(path: string): Tree {
   }
 }
 
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Tree } = {}): Readonly<ChurnflowConfig> {
+/** `readSecretFile`: how `<secret>File` keys are read (default: the file system; tests of deployment manifests map them to a Secret's keys). */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Tree; readSecretFile?: (path: string) => string } = {}): Readonly<ChurnflowConfig> {
   let tree: Tree = options.file ? readConfigFile(options.file) : {};
   tree = deepMerge(tree, envOverrides(options.env ?? process.env));
   if (options.overrides) tree = deepMerge(tree, options.overrides);
-  tree = resolveSecretFiles(tree);
+  tree = resolveSecretFiles(tree, options.readSecretFile);
   const res = configSchema.safeParse(tree);
   if (!res.success) {
     const problems = res.error.issues.flatMap((i) => describeIssue(i, tree));
