@@ -18,7 +18,8 @@ const driftOptionsSchema = z
  */
 const tlsSchema = z
   .object({
-    enabled: z.boolean().default(false),
+    /** Default: on when any file or servername below is given (or the URL is rediss:// / https://); false turns it off whatever else is set. */
+    enabled: z.boolean().optional(),
     caFile: z.string().min(1).optional(),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),

@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { ChurnflowError } from '../errors.js';
 
 export interface TlsConfig {
-  readonly enabled: boolean;
+  readonly enabled?: boolean | undefined;
   readonly caFile?: string | undefined;
   readonly certFile?: string | undefined;
   readonly keyFile?: string | undefined;
@@ -14,11 +14,14 @@ export interface TlsConfig {
 }
 
 /**
- * Node tls options for `tls` (config key `key`), or undefined when TLS is off. `forceOn` turns it on
- * whatever `enabled` says (a rediss:// or https:// URL asks for TLS by itself).
+ * Node tls options for `tls` (config key `key`), or undefined when TLS is off. TLS is on when
+ * `enabled` says so, else when a CA, certificate, key or servername is given (a CA nobody uses
+ * would be a silent plaintext connection), or when `forceOn` (a rediss:// or https:// URL).
  */
 export function tlsOptions(tls: TlsConfig | undefined, key: string, forceOn = false): ConnectionOptions | undefined {
-  if (!tls || !(tls.enabled || forceOn)) return undefined;
+  if (!tls) return forceOn ? {} : undefined;
+  const configured = [tls.caFile, tls.certFile, tls.keyFile, tls.servername].some((v) => v !== undefined);
+  if (!(forceOn || (tls.enabled ?? configured))) return undefined;
   const pem = (file: string | undefined, name: string): string | undefined => {
     if (file === undefined) return undefined;
     let text: string;

@@ -41,6 +41,8 @@ test('kafkaClientConfig: an unreadable or non-PEM file is CF_CONFIG_INVALID nami
       (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_CONFIG_INVALID' && expect.test(err.message) && !err.message.includes('top-s3cret'),
     );
   }
-  // TLS configured but off: nothing is read.
+  // TLS explicitly off: nothing is read. A CA alone turns it on (a CA nobody uses would be silent plaintext).
   assert.equal(kafkaClientConfig({ ...base, ssl: { enabled: false, rejectUnauthorized: true, caFile: join(dir, 'missing.pem') } }, 'cid').ssl, undefined);
+  assert.deepEqual(kafkaClientConfig({ ...base, ssl: { rejectUnauthorized: true, caFile: join(dir, 'ca.pem') } }, 'cid').ssl, { rejectUnauthorized: true, ca: PEM });
+  assert.deepEqual(kafkaClientConfig({ ...base, ssl: { enabled: true, rejectUnauthorized: true } }, 'cid').ssl, { rejectUnauthorized: true });
 });

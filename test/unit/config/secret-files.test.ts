@@ -58,7 +58,7 @@ test('a secret file that is missing, empty or given beside the inline value fail
 
 test('TLS blocks: verification on by default, a client certificate needs its key, unknown keys are named', () => {
   const c = loadConfig({ env: {} });
-  assert.equal(c.kafka.ssl.enabled, false);
+  assert.equal(c.kafka.ssl.enabled, undefined, 'off unless enabled or a file is given');
   assert.equal(c.kafka.ssl.rejectUnauthorized, true);
   assert.equal(c.state.redis.tls.rejectUnauthorized, true);
   assert.equal(c.schemaRegistry.tls.rejectUnauthorized, true);
