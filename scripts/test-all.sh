@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: builds, creates the trainer's venv, installs and starts
-# the real services on loopback (Kafka in KRaft mode, the Schema Registry, Redis with AOF), then runs
+# the real services on loopback (Kafka in KRaft mode, the Schema Registry, Redis with AOF, and a Redis
+# Cluster of 3 masters + 3 replicas for the cluster contract and failover tests), then runs
 # the trainer's pytest suite and every TypeScript suite (unit, contract, topology, parity,
 # integration). Services this script started are stopped when it exits.
 set -euo pipefail
@@ -31,11 +32,12 @@ node scripts/run-tests.mjs browser
 # Beside the plaintext ports: Kafka SSL (client certificate) and SASL_SSL (PLAIN, SCRAM) listeners,
 # Redis TLS and registry HTTPS, with a test CA made by openssl (scripts/services/secure.sh), for
 # test/integration/secure-connections.int.test.ts.
-step "services: Kafka (KRaft; plaintext, TLS, SASL_SSL), Schema Registry (HTTP, HTTPS), Redis (plain, TLS)"
+step "services: Kafka (KRaft; plaintext, TLS, SASL_SSL), Schema Registry (HTTP, HTTPS), Redis (plain, TLS), Redis Cluster"
 services=scripts/services/services.sh
 bash "$services" install all
 bash "$services" start all --aof
 trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
+bash "$services" start redis-cluster   # not part of 'all' for start; 'stop all' includes it
 eval "$(bash "$services" env)"
 
 step "integration tests against the real services"

@@ -2,7 +2,8 @@
 # The fault-injection proof (npm run test:faults): builds, installs and starts the real services
 # (Kafka in KRaft mode, the Schema Registry, Redis with AOF — the harness restarts Redis and the
 # broker mid-run), then runs test/faults/main.ts. Arguments go to the harness: --small, --events N,
-# --partitions N, --kills N, --seed N, … (see test/faults/fault-options.ts). Services this script
+# --partitions N, --kills N, --seed N, --store cluster --failovers N --redis-restarts 0 (state on the
+# Redis Cluster, started here too), … (see test/faults/fault-options.ts). Services this script
 # started are stopped when it exits; the exit code is the harness's (1: outputs or state differ).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ services=scripts/services/services.sh
 bash "$services" install all
 bash "$services" start all --aof
 trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
+case " $* ${CHURNFLOW_FAULTS_STORE:-} " in
+  *" cluster "*|*"--store=cluster"*) bash "$services" start redis-cluster ;;
+esac
 eval "$(bash "$services" env)"
 
 step "fault run"

@@ -15,8 +15,8 @@ import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
-import { redisConnectionOptions } from './state/redis-connection.js';
 import { checkRedis } from './preflight/check-redis.js';
+import { redisClientOptions, redisConnection } from './config/redis-connection.js';
 import { checkRegistry } from './preflight/check-registry.js';
 import { checkKafka } from './preflight/check-kafka.js';
 
@@ -43,7 +43,8 @@ export function productionEdges(): EdgeFactories {
     async preflight({ config, logger }) {
       const checks: Promise<void>[] = [];
       if (config.state.kind === 'redis' || config.model.registry.aliasStore === 'redis') {
-        checks.push(checkRedis(config.state.redis.url, 'state.redis.url', { redisOptions: redisConnectionOptions(config.state.redis) }).then((p) => p && logger.warn({ problem: p.detail }, 'Redis (state.redis.url) is not reachable at start; batches retry until it is')));
+        const redis = redisConnection(config);
+        checks.push(checkRedis(redis).then((p) => p && logger.warn({ problem: p.detail }, `Redis (${redis.configKey}) is not reachable at start; batches retry until it is`)));
       }
       if (config.source.kind === 'kafka' || config.sinks.kind === 'kafka') {
         checks.push(checkKafka(config.kafka).then((p) => p && logger.warn({ problem: p.detail }, 'Kafka (kafka.brokers) is not reachable at start; the clients retry until it is')));
@@ -77,7 +78,7 @@ export function productionEdges(): EdgeFactories {
       if (config.state.kind !== 'redis') return undefined;
       return app.own(
         'state',
-        new RedisStateStore({ url: config.state.redis.url, redisOptions: redisConnectionOptions(config.state.redis), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
+        new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
         (s) => s.close(),
       );
     },

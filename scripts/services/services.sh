@@ -12,7 +12,9 @@
 #   scripts/services/services.sh env                                  (prints export lines)
 #   scripts/services/services.sh logs    [SERVICE...] [LINES]
 #   scripts/services/services.sh clean                                (stop all, delete runtime data)
-#   SERVICE: kafka | registry | redis
+#   SERVICE: kafka | registry | redis | redis-cluster (3 masters + 3 replicas; not part of 'all' for
+#            start/restart, but 'stop all' and 'clean' include it; 'kill redis-cluster:PORT' kills one
+#            node: see scripts/services/redis-cluster.sh)
 #   OPTIONS: --aof / --no-aof (redis: appendonly + appendfsync always)
 #            --persist / --no-persist (registry: file-backed H2 instead of in-memory)
 #            without options, start/restart reuse the previous start's options
@@ -50,6 +52,9 @@ ALL_SERVICES=(kafka registry redis)
 # TLS/SASL listeners and their test certificates
 # shellcheck source=scripts/services/secure.sh
 source "$SCRIPT_DIR/secure.sh"
+# the redis-cluster service lives in its own file
+# shellcheck source=scripts/services/redis-cluster.sh
+source "$SCRIPT_DIR/redis-cluster.sh"
 
 # ---------------------------------------------------------------- helpers
 log()  { printf '[services] %s\n' "$*" >&2; }
@@ -632,10 +637,11 @@ export CHURNFLOW_SCHEMA_REGISTRY_URL=$(registry_base)
 export CHURNFLOW_REDIS_URL=redis://127.0.0.1:${REDIS_PORT}
 EOF
   print_secure_env
+  rcluster_env
 }
 
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -644,20 +650,24 @@ CMD="${1:-}"; if [[ $# -gt 0 ]]; then shift; fi
 AOF=0; PERSIST=0; OPTS_GIVEN=0
 SVCS=()
 LINES=60
+CLUSTER=0; CLUSTER_NODE=""; ALL_GIVEN=0
 for a in "$@"; do
   case "$a" in
     --aof) AOF=1; OPTS_GIVEN=1 ;;
     --no-aof) AOF=0; OPTS_GIVEN=1 ;;
     --persist) PERSIST=1; OPTS_GIVEN=1 ;;
     --no-persist) PERSIST=0; OPTS_GIVEN=1 ;;
-    all) SVCS=("${ALL_SERVICES[@]}") ;;
+    all) SVCS=("${ALL_SERVICES[@]}"); ALL_GIVEN=1 ;;
     kafka|registry|redis) SVCS+=("$a") ;;
+    redis-cluster) CLUSTER=1 ;;
+    redis-cluster:[0-9]*) CLUSTER=1; CLUSTER_NODE="${a#redis-cluster:}" ;;
     [0-9]*) LINES="$a" ;;
     -h|--help) usage 0 ;;
-    *) die "unknown argument '$a' (services: kafka registry redis all; options: --aof --persist)" ;;
+    *) die "unknown argument '$a' (services: kafka registry redis redis-cluster all; options: --aof --persist)" ;;
   esac
 done
-if [[ ${#SVCS[@]} -eq 0 ]]; then SVCS=("${ALL_SERVICES[@]}"); fi
+if [[ ${#SVCS[@]} -eq 0 && "$CLUSTER" == 0 ]]; then SVCS=("${ALL_SERVICES[@]}"); ALL_GIVEN=1; fi
+if [[ -n "$CLUSTER_NODE" && "$CMD" != kill ]]; then die "redis-cluster:PORT is for 'kill' only (start/stop/status take redis-cluster)"; fi
 
 mkdir -p "$CACHE_DIR"
 
@@ -675,11 +685,13 @@ case "$CMD" in
     for s in "${SVCS[@]}"; do [[ "$s" == kafka ]] || { load_opts "$s"; launch "$s"; }; done
     for s in "${SVCS[@]}"; do [[ "$s" != kafka ]] || { load_opts "$s"; launch "$s"; }; done
     for s in "${SVCS[@]}"; do wait_healthy "$s"; done
+    if [[ "$CLUSTER" == 1 ]]; then rcluster_start; fi
     log "start done ($(elapsed "$t0")s)"
     ;;
   stop)
     with_lock
     for s in "${SVCS[@]}"; do stop_svc "$s"; done
+    if [[ "$CLUSTER" == 1 || "$ALL_GIVEN" == 1 ]]; then rcluster_stop; fi
     ;;
   restart)
     [[ $# -gt 0 ]] || die "restart needs a service: kafka, registry, redis or all"
@@ -691,16 +703,19 @@ case "$CMD" in
       launch "$s"
       wait_healthy "$s"
     done
+    if [[ "$CLUSTER" == 1 ]]; then rcluster_stop; rcluster_start; fi
     log "restart done ($(elapsed "$t0")s)"
     ;;
   kill)
     [[ $# -gt 0 ]] || die "kill needs a service: kafka, registry or redis"
     with_lock
     for s in "${SVCS[@]}"; do kill_svc "$s"; done
+    if [[ "$CLUSTER" == 1 ]]; then rcluster_kill "$CLUSTER_NODE"; fi
     ;;
   status)
     rc=0
     for s in "${SVCS[@]}"; do status_svc "$s" || rc=1; done
+    if [[ "$CLUSTER" == 1 ]]; then rcluster_status || rc=1; fi
     exit "$rc"
     ;;
   env)
@@ -711,11 +726,13 @@ case "$CMD" in
       f="$(svc_log "$s")"; if [[ "$s" == kafka ]]; then f="$(svc_dir kafka)/kafka.log"; fi
       show_log_tail "$f" "$LINES"
     done
+    if [[ "$CLUSTER" == 1 ]]; then rcluster_logs "$LINES"; fi
     ;;
   clean)
     with_lock
     for s in "${ALL_SERVICES[@]}"; do stop_svc "$s"; done
     for s in "${ALL_SERVICES[@]}"; do rm -rf "${RUN_DIR:?}/$s"; done
+    rcluster_clean
     log "removed runtime data under $RUN_DIR"
     ;;
   ""|-h|--help|help) usage 0 ;;

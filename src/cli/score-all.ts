@@ -30,12 +30,12 @@ import { createStdoutSink } from '../sinks/stdout-sink.js';
 import { createFileSource } from '../sources/file-source.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { RedisStateStore } from '../state/redis-store.js';
+import { redisClientOptions, redisConnection } from '../config/redis-connection.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock } from '../time/clock.js';
 import { ReplayClock } from '../time/replay-clock.js';
 import { dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
-import { redisConnectionOptions } from '../state/redis-connection.js';
 
 interface ScoreAllFlags {
   asOf: number;
@@ -69,7 +69,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
     store = new MemoryStateStore(stateRules(config, spec));
     await fill(store, spec, flags.input, config.engine.allowedLatenessMs);
   } else if (config.state.kind === 'redis') {
-    store = new RedisStateStore({ url: config.state.redis.url, redisOptions: redisConnectionOptions(config.state.redis), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
+    store = new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
   } else {
     throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
   }

@@ -248,6 +248,21 @@ export const configSchema = z
             keyPrefix: z.string().regex(/^[^{}]*$/, "no '{' or '}' (the store adds the hash tag)").default('cf:'),
             /** Expire a customer's state after this long without events; keep it well above Kafka retention. */
             idleTtlSeconds: z.number().int().positive().optional(),
+            /**
+             * A Redis Cluster instead of `url`: seed nodes (any of its masters or replicas; the client
+             * discovers the rest). Every write is acknowledged only once `waitReplicas` replicas of the
+             * customer's master have it (WAIT, at most waitTimeoutMs, else the batch is retried), so a
+             * failover never loses a write whose decisions were emitted. 0 turns WAIT off (then a
+             * master's crash can lose acknowledged writes: docs/architecture.md, "Redis Cluster").
+             */
+            cluster: z
+              .object({
+                nodes: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1),
+                waitReplicas: z.number().int().min(0).max(16).default(1),
+                waitTimeoutMs: z.number().int().min(10).max(60_000).default(1000),
+              })
+              .strict()
+              .optional(),
           })
           .strict()
           .superRefine((r, ctx) => oneSecret(r, 'password', false, ctx))

@@ -16,7 +16,7 @@ import { ALIAS_NAMES, checkModelName, isAliasName, type AliasChange, type AliasN
 import { FileAliasStore } from './file-alias-store.js';
 import { evaluatePromotion, failedChecks, type GateCheck, type GateResult, type PromotionPolicy } from './promotion-gate.js';
 import { RedisAliasStore } from './redis-alias-store.js';
-import { redisConnectionOptions } from '../state/redis-connection.js';
+import { redisClientOptions, redisConnection } from '../config/redis-connection.js';
 
 /** A version directory name: semantic version, build/pre-release parts without path characters. */
 export const VERSION_PATTERN = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
@@ -503,13 +503,12 @@ export interface OpenRegistryOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-/** The alias store config.model.registry.aliasStore names: a file store under the registry dir, or Redis (state.redis.url/keyPrefix). */
+/** The alias store config.model.registry.aliasStore names: a file store under the registry dir, or Redis (state.redis.url or .cluster, and keyPrefix). */
 export function createAliasStore(config: Pick<ChurnflowConfig, 'model' | 'state'>, options: OpenRegistryOptions = {}): AliasStore {
   const root = options.registryDir ?? config.model.registry.dir;
   if (config.model.registry.aliasStore === 'redis') {
     return new RedisAliasStore({
-      url: config.state.redis.url,
-      redisOptions: redisConnectionOptions(config.state.redis),
+      ...redisClientOptions(redisConnection(config)),
       keyPrefix: config.state.redis.keyPrefix,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onConnectionError ? { onConnectionError: options.onConnectionError } : {}),

@@ -23,9 +23,15 @@ import {
 export interface RedisAliasStoreOptions {
   /** Redis URL; the store creates (and on close() quits) its own client. */
   readonly url?: string;
+  /** Or seed nodes (`host:port`) of a Redis Cluster (config state.redis.cluster.nodes); the store owns that client. */
+  readonly clusterNodes?: readonly string[];
   /** Or an existing client (standalone or Cluster); the caller keeps owning it. */
   readonly redis?: Redis | Cluster;
   readonly redisOptions?: RedisOptions;
+  /** Cluster only: a promote is acknowledged once this many replicas have it (WAIT). 0: no WAIT. Default 1. */
+  readonly waitReplicas?: number;
+  /** How long that WAIT may block. Default 1000. */
+  readonly waitTimeoutMs?: number;
   /** Prepended to every key (config state.redis.keyPrefix); no '{' or '}'. Default 'cf:'. */
   readonly keyPrefix?: string;
   readonly clock?: Clock;
@@ -54,6 +60,7 @@ export class RedisAliasStore implements AliasStore {
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly clock: Clock;
+  private readonly wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
   private closed = false;
 
   constructor(options: RedisAliasStoreOptions) {
@@ -64,6 +71,8 @@ export class RedisAliasStore implements AliasStore {
     this.clock = options.clock ?? systemClock;
     ({ client: this.client, owns: this.ownsClient } = redisClient(options, 'redis alias store'));
     this.client.defineCommand('churnflowAliasCas', { lua: ALIAS_CAS_LUA, numberOfKeys: 1 });
+    const replicas = options.waitReplicas ?? 1;
+    this.wait = this.client instanceof Cluster && replicas > 0 ? { replicas, timeoutMs: options.waitTimeoutMs ?? 1000 } : undefined;
   }
 
   /** `<prefix>model:{<name>}` */
@@ -82,7 +91,7 @@ export class RedisAliasStore implements AliasStore {
     const next = applyAliasChange(state, change, this.clock.now());
     let written: number;
     try {
-      written = await (this.client as unknown as CasCommands).churnflowAliasCas(key, raw ?? '', serializeAliasState(next));
+      written = await this.compareAndSet(key, raw ?? '', serializeAliasState(next));
     } catch (err) {
       throw redisAliasError(err, key);
     }
@@ -103,6 +112,26 @@ export class RedisAliasStore implements AliasStore {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  /**
+   * The CAS script; on a Cluster followed by WAIT in the same pipeline (so on the same connection as
+   * the write): a promote a failover could still lose is reported as failed (retriable), never as done.
+   */
+  private async compareAndSet(key: string, expected: string, next: string): Promise<number> {
+    if (!this.wait) return (this.client as unknown as CasCommands).churnflowAliasCas(key, expected, next);
+    const p = this.client.pipeline();
+    (p as unknown as CasCommands).churnflowAliasCas(key, expected, next);
+    p.wait(this.wait.replicas, this.wait.timeoutMs);
+    const res = (await p.exec()) ?? [];
+    const [casErr, written] = res[0] ?? [new Error('missing CAS reply'), undefined];
+    const [waitErr, acked] = res[1] ?? [new Error('missing WAIT reply'), undefined];
+    if (casErr) throw casErr;
+    if (waitErr) throw waitErr;
+    if (written === 1 && (typeof acked !== 'number' || acked < this.wait.replicas)) {
+      throw new ChurnflowError('CF_ALIAS_STORE_FAILED', `redis alias store (${key}): the change is on the master but ${String(acked)} of ${this.wait.replicas} replica(s) acknowledged it within ${this.wait.timeoutMs} ms; read the aliases again before retrying`, { retriable: true });
+    }
+    return written as number;
   }
 
   private async readRaw(name: string): Promise<{ raw: string | null; state: AliasState }> {

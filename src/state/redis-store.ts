@@ -3,11 +3,14 @@
 // trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
 // src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
 // still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
-// as on the memory store. Layout, memory figures and operations: docs/architecture.md, "Redis state store".
+// as on the memory store. On a Redis Cluster each round trip is one pipeline per master, and a write is
+// acknowledged only once `waitReplicas` replicas have it (WAIT). Layout, memory figures and operations:
+// docs/architecture.md, "Redis state store" and "Redis Cluster".
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis, type ChainableCommander, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { emptyState, type CustomerState, type DedupeOptions, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
 import type { SlotValue, SlotValues } from './slots.js';
@@ -17,8 +20,18 @@ import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore
 export interface RedisStoreOptions {
   /** Redis URL; the store creates (and on close() quits) its own client with DEFAULT_REDIS_OPTIONS. */
   readonly url?: string;
+  /** Or seed nodes (`host:port`) of a Redis Cluster; the store creates (and on close() quits) its own Cluster client. */
+  readonly clusterNodes?: readonly string[];
   /** Or an existing client (standalone or Cluster); the caller keeps owning it: close() leaves it open. */
   readonly redis?: Redis | Cluster;
+  /**
+   * Cluster only: a write (and a load, which may re-emit what an earlier write stored) is acknowledged
+   * once this many replicas of the customer's master have it (WAIT); fewer within waitTimeoutMs fails
+   * the call with CF_STATE_UNAVAILABLE (retriable). 0: no WAIT. Default 1.
+   */
+  readonly waitReplicas?: number;
+  /** How long one WAIT may block. Default 1000. */
+  readonly waitTimeoutMs?: number;
   /** Overrides of DEFAULT_REDIS_OPTIONS for the client created from `url`. */
   readonly redisOptions?: RedisOptions;
   /** Prepended to every key; must not contain '{' or '}' (the hash tag is the store's). Default 'cf:'. */
@@ -47,14 +60,26 @@ export interface RedisStoreOptions {
  * never gives up. A command sent but unanswered when the connection dropped is resent after reconnect
  * (also safe, same reason). A failover that leaves us on a replica (READONLY) reconnects and resends.
  */
-/** The client a Redis-backed part uses: the one it is given (not closed by it), or its own from `url`. */
+/** The client a Redis-backed part uses: the one it is given (not closed by it), or its own from `clusterNodes` or `url`. */
 export function redisClient(
-  options: { readonly redis?: Redis | Cluster; readonly url?: string; readonly redisOptions?: RedisOptions; readonly onConnectionError?: (err: Error) => void },
+  options: {
+    readonly redis?: Redis | Cluster;
+    readonly clusterNodes?: readonly string[];
+    readonly url?: string;
+    readonly redisOptions?: RedisOptions;
+    readonly onConnectionError?: (err: Error) => void;
+  },
   what: string,
 ): { client: Redis | Cluster; owns: boolean } {
   if (options.redis) return { client: options.redis, owns: false };
-  if (!options.url) throw new ChurnflowError('CF_CONFIG_INVALID', `${what} needs \`url\` or \`redis\``);
-  const client = new Redis(options.url, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
+  let client: Redis | Cluster;
+  if (options.clusterNodes && options.clusterNodes.length > 0) {
+    client = new Cluster(options.clusterNodes.map(clusterNode), { ...DEFAULT_CLUSTER_OPTIONS, redisOptions: { ...DEFAULT_CLUSTER_OPTIONS.redisOptions, ...options.redisOptions } });
+  } else if (options.url) {
+    client = new Redis(options.url, { ...DEFAULT_REDIS_OPTIONS, ...options.redisOptions });
+  } else {
+    throw new ChurnflowError('CF_CONFIG_INVALID', `${what} needs \`url\`, \`clusterNodes\` or \`redis\``);
+  }
   // Without a listener ioredis prints every failed reconnect; it keeps reconnecting either way.
   client.on('error', (err: Error) => options.onConnectionError?.(err));
   return { client, owns: true };
@@ -70,6 +95,32 @@ export const DEFAULT_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   connectTimeout: 5000,
   commandTimeout: 15_000,
 });
+
+/**
+ * Cluster client settings. A lost master is not reconnected to (ioredis' cluster design): the client
+ * refreshes the slot map and follows MOVED to the promoted replica; while no node serves a slot
+ * (CLUSTERDOWN, the node timeout before the promotion) it waits 200 ms per attempt, up to
+ * maxRedirections, then fails the call, and the engine retries the batch (safe: apply is idempotent).
+ */
+export const DEFAULT_CLUSTER_OPTIONS: Readonly<ClusterOptions> = Object.freeze({
+  clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times - 1, 5), 2000),
+  enableOfflineQueue: true,
+  enableReadyCheck: true,
+  scaleReads: 'master',
+  maxRedirections: 16,
+  retryDelayOnFailover: 200,
+  retryDelayOnClusterDown: 200,
+  retryDelayOnTryAgain: 100,
+  slotsRefreshTimeout: 2000,
+  redisOptions: { connectTimeout: 5000, commandTimeout: 15_000 },
+});
+
+/** `host:port` → an ioredis cluster seed. */
+function clusterNode(hostPort: string): ClusterNode {
+  const m = /^([^\s:]+):(\d+)$/.exec(hostPort);
+  if (!m) throw new ChurnflowError('CF_CONFIG_INVALID', `redis cluster node must be host:port, got ${JSON.stringify(hostPort)}`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
 
 const DAY_FIELD = /^-?\d+$/;
 const SEEN_SET_LIMIT = 8_000_000; // below V8's Set size limit (2^24)
@@ -93,6 +144,8 @@ export class RedisStateStore implements StateStore {
   private readonly prefix: string;
   private readonly matchPattern: string;
   private readonly ttl: string;
+  /** WAIT after each pipeline on a Cluster; undefined: none. */
+  private readonly wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
   private closed = false;
 
   constructor(private readonly options: RedisStoreOptions) {
@@ -115,6 +168,12 @@ export class RedisStateStore implements StateStore {
     const scripts = loadLuaScripts(options.luaDir ?? resolveLuaDir());
     ({ client: this.client, owns: this.ownsClient } = redisClient(options, 'redis state store'));
     for (const s of scripts) this.client.defineCommand(s.command, { lua: s.lua, numberOfKeys: s.numberOfKeys });
+    const replicas = options.waitReplicas ?? 1;
+    const timeoutMs = options.waitTimeoutMs ?? 1000;
+    if (!(Number.isInteger(replicas) && replicas >= 0) || !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+      throw new ChurnflowError('CF_CONFIG_INVALID', `waitReplicas must be an integer >= 0 and waitTimeoutMs a positive integer, got ${String(replicas)} and ${String(timeoutMs)}`);
+    }
+    this.wait = this.client instanceof Cluster && replicas > 0 ? { replicas, timeoutMs } : undefined;
   }
 
   /** The customer's hash. Every key of a customer carries the hash tag `{c:<id>}`. */
@@ -222,24 +281,40 @@ export class RedisStateStore implements StateStore {
   /**
    * Runs one command per key in one pipeline (Cluster: one pipeline per master node, in parallel) and
    * returns the replies in order; the first failed command fails the call with a coded error.
+   *
+   * On a Cluster with waitReplicas, each pipeline ends with WAIT: it blocks until the master's
+   * replicas have every write this connection sent, so a write is not acknowledged (and its decisions
+   * not emitted, its offsets not committed) before a failover could keep it. Loads wait too: a batch
+   * retried after a WAIT that fell short finds its own write on the master, writes nothing new, and
+   * would otherwise emit the stored decisions of a write the replica may still lack.
    */
   private async pipelined<T>(keys: readonly string[], add: (p: ChainableCommander, key: string, i: number) => unknown): Promise<T[]> {
     const out = new Array<T>(keys.length);
     const groups = this.nodeGroups(keys);
+    const wait = this.wait;
     try {
       await Promise.all(
         groups.map(async (indices) => {
           const p = this.client.pipeline();
           for (const i of indices) add(p, keys[i]!, i);
+          if (wait) p.wait(wait.replicas, wait.timeoutMs);
           const res = (await p.exec()) ?? [];
           indices.forEach((i, j) => {
             const [err, reply] = res[j] ?? [new Error('missing pipeline reply'), undefined];
             if (err) throw err;
             out[i] = reply as T;
           });
+          if (wait) {
+            const [err, acked] = res[indices.length] ?? [new Error('missing WAIT reply'), undefined];
+            if (err) throw err;
+            if (typeof acked !== 'number' || acked < wait.replicas) {
+              throw new ChurnflowError('CF_STATE_UNAVAILABLE', `redis cluster: ${String(acked)} of ${wait.replicas} replica(s) acknowledged the writes within ${wait.timeoutMs} ms (a replica down or lagging); the batch runs again`, { retriable: true });
+            }
+          }
         }),
       );
     } catch (err) {
+      if (this.client instanceof Cluster && isSlotMoveError(err)) await refreshSlots(this.client);
       throw redisError(err);
     }
     return out;
@@ -251,7 +326,7 @@ export class RedisStateStore implements StateStore {
     const slots = this.client.slots;
     const groups = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const slot = keySlot(key);
+      const slot = calculateSlot(key);
       const node = slots[slot]?.[0] ?? `slot:${slot}`;
       const g = groups.get(node);
       if (g) g.push(i);
@@ -262,7 +337,7 @@ export class RedisStateStore implements StateStore {
 
   /** Customer ids under the prefix, each once, in chunks of up to pageSize. */
   private async *scanIds(pageSize: number): AsyncIterable<string[]> {
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const nodes = this.client instanceof Cluster ? await this.masters(this.client) : [this.client];
     for (const node of nodes) {
       const seen = new SeenSet();
       let pending: string[] = [];
@@ -283,6 +358,30 @@ export class RedisStateStore implements StateStore {
       if (pending.length > 0) yield pending;
       pending = [];
     }
+  }
+
+  /**
+   * The Cluster's masters. A client that has not connected yet knows no node at all (nodes() is empty,
+   * and a scan would silently find no customer): wait for it to be ready first (at most 10 s).
+   */
+  private async masters(cluster: Cluster): Promise<Redis[]> {
+    if (cluster.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => done(new ChurnflowError('CF_STATE_UNAVAILABLE', `redis cluster not ready within 10 s (status ${cluster.status})`, { retriable: true })), 10_000);
+        const onReady = () => done();
+        const done = (err?: Error) => {
+          clearTimeout(timer);
+          cluster.off('ready', onReady);
+          if (err) reject(err);
+          else resolve();
+        };
+        cluster.once('ready', onReady);
+        if (cluster.status === 'wait') cluster.connect().catch(() => {}); // lazyConnect clients; errors surface as the timeout
+      });
+    }
+    const masters = cluster.nodes('master');
+    if (masters.length === 0) throw new ChurnflowError('CF_STATE_UNAVAILABLE', 'redis cluster: no master known', { retriable: true });
+    return masters;
   }
 
   private idOfKey(key: string): string | undefined {
@@ -375,6 +474,29 @@ function decodeCustomerHash(customerId: string, entries: readonly (readonly [str
 
 // ---------------------------------------------------------------- errors
 
+/** A reply saying the slot map is stale or being changed (a failover, a resharding). */
+function isSlotMoveError(err: unknown): boolean {
+  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(errorMessage(err));
+}
+
+/**
+ * Reloads the slot map. ioredis follows MOVED for a single command, but for a pipeline only when every
+ * reply is the very same redirection (one slot) and nothing else was written; a pipeline of many
+ * customers (and WAIT) never is, so after a failover the pipelines kept going to the old master until
+ * the map was reloaded (measured: an engine retried against MOVED for 25 s and exited). The retry
+ * regroups the keys by the new map. Waits at most 2 s.
+ */
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    timer.unref();
+    cluster.refreshSlotsCache(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /**
  * Connection trouble (refused, reset, timed out, offline queue flushed after the retries, LOADING,
  * failover) → CF_STATE_UNAVAILABLE, retriable. A script error or a wrong-typed key → CF_STATE_CONFLICT,
@@ -429,36 +551,6 @@ export function loadLuaScripts(dir: string): LuaScript[] {
     throw new ChurnflowError('CF_CONFIG_INVALID', `redis state store: commit-state-1.lua missing in ${dir}`);
   }
   return scripts;
-}
-
-// ---------------------------------------------------------------- cluster slots
-
-const CRC16_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 8;
-    for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
-    t[i] = c;
-  }
-  return t;
-})();
-
-/** Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the hash tag (or the whole key) mod 16384. */
-export function keySlot(key: string): number {
-  const buf = Buffer.from(key, 'utf8');
-  let start = 0;
-  let end = buf.length;
-  const open = buf.indexOf(0x7b);
-  if (open >= 0) {
-    const close = buf.indexOf(0x7d, open + 1);
-    if (close > open + 1) {
-      start = open + 1;
-      end = close;
-    }
-  }
-  let crc = 0;
-  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ buf[i]!) & 0xff]!;
-  return crc & 0x3fff;
 }
 
 /** A set of strings that grows past V8's per-Set limit (for SCAN dedupe over millions of keys). */

@@ -1,4 +1,5 @@
 // Carries out one planned fault against the running engines or the services, and says what it did.
+import { clusterMasters, killMasterUntilPromoted, rejoinNodes } from '../helpers/cluster-failover.js';
 import { servicesScript } from '../helpers/services.js';
 import type { EngineFleet } from './engine-fleet.js';
 import type { FaultKind } from './fault-schedule.js';
@@ -9,7 +10,8 @@ export interface FaultOutcome {
   readonly anomaly?: string;
 }
 
-export async function applyFault(kind: FaultKind, fleet: EngineFleet): Promise<FaultOutcome> {
+/** `ordinal`: the fault's place in the plan (a failover picks the master by it, so the masters take turns). */
+export async function applyFault(kind: FaultKind, fleet: EngineFleet, ordinal = 0): Promise<FaultOutcome> {
   switch (kind) {
     case 'kill': {
       const pid = fleet.mainPid;
@@ -33,6 +35,15 @@ export async function applyFault(kind: FaultKind, fleet: EngineFleet): Promise<F
       const t0 = Date.now();
       await servicesScript(['restart', 'kafka']);
       return { description: `kafka broker restarted in ${((Date.now() - t0) / 1000).toFixed(1)} s` };
+    }
+    case 'cluster-failover': {
+      // Only after the promotion is the node restarted: back any sooner, it would resume as master.
+      // Until then the promoted master has no replica, WAIT falls short and the engine retries.
+      const masters = await clusterMasters();
+      const victim = masters[ordinal % masters.length]!;
+      const { promoted, ms } = await killMasterUntilPromoted(victim);
+      const rejoinMs = await rejoinNodes();
+      return { description: `Redis Cluster master ${victim} killed (SIGKILL): replica ${promoted} promoted after ${(ms / 1000).toFixed(1)} s, ${victim} back as its replica after ${(rejoinMs / 1000).toFixed(1)} s more` };
     }
     case 'join':
       fleet.startSecond();

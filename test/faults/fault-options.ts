@@ -9,9 +9,17 @@ export interface FaultCounts {
   readonly brokerRestarts: number;
   /** Each: a second engine joins the group and later leaves it (SIGTERM). */
   readonly rebalances: number;
+  /** Redis Cluster master failovers: kill -9 a master, its replica takes over, the node rejoins as a replica (store 'cluster' only). */
+  readonly failovers: number;
 }
 
+/** Where the engines keep their state: the standalone Redis service, or the redis-cluster service. */
+export type FaultStore = 'redis' | 'cluster';
+
 export interface FaultOptions extends FaultCounts {
+  readonly store: FaultStore;
+  /** Cluster: the engines' state.redis.cluster.waitReplicas (0 shows what a failover does without WAIT). */
+  readonly waitReplicas: number;
   /** At least this many simulated events (customers are added until the simulation reaches it). */
   readonly events: number;
   readonly partitions: number;
@@ -26,8 +34,8 @@ export interface FaultOptions extends FaultCounts {
 }
 
 const SIZES = {
-  full: { events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, timeoutMs: 90 * 60_000, stallMs: 180_000, keep: false },
-  small: { events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, keep: false },
+  full: { store: 'redis', events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, failovers: 0, waitReplicas: 1, timeoutMs: 90 * 60_000, stallMs: 180_000, keep: false },
+  small: { store: 'redis', events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, failovers: 0, waitReplicas: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, keep: false },
 } as const;
 
 export type FaultSize = keyof typeof SIZES;
@@ -40,6 +48,8 @@ const NUMERIC = {
   'redis-restarts': { env: 'CHURNFLOW_FAULTS_REDIS_RESTARTS', min: 0, max: 100 },
   'broker-restarts': { env: 'CHURNFLOW_FAULTS_BROKER_RESTARTS', min: 0, max: 100 },
   rebalances: { env: 'CHURNFLOW_FAULTS_REBALANCES', min: 0, max: 100 },
+  failovers: { env: 'CHURNFLOW_FAULTS_FAILOVERS', min: 0, max: 100 },
+  'wait-replicas': { env: 'CHURNFLOW_FAULTS_WAIT_REPLICAS', min: 0, max: 16 },
   seed: { env: 'CHURNFLOW_FAULTS_SEED', min: 0, max: 2 ** 31 - 1 },
   'timeout-min': { env: 'CHURNFLOW_FAULTS_TIMEOUT_MIN', min: 1, max: 24 * 60 },
 } as const;
@@ -54,12 +64,18 @@ function numberOption(key: NumericKey, raw: string | undefined, source: string):
   return n;
 }
 
-/** A size's defaults with overrides; a fresh random seed unless one is given (it is printed, so a run can be replayed). */
+/**
+ * A size's defaults with overrides; a fresh random seed unless one is given (it is printed, so a run can
+ * be replayed). Failovers need the cluster; the standalone Redis restart has no meaning on it.
+ */
 export function faultOptions(size: FaultSize, over: Partial<FaultOptions> = {}): FaultOptions {
-  return Object.freeze({ ...SIZES[size], seed: Math.floor(Math.random() * 2 ** 31), ...over });
+  const options: FaultOptions = Object.freeze({ ...SIZES[size], seed: Math.floor(Math.random() * 2 ** 31), ...over });
+  if (options.store === 'redis' && options.failovers > 0) throw new Error(`--failovers needs --store cluster (the standalone Redis has no replica to fail over to), got ${options.failovers} failovers on --store redis`);
+  if (options.store === 'cluster' && options.redisRestarts > 0) throw new Error(`--redis-restarts restarts the standalone Redis; with --store cluster use --failovers (and --redis-restarts 0), got ${options.redisRestarts}`);
+  return options;
 }
 
-/** `--small`, `--keep`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
+/** `--small`, `--keep`, `--store redis|cluster`, `--failovers N`, `--wait-replicas N`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
 export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEnv): FaultOptions {
   const { values } = parseArgs({
     args: [...argv],
@@ -67,6 +83,7 @@ export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEn
     options: {
       small: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      store: { type: 'string' },
       ...Object.fromEntries(Object.keys(NUMERIC).map((k) => [k, { type: 'string' as const }])),
     },
   });
@@ -77,7 +94,12 @@ export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEn
   };
   const over: { -readonly [K in keyof FaultOptions]?: FaultOptions[K] } = {};
   if (values.keep === true || env['CHURNFLOW_FAULTS_KEEP'] === '1') over.keep = true;
-  const set = (name: Exclude<keyof FaultOptions, 'keep'>, v: number | undefined) => {
+  const store = typeof values.store === 'string' ? values.store : env['CHURNFLOW_FAULTS_STORE'];
+  if (store !== undefined && store !== '') {
+    if (store !== 'redis' && store !== 'cluster') throw new Error(`${typeof values.store === 'string' ? '--store' : 'CHURNFLOW_FAULTS_STORE'} must be redis or cluster, got '${store}'`);
+    over.store = store;
+  }
+  const set = (name: Exclude<keyof FaultOptions, 'keep' | 'store'>, v: number | undefined) => {
     if (v !== undefined) over[name] = v;
   };
   set('events', pick('events'));
@@ -87,6 +109,8 @@ export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEn
   set('redisRestarts', pick('redis-restarts'));
   set('brokerRestarts', pick('broker-restarts'));
   set('rebalances', pick('rebalances'));
+  set('failovers', pick('failovers'));
+  set('waitReplicas', pick('wait-replicas'));
   set('seed', pick('seed'));
   const minutes = pick('timeout-min');
   if (minutes !== undefined) set('timeoutMs', minutes * 60_000);

@@ -12,12 +12,12 @@ import { RedisStateStore } from '../../src/state/redis-store.js';
 import { writeConfig } from '../helpers/engine-process.js';
 import { createTopics, deleteTopicsWithPrefix, produceSimulated, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
 import { Redis } from 'ioredis';
-import { unlinkPrefix } from '../helpers/redis.js';
+import { clusterAdmin, unlinkPrefix } from '../helpers/redis.js';
 import { assertScriptManaged, SERVICES, uniqueName } from '../helpers/services.js';
 import { compareRisk, type RiskComparison } from './compare-risk.js';
 import { compareStates, scanStates, type StateComparison } from './compare-state.js';
 import { EngineFleet } from './engine-fleet.js';
-import type { FaultOptions } from './fault-options.js';
+import type { FaultOptions, FaultStore } from './fault-options.js';
 import { planFaults } from './fault-schedule.js';
 import { runUnderFaults } from './run-under-faults.js';
 import { waitForOffsets, type WaitBounds } from './wait-for-offsets.js';
@@ -51,8 +51,13 @@ function simulateAtLeast(events: number, seed: number): { records: SimulatedReco
   }
 }
 
+/** The state config of a run: the standalone Redis (CHURNFLOW_REDIS_URL reaches the engine) or the cluster's nodes. */
+function redisConfig(store: FaultStore, keyPrefix: string, waitReplicas: number): Record<string, unknown> {
+  return store === 'cluster' ? { keyPrefix, cluster: { nodes: SERVICES.redisClusterNodes, waitReplicas } } : { keyPrefix };
+}
+
 /** The production config (`churnflow run` defaults: processing time, batching, model) with the run's own group, topics and key prefix. */
-function runConfig(label: string, activity: string, base: string): RunConfig {
+function runConfig(label: string, activity: string, base: string, store: FaultStore, waitReplicas: number): RunConfig {
   const groupId = `${base}-${label}`;
   const keyPrefix = `${base}-${label}:`;
   const risk = `${base}.${label}.risk`;
@@ -65,7 +70,7 @@ function runConfig(label: string, activity: string, base: string): RunConfig {
       sessionTimeoutMs: 6000,
       heartbeatIntervalMs: 500,
     },
-    state: { kind: 'redis', redis: { keyPrefix } },
+    state: { kind: 'redis', redis: redisConfig(store, keyPrefix, waitReplicas) },
     http: { port: 0 },
     log: { level: 'info' },
   });
@@ -75,13 +80,13 @@ function runConfig(label: string, activity: string, base: string): RunConfig {
 export async function runFaults(options: FaultOptions, log: (line: string) => void): Promise<FaultRunResult> {
   const t0 = Date.now();
   const deadline = t0 + options.timeoutMs;
-  log(`[faults] seed ${options.seed} (replay this plan with --seed ${options.seed}); ${options.events}+ events over ${options.partitions} partitions; ${options.kills} kill -9, ${options.sigterms} SIGTERM, ${options.redisRestarts} Redis restarts, ${options.brokerRestarts} broker restarts, ${options.rebalances} rebalances`);
-  await assertScriptManaged();
+  log(`[faults] seed ${options.seed} (replay this plan with --seed ${options.seed}); ${options.events}+ events over ${options.partitions} partitions; ${options.kills} kill -9, ${options.sigterms} SIGTERM, ${options.redisRestarts} Redis restarts, ${options.brokerRestarts} broker restarts, ${options.rebalances} rebalances, ${options.failovers} Redis Cluster failovers; state on ${options.store === 'cluster' ? `the Redis Cluster ${SERVICES.redisClusterNodes.join(',')} (WAIT for ${options.waitReplicas} replica(s))` : SERVICES.redisUrl}`);
+  await assertScriptManaged(options.store);
 
   const base = uniqueName('cf-faults');
   const activity = `${base}.activity`;
-  const ref = runConfig('reference', activity, base);
-  const run = runConfig('faulted', activity, base);
+  const ref = runConfig('reference', activity, base, options.store, options.waitReplicas);
+  const run = runConfig('faulted', activity, base, options.store, options.waitReplicas);
   await createTopics([activity, ref.risk, run.risk], options.partitions);
   const { records, customers } = simulateAtLeast(options.events, options.seed);
   const produced = await produceSimulated(activity, records);
@@ -118,9 +123,9 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
 
   const [refRisk, runRisk] = await Promise.all([readRisk(ref.risk), readRisk(run.risk)]);
   const risk = compareRisk(refRisk, runRisk);
-  const state = await compareRedisStates(ref.keyPrefix, run.keyPrefix);
+  const state = await compareRedisStates(options.store, ref.keyPrefix, run.keyPrefix);
   if (options.keep) log(`[faults] kept: topics ${base}.*, Redis prefixes ${ref.keyPrefix} ${run.keyPrefix}`);
-  else await cleanUp(`${base}.`, [ref.keyPrefix, run.keyPrefix]).catch((err: unknown) => log(`[faults] clean-up failed (harmless): ${String(err)}`));
+  else await cleanUp(options.store, `${base}.`, [ref.keyPrefix, run.keyPrefix]).catch((err: unknown) => log(`[faults] clean-up failed (harmless): ${String(err)}`));
   return { risk, state, anomalies, events: total, seconds: { reference: tRef, faultRun: tRun, total: (Date.now() - t0) / 1000 } };
 }
 
@@ -150,9 +155,10 @@ function killOnExit(fleets: readonly EngineFleet[]): () => void {
 }
 
 /** Both prefixes' customers, decoded by the store itself. */
-async function compareRedisStates(refPrefix: string, runPrefix: string): Promise<StateComparison> {
+async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string): Promise<StateComparison> {
   const spec = compileSpec(DEFAULT_CHURN_SPEC);
-  const stores = [refPrefix, runPrefix].map((keyPrefix) => new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout }));
+  const where = store === 'cluster' ? { clusterNodes: SERVICES.redisClusterNodes } : { url: SERVICES.redisUrl };
+  const stores = [refPrefix, runPrefix].map((keyPrefix) => new RedisStateStore({ ...where, keyPrefix, layout: spec.layout }));
   try {
     const [a, b] = await Promise.all(stores.map((s) => scanStates(s)));
     return compareStates(a!, b!);
@@ -162,9 +168,9 @@ async function compareRedisStates(refPrefix: string, runPrefix: string): Promise
 }
 
 /** A full run leaves ≈ 1 M records and thousands of hashes: gone once compared, unless --keep. */
-async function cleanUp(topicPrefix: string, keyPrefixes: readonly string[]): Promise<void> {
+async function cleanUp(store: FaultStore, topicPrefix: string, keyPrefixes: readonly string[]): Promise<void> {
   await deleteTopicsWithPrefix(topicPrefix);
-  const redis = new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = store === 'cluster' ? clusterAdmin() : new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 2 });
   try {
     for (const p of keyPrefixes) await unlinkPrefix(redis, p);
   } finally {

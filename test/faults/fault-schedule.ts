@@ -3,7 +3,7 @@
 import { Prng } from '../../src/simulator/prng.js';
 import type { FaultCounts } from './fault-options.js';
 
-export type FaultKind = 'kill' | 'sigterm' | 'redis-restart' | 'broker-restart' | 'join' | 'leave';
+export type FaultKind = 'kill' | 'sigterm' | 'redis-restart' | 'broker-restart' | 'join' | 'leave' | 'cluster-failover';
 
 export interface PlannedFault {
   readonly kind: FaultKind;
@@ -29,6 +29,7 @@ export function planFaults(counts: FaultCounts, seed: number, window: { from: nu
     ...Array<FaultKind>(counts.brokerRestarts).fill('broker-restart'),
     ...Array<FaultKind>(counts.rebalances).fill('join'),
     ...Array<FaultKind>(counts.rebalances).fill('leave'),
+    ...Array<FaultKind>(counts.failovers).fill('cluster-failover'),
   ];
   const rng = new Prng(seed, SCHEDULE_STREAM);
   for (let i = kinds.length - 1; i > 0; i--) {

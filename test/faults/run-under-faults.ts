@@ -29,7 +29,7 @@ export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedF
     await fleet.joined(t.stallMs);
     await new Promise((r) => setTimeout(r, fault.jitterMs));
     fleet.superviseMain();
-    const outcome = await applyFault(fault.kind, fleet);
+    const outcome = await applyFault(fault.kind, fleet, i);
     if (outcome.anomaly) anomalies.push(outcome.anomaly);
     committedAtLastFault = (await groupProgress(t.groupId, t.topic).catch(() => at)).committed;
     const idle = at.committed >= t.total ? ' (caught up already: the engines were idle)' : '';

@@ -1,7 +1,7 @@
 // The Redis side of an integration suite: an admin connection (checked before the first test) and
 // fresh key prefixes, every key under them removed after the last test.
 import { after, before } from 'node:test';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { SERVICES, uniqueName } from './services.js';
 
 export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix(): string } {
@@ -29,12 +29,62 @@ export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix
   };
 }
 
-/** Removes every key under a prefix (SCAN + UNLINK). */
-export async function unlinkPrefix(redis: Redis, prefix: string): Promise<void> {
+/** Removes every key under a prefix (SCAN + UNLINK; on a Cluster, on every master). */
+export async function unlinkPrefix(redis: Redis | Cluster, prefix: string): Promise<void> {
+  if (redis instanceof Cluster) {
+    // A fresh client knows its masters only once connected (PING waits for that); one key per UNLINK,
+    // routed by the cluster client (keys of one node live in different slots, and a failover may have
+    // moved them since the node list was read).
+    await redis.ping();
+    for (const node of redis.nodes('master')) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await Promise.all(keys.map((k) => redis.unlink(k)));
+      } while (cursor !== '0');
+    }
+    return;
+  }
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
     if (keys.length) await redis.unlink(...keys);
   } while (cursor !== '0');
+}
+
+/** A Cluster client on the redis-cluster service, for a suite's set-up and clean-up (not the store's own client). */
+export function clusterAdmin(): Cluster {
+  const cluster = new Cluster(
+    SERVICES.redisClusterNodes.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
+    { clusterRetryStrategy: (n) => (n > 20 ? null : 200), redisOptions: { connectTimeout: 3000 } },
+  );
+  cluster.on('error', () => {});
+  return cluster;
+}
+
+/** Like redisTestKeys, on the redis-cluster service: fresh prefixes, their keys removed after the last test. */
+export function clusterTestKeys(label: string): { readonly admin: Cluster; newPrefix(): string } {
+  const admin = clusterAdmin();
+  const prefixes: string[] = [];
+  before(async () => {
+    try {
+      await admin.ping();
+    } catch (err) {
+      throw new Error(`the Redis Cluster is not reachable at ${SERVICES.redisClusterNodes.join(',')} (${String(err)}); start it with: npm run services -- start redis-cluster`);
+    }
+  });
+  after(async () => {
+    for (const p of prefixes) await unlinkPrefix(admin, p);
+    await admin.quit();
+  });
+  return {
+    admin,
+    newPrefix() {
+      const p = `${uniqueName(label)}:`;
+      prefixes.push(p);
+      return p;
+    },
+  };
 }

@@ -8,6 +8,8 @@ export const SERVICES = Object.freeze({
   kafkaBrokers: (process.env.CHURNFLOW_KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
   schemaRegistryUrl: process.env.CHURNFLOW_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081/apis/ccompat/v7',
   redisUrl: process.env.CHURNFLOW_REDIS_URL ?? 'redis://127.0.0.1:16390',
+  /** The redis-cluster service's nodes (`services.sh start redis-cluster`), host:port. */
+  redisClusterNodes: (process.env.CHURNFLOW_REDIS_CLUSTER_NODES ?? [0, 1, 2, 3, 4, 5].map((i) => `127.0.0.1:${16400 + i}`).join(',')).split(','),
 });
 
 const DEFAULT_TLS_DIR = fileURLToPath(new URL('../../../.services/tls', import.meta.url));
@@ -45,14 +47,17 @@ export function servicesScript(args: readonly string[], timeoutMs = 240_000): Pr
 
 /**
  * Throws unless the services the tests talk to (SERVICES) are the ones services.sh manages with the
- * current env: a restart must hit the broker and Redis the engines use, never someone else's.
+ * current env: a restart must hit the broker and Redis (or Redis Cluster) the engines use, never someone else's.
  */
-export async function assertScriptManaged(): Promise<void> {
+export async function assertScriptManaged(redis: 'redis' | 'cluster' = 'redis'): Promise<void> {
   const env = await servicesScript(['env'], 30_000);
-  const want = [`CHURNFLOW_KAFKA_BROKERS=${SERVICES.kafkaBrokers.join(',')}`, `CHURNFLOW_REDIS_URL=${SERVICES.redisUrl}`];
+  const want = [
+    `CHURNFLOW_KAFKA_BROKERS=${SERVICES.kafkaBrokers.join(',')}`,
+    redis === 'cluster' ? `CHURNFLOW_REDIS_CLUSTER_NODES=${SERVICES.redisClusterNodes.join(',')}` : `CHURNFLOW_REDIS_URL=${SERVICES.redisUrl}`,
+  ];
   const missing = want.filter((w) => !env.includes(`export ${w}\n`));
   if (missing.length > 0) {
     throw new Error(`services.sh manages other services than the tests use (${missing.join(', ')} not in its env:\n${env}); export the same CHURNFLOW_*_PORT variables for both`);
   }
-  await servicesScript(['status', 'kafka', 'redis'], 60_000);
+  await servicesScript(['status', 'kafka', redis === 'cluster' ? 'redis-cluster' : 'redis'], 60_000);
 }

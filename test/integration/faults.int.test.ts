@@ -17,6 +17,7 @@ test(`faults (small, seed ${options.seed}): risk events and state under kill -9,
   const report = `${riskLine(result.risk)}\n${stateLine(result.state)}`;
   console.log(report);
   assert.ok(result.events >= 50_000 && result.risk.expected > 0, `a run of ${result.events} events with ${result.risk.expected} risk events`);
+  assert.ok(result.state.customers > 0, 'the states were read back (not an empty scan)');
   assert.deepEqual(
     { missing: result.risk.missing, extra: result.risk.extra, different: result.risk.different, stateMismatched: result.state.mismatched },
     { missing: 0, extra: 0, different: 0, stateMismatched: 0 },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ChurnflowError } from '../../src/errors.js';
 import { RedisAliasStore } from '../../src/registry/redis-alias-store.js';
-import { keySlot } from '../../src/state/redis-store.js';
+import keySlot from 'cluster-key-slot';
 import { ManualClock } from '../../src/time/clock.js';
 import { aliasStoreContract, promote } from '../contract/alias-store.contract.js';
 import { SERVICES } from '../helpers/services.js';

@@ -16,7 +16,8 @@ import { ChurnflowError } from '../../src/errors.js';
 import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js';
 import type { ApplyOutcome, CustomerState, StateDelta, StateLayout } from '../../src/state/customer-state.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
-import { keySlot, RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
+import keySlot from 'cluster-key-slot';
+import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
@@ -205,6 +206,7 @@ describe('redis store: wire and keys', () => {
   });
 
   test('every key of a customer carries the hash tag {c:<id>} (one cluster slot per customer)', async () => {
+    // cluster-key-slot computes the slots the store groups pipelines by; these are Redis' own examples
     assert.equal(keySlot('123456789'), 12739); // CRC16/XMODEM check value 0x31C3
     assert.equal(keySlot('foo'), 12182);
     assert.equal(keySlot('bar'), 5061);

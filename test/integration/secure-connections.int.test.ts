@@ -25,7 +25,7 @@ import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
 import { ensureTopics } from '../../src/sources/ensure-topics.js';
 import { FlowControl } from '../../src/sources/flow-control.js';
 import { createKafkaSource } from '../../src/sources/kafka-source.js';
-import { redisConnectionOptions } from '../../src/state/redis-connection.js';
+import { redisClientOptions, redisConnection } from '../../src/config/redis-connection.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { systemClock } from '../../src/time/clock.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
@@ -158,8 +158,8 @@ describe('Redis over TLS', () => {
 
   test('the start-up check and the state store connect with the CA and client certificate (rediss:// turns TLS on)', async () => {
     const c = config({ state: { kind: 'redis', redis: { url: S.redisTlsUrl, tls: { caFile: tls('ca.pem'), certFile: tls('client.pem'), keyFile: tls('client-key.pem') } } } });
-    assert.equal(await checkRedis(c.state.redis.url, 'state.redis.url', { redisOptions: redisConnectionOptions(c.state.redis) }), undefined);
-    const store = new RedisStateStore({ url: c.state.redis.url, redisOptions: redisConnectionOptions(c.state.redis), keyPrefix: `${uniqueName('cf-secure')}:`, layout: spec.layout });
+    assert.equal(await checkRedis(redisConnection(c)), undefined);
+    const store = new RedisStateStore({ ...redisClientOptions(redisConnection(c)), keyPrefix: `${uniqueName('cf-secure')}:`, layout: spec.layout });
     try {
       const [loaded] = await store.load(['c-1']);
       assert.ok(loaded, 'the store answered over TLS');
@@ -176,7 +176,7 @@ describe('Redis over TLS', () => {
     ];
     for (const [t, code] of cases) {
       const c = config({ state: { redis: { url: S.redisTlsUrl, tls: t } } });
-      await refusedAsConfig(checkRedis(c.state.redis.url, 'state.redis.url', { redisOptions: redisConnectionOptions(c.state.redis) }), new RegExp(`^state\\.redis\\.url: Redis at rediss://127\\.0\\.0\\.1:\\d+ failed the TLS handshake \\((${code.source})\\)`));
+      await refusedAsConfig(checkRedis(redisConnection(c)), new RegExp(`^state\\.redis\\.url: Redis at rediss://127\\.0\\.0\\.1:\\d+ failed the TLS handshake \\((${code.source})\\)`));
     }
   });
 });

@@ -95,3 +95,18 @@ test('no config error echoes a secret: URL passwords, sasl blocks, password/toke
   writeFileSync(file, `state:\n  redis:\n    url: redis://:${secret}@h:6379: [\n`);
   refusedWithoutSecret(() => loadConfig({ file, env: {} }), secret, /is not valid YAML\/JSON/);
 });
+
+test('state.redis.cluster: nodes as host:port with WAIT defaults; a bad node or key names its path; the connection follows', async () => {
+  const { redisConnection } = await import('../../../src/config/redis-connection.js');
+  const c = loadConfig({ env: {}, overrides: { state: { kind: 'redis', redis: { cluster: { nodes: ['10.0.0.1:6379', 'redis-b:6380'] } } } } });
+  assert.deepEqual(c.state.redis.cluster, { nodes: ['10.0.0.1:6379', 'redis-b:6380'], waitReplicas: 1, waitTimeoutMs: 1000 });
+  assert.deepEqual(redisConnection(c), { kind: 'cluster', clusterNodes: ['10.0.0.1:6379', 'redis-b:6380'], waitReplicas: 1, waitTimeoutMs: 1000, configKey: 'state.redis.cluster.nodes', options: {} });
+  assert.deepEqual(redisConnection(loadConfig({ env: {} })), { kind: 'standalone', url: 'redis://127.0.0.1:6379', configKey: 'state.redis.url', options: {} });
+  // TLS and credentials reach every node of a cluster.
+  const secured = loadConfig({ env: {}, overrides: { state: { redis: { password: 'cluster-pa55', tls: { enabled: true }, cluster: { nodes: ['a:1'] } } } } });
+  assert.deepEqual(redisConnection(secured).options, { tls: { rejectUnauthorized: true }, password: 'cluster-pa55' });
+  invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['redis://10.0.0.1:6379'] } } } } }), /state\.redis\.cluster\.nodes\.0: host:port/);
+  invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: [] } } } } }), /state\.redis\.cluster\.nodes/);
+  invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['a:1'], waitReplicas: -1 } } } } }), /state\.redis\.cluster\.waitReplicas/);
+  invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['a:1'], replicas: 1 } } } } }), /state\.redis\.cluster\.replicas: unknown key/);
+});

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { faultOptions, parseFaultOptions } from '../../faults/fault-options.js';
 import { planFaults } from '../../faults/fault-schedule.js';
 
-const counts = { kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2 };
+const counts = { kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, failovers: 0 };
 
 test('each fault once, in increasing order over the window, one per slot', () => {
   const plan = planFaults(counts, 42, { from: 0.1, to: 0.9 });
@@ -38,4 +38,16 @@ test('options: full and small sizes meet the proof minimums; flags beat env; a b
   assert.throws(() => parseFaultOptions(['--kills=-1'], {}), /--kills must be an integer in \[0, 1000\], got '-1'/);
   assert.throws(() => parseFaultOptions([], { CHURNFLOW_FAULTS_EVENTS: 'many' }), /CHURNFLOW_FAULTS_EVENTS must be an integer/);
   assert.throws(() => parseFaultOptions(['--kils', '3'], {}), /kils/);
+});
+
+test('cluster store: failovers are planned like any fault; failovers need the cluster, Redis restarts the standalone store', () => {
+  const plan = planFaults({ ...counts, redisRestarts: 0, failovers: 3 }, 5);
+  assert.equal(plan.filter((p) => p.kind === 'cluster-failover').length, 3);
+  assert.equal(plan.filter((p) => p.kind === 'redis-restart').length, 0);
+  const cluster = parseFaultOptions(['--small', '--store', 'cluster', '--failovers', '2', '--redis-restarts', '0'], {});
+  assert.deepEqual({ store: cluster.store, failovers: cluster.failovers, redis: cluster.redisRestarts }, { store: 'cluster', failovers: 2, redis: 0 });
+  assert.equal(parseFaultOptions(['--small', '--redis-restarts', '0'], { CHURNFLOW_FAULTS_STORE: 'cluster', CHURNFLOW_FAULTS_FAILOVERS: '1' }).failovers, 1);
+  assert.throws(() => parseFaultOptions(['--failovers', '1'], {}), /--failovers needs --store cluster/);
+  assert.throws(() => parseFaultOptions(['--small', '--store', 'cluster'], {}), /with --store cluster use --failovers/);
+  assert.throws(() => parseFaultOptions(['--store', 'memory'], {}), /--store must be redis or cluster, got 'memory'/);
 });
