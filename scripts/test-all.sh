@@ -29,7 +29,10 @@ step "report rendering in Debian's Chromium"
 bash scripts/install-chromium.sh
 node scripts/run-tests.mjs browser
 
-step "services: Kafka (KRaft), Schema Registry, Redis, Redis Cluster"
+# Beside the plaintext ports: Kafka SSL (client certificate) and SASL_SSL (PLAIN, SCRAM) listeners,
+# Redis TLS and registry HTTPS, with a test CA made by openssl (scripts/services/secure.sh), for
+# test/integration/secure-connections.int.test.ts.
+step "services: Kafka (KRaft; plaintext, TLS, SASL_SSL), Schema Registry (HTTP, HTTPS), Redis (plain, TLS), Redis Cluster"
 services=scripts/services/services.sh
 bash "$services" install all
 bash "$services" start all --aof

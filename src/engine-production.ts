@@ -7,7 +7,8 @@ import type { EdgeContext, EdgeFactories } from './engine.js';
 import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import type { OutputSinks } from './operators/write-outputs.js';
 import { decoderFor } from './serde/decoder-for.js';
-import { RegistryClient } from './serde/registry-client.js';
+import type { RegistryClient } from './serde/registry-client.js';
+import { registryClientFromConfig } from './serde/registry-from-config.js';
 import { deadLetterEncoder, driftMetricEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
@@ -16,6 +17,7 @@ import { RedisStateStore } from './state/redis-store.js';
 import { checkRedis } from './preflight/check-redis.js';
 import { redisClientOptions, redisConnection } from './config/redis-connection.js';
 import { checkRegistry } from './preflight/check-registry.js';
+import { checkKafka } from './preflight/check-kafka.js';
 
 /** Headers on dead-letter messages, so a consumer can route them without decoding the value (the original key is in the value only). */
 export function deadLetterHeaders(d: DeadLetterRecord): IHeaders {
@@ -34,7 +36,7 @@ export function deadLetterKey(d: DeadLetterRecord): string {
 export function productionEdges(): EdgeFactories {
   let registry: RegistryClient | undefined;
   const registryFor = (ctx: EdgeContext) =>
-    (registry ??= ctx.app.own('schema-registry', new RegistryClient({ url: ctx.config.schemaRegistry.url, maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
+    (registry ??= ctx.app.own('schema-registry', registryClientFromConfig(ctx.config.schemaRegistry, { maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
 
   return {
     async preflight({ config, logger }) {
@@ -43,9 +45,12 @@ export function productionEdges(): EdgeFactories {
         const redis = redisConnection(config);
         checks.push(checkRedis(redis).then((p) => p && logger.warn({ problem: p.detail }, `Redis (${redis.configKey}) is not reachable at start; batches retry until it is`)));
       }
+      if (config.source.kind === 'kafka' || config.sinks.kind === 'kafka') {
+        checks.push(checkKafka(config.kafka).then((p) => p && logger.warn({ problem: p.detail }, 'Kafka (kafka.brokers) is not reachable at start; the clients retry until it is')));
+      }
       const registryUsed = config.sinks.kind === 'kafka' || (config.source.kind === 'kafka' && (config.kafka.format === 'confluent-avro' || config.input.mappings.length > 0));
       if (registryUsed) {
-        const client = new RegistryClient({ url: config.schemaRegistry.url, maxRetries: 0, timeoutMs: 5000 });
+        const client = registryClientFromConfig(config.schemaRegistry, { maxRetries: 0, timeoutMs: 5000 });
         checks.push(
           checkRegistry(client, 'schemaRegistry.url')
             .then((p) => p && logger.warn({ problem: p.detail }, 'the schema registry (schemaRegistry.url) is not reachable at start; lookups retry until it is'))
@@ -85,14 +90,14 @@ export function productionEdges(): EdgeFactories {
       if (config.source.kind !== 'kafka') return undefined;
       const k = config.kafka;
       if (k.createTopics.enabled) {
-        const made = await ensureTopics(k.brokers, k.topics.activity, k.createTopics.partitions);
+        const made = await ensureTopics(k, k.topics.activity, k.createTopics.partitions);
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
       const decoder = ctx.decoder;
       return app.own(
         'source',
         createKafkaSource(
-          { brokers: k.brokers, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs },
+          { brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs },
           {
             logger,
             clock,
@@ -128,10 +133,10 @@ export function productionEdges(): EdgeFactories {
       const driftOn = config.monitoring.enabled || config.model.rollback.enabled;
       if (k.createTopics.enabled) {
         const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(driftOn ? [k.topics.drift] : []), ...(config.model.shadow.enabled ? [k.topics.shadow] : [])];
-        const made = await ensureTopics(k.brokers, outputs, k.createTopics.partitions);
+        const made = await ensureTopics(k, outputs, k.createTopics.partitions);
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
-      const pool = app.own('kafka-producer', new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-producer` }), (p) => p.close());
+      const pool = app.own('kafka-producer', new KafkaProducerPool({ brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: `${k.clientId}-producer` }), (p) => p.close());
       const reg = registryFor(ctx);
       const autoRegister = config.schemaRegistry.autoRegister;
       const risk = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry: reg, topic: k.topics.risk, autoRegister }), key: (r) => r.customer_id });

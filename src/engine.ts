@@ -153,6 +153,8 @@ export async function createEngine(
             port: config.http.port,
             registry: metrics.registry,
             lifecycle: () => readiness(app, progress),
+            maxIdLength: config.validation.maxIdLength,
+            ...(config.http.customerLookup.bearerToken !== undefined ? { bearerToken: config.http.customerLookup.bearerToken } : {}),
             customerRisk: async (id) => {
               const last = (await store.get([id]))[0]?.lastScore;
               return last ? { customer_id: id, score: last.score, band: last.band, model_version: last.modelVersion, event_time: last.eventTime } : null;

@@ -18,7 +18,7 @@ import { createLogger } from '../observability/logger.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
 import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
 import { decoderFor, finishDecoding, type InputDecoder } from '../serde/decoder-for.js';
-import { RegistryClient } from '../serde/registry-client.js';
+import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { openFileInput } from '../sources/file-input.js';
 import { createKafkaSource } from '../sources/kafka-source.js';
@@ -90,7 +90,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
     decoder = decoderFor(config.input, {
       kind: 'kafka',
       format: config.kafka.format,
-      registry: () => ({ registry: app.own('schema-registry', new RegistryClient({ url: config.schemaRegistry.url }), (r) => r.close()) }),
+      registry: () => ({ registry: app.own('schema-registry', registryClientFromConfig(config.schemaRegistry), (r) => r.close()) }),
     });
     const k = config.kafka;
     const prepare = decoder.prepare?.bind(decoder);
@@ -99,6 +99,8 @@ async function replay(flags: ReplayFlags): Promise<void> {
       createKafkaSource(
         {
           brokers: k.brokers,
+          ssl: k.ssl,
+          sasl: k.sasl,
           clientId: `${k.clientId}-replay`,
           groupId: `${k.groupId}-replay-${uniqueSuffix()}`,
           topics: flags.kafkaTopic!,

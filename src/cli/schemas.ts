@@ -5,6 +5,7 @@
 // incompatible schemas unless --force (the registry's own rule still applies), prints subject → id.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ChurnflowError } from '../errors.js';
+import { tlsOptions } from '../config/tls-options.js';
 import { RegistryClient, subjectForTopic, type RegistryClientConfig } from '../serde/registry-client.js';
 import { SCHEMA_NAMES, schemaJson, type SchemaName } from '../serde/schemas.js';
 import { intFlag } from './common.js';
@@ -201,8 +202,12 @@ function clientFrom(flags: SchemasFlags, io: SchemasIo): RegistryClient {
   const url = flags.registry ?? io.env['CHURNFLOW_SCHEMA_REGISTRY_URL'];
   if (!url) throw new ChurnflowError('CF_CONFIG_INVALID', 'no schema registry: pass --registry <url> or set CHURNFLOW_SCHEMA_REGISTRY_URL');
   const user = io.env['CHURNFLOW_SCHEMA_REGISTRY_USER'];
+  // The same CA variable loadConfig reads (schemaRegistry.tls.caFile); this command takes no config file.
+  const caFile = io.env['CHURNFLOW_SCHEMA_REGISTRY_CA_FILE'];
+  const tls = tlsOptions(caFile ? { enabled: true, caFile, rejectUnauthorized: true } : undefined, 'schemaRegistry.tls');
   const config: RegistryClientConfig = {
     url,
+    tls,
     timeoutMs: flags.timeoutMs,
     maxRetries: 1,
     basicAuth: user ? { username: user, password: io.env['CHURNFLOW_SCHEMA_REGISTRY_PASSWORD'] ?? '' } : undefined,

@@ -24,7 +24,7 @@ import { buildRiskEvent } from '../scoring/risk-decision.js';
 import { finishDecoding } from '../serde/decoder-for.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { createKafkaSink, KafkaProducerPool } from '../sinks/kafka-sink.js';
-import { RegistryClient } from '../serde/registry-client.js';
+import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { riskEventEncoder } from '../serde/registry-encoder.js';
 import { ensureTopics } from '../sources/ensure-topics.js';
 import { createStdoutSink } from '../sinks/stdout-sink.js';
@@ -79,10 +79,10 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   if (flags.out === '-') sink = createStdoutSink<RiskEventRecord>();
   else if (flags.out === 'kafka') {
     const k = config.kafka;
-    const pool = new KafkaProducerPool({ brokers: k.brokers, clientId: `${k.clientId}-score-all` });
-    const registry = new RegistryClient({ url: config.schemaRegistry.url });
+    const pool = new KafkaProducerPool({ brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: `${k.clientId}-score-all` });
+    const registry = registryClientFromConfig(config.schemaRegistry);
     closers.push(() => pool.close(), () => registry.close());
-    if (k.createTopics.enabled) await ensureTopics(k.brokers, [k.topics.risk], k.createTopics.partitions);
+    if (k.createTopics.enabled) await ensureTopics(k, [k.topics.risk], k.createTopics.partitions);
     sink = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry, topic: k.topics.risk, autoRegister: config.schemaRegistry.autoRegister }), key: (r) => r.customer_id });
   } else {
     mkdirSync(dirname(flags.out), { recursive: true });

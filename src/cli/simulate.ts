@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import avro from 'avsc';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { RegistryClient } from '../serde/registry-client.js';
+import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { activityEventEncoder } from '../serde/registry-encoder.js';
 import { produceActivity } from '../sinks/activity-producer.js';
 import { KafkaProducerPool } from '../sinks/kafka-sink.js';
@@ -78,11 +78,11 @@ export function simulateCommand(): Command {
 export async function simulateToKafka(options: SimulatorOptions, configFile?: string): Promise<void> {
   const config = loadConfig(configFile ? { file: configFile } : {});
   const topic = config.kafka.topics.activity[0]!;
-  const pool = new KafkaProducerPool({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-simulator` });
-  const registry = new RegistryClient({ url: config.schemaRegistry.url });
+  const pool = new KafkaProducerPool({ brokers: config.kafka.brokers, ssl: config.kafka.ssl, sasl: config.kafka.sasl, clientId: `${config.kafka.clientId}-simulator` });
+  const registry = registryClientFromConfig(config.schemaRegistry);
   const started = performance.now();
   try {
-    if (config.kafka.createTopics.enabled) await ensureTopics(config.kafka.brokers, [topic], config.kafka.createTopics.partitions);
+    if (config.kafka.createTopics.enabled) await ensureTopics(config.kafka, [topic], config.kafka.createTopics.partitions);
     const codec = new ActivityCodec();
     const counts = await produceActivity(simulate(options), {
       pool,

@@ -11,6 +11,44 @@ const driftOptionsSchema = z
   .object(Object.fromEntries(DRIFT_MONITOR_OPTION_KEYS.map((k) => [k, z.number().optional()])) as Record<(typeof DRIFT_MONITOR_OPTION_KEYS)[number], z.ZodOptional<z.ZodNumber>>)
   .strict();
 
+/**
+ * TLS to a server, from PEM files (Kubernetes Secret mounts): the CA that signs the server's
+ * certificate (else the system CAs), a client certificate and key for mutual TLS, the name the
+ * certificate must carry when it is not the host connected to. Verification is on unless turned off.
+ */
+const tlsSchema = z
+  .object({
+    /** Default: on when any file or servername below is given (or the URL is rediss:// / https://); false turns it off whatever else is set. */
+    enabled: z.boolean().optional(),
+    caFile: z.string().min(1).optional(),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+    /** false accepts any server certificate (a test set-up only: anyone on the path can read and change the traffic). */
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict()
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together (a client certificate needs its key)', path: ['certFile'] });
+
+/** A secret given inline (`<name>`) or as a file path (`<name>File`, read once at load): one of the two. */
+function oneSecret(obj: Record<string, unknown>, name: string, required: boolean, ctx: z.RefinementCtx): void {
+  const inline = obj[name] !== undefined;
+  const file = obj[`${name}File`] !== undefined;
+  if (inline && file) ctx.addIssue({ code: 'custom', path: [`${name}File`], message: `give ${name} or ${name}File, not both` });
+  else if (required && !inline && !file) ctx.addIssue({ code: 'custom', path: [name], message: `required (or ${name}File, a file holding it)` });
+}
+
+/** SASL over the Kafka connection; the password inline or from a file. */
+const saslSchema = z
+  .object({
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+    username: z.string().min(1),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => oneSecret(s, 'password', true, ctx));
+
 export const configSchema = z
   .object({
     engine: z
@@ -199,7 +237,14 @@ export const configSchema = z
           .prefault({}),
         redis: z
           .object({
+            /** redis:// or rediss:// (TLS); credentials here, or in username/password(File) below. */
             url: z.string().default('redis://127.0.0.1:6379'),
+            /** ACL user and password; they take precedence over the URL's. */
+            username: z.string().min(1).optional(),
+            password: z.string().min(1).optional(),
+            passwordFile: z.string().min(1).optional(),
+            /** TLS (also on with a rediss:// URL). */
+            tls: tlsSchema.prefault({}),
             keyPrefix: z.string().regex(/^[^{}]*$/, "no '{' or '}' (the store adds the hash tag)").default('cf:'),
             /** Expire a customer's state after this long without events; keep it well above Kafka retention. */
             idleTtlSeconds: z.number().int().positive().optional(),
@@ -220,6 +265,7 @@ export const configSchema = z
               .optional(),
           })
           .strict()
+          .superRefine((r, ctx) => oneSecret(r, 'password', false, ctx))
           .prefault({}),
       })
       .strict()
@@ -236,6 +282,10 @@ export const configSchema = z
       .object({
         brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).default(['127.0.0.1:9092']),
         clientId: z.string().min(1).default('churnflow'),
+        /** TLS to the brokers (every client: consumer, producer, admin, replay). */
+        ssl: tlsSchema.prefault({}),
+        /** SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); use it with ssl, or the password crosses the network in clear (PLAIN). */
+        sasl: saslSchema.optional(),
         groupId: z.string().min(1).default('churnflow-scoring'),
         topics: z
           .object({
@@ -270,6 +320,14 @@ export const configSchema = z
     schemaRegistry: z
       .object({
         url: z.string().url().default('http://127.0.0.1:8081'),
+        /** For an https URL: the CA (else the system CAs), a client certificate, the name to verify. `enabled` is implied by https. */
+        tls: tlsSchema.prefault({}),
+        /** Basic auth (else `user:password@` in the URL). */
+        basicAuth: z
+          .object({ username: z.string().min(1), password: z.string().min(1).optional(), passwordFile: z.string().min(1).optional() })
+          .strict()
+          .superRefine((b, ctx) => oneSecret(b, 'password', true, ctx))
+          .optional(),
         /** Register the output schemas if their subjects do not exist yet. */
         autoRegister: z.boolean().default(true),
         /** Writer-schema lookups: ids the registry does not know are remembered as unknown for unknownIdTtlMs; at most maxCachedIds ids are kept (least recently used forgotten; keep it above the distinct ids of one fetch); at most maxConcurrentFetches requests at once. */
@@ -328,8 +386,15 @@ export const configSchema = z
     http: z
       .object({
         enabled: z.boolean().default(true),
-        host: z.string().default('127.0.0.1'),
+        /** Bind address: 127.0.0.1 keeps the endpoints on the host; 0.0.0.0 (or ::) for a Prometheus or a campaign tool elsewhere. */
+        host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(9464),
+        /** /customers/:id/risk answers only requests with `Authorization: Bearer <token>` when a token is set (inline or from a file). /metrics and the probes stay open. */
+        customerLookup: z
+          .object({ bearerToken: z.string().min(16, 'at least 16 characters').optional(), bearerTokenFile: z.string().min(1).optional() })
+          .strict()
+          .superRefine((c, ctx) => oneSecret(c, 'bearerToken', false, ctx))
+          .prefault({}),
         readiness: z
           .object({
             /** /readyz fails when records wait (lag or in flight) and no batch was acknowledged for this long; an idle engine stays ready. */

@@ -5,7 +5,8 @@ import YAML from 'yaml';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import type { z } from 'zod';
 import { configSchema, type ChurnflowConfig } from './config-schema.js';
-import { isSecretPath, REDACTED, redactSecrets, redactText } from './redact-secrets.js';
+import { isSecretPath, REDACTED, redactSecrets, redactText, rememberSecretValues } from './redact-secrets.js';
+import { resolveSecretFiles } from './secret-files.js';
 
 type Tree = Record<string, unknown>;
 
@@ -24,6 +25,15 @@ export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 
   CHURNFLOW_FEATURE_SPEC: { path: 'features.spec', type: 'string' },
   CHURNFLOW_STATE_KIND: { path: 'state.kind', type: 'string' },
   CHURNFLOW_REDIS_URL: { path: 'state.redis.url', type: 'string' },
+  CHURNFLOW_REDIS_PASSWORD_FILE: { path: 'state.redis.passwordFile', type: 'string' },
+  CHURNFLOW_REDIS_TLS_CA_FILE: { path: 'state.redis.tls.caFile', type: 'string' },
+  CHURNFLOW_KAFKA_SSL_ENABLED: { path: 'kafka.ssl.enabled', type: 'boolean' },
+  CHURNFLOW_KAFKA_SSL_CA_FILE: { path: 'kafka.ssl.caFile', type: 'string' },
+  CHURNFLOW_KAFKA_SASL_MECHANISM: { path: 'kafka.sasl.mechanism', type: 'string' },
+  CHURNFLOW_KAFKA_SASL_USERNAME: { path: 'kafka.sasl.username', type: 'string' },
+  CHURNFLOW_KAFKA_SASL_PASSWORD_FILE: { path: 'kafka.sasl.passwordFile', type: 'string' },
+  CHURNFLOW_SCHEMA_REGISTRY_CA_FILE: { path: 'schemaRegistry.tls.caFile', type: 'string' },
+  CHURNFLOW_HTTP_BEARER_TOKEN_FILE: { path: 'http.customerLookup.bearerTokenFile', type: 'string' },
   CHURNFLOW_ALLOWED_LATENESS_MS: { path: 'engine.allowedLatenessMs', type: 'number' },
   CHURNFLOW_BATCH_MAX_SIZE: { path: 'engine.batch.maxSize', type: 'number' },
   CHURNFLOW_BATCH_MAX_WAIT_MS: { path: 'engine.batch.maxWaitMs', type: 'number' },
@@ -85,10 +95,12 @@ export function readConfigFile(path: string): Tree {
   }
 }
 
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Tree } = {}): Readonly<ChurnflowConfig> {
+/** `readSecretFile`: how `<secret>File` keys are read (default: the file system; tests of deployment manifests map them to a Secret's keys). */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Tree; readSecretFile?: (path: string) => string } = {}): Readonly<ChurnflowConfig> {
   let tree: Tree = options.file ? readConfigFile(options.file) : {};
   tree = deepMerge(tree, envOverrides(options.env ?? process.env));
   if (options.overrides) tree = deepMerge(tree, options.overrides);
+  tree = resolveSecretFiles(tree, options.readSecretFile);
   const res = configSchema.safeParse(tree);
   if (!res.success) {
     const problems = res.error.issues.flatMap((i) => describeIssue(i, tree));
@@ -96,6 +108,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       details: { problems },
     });
   }
+  rememberSecretValues(res.data);
   return deepFreeze(res.data);
 }
 

@@ -2,7 +2,7 @@
 // connect, authenticate, PING. Wrong or missing credentials and TLS problems are configuration errors
 // naming the key (never the password); so is a cluster seed that is not a cluster node. Unreachable is
 // a warning (the batches retry).
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConnection } from '../config/redis-connection.js';
 import { redactText } from '../config/redact-secrets.js';
 import { ChurnflowError } from '../errors.js';
@@ -11,19 +11,20 @@ import { classifyStartupError, type StartupProblem } from './startup-problem.js'
 /** Resolves with undefined when Redis answered, or the outage it met; throws CF_CONFIG_INVALID for credentials/TLS/not a cluster. */
 export async function checkRedis(connection: RedisConnection, options: { timeoutMs?: number } = {}): Promise<StartupProblem | undefined> {
   const key = connection.configKey;
-  if (connection.kind === 'standalone') return checkNode(connection.url, key, options.timeoutMs, false);
+  if (connection.kind === 'standalone') return checkNode(connection.url, key, connection.options, options.timeoutMs, false);
   // One answering seed is enough (the client discovers the others); the first configuration error wins.
   let problem: StartupProblem | undefined;
   for (const node of connection.clusterNodes) {
-    const p = await checkNode(`redis://${node}`, key, options.timeoutMs, true);
+    const p = await checkNode(`${connection.options.tls ? 'rediss' : 'redis'}://${node}`, key, connection.options, options.timeoutMs, true);
     if (p === undefined) return undefined;
     problem ??= p;
   }
   return problem;
 }
 
-async function checkNode(url: string, key: string, timeoutMs = 5000, cluster: boolean): Promise<StartupProblem | undefined> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false, enableReadyCheck: false });
+async function checkNode(url: string, key: string, connectionOptions: RedisOptions, timeoutMs = 5000, cluster: boolean): Promise<StartupProblem | undefined> {
+  // TLS and ACL credentials first: the check must connect exactly as the store will.
+  const client = new Redis(url, { ...connectionOptions, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false, enableReadyCheck: false });
   // The reason (NOAUTH, WRONGPASS, a TLS code) arrives as an 'error' event; connect() only says "closed".
   const seen: unknown[] = [];
   client.on('error', (err: unknown) => seen.push(err));

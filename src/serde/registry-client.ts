@@ -6,6 +6,8 @@
 //
 // Only the package's public exports are used (its index, loaded on first use: registry-package.ts),
 // so an upgrade of the package cannot break a path into its dist/ folder.
+import { Agent as HttpsAgent } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import avro from 'avsc';
 import type { Client, ClientConfig, SchemaInfo, SchemaMetadata } from '@confluentinc/schemaregistry';
 import { LRUCache } from 'lru-cache';
@@ -17,6 +19,8 @@ export interface RegistryClientConfig {
   readonly url: string | readonly string[];
   /** Basic auth; never logged. */
   readonly basicAuth?: { readonly username: string; readonly password: string } | undefined;
+  /** TLS of https URLs: CA, client certificate and key, servername, rejectUnauthorized (config/tls-options.ts). */
+  readonly tls?: ConnectionOptions | undefined;
   /** Per-request timeout (default 10 s). */
   readonly timeoutMs?: number | undefined;
   /** Retries of network errors and 408/429/5xx answers (default 2), with full-jitter backoff from retryWaitMs (default 100 ms) up to 2 s. */
@@ -95,6 +99,8 @@ export class RegistryClient {
   private readonly idleFetchers: Client[] = [];
   private readonly fetchers: Client[] = [];
   private closed = false;
+  /** Carries the CA and client certificate (schemaRegistry.tls) to every axios transport of the package. */
+  private readonly httpsAgent: HttpsAgent | undefined;
 
   constructor(config: RegistryClientConfig) {
     const urls = (typeof config.url === 'string' ? [config.url] : [...config.url]).map((u) => u.trim()).filter((u) => u !== '');
@@ -115,9 +121,10 @@ export class RegistryClient {
     this.url = baseURLs[0]!;
     this.errorCode = config.errorCode ?? 'CF_SOURCE_FAILED';
     this.byId = new LRUCache({ max: Math.max(1, config.maxCachedIds ?? 10_000) });
+    this.httpsAgent = config.tls ? new HttpsAgent({ ...config.tls, keepAlive: true }) : undefined;
     this.clientConfig = {
       baseURLs,
-      createAxiosDefaults: { timeout: config.timeoutMs ?? 10_000 },
+      createAxiosDefaults: { timeout: config.timeoutMs ?? 10_000, ...(this.httpsAgent ? { httpsAgent: this.httpsAgent } : {}) },
       ...(auth ? { basicAuthCredentials: { credentialsSource: 'USER_INFO' as const, userInfo: `${auth.username}:${auth.password}` } } : {}),
       maxRetries: config.maxRetries ?? 2,
       retriesWaitMs: config.retryWaitMs ?? 100,
@@ -249,6 +256,7 @@ export class RegistryClient {
     this.idleFetchers.length = 0;
     const loaded = await this.loaded?.catch(() => undefined);
     loaded?.main.close();
+    this.httpsAgent?.destroy();
   }
 
   /** A subject version from the package's answer (AVRO when the registry omits the type, as Confluent and Apicurio 3 do for Avro). */

@@ -3,7 +3,8 @@
 // CF_SINK_FAILED, and since offsets are committed only after acknowledgement, nothing is lost.
 // A record the broker refuses for its size is different: retrying can never help, so the batch is
 // split until the refused records are isolated, the rest is written, and OutputTooLargeError names them.
-import { CompressionTypes, Kafka, logLevel, type IHeaders, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, type IHeaders, type Message, type Producer } from 'kafkajs';
+import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { recordErrorType } from './kafka-errors.js';
 import { OutputTooLargeError } from './output-too-large.js';
@@ -11,8 +12,8 @@ import { sendIsolatingRefused } from './send-isolating-refused.js';
 import type { RecordEncoder } from '../serde/record-encoder.js';
 import type { RecordSink } from './record-sink.js';
 
-export interface KafkaProducerOptions {
-  readonly brokers: readonly string[];
+/** Brokers, TLS and SASL (config `kafka`), and the client id. */
+export interface KafkaProducerOptions extends KafkaConnection {
   readonly clientId: string;
 }
 
@@ -35,7 +36,7 @@ export class KafkaProducerPool {
   get(): Promise<Producer> {
     if (this.producer) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
-      const kafka = new Kafka({ clientId: this.options.clientId, brokers: [...this.options.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 } });
+      const kafka = new Kafka(kafkaClientConfig(this.options, this.options.clientId, { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 }));
       const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       await p.connect();
       this.producer = p;

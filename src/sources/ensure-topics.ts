@@ -1,10 +1,12 @@
 // Creates missing Kafka topics (local set-ups and the simulator); production clusters usually have
 // them made by their operators, and `kafka.createTopics.enabled: false` leaves them alone.
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
+import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 
-export async function ensureTopics(brokers: readonly string[], topics: readonly string[], partitions: number): Promise<string[]> {
-  const admin = new Kafka({ clientId: 'churnflow-admin', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+export async function ensureTopics(connection: KafkaConnection, topics: readonly string[], partitions: number): Promise<string[]> {
+  const brokers = connection.brokers;
+  const admin = new Kafka(kafkaClientConfig(connection, 'churnflow-admin')).admin();
   try {
     await admin.connect();
     const existing = new Set(await admin.listTopics());

@@ -8,8 +8,9 @@
 // On a rebalance, a batch of a revoked partition stops emitting; what was already emitted finishes,
 // and its commit may be refused — the new owner reprocesses from the last commit, which the
 // per-position idempotent state absorbs.
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
+import { Kafka, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
+import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import type { RawRecord } from '../events/activity-event.js';
 import type { Logger } from '../observability/logger.js';
@@ -27,8 +28,8 @@ import type { RecordSource } from './record-source.js';
 
 export { isRebalanceError } from './kafka/offset-committer.js';
 
-export interface KafkaSourceOptions {
-  readonly brokers: readonly string[];
+/** Brokers, TLS and SASL (config `kafka`), and what to consume. */
+export interface KafkaSourceOptions extends KafkaConnection {
   readonly clientId: string;
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -63,12 +64,7 @@ export interface KafkaSourceHooks {
 
 export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourceHooks): RecordSource {
   const log = hooks.logger.child({ stage: 'kafka-source' });
-  const kafka = new Kafka({
-    clientId: options.clientId,
-    brokers: [...options.brokers],
-    logLevel: logLevel.NOTHING,
-    retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
-  });
+  const kafka = new Kafka(kafkaClientConfig(options, options.clientId, { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 }));
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,

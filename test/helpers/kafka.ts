@@ -1,5 +1,6 @@
 // Kafka helpers for integration tests against the real broker: topics per test, reading a topic back.
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, type KafkaMessage } from 'kafkajs';
+import { kafkaClientConfig } from '../../src/config/kafka-client-config.js';
 import { ActivityCodec } from '../../src/serde/activity-codec.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
 import { activityEventEncoder } from '../../src/serde/registry-encoder.js';
@@ -8,7 +9,7 @@ import { produceActivity, type ProducedCounts } from '../../src/sinks/activity-p
 import { KafkaProducerPool } from '../../src/sinks/kafka-sink.js';
 import { SERVICES, uniqueName } from './services.js';
 
-export const kafka = new Kafka({ clientId: 'churnflow-tests', brokers: [...SERVICES.kafkaBrokers], logLevel: logLevel.NOTHING });
+export const kafka = new Kafka(kafkaClientConfig({ brokers: SERVICES.kafkaBrokers }, 'churnflow-tests'));
 
 export async function createTopics(names: readonly string[], partitions: number): Promise<void> {
   const admin = kafka.admin();

@@ -12,6 +12,22 @@ export const SERVICES = Object.freeze({
   redisClusterNodes: (process.env.CHURNFLOW_REDIS_CLUSTER_NODES ?? [0, 1, 2, 3, 4, 5].map((i) => `127.0.0.1:${16400 + i}`).join(',')).split(','),
 });
 
+const DEFAULT_TLS_DIR = fileURLToPath(new URL('../../../.services/tls', import.meta.url));
+
+/**
+ * The secure endpoints services.sh runs beside the plaintext ones (scripts/services/secure.sh):
+ * Kafka TLS (client certificate required) and SASL_SSL, Redis TLS, the registry over HTTPS, and the
+ * directory with the test CA, certificates and the SASL password file.
+ */
+export const SECURE_SERVICES = Object.freeze({
+  kafkaTlsBrokers: (process.env.CHURNFLOW_SERVICES_KAFKA_TLS_BROKERS ?? '127.0.0.1:19094').split(','),
+  kafkaSaslBrokers: (process.env.CHURNFLOW_SERVICES_KAFKA_SASL_BROKERS ?? '127.0.0.1:19095').split(','),
+  kafkaSaslUser: process.env.CHURNFLOW_SERVICES_KAFKA_SASL_USER ?? 'churnflow',
+  redisTlsUrl: process.env.CHURNFLOW_SERVICES_REDIS_TLS_URL ?? 'rediss://127.0.0.1:16391',
+  schemaRegistryTlsUrl: process.env.CHURNFLOW_SERVICES_SCHEMA_REGISTRY_TLS_URL ?? 'https://127.0.0.1:18443/apis/ccompat/v7',
+  tlsDir: process.env.CHURNFLOW_SERVICES_TLS_DIR ?? DEFAULT_TLS_DIR,
+});
+
 /** A fresh name per test (topic, group, key prefix, subject) so tests never see each other's data. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;

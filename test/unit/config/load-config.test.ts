@@ -79,10 +79,13 @@ test('no config error echoes a secret: URL passwords, sasl blocks, password/toke
   const secret = 'hunter2-s3cr3t';
   // A bad value next to a secret: the quoted value is the URL without its password.
   refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { schemaRegistry: { url: `http://svc:${secret}@` } } }), secret, /schemaRegistry\.url: Invalid URL \(got "http:\/\/svc:\*\*\*@"\)/);
-  // An unknown block holding credentials (kafka.sasl used to print whole).
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), secret, /kafka\.sasl: unknown key/);
-  // A wrong type under a secret-named key: the value is never quoted.
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), secret, /state\.redis\.password: unknown key/);
+  // A credentials block next to a bad value, and a bad value inside it (kafka.sasl used to print whole).
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), secret, /kafka\.brokers: .*expected array/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'gssapi', username: 'u', password: secret } } } }), secret, /kafka\.sasl\.mechanism: .*"plain"\|"scram-sha-256"\|"scram-sha-512"/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, pasword: secret } } } }), secret, /kafka\.sasl\.pasword: unknown key/);
+  // A wrong type next to a secret-named key: the secret is never quoted.
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), secret, /state\.redis\.url: .*expected string/);
+  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerToken: 'short-s3cr3t' } } } }), 'short-s3cr3t', /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/);
   refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: { token: secret } } } } }), secret, /state\.redis\.url: .*expected string.*\(got \{"token":"\*\*\*"\}\)/);
   // From the environment: a Redis URL with a password, one bad sibling value.
   refusedWithoutSecret(() => loadConfig({ env: { CHURNFLOW_REDIS_URL: `redis://default:${secret}@10.0.0.1:6379`, CHURNFLOW_STATE_KIND: 'mongo' } }), secret, /state\.kind/);
@@ -97,8 +100,11 @@ test('state.redis.cluster: nodes as host:port with WAIT defaults; a bad node or 
   const { redisConnection } = await import('../../../src/config/redis-connection.js');
   const c = loadConfig({ env: {}, overrides: { state: { kind: 'redis', redis: { cluster: { nodes: ['10.0.0.1:6379', 'redis-b:6380'] } } } } });
   assert.deepEqual(c.state.redis.cluster, { nodes: ['10.0.0.1:6379', 'redis-b:6380'], waitReplicas: 1, waitTimeoutMs: 1000 });
-  assert.deepEqual(redisConnection(c), { kind: 'cluster', clusterNodes: ['10.0.0.1:6379', 'redis-b:6380'], waitReplicas: 1, waitTimeoutMs: 1000, configKey: 'state.redis.cluster.nodes' });
-  assert.deepEqual(redisConnection(loadConfig({ env: {} })), { kind: 'standalone', url: 'redis://127.0.0.1:6379', configKey: 'state.redis.url' });
+  assert.deepEqual(redisConnection(c), { kind: 'cluster', clusterNodes: ['10.0.0.1:6379', 'redis-b:6380'], waitReplicas: 1, waitTimeoutMs: 1000, configKey: 'state.redis.cluster.nodes', options: {} });
+  assert.deepEqual(redisConnection(loadConfig({ env: {} })), { kind: 'standalone', url: 'redis://127.0.0.1:6379', configKey: 'state.redis.url', options: {} });
+  // TLS and credentials reach every node of a cluster.
+  const secured = loadConfig({ env: {}, overrides: { state: { redis: { password: 'cluster-pa55', tls: { enabled: true }, cluster: { nodes: ['a:1'] } } } } });
+  assert.deepEqual(redisConnection(secured).options, { tls: { rejectUnauthorized: true }, password: 'cluster-pa55' });
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['redis://10.0.0.1:6379'] } } } } }), /state\.redis\.cluster\.nodes\.0: host:port/);
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: [] } } } } }), /state\.redis\.cluster\.nodes/);
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['a:1'], waitReplicas: -1 } } } } }), /state\.redis\.cluster\.waitReplicas/);

@@ -53,15 +53,30 @@ const maybe = (objects: K8sObject[], kind: string) => objects.filter((o) => o.ki
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   Object.keys(selector ?? {}).length > 0 && Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
 
-/** The engine config in the rendered ConfigMap, validated by the engine's own loader (no environment). */
+/** Where the Deployment mounts the Secret churnflow-secrets; the config's *File keys point inside it. */
+const SECRET_MOUNT = '/var/run/secrets/churnflow';
+/** The base's placeholder Secret: the keys a real one must have. */
+const secretKeys = () => only<ISecret>(rendered.get('deploy/k8s/base')!, 'Secret').stringData ?? {};
+
+/**
+ * The engine config in the rendered ConfigMap, validated by the engine's own loader (no environment).
+ * Secret files are read from the placeholder Secret, as the mount would give them: a path outside
+ * the mount or a key the Secret lacks fails here.
+ */
 function engineConfig(objects: K8sObject[], env: NodeJS.ProcessEnv = {}): Readonly<ChurnflowConfig> {
   const cm = only<IConfigMap>(objects, 'ConfigMap');
   const text = cm.data?.['churnflow.yaml'];
   assert.ok(text, 'ConfigMap has churnflow.yaml');
   const dir = mkdtempSync(join(tmpdir(), 'cf-k8s-'));
+  const readSecretFile = (path: string): string => {
+    assert.ok(path.startsWith(`${SECRET_MOUNT}/`), `secret file ${path} is under the Secret mount ${SECRET_MOUNT}`);
+    const value = secretKeys()[path.slice(SECRET_MOUNT.length + 1)];
+    assert.ok(value !== undefined, `secret file ${path} is a key of base/secret.yaml`);
+    return value;
+  };
   try {
     writeFileSync(join(dir, 'churnflow.yaml'), text);
-    return loadConfig({ file: join(dir, 'churnflow.yaml'), env });
+    return loadConfig({ file: join(dir, 'churnflow.yaml'), env, readSecretFile });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -152,14 +167,25 @@ for (const [build, objects] of rendered) {
       ...(c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [])),
       ...maybe(objects, 'TriggerAuthentication').flatMap((t) => (t as unknown as ITriggerAuthentication).spec.secretTargetRef ?? []),
     ];
-    assert.ok(refs.length > 0);
     for (const r of refs) {
       assert.equal(r.name, secret.metadata?.name);
       assert.ok(keys.has(r.key), `Secret key ${r.key} is documented in base/secret.yaml`);
     }
-    // The Redis URL from the Secret passes the engine's config validation as CHURNFLOW_REDIS_URL.
-    const redisUrl = secret.stringData!['redis-url']!;
-    assert.equal(engineConfig(objects, { CHURNFLOW_REDIS_URL: redisUrl }).state.redis.url, redisUrl);
+    // No secret as an environment variable: the Secret is a read-only volume at SECRET_MOUNT.
+    assert.deepEqual((c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef), []);
+    const secretMount = (c.volumeMounts ?? []).find((m) => m.mountPath === SECRET_MOUNT);
+    assert.ok(secretMount?.readOnly, `the Secret is mounted read-only at ${SECRET_MOUNT}`);
+    assert.equal((pod.volumes ?? []).find((v) => v.name === secretMount.name)?.secret?.secretName, secret.metadata?.name);
+    // Every *File key of the config names a key of the Secret (engineConfig reads them from it), and
+    // the secrets the engine needs come from files: the Redis password and the lookup token.
+    const config = engineConfig(objects);
+    assert.equal(config.state.redis.password, secret.stringData!['redis-password']);
+    assert.equal(config.http.customerLookup.bearerToken, secret.stringData!['http-bearer-token']);
+    const tlsFiles = [config.kafka.ssl, config.state.redis.tls, config.schemaRegistry.tls].flatMap((t) => [t.caFile, t.certFile, t.keyFile]).filter((f): f is string => f !== undefined);
+    for (const f of tlsFiles) {
+      assert.ok(f.startsWith(`${SECRET_MOUNT}/`) && keys.has(f.slice(SECRET_MOUNT.length + 1)), `TLS file ${f} is a key of the mounted Secret`);
+    }
+    if (config.kafka.sasl) assert.equal(config.kafka.sasl.password, secret.stringData!['sasl-password'], 'the engine and KEDA read one SASL password');
   });
 
   test(`${build}: the grace period outlasts the drain`, () => {
