@@ -19,7 +19,7 @@ cf snapshot -c "$here/mapping.yaml" --spec "$here/spec.yaml" -i "$out/cdnow.csv"
   --labels "$out/labels.csv" --now 1998-07-01 -o "$out/snapshot.parquet"
 
 rm -rf "$out/registry"
-cf train --snapshot "$out/snapshot.parquet" --registry "$out/registry" --name cdnow-churn --version 1.0.0 \
+cf train --snapshot "$out/snapshot.parquet" --registry "$out/registry" --name cdnow-churn --model-version 1.0.0 \
   --split group --group-column customer_id --seed 7 | tee "$out/train.txt"
 bundle="$out/registry/cdnow-churn/1.0.0"
 

@@ -16,7 +16,7 @@ import { floatFlag, intFlag } from './common.js';
 interface TrainFlags {
   snapshot: string;
   name: string;
-  version?: string;
+  modelVersion?: string;
   config?: string;
   registry?: string;
   split: 'time' | 'group' | 'column';
@@ -63,7 +63,7 @@ export function trainCommand(): Command {
     .description('train a LightGBM model on a snapshot (sets up the Python environment), register the bundle and print its validation metrics')
     .requiredOption('--snapshot <file>', 'the snapshot Parquet file (its .meta.json beside it), from `churnflow snapshot`')
     .option('--name <name>', 'model name in the registry', 'churn-gbdt')
-    .option('--version <semver>', 'version to register (default: the next patch version of the name)')
+    .option('--model-version <semver>', 'version to register (default: the next patch version of the name)')
     .option('-c, --config <file>', 'config (model.registry.*); default: built-in defaults and CHURNFLOW_* env')
     .option('--registry <dir>', 'registry root (overrides model.registry.dir, default models/)')
     .addOption(new Option('--split <how>', 'time: latest dates validate; group: whole groups are held out; column: the snapshot says per row').choices(['time', 'group', 'column']).default('time'))
@@ -86,7 +86,7 @@ export function trainCommand(): Command {
     const registry = openModelRegistry(config, { ...(flags.registry ? { registryDir: flags.registry } : {}), onConnectionError: () => {} });
     const tmp = flags.out ? undefined : mkdtempSync(join(tmpdir(), 'cf-train-'));
     try {
-      const version = flags.version ?? nextVersion((await registry.list(flags.name)).filter((v) => v.problem === null).map((v) => v.version));
+      const version = flags.modelVersion ?? nextVersion((await registry.list(flags.name)).filter((v) => v.problem === null).map((v) => v.version));
       const out = resolve(flags.out ?? join(tmp!, 'bundle'));
       process.stderr.write(`train: Python environment (training/.venv)\n`);
       const python = (await run('bash', [join(training, 'setup-venv.sh')], training)).trim().split('\n').pop()!;

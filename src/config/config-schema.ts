@@ -380,6 +380,22 @@ export const configSchema = z
         maxIdLength: z.number().int().min(1).max(65_536).default(256),
         /** Longest string payload field (characters); longer records are dead-lettered as FIELD_TOO_LONG. */
         maxStringLength: z.number().int().min(1).max(65_536).default(1024),
+        /**
+         * Earliest plausible event time: older events are dead-lettered as OUT_OF_RANGE (a zero or
+         * seconds-for-milliseconds timestamp). An ISO date/time or epoch ms; lower it for history from
+         * before 2000 (e.g. examples/cdnow, 1997).
+         */
+        minEventTime: z
+          .union([z.number().int(), z.string()])
+          .transform((v, ctx) => {
+            const t = typeof v === 'number' ? v : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+            if (!Number.isFinite(t)) {
+              ctx.addIssue({ code: 'custom', message: `an ISO date/time or epoch ms, got ${JSON.stringify(v)}` });
+              return z.NEVER;
+            }
+            return t;
+          })
+          .default(Date.UTC(2000, 0, 1)),
       })
       .strict()
       .prefault({}),
