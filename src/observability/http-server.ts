@@ -1,8 +1,10 @@
 // /metrics (Prometheus), /healthz (the process answers), /readyz (RUNNING and making progress; 503
 // with the reason otherwise), and
-// /customers/:id/risk: the customer's latest emitted risk (what a campaign tool asks between events).
+// /customers/:id/risk: the customer's current risk (its last published risk event's score and band, the
+// record the compacted current-risk topic holds for it): what a campaign tool asks between events.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { CurrentRiskRecord } from '../events/wire-types.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -14,14 +16,8 @@ export interface HttpServerOptions {
   readonly customerRisk?: (customerId: string) => Promise<CustomerRisk | null>;
 }
 
-export interface CustomerRisk {
-  readonly customer_id: string;
-  readonly score: number;
-  readonly band: string;
-  readonly model_version: string;
-  /** Event time of the activity that produced it. */
-  readonly event_time: number;
-}
+/** The current-risk view: the same record the compacted current-risk topic holds for the customer. */
+export type CustomerRisk = CurrentRiskRecord;
 
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string; close(): Promise<void> }> {
   const server = Fastify({ logger: false });

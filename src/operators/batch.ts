@@ -1,6 +1,7 @@
 // The micro-batch as it moves through the stateful stages; each stage adds what it computed.
 import type { Accepted, Rejected, Routed } from '../events/routed.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
+import type { SuppressReason } from '../scoring/emit-rule.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import type { StoredDecision } from '../scoring/stored-decision.js';
 import type { LastScore } from '../state/customer-state.js';
@@ -77,8 +78,12 @@ export interface DecidedBatch extends ScoredBatch {
   readonly riskEvents: readonly RiskEventRecord[];
   /** The risk events the shadow model would have emitted (shadow output only), new and re-emitted. */
   readonly shadowEvents?: readonly RiskEventRecord[];
-  /** New "last emitted score" per customer, stored with the state. */
+  /** New "last published score" per customer (the emit rule's memory, the current-risk view), stored with the state. */
   readonly lastScores: readonly { customerId: string; lastScore: LastScore }[];
+  /** The shadow model's own emit memory, when a shadow scored. */
+  readonly shadowScores?: readonly { customerId: string; lastScore: LastScore }[];
+  /** Scores not published, by the emit rule's reason. */
+  readonly suppressed: Partial<Record<SuppressReason, number>>;
   /** This batch's new decisions (and refusals), stored in the outbox with the state change. */
   readonly outbox: readonly OutboxEntry[];
 }

@@ -3,7 +3,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { ChurnflowError, errorMessage } from '../errors.js';
 
-export async function ensureTopics(brokers: readonly string[], topics: readonly string[], partitions: number): Promise<string[]> {
+/** `compacted`: topics that keep the latest record per key (cleanup.policy=compact), e.g. the current-risk view. */
+export async function ensureTopics(brokers: readonly string[], topics: readonly string[], partitions: number, compacted: ReadonlySet<string> = new Set()): Promise<string[]> {
   const admin = new Kafka({ clientId: 'churnflow-admin', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
   try {
     await admin.connect();
@@ -12,7 +13,8 @@ export async function ensureTopics(brokers: readonly string[], topics: readonly 
     // Records carry their event time as the message timestamp (replays start "from a timestamp" in
     // event time), so time-based retention would delete historical data at once: these topics keep it.
     if (missing.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })) });
+      const configEntries = (topic: string) => (compacted.has(topic) ? [{ name: 'cleanup.policy', value: 'compact' }] : [{ name: 'retention.ms', value: '-1' }]);
+      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, configEntries: configEntries(topic) })) });
     }
     return missing;
   } catch (err) {
