@@ -15,12 +15,6 @@ export interface ScoringStep {
   readonly outcome: 'applied';
   /** Spec columns as of just after the event (NaN = missing). */
   readonly features: Float64Array;
-  /**
-   * Spec columns of the customer's state just before this event, as of that state's latest event
-   * (null for a customer's first event ever). Scoring both sides tells whether this event moved the
-   * risk; it depends only on exact state, so the decision is the same however the stream was batched.
-   */
-  readonly before: Float64Array | null;
 }
 
 /** A redelivered event whose decision was stored with its state change: re-emitted as stored. */
@@ -55,8 +49,6 @@ export interface AggregatedBatch {
 export interface ScoredBatch extends AggregatedBatch {
   /** Churn probability per step, after the event. */
   readonly scores: Float32Array;
-  /** Churn probability per step before the event (NaN when there was no state before). */
-  readonly beforeScores: Float32Array;
   /**
    * Who produced these scores: the production model, or the fallback rules when it could not (a hot
    * swap happens between batches, so one batch never mixes production versions).
@@ -65,7 +57,7 @@ export interface ScoredBatch extends AggregatedBatch {
   /** Canary: steps whose customers the candidate model scored instead (canary.steps[i] === 1). */
   readonly canary?: { readonly ref: ScoringRef; readonly steps: Uint8Array };
   /** Shadow: the candidate's scores of every step, for its own output and agreement metrics only. */
-  readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array; readonly beforeScores: Float32Array };
+  readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array };
 }
 
 /** Who scored step i of a batch: the candidate for a canary customer, else the batch's scorer. */

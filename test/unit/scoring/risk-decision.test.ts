@@ -36,7 +36,6 @@ test('decideBatch: decides each step against the stored last published score, ca
     order: order++,
     outcome: 'applied',
     features: new Float64Array(0),
-    before: null,
   });
   const steps = [step('a', 'a1'), step('a', 'a2'), step('b', 'b0'), step('a', 'a3'), step('b', 'b1')];
   // b0 is a redelivery of an event applied before: its decision comes from the outbox, not from scoring.
@@ -53,7 +52,6 @@ test('decideBatch: decides each step against the stored last published score, ca
     duplicates: { redelivered: 1, sameEventId: 0 },
     // a1 is a's first score; a2 stays low (0.05 → 0.06: small); a3 enters high; b1 at 0.28 is below the high edge, within the hysteresis.
     scores: Float32Array.from([0.05, 0.06, 0.35, 0.28]),
-    beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5]),
     model: manifestRef(manifest),
   };
   const out = await decideBatch(batch, policy, fixedClock(42));
