@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { ChurnflowError } from '../../../src/errors.js';
+import { emitPolicy } from '../../../src/config/decision-options.js';
 
 const invalid = (fn: () => unknown, re: RegExp) =>
   assert.throws(fn, (e: unknown) => e instanceof ChurnflowError && e.code === 'CF_CONFIG_INVALID' && !e.retriable && re.test(e.message));
@@ -91,4 +92,14 @@ test('no config error echoes a secret: URL passwords, sasl blocks, password/toke
   const file = join(dir, 'c.yaml');
   writeFileSync(file, `state:\n  redis:\n    url: redis://:${secret}@h:6379: [\n`);
   refusedWithoutSecret(() => loadConfig({ file, env: {} }), secret, /is not valid YAML\/JSON/);
+});
+
+test('engine.risk: each margin takes exactly one unit; the emit policy follows the config', () => {
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { hysteresis: { logOdds: 1, score: 0.1 } } } } }), /engine\.risk\.hysteresis: set exactly one of logOdds \(0–10\) or score \(0–1\)/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { largeMove: {} } } } }), /engine\.risk\.largeMove: set exactly one of logOdds/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { cooldownMs: -1 } } } }), /engine\.risk\.cooldownMs/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { minScoreDelta: 0.02 } } } }), /engine\.risk\.minScoreDelta: unknown key \(allowed under engine\.risk: emit, hysteresis, largeMove, cooldownMs\)/);
+  const c = loadConfig({ env: {}, overrides: { engine: { risk: { hysteresis: { score: 0.01 }, largeMove: null, cooldownMs: 0 } } } });
+  assert.deepEqual(emitPolicy(c.engine.risk), { emit: 'change', hysteresis: { score: 0.01 }, cooldownMs: 0 });
+  assert.deepEqual(emitPolicy(loadConfig({ env: {} }).engine.risk), { emit: 'change', hysteresis: { logOdds: 1.2 }, largeMove: { logOdds: 1.5 }, cooldownMs: 30 * 86_400_000 });
 });
