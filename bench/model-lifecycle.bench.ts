@@ -25,7 +25,8 @@ import { BUNDLED_MODEL, BUNDLED_REGISTRY_DIR, BUNDLED_MODEL_NAME } from '../src/
 import { parseOnnxTreeEnsemble } from '../src/scoring/explain/onnx-tree-ensemble.js';
 import { createFallbackScorer } from '../src/scoring/fallback-scorer.js';
 import { ModelHandle } from '../src/scoring/model-handle.js';
-import type { RiskPolicy } from '../src/scoring/risk-decision.js';
+import { DEFAULT_EMIT_POLICY } from '../src/config/decision-options.js';
+import type { EmitPolicy } from '../src/scoring/emit-rule.js';
 import { loadScoringModel, type ScoringModel } from '../src/scoring/scoring-model.js';
 import { ActivityCodec } from '../src/serde/activity-codec.js';
 import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
@@ -39,7 +40,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BATCH = 256;
 const WARMUP_BATCHES = 32;
 const CANDIDATE = join(BUNDLED_REGISTRY_DIR, BUNDLED_MODEL_NAME, '1.0.0');
-const policy: RiskPolicy = { emit: 'change', minScoreDelta: 0.02 };
+const policy: EmitPolicy = DEFAULT_EMIT_POLICY;
 const config = configSchema.parse({});
 
 // ---- batches, built once (not timed) ---------------------------------------------------------------

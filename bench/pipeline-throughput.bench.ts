@@ -27,6 +27,7 @@ import { ReplayClock } from '../src/time/replay-clock.js';
 import { createFileSink } from '../src/sinks/file-sink.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../src/events/wire-types.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
+import { DEFAULT_EMIT_POLICY } from '../src/config/decision-options.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
@@ -72,7 +73,7 @@ const full = await measure('full pipeline (… → ONNX score → risk events)',
   await lastValueFrom(
     churnScoringTopology(
       { source: createFileSource(file, clock), decoder: codec, rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
-      { allowedLatenessMs: 3_600_000, batch, maxInFlight: 4096, risk: { emit: 'change', minScoreDelta: 0.02 } },
+      { allowedLatenessMs: 3_600_000, batch, maxInFlight: 4096, risk: DEFAULT_EMIT_POLICY },
     ).pipe(count()),
   );
 });
@@ -85,7 +86,7 @@ const replay = await measure('replay (… → risk-events.ndjson, dead letters)'
   await lastValueFrom(
     churnScoringTopology(
       { source: createFileSource(file, replayClock), decoder: replayClock.tracking(codec), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock: replayClock, validationClock: clock },
-      { allowedLatenessMs: 3_600_000, batch: { maxSize: 1024, maxWaitMs: 20 }, maxInFlight: 4096, risk: { emit: 'change', minScoreDelta: 0.02 }, processingTime: 'received' },
+      { allowedLatenessMs: 3_600_000, batch: { maxSize: 1024, maxWaitMs: 20 }, maxInFlight: 4096, risk: DEFAULT_EMIT_POLICY, processingTime: 'received' },
     ).pipe(count()),
   );
   await risk.close();

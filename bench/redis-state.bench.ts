@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { count, lastValueFrom } from 'rxjs';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { configSchema } from '../src/config/config-schema.js';
-import { decisionOptions } from '../src/config/decision-options.js';
+import { decisionOptions, DEFAULT_EMIT_POLICY } from '../src/config/decision-options.js';
 import { DEFAULT_VALIDATION_RULES } from '../src/events/validate-event.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 import { loadScoringModel } from '../src/scoring/scoring-model.js';
@@ -196,7 +196,7 @@ try {
     await lastValueFrom(
       churnScoringTopology(
         { source: createFileSource(file, clock), decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: redisStore(prefix), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
-        { allowedLatenessMs: 3_600_000, batch: { maxSize: BATCH, maxWaitMs: 20 }, maxInFlight: 4 * BATCH, risk: { emit: 'change', minScoreDelta: 0.02 }, decision: decisionOptions(configSchema.parse({})) },
+        { allowedLatenessMs: 3_600_000, batch: { maxSize: BATCH, maxWaitMs: 20 }, maxInFlight: 4 * BATCH, risk: DEFAULT_EMIT_POLICY, decision: decisionOptions(configSchema.parse({})) },
       ).pipe(count()),
     );
   };

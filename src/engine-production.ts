@@ -4,12 +4,12 @@
 import { stateRules } from './config/state-rules.js';
 import type { IHeaders } from 'kafkajs';
 import type { EdgeContext, EdgeFactories } from './engine.js';
-import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
+import type { CurrentRiskRecord, DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
 import type { OutputSinks } from './operators/write-outputs.js';
 import { decoderFor } from './serde/decoder-for.js';
 import type { RegistryClient } from './serde/registry-client.js';
 import { registryClientFromConfig } from './serde/registry-from-config.js';
-import { deadLetterEncoder, driftMetricEncoder, riskEventEncoder } from './serde/registry-encoder.js';
+import { deadLetterEncoder, driftMetricEncoder, currentRiskEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
 import { createKafkaSource } from './sources/kafka-source.js';
@@ -132,14 +132,16 @@ export function productionEdges(): EdgeFactories {
       const k = config.kafka;
       const driftOn = config.monitoring.enabled || config.model.rollback.enabled;
       if (k.createTopics.enabled) {
-        const outputs = [k.topics.risk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(driftOn ? [k.topics.drift] : []), ...(config.model.shadow.enabled ? [k.topics.shadow] : [])];
-        const made = await ensureTopics(k, outputs, k.createTopics.partitions);
+        const outputs = [k.topics.risk, k.topics.currentRisk, k.topics.deadLetter, ...(k.topics.late ? [k.topics.late] : []), ...(driftOn ? [k.topics.drift] : []), ...(config.model.shadow.enabled ? [k.topics.shadow] : [])];
+        const made = await ensureTopics(k, outputs, k.createTopics.partitions, new Set([k.topics.currentRisk]));
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
       const pool = app.own('kafka-producer', new KafkaProducerPool({ brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: `${k.clientId}-producer` }), (p) => p.close());
       const reg = registryFor(ctx);
       const autoRegister = config.schemaRegistry.autoRegister;
       const risk = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry: reg, topic: k.topics.risk, autoRegister }), key: (r) => r.customer_id });
+      // Keyed by customer on a compacted topic: the latest record per customer is its current risk.
+      const currentRisk = createKafkaSink<CurrentRiskRecord>(pool, { topic: k.topics.currentRisk, encoder: currentRiskEncoder({ registry: reg, topic: k.topics.currentRisk, autoRegister }), key: (r) => r.customer_id });
       const dead = createKafkaSink<DeadLetterRecord>(pool, {
         topic: k.topics.deadLetter,
         encoder: deadLetterEncoder({ registry: reg, topic: k.topics.deadLetter, autoRegister }),
@@ -156,7 +158,7 @@ export function productionEdges(): EdgeFactories {
       const shadow = config.model.shadow.enabled
         ? createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.shadow, encoder: riskEventEncoder({ registry: reg, topic: k.topics.shadow, autoRegister }), key: (r) => r.customer_id })
         : undefined;
-      return { risk, deadLetter: dead, late, ...(drift ? { drift } : {}), ...(shadow ? { shadow } : {}) };
+      return { risk, currentRisk, deadLetter: dead, late, ...(drift ? { drift } : {}), ...(shadow ? { shadow } : {}) };
     },
   };
 }

@@ -2,7 +2,7 @@
 // sinks) chosen by config, owned by the App so they close in reverse order. `churnflow run` and the
 // integration tests start engines through here; the topology itself is the same in every mode.
 import { createHash } from 'node:crypto';
-import { decisionOptions, modelLoadOptions } from './config/decision-options.js';
+import { decisionOptions, emitPolicy, modelLoadOptions } from './config/decision-options.js';
 import { stateRules } from './config/state-rules.js';
 import { hostname } from 'node:os';
 import { LifecycleScorer } from './operators/score-steps.js';
@@ -18,7 +18,8 @@ import { App } from './app.js';
 import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
 import { validationRules } from './config/validation-rules.js';
-import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
+import type { CurrentRiskRecord, DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
+import { currentRiskRecord } from './scoring/current-risk.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
@@ -155,9 +156,10 @@ export async function createEngine(
             lifecycle: () => readiness(app, progress),
             maxIdLength: config.validation.maxIdLength,
             ...(config.http.customerLookup.bearerToken !== undefined ? { bearerToken: config.http.customerLookup.bearerToken } : {}),
+            // The current-risk view, from the same state the compacted topic's records are made of.
             customerRisk: async (id) => {
               const last = (await store.get([id]))[0]?.lastScore;
-              return last ? { customer_id: id, score: last.score, band: last.band, model_version: last.modelVersion, event_time: last.eventTime } : null;
+              return last ? currentRiskRecord(id, last) : null;
             },
           }),
           (h) => h.close(),
@@ -194,7 +196,7 @@ export async function createEngine(
         allowedLatenessMs: config.engine.allowedLatenessMs,
         batch: config.engine.batch,
         maxInFlight: config.engine.maxInFlight,
-        risk: config.engine.risk,
+        risk: emitPolicy(config.engine.risk),
         decision: decisionOptions(config),
       },
     );
@@ -243,9 +245,11 @@ function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
   }
   if (config.sinks.kind === 'file') {
     const risk: RecordSink<RiskEventRecord> = app.own('risk-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
+    // The compacted topic's file form: an append-only log whose last line per customer is its current risk.
+    const currentRisk = app.own('current-risk-sink', createFileSink<CurrentRiskRecord>(join(config.sinks.dir, 'current-risk.ndjson'), 'current-risk'), (s) => s.close());
     const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(config.sinks.dir, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
     const shadow = config.model.shadow.enabled ? app.own('shadow-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'shadow-risk-events.ndjson'), 'risk-event'), (s) => s.close()) : undefined;
-    return shadow ? { risk, deadLetter: dead, late: dead, shadow } : { risk, deadLetter: dead, late: dead };
+    return { risk, currentRisk, deadLetter: dead, late: dead, ...(shadow ? { shadow } : {}) };
   }
   throw new ChurnflowError('CF_CONFIG_INVALID', `sinks.kind '${config.sinks.kind}' needs the production edges (churnflow run)`);
 }

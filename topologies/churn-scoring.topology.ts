@@ -22,7 +22,7 @@ import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
 import { validateEvents } from '../src/operators/validate-events.js';
 import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
-import type { RiskPolicy } from '../src/scoring/risk-decision.js';
+import type { EmitPolicy } from '../src/scoring/emit-rule.js';
 import type { ScoringModel } from '../src/scoring/scoring-model.js';
 import type { RecordDecoder } from '../src/serde/record-decoder.js';
 import { CommittedOffsets } from '../src/sources/committed-offsets.js';
@@ -37,7 +37,8 @@ export interface ChurnScoringOptions {
   readonly batch: MicroBatchOptions;
   /** Records a source may run ahead of acknowledgement (backpressure bound). */
   readonly maxInFlight: number;
-  readonly risk: RiskPolicy;
+  /** Which scores become risk events (the emit rule). */
+  readonly risk: EmitPolicy;
   /** Where risk events' processing_time comes from (replays use 'received', derived from the input). */
   readonly processingTime?: ProcessingTimeMode;
   /** Retries of a batch that failed with a retriable error; then the job fails. */
@@ -93,7 +94,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
           batch$.pipe(
             timed(metrics?.stateApplySeconds, applyToState(store, spec)), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
             timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), // ONNX, one call per batch and model
-            decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), // band, threshold, id, change rule, reasons, arm
+            decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), // emit rule (hysteresis, cooldown), band, id, reasons, arm
             persistDecisions(store, committed), //                           new states + outbox + last scores, fenced, before any output
             writeOutputs(edges.sinks), //                                    risk events (new and re-emitted), dead letters, late events
           ),

@@ -4,6 +4,7 @@ import type { CompiledSpec } from '../features/compile-spec.js';
 import type { DriftTally } from '../monitoring/drift-tally.js';
 import type { RunTally } from '../monitoring/run-tally.js';
 import { standoutFeatures } from '../monitoring/standout-features.js';
+import { SUPPRESS_REASONS } from '../scoring/emit-rule.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import type { AgreementFigures } from '../scoring/shadow-agreement.js';
 import type { StateStore } from '../state/state-store.js';
@@ -50,6 +51,8 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
     dead_lettered: Object.fromEntries(tally.deadLetters),
     late: tally.late,
     risk_events: tally.riskEvents,
+    risk_events_per_customer_per_30_days: tally.riskEventsPer30Days().perCustomer,
+    risk_suppressed: Object.fromEntries(SUPPRESS_REASONS.map((r) => [r, tally.suppressed.get(r) ?? 0])),
     risk_events_by_band: Object.fromEntries(bands.map((b) => [b, tally.riskEventsByBand.get(b) ?? 0])),
     customers_by_current_band: Object.fromEntries(bands.map((b) => [b, customersByBand.get(b) ?? 0])),
     state: { customers: stats.customers, bytes: stats.bytes, bytes_per_customer: stats.customers ? stats.bytes / stats.customers : 0 },
@@ -71,6 +74,10 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
   lines.push(`dead-lettered  ${fmt(tally.deadLettered)}${dl ? `  (${dl})` : ''}`);
   lines.push(`late           ${fmt(tally.late)}  (behind the watermark by more than the allowed lateness)`);
   lines.push(`risk events    ${fmt(tally.riskEvents)}  by band: ${bands.map((b) => `${b} ${fmt(tally.riskEventsByBand.get(b) ?? 0)}`).join(', ')}`);
+  const per = tally.riskEventsPer30Days();
+  lines.push(`per customer   ${per.perCustomer.toFixed(2)} risk events per 30 days (${fmt(per.customers)} customers over ${per.days.toFixed(1)} days of event time)`);
+  const sup = SUPPRESS_REASONS.map((r) => `${r} ${fmt(tally.suppressed.get(r) ?? 0)}`).join(', ');
+  lines.push(`suppressed     ${fmt(tally.suppressedTotal)} scores not published  (${sup})`);
   lines.push(`customers now  ${bands.map((b) => `${b} ${fmt(customersByBand.get(b) ?? 0)}`).join(', ')}   (threshold ${scorer.decision.threshold.toFixed(3)})`);
   if (input.byScorer && input.byScorer.size > 1) lines.push(`scored by      ${[...input.byScorer.entries()].map(([k, v]) => `${k}: ${fmt(v)}`).join(', ')} risk events`);
   if (input.byArm && input.byArm.size > 0) lines.push(`experiment     ${[...input.byArm.entries()].map(([k, v]) => `${k} ${fmt(v)}`).join(', ')} risk events`);
@@ -98,7 +105,7 @@ export async function buildDemoSummary(input: DemoSummaryInput): Promise<{ text:
     }
     for (const t of drift.triggers.slice(0, 3)) lines.push(`  retrain: ${t.subject} (window ending ${new Date(t.window_end).toISOString().slice(0, 10)})`);
   }
-  lines.push('', `written: ${input.outDir}/risk-events.ndjson, ${input.outDir}/dead-letters.ndjson, ${input.outDir}/summary.json`, '');
+  lines.push('', `written: ${input.outDir}/risk-events.ndjson, ${input.outDir}/current-risk.ndjson, ${input.outDir}/dead-letters.ndjson, ${input.outDir}/summary.json`, '');
   return { text: lines.join('\n'), json };
 }
 

@@ -36,7 +36,7 @@ export function demoCommand(): Command {
   const cmd = new Command('demo').description('run the engine end to end on simulated customers (no services needed) and print a summary');
   addSimulatorFlags(cmd, { customers: 2000, days: 120 })
     .option('--speed <events/s>', 'replay speed in records per second (0: as fast as possible)', floatFlag('--speed', 0, 1e9), 0)
-    .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/demo')
+    .option('-o, --out <dir>', 'output folder: risk-events.ndjson, current-risk.ndjson, dead-letters.ndjson, summary.json', 'out/demo')
     .option('--model <dir>', 'score with this bundle (default: the registry\'s production alias, models/churn-gbdt)')
     .option('--shadow', 'the candidate alias scores beside production (shadow-risk-events.ndjson, agreement in the summary)')
     .option('--canary <share>', 'score this share of customers with the candidate alias', floatFlag('--canary', 0, 1))
@@ -103,7 +103,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       (config.experiment.enabled ? `; experiment arms (treatment ${(config.experiment.treatmentShare * 100).toFixed(0)} %)` : '') +
       '\n' +
       (http ? `metrics: ${http.url}/metrics   health: ${http.url}/healthz   ready: ${http.url}/readyz\n` : '') +
-      `outputs: ${flags.out}/risk-events.ndjson, ${flags.out}/dead-letters.ndjson${flags.monitor ? `, ${flags.out}/drift.ndjson` : ''}${config.model.shadow.enabled ? `, ${flags.out}/shadow-risk-events.ndjson` : ''}\n\n`,
+      `outputs: ${flags.out}/risk-events.ndjson, ${flags.out}/current-risk.ndjson, ${flags.out}/dead-letters.ndjson${flags.monitor ? `, ${flags.out}/drift.ndjson` : ''}${config.model.shadow.enabled ? `, ${flags.out}/shadow-risk-events.ndjson` : ''}\n\n`,
   );
 
   const tally = new RunTally();

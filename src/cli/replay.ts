@@ -16,7 +16,7 @@ import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
-import { decisionOptions, modelLoadOptions } from '../config/decision-options.js';
+import { decisionOptions, emitPolicy, modelLoadOptions } from '../config/decision-options.js';
 import { decoderFor, finishDecoding, type InputDecoder } from '../serde/decoder-for.js';
 import { registryClientFromConfig } from '../serde/registry-from-config.js';
 import { createFileSink } from '../sinks/file-sink.js';
@@ -57,7 +57,7 @@ export function replayCommand(): Command {
     .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
     .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
     .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/replay')
-    .option('--emit <mode>', "risk events on 'change' (band change or a move ≥ minScoreDelta) or for 'every' score", 'change')
+    .option('--emit <mode>', "risk events by the emit rule of engine.risk ('change': first score, band change with hysteresis, large move after the cooldown) or for 'every' score", 'change')
     .option('--now <date>', "reference 'now' for future-timestamp checks (default: the wall clock)", dateFlag)
     .option('--batch <n>', 'micro-batch size', intFlag('--batch', 1, 10_000), 1024)
     .action(async (flags: ReplayFlags) => replay(flags));
@@ -140,7 +140,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
       allowedLatenessMs: config.engine.allowedLatenessMs,
       batch: { maxSize: flags.batch, maxWaitMs: 20 },
       maxInFlight: 4 * flags.batch,
-      risk: { emit: flags.emit, minScoreDelta: config.engine.risk.minScoreDelta },
+      risk: { ...emitPolicy(config.engine.risk), emit: flags.emit },
       decision: decisionOptions(config),
       processingTime: 'received',
     },

@@ -14,6 +14,7 @@ import { intFlag } from './common.js';
 export const DEFAULT_TOPICS: Readonly<Record<SchemaName, string>> = Object.freeze({
   'activity-event': 'churnflow.activity',
   'risk-event': 'churnflow.risk',
+  'current-risk': 'churnflow.current-risk',
   'drift-metric': 'churnflow.drift',
   'dead-letter': 'churnflow.dead-letter',
 });

@@ -20,6 +20,7 @@ import { loadFeatureSpec } from '../features/load-spec.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import { loadScoringModel } from '../scoring/scoring-model.js';
 import { modelRef } from '../scoring/scoring-ref.js';
+import { bandOf } from '../scoring/bands.js';
 import { buildRiskEvent } from '../scoring/risk-decision.js';
 import { finishDecoding } from '../serde/decoder-for.js';
 import { createFileSink } from '../sinks/file-sink.js';
@@ -108,6 +109,8 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
             eventTime: flags.asOf,
             processingTime: flags.asOf,
             score: scores[i]!,
+            // A batch score of every customer, not a stream decision: the raw band, no emit rule.
+            band: bandOf(scores[i]!, ref.decision.bands),
             previousBand: null,
             ref,
           }),

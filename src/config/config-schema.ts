@@ -74,10 +74,26 @@ export const configSchema = z
           .prefault({}),
         /** Records a source may run ahead of acknowledgement; at least twice the batch size. */
         maxInFlight: z.number().int().min(2).max(1_000_000).default(2048),
+        /** When a score becomes a risk event (src/scoring/emit-rule.ts, docs/architecture.md "Which scores become risk events"). */
         risk: z
           .object({
+            /** 'change': first score, band entered or left (with hysteresis), large move after the cooldown; 'every': every score. */
             emit: z.enum(['change', 'every']).default('change'),
-            minScoreDelta: z.number().min(0).max(1).default(0.02),
+            /** How far below a band's lower edge a score must fall to leave the band: exactly one of logOdds or score. */
+            hysteresis: z
+              .object({ logOdds: z.number().min(0).max(10).optional(), score: z.number().min(0).max(1).optional() })
+              .strict()
+              .refine((m) => (m.logOdds === undefined) !== (m.score === undefined), 'set exactly one of logOdds (0–10) or score (0–1)')
+              .default({ logOdds: 1.2 }),
+            /** A move within the band worth an event after the cooldown: exactly one of logOdds or relative; null: never. */
+            largeMove: z
+              .object({ logOdds: z.number().gt(0).max(20).optional(), relative: z.number().gt(0).max(100).optional() })
+              .strict()
+              .refine((m) => (m.logOdds === undefined) !== (m.relative === undefined), 'set exactly one of logOdds (> 0, ≤ 20) or relative (> 0, ≤ 100), or null for none')
+              .nullable()
+              .default({ logOdds: 1.5 }),
+            /** Event time after a published event before a large move publishes again (band changes ignore it). */
+            cooldownMs: ms(30 * 86_400_000, 365 * 86_400_000),
           })
           .strict()
           .prefault({}),
@@ -298,6 +314,8 @@ export const configSchema = z
             drift: z.string().min(1).default('churnflow.drift'),
             /** Shadow scores of the candidate model (never the campaign consumers' topic); same schema as risk. */
             shadow: z.string().min(1).default('churnflow.risk-shadow'),
+            /** Compacted (cleanup.policy=compact), key = customer_id: each customer's last published risk (schemas/current-risk.avsc). */
+            currentRisk: z.string().min(1).default('churnflow.current-risk'),
           })
           .strict()
           .prefault({}),

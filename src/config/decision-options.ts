@@ -1,7 +1,8 @@
 // The risk-decision options every path takes from one config (engine, replay, demo): reasons and
 // experiment arms, so a replay writes the same risk events the live engine does.
 import type { DecisionOptions } from '../operators/decide-risk.js';
-import type { ChurnflowConfig } from './config-schema.js';
+import type { EmitPolicy } from '../scoring/emit-rule.js';
+import { configSchema, type ChurnflowConfig } from './config-schema.js';
 
 export function decisionOptions(config: Pick<ChurnflowConfig, 'model' | 'experiment'>): Omit<DecisionOptions, 'processingTime'> {
   return {
@@ -15,3 +16,17 @@ export function decisionOptions(config: Pick<ChurnflowConfig, 'model' | 'experim
 export function modelLoadOptions(config: Pick<ChurnflowConfig, 'model'>): { intraOpThreads: number; explain: boolean } {
   return { intraOpThreads: config.model.intraOpThreads, explain: config.model.reasons.topK > 0 };
 }
+
+/** The emit rule from `engine.risk` (the schema checked that each margin has exactly one unit). */
+export function emitPolicy(risk: ChurnflowConfig['engine']['risk']): EmitPolicy {
+  const { hysteresis: h, largeMove: m } = risk;
+  return {
+    emit: risk.emit,
+    hysteresis: h.logOdds !== undefined ? { logOdds: h.logOdds } : { score: h.score! },
+    ...(m ? { largeMove: m.logOdds !== undefined ? { logOdds: m.logOdds } : { relative: m.relative! } } : {}),
+    cooldownMs: risk.cooldownMs,
+  };
+}
+
+/** The rule with the config's defaults (tests, benches). */
+export const DEFAULT_EMIT_POLICY: EmitPolicy = Object.freeze(emitPolicy(configSchema.parse({}).engine.risk));

@@ -75,6 +75,17 @@ export interface RiskEventRecord {
   processing_time: number;
 }
 
+/** The compacted current-risk topic's value (key = customer_id): the customer's last published risk. */
+export interface CurrentRiskRecord {
+  customer_id: string;
+  score: number;
+  band: string;
+  model_name: string;
+  model_version: string;
+  event_time: number;
+  risk_event_id: string;
+}
+
 export interface DriftMetricRecord {
   metric_id: string;
   model_name: string;

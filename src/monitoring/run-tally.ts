@@ -16,6 +16,8 @@ export class RunTally {
   riskEvents = 0;
   readonly deadLetters = new Map<string, number>();
   readonly riskEventsByBand = new Map<string, number>();
+  /** Scores the emit rule did not publish, by reason. */
+  readonly suppressed = new Map<string, number>();
   readonly latest = new Map<string, LatestRisk>();
   firstEventTime: number | undefined;
   lastEventTime: number | undefined;
@@ -33,6 +35,7 @@ export class RunTally {
       if (this.firstEventTime === undefined || t < this.firstEventTime) this.firstEventTime = t;
       if (this.lastEventTime === undefined || t > this.lastEventTime) this.lastEventTime = t;
     }
+    for (const [reason, n] of Object.entries(batch.suppressed)) if (n > 0) this.suppressed.set(reason, (this.suppressed.get(reason) ?? 0) + n);
     for (const e of batch.riskEvents) {
       this.riskEvents++;
       this.riskEventsByBand.set(e.band, (this.riskEventsByBand.get(e.band) ?? 0) + 1);
@@ -44,6 +47,22 @@ export class RunTally {
     let n = 0;
     for (const v of this.deadLetters.values()) n += v;
     return n;
+  }
+
+  get suppressedTotal(): number {
+    let n = 0;
+    for (const v of this.suppressed.values()) n += v;
+    return n;
+  }
+
+  /**
+   * Risk events per customer per 30 days of event time: what a campaign engine has to act on. Customers
+   * are those with a published risk (every scored customer: the first score always publishes).
+   */
+  riskEventsPer30Days(): { perCustomer: number; customers: number; days: number } {
+    const customers = this.latest.size;
+    const days = this.firstEventTime === undefined || this.lastEventTime === undefined ? 0 : (this.lastEventTime - this.firstEventTime) / 86_400_000;
+    return { perCustomer: customers > 0 && days > 0 ? (this.riskEvents / customers) * (30 / days) : 0, customers, days };
   }
 
   customersByBand(): Map<string, number> {

@@ -1,10 +1,12 @@
 // /metrics (Prometheus), /healthz (the process answers), /readyz (RUNNING and making progress; 503
 // with the reason otherwise), and
-// /customers/:id/risk: the customer's latest emitted risk (what a campaign tool asks between events),
+// /customers/:id/risk: the customer's current risk (its last published risk event's score and band, the
+// record the compacted current-risk topic holds for it): what a campaign tool asks between events;
 // behind a bearer token when one is configured; an id that no event could carry is a 400, never a 414.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { CurrentRiskRecord } from '../events/wire-types.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -23,14 +25,8 @@ export interface HttpServerOptions {
 /** Control characters (and DEL) never belong in an id; they mostly come from a broken client or a probe. */
 const MALFORMED_ID = /[\u0000-\u001f\u007f]/;
 
-export interface CustomerRisk {
-  readonly customer_id: string;
-  readonly score: number;
-  readonly band: string;
-  readonly model_version: string;
-  /** Event time of the activity that produced it. */
-  readonly event_time: number;
-}
+/** The current-risk view: the same record the compacted current-risk topic holds for the customer. */
+export type CustomerRisk = CurrentRiskRecord;
 
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: FastifyInstance; url: string; close(): Promise<void> }> {
   const maxIdLength = options.maxIdLength ?? 256;

@@ -17,6 +17,12 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}) 
     deadLetters: new Counter({ name: 'churnflow_dead_letters_total', help: 'Records sent to the dead-letter output, by reason code.', labelNames: ['reason'], registers: r }),
     lateEvents: new Counter({ name: 'churnflow_late_events_total', help: 'Events behind the watermark by more than the allowed lateness, sent to the late output.', registers: r }),
     riskEvents: new Counter({ name: 'churnflow_risk_events_total', help: 'Risk events emitted, by band.', labelNames: ['band', 'model_version'], registers: r }),
+    riskSuppressed: new Counter({
+      name: 'churnflow_risk_suppressed_total',
+      help: 'Scores the emit rule did not publish, by reason: same_band, within_hysteresis (below the band edge within the margin), cooldown (a large move too soon), small_move.',
+      labelNames: ['reason'],
+      registers: r,
+    }),
     scores: new Counter({ name: 'churnflow_scores_total', help: 'Customers scored, by model version and scorer (model | canary | fallback).', labelNames: ['model_version', 'scorer'], registers: r }),
     batchRetries: new Counter({ name: 'churnflow_batch_retries_total', help: 'Micro-batches run again after a retriable error (Redis or Kafka briefly unavailable).', registers: r }),
     consumerLag: new Gauge({ name: 'churnflow_consumer_lag', help: 'Records behind the partition high watermark at the last fetch.', labelNames: ['topic', 'partition'], registers: r }),

@@ -7,7 +7,7 @@ import { concatMap, type OperatorFunction } from 'rxjs';
 import { reject, type Accepted, type Rejected, type Routed } from '../events/routed.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
 import { decodeDecision, encodeDecision } from '../scoring/stored-decision.js';
-import { outboxKey, type CustomerState, type StateDelta } from '../state/customer-state.js';
+import { outboxKey, type StateDelta } from '../state/customer-state.js';
 import { stageDeltas } from '../state/stage-deltas.js';
 import type { StateStore } from '../state/state-store.js';
 import type { AggregatedBatch, OutboxEntry, ReplayedDecision, ScoringStep } from './batch.js';
@@ -28,10 +28,6 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
   const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
   const acceptedByDelta = new Map<StateDelta, Accepted>(deltas.map((d, i) => [d, accepted[i]!]));
   const stepByDelta = new Map<StateDelta, ScoringStep>();
-  // Per customer: the feature row of its state as it stands, as of that state's latest event.
-  const current = new Map<string, Float64Array | null>();
-  const rowAsOfLatest = (state: Readonly<CustomerState>): Float64Array | null =>
-    state.maxEventTime === 0 && Object.keys(state.buckets).length === 0 ? null : spec.evaluate(state, state.maxEventTime + 1);
 
   const staged = await stageDeltas(
     store,
@@ -59,13 +55,10 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
         refusals.push({ customerId: delta.customerId, key, payload: BEFORE_SIGNUP });
         return;
       }
-      const before = current.get(delta.customerId) ?? null;
       // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
       const features = spec.evaluate(state, delta.eventTime + 1);
-      stepByDelta.set(delta, { item, order: order.get(item)!, outcome, features, before });
-      current.set(delta.customerId, delta.eventTime >= state.maxEventTime ? features : rowAsOfLatest(state));
+      stepByDelta.set(delta, { item, order: order.get(item)!, outcome, features });
     },
-    (state) => current.set(state.customerId, rowAsOfLatest(state)),
   );
   // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.
   const rejected = items.flatMap((i): Rejected[] => (i.tag === 'rejected' ? [i] : refused.has(i) ? [refused.get(i)!] : []));

@@ -1,6 +1,7 @@
 // The micro-batch as it moves through the stateful stages; each stage adds what it computed.
 import type { Accepted, Rejected, Routed } from '../events/routed.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
+import type { SuppressReason } from '../scoring/emit-rule.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import type { StoredDecision } from '../scoring/stored-decision.js';
 import type { LastScore } from '../state/customer-state.js';
@@ -14,12 +15,6 @@ export interface ScoringStep {
   readonly outcome: 'applied';
   /** Spec columns as of just after the event (NaN = missing). */
   readonly features: Float64Array;
-  /**
-   * Spec columns of the customer's state just before this event, as of that state's latest event
-   * (null for a customer's first event ever). Scoring both sides tells whether this event moved the
-   * risk; it depends only on exact state, so the decision is the same however the stream was batched.
-   */
-  readonly before: Float64Array | null;
 }
 
 /** A redelivered event whose decision was stored with its state change: re-emitted as stored. */
@@ -54,8 +49,6 @@ export interface AggregatedBatch {
 export interface ScoredBatch extends AggregatedBatch {
   /** Churn probability per step, after the event. */
   readonly scores: Float32Array;
-  /** Churn probability per step before the event (NaN when there was no state before). */
-  readonly beforeScores: Float32Array;
   /**
    * Who produced these scores: the production model, or the fallback rules when it could not (a hot
    * swap happens between batches, so one batch never mixes production versions).
@@ -64,7 +57,7 @@ export interface ScoredBatch extends AggregatedBatch {
   /** Canary: steps whose customers the candidate model scored instead (canary.steps[i] === 1). */
   readonly canary?: { readonly ref: ScoringRef; readonly steps: Uint8Array };
   /** Shadow: the candidate's scores of every step, for its own output and agreement metrics only. */
-  readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array; readonly beforeScores: Float32Array };
+  readonly shadow?: { readonly ref: ScoringRef; readonly scores: Float32Array };
 }
 
 /** Who scored step i of a batch: the candidate for a canary customer, else the batch's scorer. */
@@ -77,8 +70,12 @@ export interface DecidedBatch extends ScoredBatch {
   readonly riskEvents: readonly RiskEventRecord[];
   /** The risk events the shadow model would have emitted (shadow output only), new and re-emitted. */
   readonly shadowEvents?: readonly RiskEventRecord[];
-  /** New "last emitted score" per customer, stored with the state. */
+  /** New "last published score" per customer (the emit rule's memory, the current-risk view), stored with the state. */
   readonly lastScores: readonly { customerId: string; lastScore: LastScore }[];
+  /** The shadow model's own emit memory, when a shadow scored. */
+  readonly shadowScores?: readonly { customerId: string; lastScore: LastScore }[];
+  /** Scores not published, by the emit rule's reason. */
+  readonly suppressed: Partial<Record<SuppressReason, number>>;
   /** This batch's new decisions (and refusals), stored in the outbox with the state change. */
   readonly outbox: readonly OutboxEntry[];
 }

@@ -1,7 +1,8 @@
-// Decides which scores become risk events: an event is worth one when it moved the customer's risk —
-// its score after the event against the score of the state just before it (band change, or a move of
-// at least minScoreDelta), or when it is the customer's first. Both scores come from exact state, so
-// the same events give the same risk events however the stream was batched. Each decision becomes an
+// Decides which scores become risk events, by the emit rule (src/scoring/emit-rule.ts): the customer's
+// first score, a band entered or left (with hysteresis), a large move after the cooldown. The rule
+// compares with the customer's last published score, stored with its state and carried from event to
+// event in arrival order, so the same events give the same risk events however the stream was batched,
+// and a suppressed decision is counted by reason. Each decision becomes an
 // outbox entry stored with the state change (persist-decisions.ts); a redelivered event is not decided
 // again: its stored decision is re-emitted, in arrival order among the new ones. Each step is decided
 // with whoever scored it (production, canary candidate or fallback rules); the shadow model's decisions
@@ -10,8 +11,9 @@ import { concatMap, type OperatorFunction } from 'rxjs';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { LastScore } from '../state/customer-state.js';
 import { experimentArm } from '../scoring/assignment.js';
-import { bandOf } from '../scoring/bands.js';
-import { buildRiskEvent, shouldEmit, type RiskPolicy } from '../scoring/risk-decision.js';
+import { lastScoreOf } from '../scoring/current-risk.js';
+import { decideEmit, type EmitPolicy, type SuppressReason } from '../scoring/emit-rule.js';
+import { buildRiskEvent } from '../scoring/risk-decision.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import { encodeDecision, type StoredDecision } from '../scoring/stored-decision.js';
 import { outboxKey } from '../state/customer-state.js';
@@ -35,17 +37,24 @@ export interface DecisionOptions {
   readonly experiment?: { readonly salt: string; readonly treatmentShare: number };
 }
 
+/** Suppressed decisions of a batch by reason (churnflow_risk_suppressed_total, the demo summary). */
+export type SuppressedCounts = Partial<Record<SuppressReason, number>>;
+
+/**
+ * Decides the steps in arrival order. `memory` starts as each customer's stored last published score
+ * and moves with every event published, so a batch decides exactly what one event at a time would.
+ */
 async function decideSteps(
   batch: ScoredBatch,
   scores: Float32Array,
-  beforeScores: Float32Array,
   refOf: (i: number) => ScoringRef,
-  policy: RiskPolicy,
+  policy: EmitPolicy,
+  memory: Map<string, LastScore | null>,
   now: number,
   options: DecisionOptions,
-): Promise<{ events: (RiskEventRecord | undefined)[]; latest: Map<string, LastScore> }> {
+): Promise<{ events: (RiskEventRecord | undefined)[]; suppressed: SuppressedCounts }> {
   const events: (RiskEventRecord | undefined)[] = new Array(batch.steps.length).fill(undefined);
-  const latest = new Map<string, LastScore>();
+  const suppressed: SuppressedCounts = {};
   const k = options.reasonsTopK ?? 0;
   // Reasons cost up to a millisecond or two a row: yield between steps so a batch never holds the loop for long.
   const pause = createYieldPoint();
@@ -55,33 +64,45 @@ async function decideSteps(
     const { event } = step.item;
     const ref = refOf(i);
     const score = scores[i]!;
-    const band = bandOf(score, ref.decision.bands);
-    const beforeScore = beforeScores[i]!;
-    const previous = Number.isNaN(beforeScore) ? null : { score: beforeScore, band: bandOf(beforeScore, ref.decision.bands), modelVersion: ref.version, eventTime: event.eventTime };
-    if (shouldEmit(policy, previous, score, band, ref.version)) {
-      events[i] = buildRiskEvent({
-        customerId: event.customerId,
-        triggerEventId: event.eventId,
-        eventTime: event.eventTime,
-        processingTime: options.processingTime === 'received' ? step.item.record.receivedAt : now,
-        score,
-        previousBand: previous?.band ?? null,
-        ref,
-        experimentArm: options.experiment ? experimentArm(event.customerId, options.experiment.salt, options.experiment.treatmentShare) : null,
-        ...(k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold) ? { reasons: ref.reasons(step.features, k) } : {}),
-      });
-      latest.set(event.customerId, { score, band, modelVersion: ref.version, eventTime: event.eventTime });
+    const previous = memory.get(event.customerId) ?? null;
+    const decision = decideEmit(policy, previous, score, event.eventTime, ref.decision.bands);
+    if (!decision.emit) {
+      suppressed[decision.reason] = (suppressed[decision.reason] ?? 0) + 1;
+      continue;
     }
+    const risk = buildRiskEvent({
+      customerId: event.customerId,
+      triggerEventId: event.eventId,
+      eventTime: event.eventTime,
+      processingTime: options.processingTime === 'received' ? step.item.record.receivedAt : now,
+      score,
+      band: decision.band,
+      previousBand: previous?.band ?? null,
+      ref,
+      experimentArm: options.experiment ? experimentArm(event.customerId, options.experiment.salt, options.experiment.treatmentShare) : null,
+      ...(k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold) ? { reasons: ref.reasons(step.features, k) } : {}),
+    });
+    events[i] = risk;
+    memory.set(event.customerId, lastScoreOf(risk));
   }
-  return { events, latest };
+  return { events, suppressed };
 }
 
-export async function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): Promise<DecidedBatch> {
+export async function decideBatch(batch: ScoredBatch, policy: EmitPolicy, clock: Clock, options: DecisionOptions = {}): Promise<DecidedBatch> {
   const now = clock.now();
   const { shadow } = batch;
-  const own = await decideSteps(batch, batch.scores, batch.beforeScores, (i) => scoredBy(batch, i), policy, now, options);
-  const lastScores = [...own.latest.entries()].map(([customerId, lastScore]) => ({ customerId, lastScore }));
-  const shadowEvents = shadow ? (await decideSteps(batch, shadow.scores, shadow.beforeScores, () => shadow.ref, policy, now, { ...options, experiment: undefined })).events : undefined;
+  // The staged states carry what was stored at load (the transition never touches the emit memory).
+  const ownMemory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.lastScore]));
+  const own = await decideSteps(batch, batch.scores, (i) => scoredBy(batch, i), policy, ownMemory, now, options);
+  const published = new Set(own.events.flatMap((e) => (e ? [e.customer_id] : [])));
+  const lastScores = [...published].map((customerId) => ({ customerId, lastScore: ownMemory.get(customerId)! }));
+  let shadowEvents: (RiskEventRecord | undefined)[] | undefined;
+  let shadowScores: DecidedBatch['shadowScores'];
+  if (shadow) {
+    const memory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.shadowScore ?? null]));
+    shadowEvents = (await decideSteps(batch, shadow.scores, () => shadow.ref, policy, memory, now, { ...options, experiment: undefined })).events;
+    shadowScores = [...new Set(shadowEvents.flatMap((e) => (e ? [e.customer_id] : [])))].map((customerId) => ({ customerId, lastScore: memory.get(customerId)! }));
+  }
 
   // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored.
   const outbox: OutboxEntry[] = [...batch.refusals];
@@ -93,9 +114,17 @@ export async function decideBatch(batch: ScoredBatch, policy: RiskPolicy, clock:
   const all = batch.replays.length === 0 ? fresh : [...fresh, ...batch.replays].sort((a, b) => a.order - b.order);
   const riskEvents = all.flatMap((d) => (d.decision.risk ? [d.decision.risk] : []));
   const shadowOut = all.flatMap((d) => (d.decision.shadow ? [d.decision.shadow] : []));
-  return { ...batch, riskEvents, lastScores, outbox, ...(shadow || shadowOut.length > 0 ? { shadowEvents: shadowOut } : {}) };
+  return {
+    ...batch,
+    riskEvents,
+    lastScores,
+    suppressed: own.suppressed,
+    outbox,
+    ...(shadowScores ? { shadowScores } : {}),
+    ...(shadow || shadowOut.length > 0 ? { shadowEvents: shadowOut } : {}),
+  };
 }
 
-export function decideRisk(policy: RiskPolicy, clock: Clock, options: DecisionOptions = {}): OperatorFunction<ScoredBatch, DecidedBatch> {
+export function decideRisk(policy: EmitPolicy, clock: Clock, options: DecisionOptions = {}): OperatorFunction<ScoredBatch, DecidedBatch> {
   return concatMap((batch) => decideBatch(batch, policy, clock, options));
 }

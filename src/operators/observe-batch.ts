@@ -24,6 +24,7 @@ export function observeBatch<B extends DecidedBatch>(metrics: EngineMetrics | un
     if (batch.steps.length - canary > 0) metrics.scores.inc({ model_version: batch.model.version, scorer: batch.model.scorer }, batch.steps.length - canary);
     if (canary > 0) metrics.scores.inc({ model_version: batch.canary!.ref.version, scorer: 'canary' }, canary);
     for (const e of batch.riskEvents) metrics.riskEvents.inc({ band: e.band, model_version: e.model_version });
+    for (const [reason, n] of Object.entries(batch.suppressed)) if (n > 0) metrics.riskSuppressed.inc({ reason }, n);
   });
 }
 

@@ -1,6 +1,6 @@
 // Persists a decided batch's state changes together with the decisions they produced: each customer's
 // new state, its outbox entries (the risk and shadow events of its events, refusals) and its last
-// emitted score go to the store in one fenced write per customer, BEFORE any output is sent. So an
+// published score (the emit rule's memory) go to the store in one fenced write per customer, BEFORE any output is sent. So an
 // event's decision exists exactly once, with the state change that made it; a redelivery re-emits it.
 // A fenced write (another instance wrote the customer since it was loaded) fails the batch with a
 // retriable error, and the batch runs again from loading.
@@ -14,6 +14,7 @@ export async function persistBatch<B extends DecidedBatch>(batch: B, store: Stat
   const byCustomer = new Map(batch.staged.map((s) => [s.state.customerId, s.state]));
   for (const e of batch.outbox) byCustomer.get(e.customerId)!.outbox[e.key] = e.payload;
   for (const { customerId, lastScore } of batch.lastScores) byCustomer.get(customerId)!.lastScore = lastScore;
+  for (const { customerId, lastScore } of batch.shadowScores ?? []) byCustomer.get(customerId)!.shadowScore = lastScore;
   await commitStaged(store, batch.staged, committed?.snapshot());
   return batch;
 }

@@ -12,36 +12,20 @@ import type { ScoringModel } from '../scoring/scoring-model.js';
 import type { Clock } from '../time/clock.js';
 import type { AggregatedBatch, ScoredBatch } from './batch.js';
 
-/** Scores after and before each step with one model call (most "before" rows are the previous step's "after" row). */
-export async function scoreStepsWith(batch: AggregatedBatch, model: ScoringModel): Promise<{ scores: Float32Array; beforeScores: Float32Array }> {
-  const rows: Float64Array[] = [];
-  const index = new Map<Float64Array, number>();
-  const slot = (row: Float64Array) => {
-    let i = index.get(row);
-    if (i === undefined) {
-      i = rows.length;
-      rows.push(row);
-      index.set(row, i);
-    }
-    return i;
-  };
-  const after = batch.steps.map((s) => slot(s.features));
-  const before = batch.steps.map((s) => (s.before ? slot(s.before) : -1));
-  const all = await model.scoreFeatures(rows);
-  return { scores: Float32Array.from(after, (i) => all[i]!), beforeScores: Float32Array.from(before, (i) => (i < 0 ? Number.NaN : all[i]!)) };
+/** Scores each step's row (the state just after its event) with one model call. */
+export async function scoreStepsWith(batch: AggregatedBatch, model: ScoringModel): Promise<{ scores: Float32Array }> {
+  return { scores: Float32Array.from(await model.scoreFeatures(batch.steps.map((s) => s.features))) };
 }
 
 /** Scores only the marked steps (a canary without shadow); the others get NaN. */
-async function scoreSomeWith(batch: AggregatedBatch, model: ScoringModel, marked: Uint8Array): Promise<{ scores: Float32Array; beforeScores: Float32Array }> {
+async function scoreSomeWith(batch: AggregatedBatch, model: ScoringModel, marked: Uint8Array): Promise<{ scores: Float32Array }> {
   const picked = batch.steps.flatMap((s, i) => (marked[i] === 1 ? [i] : []));
   const sub = await scoreStepsWith({ ...batch, steps: picked.map((i) => batch.steps[i]!) }, model);
   const scores = new Float32Array(batch.steps.length).fill(Number.NaN);
-  const beforeScores = new Float32Array(batch.steps.length).fill(Number.NaN);
   picked.forEach((i, j) => {
     scores[i] = sub.scores[j]!;
-    beforeScores[i] = sub.beforeScores[j]!;
   });
-  return { scores, beforeScores };
+  return { scores };
 }
 
 export async function scoreBatch(batch: AggregatedBatch, model: ScoringModel): Promise<ScoredBatch> {
@@ -129,7 +113,7 @@ export class LifecycleScorer implements BatchScoring {
       const needCandidate = this.o.shadow || (canarySteps !== undefined && canarySteps.includes(1));
       if (!needCandidate) return scored;
       const cref = modelRef(candidate);
-      let cand: { scores: Float32Array; beforeScores: Float32Array };
+      let cand: { scores: Float32Array };
       try {
         cand = this.o.shadow ? await scoreStepsWith(batch, candidate) : await scoreSomeWith(batch, candidate, canarySteps!);
       } catch (err) {
@@ -141,17 +125,13 @@ export class LifecycleScorer implements BatchScoring {
       let out: ScoredBatch = scored;
       if (canarySteps && canarySteps.includes(1)) {
         const scores = Float32Array.from(scored.scores);
-        const beforeScores = Float32Array.from(scored.beforeScores);
         canarySteps.forEach((c, i) => {
-          if (c === 1) {
-            scores[i] = cand.scores[i]!;
-            beforeScores[i] = cand.beforeScores[i]!;
-          }
+          if (c === 1) scores[i] = cand.scores[i]!;
         });
-        out = { ...out, scores, beforeScores, canary: { ref: cref, steps: canarySteps } };
+        out = { ...out, scores, canary: { ref: cref, steps: canarySteps } };
       }
       if (this.o.shadow) {
-        out = { ...out, shadow: { ref: cref, scores: cand.scores, beforeScores: cand.beforeScores } };
+        out = { ...out, shadow: { ref: cref, scores: cand.scores } };
         this.o.hooks?.onShadow?.(scored.model, cref, scored.scores, cand.scores);
       }
       return out;
@@ -168,8 +148,7 @@ export class LifecycleScorer implements BatchScoring {
 
   private fallbackScores(batch: AggregatedBatch, fallback: FallbackScorer): ScoredBatch {
     const scores = Float32Array.from(batch.steps, (s) => fallback.score(s.features));
-    const beforeScores = Float32Array.from(batch.steps, (s) => (s.before ? fallback.score(s.before) : Number.NaN));
-    return { ...batch, scores, beforeScores, model: fallback.ref };
+    return { ...batch, scores, model: fallback.ref };
   }
 }
 

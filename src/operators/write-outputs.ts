@@ -1,11 +1,12 @@
-// Sends a decided batch to its sinks: risk events, dead letters and late events. Resolves once every
-// sink acknowledged, which is the precondition for committing offsets.
+// Sends a decided batch to its sinks: risk events, the current-risk view they change, dead letters and
+// late events. Resolves once every sink acknowledged, which is the precondition for committing offsets.
 // A risk (or shadow) event that its sink refuses for its size sends its input to the dead-letter
 // output as OUTPUT_TOO_LARGE instead: retrying could never write it, and the partition must go on.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import { describePosition, toDeadLetter } from '../events/dead-letter.js';
 import { reject, type Rejected } from '../events/routed.js';
-import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
+import type { CurrentRiskRecord, DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
+import { currentRiskOf } from '../scoring/current-risk.js';
 import { ChurnflowError } from '../errors.js';
 import { OutputTooLargeError } from '../sinks/output-too-large.js';
 import type { RecordSink } from '../sinks/record-sink.js';
@@ -20,6 +21,12 @@ export interface OutputSinks {
   readonly drift?: RecordSink<DriftMetricRecord>;
   /** The shadow model's risk events (its own output: never the campaign consumers' risk topic). */
   readonly shadow?: RecordSink<RiskEventRecord>;
+  /**
+   * The current-risk view (a compacted topic, key = customer): one record per risk event, new or
+   * re-emitted, in the same order, so the latest record of a customer is its last published risk —
+   * exactly what the emit rule stored in its state and the HTTP lookup reads.
+   */
+  readonly currentRisk?: RecordSink<CurrentRiskRecord>;
 }
 
 /** Writes risk events; resolves with the inputs of those the sink refused as too large. */
@@ -49,6 +56,8 @@ function errCause(err: OutputTooLargeError): string {
 export async function writeBatchOutputs<B extends DecidedBatch>(batch: B, sinks: OutputSinks): Promise<B> {
   const refusals: Promise<Rejected[]>[] = [writeRiskEvents(sinks.risk, batch.riskEvents, batch)];
   const writes: Promise<void>[] = [];
+  // A risk event refused as too large (dead-lettered below) still changed the stored view: the record says so.
+  if (sinks.currentRisk && batch.riskEvents.length > 0) writes.push(sinks.currentRisk.write(batch.riskEvents.map(currentRiskOf)));
   if (sinks.shadow && batch.shadowEvents && batch.shadowEvents.length > 0) refusals.push(writeRiskEvents(sinks.shadow, batch.shadowEvents, batch));
   if (sinks.late === sinks.deadLetter) {
     writes.push(sinks.deadLetter.write(batch.rejected.map(toDeadLetter)));

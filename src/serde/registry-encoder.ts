@@ -6,7 +6,7 @@
 // without useLatestVersion/useSchemaId, infers and registers a schema from the JS object).
 import avro from 'avsc';
 import type { ActivityEvent } from '../events/activity-event.js';
-import type { DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
+import type { CurrentRiskRecord, DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from '../events/wire-types.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { ActivityCodec } from './activity-codec.js';
 import type { RecordEncoder } from './record-encoder.js';
@@ -189,6 +189,10 @@ export type EncoderArgs = Omit<RegistryEncoderOptions<never>, 'schema' | 'toAvro
 
 export function riskEventEncoder(args: EncoderArgs): RegistryEncoder<RiskEventRecord> {
   return new RegistryEncoder<RiskEventRecord>({ ...args, schema: 'risk-event' });
+}
+
+export function currentRiskEncoder(args: EncoderArgs): RegistryEncoder<CurrentRiskRecord> {
+  return new RegistryEncoder<CurrentRiskRecord>({ ...args, schema: 'current-risk' });
 }
 
 export function driftMetricEncoder(args: EncoderArgs): RegistryEncoder<DriftMetricRecord> {

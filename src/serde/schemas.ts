@@ -15,8 +15,8 @@ export const SCHEMA_DIR = [join(here, '..', '..', '..', 'schemas'), join(here, '
   }
 }) ?? join(here, '..', '..', '..', 'schemas');
 
-export type SchemaName = 'activity-event' | 'risk-event' | 'drift-metric' | 'dead-letter';
-export const SCHEMA_NAMES: readonly SchemaName[] = ['activity-event', 'risk-event', 'drift-metric', 'dead-letter'];
+export type SchemaName = 'activity-event' | 'risk-event' | 'current-risk' | 'drift-metric' | 'dead-letter';
+export const SCHEMA_NAMES: readonly SchemaName[] = ['activity-event', 'risk-event', 'current-risk', 'drift-metric', 'dead-letter'];
 
 const cache = new Map<SchemaName, avro.Type>();
 

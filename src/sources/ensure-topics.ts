@@ -4,7 +4,8 @@ import { Kafka } from 'kafkajs';
 import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 
-export async function ensureTopics(connection: KafkaConnection, topics: readonly string[], partitions: number): Promise<string[]> {
+/** `compacted`: topics that keep the latest record per key (cleanup.policy=compact), e.g. the current-risk view. */
+export async function ensureTopics(connection: KafkaConnection, topics: readonly string[], partitions: number, compacted: ReadonlySet<string> = new Set()): Promise<string[]> {
   const brokers = connection.brokers;
   const admin = new Kafka(kafkaClientConfig(connection, 'churnflow-admin')).admin();
   try {
@@ -14,7 +15,8 @@ export async function ensureTopics(connection: KafkaConnection, topics: readonly
     // Records carry their event time as the message timestamp (replays start "from a timestamp" in
     // event time), so time-based retention would delete historical data at once: these topics keep it.
     if (missing.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })) });
+      const configEntries = (topic: string) => (compacted.has(topic) ? [{ name: 'cleanup.policy', value: 'compact' }] : [{ name: 'retention.ms', value: '-1' }]);
+      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, configEntries: configEntries(topic) })) });
     }
     return missing;
   } catch (err) {

@@ -5,11 +5,20 @@ import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { mergeOp, mergeSlotValues, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 
+/**
+ * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
+ * and what the current-risk view shows (the compacted topic and the HTTP lookup).
+ */
 export interface LastScore {
   readonly score: number;
+  /** The band the customer is in (with hysteresis: it may differ from the raw band of `score`'s neighbours). */
   readonly band: string;
+  readonly modelName: string;
   readonly modelVersion: string;
+  /** Event time of the event that triggered the published score: the cooldown runs from here. */
   readonly eventTime: number;
+  /** The risk event that published it. */
+  readonly riskEventId: string;
 }
 
 export interface CustomerState {
@@ -23,6 +32,8 @@ export interface CustomerState {
   /** Per source stream, the highest offset applied: a redelivered record is recognised and not applied twice. */
   positions: Record<string, number>;
   lastScore: LastScore | null;
+  /** The shadow model's last published score (its own emit memory; absent when no shadow ever ran). */
+  shadowScore?: LastScore | null;
   /**
    * Decisions stored with the state change that produced them, keyed by source position
    * (`outboxKey`): a redelivered event re-emits these bytes instead of recomputing from a state that
@@ -198,6 +209,7 @@ export function cloneState(state: CustomerState): CustomerState {
     maxEventTime: state.maxEventTime,
     positions: { ...state.positions },
     lastScore: state.lastScore,
+    ...(state.shadowScore ? { shadowScore: state.shadowScore } : {}),
     outbox: { ...state.outbox },
     recentEvents: state.recentEvents.slice(),
   };

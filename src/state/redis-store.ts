@@ -402,7 +402,7 @@ export class RedisStateStore implements StateStore {
  *
  *   m maxEventTime · p positions {stream: offset} · k slot dictionary [slotId, ...] · a archive and
  *   <day> buckets [alias, value, ...] · e recent event ids [[hash, time], ...] · o:<stream>@<offset> an outbox entry
- *   · s lastScore · v version (written by the script)
+ *   · s lastScore · h the shadow model's last score · v version (written by the script)
  */
 export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: string[]; del: string[] } {
   const prev = stored?.fields ?? new Map<string, string>();
@@ -433,6 +433,7 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
   // turned the whole hash into a hashtable: measured +2.4 KB per customer).
   for (const key in state.outbox) next.set(`o:${key}`, state.outbox[key]!);
   if (state.lastScore) next.set('s', JSON.stringify(state.lastScore));
+  if (state.shadowScore) next.set('h', JSON.stringify(state.shadowScore));
   const set: string[] = [];
   for (const [field, value] of next) if (prev.get(field) !== value) set.push(field, value);
   const del: string[] = [];
@@ -465,6 +466,7 @@ function decodeCustomerHash(customerId: string, entries: readonly (readonly [str
     else if (field === 'p') state.positions = JSON.parse(value) as Record<string, number>;
     else if (field === 'a') state.archive = expand(value);
     else if (field === 's') state.lastScore = JSON.parse(value) as LastScore;
+    else if (field === 'h') state.shadowScore = JSON.parse(value) as LastScore;
     else if (field.startsWith('o:')) state.outbox[field.slice(2)] = value;
     else if (field === 'e') state.recentEvents = JSON.parse(value) as [number, number][];
     else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);

@@ -115,10 +115,12 @@ export function stateStoreContract(name: string, make: StoreFactory): void {
       const d = at(ev('login', 'i', day(1), { device: 'web', success: true }), 7);
       const staged = await stageDeltas(store, [d]);
       staged[0]!.state.outbox[outboxKey(d.position)] = '{"risk":{"event_id":"x","score":0.1}}';
-      staged[0]!.state.lastScore = { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) };
+      staged[0]!.state.lastScore = { score: 0.42, band: 'medium', modelName: 'm', modelVersion: '1.0.0', eventTime: day(1), riskEventId: 'r1' };
+      staged[0]!.state.shadowScore = { score: 0.2, band: 'low', modelName: 'm', modelVersion: '1.1.0', eventTime: day(1), riskEventId: 'r2' };
       await commitStaged(store, staged);
       const [state, missing] = await store.get(['i', 'nobody']);
-      assert.deepEqual(state!.lastScore, { score: 0.42, band: 'medium', modelVersion: '1.0.0', eventTime: day(1) });
+      assert.deepEqual(state!.shadowScore, { score: 0.2, band: 'low', modelName: 'm', modelVersion: '1.1.0', eventTime: day(1), riskEventId: 'r2' });
+      assert.deepEqual(state!.lastScore, { score: 0.42, band: 'medium', modelName: 'm', modelVersion: '1.0.0', eventTime: day(1), riskEventId: 'r1' });
       assert.deepEqual(state!.outbox, { 'p0@7': '{"risk":{"event_id":"x","score":0.1}}' });
       assert.equal(missing, null);
       // A redelivery sees the position as applied and finds the stored decision beside it.

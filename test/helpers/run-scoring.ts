@@ -6,7 +6,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { scoredBy } from '../../src/operators/batch.js';
 import { churnScoringTopology, type ChurnScoringEdges, type ChurnScoringOptions } from '../../topologies/churn-scoring.topology.js';
 import { configSchema } from '../../src/config/config-schema.js';
-import { decisionOptions } from '../../src/config/decision-options.js';
+import { decisionOptions, DEFAULT_EMIT_POLICY } from '../../src/config/decision-options.js';
 import { DEFAULT_VALIDATION_RULES } from '../../src/events/validate-event.js';
 import type { DeadLetterRecord, RiskEventRecord } from '../../src/events/wire-types.js';
 import type { CompiledSpec } from '../../src/features/compile-spec.js';
@@ -21,7 +21,7 @@ export const DEFAULT_TEST_OPTIONS: ChurnScoringOptions = {
   allowedLatenessMs: 3_600_000,
   batch: { maxSize: 256, maxWaitMs: 5 },
   maxInFlight: 1024,
-  risk: { emit: 'change', minScoreDelta: 0.02 },
+  risk: DEFAULT_EMIT_POLICY,
 };
 
 /** The decision options of an engine on the default config (reasons on, no experiment). */

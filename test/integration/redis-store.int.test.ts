@@ -218,7 +218,7 @@ describe('redis store: wire and keys', () => {
     try {
       const deltas = simulatedDeltas(30, 10, 3);
       const staged = await stageDeltas(tagged, deltas);
-      staged[0]!.state.lastScore = { score: 0.5, band: 'medium', modelVersion: '1', eventTime: 1 };
+      staged[0]!.state.lastScore = { score: 0.5, band: 'medium', modelName: 'm', modelVersion: '1', eventTime: 1, riskEventId: 'r' };
       staged[0]!.state.outbox['p0@0'] = '{}';
       await commitStaged(tagged, staged);
       const keys: string[] = [];

@@ -194,3 +194,29 @@ test('a drift stage restarted mid-stream never reuses an id with other values (i
   const sameWindow = restarted.filter((r) => uninterrupted.some((u) => u.window_end === r.window_end && u.subject === r.subject && u.statistic === r.statistic && u.value !== r.value));
   assert.ok(sameWindow.length > 0, 'the restarted windows really hold other values');
 });
+
+test('emit rule on the simulator: every first crossing into the high band is published at the crossing score; ≤ 3 risk events per customer per 30 days', async () => {
+  const sim90 = resolveSimulatorOptions({ customers: 300, days: 90, seed: 5 });
+  const end = simulationEndTime(sim90);
+  const run = await runScoring(createSimulatorSource(sim90, fixedClock(end)), new MemoryStateStore({ layout: spec.layout }), spec, model, end, { batch: { maxSize: 512, maxWaitMs: 20 }, maxInFlight: 2048 });
+  const high = model.manifest.decision.bands.find((b) => b.name === 'high')!.min_score;
+  const published = new Map(run.risk.map((e) => [`${e.customer_id}/${e.trigger_event_id}`, e]));
+  // Every score of the run, in arrival order (run.scored): the first at or above the high edge per customer.
+  const firstHigh = new Map<string, { eventId: string; score: number }>();
+  for (const s of run.scored) if (s.score >= high && !firstHigh.has(s.customerId)) firstHigh.set(s.customerId, { eventId: s.eventId, score: s.score });
+  assert.ok(firstHigh.size > 30, `enough customers cross into high (${firstHigh.size})`);
+  for (const [customer, { eventId, score }] of firstHigh) {
+    const e = published.get(`${customer}/${eventId}`);
+    assert.ok(e, `${customer}: the first crossing into high (event ${eventId}) is published`);
+    assert.equal(e.score, score);
+    assert.equal(e.band, 'high');
+    assert.notEqual(e.previous_band, 'high');
+  }
+  const times = run.risk.map((e) => e.event_time);
+  const days = (Math.max(...times) - Math.min(...times)) / 86_400_000;
+  const customers = new Set(run.scored.map((s) => s.customerId)).size;
+  const perCustomerPer30Days = (run.risk.length / customers) * (30 / days);
+  const everyPer30Days = (run.scored.length / customers) * (30 / days);
+  console.log(`emit rule: ${run.risk.length} risk events of ${run.scored.length} scores, ${perCustomerPer30Days.toFixed(2)} per customer per 30 days (every score: ${everyPer30Days.toFixed(1)})`);
+  assert.ok(perCustomerPer30Days <= 3, `${perCustomerPer30Days.toFixed(2)} risk events per customer per 30 days`);
+});

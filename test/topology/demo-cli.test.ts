@@ -25,6 +25,7 @@ test('demo with bad records: completes, dead-letters every bad record, serves me
   });
   const metrics = await (await fetch(`${url}/metrics`)).text();
   assert.match(metrics, /churnflow_records_received_total/);
+  assert.match(metrics, /# TYPE churnflow_risk_suppressed_total counter/);
   assert.match(metrics, /churnflow_model_info\{model_name="churn-gbdt"/);
   assert.equal((await fetch(`${url}/healthz`)).status, 200);
   const ready = await fetch(`${url}/readyz`);
@@ -34,6 +35,8 @@ test('demo with bad records: completes, dead-letters every bad record, serves me
   assert.equal(code, 0, stderr);
   assert.match(stdout, /── summary/);
   assert.match(stdout, /riskiest customers/);
+  assert.match(stdout, /per customer +\d+\.\d\d risk events per 30 days/);
+  assert.match(stdout, /suppressed +[\d,]+ scores not published +\(same_band \d+, within_hysteresis [\d,]+, cooldown [\d,]+, small_move [\d,]+\)/);
 
   const expectedBad = [...simulate(resolveSimulatorOptions({ customers: 120, days: 30, seed: 4, badRecords: { rate: 0.02 } }))].filter((r) => r.type === 'bad');
   const dead = readFileSync(join(out, 'dead-letters.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { payload: string; reason_code: string; reason_detail: string });
@@ -44,6 +47,14 @@ test('demo with bad records: completes, dead-letters every bad record, serves me
   assert.equal(Object.values(summary.dead_lettered).reduce((a, b) => a + b, 0) + summary.late, dead.length);
   assert.ok(summary.risk_events > 0);
   assert.equal(summary.riskiest.length, 10);
+  // Every scored event is either a risk event or a suppressed decision, counted by reason.
+  const s = summary as unknown as { events_applied: number; risk_events_per_customer_per_30_days: number; risk_suppressed: Record<string, number> };
+  assert.equal(summary.risk_events + Object.values(s.risk_suppressed).reduce((a, b) => a + b, 0), s.events_applied);
+  assert.ok(s.risk_events_per_customer_per_30_days > 0);
+  // The current-risk output: its last record per customer is that customer's last risk event.
+  const risk = readFileSync(join(out, 'risk-events.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { customer_id: string; event_id: string });
+  const current = readFileSync(join(out, 'current-risk.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { customer_id: string; risk_event_id: string });
+  assert.deepEqual(current.map((c) => c.risk_event_id), risk.map((e) => e.event_id));
 });
 
 test('demo with the lifecycle on: shadow output, canary and experiment arms on risk events, reasons above the threshold, agreement in the summary', async () => {

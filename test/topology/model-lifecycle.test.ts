@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema } from '../../src/config/config-schema.js';
+import { DEFAULT_EMIT_POLICY } from '../../src/config/decision-options.js';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { ChurnflowError } from '../../src/errors.js';
-import type { DriftMetricRecord, RiskEventRecord } from '../../src/events/wire-types.js';
+import type { CurrentRiskRecord, DriftMetricRecord, RiskEventRecord } from '../../src/events/wire-types.js';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -34,7 +35,7 @@ const OTHER_MODEL = 'models/churn-gbdt/1.0.0';
 const spec = compileSpec(DEFAULT_CHURN_SPEC, { allowedLatenessMs: 3_600_000 });
 const sim = resolveSimulatorOptions({ customers: 150, days: 45, seed: 41 });
 const now = simulationEndTime(sim);
-const EVERY = { risk: { emit: 'every' as const, minScoreDelta: 0 } };
+const EVERY = { risk: { ...DEFAULT_EMIT_POLICY, emit: 'every' as const } };
 const silent = createLogger({ level: 'silent' });
 const fallbackConfig = configSchema.parse({}).fallback;
 
@@ -217,8 +218,8 @@ test('a fallback rule on a feature the spec lacks is a config error naming the k
 });
 
 test('shadow: the candidate scores every step to its own output; production risk events are unchanged', async () => {
-  const plain = await run(lifecycle(handleWith(prod)), { batch: { maxSize: 64, maxWaitMs: 1 }, risk: { emit: 'change', minScoreDelta: 0.02 } });
-  const shadowed = await run(lifecycle(handleWith(prod, other), { shadow: true }), { batch: { maxSize: 64, maxWaitMs: 1 }, risk: { emit: 'change', minScoreDelta: 0.02 } });
+  const plain = await run(lifecycle(handleWith(prod)), { batch: { maxSize: 64, maxWaitMs: 1 }, risk: DEFAULT_EMIT_POLICY });
+  const shadowed = await run(lifecycle(handleWith(prod, other), { shadow: true }), { batch: { maxSize: 64, maxWaitMs: 1 }, risk: DEFAULT_EMIT_POLICY });
   const strip = (e: RiskEventRecord) => ({ ...e, processing_time: 0 });
   assert.deepEqual(shadowed.risk.map(strip), plain.risk.map(strip), 'campaign consumers see exactly what they saw without shadow');
   assert.ok(shadowed.risk.every((e) => e.model_version === prod.manifest.version));
@@ -312,7 +313,7 @@ test('an engine on the candidate alias (model.alias: candidate) scores with the 
   assert.ok(risk.length > 0 && risk.every((e) => e.model_version === '1.2.0' && e.scorer === 'model'));
 });
 
-test('GET /customers/:id/risk answers with the customer\'s latest emitted risk event, 404 for an unknown one', async () => {
+test('GET /customers/:id/risk answers with the customer\'s current risk — the last current-risk record, from its latest published risk event — 404 for an unknown one', async () => {
   const { dir, engine } = await fileEngine(resolveSimulatorOptions({ customers: 30, days: 15, seed: 45 }), { http: { port: 0 } });
   let answers: { status: number; body: Record<string, unknown> }[] = [];
   await engine.run(undefined, async () => {
@@ -324,7 +325,11 @@ test('GET /customers/:id/risk answers with the customer\'s latest emitted risk e
   });
   const risk = readNdjson<RiskEventRecord>(join(dir, 'risk-events.ndjson')).filter((e) => e.customer_id === 'c000003');
   const last = risk.at(-1)!;
-  assert.deepEqual(answers[0], { status: 200, body: { customer_id: 'c000003', score: last.score, band: last.band, model_version: last.model_version, event_time: last.event_time } });
+  // The lookup and the current-risk output (the compacted topic's file form) show the same record: the last published one.
+  const current = readNdjson<CurrentRiskRecord>(join(dir, 'current-risk.ndjson')).filter((r) => r.customer_id === 'c000003');
+  assert.equal(current.length, risk.length, 'one current-risk record per risk event');
+  assert.deepEqual(answers[0], { status: 200, body: current.at(-1) });
+  assert.deepEqual(current.at(-1), { customer_id: 'c000003', score: last.score, band: last.band, model_name: last.model_name, model_version: last.model_version, event_time: last.event_time, risk_event_id: last.event_id });
   assert.equal(answers[1]!.status, 404);
 });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { ChurnflowError } from '../../../src/errors.js';
+import { emitPolicy } from '../../../src/config/decision-options.js';
 
 const invalid = (fn: () => unknown, re: RegExp) =>
   assert.throws(fn, (e: unknown) => e instanceof ChurnflowError && e.code === 'CF_CONFIG_INVALID' && !e.retriable && re.test(e.message));
@@ -109,4 +110,21 @@ test('state.redis.cluster: nodes as host:port with WAIT defaults; a bad node or 
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: [] } } } } }), /state\.redis\.cluster\.nodes/);
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['a:1'], waitReplicas: -1 } } } } }), /state\.redis\.cluster\.waitReplicas/);
   invalid(() => loadConfig({ env: {}, overrides: { state: { redis: { cluster: { nodes: ['a:1'], replicas: 1 } } } } }), /state\.redis\.cluster\.replicas: unknown key/);
+});
+
+test('engine.risk: each margin takes exactly one unit; the emit policy follows the config', () => {
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { hysteresis: { logOdds: 1, score: 0.1 } } } } }), /engine\.risk\.hysteresis: set exactly one of logOdds \(0–10\) or score \(0–1\)/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { largeMove: {} } } } }), /engine\.risk\.largeMove: set exactly one of logOdds/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { cooldownMs: -1 } } } }), /engine\.risk\.cooldownMs/);
+  invalid(() => loadConfig({ env: {}, overrides: { engine: { risk: { minScoreDelta: 0.02 } } } }), /engine\.risk\.minScoreDelta: unknown key \(allowed under engine\.risk: emit, hysteresis, largeMove, cooldownMs\)/);
+  const c = loadConfig({ env: {}, overrides: { engine: { risk: { hysteresis: { score: 0.01 }, largeMove: null, cooldownMs: 0 } } } });
+  assert.deepEqual(emitPolicy(c.engine.risk), { emit: 'change', hysteresis: { score: 0.01 }, cooldownMs: 0 });
+  assert.deepEqual(emitPolicy(loadConfig({ env: {} }).engine.risk), { emit: 'change', hysteresis: { logOdds: 1.2 }, largeMove: { logOdds: 1.5 }, cooldownMs: 30 * 86_400_000 });
+});
+
+test('validation.minEventTime: an ISO date or epoch ms; anything else names the key', () => {
+  assert.equal(loadConfig({ env: {} }).validation.minEventTime, Date.UTC(2000, 0, 1));
+  assert.equal(loadConfig({ env: {}, overrides: { validation: { minEventTime: '1997-01-01' } } }).validation.minEventTime, Date.UTC(1997, 0, 1));
+  assert.equal(loadConfig({ env: {}, overrides: { validation: { minEventTime: 0 } } }).validation.minEventTime, 0);
+  invalid(() => loadConfig({ env: {}, overrides: { validation: { minEventTime: 'last tuesday' } } }), /validation\.minEventTime: an ISO date\/time or epoch ms/);
 });

@@ -29,7 +29,7 @@ test('/customers/:id/risk: 400 (not 414) for an over-long or malformed id, the l
     registry: new Registry(),
     lifecycle: () => ({ state: 'RUNNING', ready: true }),
     maxIdLength: 64,
-    customerRisk: async (id) => (asked.push(id), id === 'c-1' ? { customer_id: id, score: 0.7, band: 'high', model_version: '1.0.0', event_time: 5 } : null),
+    customerRisk: async (id) => (asked.push(id), id === 'c-1' ? { customer_id: id, score: 0.7, band: 'high', model_name: 'churn-gbdt', model_version: '1.0.0', event_time: 5, risk_event_id: 'r-1' } : null),
   });
   try {
     let res = await fetch(`${http.url}/customers/${'x'.repeat(65)}/risk`);
@@ -59,7 +59,7 @@ test('/customers/:id/risk with a bearer token: 401 without or with a wrong token
     registry: new Registry(),
     lifecycle: () => ({ state: 'RUNNING', ready: true }),
     bearerToken: token,
-    customerRisk: async (id) => ({ customer_id: id, score: 0.1, band: 'low', model_version: '1', event_time: 1 }),
+    customerRisk: async (id) => ({ customer_id: id, score: 0.1, band: 'low', model_name: 'churn-gbdt', model_version: '1.0.0', event_time: 1, risk_event_id: 'r-2' }),
   });
   try {
     let res = await fetch(`${http.url}/customers/c-1/risk`);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { writeBatchOutputs } from '../../../src/operators/write-outputs.js';
 import type { DecidedBatch } from '../../../src/operators/batch.js';
 import { reject, type Accepted } from '../../../src/events/routed.js';
-import type { DeadLetterRecord, RiskEventRecord } from '../../../src/events/wire-types.js';
+import type { CurrentRiskRecord, DeadLetterRecord, RiskEventRecord } from '../../../src/events/wire-types.js';
+import { currentRiskRecord, lastScoreOf } from '../../../src/scoring/current-risk.js';
 import { DEFAULT_DEAD_LETTER_LIMITS } from '../../../src/events/dead-letter.js';
 import { isRetriable } from '../../../src/errors.js';
 import { limitDeadLetterSinks } from '../../../src/sinks/limit-dead-letters.js';
@@ -42,17 +43,17 @@ function batchOf(items: Accepted[], extraRejected = [reject(raw('garbage', 99, '
   return {
     items: [...items, ...extraRejected],
     rejected: extraRejected,
-    steps: items.map((item, order) => ({ item, order, outcome: 'applied' as const, features: new Float64Array(1), before: null })),
+    steps: items.map((item, order) => ({ item, order, outcome: 'applied' as const, features: new Float64Array(1) })),
     replays: [],
     staged: [],
     refusals: [],
     duplicates: { redelivered: 0, sameEventId: 0 },
     outbox: [],
     scores: new Float32Array(items.length),
-    beforeScores: new Float32Array(items.length),
     model: { name: 'm', version: '1.0.0', scorer: 'onnx' } as unknown as DecidedBatch['model'],
     riskEvents: items.map(riskOf),
     lastScores: [],
+    suppressed: {},
   };
 }
 
@@ -99,4 +100,21 @@ test('a dead letter its sink still refuses is written without its bytes; a sink 
   const tiny = limitedSink<DeadLetterRecord>('kafka:tiny', 10);
   const err = await writeBatchOutputs(batchOf(items, [big]), limitDeadLetterSinks({ risk, deadLetter: tiny, late: tiny }, DEFAULT_DEAD_LETTER_LIMITS)).catch((e: unknown) => e);
   assert.ok(err instanceof Error && /refuses even a dead letter without payload/.test(err.message) && !isRetriable(err), String(err));
+});
+
+test('every risk event, new or re-emitted, writes its current-risk record in the same order; the view equals the stored last score', async () => {
+  const items = [accepted('c1', 1), accepted('c2', 2), accepted('c1', 3)];
+  const risk = limitedSink<RiskEventRecord>('kafka:risk', 100_000);
+  const current = limitedSink<CurrentRiskRecord>('kafka:current-risk', 100_000);
+  const dead = limitedSink<DeadLetterRecord>('kafka:dead', 100_000);
+  const batch = batchOf(items);
+  await writeBatchOutputs(batch, { risk, deadLetter: dead, late: dead, currentRisk: current });
+  assert.deepEqual(current.written.map((r) => [r.customer_id, r.risk_event_id]), batch.riskEvents.map((e) => [e.customer_id, e.event_id]));
+  const e = batch.riskEvents[2]!;
+  assert.deepEqual(current.written[2], { customer_id: 'c1', score: e.score, band: e.band, model_name: 'm', model_version: '1.0.0', event_time: e.event_time, risk_event_id: e.event_id });
+  assert.deepEqual(currentRiskRecord('c1', lastScoreOf(e)), current.written[2], 'the HTTP lookup (from state.lastScore) and the topic show the same record');
+  // Without a current-risk sink nothing else changes.
+  const plain = limitedSink<RiskEventRecord>('kafka:risk', 100_000);
+  await writeBatchOutputs(batchOf(items), { risk: plain, deadLetter: dead, late: dead });
+  assert.equal(plain.written.length, 3);
 });

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bandOf } from '../../../src/scoring/bands.js';
-import { riskEventId, shouldEmit } from '../../../src/scoring/risk-decision.js';
+import { riskEventId } from '../../../src/scoring/risk-decision.js';
+import { emptyState, type LastScore } from '../../../src/state/customer-state.js';
+import type { StagedCustomer } from '../../../src/state/stage-deltas.js';
+import type { EmitPolicy } from '../../../src/scoring/emit-rule.js';
 import { decideBatch } from '../../../src/operators/decide-risk.js';
 import type { ScoredBatch, ScoringStep } from '../../../src/operators/batch.js';
 import type { RiskEventRecord } from '../../../src/events/wire-types.js';
@@ -9,6 +12,9 @@ import type { ModelManifest } from '../../../src/scoring/manifest.js';
 import { fixedClock } from '../../../src/time/clock.js';
 import { ev, raw } from '../../helpers/events.js';
 import { manifestRef } from '../../../src/scoring/scoring-ref.js';
+
+const policy: EmitPolicy = { emit: 'change', hysteresis: { score: 0.1 }, largeMove: { relative: 0.5 }, cooldownMs: 1000 };
+const stagedWith = (customerId: string, lastScore: LastScore | null) => ({ state: { ...emptyState(customerId), lastScore } }) as unknown as StagedCustomer;
 
 const bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.1 }, { name: 'high', min_score: 0.3 }];
 const manifest = { name: 'm', version: '1.2.0', decision: { threshold: 0.3, bands, costs: { contact_cost: 10, churner_loss: 600, save_rate: 0.3 } } } as unknown as ModelManifest;
@@ -23,25 +29,13 @@ test('risk event ids are deterministic per customer, trigger and model version',
   assert.match(riskEventId('c', 'e', 'm', '1.0.0'), /^[0-9a-f]{32}$/);
 });
 
-test('emit rule: first score, band change, model change, or a move of minScoreDelta', () => {
-  const p = { emit: 'change' as const, minScoreDelta: 0.05 };
-  const prev = { score: 0.2, band: 'medium', modelVersion: '1.2.0', eventTime: 0 };
-  assert.equal(shouldEmit(p, null, 0.2, 'medium', '1.2.0'), true);
-  assert.equal(shouldEmit(p, prev, 0.24, 'medium', '1.2.0'), false);
-  assert.equal(shouldEmit(p, prev, 0.26, 'medium', '1.2.0'), true);
-  assert.equal(shouldEmit(p, prev, 0.2, 'high', '1.2.0'), true);
-  assert.equal(shouldEmit(p, prev, 0.2, 'medium', '1.3.0'), true);
-  assert.equal(shouldEmit({ emit: 'every', minScoreDelta: 1 }, prev, 0.2, 'medium', '1.2.0'), true);
-});
-
-test('decideBatch: emits when the event moved the risk (before vs after) and for first events; stores each decision; re-emits stored ones in arrival order', async () => {
+test('decideBatch: decides each step against the stored last published score, carried from step to step; stores each decision and the new last score; counts the suppressed; re-emits stored ones in arrival order', async () => {
   let order = 0;
   const step = (customer: string, id: string): ScoringStep => ({
     item: { tag: 'accepted', record: raw({}, order), event: ev('login', customer, 1000, {}, id) },
     order: order++,
     outcome: 'applied',
     features: new Float64Array(0),
-    before: null,
   });
   const steps = [step('a', 'a1'), step('a', 'a2'), step('b', 'b0'), step('a', 'a3'), step('b', 'b1')];
   // b0 is a redelivery of an event applied before: its decision comes from the outbox, not from scoring.
@@ -52,15 +46,15 @@ test('decideBatch: emits when the event moved the risk (before vs after) and for
     rejected: [],
     steps,
     replays: [{ item: b0!.item, order: b0!.order, decision: { risk: stored } }],
-    staged: [],
+    // a has never been published; b's last published score (stored with its state) is 0.5, high.
+    staged: [stagedWith('a', null), stagedWith('b', { score: 0.5, band: 'high', modelName: 'm', modelVersion: '1.2.0', eventTime: 500, riskEventId: 'stored-b0' })],
     refusals: [],
     duplicates: { redelivered: 1, sameEventId: 0 },
-    scores: Float32Array.from([0.05, 0.06, 0.35, 0.5]),
-    // a1 is a's first event ever; a2 moved 0.05 → 0.06 (no); a3 moved into high; b1 stayed at 0.5.
-    beforeScores: Float32Array.from([Number.NaN, 0.05, 0.06, 0.5]),
+    // a1 is a's first score; a2 stays low (0.05 → 0.06: small); a3 enters high; b1 at 0.28 is below the high edge, within the hysteresis.
+    scores: Float32Array.from([0.05, 0.06, 0.35, 0.28]),
     model: manifestRef(manifest),
   };
-  const out = await decideBatch(batch, { emit: 'change', minScoreDelta: 0.02 }, fixedClock(42));
+  const out = await decideBatch(batch, policy, fixedClock(42));
   assert.deepEqual(out.riskEvents.map((e) => `${e.trigger_event_id ?? e.event_id}:${e.band}:${e.previous_band}`), ['a1:low:null', 'stored-b0:undefined:undefined', 'a3:high:low']);
   assert.equal(out.riskEvents[1], stored, 'the stored record itself, not a recomputed one');
   const a3 = out.riskEvents[2]!;
@@ -68,11 +62,12 @@ test('decideBatch: emits when the event moved the risk (before vs after) and for
   assert.equal(a3.threshold, 0.3);
   assert.equal(a3.processing_time, 42);
   assert.equal(a3.model_version, '1.2.0');
-  assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore.band]), [['a', 'high']]);
+  assert.deepEqual(out.lastScores.map((l) => [l.customerId, l.lastScore]), [['a', { score: a3.score, band: 'high', modelName: 'm', modelVersion: '1.2.0', eventTime: 1000, riskEventId: a3.event_id }]]);
+  assert.deepEqual(out.suppressed, { small_move: 1, within_hysteresis: 1 });
   // Every new risk event is stored under its source position; steps that emitted nothing store nothing.
   assert.deepEqual(out.outbox.map((e) => [e.customerId, e.key, (JSON.parse(e.payload) as { risk: RiskEventRecord }).risk.trigger_event_id]), [['a', 'test@0', 'a1'], ['a', 'test@3', 'a3']]);
   assert.deepEqual(JSON.parse(out.outbox[1]!.payload), { risk: a3 });
-  const received = await decideBatch(batch, { emit: 'every', minScoreDelta: 1 }, fixedClock(42), { processingTime: 'received' });
+  const received = await decideBatch(batch, { ...policy, emit: 'every' }, fixedClock(42), { processingTime: 'received' });
   assert.equal(received.riskEvents.length, 5);
   assert.ok(received.riskEvents.filter((e) => e !== stored).every((e) => e.processing_time === 0), "'received' mode takes the record's receipt time");
 });
