@@ -99,9 +99,8 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     const w0 = (d * (d + 1)) / 2;
     let h = 0;
     sym[0] = 1;
-    for (let k = 0; k < d; k++) {
-      if (((hot >> k) & 1) === 0) continue;
-      const q = elemInverse[e0 + k]!;
+    for (let rest = hot; rest !== 0; rest &= rest - 1) {
+      const q = elemInverse[e0 + 31 - Math.clz32(rest & -rest)]!;
       sym[h + 1] = sym[h]! * q;
       for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
       h++;
@@ -109,8 +108,8 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     let a = 0;
     const top = h < d ? h : d - 1;
     for (let s = 0; s <= top; s++) a += weights[w0 + s]! * sym[s]!;
-    for (let k = 0; k < d; k++) {
-      if (((hot >> k) & 1) === 0) continue;
+    for (let rest = hot; rest !== 0; rest &= rest - 1) {
+      const k = 31 - Math.clz32(rest & -rest);
       const z = elemZero[e0 + k]!;
       let g = sym[h]! * z;
       let b = weights[w0 + h - 1]! * g;
