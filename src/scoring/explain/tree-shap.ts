@@ -1,16 +1,15 @@
 // Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
-// `pred_contrib`) from per-leaf tables (tree-shap-tables.ts, the Fast TreeSHAP v2 idea), tree by tree:
-// one pass over the tree's branch nodes marks, for each leaf, which of its path features the row sends
-// down a cold branch; each leaf then reads its table once per hot path feature (leaves with more path
-// features than maxTableBits: O(hot features²) arithmetic); a bottom-up pass pays all the leaves' cold
-// features at the nodes where they turn cold (explainTree). O(nodes + hot path elements) per row instead
-// of the reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). It explains
-// the ensemble's margin (log-odds for the churn classifier): contributions per input column plus the
-// bias (expected margin over the training data, weighted by node covers) add up to the margin of the
-// row. Nothing is allocated per row.
+// `pred_contrib`) from per-leaf tables (tree-shap-tables.ts, the Fast TreeSHAP v2 idea): a row is one
+// pass over the branch nodes, marking for each leaf which of its path features the row sends down the
+// cold branch, then one table lookup per path element (leaves with more path features than
+// maxTableBits: O(hot features²) arithmetic). O(leaves · depth) per row instead of the
+// reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). It explains the
+// ensemble's margin (log-odds for the churn classifier): contributions per input column plus the bias
+// (expected margin over the training data, weighted by node covers) add up to the margin of the row.
+// Runs once per explained risk event: nothing is allocated per row.
 import { ChurnflowError } from '../../errors.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
-import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS, type TreeShapTables } from './tree-shap-tables.js';
+import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS } from './tree-shap-tables.js';
 
 export interface TreeShap {
   /** Input columns explained (contributions have width + 1 entries, the bias last). */
@@ -76,15 +75,91 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     throw new ChurnflowError('CF_CONFIG_INVALID', `TreeSHAP maxTableBits must be an integer in 0..24, got ${maxTableBits}`);
   }
   const tables = buildTreeShapTables(e, cover, maxTableBits, source);
-  const { nBranches, nLeaves, roots } = tables;
+  const { nBranches, nLeaves, roots, treeLeaves, feature, mode, threshold, nanTrue, trueChild, falseChild, bit } = tables;
+  const { leafSize, leafElem, leafTable, leafScale, elemFeature, elemRatio, elemZero, elemInverse, table, weights } = tables;
   // Per node: bit mask of the path elements the row sends down a cold branch (leaves at nBranches + l).
   const coldMask = new Int32Array(nBranches + nLeaves);
-  // Per node: v · A(H) summed over the leaves below it (leaves at nBranches + l).
-  const sum = new Float64Array(nBranches + nLeaves);
   // For leaves without a table: elementary symmetric polynomials of 1/z over the hot set.
   const sym = new Float64Array(tables.maxPathFeatures + 2);
-  const memoryBytes = tables.bytes + coldMask.byteLength + sum.byteLength + sym.byteLength;
-  const state: TreeShapState = { ...tables, coldMask, sum, sym };
+  const memoryBytes = tables.bytes + coldMask.byteLength + sym.byteLength;
+
+  /**
+   * Adds leaf l's Shapley values without a table, O(|H|²): with q = 1/z and e_s the elementary symmetric
+   * polynomials of q over the hot set, A(P) = Π z · Σ_s w(s) e_s(q_P); e_s(q_{H\i}) is unwound from
+   * e_s(q_H) downward (e_{s-1}(H\i) = (e_s(H) - e_s(H\i)) · z_i), as LightGBM unwinds a hot element.
+   */
+  function leafWithoutTable(l: number, hot: number, out: Float64Array, o: number): void {
+    const d = leafSize[l]!;
+    const e0 = leafElem[l]!;
+    const scale = leafScale[l]!;
+    const w0 = (d * (d + 1)) / 2;
+    let h = 0;
+    sym[0] = 1;
+    for (let k = 0; k < d; k++) {
+      if (((hot >> k) & 1) === 0) continue;
+      const q = elemInverse[e0 + k]!;
+      sym[h + 1] = sym[h]! * q;
+      for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
+      h++;
+    }
+    let a = 0;
+    for (let s = 0; s <= h && s < d; s++) a += weights[w0 + s]! * sym[s]!;
+    const cold = -scale * a;
+    for (let k = 0; k < d; k++) {
+      const f = o + elemFeature[e0 + k]!;
+      if (((hot >> k) & 1) === 0) {
+        out[f] = out[f]! + cold;
+        continue;
+      }
+      const z = elemZero[e0 + k]!;
+      let g = sym[h]! * z;
+      let b = weights[w0 + h - 1]! * g;
+      for (let s = h - 1; s >= 1; s--) {
+        g = (sym[s]! - g) * z;
+        b += weights[w0 + s - 1]! * g;
+      }
+      out[f] = out[f]! + scale * elemRatio[e0 + k]! * b;
+    }
+  }
+
+  /**
+   * Parents come before children, so each node's mask is final when it is read. Branch-free on purpose:
+   * which child is cold is data-dependent (about half the time each way), so a branch mispredicts.
+   */
+  function markColdBranches(row: Float32Array, offset: number, from: number, to: number): void {
+    coldMask[from] = 0; // a root
+    for (let n = from; n < to; n++) {
+      const x = row[offset + feature[n]!]!;
+      // 1 when the row does not take the true child (NaN follows the node's missing rule).
+      const trueCold = x !== x ? nanTrue[n]! ^ 1 : goesFalse(mode[n]!, x, threshold[n]!);
+      const m = coldMask[n]!;
+      const b = bit[n]!;
+      const cb = -trueCold & b;
+      coldMask[trueChild[n]!] = m | cb;
+      coldMask[falseChild[n]!] = m | (b ^ cb);
+    }
+  }
+
+  /** Adds every leaf's Shapley values: one table lookup per path element (hot or cold, no branch). */
+  function addLeafValues(out: Float64Array, o: number, from: number, to: number): void {
+    for (let l = from; l < to; l++) {
+      const d = leafSize[l]!;
+      const hot = ~coldMask[nBranches + l]! & ((1 << d) - 1);
+      const t0 = leafTable[l]!;
+      if (t0 < 0) {
+        leafWithoutTable(l, hot, out, o);
+        continue;
+      }
+      const e0 = leafElem[l]!;
+      const cold = -table[t0 + hot]!;
+      for (let k = 0; k < d; k++) {
+        // A cold k reads table[t0 + hot] again (cached) and its product is discarded by the 0 factor.
+        const hotValue = elemRatio[e0 + k]! * table[t0 + (hot ^ ((1 << k) & hot))]!;
+        const f = o + elemFeature[e0 + k]!;
+        out[f] = out[f]! + cold + ((hot >> k) & 1) * (hotValue - cold);
+      }
+    }
+  }
 
   return {
     width,
@@ -94,7 +169,10 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
       if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
       out.fill(0, 0, width);
-      for (let t = 0; t < roots.length; t++) explainTree(state, t, row, offset, out, 0);
+      for (let t = 0; t < roots.length; t++) {
+        markColdBranches(row, offset, roots[t]!, t + 1 < roots.length ? roots[t + 1]! : nBranches);
+      }
+      addLeafValues(out, 0, 0, nLeaves);
       out[width] = expectedValue;
     },
     contributionsBatch(rows, count, out) {
@@ -103,123 +181,16 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       }
       out.fill(0, 0, count * (width + 1));
       for (let t = 0; t < roots.length; t++) {
-        for (let i = 0; i < count; i++) explainTree(state, t, rows, i * width, out, i * (width + 1));
+        const b1 = t + 1 < roots.length ? roots[t + 1]! : nBranches;
+        for (let i = 0; i < count; i++) {
+          markColdBranches(rows, i * width, roots[t]!, b1);
+          addLeafValues(out, i * (width + 1), treeLeaves[t]!, treeLeaves[t + 1]!);
+        }
       }
       for (let i = 0; i < count; i++) out[i * (width + 1) + width] = expectedValue;
     },
   };
 }
-
-/**
- * The tables and this explainer's scratch in one object of one shape. The per-row functions are
- * module-level and copy what they read into locals: closures over compileTreeShap's variables lose
- * V8's context specialisation as soon as a second explainer is compiled (every model loaded, the
- * canary's, the shadow's), and then reload every captured array at each use.
- */
-interface TreeShapState extends TreeShapTables {
-  readonly coldMask: Int32Array;
-  readonly sum: Float64Array;
-  readonly sym: Float64Array;
-}
-
-/**
- * Adds leaf l's hot-feature Shapley values without a table and returns v · A(H), O(|H|²): with q = 1/z
- * and e_s the elementary symmetric polynomials of q over the hot set, A(P) = Π z · Σ_s w(s) e_s(q_P);
- * e_s(q_{H\i}) is unwound from e_s(q_H) downward (e_{s-1}(H\i) = (e_s(H) - e_s(H\i)) · z_i), as LightGBM
- * unwinds a hot element.
- */
-function leafWithoutTable(s: TreeShapState, l: number, hot: number, out: Float64Array, o: number): number {
-  const { leafSize, leafElem, leafScale, elemInverse, elemZero, elemRatio, elemFeature, weights, sym } = s;
-  const d = leafSize[l]!;
-  const e0 = leafElem[l]!;
-  const scale = leafScale[l]!;
-  const w0 = (d * (d + 1)) / 2;
-  let h = 0;
-  sym[0] = 1;
-  for (let rest = hot; rest !== 0; rest &= rest - 1) {
-    const q = elemInverse[e0 + 31 - Math.clz32(rest & -rest)]!;
-    sym[h + 1] = sym[h]! * q;
-    for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
-    h++;
-  }
-  let a = 0;
-  const top = h < d ? h : d - 1;
-  for (let s = 0; s <= top; s++) a += weights[w0 + s]! * sym[s]!;
-  for (let rest = hot; rest !== 0; rest &= rest - 1) {
-    const k = 31 - Math.clz32(rest & -rest);
-    const z = elemZero[e0 + k]!;
-    let g = sym[h]! * z;
-    let b = weights[w0 + h - 1]! * g;
-    for (let s = h - 1; s >= 1; s--) {
-      g = (sym[s]! - g) * z;
-      b += weights[w0 + s - 1]! * g;
-    }
-    const f = o + elemFeature[e0 + k]!;
-    out[f] = out[f]! + scale * elemRatio[e0 + k]! * b;
-  }
-  return scale * a;
-}
-
-/**
- * Adds tree t's Shapley values for the row at row[offset ..] into out[o ..], in three passes over
- * flat arrays, none of which allocates:
- *  1. top down over the branch nodes (preorder, parents first): for each node, the bit mask of the
- *     path features the row sends down a cold branch on the way to it. Branch-free on purpose: which
- *     child is cold is data-dependent (about half the time each way), so a branch mispredicts.
- *  2. over the leaves: T = v · A(H) from the leaf's table at its hot set H, and each hot feature's
- *     value v · (1 - z)/z · A(H \ i) from the same table, visiting only the hot bits.
- *  3. bottom up: each node's sum of T over the leaves below it. A leaf's cold features all get -T;
- *     instead of once per leaf and cold feature, the node where feature f first turns cold on the
- *     way down pays -(sum of T under its cold child) once for all the leaves below: O(nodes), not
- *     O(cold path elements), about 40 % of a row's path elements on the bundled model.
- */
-function explainTree(s: TreeShapState, t: number, row: Float32Array, offset: number, out: Float64Array, o: number): void {
-  const { nBranches, roots, treeLeaves, feature, mode, threshold, nanTrue, trueChild, falseChild, bit, coldMask, sum } = s;
-  const { leafSize, leafElem, leafTable, elemFeature, elemRatio, table } = s;
-  const b0 = roots[t]!;
-  const b1 = t + 1 < roots.length ? roots[t + 1]! : nBranches;
-  coldMask[b0] = 0;
-  for (let n = b0; n < b1; n++) {
-    const x = row[offset + feature[n]!]!;
-    // 1 when the row does not take the true child (NaN follows the node's missing rule).
-    const trueCold = x !== x ? nanTrue[n]! ^ 1 : goesFalse(mode[n]!, x, threshold[n]!);
-    const m = coldMask[n]!;
-    const b = bit[n]!;
-    const cb = -trueCold & b;
-    coldMask[trueChild[n]!] = m | cb;
-    coldMask[falseChild[n]!] = m | (b ^ cb);
-  }
-  const l1 = treeLeaves[t + 1]!;
-  for (let l = treeLeaves[t]!; l < l1; l++) {
-    const hot = ~coldMask[nBranches + l]! & ((1 << leafSize[l]!) - 1);
-    const t0 = leafTable[l]!;
-    if (t0 < 0) {
-      sum[nBranches + l] = leafWithoutTable(s, l, hot, out, o);
-      continue;
-    }
-    sum[nBranches + l] = table[t0 + hot]!;
-    const e0 = leafElem[l]!;
-    for (let h = hot; h !== 0; ) {
-      const low = h & -h;
-      h ^= low;
-      const k = 31 - Math.clz32(low);
-      const f = o + elemFeature[e0 + k]!;
-      out[f] = out[f]! + elemRatio[e0 + k]! * table[t0 + (hot ^ low)]!;
-    }
-  }
-  for (let n = b1 - 1; n >= b0; n--) {
-    const tc = trueChild[n]!;
-    const a = sum[tc]!;
-    const c = sum[falseChild[n]!]!;
-    sum[n] = a + c;
-    const b = bit[n]!;
-    if ((coldMask[n]! & b) === 0) {
-      const f = o + feature[n]!;
-      out[f] = out[f]! - ((coldMask[tc]! & b) !== 0 ? a : c);
-    }
-  }
-}
-
 
 /** 1 when a non-NaN `x` does not satisfy the node's test (LEQ first: LightGBM writes only LEQ nodes). */
 function goesFalse(mode: number, x: number, t: number): number {

@@ -270,7 +270,7 @@ for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models
     // Memory is bounded by maxTableBits: fewer table bits, fewer bytes (and every leaf still answers exactly).
     assert.ok(fewTables.memoryBytes < fast.memoryBytes, `${fewTables.memoryBytes} vs ${fast.memoryBytes}`);
     const leaves = e.mode.filter((m) => m === NodeMode.LEAF).length;
-    assert.ok(fewTables.memoryBytes <= leaves * 8 * (1 << 4) + 72 * e.nNodes, `${fewTables.memoryBytes} bytes for ${leaves} leaves`);
+    assert.ok(fewTables.memoryBytes <= leaves * 8 * (1 << 4) + 64 * e.nNodes, `${fewTables.memoryBytes} bytes for ${leaves} leaves`);
   });
 }
 
