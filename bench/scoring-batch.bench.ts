@@ -1,10 +1,14 @@
-// ONNX scoring cost per customer at micro-batch sizes 1, 64 and 512, against batch 1 in the same run.
+// ONNX scoring cost per customer at micro-batch sizes 1, 64 and 512, against batch 1 in the same run;
+// and what reasons (exact TreeSHAP, top 3) add per explained customer, one row at a time and in
+// decide-risk's chunks of 32 (reasonsMany), on the same rows. Figures → bench/results/scoring-batch.json.
+// Wall time, like the other benches here: on a busy machine it counts waiting for a core too;
+// bench/treeshap.bench.ts times TreeSHAP in CPU time against the reference recursion.
 import { loadFeatureSpec } from '../src/features/load-spec.js';
 import { loadScoringModel } from '../src/scoring/scoring-model.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import type { ActivityEventJson } from '../src/events/wire-types.js';
 import { runSnapshot } from '../test/helpers/run-snapshot.js';
-import { measure, report } from './harness.js';
+import { measure, microsPerItem, report, writeResults } from './harness.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -16,7 +20,8 @@ for (const r of simulate(sim)) if (r.type === 'event') events.push(r.event);
 const rows = (await runSnapshot(events, spec, simulationEndTime(sim))).rows.map((r) => r.features);
 while (rows.length < ROWS) rows.push(...rows.slice(0, ROWS - rows.length));
 const sample = rows.slice(0, ROWS);
-const model = await loadScoringModel(BUNDLED_MODEL, spec);
+const model = await loadScoringModel(BUNDLED_MODEL, spec, { explain: true });
+const explainer = model.explainer!;
 
 const vectorizeOnly = await measure('impute + vectorize only (no ONNX)', ROWS, RUNS, () => {
   const out = new Float32Array(model.vectorizer.width);
@@ -30,5 +35,20 @@ for (const size of [1, 64, 512]) {
     }),
   );
 }
+const reasonsOne = await measure('reasons (TreeSHAP, top 3), one row per call', ROWS, RUNS, () => {
+  for (const r of sample) explainer.reasons(r, 3);
+});
+const reasonsChunked = await measure("reasons, reasonsMany in decide-risk's chunks of 32", ROWS, RUNS, () => {
+  for (let i = 0; i < ROWS; i += 32) explainer.reasonsMany(sample.slice(i, i + 32), 3);
+});
 await model.close();
-report(`scoring: ${ROWS} customers per run, model ${model.manifest.name}@${model.manifest.version} (${model.vectorizer.width} inputs)`, [...results, vectorizeOnly], results[0]!, 'customer');
+report(`scoring: ${ROWS} customers per run, model ${model.manifest.name}@${model.manifest.version} (${model.vectorizer.width} inputs)`, [...results, vectorizeOnly, reasonsOne, reasonsChunked], results[0]!, 'customer');
+await writeResults('scoring-batch', {
+  onnx_us_per_row_b1: Number(microsPerItem(results[0]!).toFixed(1)),
+  onnx_us_per_row_b64: Number(microsPerItem(results[1]!).toFixed(1)),
+  onnx_us_per_row_b512: Number(microsPerItem(results[2]!).toFixed(1)),
+  vectorize_us_per_row: Number(microsPerItem(vectorizeOnly).toFixed(2)),
+  treeshap_us_per_row: Number(microsPerItem(reasonsOne).toFixed(1)),
+  treeshap_batch32_us_per_row: Number(microsPerItem(reasonsChunked).toFixed(1)),
+  model: `${model.manifest.name}@${model.manifest.version}`,
+});

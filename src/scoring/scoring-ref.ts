@@ -16,6 +16,8 @@ export interface ScoringRef {
   readonly manifest?: ModelManifest;
   /** Top-k features that pushed this row's score up (spec feature row, NaN = missing). */
   readonly reasons?: (features: Float64Array, k: number) => FeatureReason[];
+  /** The same for several rows at once (what reasons() gives per row), cheaper per row where the explainer batches (TreeSHAP: tree by tree). */
+  readonly reasonsMany?: (rows: readonly Float64Array[], k: number) => FeatureReason[][];
 }
 
 export function manifestRef(m: ModelManifest): ScoringRef {
@@ -24,5 +26,8 @@ export function manifestRef(m: ModelManifest): ScoringRef {
 
 export function modelRef(model: ScoringModel): ScoringRef {
   const explain = model.explainer;
-  return { ...manifestRef(model.manifest), ...(explain ? { reasons: (features: Float64Array, k: number) => explain.reasons(features, k) } : {}) };
+  return {
+    ...manifestRef(model.manifest),
+    ...(explain ? { reasons: (features: Float64Array, k: number) => explain.reasons(features, k), reasonsMany: (rows: readonly Float64Array[], k: number) => explain.reasonsMany(rows, k) } : {}),
+  };
 }
