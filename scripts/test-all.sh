@@ -25,6 +25,11 @@ step "trainer tests (pytest)"
 step "engine tests (unit, contract, topology, parity)"
 node scripts/run-tests.mjs unit contract topology parity
 
+# A real public dataset end to end (pip fetches the CDNOW log; map → snapshot → train → baseline →
+# backtest); fails unless churnflow's model beats the recency/frequency baseline on the same customers.
+step "example: CDNOW end to end"
+node scripts/run-example.mjs cdnow
+
 step "report rendering in Debian's Chromium"
 bash scripts/install-chromium.sh
 node scripts/run-tests.mjs browser

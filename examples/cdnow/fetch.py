@@ -1,6 +1,9 @@
 """Fetch the CDNOW purchase log from PyPI (inside the wheel lifetimes==0.11.3, MIT licence) and write
 it as CSV. The conversion only changes the layout (whitespace columns → CSV with a header, dates
-YYYYMMDD → YYYY-MM-DD, a purchase_id = line number); every value is kept as it is.
+YYYYMMDD → YYYY-MM-DD, a purchase_id = the original line number) and the order: the original is
+sorted by customer, and a replay needs history in event-time order (anything more than the allowed
+lateness behind the watermark is routed as late), so rows are sorted by date (stable). Every value
+is kept as it is.
 
     python fetch.py OUT_DIR     → OUT_DIR/cdnow.csv (69,659 purchases by 23,570 customers, 1997–1998)
 """
@@ -38,9 +41,13 @@ def main(out_dir: str) -> None:
     header = lines[0].split()
     if header != ["customer_id", "date", "number_of_cds", "dollar_value"]:
         raise SystemExit(f"fetch: unexpected header {header}")
-    rows = ["purchase_id,customer_id,date,cds,dollars"]
+    parsed = []
     for i, line in enumerate(lines[1:], start=1):
         cid, date, cds, dollars = line.split()
+        parsed.append((date, i, cid, cds, dollars))
+    parsed.sort(key=lambda r: (r[0], r[1]))
+    rows = ["purchase_id,customer_id,date,cds,dollars"]
+    for date, i, cid, cds, dollars in parsed:
         rows.append(f"{i},{cid},{date[:4]}-{date[4:6]}-{date[6:]},{cds},{dollars}")
     tmp = csv.with_suffix(".partial")
     tmp.write_text("\n".join(rows) + "\n", encoding="ascii")
