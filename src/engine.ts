@@ -23,6 +23,7 @@ import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
+import { resolveInstanceId } from './observability/instance-id.js';
 import { startHttpServer } from './observability/http-server.js';
 import { reportProgress } from './observability/progress-source.js';
 import { ProgressTracker } from './observability/progress-tracker.js';
@@ -109,7 +110,7 @@ export async function createEngine(
 ): Promise<Engine> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const metrics = options.metrics ?? createEngineMetrics();
+  const metrics = options.metrics ?? createEngineMetrics({ instance: resolveInstanceId(config.instance.id) });
   const app = new App(logger, metrics);
   app.starting();
   try {

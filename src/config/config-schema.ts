@@ -11,6 +11,9 @@ const driftOptionsSchema = z
   .object(Object.fromEntries(DRIFT_MONITOR_OPTION_KEYS.map((k) => [k, z.number().optional()])) as Record<(typeof DRIFT_MONITOR_OPTION_KEYS)[number], z.ZodOptional<z.ZodNumber>>)
   .strict();
 
+/** A Prometheus label value that also reads well in logs: what `instance.id` may be. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 export const configSchema = z
   .object({
     engine: z
@@ -327,6 +330,20 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    /** This engine among the instances of one consumer group (docs/deployment.md, "Scaling"). */
+    instance: z
+      .object({
+        /**
+         * The `instance` label on every churnflow metric and the `instance` field of every log line.
+         * Default: the HOSTNAME environment variable (a Kubernetes pod's name), else `<hostname>-<pid>`.
+         */
+        id: z
+          .string()
+          .regex(INSTANCE_ID_PATTERN, 'must be 1–128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit')
+          .optional(),
+      })
       .strict()
       .prefault({}),
   })
