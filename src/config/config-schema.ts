@@ -296,6 +296,20 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** Share of customers in the midnight feature sample (a stable hash of the id picks them). */
         sampleRate: z.number().gt(0).max(1).default(1),
+        /**
+         * The midnight sample's bounds (docs/monitoring.md, "Sampling at scale"): customer ids are
+         * enumerated without their state (`scanPage` keys per SCAN), only those of this instance's
+         * partitions and within sampleRate are picked, at most `maxCustomers` of them (the lowest
+         * sampling hashes: the same customers every day), and their states are loaded `loadChunk` at a time.
+         */
+        sample: z
+          .object({
+            maxCustomers: z.number().int().min(1).max(10_000_000).default(50_000),
+            loadChunk: z.number().int().min(1).max(100_000).default(500),
+            scanPage: z.number().int().min(10).max(100_000).default(1000),
+          })
+          .strict()
+          .prefault({}),
         /** DriftMonitorOptions (src/monitoring/drift/drift-options.ts): windowMs, slideMs, psiWarn, psiAlert, …; a typo is refused, not ignored. */
         options: driftOptionsSchema.default({}),
       })
