@@ -147,6 +147,22 @@ export class EngineFleet {
     for (const s of this.started) if (alive(s.engine)) s.engine.child.kill('SIGKILL');
   }
 
+  /** The /metrics base URL a running role's engine logged at start ('churnflow running'), if it did. */
+  httpUrl(role: string): string | undefined {
+    const s = this.members.get(role);
+    if (!s || !alive(s.engine)) return undefined;
+    for (const line of s.engine.logs().split('\n')) {
+      if (!line.includes('"msg":"churnflow running"')) continue;
+      try {
+        const http = (JSON.parse(line) as { http?: string }).http;
+        if (http) return http;
+      } catch {
+        // not a whole line
+      }
+    }
+    return undefined;
+  }
+
   /** Per engine process (by name, in start order): the partitions it owned after each group join, as its log reports them. */
   assignments(): Map<string, number[][]> {
     const out = new Map<string, number[][]>();

@@ -33,6 +33,24 @@ export interface ScenarioResult {
   /** Per engine process started (role-number): the partitions it owned after each group join, from its log. */
   readonly assignments: ReadonlyMap<string, readonly number[][]>;
   readonly seconds: number;
+  /** What each engine still running at the end exported on /metrics. */
+  readonly metrics: readonly InstanceMetrics[];
+  /** Steps carried out after the group had committed every event (a run too short for its plan). */
+  readonly idleSteps: number;
+  /** The scenario's full membership was reached while events were still to be committed. */
+  readonly peakMidStream: boolean;
+}
+
+export interface InstanceMetrics {
+  readonly role: string;
+  /** churnflow_* series in its /metrics. */
+  readonly series: number;
+  /** Of those, the ones whose instance label is not the role (its CHURNFLOW_INSTANCE_ID). */
+  readonly foreign: readonly string[];
+  /** Partitions it reports lag for (churnflow_consumer_lag). */
+  readonly lagPartitions: readonly number[];
+  /** Partitions of its last group join. */
+  readonly assigned: readonly number[];
 }
 
 export interface FleetRunResult {
@@ -75,9 +93,12 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
     for (const [i, run] of runs.entries()) {
       const fleet = fleets[i + 1]!;
       const t0 = Date.now();
-      let anomalies: string[];
+      let outcome: ScenarioOutcome;
+      let metrics: InstanceMetrics[] = [];
       try {
-        anomalies = await runScenario(fleet, run.scenario, { groupId: run.config.groupId, topic: activity, total }, bounds, log);
+        outcome = await runScenario(fleet, run.scenario, { groupId: run.config.groupId, topic: activity, total }, bounds, log, async () => {
+          metrics = await scrapeInstances(fleet);
+        });
       } catch (err) {
         log(`[fleet] ${run.scenario.name} FAILED: ${String(err)}\n${fleet.tails(4)}`);
         throw err;
@@ -87,7 +108,7 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
       const seconds = (Date.now() - t0) / 1000;
       const risk = compareRisk(refRisk, await readRisk(run.config.risk));
       const state = await compareRedisStates(ref.keyPrefix, run.config.keyPrefix);
-      results.push({ scenario: run.scenario.name, risk, state, anomalies, assignments: fleet.assignments(), seconds });
+      results.push({ scenario: run.scenario.name, risk, state, anomalies: outcome.anomalies, idleSteps: outcome.idleSteps, peakMidStream: outcome.peakMidStream, assignments: fleet.assignments(), seconds, metrics });
       log(`[fleet] ${run.scenario.name}: caught up in ${seconds.toFixed(1)} s`);
     }
   } finally {
@@ -98,13 +119,38 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
   return { events: total, referenceSeconds, scenarios: results };
 }
 
-/** Starts the initial members, carries out each step at its share, lets the group catch up and stops whoever is left. */
-async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { groupId: string; topic: string; total: number }, b: Omit<WaitBounds, 'supervise'>, log: (line: string) => void): Promise<string[]> {
+/** Each running engine's /metrics: its series, those labelled with another instance, the partitions it reports lag for. */
+async function scrapeInstances(fleet: EngineFleet): Promise<InstanceMetrics[]> {
+  const assignments = fleet.assignments();
+  const out: InstanceMetrics[] = [];
+  for (const role of fleet.running()) {
+    const url = fleet.httpUrl(role);
+    if (!url) throw new Error(`${role} logged no metrics URL`);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const series = text.split('\n').filter((l) => l.startsWith('churnflow_'));
+    const foreign = series.filter((l) => !l.includes(`instance="${role}"`));
+    const lagPartitions = series.filter((l) => l.startsWith('churnflow_consumer_lag{')).map((l) => Number(/partition="(\d+)"/.exec(l)?.[1]));
+    const name = [...assignments.keys()].filter((n) => n.startsWith(`${role}-`)).at(-1);
+    out.push({ role, series: series.length, foreign, lagPartitions: lagPartitions.sort((a, b) => a - b), assigned: (name ? assignments.get(name)?.at(-1) : undefined) ?? [] });
+  }
+  return out;
+}
+
+/** Starts the initial members, carries out each step at its share, lets the group catch up, reads the metrics (`atEnd`) and stops whoever is left. */
+interface ScenarioOutcome {
+  readonly anomalies: string[];
+  readonly idleSteps: number;
+  readonly peakMidStream: boolean;
+}
+
+async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { groupId: string; topic: string; total: number }, b: Omit<WaitBounds, 'supervise'>, log: (line: string) => void, atEnd: () => Promise<void>): Promise<ScenarioOutcome> {
   const bounds: WaitBounds = { ...b, supervise: () => fleet.supervise() };
   const anomalies: string[] = [];
   for (const m of scenario.initial) fleet.startRole(m);
   log(`[fleet] ${scenario.name}: started ${scenario.initial.join(', ')}`);
   let committedAtLastStep = -1;
+  let idleSteps = 0;
+  let peakMidStream = scenario.initial.length === scenario.instances;
   for (const step of scenario.steps) {
     // At least one commit since the previous step and every running engine in the group, so each step hits a consuming group.
     const target = Math.max(Math.ceil(step.atShare * t.total), committedAtLastStep + 1);
@@ -125,12 +171,15 @@ async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { gro
     }
     committedAtLastStep = (await groupProgress(t.groupId, t.topic).catch(() => at)).committed;
     const idle = at.committed >= t.total ? ' (caught up already: the engines were idle)' : '';
+    if (idle) idleSteps++;
+    else if (fleet.running().length === scenario.instances) peakMidStream = true;
     log(`[fleet] ${scenario.name}: at committed ${at.committed}/${t.total} (${((100 * at.committed) / t.total).toFixed(1)} %): ${what}; running ${fleet.running().join(', ')}${idle}`);
   }
   await waitForOffsets(t.groupId, t.topic, (p) => p.caughtUp, bounds, `${scenario.name} to catch up`);
+  await atEnd();
   for (const role of fleet.running().reverse()) {
     const stop = await fleet.sigterm(role);
     if (stop.code !== 0) anomalies.push(`final SIGTERM of ${role}: exit ${stop.code}`);
   }
-  return [...anomalies, ...fleet.unexpectedExits];
+  return { anomalies: [...anomalies, ...fleet.unexpectedExits], idleSteps, peakMidStream };
 }
