@@ -46,5 +46,7 @@ bash "$services" start redis-cluster   # not part of 'all' for start; 'stop all'
 eval "$(bash "$services" env)"
 
 step "integration tests against the real services"
-# One file at a time: some tests restart the shared services.
+# One file at a time: some tests restart the shared services. Every test/integration/*.int.test.ts
+# runs, among them faults.int.test.ts (the small fault run) and fleet.int.test.ts (two and three
+# engines in one group on 6 partitions against an uninterrupted single engine, ≈3–6 min).
 node scripts/run-tests.mjs integration --test-concurrency=1

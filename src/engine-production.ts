@@ -12,6 +12,7 @@ import { registryClientFromConfig } from './serde/registry-from-config.js';
 import { deadLetterEncoder, driftMetricEncoder, currentRiskEncoder, riskEventEncoder } from './serde/registry-encoder.js';
 import { createKafkaSink, KafkaProducerPool } from './sinks/kafka-sink.js';
 import { ensureTopics } from './sources/ensure-topics.js';
+import { CustomerOwnership } from './sources/kafka/customer-ownership.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
 import { checkRedis } from './preflight/check-redis.js';
@@ -94,6 +95,8 @@ export function productionEdges(): EdgeFactories {
         if (made.length > 0) ctx.logger.info({ topics: made }, 'created missing topics');
       }
       const decoder = ctx.decoder;
+      const ownership = new CustomerOwnership(k.topics.activity[0]!);
+      ctx.ownsCustomer = (id) => ownership.owns(id);
       return app.own(
         'source',
         createKafkaSource(
@@ -107,6 +110,10 @@ export function productionEdges(): EdgeFactories {
               ctx.progress.lag(`${topic}/${partition}`, lag);
             },
             onCommitRefused: () => metrics.commitsRefused.inc(),
+            onAssigned: (owned) => {
+              ownership.update(owned);
+              logger.info({ topic: ownership.topic, partitions: ownership.ownedPartitions() }, 'drift samples the customers of these partitions');
+            },
             onRebalance: () => {
               metrics.rebalances.inc();
               ctx.progress.forgetLag();

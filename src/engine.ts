@@ -24,6 +24,7 @@ import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
+import { resolveInstanceId } from './observability/instance-id.js';
 import { startHttpServer } from './observability/http-server.js';
 import { reportProgress } from './observability/progress-source.js';
 import { ProgressTracker } from './observability/progress-tracker.js';
@@ -76,6 +77,8 @@ export interface EdgeContext {
   readonly watermarks: WatermarkTracker;
   /** Streams (partitions) this instance no longer reads: their event-time state goes everywhere. */
   readonly revokeStreams: (streams: readonly string[]) => void;
+  /** Set by a source with a consumer group: the customers this instance owns (drift samples only those). Absent: every customer. */
+  ownsCustomer?: (customerId: string) => boolean;
 }
 
 export interface Engine {
@@ -111,7 +114,7 @@ export async function createEngine(
 ): Promise<Engine> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const metrics = options.metrics ?? createEngineMetrics();
+  const metrics = options.metrics ?? createEngineMetrics({ instance: resolveInstanceId(config.instance.id) });
   const app = new App(logger, metrics);
   app.starting();
   try {
@@ -169,7 +172,16 @@ export async function createEngine(
     // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).
     const rawDriftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
     const driftSink = rawDriftSink && options.wrapDriftSink ? options.wrapDriftSink(rawDriftSink) : rawDriftSink;
-    const drift = config.monitoring.enabled && production && driftSink ? { monitor: createDriftMonitor(config, spec, production.manifest, metrics), sink: driftSink, sampleRate: config.monitoring.sampleRate, applied: appliedWatermarks } : undefined;
+    const drift =
+      config.monitoring.enabled && production && driftSink
+        ? {
+            monitor: createDriftMonitor(config, spec, production.manifest, metrics),
+            sink: driftSink,
+            sampleRate: config.monitoring.sampleRate,
+            sample: { maxCustomers: config.monitoring.sample.maxCustomers, loadChunk: config.monitoring.sample.loadChunk, scanPage: config.monitoring.sample.scanPage, ...(ctx.ownsCustomer ? { owns: ctx.ownsCustomer } : {}) },
+            applied: appliedWatermarks,
+          }
+        : undefined;
     if (config.monitoring.enabled && !drift) logger.warn('monitoring is enabled but no production model is loaded: drift monitoring is off for this run');
     const { scorer: lifecycle, shadowAgreement } = lifecycleScorer(config, { handle, fallback, clock, logger, metrics, models, driftSink, app });
     const job = churnScoringTopology(

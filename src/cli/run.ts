@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load-config.js';
 import { createEngine } from '../engine.js';
 import { productionEdges } from '../engine-production.js';
 import { createLogger } from '../observability/logger.js';
+import { resolveInstanceId } from '../observability/instance-id.js';
 
 export function runCommand(): Command {
   return new Command('run')
@@ -12,7 +13,7 @@ export function runCommand(): Command {
     .option('-c, --config <file>', 'config file (YAML/JSON); environment variables CHURNFLOW_* override it')
     .action(async (flags: { config?: string }) => {
       const config = loadConfig(flags.config ? { file: flags.config } : {});
-      const logger = createLogger({ level: config.log.level });
+      const logger = createLogger({ level: config.log.level, instance: resolveInstanceId(config.instance.id) });
       const engine = await createEngine(config, { logger, factories: productionEdges() });
       engine.app.installSignalHandlers();
       logger.info({ source: config.source.kind, state: config.state.kind, sinks: config.sinks.kind, http: engine.httpUrl, pid: process.pid }, 'churnflow running');

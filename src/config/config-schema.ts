@@ -49,6 +49,9 @@ const saslSchema = z
   .strict()
   .superRefine((s, ctx) => oneSecret(s, 'password', true, ctx));
 
+/** A Prometheus label value that also reads well in logs: what `instance.id` may be. */
+export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 export const configSchema = z
   .object({
     engine: z
@@ -384,6 +387,20 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** Share of customers in the midnight feature sample (a stable hash of the id picks them). */
         sampleRate: z.number().gt(0).max(1).default(1),
+        /**
+         * The midnight sample's bounds (docs/monitoring.md, "Sampling at scale"): customer ids are
+         * enumerated without their state (`scanPage` keys per SCAN), only those of this instance's
+         * partitions and within sampleRate are picked, at most `maxCustomers` of them (the lowest
+         * sampling hashes: the same customers every day), and their states are loaded `loadChunk` at a time.
+         */
+        sample: z
+          .object({
+            maxCustomers: z.number().int().min(1).max(10_000_000).default(50_000),
+            loadChunk: z.number().int().min(1).max(100_000).default(500),
+            scanPage: z.number().int().min(10).max(100_000).default(1000),
+          })
+          .strict()
+          .prefault({}),
         /** DriftMonitorOptions (src/monitoring/drift/drift-options.ts): windowMs, slideMs, psiWarn, psiAlert, …; a typo is refused, not ignored. */
         options: driftOptionsSchema.default({}),
       })
@@ -441,6 +458,20 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    /** This engine among the instances of one consumer group (docs/deployment.md, "Scaling"). */
+    instance: z
+      .object({
+        /**
+         * The `instance` label on every churnflow metric and the `instance` field of every log line.
+         * Default: the HOSTNAME environment variable (a Kubernetes pod's name), else `<hostname>-<pid>`.
+         */
+        id: z
+          .string()
+          .regex(INSTANCE_ID_PATTERN, 'must be 1–128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit')
+          .optional(),
+      })
       .strict()
       .prefault({}),
   })

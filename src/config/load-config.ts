@@ -37,6 +37,7 @@ export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 
   CHURNFLOW_ALLOWED_LATENESS_MS: { path: 'engine.allowedLatenessMs', type: 'number' },
   CHURNFLOW_BATCH_MAX_SIZE: { path: 'engine.batch.maxSize', type: 'number' },
   CHURNFLOW_BATCH_MAX_WAIT_MS: { path: 'engine.batch.maxWaitMs', type: 'number' },
+  CHURNFLOW_INSTANCE_ID: { path: 'instance.id', type: 'string' },
 });
 
 export function setPath(tree: Tree, path: string, value: unknown): void {

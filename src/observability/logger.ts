@@ -6,7 +6,7 @@ import { isSecretKey, REDACTED, redactSecrets, redactText } from '../config/reda
 
 export type { Logger };
 
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream; name?: string } = {}): Logger {
+export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream; name?: string; /** The engine's instance id (metrics label), on every line. */ instance?: string } = {}): Logger {
   const opts: LoggerOptions = {
     name: options.name ?? 'churnflow',
     level: options.level ?? 'info',
@@ -17,7 +17,7 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
         method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
       },
     },
-    base: { pid: process.pid },
+    base: options.instance === undefined ? { pid: process.pid } : { pid: process.pid, instance: options.instance },
   };
   return options.destination ? pino(opts, options.destination as never) : pino(opts, pino.destination({ dest: 2, sync: false }));
 }

@@ -1,14 +1,21 @@
 // Prometheus metrics of one engine, on its own registry (several engines in one process, e.g. tests,
 // do not collide). Names follow Prometheus conventions: _total counters, _seconds histograms.
+// Every series carries the engine's `instance` label (a default label of the registry, so the drift
+// monitor's metrics registered later carry it too): the instances of one consumer group each export
+// their own counts, and dashboards sum over them (deploy/grafana, deploy/prometheus/alerts.yml).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { resolveInstanceId } from './instance-id.js';
 
-export function createEngineMetrics(options: { defaultMetrics?: boolean } = {}) {
+export function createEngineMetrics(options: { defaultMetrics?: boolean; /** Default: resolveInstanceId() (HOSTNAME, else host-pid). */ instance?: string } = {}) {
   const registry = new Registry();
+  const instance = options.instance ?? resolveInstanceId(undefined);
+  registry.setDefaultLabels({ instance });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'churnflow_process_' });
   const r = [registry];
   const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   return {
     registry,
+    instance,
     recordsReceived: new Counter({ name: 'churnflow_records_received_total', help: 'Records read from the source, before decoding.', labelNames: ['source'], registers: r }),
     eventsProcessed: new Counter({ name: 'churnflow_events_processed_total', help: 'Activity events applied to state, by kind.', labelNames: ['kind'], registers: r }),
     duplicatesSkipped: new Counter({ name: 'churnflow_duplicate_events_total', help: 'Redelivered events recognised by their source position and not applied again.', registers: r }),

@@ -1,14 +1,16 @@
 // Feeds the drift monitor from the scoring stream and writes what it concludes: every scored event
 // (for the delayed-label join), the label events, and — at each midnight the watermark passes — a
-// sample of every active customer's feature row as of that midnight, the same population the model's
-// reference distributions describe. Window results (drift, performance, retraining triggers) go to
+// sample of active customers' feature rows as of that midnight, the same population the model's
+// reference distributions describe (a stable hash-picked share of this instance's customers, capped,
+// picked from ids before any state is read). Window results (drift, performance, retraining triggers) go to
 // the drift sink.
 import { createHash } from 'node:crypto';
 import { DAY_MS } from '../events/activity-event.js';
 import type { DriftMetricRecord } from '../events/wire-types.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
 import type { DriftMonitor } from '../monitoring/drift-monitor.js';
-import { observationSample } from '../monitoring/drift/observation-sample.js';
+import { observationSample, type ObservationSample } from '../monitoring/drift/observation-sample.js';
+import { SampleSelection } from '../monitoring/drift/sample-selection.js';
 import type { ScoringModel } from '../scoring/scoring-model.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import type { CustomerState } from '../state/customer-state.js';
@@ -27,8 +29,51 @@ export interface DriftStage {
   readonly allowedLatenessMs: number;
   /** Share of customers in each midnight sample (a stable hash of the id picks them). */
   readonly sampleRate: number;
+  /** Bounds of the midnight sample (defaults: DEFAULT_SAMPLE_BOUNDS) and whose customers this instance samples. */
+  readonly sample?: SampleBounds;
   /** The stage's applied-events watermark, when the engine shares it (to drop revoked partitions, apply the skew and idleness rule). */
   readonly applied?: WatermarkTracker;
+}
+
+export interface SampleBounds {
+  /** At most this many customers per midnight (the lowest sampling hashes; the same customers each day). */
+  readonly maxCustomers?: number;
+  /** States loaded per store read. */
+  readonly loadChunk?: number;
+  /** Ids per page of the id enumeration. */
+  readonly scanPage?: number;
+  /** Customers of this instance's partitions (several instances: each samples its own); absent: all. */
+  readonly owns?: (customerId: string) => boolean;
+}
+
+export const DEFAULT_SAMPLE_BOUNDS = Object.freeze({ maxCustomers: 50_000, loadChunk: 500, scanPage: 1000 });
+
+/**
+ * The midnight sample as of `asOf`, in bounded memory and work: ids are enumerated without state, the
+ * sample is picked from the ids alone (owned, within the rate, capped), and only the picked customers'
+ * states are loaded, `loadChunk` at a time, each chunk turned into rows before the next is read.
+ */
+export async function takeMidnightSample(
+  store: Pick<StateStore, 'scanIds' | 'get'>,
+  spec: CompiledSpec,
+  asOf: number,
+  options: { readonly rate: number; readonly bounds?: SampleBounds; readonly isGone?: (customerId: string, asOf: number) => boolean },
+): Promise<ObservationSample & { readonly offered: number; readonly eligible: number }> {
+  const b = { ...DEFAULT_SAMPLE_BOUNDS, ...options.bounds };
+  const selection = new SampleSelection({ rate: options.rate, maxCustomers: b.maxCustomers, ...(b.owns ? { owns: b.owns } : {}) });
+  for await (const ids of store.scanIds(b.scanPage, { unique: false })) selection.offer(ids);
+  const ids = selection.ids();
+  const out = { rows: [] as Float64Array[], customerIds: [] as string[], eventTimes: [] as number[], categories: [] as Record<string, string | null>[] };
+  for (let i = 0; i < ids.length; i += b.loadChunk) {
+    const states = (await store.get(ids.slice(i, i + b.loadChunk))).filter((s): s is CustomerState => s !== null);
+    // The rate was applied to the ids already: every loaded customer is in the sample.
+    const part = observationSample(spec, states, asOf, options.isGone ? { isGone: options.isGone } : {});
+    out.rows.push(...part.rows);
+    out.customerIds.push(...part.customerIds);
+    out.eventTimes.push(...part.eventTimes);
+    out.categories.push(...part.categories);
+  }
+  return { ...out, offered: selection.offered, eligible: selection.eligible };
 }
 
 /**
@@ -72,9 +117,7 @@ export function createDriftStage(stage: DriftStage): { process(batch: DecidedBat
       const wm = applied.overall();
       if (wm === undefined || nextMidnight === undefined) return;
       while (nextMidnight <= wm) {
-        const states: CustomerState[] = [];
-        for await (const page of stage.store.scan(1000)) states.push(...page);
-        const sample = observationSample(spec, states, nextMidnight, { sampleRate: stage.sampleRate, isGone: (id, t) => monitor.isGone(id, t) });
+        const sample = await takeMidnightSample(stage.store, spec, nextMidnight, { rate: stage.sampleRate, ...(stage.sample ? { bounds: stage.sample } : {}), isGone: (id, t) => monitor.isGone(id, t) });
         const model = stage.model();
         if (sample.rows.length > 0 && model) {
           const scores = await model.scoreFeatures(sample.rows);

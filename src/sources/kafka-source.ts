@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../time/clock.js';
 import type { FlowControl } from './flow-control.js';
 import { AssignmentTracker } from './kafka/assignment-tracker.js';
+import type { OwnedPartitions } from './kafka/customer-ownership.js';
 import { fatalCrash } from './kafka/consumer-crash.js';
 import { acquireCredit } from './kafka/credit-gate.js';
 import { prepareBatch } from './kafka/batch-preparer.js';
@@ -56,6 +57,11 @@ export interface KafkaSourceHooks {
   readonly onLag?: (topic: string, partition: number, lag: number) => void;
   readonly onCommitRefused?: (err: unknown) => void;
   readonly onRebalance?: (assigned: number) => void;
+  /**
+   * After each group join (and after leaving: an empty assignment), once the subscribed topics'
+   * partition counts are known: which customers this member owns (drift sampling).
+   */
+  readonly onAssigned?: (owned: OwnedPartitions) => void;
   /** Partitions ("topic/partition" streams) this member no longer owns: drop their per-partition state. */
   readonly onRevoked?: (streams: readonly string[]) => void;
   /** The event-time tracker: frontiers persisted with each commit and restored on assignment. */
@@ -116,12 +122,30 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const revoked = assignment.joined(e.payload.memberAssignment);
     log.info({ assigned: e.payload.memberAssignment, revoked, generationId: e.payload.groupId }, 'joined consumer group');
     hooks.onRebalance?.(assigned);
+    reportAssignment(e.payload.memberAssignment);
   });
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     const fatal = fatalCrash(e.payload);
     if (fatal) subscriber?.error(fatal); // the engine fails with the reason instead of idling as a zombie
   });
+
+  // Partition counts come from topic metadata (a join only names this member's partitions). A later
+  // join supersedes a report still waiting for metadata, so the last word is always the last join's.
+  // A batch waits for the report of its join (bounded by the heartbeat-sliced wait below), so no
+  // record is emitted — and no midnight sampled — under the previous assignment.
+  let assignmentGeneration = 0;
+  let assignmentReported: Promise<void> = Promise.resolve();
+  const reportAssignment = (memberAssignment: Readonly<Record<string, readonly number[]>>): void => {
+    if (!hooks.onAssigned) return;
+    const generation = ++assignmentGeneration;
+    const assignment = Object.fromEntries(Object.entries(memberAssignment).map(([t, ps]) => [t, [...ps]]));
+    assignmentReported = (async () => {
+      const { topics } = await (await adminClient()).fetchTopicMetadata({ topics: [...options.topics] });
+      if (generation !== assignmentGeneration) return;
+      hooks.onAssigned!({ assignment, partitionCounts: new Map(topics.map((t) => [t.name, t.partitions.length])) });
+    })().catch((err: unknown) => log.warn({ err }, 'reading the topics\' partition counts failed: drift sampling keeps the previous assignment'));
+  };
 
   const toRecord = (topic: string, partition: number, m: KafkaMessage): RawRecord => ({
     position: { stream: streamOf(topic, partition), offset: Number(m.offset) },
@@ -160,6 +184,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const abandoned = () => stopped || !isRunning() || isStale();
     try {
       await whileHeartbeating(assignment.ready(batch.topic, batch.partition), heartbeats);
+      await whileHeartbeating(assignmentReported, heartbeats);
     } catch (err) {
       // Without the persisted frontier this partition would judge lateness differently: wait and refetch.
       log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'reading the committed watermark failed; retrying the batch');
@@ -234,6 +259,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
         await consumer.disconnect(); // stop the runner, leave the group, close connections
       } finally {
         assignment.left();
+        assignmentGeneration++; // a report still waiting for metadata is stale now
         if (admin) await (await admin.catch(() => undefined))?.disconnect();
       }
     },

@@ -59,6 +59,20 @@ export class MemoryStateStore implements StateStore {
     }
   }
 
+  /** Map keys, each once (a Map has no repeats); memory O(pageSize). Customers added during the walk may or may not appear. */
+  async *scanIds(pageSize = 1000, _options: { readonly unique?: boolean } = {}): AsyncIterable<string[]> {
+    this.assertOpen();
+    let page: string[] = [];
+    for (const id of this.customers.keys()) {
+      page.push(id);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
   async stats(): Promise<StoreStats> {
     let bytes = 0;
     for (const c of this.customers.values()) bytes += stateBytes(c.state);

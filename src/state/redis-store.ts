@@ -335,11 +335,16 @@ export class RedisStateStore implements StateStore {
     return [...groups.values()];
   }
 
-  /** Customer ids under the prefix, each once, in chunks of up to pageSize. */
-  private async *scanIds(pageSize: number): AsyncIterable<string[]> {
+  /**
+   * Customer ids under the prefix, in chunks of up to pageSize: `SCAN MATCH` on every (master) node,
+   * keys only, no hash read. Unique by default (ids seen are remembered: O(customers) memory per node);
+   * `unique: false` forgets them (O(pageSize) memory) and may repeat an id SCAN returned twice.
+   */
+  async *scanIds(pageSize = 1000, options: { readonly unique?: boolean } = {}): AsyncIterable<string[]> {
+    this.assertOpen();
     const nodes = this.client instanceof Cluster ? await this.masters(this.client) : [this.client];
     for (const node of nodes) {
-      const seen = new SeenSet();
+      const seen = options.unique === false ? undefined : new SeenSet();
       let pending: string[] = [];
       let cursor = '0';
       do {
@@ -351,7 +356,7 @@ export class RedisStateStore implements StateStore {
         }
         for (const key of keys) {
           const id = this.idOfKey(key);
-          if (id !== undefined && seen.add(id)) pending.push(id);
+          if (id !== undefined && (seen === undefined || seen.add(id))) pending.push(id);
         }
         while (pending.length >= pageSize) yield pending.splice(0, pageSize);
       } while (cursor !== '0');

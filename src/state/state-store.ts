@@ -73,6 +73,12 @@ export interface StateStore {
   get(customerIds: readonly string[]): Promise<(CustomerState | null)[]>;
   /** Every customer, in pages, for batch scoring and snapshots. */
   scan(pageSize?: number): AsyncIterable<CustomerState[]>;
+  /**
+   * Every customer id, in pages of at most pageSize, without reading any state (drift sampling picks
+   * ids first, then loads only those). `unique: false` lets an id repeat (Redis: a SCAN during a rehash)
+   * and keeps memory O(pageSize) however many customers there are; by default each id comes once.
+   */
+  scanIds(pageSize?: number, options?: { readonly unique?: boolean }): AsyncIterable<string[]>;
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }

@@ -190,4 +190,17 @@ export function stateStoreContract(name: string, make: StoreFactory): void {
       const stats = await store.stats();
       assert.ok(stats.customers >= 5 && stats.bytes > 0);
     }));
+
+  test(`${name}: scanIds pages through every customer id without loading state, unique or not`, () =>
+    withStore(async (store) => {
+      await store.apply(['t1', 't2', 't3', 't4', 't5', 't6', 't7'].map((c, i) => at(ev('login', c, day(1), { device: 'web', success: true }), i)));
+      for (const unique of [true, false]) {
+        const pages: string[][] = [];
+        for await (const page of store.scanIds(3, { unique })) pages.push(page);
+        assert.ok(pages.every((p) => p.length <= 3), `pages of at most 3: ${pages.map((p) => p.length).join(',')}`);
+        const ids = pages.flat().filter((id) => id.startsWith('t'));
+        assert.deepEqual([...new Set(ids)].sort(), ['t1', 't2', 't3', 't4', 't5', 't6', 't7'], `unique ${unique}`);
+        if (unique) assert.equal(ids.length, 7);
+      }
+    }));
 }

@@ -30,19 +30,19 @@ export interface FaultRunResult {
   readonly seconds: { readonly reference: number; readonly faultRun: number; readonly total: number };
 }
 
-interface RunConfig {
+export interface RunConfig {
   readonly groupId: string;
   readonly keyPrefix: string;
   readonly risk: string;
   readonly config: string;
 }
 
-const DAYS = 120;
+export const DAYS = 120;
 /** The simulator's yield at 120 days, a little under its mean (≈164): a first guess that usually suffices. */
 const EVENTS_PER_CUSTOMER = 160;
 
 /** The fewest customers (in 5 % steps from a first guess) whose simulation has at least `events` events. */
-function simulateAtLeast(events: number, seed: number): { records: SimulatedRecord[]; customers: number } {
+export function simulateAtLeast(events: number, seed: number): { records: SimulatedRecord[]; customers: number } {
   let customers = Math.max(1, Math.ceil(events / EVENTS_PER_CUSTOMER));
   for (;;) {
     const records = [...simulate(resolveSimulatorOptions({ customers, days: DAYS, seed }))];
@@ -57,7 +57,7 @@ function redisConfig(store: FaultStore, keyPrefix: string, waitReplicas: number)
 }
 
 /** The production config (`churnflow run` defaults: processing time, batching, model) with the run's own group, topics and key prefix. */
-function runConfig(label: string, activity: string, base: string, store: FaultStore, waitReplicas: number): RunConfig {
+export function runConfig(label: string, activity: string, base: string, store: FaultStore, waitReplicas: number): RunConfig {
   const groupId = `${base}-${label}`;
   const keyPrefix = `${base}-${label}:`;
   const risk = `${base}.${label}.risk`;
@@ -130,7 +130,7 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
 }
 
 /** The uninterrupted run: one engine, never disturbed, until its group has committed the whole topic. */
-async function runReference(fleet: EngineFleet, groupId: string, topic: string, bounds: WaitBounds): Promise<void> {
+export async function runReference(fleet: EngineFleet, groupId: string, topic: string, bounds: WaitBounds): Promise<void> {
   fleet.startMain();
   await waitForOffsets(groupId, topic, (p) => p.caughtUp, bounds, 'the reference run to catch up');
   const stop = await fleet.sigterm('main');
@@ -138,7 +138,7 @@ async function runReference(fleet: EngineFleet, groupId: string, topic: string, 
 }
 
 /** Whatever ends this process — a signal, the backstop's exit — ends the engines it started too. Returns the undo. */
-function killOnExit(fleets: readonly EngineFleet[]): () => void {
+export function killOnExit(fleets: readonly EngineFleet[]): () => void {
   const killNow = () => fleets.forEach((f) => f.killNow());
   const onSignal = (signal: NodeJS.Signals) => {
     killNow();
@@ -155,7 +155,7 @@ function killOnExit(fleets: readonly EngineFleet[]): () => void {
 }
 
 /** Both prefixes' customers, decoded by the store itself. */
-async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string): Promise<StateComparison> {
+export async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string): Promise<StateComparison> {
   const spec = compileSpec(DEFAULT_CHURN_SPEC);
   const where = store === 'cluster' ? { clusterNodes: SERVICES.redisClusterNodes } : { url: SERVICES.redisUrl };
   const stores = [refPrefix, runPrefix].map((keyPrefix) => new RedisStateStore({ ...where, keyPrefix, layout: spec.layout }));
@@ -168,7 +168,7 @@ async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefi
 }
 
 /** A full run leaves ≈ 1 M records and thousands of hashes: gone once compared, unless --keep. */
-async function cleanUp(store: FaultStore, topicPrefix: string, keyPrefixes: readonly string[]): Promise<void> {
+export async function cleanUp(store: FaultStore, topicPrefix: string, keyPrefixes: readonly string[]): Promise<void> {
   await deleteTopicsWithPrefix(topicPrefix);
   const redis = store === 'cluster' ? clusterAdmin() : new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 2 });
   try {
@@ -179,7 +179,7 @@ async function cleanUp(store: FaultStore, topicPrefix: string, keyPrefixes: read
 }
 
 /** The whole topic, decoded; a short read is an error, never a silent "missing". */
-async function readRisk(topic: string): Promise<{ value: RiskEventRecord; raw: Buffer }[]> {
+export async function readRisk(topic: string): Promise<{ value: RiskEventRecord; raw: Buffer }[]> {
   const count = await topicMessageCount(topic);
   const messages = await readAvroTopic<RiskEventRecord>(topic, { expect: count, timeoutMs: 600_000 });
   if (messages.length !== count) throw new Error(`read ${messages.length} of the ${count} messages in ${topic}`);

@@ -16,7 +16,7 @@ export interface FaultRunTarget {
 }
 
 export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedFault[], t: FaultRunTarget, log: (line: string) => void): Promise<string[]> {
-  const bounds = { deadline: t.deadline, stallMs: t.stallMs, supervise: () => fleet.superviseMain() };
+  const bounds = { deadline: t.deadline, stallMs: t.stallMs, supervise: () => fleet.supervise() };
   const anomalies: string[] = [];
   fleet.startMain();
   let committedAtLastFault = -1;
@@ -28,7 +28,7 @@ export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedF
     const at = await waitForOffsets(t.groupId, t.topic, (p) => p.committed >= target || p.caughtUp, bounds, `${Math.round(fault.atShare * 100)} % committed`);
     await fleet.joined(t.stallMs);
     await new Promise((r) => setTimeout(r, fault.jitterMs));
-    fleet.superviseMain();
+    fleet.supervise();
     const outcome = await applyFault(fault.kind, fleet, i);
     if (outcome.anomaly) anomalies.push(outcome.anomaly);
     committedAtLastFault = (await groupProgress(t.groupId, t.topic).catch(() => at)).committed;

@@ -296,7 +296,8 @@ test('automatic rollback through the engine: scores far from the reference roll 
   const switchAt = versions.indexOf('1.0.0');
   assert.ok(switchAt > 0 && versions.slice(switchAt).every((v) => v === '1.0.0'), 'switched to the rolled-back-to version and stayed');
   assert.equal(new Set(risk.map((e) => e.trigger_event_id)).size, risk.length, 'no event scored twice');
-  assert.equal((await engine.metrics.registry.getSingleMetricAsString('churnflow_model_rollbacks_total')).includes('reason="score_psi"} 1'), true);
+  // Every series also carries the engine's instance label.
+  assert.match(await engine.metrics.registry.getSingleMetricAsString('churnflow_model_rollbacks_total'), /\{reason="score_psi",instance="[^"]+"\} 1$/m);
 });
 
 test('an engine on the candidate alias (model.alias: candidate) scores with the candidate', async () => {

@@ -44,7 +44,7 @@ test('the example production config in deploy/ is valid', () => {
 });
 
 test('unknown keys are refused at every level, naming the full key path and the allowed keys', () => {
-  invalid(() => loadConfig({ env: {}, overrides: { enigne: {} } }), /^invalid configuration:\n  - enigne: unknown key \(allowed under the top level: engine, features, model, .*http, log\)$/);
+  invalid(() => loadConfig({ env: {}, overrides: { enigne: {} } }), /^invalid configuration:\n  - enigne: unknown key \(allowed under the top level: engine, features, model, .*http, log, instance\)$/);
   invalid(() => loadConfig({ env: {}, overrides: { model: { rollback: { maxErrorRates: 0.1 } } } }), /model\.rollback\.maxErrorRates: unknown key \(allowed under model\.rollback: enabled, minScores, maxErrorRate, maxLatencyP99Ms, maxScorePsi\)/);
   invalid(() => loadConfig({ env: {}, overrides: { fallback: { rules: [{ feature: 'x', op: '>', value: 1, score: 0.5, weight: 2 }] } } }), /fallback\.rules\.0\.weight: unknown key \(allowed under fallback\.rules\.0: feature, op, value, score\)/);
   invalid(() => loadConfig({ env: {}, overrides: { http: { readiness: { stallAfter: 5 } } } }), /http\.readiness\.stallAfter: unknown key \(allowed under http\.readiness: stallAfterMs\)/);
