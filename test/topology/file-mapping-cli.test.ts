@@ -115,7 +115,7 @@ test('run with source.kind=file: the foreign files through the config\'s mapping
     });
   };
   const want = run(native, 'native', false);
-  assert.ok(want.length > 1000);
+  assert.ok(want.length > 100, `risk events of the native run: ${want.length}`);
   for (const file of [foreign[1]!, foreign[2]!]) assert.deepEqual(run(file, file.slice(file.lastIndexOf('.') + 1), true), want, file);
 });
 
