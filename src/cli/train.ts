@@ -86,7 +86,8 @@ export function trainCommand(): Command {
     const registry = openModelRegistry(config, { ...(flags.registry ? { registryDir: flags.registry } : {}), onConnectionError: () => {} });
     const tmp = flags.out ? undefined : mkdtempSync(join(tmpdir(), 'cf-train-'));
     try {
-      const version = flags.modelVersion ?? nextVersion((await registry.list(flags.name)).filter((v) => v.problem === null).map((v) => v.version));
+      // list() of every model: list(name) refuses a name the registry does not know yet (a first training).
+      const version = flags.modelVersion ?? nextVersion((await registry.list()).filter((v) => v.name === flags.name && v.problem === null).map((v) => v.version));
       const out = resolve(flags.out ?? join(tmp!, 'bundle'));
       process.stderr.write(`train: Python environment (training/.venv)\n`);
       const python = (await run('bash', [join(training, 'setup-venv.sh')], training)).trim().split('\n').pop()!;
