@@ -478,18 +478,18 @@ test('CLI: `schemas register` then `schemas check` on fresh subjects; INCOMPATIB
   const before = await run(['check', '--topic-prefix', prefix]);
   assert.equal(before.exitCode, 0);
   assert.match(before.out, new RegExp(`${prefix.replace(/\./g, '\\.')}churnflow\\.activity-value +activity-event +not registered`));
-  assert.equal((before.out.match(/not registered/g) ?? []).length, 4);
+  assert.equal((before.out.match(/not registered/g) ?? []).length, 5);
 
   const reg = await run(['register', '--topic-prefix', prefix, '--registry', URL_]);
   assert.equal(reg.exitCode, 0, reg.err);
   const ids = [...reg.out.matchAll(/(\S+-value) +(\S+) +→ id (\d+) \(registered, new subject\)/g)].map((m) => [m[1], m[2], Number(m[3])] as const);
-  assert.deepEqual(ids.map(([s]) => s), ['activity', 'risk', 'drift', 'dead-letter'].map((t) => `${prefix}churnflow.${t}-value`));
+  assert.deepEqual(ids.map(([s]) => s), ['activity', 'risk', 'current-risk', 'drift', 'dead-letter'].map((t) => `${prefix}churnflow.${t}-value`));
   for (const [subject, , id] of ids) assert.equal(await registry.latestId(subject!), id);
 
   const check = await run(['check', '--topic-prefix', prefix, '--json']);
   assert.equal(check.exitCode, 0);
   const parsed = JSON.parse(check.out) as { subject: string; status: string; latest: { id: number } }[];
-  assert.deepEqual(parsed.map((c) => c.status), ['identical', 'identical', 'identical', 'identical']);
+  assert.deepEqual(parsed.map((c) => c.status), ['identical', 'identical', 'identical', 'identical', 'identical']);
   assert.deepEqual(parsed.map((c) => c.latest.id), ids.map(([, , id]) => id));
   const again = await run(['register', '--topic-prefix', prefix, 'drift-metric']);
   assert.match(again.out, /churnflow\.drift-value +drift-metric +→ id \d+ \(already the latest version\)/);
