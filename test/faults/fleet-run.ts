@@ -121,6 +121,9 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
 
 /** Each running engine's /metrics: its series, those labelled with another instance, the partitions it reports lag for. */
 async function scrapeInstances(fleet: EngineFleet): Promise<InstanceMetrics[]> {
+  // A member started by a late step may still be loading when the group has caught up (a quick
+  // machine consumes the stream before it): scrape each running engine once it has joined.
+  await fleet.joined(120_000);
   const assignments = fleet.assignments();
   const out: InstanceMetrics[] = [];
   for (const role of fleet.running()) {
