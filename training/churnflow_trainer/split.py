@@ -34,6 +34,22 @@ def _round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+def _segment(obs: np.ndarray, label: np.ndarray, mask: np.ndarray) -> dict:
+    """Range, date count, rows and positives of one segment (an empty one has no range)."""
+    t = obs[mask]
+    return {
+        "from": int(t.min()) if t.size else None,
+        "to": int(t.max()) if t.size else None,
+        "dates": int(np.unique(t).size),
+        "rows": int(mask.sum()),
+        "positives": int(label[mask].sum()),
+    }
+
+
+def _segments(split, obs: np.ndarray, label: np.ndarray) -> dict:
+    return {name: _segment(obs, label, getattr(split, name)) for name in ("train", "early_stopping", "validation")}
+
+
 @dataclass
 class TimeSplit:
     train: np.ndarray  # bool masks over rows
@@ -46,22 +62,7 @@ class TimeSplit:
     purged_rows: int
 
     def describe(self, obs: np.ndarray, label: np.ndarray) -> dict:
-        def seg(mask: np.ndarray) -> dict:
-            t = obs[mask]
-            return {
-                "from": int(t.min()),
-                "to": int(t.max()),
-                "dates": int(np.unique(t).size),
-                "rows": int(mask.sum()),
-                "positives": int(label[mask].sum()),
-            }
-
-        return {
-            "train": seg(self.train),
-            "early_stopping": seg(self.early_stopping),
-            "validation": seg(self.validation),
-            "purged_rows": self.purged_rows,
-        }
+        return {**_segments(self, obs, label), "purged_rows": self.purged_rows}
 
 
 def time_split(
@@ -123,20 +124,8 @@ class GroupSplit:
     purged_rows: int = 0
 
     def describe(self, obs: np.ndarray, label: np.ndarray) -> dict:
-        def seg(mask: np.ndarray) -> dict:
-            t = obs[mask]
-            return {
-                "from": int(t.min()) if t.size else None,
-                "to": int(t.max()) if t.size else None,
-                "dates": int(np.unique(t).size),
-                "rows": int(mask.sum()),
-                "positives": int(label[mask].sum()),
-            }
-
         return {
-            "train": seg(self.train),
-            "early_stopping": seg(self.early_stopping),
-            "validation": seg(self.validation),
+            **_segments(self, obs, label),
             "purged_rows": self.purged_rows,
             "groups": {"total": self.groups, "validation": self.validation_groups, "early_stopping": self.early_stopping_groups},
         }
