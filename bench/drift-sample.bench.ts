@@ -8,7 +8,6 @@
 //   npm run services -- start redis && npm run bench -- drift-sample
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Redis } from 'ioredis';
 import { errorMessage } from '../src/errors.js';
 import type { ActivityEvent } from '../src/events/activity-event.js';
 import { compileSpec } from '../src/features/compile-spec.js';
@@ -19,8 +18,9 @@ import { takeMidnightSample } from '../src/operators/monitor-drift.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import { keyPartition } from '../src/sources/kafka/customer-ownership.js';
 import type { CustomerState } from '../src/state/customer-state.js';
-import { DEFAULT_REDIS_OPTIONS, RedisStateStore } from '../src/state/redis-store.js';
+import { RedisStateStore } from '../src/state/redis-store.js';
 import { measure, median, microsPerItem, report, writeResults, type Measurement } from './harness.js';
+import { benchRedis } from './bench-redis.js';
 
 const url = process.env.CHURNFLOW_REDIS_URL ?? 'redis://127.0.0.1:16390';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -40,19 +40,7 @@ const heapAfterGc = () => {
   return process.memoryUsage().heapUsed;
 };
 
-const client = new Redis(url, { ...DEFAULT_REDIS_OPTIONS, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
-let connectError: unknown;
-client.on('error', (err: unknown) => {
-  connectError = err;
-});
-try {
-  await client.connect();
-  await client.ping();
-} catch (err) {
-  console.error(`drift-sample bench: Redis is not reachable at ${url} (${errorMessage(connectError ?? err)}). Start it first: npm run services -- start redis`);
-  client.disconnect();
-  process.exit(2);
-}
+const client = await benchRedis('drift-sample', url);
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
 const base = `cf-bench-drift-${Date.now().toString(36)}-${process.pid}:`;

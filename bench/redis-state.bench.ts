@@ -4,7 +4,6 @@
 //   npm run services -- start redis && npm run bench -- redis-state
 // and exits 2 when Redis is unreachable. Everything it writes is under a fresh prefix and removed at the end.
 import { availableParallelism } from 'node:os';
-import { Redis } from 'ioredis';
 import { errorMessage } from '../src/errors.js';
 import { DAY_MS, type ActivityEvent } from '../src/events/activity-event.js';
 import type { ActivityEventJson } from '../src/events/wire-types.js';
@@ -13,9 +12,10 @@ import { DEFAULT_CHURN_SPEC } from '../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
-import { DEFAULT_REDIS_OPTIONS, RedisStateStore } from '../src/state/redis-store.js';
+import { RedisStateStore } from '../src/state/redis-store.js';
 import type { StateStore } from '../src/state/state-store.js';
 import { measure, median, report, writeResults, type Measurement } from './harness.js';
+import { benchRedis } from './bench-redis.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,20 +39,7 @@ const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 300);
 const DAYS = 90;
 
 // ---------------------------------------------------------------- Redis reachable?
-const client = new Redis(url, { ...DEFAULT_REDIS_OPTIONS, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
-let connectError: unknown;
-client.on('error', (err: unknown) => {
-  connectError = err;
-});
-try {
-  await client.connect();
-  await client.ping();
-} catch (err) {
-  console.error(`redis-state bench: Redis is not reachable at ${url} (${errorMessage(connectError ?? err)}).`);
-  console.error('Start it first (the bench starts nothing itself): npm run services -- start redis; then npm run bench -- redis-state');
-  client.disconnect();
-  process.exit(2);
-}
+const client = await benchRedis('redis-state', url);
 
 // ---------------------------------------------------------------- the stream
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
