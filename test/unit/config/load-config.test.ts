@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { ChurnflowError } from '../../../src/errors.js';
+import { refusedAsConfigError } from '../../helpers/config-errors.js';
 import { emitPolicy } from '../../../src/config/decision-options.js';
 
 const invalid = (fn: () => unknown, re: RegExp) =>
@@ -62,39 +63,25 @@ test('http.readiness.stallAfterMs: default 30 s, bounds named', () => {
   invalid(() => loadConfig({ env: {}, overrides: { http: { readiness: { stallAfterMs: 5 } } } }), /http\.readiness\.stallAfterMs: .*>=100.*\(got 5\)/);
 });
 
-/** The secret must not appear in the message, the details, or anything the error serializes to. */
-function refusedWithoutSecret(fn: () => unknown, secret: string, expect: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ChurnflowError && caught.code === 'CF_CONFIG_INVALID', `expected CF_CONFIG_INVALID, got ${String(caught)}`);
-  assert.match(caught.message, expect);
-  const serialized = [caught.message, caught.stack ?? '', JSON.stringify(caught), JSON.stringify(caught.details), String(caught)].join('\n');
-  assert.ok(!serialized.includes(secret), `the secret leaked: ${serialized}`);
-}
-
 test('no config error echoes a secret: URL passwords, sasl blocks, password/token keys', () => {
   const secret = 'hunter2-s3cr3t';
   // A bad value next to a secret: the quoted value is the URL without its password.
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { schemaRegistry: { url: `http://svc:${secret}@` } } }), secret, /schemaRegistry\.url: Invalid URL \(got "http:\/\/svc:\*\*\*@"\)/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { schemaRegistry: { url: `http://svc:${secret}@` } } }), /schemaRegistry\.url: Invalid URL \(got "http:\/\/svc:\*\*\*@"\)/, secret);
   // A credentials block next to a bad value, and a bad value inside it (kafka.sasl used to print whole).
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), secret, /kafka\.brokers: .*expected array/);
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'gssapi', username: 'u', password: secret } } } }), secret, /kafka\.sasl\.mechanism: .*"plain"\|"scram-sha-256"\|"scram-sha-512"/);
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, pasword: secret } } } }), secret, /kafka\.sasl\.pasword: unknown key/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret }, brokers: 'not-a-list' } } }), /kafka\.brokers: .*expected array/, secret);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'gssapi', username: 'u', password: secret } } } }), /kafka\.sasl\.mechanism: .*"plain"\|"scram-sha-256"\|"scram-sha-512"/, secret);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, pasword: secret } } } }), /kafka\.sasl\.pasword: unknown key/, secret);
   // A wrong type next to a secret-named key: the secret is never quoted.
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), secret, /state\.redis\.url: .*expected string/);
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerToken: 'short-s3cr3t' } } } }), 'short-s3cr3t', /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/);
-  refusedWithoutSecret(() => loadConfig({ env: {}, overrides: { state: { redis: { url: { token: secret } } } } }), secret, /state\.redis\.url: .*expected string.*\(got \{"token":"\*\*\*"\}\)/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { state: { redis: { url: 42, password: secret } } } }), /state\.redis\.url: .*expected string/, secret);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerToken: 'short-s3cr3t' } } } }), /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/, 'short-s3cr3t');
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { state: { redis: { url: { token: secret } } } } }), /state\.redis\.url: .*expected string.*\(got \{"token":"\*\*\*"\}\)/, secret);
   // From the environment: a Redis URL with a password, one bad sibling value.
-  refusedWithoutSecret(() => loadConfig({ env: { CHURNFLOW_REDIS_URL: `redis://default:${secret}@10.0.0.1:6379`, CHURNFLOW_STATE_KIND: 'mongo' } }), secret, /state\.kind/);
+  refusedAsConfigError(() => loadConfig({ env: { CHURNFLOW_REDIS_URL: `redis://default:${secret}@10.0.0.1:6379`, CHURNFLOW_STATE_KIND: 'mongo' } }), /state\.kind/, secret);
   // A file that does not parse: the parser's excerpt of the file is not quoted.
   const dir = mkdtempSync(join(tmpdir(), 'cf-config-'));
   const file = join(dir, 'c.yaml');
   writeFileSync(file, `state:\n  redis:\n    url: redis://:${secret}@h:6379: [\n`);
-  refusedWithoutSecret(() => loadConfig({ file, env: {} }), secret, /is not valid YAML\/JSON/);
+  refusedAsConfigError(() => loadConfig({ file, env: {} }), /is not valid YAML\/JSON/, secret);
 });
 
 test('state.redis.cluster: nodes as host:port with WAIT defaults; a bad node or key names its path; the connection follows', async () => {

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { SECRET_FILE_KEYS } from '../../../src/config/secret-files.js';
-import { ChurnflowError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/observability/logger.js';
+import { refusedAsConfigError } from '../../helpers/config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cf-secrets-'));
 function secretFile(name: string, content: string): string {
@@ -15,18 +15,6 @@ function secretFile(name: string, content: string): string {
   writeFileSync(p, content);
   chmodSync(p, 0o600);
   return p;
-}
-
-function refused(fn: () => unknown, expect: RegExp, secret?: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ChurnflowError && caught.code === 'CF_CONFIG_INVALID', `expected CF_CONFIG_INVALID, got ${String(caught)}`);
-  assert.match(caught.message, expect);
-  if (secret) assert.ok(![caught.message, JSON.stringify(caught.details), caught.stack].join('\n').includes(secret), 'the secret leaked');
 }
 
 test('every <secret>File key is read at load into <secret> (one trailing newline dropped), and the File key is gone', () => {
@@ -48,12 +36,12 @@ test('every <secret>File key is read at load into <secret> (one trailing newline
 
 test('a secret file that is missing, empty or given beside the inline value fails at load, naming the key and never the value', () => {
   const secret = 'inline-s3cr3t-value';
-  refused(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: join(dir, 'nope') } } } }), /kafka\.sasl\.passwordFile: cannot read .*nope \(ENOENT\)/);
-  refused(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: secretFile('empty', '\n') } } } }), /kafka\.sasl\.passwordFile: .*empty is empty/);
-  refused(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, passwordFile: secretFile('both', 'x') } } } }), /kafka\.sasl\.passwordFile: give kafka\.sasl\.password or kafka\.sasl\.passwordFile, not both/, secret);
-  refused(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u' } } } }), /kafka\.sasl\.password: required \(or passwordFile/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: join(dir, 'nope') } } } }), /kafka\.sasl\.passwordFile: cannot read .*nope \(ENOENT\)/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', passwordFile: secretFile('empty', '\n') } } } }), /kafka\.sasl\.passwordFile: .*empty is empty/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, passwordFile: secretFile('both', 'x') } } } }), /kafka\.sasl\.passwordFile: give kafka\.sasl\.password or kafka\.sasl\.passwordFile, not both/, secret);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'u' } } } }), /kafka\.sasl\.password: required \(or passwordFile/);
   // Validated after reading: a short token from a file is refused like an inline one, without quoting it.
-  refused(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerTokenFile: secretFile('short', 'tiny-t0ken') } } } }), /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/, 'tiny-t0ken');
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { http: { customerLookup: { bearerTokenFile: secretFile('short', 'tiny-t0ken') } } } }), /http\.customerLookup\.bearerToken: at least 16 characters \(got \*\*\*\)/, 'tiny-t0ken');
 });
 
 test('TLS blocks: verification on by default, a client certificate needs its key, unknown keys are named', () => {
@@ -62,8 +50,8 @@ test('TLS blocks: verification on by default, a client certificate needs its key
   assert.equal(c.kafka.ssl.rejectUnauthorized, true);
   assert.equal(c.state.redis.tls.rejectUnauthorized, true);
   assert.equal(c.schemaRegistry.tls.rejectUnauthorized, true);
-  refused(() => loadConfig({ env: {}, overrides: { kafka: { ssl: { enabled: true, certFile: '/c.pem' } } } }), /kafka\.ssl\.certFile: certFile and keyFile go together/);
-  refused(() => loadConfig({ env: {}, overrides: { state: { redis: { tls: { ca: '/x' } } } } }), /state\.redis\.tls\.ca: unknown key \(allowed under state\.redis\.tls: enabled, caFile, certFile, keyFile, servername, rejectUnauthorized\)/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { kafka: { ssl: { enabled: true, certFile: '/c.pem' } } } }), /kafka\.ssl\.certFile: certFile and keyFile go together/);
+  refusedAsConfigError(() => loadConfig({ env: {}, overrides: { state: { redis: { tls: { ca: '/x' } } } } }), /state\.redis\.tls\.ca: unknown key \(allowed under state\.redis\.tls: enabled, caFile, certFile, keyFile, servername, rejectUnauthorized\)/);
 });
 
 test('a secret read from a file never reaches a log line, whatever object logs the config', () => {
