@@ -7,12 +7,20 @@ import { SERVICES, uniqueName } from './services.js';
 export function redisTestKeys(label: string): { readonly admin: Redis; newPrefix(): string } {
   const admin = new Redis(SERVICES.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 20 ? null : 100) });
   admin.on('error', () => {});
+  return testKeys(admin, label, `Redis is not reachable at ${SERVICES.redisUrl}`, 'redis');
+}
+
+/**
+ * The suite's lifecycle of an admin client: pinged before the first test (failing with how to start
+ * the service), every key under the prefixes it handed out removed after the last one, then closed.
+ */
+function testKeys<C extends Redis | Cluster>(admin: C, label: string, unreachable: string, service: string): { readonly admin: C; newPrefix(): string } {
   const prefixes: string[] = [];
   before(async () => {
     try {
       await admin.ping();
     } catch (err) {
-      throw new Error(`Redis is not reachable at ${SERVICES.redisUrl} (${String(err)}); start it with: npm run services -- start redis`);
+      throw new Error(`${unreachable} (${String(err)}); start it with: npm run services -- start ${service}`);
     }
   });
   after(async () => {
@@ -66,25 +74,5 @@ export function clusterAdmin(): Cluster {
 
 /** Like redisTestKeys, on the redis-cluster service: fresh prefixes, their keys removed after the last test. */
 export function clusterTestKeys(label: string): { readonly admin: Cluster; newPrefix(): string } {
-  const admin = clusterAdmin();
-  const prefixes: string[] = [];
-  before(async () => {
-    try {
-      await admin.ping();
-    } catch (err) {
-      throw new Error(`the Redis Cluster is not reachable at ${SERVICES.redisClusterNodes.join(',')} (${String(err)}); start it with: npm run services -- start redis-cluster`);
-    }
-  });
-  after(async () => {
-    for (const p of prefixes) await unlinkPrefix(admin, p);
-    await admin.quit();
-  });
-  return {
-    admin,
-    newPrefix() {
-      const p = `${uniqueName(label)}:`;
-      prefixes.push(p);
-      return p;
-    },
-  };
+  return testKeys(clusterAdmin(), label, `the Redis Cluster is not reachable at ${SERVICES.redisClusterNodes.join(',')}`, 'redis-cluster');
 }
