@@ -7,14 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
-
-if [ ! -d node_modules ]; then
-  step "npm ci"
-  npm ci
-fi
-step "build"
-npm run build --silent
+. scripts/test-preamble.sh
 
 step "python venv (training/.venv)"
 py="$(bash training/setup-venv.sh | tail -n 1)"
@@ -38,12 +31,7 @@ node scripts/run-tests.mjs browser
 # Redis TLS and registry HTTPS, with a test CA made by openssl (scripts/services/secure.sh), for
 # test/integration/secure-connections.int.test.ts.
 step "services: Kafka (KRaft; plaintext, TLS, SASL_SSL), Schema Registry (HTTP, HTTPS), Redis (plain, TLS), Redis Cluster"
-services=scripts/services/services.sh
-bash "$services" install all
-bash "$services" start all --aof
-trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
-bash "$services" start redis-cluster   # not part of 'all' for start; 'stop all' includes it
-eval "$(bash "$services" env)"
+start_services redis-cluster   # not part of 'all' for start; 'stop all' includes it
 
 step "integration tests against the real services"
 # One file at a time: some tests restart the shared services. Every test/integration/*.int.test.ts

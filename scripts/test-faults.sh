@@ -8,24 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
-
-if [ ! -d node_modules ]; then
-  step "npm ci"
-  npm ci
-fi
-step "build"
-npm run build --silent
+. scripts/test-preamble.sh
 
 step "services: Kafka (KRaft), Schema Registry, Redis (AOF)"
-services=scripts/services/services.sh
-bash "$services" install all
-bash "$services" start all --aof
-trap 'bash "$services" stop all >/dev/null 2>&1 || true' EXIT
 case " $* ${CHURNFLOW_FAULTS_STORE:-} " in
-  *" cluster "*|*"--store=cluster"*) bash "$services" start redis-cluster ;;
+  *" cluster "*|*"--store=cluster"*) start_services redis-cluster ;;
+  *) start_services ;;
 esac
-eval "$(bash "$services" env)"
 
 step "fault run"
 node --enable-source-maps dist/test/faults/main.js "$@"

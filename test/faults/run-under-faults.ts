@@ -36,6 +36,10 @@ export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedF
     log(`[faults] ${i + 1}/${plan.length} at committed ${at.committed}/${t.total} (${((100 * at.committed) / t.total).toFixed(1)} %, +${fault.jitterMs} ms): ${outcome.description}${idle}`);
   }
   await waitForOffsets(t.groupId, t.topic, (p) => p.caughtUp, bounds, 'the fault run to catch up');
+  // An engine restarted by the last fault may still be loading when the others have caught up; a
+  // SIGTERM then lands before its signal handler exists and reads as a failed drain. The final stop
+  // tests the drain of engines that run, so it waits until every engine has joined.
+  await fleet.joined(t.stallMs);
   for (const which of fleet.hasSecond ? (['second', 'main'] as const) : (['main'] as const)) {
     const stop = await fleet.sigterm(which);
     if (stop.code !== 0) anomalies.push(`final SIGTERM of ${which}: exit ${stop.code}`);
