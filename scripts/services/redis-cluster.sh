@@ -12,7 +12,8 @@
 #                               `start redis-cluster` brings the node back, it rejoins as a replica)
 #   status redis-cluster        one line per node: role, pid, port
 
-RCLUSTER_BASE="${CHURNFLOW_REDIS_CLUSTER_PORT:-16400}"
+# Default 16400 with the default Redis port: it follows CHURNFLOW_REDIS_PORT like the TLS ports do.
+RCLUSTER_BASE="${CHURNFLOW_REDIS_CLUSTER_PORT:-$((REDIS_PORT + 10))}"
 RCLUSTER_NODE_TIMEOUT="${CHURNFLOW_REDIS_CLUSTER_NODE_TIMEOUT_MS:-2000}"
 RCLUSTER_SIZE=6
 

@@ -6,10 +6,12 @@
 # the schema registry. The plaintext
 # ports stay as they were: the other tests and the readiness probes use them.
 
-KAFKA_TLS_PORT="${CHURNFLOW_KAFKA_TLS_PORT:-19094}"
-KAFKA_SASL_PORT="${CHURNFLOW_KAFKA_SASL_PORT:-19095}"
-REDIS_TLS_PORT="${CHURNFLOW_REDIS_TLS_PORT:-16391}"
-REGISTRY_TLS_PORT="${CHURNFLOW_REGISTRY_TLS_PORT:-18443}"
+# Defaults follow the plaintext ports (19094/19095, 16391 and 18443 with the default ones), so a run
+# that moves its plaintext ports to stay clear of another run moves these with them.
+KAFKA_TLS_PORT="${CHURNFLOW_KAFKA_TLS_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_SASL_PORT="${CHURNFLOW_KAFKA_SASL_PORT:-$((KAFKA_PORT + 3))}"
+REDIS_TLS_PORT="${CHURNFLOW_REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
+REGISTRY_TLS_PORT="${CHURNFLOW_REGISTRY_TLS_PORT:-$((REGISTRY_PORT + 362))}"
 # The SASL user every mechanism knows; its password is generated once per run dir (tls/sasl-password).
 SASL_USER="${CHURNFLOW_KAFKA_SASL_USER:-churnflow}"
 
