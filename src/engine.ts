@@ -3,7 +3,6 @@
 // integration tests start engines through here; the topology itself is the same in every mode.
 import { createHash } from 'node:crypto';
 import { decisionOptions, emitPolicy, modelLoadOptions } from './config/decision-options.js';
-import { stateRules } from './config/state-rules.js';
 import { hostname } from 'node:os';
 import { LifecycleScorer } from './operators/score-steps.js';
 import { createAliasStore, ModelRegistry } from './registry/model-registry.js';
@@ -12,16 +11,13 @@ import { ModelHandle } from './scoring/model-handle.js';
 import { ModelWatcher } from './scoring/model-watcher.js';
 import { RollbackGuard, type RollbackTrigger } from './scoring/rollback-guard.js';
 import { ShadowAgreement, type AgreementFigures } from './scoring/shadow-agreement.js';
-import { join } from 'node:path';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
 import { App } from './app.js';
 import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
-import { validationRules } from './config/validation-rules.js';
-import type { CurrentRiskRecord, DeadLetterRecord, DriftMetricRecord, RiskEventRecord } from './events/wire-types.js';
+import type { DriftMetricRecord } from './events/wire-types.js';
 import { currentRiskRecord } from './scoring/current-risk.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
-import { loadFeatureSpec } from './features/load-spec.js';
 import type { Logger } from './observability/logger.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
 import { resolveInstanceId } from './observability/instance-id.js';
@@ -29,37 +25,36 @@ import { startHttpServer } from './observability/http-server.js';
 import { reportProgress } from './observability/progress-source.js';
 import { ProgressTracker } from './observability/progress-tracker.js';
 import { loadScoringModel } from './scoring/scoring-model.js';
-import { decoderFor } from './serde/decoder-for.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
-import { createFileSink } from './sinks/file-sink.js';
-import { limitDeadLetterSinks } from './sinks/limit-dead-letters.js';
 import type { RecordSink } from './sinks/record-sink.js';
-import { createStdoutSink } from './sinks/stdout-sink.js';
-import type { OutputSinks } from './operators/write-outputs.js';
 import { fileSourceOptions } from './sources/file-input.js';
 import { createFileSource } from './sources/file-source.js';
 import type { RecordSource } from './sources/record-source.js';
-import { createSimulatorSource } from './sources/simulator-source.js';
-import { resolveSimulatorOptions } from './simulator/index.js';
-import { MemoryStateStore } from './state/memory-store.js';
+import { createSimulatorSource, type SimulatorSourceOptions } from './sources/simulator-source.js';
+import { resolveSimulatorOptions, simulationEndTime, type SimulatorOptions } from './simulator/index.js';
 import type { StateStore } from './state/state-store.js';
 import { systemClock, type Clock } from './time/clock.js';
-import { WatermarkTracker, type WatermarkOptions } from './time/watermark.js';
+import { WatermarkTracker } from './time/watermark.js';
+import { buildDecoder } from './compose/event-decoding.js';
+import { buildEventTimePolicy } from './compose/event-time-policy.js';
+import { buildSpec } from './compose/feature-spec.js';
+import { selectModel } from './compose/model.js';
+import { lazyRegistryClient } from './compose/registry-client.js';
+import { buildSinks } from './compose/sinks.js';
+import { buildStateStore } from './compose/state-store.js';
 import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
 import type { Observable } from 'rxjs';
 
 /**
- * Production edges (Kafka, Schema Registry, Redis) plug in here (engine-production.ts); a factory
- * returns undefined when the config asks for the local edge (memory store, files, simulator).
+ * The Kafka consumer-group source and the start-up checks plug in here (engine-production.ts); a
+ * source factory returns undefined when the config asks for a local source (file, simulator). Every
+ * other edge (decoder, store, sinks, model, event-time policy) comes from src/compose/, chosen by config.
  */
 export interface EdgeFactories {
   /** Runs before anything starts: e.g. wrong credentials fail start-up as CF_CONFIG_INVALID, not after ready. */
   preflight?(ctx: { readonly config: Readonly<ChurnflowConfig>; readonly logger: Logger }): Promise<void>;
   source?(ctx: EdgeContext): Promise<RecordSource | undefined>;
-  decoder?(ctx: EdgeContext): Promise<RecordDecoder | undefined>;
-  store?(ctx: EdgeContext): Promise<StateStore | undefined>;
-  sinks?(ctx: EdgeContext): Promise<OutputSinks | undefined>;
 }
 
 export interface EdgeContext {
@@ -71,8 +66,8 @@ export interface EdgeContext {
   readonly clock: Clock;
   /** Lag and acknowledged batches, for /readyz (sources report their lag here). */
   readonly progress: ProgressTracker;
-  /** The decoder, once built (sources that prefetch per batch call its prepare()). */
-  decoder?: RecordDecoder;
+  /** The decoder (sources that prefetch per batch call its prepare()). */
+  readonly decoder: RecordDecoder;
   /** The topology's event-time tracker (sources with offsets persist and restore its frontiers). */
   readonly watermarks: WatermarkTracker;
   /** Streams (partitions) this instance no longer reads: their event-time state goes everywhere. */
@@ -106,8 +101,8 @@ export async function createEngine(
     factories?: EdgeFactories;
     clock?: Clock;
     metrics?: EngineMetrics;
-    /** "Now" for future-timestamp checks, when it differs from the clock (simulated or replayed time). */
-    validationClock?: Clock;
+    /** With source.kind simulator: these simulated customers (default: the simulator's defaults), paced. */
+    simulator?: { readonly options: SimulatorOptions; readonly pacing?: SimulatorSourceOptions };
     /** Wraps the drift output (e.g. the demo's tally), whatever edge provides it. */
     wrapDriftSink?: (sink: RecordSink<DriftMetricRecord>) => RecordSink<DriftMetricRecord>;
   },
@@ -119,7 +114,7 @@ export async function createEngine(
   app.starting();
   try {
     await options.factories?.preflight?.({ config, logger });
-    const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
+    const spec = buildSpec(config);
     const fallback = config.fallback.enabled ? createFallbackScorer(config.fallback, spec.columns) : undefined;
     const handle = new ModelHandle((m, err) => (err ? logger.warn({ err, model: m.manifest.version }, 'closing a replaced model failed') : logger.debug({ model: m.manifest.version }, 'replaced model closed')));
     // Owned first, so closed last: in-flight batches of a drain are scored by the same models.
@@ -128,10 +123,11 @@ export async function createEngine(
     const production = handle.get('production');
     if (!production && !fallback) throw new ChurnflowError('CF_MODEL_UNAVAILABLE', 'no production model could be loaded and fallback.enabled is false');
     logger.info({ model: production ? `${production.manifest.name}@${production.manifest.version}` : 'none: fallback rules score', spec: spec.hash, registry: models.registry ? config.model.registry.dir : 'pinned' }, 'models ready');
-    // One event-time rule for lateness and drift windows, judged against the same "now" as the future-time check.
-    const watermarkOptions = eventTimeRule(config, options.validationClock ?? clock);
-    const watermarks = new WatermarkTracker(watermarkOptions);
-    const appliedWatermarks = new WatermarkTracker(watermarkOptions);
+    const simulator = config.source.kind === 'simulator' ? (options.simulator ?? { options: resolveSimulatorOptions({}) }) : undefined;
+    // One event-time rule for validation, lateness and drift windows, the watermark judged against the same "now" as the future-time check.
+    const eventTime = buildEventTimePolicy(config, { ...(simulator ? { simulatedEnd: simulationEndTime(simulator.options) } : {}), wallClock: clock });
+    const watermarks = eventTime.watermarks(eventTime.validationClock);
+    const appliedWatermarks = eventTime.watermarks(eventTime.validationClock);
     const revokeStreams = (streams: readonly string[]) => {
       for (const s of streams) {
         watermarks.remove(s);
@@ -139,14 +135,12 @@ export async function createEngine(
       }
     };
     const progress = new ProgressTracker({ stallAfterMs: config.http.readiness.stallAfterMs, clock });
-    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, watermarks, revokeStreams, progress };
-    const f = options.factories ?? {};
-
-    const store = (await f.store?.(ctx)) ?? app.own('state', new MemoryStateStore(stateRules(config, spec, () => metrics.stateBudgetExceeded.inc())), (s) => s.close());
-    const decoder = (await f.decoder?.(ctx)) ?? decoderFor(config.input, config.source.kind === 'file' ? { kind: 'file', path: config.source.file! } : { kind: 'simulator' });
-    ctx.decoder = decoder;
-    const sinks = limitDeadLetterSinks((await f.sinks?.(ctx)) ?? localSinks(config, app), config.sinks.deadLetter);
-    const source = reportProgress((await f.source?.(ctx)) ?? localSource(config, app, clock), progress);
+    const registry = lazyRegistryClient(config, app);
+    const store = app.own('state', buildStateStore(config, spec, { onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
+    const decoder = buildDecoder(config, config.source.kind === 'file' ? { kind: 'file', path: config.source.file! } : config.source.kind === 'kafka' ? { kind: 'kafka', registry, clock } : { kind: 'simulator' });
+    const sinks = await buildSinks(config, { owner: app, registry, logger });
+    const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, decoder, watermarks, revokeStreams, progress };
+    const source = reportProgress((await options.factories?.source?.(ctx)) ?? localSource(config, app, clock, simulator), progress);
     app.onStop(() => source.stop());
 
     const http = config.http.enabled
@@ -170,8 +164,7 @@ export async function createEngine(
       : undefined;
 
     // Drift, performance and rollback records share one output (the drift topic, or drift.ndjson).
-    const rawDriftSink = sinks.drift ?? (config.monitoring.enabled || config.model.rollback.enabled ? app.own('drift-sink', createFileSink<DriftMetricRecord>(join(config.sinks.dir, 'drift.ndjson'), 'drift-metric'), (s) => s.close()) : undefined);
-    const driftSink = rawDriftSink && options.wrapDriftSink ? options.wrapDriftSink(rawDriftSink) : rawDriftSink;
+    const driftSink = sinks.drift && options.wrapDriftSink ? options.wrapDriftSink(sinks.drift) : sinks.drift;
     const drift =
       config.monitoring.enabled && production && driftSink
         ? {
@@ -188,14 +181,14 @@ export async function createEngine(
       {
         source,
         decoder,
-        rules: validationRules(config),
+        rules: eventTime.rules,
         store,
         spec,
         model: () => handle.get('production'),
         scoring: lifecycle,
         sinks,
         clock,
-        ...(options.validationClock ? { validationClock: options.validationClock } : {}),
+        validationClock: eventTime.validationClock,
         metrics,
         watermarks,
         ...(drift ? { drift } : {}),
@@ -205,7 +198,7 @@ export async function createEngine(
         },
       },
       {
-        allowedLatenessMs: config.engine.allowedLatenessMs,
+        allowedLatenessMs: eventTime.allowedLatenessMs,
         batch: config.engine.batch,
         maxInFlight: config.engine.maxInFlight,
         risk: emitPolicy(config.engine.risk),
@@ -230,12 +223,6 @@ export async function createEngine(
   }
 }
 
-/** The watermark rule from config: skew bound and idleness against the event-time "now". */
-export function eventTimeRule(config: Readonly<ChurnflowConfig>, now: Clock): WatermarkOptions {
-  const { maxSkewMs, idleTimeoutMs } = config.engine.watermark;
-  return { allowedLatenessMs: config.engine.allowedLatenessMs, maxSkewMs, ...(idleTimeoutMs > 0 ? { idleTimeoutMs } : {}), clock: now };
-}
-
 /** Ready = RUNNING and not stalled (records waiting, no batch acknowledged for http.readiness.stallAfterMs). */
 function readiness(app: App, progress: ProgressTracker): { state: string; ready: boolean; reason?: string } {
   if (!app.ready) return { state: app.state, ready: false, reason: `lifecycle is ${app.state}, not RUNNING` };
@@ -243,27 +230,10 @@ function readiness(app: App, progress: ProgressTracker): { state: string; ready:
   return v.stalled ? { state: app.state, ready: false, reason: v.reason } : { state: app.state, ready: true };
 }
 
-function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock): RecordSource {
+function localSource(config: Readonly<ChurnflowConfig>, app: App, clock: Clock, simulator: { readonly options: SimulatorOptions; readonly pacing?: SimulatorSourceOptions } | undefined): RecordSource {
   if (config.source.kind === 'file') return app.own('source', createFileSource(config.source.file!, clock, fileSourceOptions(config.input)), (s) => s.close());
-  if (config.source.kind === 'simulator') return app.own('source', createSimulatorSource(resolveSimulatorOptions({}), clock), (s) => s.close());
+  if (simulator) return app.own('source', createSimulatorSource(simulator.options, clock, simulator.pacing), (s) => s.close());
   throw new ChurnflowError('CF_CONFIG_INVALID', `source.kind '${config.source.kind}' needs the production edges (churnflow run)`);
-}
-
-function localSinks(config: Readonly<ChurnflowConfig>, app: App): OutputSinks {
-  if (config.sinks.kind === 'stdout') {
-    const out = createStdoutSink<RiskEventRecord>();
-    const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(config.sinks.dir, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
-    return { risk: out, deadLetter: dead, late: dead };
-  }
-  if (config.sinks.kind === 'file') {
-    const risk: RecordSink<RiskEventRecord> = app.own('risk-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
-    // The compacted topic's file form: an append-only log whose last line per customer is its current risk.
-    const currentRisk = app.own('current-risk-sink', createFileSink<CurrentRiskRecord>(join(config.sinks.dir, 'current-risk.ndjson'), 'current-risk'), (s) => s.close());
-    const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(config.sinks.dir, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
-    const shadow = config.model.shadow.enabled ? app.own('shadow-sink', createFileSink<RiskEventRecord>(join(config.sinks.dir, 'shadow-risk-events.ndjson'), 'risk-event'), (s) => s.close()) : undefined;
-    return { risk, currentRisk, deadLetter: dead, late: dead, ...(shadow ? { shadow } : {}) };
-  }
-  throw new ChurnflowError('CF_CONFIG_INVALID', `sinks.kind '${config.sinks.kind}' needs the production edges (churnflow run)`);
 }
 
 /** Agreement of production and the shadow model over the latest pairs (the metrics' source). */
@@ -290,30 +260,32 @@ async function startModels(
 ): Promise<StartedModels> {
   const { logger, metrics, app } = ctx;
   const loadOptions = modelLoadOptions(config);
-  if (config.model.dir !== undefined) {
+  // The same selection as every command's (src/compose/model.ts): a pinned bundle, else the alias.
+  const selection = selectModel(config);
+  if (selection.kind === 'pinned') {
     if (config.model.shadow.enabled || config.model.canary.share > 0 || config.model.rollback.enabled) {
-      logger.warn({ dir: config.model.dir }, 'model.dir pins one bundle: shadow, canary and automatic rollback need the registry and are off');
+      logger.warn({ dir: selection.dir }, 'model.dir pins one bundle: shadow, canary and automatic rollback need the registry and are off');
     }
     try {
-      const model = await loadScoringModel(config.model.dir, spec, loadOptions);
+      const model = await loadScoringModel(selection.dir, spec, loadOptions);
       handle.set('production', model);
       metrics.modelInfo.set({ model_name: model.manifest.name, model_version: model.manifest.version }, 1);
     } catch (err) {
       // A bundle trained on another feature spec is a configuration error, not an outage.
       if (err instanceof ChurnflowError && err.code === 'CF_MODEL_SPEC_MISMATCH') throw err;
       metrics.modelLoadFailures.inc({ alias: 'pinned', model_version: 'unknown' });
-      logger.error({ err, dir: config.model.dir }, 'cannot load the model bundle; the fallback rules score until it can');
+      logger.error({ err, dir: selection.dir }, 'cannot load the model bundle; the fallback rules score until it can');
     }
     return {};
   }
   const aliases = app.own('model-aliases', createAliasStore(config), (s) => s.close());
-  const registry = new ModelRegistry({ root: config.model.registry.dir, aliases });
+  const registry = new ModelRegistry({ root: selection.registryDir, aliases });
   const watcher = new ModelWatcher({
     store: aliases,
-    bundleDir: (version) => registry.bundleDir(config.model.name, version),
-    name: config.model.name,
+    bundleDir: (version) => registry.bundleDir(selection.name, version),
+    name: selection.name,
     // The configured alias scores (the production slot); the candidate alias shadows or canaries beside it.
-    slots: config.model.alias === 'production' && (config.model.shadow.enabled || config.model.canary.share > 0) ? { production: 'production', candidate: 'candidate' } : { production: config.model.alias },
+    slots: selection.alias === 'production' && (config.model.shadow.enabled || config.model.canary.share > 0) ? { production: 'production', candidate: 'candidate' } : { production: selection.alias },
     spec,
     handle,
     clock: ctx.clock,

@@ -43,6 +43,8 @@ export interface SnapshotEdges {
   /** Where labelled rows go, in observation order; without it they are collected into the result. */
   readonly rows?: SnapshotRowSink;
   readonly scheduler?: SchedulerLike;
+  /** The event-time tracker under the run's watermark rule (src/compose/event-time-policy.ts); default: lateness only. */
+  readonly watermarks?: WatermarkTracker;
 }
 
 /** The rows a labels file asks for instead of the grid. */
@@ -106,7 +108,7 @@ export function trainingSnapshotTopology(edges: SnapshotEdges, options: Snapshot
   const { spec, store } = edges;
   return defer(() => {
     const flow = new FlowControl(options.maxInFlight);
-    const watermarks = new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
+    const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
     // Grid rows waiting for their label (observation order); written once the watermark passes their horizon.
     const pending: PendingRow[] = [];
     let pendingHead = 0;

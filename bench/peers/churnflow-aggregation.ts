@@ -4,10 +4,10 @@
 // risk events: the work the Kafka Streams peer does too, on the shipped configuration's settings.
 import { concatMap, lastValueFrom, tap } from 'rxjs';
 import type { ChurnflowConfig } from '../../src/config/config-schema.js';
-import { stateRules } from '../../src/config/state-rules.js';
-import { eventTimeRule } from '../../src/engine.js';
-import { DEFAULT_VALIDATION_RULES } from '../../src/events/validate-event.js';
-import { loadFeatureSpec } from '../../src/features/load-spec.js';
+import { buildDecoder, kafkaSourceOptions } from '../../src/compose/event-decoding.js';
+import { buildEventTimePolicy } from '../../src/compose/event-time-policy.js';
+import { buildSpec } from '../../src/compose/feature-spec.js';
+import { buildStateStore } from '../../src/compose/state-store.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { acknowledge } from '../../src/operators/acknowledge.js';
 import { aggregateBatch } from '../../src/operators/apply-to-state.js';
@@ -16,15 +16,10 @@ import { microBatch } from '../../src/operators/micro-batch.js';
 import { routeLateEvents } from '../../src/operators/route-late-events.js';
 import { validateEvents } from '../../src/operators/validate-events.js';
 import { RegistryClient } from '../../src/serde/registry-client.js';
-import { RegistryActivityDecoder } from '../../src/serde/registry-decoder.js';
 import { FlowControl } from '../../src/sources/flow-control.js';
 import { createKafkaSource } from '../../src/sources/kafka-source.js';
-import { MemoryStateStore } from '../../src/state/memory-store.js';
-import { RedisStateStore } from '../../src/state/redis-store.js';
 import { commitStaged } from '../../src/state/stage-deltas.js';
-import type { StateStore } from '../../src/state/state-store.js';
 import { systemClock } from '../../src/time/clock.js';
-import { WatermarkTracker } from '../../src/time/watermark.js';
 
 /**
  * Reads the config's activity topic with its group from the beginning until `expect` records are
@@ -32,17 +27,16 @@ import { WatermarkTracker } from '../../src/time/watermark.js';
  * request to then. The store is `config.state.kind` (redis or memory).
  */
 export async function runAggregationOnly(config: Readonly<ChurnflowConfig>, expect: number, logger: Logger): Promise<number> {
-  const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const rules = stateRules(config, spec);
-  const store: StateStore = config.state.kind === 'redis' ? new RedisStateStore({ url: config.state.redis.url, keyPrefix: config.state.redis.keyPrefix, ...rules }) : new MemoryStateStore(rules);
+  // The engine's own parts (src/compose/), without scoring: the spec, store, decoder and event-time policy.
+  const spec = buildSpec(config);
+  const store = buildStateStore(config, spec);
   const registry = new RegistryClient({ url: config.schemaRegistry.url, maxCachedIds: config.schemaRegistry.cache.maxCachedIds });
-  const decoder = new RegistryActivityDecoder({ registry, input: config.input });
-  const watermarks = new WatermarkTracker(eventTimeRule(config, systemClock));
+  const decoder = buildDecoder(config, { kind: 'kafka', registry: () => registry, clock: systemClock });
+  const eventTime = buildEventTimePolicy(config);
+  const watermarks = eventTime.watermarks(eventTime.validationClock);
   const k = config.kafka;
-  const source = createKafkaSource(
-    { brokers: k.brokers, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs },
-    { logger, clock: systemClock, prepare: (recs) => decoder.prepare(recs), watermarks },
-  );
+  const prepare = decoder.prepare?.bind(decoder);
+  const source = createKafkaSource(kafkaSourceOptions(config, { clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity }), { logger, clock: systemClock, ...(prepare ? { prepare } : {}), watermarks });
   const flow = new FlowControl(config.engine.maxInFlight);
   let acknowledged = 0;
   const t0 = performance.now();
@@ -51,8 +45,8 @@ export async function runAggregationOnly(config: Readonly<ChurnflowConfig>, expe
     await lastValueFrom(
       source.records(flow).pipe(
         decodeRecords(decoder),
-        validateEvents(DEFAULT_VALIDATION_RULES, systemClock),
-        routeLateEvents({ allowedLatenessMs: config.engine.allowedLatenessMs }, watermarks),
+        validateEvents(eventTime.rules, eventTime.validationClock),
+        routeLateEvents(eventTime.watermarkOptions(eventTime.validationClock), watermarks),
         microBatch(config.engine.batch),
         concatMap(async (items) => {
           const batch = await aggregateBatch(items, store, spec);

@@ -1,9 +1,13 @@
 // Reads the experiment's inputs: risk events (NDJSON RiskEventRecord) folded into one arm per customer,
-// and activity events reduced to the assigned customers' cancellation times and the data's end.
+// and activity events (read like every other path's, through the input mapping) reduced to the
+// assigned customers' cancellation times and the data's end.
 import { z } from 'zod';
 import { ChurnflowError } from '../errors.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
-import { ActivityCodec } from '../serde/activity-codec.js';
+import { lastValueFrom, tap } from 'rxjs';
+import type { EventDecoding } from '../compose/event-decoding.js';
+import type { RawRecord } from '../events/activity-event.js';
+import { FlowControl } from '../sources/flow-control.js';
 import { assignArm, type ArmAssignment } from './experiment-readout.js';
 import { ndjsonLines } from './read-ndjson.js';
 
@@ -61,29 +65,43 @@ export interface OutcomeSummary {
   readonly lastEventTime: number | null;
 }
 
-export async function readOutcomes(path: string, spec: CompiledSpec, customers: ReadonlySet<string>): Promise<OutcomeSummary> {
-  const codec = new ActivityCodec();
+/**
+ * The outcomes as every other path reads events: a file (NDJSON, CSV or Avro) through the config's
+ * input mapping (src/compose/event-decoding.ts). A record that does not decode is counted and skipped;
+ * a mapping that maps nothing fails loudly at the end (CF_MAPPING_NO_MATCH).
+ */
+export async function readOutcomes(input: Pick<EventDecoding, 'source' | 'decoder' | 'finish'>, spec: CompiledSpec, customers: ReadonlySet<string>): Promise<OutcomeSummary> {
   const labelTimes = new Map<string, number[]>();
   let events = 0;
   let invalid = 0;
   let labelEvents = 0;
   let lastEventTime: number | null = null;
-  for await (const { text } of ndjsonLines(path)) {
+  const flow = new FlowControl(1024);
+  const take = (record: RawRecord) => {
+    flow.release();
     let event;
     try {
-      event = codec.fromJsonText(text);
-    } catch {
+      event = input.decoder.decode(record);
+    } catch (err) {
+      // Only a record's own defect is skipped; a mapping that fails as a whole stops the readout.
+      if (err instanceof ChurnflowError) throw err;
       invalid++;
-      continue;
+      return;
     }
     events++;
     lastEventTime = Math.max(lastEventTime ?? event.eventTime, event.eventTime);
-    if (!spec.isLabelEvent(event)) continue;
+    if (!spec.isLabelEvent(event)) return;
     labelEvents++;
-    if (!customers.has(event.customerId)) continue;
+    if (!customers.has(event.customerId)) return;
     const times = labelTimes.get(event.customerId) ?? [];
     times.push(event.eventTime);
     labelTimes.set(event.customerId, times);
+  };
+  try {
+    await lastValueFrom(input.source.records(flow).pipe(tap(take)), { defaultValue: undefined });
+  } finally {
+    await input.source.close();
   }
+  input.finish();
   return { labelTimes, events, invalid, labelEvents, lastEventTime };
 }

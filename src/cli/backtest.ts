@@ -12,18 +12,16 @@ import { formatDate } from '../backtest/format-number.js';
 import { reportJson } from '../backtest/report-json.js';
 import { renderReportHtml } from '../backtest/report-html.js';
 import { ChurnflowError } from '../errors.js';
-import { loadConfig } from '../config/load-config.js';
-import { validationRules } from '../config/validation-rules.js';
-import { loadFeatureSpec } from '../features/load-spec.js';
-import { loadScoringModel, type ScoringModel } from '../scoring/scoring-model.js';
-import { decoderFor, finishDecoding } from '../serde/decoder-for.js';
-import { simulationEndTime, type SimulatorOptions } from '../simulator/index.js';
-import { openFileInput } from '../sources/file-input.js';
+import type { ScoringModel } from '../scoring/scoring-model.js';
+import type { SimulatorOptions } from '../simulator/index.js';
 import { readLabelFile } from '../sources/label-file.js';
-import { createSimulatorSource } from '../sources/simulator-source.js';
-import { MemoryStateStore } from '../state/memory-store.js';
-import { fixedClock, systemClock } from '../time/clock.js';
-import { addSimulatorFlags, dateFlag, floatFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
+import { createFileSink } from '../sinks/file-sink.js';
+import type { DeadLetterRecord } from '../events/wire-types.js';
+import { buildSpec } from '../compose/feature-spec.js';
+import { buildModel, resolveModelDir } from '../compose/model.js';
+import { buildOfflineReplay } from '../compose/offline-replay.js';
+import { addSimulatorFlags, budgetLine, dateFlag, floatFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
+import { loadCommandConfig } from './command-config.js';
 
 export interface ModelRef {
   readonly label?: string;
@@ -32,11 +30,16 @@ export interface ModelRef {
 
 export interface BacktestRunOptions {
   readonly source: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'simulator'; readonly options: SimulatorOptions };
-  /** Config file: input mappings and declared kinds for the file, validation limits (default: the defaults and CHURNFLOW_* env). */
+  /** Config file: input mappings and declared kinds for the file, validation limits, event time, state budget, model registry (default: the defaults and CHURNFLOW_* env). */
   readonly config?: string;
+  /** None: the version the registry's production alias (model.alias) points at. */
   readonly models: readonly ModelRef[];
-  readonly spec: string;
-  readonly allowedLatenessMs: number;
+  /** Default: features.spec of the config. */
+  readonly spec?: string;
+  /** Overrides engine.allowedLatenessMs. */
+  readonly allowedLatenessMs?: number;
+  /** Refused and too-late records go here (NDJSON). */
+  readonly deadLetters?: string;
   readonly everyDays: number;
   readonly warmupDays: number;
   /** A labels file: score exactly its rows with its labels, instead of the grid and the spec's label. */
@@ -56,6 +59,8 @@ export interface BacktestRunResult {
   readonly report: BacktestReport;
   readonly jsonPath: string;
   readonly htmlPath: string;
+  /** Times a customer's state was cut to state.maxBytesPerCustomer during the replay. */
+  readonly budgetCuts: number;
 }
 
 /** `label=dir` names a model; a bare dir is named by its folder, name@version for a registry bundle (made unique with #2, #3 …). */
@@ -92,25 +97,25 @@ function resolveCosts(given: Partial<Costs>, first: ScoringModel, firstLabel: st
 }
 
 export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunResult> {
-  if (o.models.length === 0) throw new ChurnflowError('CF_INPUT_INVALID', 'give at least one --model');
   if (o.from !== null && o.to !== null && o.from > o.to) throw new ChurnflowError('CF_INPUT_INVALID', `--from ${formatDate(o.from)} is after --to ${formatDate(o.to)}`);
-  const spec = loadFeatureSpec(o.spec, { allowedLatenessMs: o.allowedLatenessMs });
-  const labels = uniqueLabels(o.models);
+  const config = loadCommandConfig(o);
+  const spec = buildSpec(config, o.spec);
+  // No --model: the registry's production alias, as every command that scores.
+  const refs: readonly ModelRef[] = o.models.length > 0 ? o.models : [{ dir: await resolveModelDir(config) }];
+  const labels = uniqueLabels(refs);
   const models: ScoringModel[] = [];
+  const deadLetters = o.deadLetters ? createFileSink<DeadLetterRecord>(o.deadLetters, 'dead-letter') : undefined;
   try {
     // Load (and so check the spec hash of) every bundle before the replay: a refusal costs nothing.
-    for (const ref of o.models) models.push(await loadScoringModel(ref.dir, spec));
+    for (const ref of refs) models.push(await buildModel(config, spec, { modelOverride: ref.dir, explain: false }));
     const { costs, source: costsSource } = resolveCosts(o.costs, models[0]!, labels[0]!);
-    const sim = o.source.kind === 'simulator' ? o.source.options : undefined;
-    const clock = o.now !== undefined ? fixedClock(o.now) : sim ? fixedClock(simulationEndTime(sim)) : systemClock;
-    const config = loadConfig(o.config ? { file: o.config } : {});
-    const { source, decoder } = o.source.kind === 'file' ? openFileInput(config.input, o.source.path, clock) : { source: createSimulatorSource(o.source.options, clock), decoder: decoderFor(config.input, { kind: 'simulator' }) };
+    const replay = buildOfflineReplay(config, spec, o.source.kind === 'file' ? o.source : { kind: 'simulator', options: o.source.options }, o.now !== undefined ? { now: o.now } : {});
     const labelFile = o.labels ? readLabelFile(o.labels) : undefined;
     const scored = await lastValueFrom(
       backtestTopology(
-        { source, decoder, rules: validationRules(config), store: new MemoryStateStore({ layout: spec.layout }), spec, clock, models },
+        { ...replay.edges, models, ...(deadLetters ? { deadLetters } : {}) },
         {
-          allowedLatenessMs: o.allowedLatenessMs,
+          allowedLatenessMs: replay.policy.allowedLatenessMs,
           batch: { maxSize: 1024, maxWaitMs: 20 },
           maxInFlight: 4096,
           schedule: labelFile ? { labels: labelFile } : { everyDays: o.everyDays, warmupDays: o.warmupDays },
@@ -119,10 +124,10 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
         },
       ),
     );
-    finishDecoding(decoder);
+    replay.finish();
     const identities: ModelIdentity[] = models.map((m, i) => ({
       label: labels[i]!,
-      dir: o.models[i]!.dir,
+      dir: refs[i]!.dir,
       name: m.manifest.name,
       version: m.manifest.version,
       featureSpecHash: m.manifest.feature_spec_hash,
@@ -161,17 +166,18 @@ export async function runBacktest(o: BacktestRunOptions): Promise<BacktestRunRes
     const htmlPath = join(o.outDir, 'report.html');
     writeFileSync(jsonPath, reportJson(report));
     writeFileSync(htmlPath, renderReportHtml(report));
-    return { report, jsonPath, htmlPath };
+    return { report, jsonPath, htmlPath, budgetCuts: replay.budgetCuts() };
   } finally {
     for (const m of models) await m.close();
+    await deadLetters?.close();
   }
 }
 
 interface BacktestFlags extends SimulatorFlags {
   input?: string;
   config?: string;
-  model: ModelRef[];
-  spec: string;
+  model?: ModelRef[];
+  spec?: string;
   from?: number;
   to?: number;
   contactCost?: number;
@@ -180,9 +186,10 @@ interface BacktestFlags extends SimulatorFlags {
   gridStep: number;
   everyDays: number;
   warmupDays: number;
-  allowedLatenessMs: number;
+  allowedLatenessMs?: number;
   now?: number;
   labels?: string;
+  deadLetters?: string;
   out: string;
   generatedAt?: number;
 }
@@ -197,9 +204,9 @@ export function backtestCommand(): Command {
   const cmd = new Command('backtest').description('score a past period with one or more model bundles and write a readable report (report.html + report.json)');
   cmd
     .option('-i, --input <file>', 'history to replay (.ndjson, .csv or .avro); without it, the simulator generates it')
-    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits')
-    .requiredOption('-m, --model <[label=]dir>', 'model bundle to evaluate (repeat to compare models side by side)', collectModel)
-    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
+    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits, event time (engine.allowedLatenessMs, engine.watermark), state budget, model registry, features.spec')
+    .option('-m, --model <[label=]dir>', "model bundle to evaluate (repeat to compare models side by side; default: the version the registry's production alias points at)", collectModel)
+    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file (default: features.spec of the config)")
     .option('--from <date>', 'first observation date to evaluate (inclusive)', dateFlag)
     .option('--to <date>', 'last observation date to evaluate (inclusive)', dateFlag)
     .option('--contact-cost <n>', 'cost of contacting one customer (default: the first model manifest’s)', floatFlag('--contact-cost', Number.MIN_VALUE, 1e12))
@@ -208,7 +215,8 @@ export function backtestCommand(): Command {
     .option('--grid-step <step>', 'spacing of the threshold grid of the campaign table', floatFlag('--grid-step', 0.0001, 0.5), 0.01)
     .option('--every-days <n>', 'days between observation times', intFlag('--every-days', 1, 365), 7)
     .option('--warmup-days <n>', 'days of history before the first observation', intFlag('--warmup-days', 0, 3650), 30)
-    .option('--allowed-lateness-ms <ms>', 'event-time allowed lateness', intFlag('--allowed-lateness-ms', 0, 86_400_000), 3_600_000)
+    .option('--allowed-lateness-ms <ms>', 'event-time allowed lateness (overrides engine.allowedLatenessMs; default 3600000)', intFlag('--allowed-lateness-ms', 0, 86_400_000))
+    .option('--dead-letters <file>', 'write refused and too-late records here (NDJSON)')
     .option('--now <date>', "reference 'now' for future-timestamp checks (default: end of the simulated period, or the wall clock)", dateFlag)
     .option('--generated-at <time>', 'print this time in the report (default: none, so reruns give identical files)', dateFlag)
     .option('--labels <file>', 'score exactly the rows of this labels file (CSV or NDJSON: customer_id, observation_time, label, optional group) instead of the --every-days grid')
@@ -220,9 +228,10 @@ export function backtestCommand(): Command {
     const result = await runBacktest({
       source: flags.input ? { kind: 'file', path: flags.input } : { kind: 'simulator', options: simulatorOptionsFrom(flags) },
       ...(flags.config ? { config: flags.config } : {}),
-      models: flags.model,
-      spec: flags.spec,
-      allowedLatenessMs: flags.allowedLatenessMs,
+      models: flags.model ?? [],
+      ...(flags.spec !== undefined ? { spec: flags.spec } : {}),
+      ...(flags.allowedLatenessMs !== undefined ? { allowedLatenessMs: flags.allowedLatenessMs } : {}),
+      ...(flags.deadLetters ? { deadLetters: flags.deadLetters } : {}),
       everyDays: flags.everyDays,
       warmupDays: flags.warmupDays,
       ...(flags.labels ? { labels: flags.labels } : {}),
@@ -240,7 +249,7 @@ export function backtestCommand(): Command {
     });
     const secs = (performance.now() - started) / 1000;
     process.stderr.write(
-      [`backtest: ${result.report.models.length} model(s) on ${result.report.data.rows} rows in ${secs.toFixed(1)} s`, ...result.report.summary.map((s) => `  ${s}`), `  → ${result.htmlPath}`, `  → ${result.jsonPath}`].join('\n') + '\n',
+      [`backtest: ${result.report.models.length} model(s) on ${result.report.data.rows} rows in ${secs.toFixed(1)} s${budgetLine(result.budgetCuts)}`, ...result.report.summary.map((s) => `  ${s}`), `  → ${result.htmlPath}`, `  → ${result.jsonPath}`].join('\n') + '\n',
     );
   });
   return cmd;

@@ -68,3 +68,8 @@ export function simulatorOptionsFrom(flags: SimulatorFlags): SimulatorOptions {
   }
   return resolveSimulatorOptions(partial);
 }
+
+/** Says when the state budget cut customers' history (their oldest days folded into the archive); empty otherwise. */
+export function budgetLine(cuts: number): string {
+  return cuts > 0 ? `, ${cuts} state cuts to state.maxBytesPerCustomer` : '';
+}

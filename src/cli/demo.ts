@@ -12,9 +12,6 @@ import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { createFallbackScorer } from '../scoring/fallback-scorer.js';
 import { modelRef } from '../scoring/scoring-ref.js';
-import { simulationEndTime } from '../simulator/index.js';
-import { createSimulatorSource } from '../sources/simulator-source.js';
-import { systemClock } from '../time/clock.js';
 import { buildDemoSummary } from './demo-summary.js';
 import { addSimulatorFlags, floatFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
 
@@ -78,16 +75,10 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   }
   const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
   const sim = simulatorOptionsFrom(flags);
-  const simEnd = simulationEndTime(sim);
   mkdirSync(flags.out, { recursive: true });
   const driftTally = new DriftTally();
-  const engine = await createEngine(config, {
-    logger,
-    // Future-timestamp checks against the later of now and the simulated end: simulated history may lie ahead of today.
-    validationClock: { now: () => Math.max(systemClock.now(), simEnd) },
-    wrapDriftSink: (sink) => driftTally.wrap(sink),
-    factories: { source: async (ctx) => ctx.app.own('source', createSimulatorSource(sim, systemClock, { eventsPerSecond: flags.speed }), (src) => src.close()) },
-  });
+  // The engine's simulator source; the event-time policy judges future times against the simulated end.
+  const engine = await createEngine(config, { logger, simulator: { options: sim, pacing: { eventsPerSecond: flags.speed } }, wrapDriftSink: (sink) => driftTally.wrap(sink) });
   engine.app.installSignalHandlers();
   const production = engine.models.get('production');
   const candidate = engine.models.get('candidate');

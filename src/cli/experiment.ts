@@ -8,8 +8,10 @@ import { experimentReadout, type ExperimentReadout } from '../backtest/experimen
 import { readoutText } from '../backtest/experiment-text.js';
 import { toSnakeKeys } from '../backtest/report-json.js';
 import { ChurnflowError } from '../errors.js';
-import { loadFeatureSpec } from '../features/load-spec.js';
+import { buildEventDecoding } from '../compose/event-decoding.js';
+import { buildSpec } from '../compose/feature-spec.js';
 import { dateFlag, floatFlag, intFlag } from './common.js';
+import { loadCommandConfig } from './command-config.js';
 
 export const READOUT_FORMAT = 'churnflow.experiment-readout/v1';
 
@@ -23,7 +25,10 @@ export interface ExperimentRunOptions {
   readonly confidence: number;
   /** Last instant the outcomes cover; default: the latest event time in the outcomes file. */
   readonly outcomesEnd?: number;
-  readonly spec: string;
+  /** Default: features.spec of the config. */
+  readonly spec?: string;
+  /** Config file: the input mapping (and declared kinds) the outcomes file is read with, features.spec. */
+  readonly config?: string;
 }
 
 export interface ExperimentRunResult {
@@ -41,9 +46,10 @@ export interface ExperimentRunResult {
 
 export async function runExperiment(o: ExperimentRunOptions): Promise<ExperimentRunResult> {
   if (o.treatment === o.control) throw new ChurnflowError('CF_INPUT_INVALID', `--treatment and --control are both '${o.treatment}'`);
-  const spec = loadFeatureSpec(o.spec);
+  const config = loadCommandConfig(o);
+  const spec = buildSpec(config, o.spec);
   const risk = await readArmAssignments(o.risk);
-  const outcomes = await readOutcomes(o.outcomes, spec, new Set(risk.assignments.keys()));
+  const outcomes = await readOutcomes(buildEventDecoding(config, { kind: 'file', path: o.outcomes }), spec, new Set(risk.assignments.keys()));
   const readout = experimentReadout(risk.assignments.values(), outcomes.labelTimes, {
     horizonDays: o.horizonDays ?? spec.spec.label.horizonDays,
     treatmentArm: o.treatment,
@@ -77,7 +83,8 @@ interface ExperimentFlags {
   control: string;
   confidence: number;
   outcomesEnd?: number;
-  spec: string;
+  spec?: string;
+  config?: string;
   out?: string;
 }
 
@@ -85,13 +92,14 @@ export function experimentCommand(): Command {
   const cmd = new Command('experiment').description('read out a retention experiment: churn per arm, difference, confidence interval, p-value, customers saved');
   cmd
     .requiredOption('--risk <file>', 'risk events (NDJSON RiskEventRecord) with experiment_arm set')
-    .requiredOption('--outcomes <file>', 'activity events (NDJSON) after the risk events: the cancellations')
+    .requiredOption('--outcomes <file>', 'activity events after the risk events, the cancellations among them: NDJSON, CSV or Avro, in your own shape through the input mapping of --config')
+    .option('-c, --config <file>', 'config: the input mapping and declared kinds the outcomes are read with, features.spec')
     .option('--horizon-days <n>', "days after assignment in which a cancellation counts (default: the spec's label horizon, 30)", intFlag('--horizon-days', 1, 365))
     .option('--treatment <arm>', 'name of the treatment arm', 'treatment')
     .option('--control <arm>', 'name of the control arm', 'control')
     .option('--confidence <level>', 'confidence level of the interval', floatFlag('--confidence', 0.5, 0.9999), 0.95)
     .option('--outcomes-end <date>', 'last time the outcomes cover (default: the latest event in --outcomes)', dateFlag)
-    .option('--spec <ref>', "feature spec whose label defines churn: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
+    .option('--spec <ref>', "feature spec whose label defines churn: 'builtin:churn_default' or a JSON/YAML file (default: features.spec of the config)")
     .option('-o, --out <file>', 'also write the readout as JSON here');
   cmd.action(async (flags: ExperimentFlags) => {
     const result = await runExperiment({
@@ -102,7 +110,8 @@ export function experimentCommand(): Command {
       control: flags.control,
       confidence: flags.confidence,
       ...(flags.outcomesEnd !== undefined ? { outcomesEnd: flags.outcomesEnd } : {}),
-      spec: flags.spec,
+      ...(flags.spec !== undefined ? { spec: flags.spec } : {}),
+      ...(flags.config !== undefined ? { config: flags.config } : {}),
     });
     process.stdout.write(readoutText(result.readout));
     const i = result.inputs;

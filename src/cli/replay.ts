@@ -1,34 +1,23 @@
 // `churnflow replay`: the scoring topology over history — NDJSON or Avro container files, or Kafka
 // topics from a timestamp to an end — in event time, as fast as the machine allows. Deterministic:
 // the same input and model give byte-identical outputs (times come from the input, see ReplayClock).
-import { stateRules } from '../config/state-rules.js';
-import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { churnScoringTopology } from '../../topologies/churn-scoring.topology.js';
 import { App } from '../app.js';
 import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
-import { validationRules } from '../config/validation-rules.js';
-import type { DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
-import { loadFeatureSpec } from '../features/load-spec.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
-import { loadScoringModel } from '../scoring/scoring-model.js';
-import { decisionOptions, emitPolicy, modelLoadOptions } from '../config/decision-options.js';
-import { decoderFor, finishDecoding, type InputDecoder } from '../serde/decoder-for.js';
-import { registryClientFromConfig } from '../serde/registry-from-config.js';
-import { createFileSink } from '../sinks/file-sink.js';
-import { openFileInput } from '../sources/file-input.js';
-import { createKafkaSource } from '../sources/kafka-source.js';
-import type { RecordSource } from '../sources/record-source.js';
-import { MemoryStateStore } from '../state/memory-store.js';
-import { fixedClock, systemClock } from '../time/clock.js';
-import { ReplayClock } from '../time/replay-clock.js';
-import { WatermarkTracker } from '../time/watermark.js';
-import { eventTimeRule } from '../engine.js';
-import { dateFlag, intFlag } from './common.js';
+import { decisionOptions, emitPolicy } from '../config/decision-options.js';
+import type { EventInput } from '../compose/event-decoding.js';
+import { buildSpec } from '../compose/feature-spec.js';
+import { buildModel } from '../compose/model.js';
+import { buildOfflineReplay } from '../compose/offline-replay.js';
+import { lazyRegistryClient } from '../compose/registry-client.js';
+import { buildSinks } from '../compose/sinks.js';
+import { budgetLine, dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
 import { uniqueSuffix } from './unique.js';
 
@@ -38,8 +27,8 @@ interface ReplayFlags {
   from?: number;
   to?: number;
   config?: string;
-  model: string;
-  spec: string;
+  model?: string;
+  spec?: string;
   out: string;
   emit: 'change' | 'every';
   now?: number;
@@ -54,9 +43,9 @@ export function replayCommand(): Command {
     .option('--from <date>', 'with --kafka-topic: start at the first record at or after this time', dateFlag)
     .option('--to <date>', 'with --kafka-topic: stop at this time (default: the end of the topic when the replay starts)', dateFlag)
     .option('-c, --config <file>', 'config (input mappings and declared kinds, Kafka brokers, registry, record format, engine settings)')
-    .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
-    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
-    .option('-o, --out <dir>', 'output folder: risk-events.ndjson, dead-letters.ndjson, summary.json', 'out/replay')
+    .option('--model <dir>', "model bundle (default: the version the registry's production alias points at: model.registry.dir, model.name, model.alias)")
+    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file (default: features.spec of the config)")
+    .option('-o, --out <dir>', 'output folder: risk-events.ndjson, current-risk.ndjson, dead-letters.ndjson, summary.json', 'out/replay')
     .option('--emit <mode>', "risk events by the emit rule of engine.risk ('change': first score, band change with hysteresis, large move after the cooldown) or for 'every' score", 'change')
     .option('--now <date>', "reference 'now' for future-timestamp checks (default: the wall clock)", dateFlag)
     .option('--batch <n>', 'micro-batch size', intFlag('--batch', 1, 10_000), 1024)
@@ -66,56 +55,24 @@ export function replayCommand(): Command {
 async function replay(flags: ReplayFlags): Promise<void> {
   if (!flags.input === !flags.kafkaTopic) throw new ChurnflowError('CF_CONFIG_INVALID', 'replay: give exactly one of --input <file> or --kafka-topic <topic...>');
   if (flags.emit !== 'change' && flags.emit !== 'every') throw new ChurnflowError('CF_CONFIG_INVALID', `--emit must be 'change' or 'every', got '${String(flags.emit)}'`);
-  const config = loadConfig(flags.config ? { file: flags.config } : {});
+  // The outputs are files under --out whatever the config's sinks say: a replay never writes to the live topics.
+  const config = loadConfig({ ...(flags.config ? { file: flags.config } : {}), overrides: { sinks: { kind: 'file', dir: flags.out } } });
   const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
   const app = new App(logger);
   app.installSignalHandlers();
   app.starting();
-  // The replay's "now" follows the input, bounded so one outlier record cannot drag it (and the watermark) ahead.
-  const clock = new ReplayClock({ maxSkewMs: config.engine.watermark.maxSkewMs });
-  const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const model = app.own('model', await loadScoringModel(flags.model, spec, modelLoadOptions(config)), (m) => m.close());
-  const store = app.own('state', new MemoryStateStore(stateRules(config, spec)), (s) => s.close());
-  mkdirSync(flags.out, { recursive: true });
-  const risk = app.own('risk-sink', createFileSink<RiskEventRecord>(join(flags.out, 'risk-events.ndjson'), 'risk-event'), (s) => s.close());
-  const dead = app.own('dead-letter-sink', createFileSink<DeadLetterRecord>(join(flags.out, 'dead-letters.ndjson'), 'dead-letter'), (s) => s.close());
-
-  let decoder: InputDecoder;
-  let source: RecordSource;
-  if (flags.input) {
-    const file = openFileInput(config.input, flags.input, clock);
-    decoder = file.decoder;
-    source = app.own('source', file.source, (s) => s.close());
-  } else {
-    decoder = decoderFor(config.input, {
-      kind: 'kafka',
-      format: config.kafka.format,
-      registry: () => ({ registry: app.own('schema-registry', registryClientFromConfig(config.schemaRegistry), (r) => r.close()) }),
-    });
-    const k = config.kafka;
-    const prepare = decoder.prepare?.bind(decoder);
-    source = app.own(
-      'source',
-      createKafkaSource(
-        {
-          brokers: k.brokers,
-          ssl: k.ssl,
-          sasl: k.sasl,
-          clientId: `${k.clientId}-replay`,
-          groupId: `${k.groupId}-replay-${uniqueSuffix()}`,
-          topics: flags.kafkaTopic!,
-          fromBeginning: true,
-          format: k.format,
-          sessionTimeoutMs: k.sessionTimeoutMs,
-          heartbeatIntervalMs: k.heartbeatIntervalMs,
-          fetchMaxWaitMs: k.fetchMaxWaitMs,
-          bounds: { fromTime: flags.from ?? 0, ...(flags.to !== undefined ? { toTime: flags.to } : {}) },
-        },
-        { logger, clock, ...(prepare ? { prepare } : {}) },
-      ),
-      (s) => s.close(),
-    );
-  }
+  const spec = buildSpec(config, flags.spec);
+  const model = app.own('model', await buildModel(config, spec, flags.model !== undefined ? { modelOverride: flags.model } : {}), (m) => m.close());
+  const registry = lazyRegistryClient(config, app);
+  const input: EventInput = flags.input
+    ? { kind: 'file', path: flags.input }
+    : { kind: 'kafka', topics: flags.kafkaTopic!, fromTime: flags.from ?? 0, ...(flags.to !== undefined ? { toTime: flags.to } : {}), groupId: `${config.kafka.groupId}-replay-${uniqueSuffix()}`, clientId: `${config.kafka.clientId}-replay`, logger };
+  // Times follow the input (ReplayClock), so the outputs depend only on it.
+  const replay = buildOfflineReplay(config, spec, input, { ...(flags.now !== undefined ? { now: flags.now } : {}), registry });
+  const { source, clock } = replay;
+  app.own('source', source, (s) => s.close());
+  app.own('state', replay.store, (s) => s.close());
+  const sinks = await buildSinks(config, { owner: app, registry, logger });
   app.onStop(() => source.stop());
 
   const tally = new RunTally();
@@ -124,20 +81,9 @@ async function replay(flags: ReplayFlags): Promise<void> {
     return p && p.total > 0 ? p.done / p.total : undefined;
   } });
   const job = churnScoringTopology(
+    { ...replay.edges, validationClock: replay.edges.clock, clock, model: () => model, sinks },
     {
-      source,
-      decoder: clock.tracking(decoder),
-      rules: validationRules(config),
-      store,
-      spec,
-      model: () => model,
-      sinks: { risk, deadLetter: dead, late: dead },
-      clock,
-      watermarks: new WatermarkTracker(eventTimeRule(config, clock)),
-      validationClock: flags.now !== undefined ? fixedClock(flags.now) : systemClock,
-    },
-    {
-      allowedLatenessMs: config.engine.allowedLatenessMs,
+      allowedLatenessMs: replay.policy.allowedLatenessMs,
       batch: { maxSize: flags.batch, maxWaitMs: 20 },
       maxInFlight: 4 * flags.batch,
       risk: { ...emitPolicy(config.engine.risk), emit: flags.emit },
@@ -148,7 +94,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
   const started = performance.now();
   try {
     await app.run(job, { onNext: (b) => tally.observe(b) });
-    finishDecoding(decoder);
+    replay.finish();
   } finally {
     progress.stop();
   }
@@ -164,11 +110,13 @@ async function replay(flags: ReplayFlags): Promise<void> {
     risk_events: tally.riskEvents,
     risk_events_by_band: Object.fromEntries([...tally.riskEventsByBand.entries()].sort()),
     event_time: { first: tally.firstEventTime ?? null, last: tally.lastEventTime ?? null },
+    state_budget_cuts: replay.budgetCuts(),
   };
   // summary.json holds only input-derived numbers (no wall times) so it is reproducible too.
   writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   process.stderr.write(
     `replay: ${tally.records.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s (${Math.round(tally.records / Math.max(seconds, 1e-3)).toLocaleString('en-US')}/s): ` +
-      `${tally.riskEvents} risk events, ${tally.deadLettered} dead-lettered, ${tally.late} late → ${flags.out}\n`,
+      `${tally.riskEvents} risk events, ${tally.deadLettered} dead-lettered, ${tally.late} late${budgetLine(replay.budgetCuts())} → ${flags.out}\n`,
   );
 }
+

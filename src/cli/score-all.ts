@@ -2,50 +2,41 @@
 // time, in chunks, with progress, to a file, stdout or the risk topic. With --input, the history is
 // replayed into an in-memory store first (the embedded mode); otherwise the configured store (Redis)
 // is read as it stands.
-import { stateRules } from '../config/state-rules.js';
-import { BUNDLED_MODEL } from '../scoring/bundled-model.js';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { lastValueFrom } from 'rxjs';
 import { stateLoadTopology } from '../../topologies/state-load.topology.js';
-import type { CompiledSpec } from '../features/compile-spec.js';
-import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
 import { DAY_MS } from '../events/activity-event.js';
-import { validationRules } from '../config/validation-rules.js';
-import type { ChurnflowConfig } from '../config/config-schema.js';
-import type { RiskEventRecord } from '../events/wire-types.js';
-import { loadFeatureSpec } from '../features/load-spec.js';
-import type { RecordSink } from '../sinks/record-sink.js';
-import { loadScoringModel } from '../scoring/scoring-model.js';
+import type { DeadLetterRecord } from '../events/wire-types.js';
 import { modelRef } from '../scoring/scoring-ref.js';
 import { bandOf } from '../scoring/bands.js';
 import { buildRiskEvent } from '../scoring/risk-decision.js';
-import { finishDecoding } from '../serde/decoder-for.js';
 import { createFileSink } from '../sinks/file-sink.js';
-import { createKafkaSink, KafkaProducerPool } from '../sinks/kafka-sink.js';
-import { registryClientFromConfig } from '../serde/registry-from-config.js';
-import { riskEventEncoder } from '../serde/registry-encoder.js';
-import { ensureTopics } from '../sources/ensure-topics.js';
-import { createStdoutSink } from '../sinks/stdout-sink.js';
-import { openFileInput } from '../sources/file-input.js';
-import { MemoryStateStore } from '../state/memory-store.js';
-import { RedisStateStore } from '../state/redis-store.js';
-import { redisClientOptions, redisConnection } from '../config/redis-connection.js';
+import { buildSpec } from '../compose/feature-spec.js';
+import { buildModel } from '../compose/model.js';
+import { buildOfflineReplay } from '../compose/offline-replay.js';
+import { lazyRegistryClient } from '../compose/registry-client.js';
+import { buildRiskSink } from '../compose/sinks.js';
+import { buildStateStore } from '../compose/state-store.js';
+import { Resources } from '../compose/owner.js';
+import { createLogger } from '../observability/logger.js';
 import type { StateStore } from '../state/state-store.js';
-import { systemClock } from '../time/clock.js';
-import { ReplayClock } from '../time/replay-clock.js';
-import { dateFlag, intFlag } from './common.js';
+import type { CompiledSpec } from '../features/compile-spec.js';
+import type { RiskEventRecord } from '../events/wire-types.js';
+import type { RecordSink } from '../sinks/record-sink.js';
+import type { ScoringModel } from '../scoring/scoring-model.js';
+import { budgetLine, dateFlag, intFlag } from './common.js';
+import { loadCommandConfig } from './command-config.js';
 import { startProgress } from './progress.js';
 
 interface ScoreAllFlags {
   asOf: number;
   input?: string;
   config?: string;
-  model: string;
+  model?: string;
   out: string;
   chunk: number;
+  deadLetters?: string;
 }
 
 export function scoreAllCommand(): Command {
@@ -54,41 +45,46 @@ export function scoreAllCommand(): Command {
     .requiredOption('--as-of <date>', 'score as of this time (features read only what happened before it)', dateFlag)
     .option('-i, --input <file>', 'replay this history (.ndjson, .csv or .avro) into an in-memory store first (otherwise: the configured store, e.g. Redis)')
     .option('-c, --config <file>', 'config (input mappings and declared kinds, state store, engine settings)')
-    .option('--model <dir>', 'model bundle', BUNDLED_MODEL)
+    .option('--model <dir>', "model bundle (default: the version the registry's production alias points at)")
     .option('-o, --out <file>', "output NDJSON file, '-' for stdout, or 'kafka' for the config's risk topic (Avro via the Schema Registry)", 'out/score-all/scores.ndjson')
     .option('--chunk <n>', 'customers per chunk (one store page, one ONNX call)', intFlag('--chunk', 1, 100_000), 1000)
+    .option('--dead-letters <file>', 'with --input: write refused and too-late records here (NDJSON)')
     .action(async (flags: ScoreAllFlags) => {
       await scoreAll(flags);
     });
 }
 
 export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: number }> {
-  const config = loadConfig(flags.config ? { file: flags.config } : {});
-  const spec = loadFeatureSpec(config.features.spec, { allowedLatenessMs: config.engine.allowedLatenessMs });
-  const model = await loadScoringModel(flags.model, spec);
+  const config = loadCommandConfig(flags);
+  const spec = buildSpec(config);
+  const owner = new Resources();
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const registry = lazyRegistryClient(config, owner);
   let store: StateStore;
-  if (flags.input) {
-    store = new MemoryStateStore(stateRules(config, spec));
-    await fill(store, spec, flags.input, config);
-  } else if (config.state.kind === 'redis') {
-    store = new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec) });
-  } else {
-    throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
+  let cuts = () => 0;
+  try {
+    const model = owner.own('model', await buildModel(config, spec, { ...(flags.model !== undefined ? { modelOverride: flags.model } : {}), explain: false }), (m) => m.close());
+    if (flags.input) {
+      const replay = buildOfflineReplay(config, spec, { kind: 'file', path: flags.input });
+      store = owner.own('state', replay.store, (s) => s.close());
+      cuts = replay.budgetCuts;
+      const deadLetters = flags.deadLetters ? owner.own('dead-letter-sink', createFileSink<DeadLetterRecord>(flags.deadLetters, 'dead-letter'), (s) => s.close()) : undefined;
+      // The history into the store through the scoring path's own record and state stages.
+      await lastValueFrom(stateLoadTopology({ ...replay.edges, ...(deadLetters ? { deadLetters } : {}) }, { allowedLatenessMs: replay.policy.allowedLatenessMs, batchSize: 2048 }));
+      replay.finish();
+    } else if (config.state.kind === 'redis') {
+      store = owner.own('state', buildStateStore(config, spec), (s) => s.close());
+    } else {
+      throw new ChurnflowError('CF_CONFIG_INVALID', 'score-all: the memory store starts empty; give --input <history> or configure state.kind: redis');
+    }
+    const sink = await buildRiskSink(config, flags.out, { owner, registry, logger, clientSuffix: 'score-all' });
+    return await scoreStore(store, sink, model, flags, spec, cuts);
+  } finally {
+    await owner.close();
   }
-  let sink: RecordSink<RiskEventRecord>;
-  const closers: (() => Promise<void>)[] = [];
-  if (flags.out === '-') sink = createStdoutSink<RiskEventRecord>();
-  else if (flags.out === 'kafka') {
-    const k = config.kafka;
-    const pool = new KafkaProducerPool({ brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: `${k.clientId}-score-all` });
-    const registry = registryClientFromConfig(config.schemaRegistry);
-    closers.push(() => pool.close(), () => registry.close());
-    if (k.createTopics.enabled) await ensureTopics(k, [k.topics.risk], k.createTopics.partitions);
-    sink = createKafkaSink<RiskEventRecord>(pool, { topic: k.topics.risk, encoder: riskEventEncoder({ registry, topic: k.topics.risk, autoRegister: config.schemaRegistry.autoRegister }), key: (r) => r.customer_id });
-  } else {
-    mkdirSync(dirname(flags.out), { recursive: true });
-    sink = createFileSink<RiskEventRecord>(flags.out, 'risk-event');
-  }
+}
+
+async function scoreStore(store: StateStore, sink: RecordSink<RiskEventRecord>, model: ScoringModel, flags: ScoreAllFlags, spec: CompiledSpec, cuts: () => number): Promise<{ customers: number }> {
   const total = (await store.stats()).customers;
   let scanned = 0;
   let scored = 0;
@@ -122,27 +118,12 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   } finally {
     progress.stop();
     await sink.close();
-    for (const close of closers) await close();
-    await store.close();
-    await model.close();
   }
   process.stderr.write(
     `score-all: ${scored} customers scored as of ${new Date(flags.asOf).toISOString()} → ${flags.out}` +
       (scanned > scored ? ` (${scanned - scored} had no activity before that time)` : '') +
+      budgetLine(cuts()) +
       '\n',
   );
   return { customers: scored };
-}
-
-/** Replays a history file into the store through the scoring path's own record and state stages. */
-async function fill(store: StateStore, spec: CompiledSpec, input: string, config: Readonly<ChurnflowConfig>): Promise<void> {
-  const clock = new ReplayClock();
-  const { source, decoder } = openFileInput(config.input, input, clock);
-  await lastValueFrom(
-    stateLoadTopology(
-      { source, decoder: clock.tracking(decoder), rules: validationRules(config), store, spec, clock: systemClock },
-      { allowedLatenessMs: config.engine.allowedLatenessMs, batchSize: 2048 },
-    ),
-  );
-  finishDecoding(decoder);
 }

@@ -4,29 +4,23 @@
 import { Command } from 'commander';
 import { lastValueFrom } from 'rxjs';
 import { trainingSnapshotTopology, type SnapshotStats } from '../../topologies/training-snapshot.topology.js';
-import { loadConfig } from '../config/load-config.js';
-import { validationRules } from '../config/validation-rules.js';
-import { loadFeatureSpec } from '../features/load-spec.js';
-import { decoderFor, finishDecoding } from '../serde/decoder-for.js';
+import { buildSpec } from '../compose/feature-spec.js';
+import { buildOfflineReplay } from '../compose/offline-replay.js';
 import { createFileSink } from '../sinks/file-sink.js';
 import { ParquetSnapshotWriter, metaPathFor } from '../sinks/parquet-snapshot-writer.js';
 import { readLabelFile } from '../sources/label-file.js';
-import { simulationEndTime } from '../simulator/index.js';
-import { openFileInput } from '../sources/file-input.js';
-import { createSimulatorSource } from '../sources/simulator-source.js';
-import { MemoryStateStore } from '../state/memory-store.js';
-import { fixedClock, systemClock } from '../time/clock.js';
-import { addSimulatorFlags, dateFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
+import { addSimulatorFlags, budgetLine, dateFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
+import { loadCommandConfig } from './command-config.js';
 import { startProgress } from './progress.js';
 
 interface SnapshotFlags extends SimulatorFlags {
   input?: string;
   config?: string;
   out: string;
-  spec: string;
+  spec?: string;
   everyDays: number;
   warmupDays: number;
-  allowedLatenessMs: number;
+  allowedLatenessMs?: number;
   now?: number;
   deadLetters?: string;
   labels?: string;
@@ -36,23 +30,22 @@ export function snapshotCommand(): Command {
   const cmd = new Command('snapshot').description('build a point-in-time training set from history (file or simulator) as Parquet');
   cmd
     .option('-i, --input <file>', 'history to replay (.ndjson, .csv or .avro); without it, the simulator generates it')
-    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits')
+    .option('-c, --config <file>', 'config: input mappings and declared kinds for the file, validation limits, event time (engine.allowedLatenessMs, engine.watermark), state budget, features.spec')
     .option('-o, --out <file>', 'output Parquet file (a .meta.json is written beside it)', 'out/snapshot.parquet')
-    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file", 'builtin:churn_default')
+    .option('--spec <ref>', "feature spec: 'builtin:churn_default' or a JSON/YAML file (default: features.spec of the config)")
     .option('--every-days <n>', 'days between observation times', intFlag('--every-days', 1, 365), 7)
     .option('--warmup-days <n>', 'days of history before the first observation', intFlag('--warmup-days', 0, 3650), 30)
-    .option('--allowed-lateness-ms <ms>', 'event-time allowed lateness', intFlag('--allowed-lateness-ms', 0, 86_400_000), 3_600_000)
+    .option('--allowed-lateness-ms <ms>', 'event-time allowed lateness (overrides engine.allowedLatenessMs; default 3600000)', intFlag('--allowed-lateness-ms', 0, 86_400_000))
     .option('--now <date>', "reference 'now' for future-timestamp checks (default: end of the simulated period, or the wall clock)", dateFlag)
     .option('--dead-letters <file>', 'write refused records here (NDJSON)')
     .option('--labels <file>', 'write exactly the rows of this labels file (CSV or NDJSON: customer_id, observation_time, label, optional group) instead of the --every-days grid');
   addSimulatorFlags(cmd, { customers: 3000, days: 180 });
   cmd.action(async (flags: SnapshotFlags) => {
-    const config = loadConfig(flags.config ? { file: flags.config } : {});
-    const spec = loadFeatureSpec(flags.spec, { allowedLatenessMs: flags.allowedLatenessMs });
+    const config = loadCommandConfig(flags);
+    const spec = buildSpec(config, flags.spec);
     const sim = flags.input ? undefined : simulatorOptionsFrom(flags);
-    const clock = flags.now !== undefined ? fixedClock(flags.now) : sim ? fixedClock(simulationEndTime(sim)) : systemClock;
-    const { source, decoder } = flags.input ? openFileInput(config.input, flags.input, clock) : { source: createSimulatorSource(sim!, clock), decoder: decoderFor(config.input, { kind: 'simulator' }) };
-    const store = new MemoryStateStore({ layout: spec.layout });
+    const replay = buildOfflineReplay(config, spec, sim ? { kind: 'simulator', options: sim } : { kind: 'file', path: flags.input! }, flags.now !== undefined ? { now: flags.now } : {});
+    const { source } = replay;
     const deadLetters = flags.deadLetters ? createFileSink<never>(flags.deadLetters, 'dead-letter') : undefined;
     const labels = flags.labels ? readLabelFile(flags.labels) : undefined;
     const writer = new ParquetSnapshotWriter(flags.out, spec, { groups: labels ? [...labels.byDay.values()].some((l) => l.some((o) => o.group !== null)) : false });
@@ -70,9 +63,9 @@ export function snapshotCommand(): Command {
     try {
       result = await lastValueFrom(
         trainingSnapshotTopology(
-          { source, decoder, rules: validationRules(config), store, spec, clock, rows: writer, ...(deadLetters ? { deadLetters } : {}) },
+          { ...replay.edges, rows: writer, ...(deadLetters ? { deadLetters } : {}) },
           {
-            allowedLatenessMs: flags.allowedLatenessMs,
+            allowedLatenessMs: replay.policy.allowedLatenessMs,
             batch: { maxSize: 1024, maxWaitMs: 20 },
             maxInFlight: 4096,
             schedule: labels ? { labels } : { everyDays: flags.everyDays, warmupDays: flags.warmupDays },
@@ -82,7 +75,7 @@ export function snapshotCommand(): Command {
           },
         ),
       );
-      finishDecoding(decoder);
+      replay.finish();
     } catch (err) {
       writer.abort();
       throw err;
@@ -106,7 +99,7 @@ export function snapshotCommand(): Command {
     const secs = (performance.now() - started) / 1000;
     const lines = [
       `snapshot: ${written.rows} rows (${written.positives} positive, ${((100 * written.positives) / Math.max(1, written.rows)).toFixed(1)}%) × ${spec.columns.length} features → ${flags.out} (+ ${metaPathFor(flags.out)})`,
-      `  ${stats.records} records in ${secs.toFixed(1)} s: ${stats.accepted} applied, ${stats.deadLetters} dead-lettered, ${stats.late} late, ${stats.beforeSignup} before signup`,
+      `  ${stats.records} records in ${secs.toFixed(1)} s: ${stats.accepted} applied, ${stats.deadLetters} dead-lettered, ${stats.late} late, ${stats.beforeSignup} before signup${budgetLine(replay.budgetCuts())}`,
     ];
     if (labels) {
       lines.push(

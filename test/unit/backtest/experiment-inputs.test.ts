@@ -9,6 +9,7 @@ import { readoutJson, runExperiment } from '../../../src/cli/experiment.js';
 import { ChurnflowError } from '../../../src/errors.js';
 import { DAY_MS } from '../../../src/events/activity-event.js';
 import type { ActivityEventJson, RiskEventRecord } from '../../../src/events/wire-types.js';
+import { writeFlatCsv } from '../../helpers/flat-activity.js';
 
 const T0 = Date.UTC(2025, 2, 1);
 
@@ -103,4 +104,19 @@ test('the experiment command prints the readout and writes the JSON', () => {
   assert.match(printed, /two-sided p = /);
   const json = JSON.parse(readFileSync(out, 'utf8')) as { arms: { arm: string; churned: number }[] };
   assert.deepEqual(json.arms.map((a) => [a.arm, a.churned]), [['control', 1], ['treatment', 0]]);
+});
+
+test('outcomes in a user\'s own shape: a CSV through the config\'s input mapping reads out as the native NDJSON does', async () => {
+  const riskEvents = [risk('t1', 0, true, 'treatment'), risk('t2', 1, true, 'treatment'), risk('c1', 0, true, 'control'), risk('c2', 0, true, 'control')];
+  const outcomes = [login('t1', 1), cancel('t1', 10), cancel('c1', 4), cancel('c2', 5), login('z', 90)];
+  const f = files(riskEvents, outcomes);
+  const csv = join(f.dir, 'events.csv');
+  writeFlatCsv(csv, outcomes as unknown as Record<string, unknown>[]);
+  const native = await runExperiment({ ...base, risk: f.riskPath, outcomes: f.outcomesPath });
+  const mapped = await runExperiment({ ...base, risk: f.riskPath, outcomes: csv, config: 'examples/file-events/mapping.yaml' });
+  assert.deepEqual(mapped.readout, native.readout);
+  assert.deepEqual(mapped.inputs, native.inputs);
+  assert.equal(native.inputs.labelEvents, 3);
+  // Without the mapping a CSV cannot be read at all: refused, naming input.mappings.
+  await assert.rejects(runExperiment({ ...base, risk: f.riskPath, outcomes: csv }), (e: unknown) => e instanceof ChurnflowError && e.code === 'CF_CONFIG_INVALID' && /input\.mappings/.test(e.message));
 });

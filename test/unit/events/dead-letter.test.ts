@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_DEAD_LETTER_LIMITS, limitDeadLetter, toDeadLetter, withoutBytes } from '../../../src/events/dead-letter.js';
 import { reject } from '../../../src/events/routed.js';
-import { deadLetterHeaders, deadLetterKey } from '../../../src/engine-production.js';
+import { deadLetterHeaders, deadLetterKey } from '../../../src/sinks/dead-letter-routing.js';
 import { avroType } from '../../../src/serde/schemas.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { ev } from '../../helpers/events.js';
