@@ -20,6 +20,7 @@ import {
   type NodeModeName,
   type TreeEnsemble,
 } from '../../../src/scoring/explain/onnx-tree-ensemble.js';
+import { compileTableTreeShap } from '../../../src/scoring/explain/table-tree-shap.js';
 import { compileTreeShap } from '../../../src/scoring/explain/tree-shap.js';
 import { compileTreeShapReference } from '../../../src/scoring/explain/tree-shap-reference.js';
 import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
@@ -196,7 +197,7 @@ test('TreeSHAP equals brute force on random deep ensembles, and contributions ad
   for (let trial = 0; trial < 20; trial++) {
     const e = ensembleOf([grow(6), grow(5), grow(1 + (trial % 4))], { base: rand() - 0.5 });
     // Default tables, and leaves with more than 0 / 2 path features computed without a table.
-    const variants = [compileTreeShap(e, 4), compileTreeShap(e, 4, 'random', { maxTableBits: 0 }), compileTreeShap(e, 4, 'random', { maxTableBits: 2 }), compileTreeShapReference(e, 4)];
+    const variants = [compileTreeShap(e, 4), compileTableTreeShap(e, 4, 'random', { maxTableBits: 0 }), compileTableTreeShap(e, 4, 'random', { maxTableBits: 2 }), compileTreeShapReference(e, 4)];
     for (let r = 0; r < 5; r++) {
       const x = Float32Array.from([0, 1, 2, 3].map(() => (rand() < 0.1 ? NaN : Math.floor(rand() * 10) / 2)));
       const want = bruteForce(e, x, 4);
@@ -248,7 +249,7 @@ for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models
     const rows = rowsAroundThresholds(e, width, count, 7);
     const reference = compileTreeShapReference(e, width);
     const fast = compileTreeShap(e, width);
-    const fewTables = compileTreeShap(e, width, dir, { maxTableBits: 4 });
+    const fewTables = compileTableTreeShap(e, width, dir, { maxTableBits: 4 });
     const want = new Float64Array(width + 1);
     const got = new Float64Array(width + 1);
     const batch = new Float64Array(count * (width + 1));
@@ -281,7 +282,7 @@ test('contributionsBatch checks its sizes; node covers must be positive', () => 
   assert.throws(() => t.contributionsBatch(new Float32Array(12), 3, new Float64Array(14)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
   const zero = { ...e, cover: Float64Array.from(e.cover!, (c, k) => (e.mode[k] === NodeMode.LEAF && c === 10 ? 0 : c)) };
   assert.throws(() => compileTreeShap(zero, 4, 'zero.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /zero\.onnx.*covers must be positive/.test(err.message));
-  assert.throws(() => compileTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
+  assert.throws(() => compileTableTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
 });
 
 test('ensembles TreeSHAP cannot explain exactly are refused with CF_MODEL_INVALID', () => {
