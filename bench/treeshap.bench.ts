@@ -9,6 +9,7 @@ import { loadFeatureSpec } from '../src/features/load-spec.js';
 import type { ActivityEventJson } from '../src/events/wire-types.js';
 import { BUNDLED_MODEL, BUNDLED_MODEL_NAME, BUNDLED_REGISTRY_DIR } from '../src/scoring/bundled-model.js';
 import { parseOnnxTreeEnsemble } from '../src/scoring/explain/onnx-tree-ensemble.js';
+import { buildLinearTreeShapPlan } from '../src/scoring/explain/linear-tree-shap-plan.js';
 import { compileTableTreeShap } from '../src/scoring/explain/table-tree-shap.js';
 import { compileTreeShap, type TreeShap } from '../src/scoring/explain/tree-shap.js';
 import { compileTreeShapReference } from '../src/scoring/explain/tree-shap-reference.js';
@@ -77,6 +78,16 @@ for (const [key, dir] of [
     [`Linear TreeSHAP, batches of ${CHUNK} (decide-risk's chunks)`, inBatches(linear, CHUNK)],
     [`Linear TreeSHAP, batches of ${BATCH}`, inBatches(linear, BATCH)],
   ]);
+  // Exactness on these rows at this depth: Linear TreeSHAP against the reference recursion.
+  const want = new Float64Array(width + 1);
+  let maxDiff = 0;
+  for (let i = 0; i < count; i++) {
+    reference.contributions(rows, i * width, want);
+    linear.contributions(rows, i * width, out);
+    for (let j = 0; j <= width; j++) maxDiff = Math.max(maxDiff, Math.abs(out[j]! - want[j]!));
+  }
+  const pathFeatures = buildLinearTreeShapPlan(e, e.cover!).maxPathFeatures;
+  console.log(`\n${dir}: depth ${e.maxDepth}, up to ${pathFeatures} distinct columns on a path (${Math.ceil(pathFeatures / 2)} quadrature points); max |Linear TreeSHAP - reference| ${maxDiff.toExponential(2)} over ${count} rows`);
   const title = `TreeSHAP ${dir}: ${e.nTrees} trees, ${e.nNodes} nodes, depth ${e.maxDepth}, ${count} rows; tables ${(tables.memoryBytes / 2 ** 20).toFixed(1)} MiB, linear ${(linear.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
   report(`${title} (CPU time, interleaved runs)`, results, results[0]!, 'row');
   const [base, tableSingle, tableChunk, single, chunk, batch] = results.map(microsPerItem) as [number, number, number, number, number, number];
@@ -93,6 +104,7 @@ for (const [key, dir] of [
     [`treeshap_tables_batch${CHUNK}_us_per_row${key}`]: Number(tableChunk.toFixed(1)),
     [`treeshap_linear_bytes${key}`]: linear.memoryBytes,
     [`treeshap_table_bytes${key}`]: tables.memoryBytes,
+    [`treeshap_linear_max_abs_diff${key}`]: maxDiff,
     [`treeshap_model${key}`]: `${dir} (${e.nTrees} trees, depth ${e.maxDepth})`,
   });
 }

@@ -50,11 +50,13 @@ export interface LinearTreeShapPlan {
   /** z_e / z_prev: the P multiplier when prev is cold (so is this edge); for a leaf, times its value. */
   readonly coldRatio: Float64Array;
   /**
-   * Offset into coef of the node's four n-point arrays: P multiplier when hot, when cold (prev hot or
-   * absent), then φ weights when hot, when cold (prev hot or absent). For a leaf the multipliers are
-   * times its value, and the weights times the multiplier and the value (foldLeafValue).
+   * Offset into coef of the node's five n-point arrays: P multiplier when hot, when cold (prev hot or
+   * absent), φ weights when hot, when cold (prev hot or absent), and coldRatio repeated n times (the
+   * batch kernel's multiplier under a cold prev). For a leaf the multipliers are times its value, and
+   * the weights times the multiplier and the value (foldLeafValue).
    */
   readonly coefAt: Int32Array;
+  /** coef[0 .. maxPoints) stays 0: the weights of an edge cold under a cold prev, for the batch kernel. */
   readonly coef: Float64Array;
   /** Most nodes in one tree and most points of one tree (scratch sizes). */
   readonly maxTreeNodes: number;
@@ -84,15 +86,15 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const treeStart = new Int32Array(trees.length + 1);
   const treePoints = new Int32Array(trees.length);
   let nNodes = 0;
-  let nCoef = 0;
+  let nCoef = 0; // after the zero block, once maxPoints is known
   let maxTreeNodes = 0;
-  let maxPoints = 1;
+  let maxPoints = 1; // also the zero block's length
   let maxPathFeatures = 0;
   trees.forEach((t, i) => {
     treeStart[i] = nNodes;
     nNodes += t.nodes.length;
     treePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
-    nCoef += 4 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
+    nCoef += 5 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
     maxTreeNodes = Math.max(maxTreeNodes, t.nodes.length);
     maxPoints = Math.max(maxPoints, treePoints[i]!);
     maxPathFeatures = Math.max(maxPathFeatures, t.depthFeatures);
@@ -111,9 +113,9 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const prev = new Int32Array(nNodes);
   const coldRatio = new Float64Array(nNodes);
   const coefAt = new Int32Array(nNodes);
-  const coef = new Float64Array(nCoef);
+  const coef = new Float64Array(maxPoints + nCoef);
   const rules = new Map<number, ReturnType<typeof gaussLegendre01>>();
-  let at = 0;
+  let at = maxPoints;
   trees.forEach((t, ti) => {
     const n = treePoints[ti]!;
     let rule = rules.get(n);
@@ -138,7 +140,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       coldRatio[g] = p.prev >= 0 ? p.zero / p.prevZero : 0;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
       if (leaf) foldLeafValue(coef, at, n, e.value[k]!, coldRatio, g);
-      at += 4 * n;
+      at += 5 * n;
     });
   });
 
@@ -168,7 +170,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
 }
 
 /**
- * The node's four n-point arrays at coef[at ..]: with hot factor h(t) = z + (1 − z)t and cold factor
+ * The node's five n-point arrays at coef[at ..]: with hot factor h(t) = z + (1 − z)t and cold factor
  * c(t) = z(1 − t) (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
  * P multipliers h / hp and c / hp; φ weights (1 − z)w / h − own(prev) and −w / (1 − t) − own(prev),
  * own(prev) = (1 − zp)w / hp (a cold prev leaves the node no weights: its two terms are equal).
@@ -185,6 +187,7 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
     coef[at + n + k] = cold / hp;
     coef[at + 2 * n + k] = ((1 - z) * wk) / hot - ownPrev;
     coef[at + 3 * n + k] = -wk / (1 - tk) - ownPrev;
+    coef[at + 4 * n + k] = zp < 0 ? 0 : z / zp;
   }
 }
 
@@ -199,6 +202,7 @@ function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, col
     coef[at + 3 * n + k] = v * coef[at + n + k]! * coef[at + 3 * n + k]!;
     coef[at + k] = v * coef[at + k]!;
     coef[at + n + k] = v * coef[at + n + k]!;
+    coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
   }
   coldRatio[g] = v * coldRatio[g]!;
 }

@@ -8,7 +8,8 @@
 import { ChurnflowError } from '../../errors.js';
 import type { TreeEnsemble } from './onnx-tree-ensemble.js';
 import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS } from './tree-shap-tables.js';
-import { checkedCoversAndBias, goesFalse, type TreeShap } from './tree-shap.js';
+import { goesFalse } from './branch-test.js';
+import { checkedCoversAndBias, type TreeShap } from './tree-shap.js';
 
 export interface TableTreeShapOptions {
   /** Leaves with more distinct path features than this keep no table and cost O(hot path features²) per row (default 6: 2^6 doubles per leaf at most). */
