@@ -21,14 +21,17 @@ import { gaussLegendre01 } from './gauss-legendre.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 
 /**
- * The ensemble's trees (lone leaves left out: they only add to the bias), each a block of nodes in
- * preorder (a parent before its children, the root first). Per-node arrays are indexed by the global
- * node number `treeStart[t] + j`; child / parent / prev links are tree-local `j`.
+ * The ensemble's trees (lone leaves left out: they only add to the bias), each a block of nodes: its
+ * branches in preorder (a parent before its children, the root first), then its leaves. Per-node
+ * arrays are indexed by the global node number `treeStart[t] + j`; child / parent / prev links are
+ * tree-local `j`.
  */
 export interface LinearTreeShapPlan {
   readonly nTrees: number;
   /** First global node of each tree, and the node count last. */
   readonly treeStart: Int32Array;
+  /** Branch nodes per tree (local 0 .. branches-1; its leaves follow). */
+  readonly treeBranches: Int32Array;
   /** Quadrature points per tree: ceil(D / 2), D = most distinct features on one of its paths. */
   readonly treePoints: Int32Array;
   /** Branch test: input column, NodeMode, threshold, 1 when NaN takes the true child. */
@@ -78,13 +81,14 @@ interface PlannedNode {
 
 /** Builds the plan; `cover` is the ensemble's node covers (checked non-null by the caller). */
 export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, source = 'tree ensemble'): LinearTreeShapPlan {
-  const trees: { nodes: PlannedNode[]; depthFeatures: number }[] = [];
+  const trees: { nodes: PlannedNode[]; depthFeatures: number; branches: number }[] = [];
   for (const r of e.roots) {
     if (e.mode[r] === NodeMode.LEAF) continue;
     trees.push(planTree(e, cover, r, source));
   }
   const treeStart = new Int32Array(trees.length + 1);
   const treePoints = new Int32Array(trees.length);
+  const treeBranches = new Int32Array(trees.length);
   let nNodes = 0;
   let nCoef = 0; // after the zero block, once maxPoints is known
   let maxTreeNodes = 0;
@@ -92,6 +96,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   let maxPathFeatures = 0;
   trees.forEach((t, i) => {
     treeStart[i] = nNodes;
+    treeBranches[i] = t.branches;
     nNodes += t.nodes.length;
     treePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
     nCoef += 5 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
@@ -144,11 +149,12 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     });
   });
 
-  const arrays = [treeStart, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, value, parent, edgeFeature, prev, coldRatio, coefAt, coef];
+  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, value, parent, edgeFeature, prev, coldRatio, coefAt, coef];
   return {
     nTrees: trees.length,
     treeStart,
     treePoints,
+    treeBranches,
     split,
     mode,
     threshold,
@@ -208,7 +214,7 @@ function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, col
 }
 
 /** One tree's nodes in preorder with, per edge, the combined zero fraction of its column and its prev. */
-function planTree(e: TreeEnsemble, cover: Float64Array, root: number, source: string): { nodes: PlannedNode[]; depthFeatures: number } {
+function planTree(e: TreeEnsemble, cover: Float64Array, root: number, source: string): { nodes: PlannedNode[]; depthFeatures: number; branches: number } {
   const nodes: PlannedNode[] = [];
   let depthFeatures = 0;
   // path: per distinct column on the path so far, its latest local node and combined zero fraction.
@@ -244,5 +250,18 @@ function planTree(e: TreeEnsemble, cover: Float64Array, root: number, source: st
     visit(e.falseChild[k]!, j, here);
   };
   visit(root, -1, []);
-  return { nodes, depthFeatures };
+  // Branches first (still in preorder), then the leaves: a row's pass runs over each kind without
+  // testing which kind a node is. Parents and prevs are branches, so they still come first.
+  const order = [...nodes.keys()].sort((a, b) => leafRank(a) - leafRank(b) || a - b);
+  function leafRank(j: number): number {
+    return e.mode[nodes[j]!.ensembleNode] === NodeMode.LEAF ? 1 : 0;
+  }
+  const renumber = new Int32Array(nodes.length);
+  order.forEach((j, i) => (renumber[j] = i));
+  const reordered = order.map((j) => {
+    const p = nodes[j]!;
+    return { ...p, parent: p.parent < 0 ? -1 : renumber[p.parent]!, prev: p.prev < 0 ? -1 : renumber[p.prev]! };
+  });
+  const branches = reordered.filter((p) => e.mode[p.ensembleNode] !== NodeMode.LEAF).length;
+  return { nodes: reordered, depthFeatures, branches };
 }

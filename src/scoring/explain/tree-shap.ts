@@ -1,8 +1,8 @@
 // Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
 // `pred_contrib`) by Linear TreeSHAP (Yu, Bhattacharya, Mukherjee et al., NeurIPS 2022): per tree,
-// one pass down in preorder carries each node's path polynomial P at the tree's quadrature points,
-// one pass up sums the leaves' v·P into G and adds each edge's share of its feature's value (a dot
-// product of G with precomputed weights): O(nodes · points) per row, points = ceil(distinct path
+// one pass down the branches carries each node's path polynomial P at the tree's quadrature points,
+// one over the leaves and one up the branches sum the leaves' v·P into G and add each edge's share of
+// its feature's value (a dot product of G with precomputed weights): O(nodes · points) per row, points = ceil(distinct path
 // features / 2), instead of the reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the
 // tests' oracle). The derivation and the tabulated factors are in linear-tree-shap-plan.ts.
 // It explains the ensemble's margin (log-odds for the churn classifier): contributions per input
@@ -65,11 +65,6 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
   return { cover, expectedValue };
 }
 
-// Edge states in a row's pass: hot (the row takes it and every earlier edge on its column), cold with
-// its own weights (prev hot or absent), cold under a cold prev (a scalar P ratio and no weights).
-const HOT = 0;
-const COLD = 1;
-const COLD_UNDER_COLD = 2;
 /** Rows per pass of the batch kernel: decide-risk's chunks of 32 fit, scratch stays ≈ 0.5 MiB. */
 const BATCH_ROWS = 32;
 
@@ -77,78 +72,85 @@ const BATCH_ROWS = 32;
 export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
   const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
   const plan = buildLinearTreeShapPlan(e, cover, source);
-  const { nTrees, treeStart, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, value, parent, edgeFeature, prev, coldRatio, coefAt, coef } = plan;
-  // Per tree-local node: P and G at the points (node j at j * points), edge state, 1 when the row takes the true child.
+  const { nTrees, treeStart, treeBranches, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, parent, edgeFeature, prev, coefAt, coef } = plan;
+  // Per tree-local node: P and G at the points (node j at j * points), 1 when its edge is hot, where its
+  // edge's φ weights are in coef, 1 when the row takes its true child.
   const poly = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
   const sums = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
-  const state = new Uint8Array(plan.maxTreeNodes);
+  const hot = new Uint8Array(plan.maxTreeNodes);
+  const weights = new Int32Array(plan.maxTreeNodes);
   const takesTrue = new Uint8Array(plan.maxTreeNodes);
   const batch = createLinearTreeShapBatch(plan, BATCH_ROWS);
-  const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + state.byteLength + takesTrue.byteLength + batch.bytes;
+  const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + hot.byteLength + weights.byteLength + takesTrue.byteLength + batch.bytes;
 
   /** Adds tree ti's share of the row at row[ro ..] to out[oo ..]. */
   function explainTree(ti: number, row: Float32Array, ro: number, out: Float64Array, oo: number): void {
     const s = treeStart[ti]!;
     const m = treeStart[ti + 1]! - s;
+    const nb = treeBranches[ti]!;
     const n = treePoints[ti]!;
-    // Down: P of each branch from its parent's, the row's direction at each branch; leaves put their
-    // G (v · P) in place and add their edge's share at once.
+    // Down over the branches: P of each from its parent's, and the row's direction at each.
     for (let k = 0; k < n; k++) poly[k] = 1;
     takesTrue[0] = takesTrueAt(s, row[ro + split[s]!]!);
-    for (let j = 1; j < m; j++) {
+    for (let j = 1; j < nb; j++) {
       const g = s + j;
+      const c = factorsOf(s, g, j, n);
       const at = j * n;
-      const q = parent[g]!;
-      const from = q * n;
-      const p = prev[g]!;
-      const leaf = split[g]! < 0;
-      if (p >= 0 && state[p] !== HOT) {
-        state[j] = COLD_UNDER_COLD;
-        const r = coldRatio[g]!;
-        if (leaf) for (let k = 0; k < n; k++) sums[at + k] = poly[from + k]! * r;
-        else for (let k = 0; k < n; k++) poly[at + k] = poly[from + k]! * r;
-      } else {
-        const hot = (trueChild[s + q] === j ? 1 : 0) === takesTrue[q];
-        state[j] = hot ? HOT : COLD;
-        const c = coefAt[g]! + (hot ? 0 : n);
-        if (leaf) {
-          const u = c + 2 * n;
-          let acc = 0;
-          for (let k = 0; k < n; k++) {
-            const pk = poly[from + k]!;
-            sums[at + k] = pk * coef[c + k]!;
-            acc += pk * coef[u + k]!;
-          }
-          const o = oo + edgeFeature[g]!;
-          out[o] = out[o]! + acc;
-        } else {
-          for (let k = 0; k < n; k++) poly[at + k] = poly[from + k]! * coef[c + k]!;
-        }
-      }
-      if (!leaf) takesTrue[j] = takesTrueAt(g, row[ro + split[g]!]!);
+      const from = parent[g]! * n;
+      for (let k = 0; k < n; k++) poly[at + k] = poly[from + k]! * coef[c + k]!;
+      takesTrue[j] = takesTrueAt(g, row[ro + split[g]!]!);
     }
-    // Up: G of each branch from its children's, and the share of the edge into it.
-    for (let j = m - 1; j > 0; j--) {
+    // The leaves: G = (v · factor) · P(parent) in place, and their edge's share at once.
+    for (let j = nb; j < m; j++) {
       const g = s + j;
-      if (split[g]! < 0) continue;
+      const c = factorsOf(s, g, j, n);
+      const w = weights[j]!;
       const at = j * n;
-      const a = trueChild[g]! * n;
-      const b = falseChild[g]! * n;
-      const st = state[j]!;
-      if (st === COLD_UNDER_COLD) {
-        for (let k = 0; k < n; k++) sums[at + k] = sums[a + k]! + sums[b + k]!;
-        continue;
-      }
-      const c = coefAt[g]! + (st === HOT ? 2 * n : 3 * n);
+      const from = parent[g]! * n;
       let acc = 0;
       for (let k = 0; k < n; k++) {
-        const gk = sums[a + k]! + sums[b + k]!;
-        sums[at + k] = gk;
-        acc += gk * coef[c + k]!;
+        const pk = poly[from + k]!;
+        sums[at + k] = pk * coef[c + k]!;
+        acc += pk * coef[w + k]!;
       }
       const o = oo + edgeFeature[g]!;
       out[o] = out[o]! + acc;
     }
+    // Up over the branches (children first): G from the children's, and the share of the edge into it.
+    for (let j = nb - 1; j > 0; j--) {
+      const g = s + j;
+      const w = weights[j]!;
+      const at = j * n;
+      const a = trueChild[g]! * n;
+      const b = falseChild[g]! * n;
+      let acc = 0;
+      for (let k = 0; k < n; k++) {
+        const gk = sums[a + k]! + sums[b + k]!;
+        sums[at + k] = gk;
+        acc += gk * coef[w + k]!;
+      }
+      const o = oo + edgeFeature[g]!;
+      out[o] = out[o]! + acc;
+    }
+  }
+
+  /**
+   * The edge into local node j (global g) for this row: records whether it is hot, where its φ weights
+   * are (the zero block when it is cold under a cold prev) and returns where its P multipliers are.
+   */
+  function factorsOf(s: number, g: number, j: number, n: number): number {
+    const c = coefAt[g]!;
+    const p = prev[g]!;
+    if (p >= 0 && hot[p] === 0) {
+      hot[j] = 0;
+      weights[j] = 0;
+      return c + 4 * n;
+    }
+    const q = parent[g]!;
+    const h = (trueChild[s + q] === j ? 1 : 0) === takesTrue[q] ? 1 : 0;
+    hot[j] = h;
+    weights[j] = c + (3 - h) * n;
+    return c + (1 - h) * n;
   }
 
   /** 1 when the row's value x takes branch g's true child (NaN by the node's missing rule). */
