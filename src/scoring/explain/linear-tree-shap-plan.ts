@@ -9,7 +9,7 @@
 // edge e into node n (o_e, z_e combined over the path's edges on i so far) gets
 //   (o_e − z_e) · Σ_k w_k · (G_n(t_k) − Σ_{n'} G_{n'}(t_k)) / f_e(t_k),
 // n' the nearest nodes below n entered on the same feature (their leaves count at n' instead).
-// Every factor is positive at the points, so nothing cancels; per row a tree costs O(nodes · n).
+// Every factor of P is positive at the points (no cancellation); per row a tree costs O(nodes · n).
 //
 // A row changes only whether each edge is hot (o = 1) or cold (o = 0), so the factors are tabulated
 // per node for both: the multiplier from the parent's P to this node's P (f_e / f_prev, prev = the
@@ -42,24 +42,21 @@ export interface LinearTreeShapPlan {
   /** Local children (-1 for leaves). */
   readonly trueChild: Int32Array;
   readonly falseChild: Int32Array;
-  /** Leaf value (0 for branch nodes). */
-  readonly value: Float64Array;
   /** Local parent (-1 for the root). */
   readonly parent: Int32Array;
   /** Input column of the edge into the node (the parent's split). */
   readonly edgeFeature: Int32Array;
   /** Local node entered by the previous edge on the same column on this path, -1 if none. */
   readonly prev: Int32Array;
-  /** z_e / z_prev: the P multiplier when prev is cold (so is this edge); for a leaf, times its value. */
-  readonly coldRatio: Float64Array;
   /**
    * Offset into coef of the node's five n-point arrays: P multiplier when hot, when cold (prev hot or
-   * absent), φ weights when hot, when cold (prev hot or absent), and coldRatio repeated n times (the
-   * batch kernel's multiplier under a cold prev). For a leaf the multipliers are times its value, and
-   * the weights times the multiplier and the value (foldLeafValue).
+   * absent), φ weights when hot, when cold (prev hot or absent), and z_e / z_prev repeated n times
+   * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array).
+   * For a leaf the multipliers are times its value, and the weights times the multiplier and the
+   * value (foldLeafValue).
    */
   readonly coefAt: Int32Array;
-  /** coef[0 .. maxPoints) stays 0: the weights of an edge cold under a cold prev, for the batch kernel. */
+  /** coef[0 .. maxPoints) stays 0: the weights of an edge cold under a cold prev (its share is 0). */
   readonly coef: Float64Array;
   /** Most nodes in one tree and most points of one tree (scratch sizes). */
   readonly maxTreeNodes: number;
@@ -112,11 +109,9 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const nanTrue = new Uint8Array(nNodes);
   const trueChild = new Int32Array(nNodes);
   const falseChild = new Int32Array(nNodes);
-  const value = new Float64Array(nNodes);
   const parent = new Int32Array(nNodes);
   const edgeFeature = new Int32Array(nNodes);
   const prev = new Int32Array(nNodes);
-  const coldRatio = new Float64Array(nNodes);
   const coefAt = new Int32Array(nNodes);
   const coef = new Float64Array(maxPoints + nCoef);
   const rules = new Map<number, ReturnType<typeof gaussLegendre01>>();
@@ -136,20 +131,18 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       nanTrue[g] = e.missingTracksTrue[k] === 1 || e.mode[k] === NodeMode.BRANCH_NEQ ? 1 : 0;
       trueChild[g] = leaf ? -1 : local.get(e.trueChild[k]!)!;
       falseChild[g] = leaf ? -1 : local.get(e.falseChild[k]!)!;
-      value[g] = leaf ? e.value[k]! : 0;
       parent[g] = p.parent;
       prev[g] = p.prev;
       coefAt[g] = at;
       if (p.parent < 0) return; // the root: no edge, no coefficients
       edgeFeature[g] = e.feature[t.nodes[p.parent]!.ensembleNode]!;
-      coldRatio[g] = p.prev >= 0 ? p.zero / p.prevZero : 0;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
-      if (leaf) foldLeafValue(coef, at, n, e.value[k]!, coldRatio, g);
+      if (leaf) foldLeafValue(coef, at, n, e.value[k]!);
       at += 5 * n;
     });
   });
 
-  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, value, parent, edgeFeature, prev, coldRatio, coefAt, coef];
+  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, parent, edgeFeature, prev, coefAt, coef];
   return {
     nTrees: trees.length,
     treeStart,
@@ -161,11 +154,9 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     nanTrue,
     trueChild,
     falseChild,
-    value,
     parent,
     edgeFeature,
     prev,
-    coldRatio,
     coefAt,
     coef,
     maxTreeNodes,
@@ -202,7 +193,7 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
  * that with the weights, so both are folded into one array each (v · multiplier, v · multiplier ·
  * weights) and a row's pass reads the parent's P once.
  */
-function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, coldRatio: Float64Array, g: number): void {
+function foldLeafValue(coef: Float64Array, at: number, n: number, v: number): void {
   for (let k = 0; k < n; k++) {
     coef[at + 2 * n + k] = v * coef[at + k]! * coef[at + 2 * n + k]!;
     coef[at + 3 * n + k] = v * coef[at + n + k]! * coef[at + 3 * n + k]!;
@@ -210,7 +201,6 @@ function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, col
     coef[at + n + k] = v * coef[at + n + k]!;
     coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
   }
-  coldRatio[g] = v * coldRatio[g]!;
 }
 
 /** One tree's nodes in preorder with, per edge, the combined zero fraction of its column and its prev. */

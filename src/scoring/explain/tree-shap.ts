@@ -10,7 +10,6 @@
 // the margin of the row. Runs once per explained risk event: nothing is allocated per row.
 import { ChurnflowError } from '../../errors.js';
 import { goesFalse } from './branch-test.js';
-import { createLinearTreeShapBatch } from './linear-tree-shap-batch.js';
 import { buildLinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 
@@ -65,8 +64,6 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
   return { cover, expectedValue };
 }
 
-/** Rows per pass of the batch kernel: decide-risk's chunks of 32 fit, scratch stays ≈ 0.5 MiB. */
-const BATCH_ROWS = 32;
 
 /** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
 export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
@@ -80,8 +77,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
   const hot = new Uint8Array(plan.maxTreeNodes);
   const weights = new Int32Array(plan.maxTreeNodes);
   const takesTrue = new Uint8Array(plan.maxTreeNodes);
-  const batch = createLinearTreeShapBatch(plan, BATCH_ROWS);
-  const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + hot.byteLength + weights.byteLength + takesTrue.byteLength + batch.bytes;
+  const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + hot.byteLength + weights.byteLength + takesTrue.byteLength;
 
   /** Adds tree ti's share of the row at row[ro ..] to out[oo ..]. */
   function explainTree(ti: number, row: Float32Array, ro: number, out: Float64Array, oo: number): void {
@@ -174,8 +170,8 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
         throw new ChurnflowError('CF_SCORING_FAILED', `a batch of ${count} rows of ${width} columns needs ${count * width} row values and ${count * (width + 1)} output slots, got ${rows.length} and ${out.length}`);
       }
       out.fill(0, 0, count * (width + 1));
-      for (let i = 0; i < count; i += BATCH_ROWS) {
-        batch.run(rows.subarray(i * width), Math.min(BATCH_ROWS, count - i), width, out.subarray(i * (width + 1)), width + 1);
+      for (let t = 0; t < nTrees; t++) {
+        for (let i = 0; i < count; i++) explainTree(t, rows, i * width, out, i * (width + 1));
       }
       for (let i = 0; i < count; i++) out[i * (width + 1) + width] = expectedValue;
     },
