@@ -1,13 +1,14 @@
 // Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
 // `pred_contrib`) by Linear TreeSHAP (Yu, Bhattacharya, Mukherjee et al., NeurIPS 2022): per tree,
-// one pass down the branches carries each node's path polynomial P at the tree's quadrature points,
-// one over the leaves and one up the branches sum the leaves' v·P into G and add each edge's share of
-// its feature's value (a dot product of G with precomputed weights): O(nodes · points) per row, points = ceil(distinct path
-// features / 2), instead of the reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the
-// tests' oracle). The derivation and the tabulated factors are in linear-tree-shap-plan.ts.
-// It explains the ensemble's margin (log-odds for the churn classifier): contributions per input
-// column plus the bias (expected margin over the training data, weighted by node covers) add up to
-// the margin of the row. Runs once per explained risk event: nothing is allocated per row.
+// one pass down the branches carries each node's path polynomial P at the tree's quadrature points;
+// one over the leaves and one back up the branches sum the leaves' v·P into G and add each edge's
+// share of its column's value (a dot product of G with precomputed weights). O(nodes · points) per
+// row, points = ceil(distinct path columns / 2), instead of the reference's O(leaves · depth²)
+// (tree-shap-reference.ts, kept as the tests' oracle). The derivation and the tabulated factors are
+// in linear-tree-shap-plan.ts. It explains the ensemble's margin (log-odds for the churn
+// classifier): contributions per input column plus the bias (expected margin over the training
+// data, weighted by node covers) add up to the margin of the row. Runs once per explained risk
+// event: nothing is allocated per row.
 import { ChurnflowError } from '../../errors.js';
 import { goesFalse } from './branch-test.js';
 import { buildLinearTreeShapPlan } from './linear-tree-shap-plan.js';
@@ -63,7 +64,6 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
   }
   return { cover, expectedValue };
 }
-
 
 /** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
 export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
