@@ -44,6 +44,8 @@ export interface LinearTreeShapPlan {
   readonly falseChild: Int32Array;
   /** Local parent (-1 for the root). */
   readonly parent: Int32Array;
+  /** 1 when the node is its parent's true child. */
+  readonly isTrueEdge: Uint8Array;
   /** Input column of the edge into the node (the parent's split). */
   readonly edgeFeature: Int32Array;
   /** Local node entered by the previous edge on the same column on this path, -1 if none. */
@@ -110,6 +112,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const trueChild = new Int32Array(nNodes);
   const falseChild = new Int32Array(nNodes);
   const parent = new Int32Array(nNodes);
+  const isTrueEdge = new Uint8Array(nNodes);
   const edgeFeature = new Int32Array(nNodes);
   const prev = new Int32Array(nNodes);
   const coefAt = new Int32Array(nNodes);
@@ -135,6 +138,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       prev[g] = p.prev;
       coefAt[g] = at;
       if (p.parent < 0) return; // the root: no edge, no coefficients
+      isTrueEdge[g] = e.trueChild[t.nodes[p.parent]!.ensembleNode] === k ? 1 : 0;
       edgeFeature[g] = e.feature[t.nodes[p.parent]!.ensembleNode]!;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
       if (leaf) foldLeafValue(coef, at, n, e.value[k]!);
@@ -142,7 +146,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     });
   });
 
-  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, parent, edgeFeature, prev, coefAt, coef];
+  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, coefAt, coef];
   return {
     nTrees: trees.length,
     treeStart,
@@ -155,6 +159,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     trueChild,
     falseChild,
     parent,
+    isTrueEdge,
     edgeFeature,
     prev,
     coefAt,

@@ -69,12 +69,14 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
 export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
   const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
   const plan = buildLinearTreeShapPlan(e, cover, source);
-  const { nTrees, treeStart, treeBranches, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, parent, edgeFeature, prev, coefAt, coef } = plan;
-  // Per tree-local node: P and G at the points (node j at j * points), 1 when its edge is hot, where its
-  // edge's φ weights are in coef, 1 when the row takes its true child.
+  const { nTrees, treeStart, treeBranches, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, coefAt, coef } = plan;
+  // Per tree-local node: P and G at the points (node j at j * points), 1 when its edge is hot (a slot
+  // past the nodes stays 1: "no prev" reads as a hot prev), where its edge's φ weights are in coef, 1
+  // when the row takes its true child.
   const poly = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
   const sums = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
-  const hot = new Uint8Array(plan.maxTreeNodes);
+  const hotSentinel = plan.maxTreeNodes;
+  const hot = new Uint8Array(plan.maxTreeNodes + 1).fill(1);
   const weights = new Int32Array(plan.maxTreeNodes);
   const takesTrue = new Uint8Array(plan.maxTreeNodes);
   const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + hot.byteLength + weights.byteLength + takesTrue.byteLength;
@@ -90,7 +92,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     takesTrue[0] = takesTrueAt(s, row[ro + split[s]!]!);
     for (let j = 1; j < nb; j++) {
       const g = s + j;
-      const c = factorsOf(s, g, j, n);
+      const c = factorsOf(g, j, n);
       const at = j * n;
       const from = parent[g]! * n;
       for (let k = 0; k < n; k++) poly[at + k] = poly[from + k]! * coef[c + k]!;
@@ -99,7 +101,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     // The leaves: G = (v · factor) · P(parent) in place, and their edge's share at once.
     for (let j = nb; j < m; j++) {
       const g = s + j;
-      const c = factorsOf(s, g, j, n);
+      const c = factorsOf(g, j, n);
       const w = weights[j]!;
       const at = j * n;
       const from = parent[g]! * n;
@@ -133,20 +135,18 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
   /**
    * The edge into local node j (global g) for this row: records whether it is hot, where its φ weights
    * are (the zero block when it is cold under a cold prev) and returns where its P multipliers are.
+   * Arithmetic rather than branches: whether an edge is hot is data, about half the time each way.
    */
-  function factorsOf(s: number, g: number, j: number, n: number): number {
+  function factorsOf(g: number, j: number, n: number): number {
     const c = coefAt[g]!;
     const p = prev[g]!;
-    if (p >= 0 && hot[p] === 0) {
-      hot[j] = 0;
-      weights[j] = 0;
-      return c + 4 * n;
-    }
+    const prevHot = hot[p < 0 ? hotSentinel : p]!;
     const q = parent[g]!;
-    const h = (trueChild[s + q] === j ? 1 : 0) === takesTrue[q] ? 1 : 0;
+    const h = prevHot & (isTrueEdge[g]! ^ takesTrue[q]! ^ 1);
     hot[j] = h;
-    weights[j] = c + (3 - h) * n;
-    return c + (1 - h) * n;
+    // hot: factors at c, weights c + 2n; cold: c + n, c + 3n; cold under a cold prev: c + 4n, the zero block.
+    weights[j] = prevHot * (c + (3 - h) * n);
+    return c + (prevHot === 1 ? 1 - h : 4) * n;
   }
 
   /** 1 when the row's value x takes branch g's true child (NaN by the node's missing rule). */
