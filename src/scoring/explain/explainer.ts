@@ -50,7 +50,7 @@ export interface FeatureRowExplainer {
   reasons(features: Float64Array, k: number): FeatureReason[];
   /**
    * Top-k reasons for several spec feature rows at once (the same values as reasons() per row): the
-   * rows go through each tree together (bench/treeshap.bench.ts: ≈ 30 % cheaper per row in chunks of 32).
+   * rows go through each tree together (bench/treeshap.bench.ts: ≈ 15–20 % cheaper per row in chunks of 32).
    */
   reasonsMany(rows: readonly Float64Array[], k: number): FeatureReason[][];
   /** Per input column contributions (width+1, bias last) for a spec feature row. */
