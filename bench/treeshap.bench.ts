@@ -1,16 +1,17 @@
-// Exact TreeSHAP per row: the engine's table-driven explainer (one row per call; tree-major batches of
-// 32 rows, what decide-risk hands reasonsMany per chunk, and of 64) against the reference recursion
-// (O(leaves · depth²), LightGBM's algorithm, kept in src/ as the tests' oracle), on the same rows in the
-// same run, for the bundled model and the older 1.0.0; plus the bytes of precomputed tables each model
-// holds, and the same with a table for every leaf (maxTableBits 14), which pays off in batches (a
-// tree's tables stay in cache across the rows) but not one row at a time (every row misses the cache).
+// Exact TreeSHAP per row: the engine's Linear TreeSHAP (one row per call; tree-major batches of 32
+// rows, what decide-risk hands reasonsMany per chunk, and of 64) against the reference recursion
+// (O(leaves · depth²), LightGBM's algorithm, kept in src/ as the tests' oracle, the baseline) and the
+// per-leaf tables it replaced (Fast TreeSHAP v2 style), on the same rows in the same run, for the
+// bundled model and the older 1.0.0; plus the bytes of precomputed tables each holds.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFeatureSpec } from '../src/features/load-spec.js';
 import type { ActivityEventJson } from '../src/events/wire-types.js';
 import { BUNDLED_MODEL, BUNDLED_MODEL_NAME, BUNDLED_REGISTRY_DIR } from '../src/scoring/bundled-model.js';
 import { parseOnnxTreeEnsemble } from '../src/scoring/explain/onnx-tree-ensemble.js';
-import { compileTreeShap } from '../src/scoring/explain/tree-shap.js';
+import { buildLinearTreeShapPlan } from '../src/scoring/explain/linear-tree-shap-plan.js';
+import { compileTableTreeShap } from '../src/scoring/explain/table-tree-shap.js';
+import { compileTreeShap, type TreeShap } from '../src/scoring/explain/tree-shap.js';
 import { compileTreeShapReference } from '../src/scoring/explain/tree-shap-reference.js';
 import { loadScoringModel } from '../src/scoring/scoring-model.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
@@ -59,31 +60,38 @@ for (const [key, dir] of [
   await model.close();
   const e = parseOnnxTreeEnsemble(await readFile(join(dir, 'model.onnx')), dir);
   const reference = compileTreeShapReference(e, width, dir);
-  const fast = compileTreeShap(e, width, dir);
-  const bigTables = compileTreeShap(e, width, dir, { maxTableBits: 14 });
+  const tables = compileTableTreeShap(e, width, dir);
+  const linear = compileTreeShap(e, width, dir);
   const out = new Float64Array(width + 1);
   const batchOut = new Float64Array(BATCH * (width + 1));
-  const inBatches = (t: typeof fast, size: number) => () => {
+  const oneByOne = (t: TreeShap) => () => {
+    for (let i = 0; i < count; i++) t.contributions(rows, i * width, out);
+  };
+  const inBatches = (t: TreeShap, size: number) => () => {
     for (let i = 0; i < count; i += size) t.contributionsBatch(rows.subarray(i * width), Math.min(size, count - i), batchOut);
   };
   const results = interleaved(count, [
-    ['reference recursion (baseline), one row per call', () => {
-      for (let i = 0; i < count; i++) reference.contributions(rows, i * width, out);
-    }],
-    ['per-leaf tables, one row per call', () => {
-      for (let i = 0; i < count; i++) fast.contributions(rows, i * width, out);
-    }],
-    [`per-leaf tables, batches of ${CHUNK} (decide-risk's chunks)`, inBatches(fast, CHUNK)],
-    [`per-leaf tables, batches of ${BATCH}`, inBatches(fast, BATCH)],
-    [`  every leaf a table (${(bigTables.memoryBytes / 2 ** 20).toFixed(1)} MiB), batches of ${BATCH}`, inBatches(bigTables, BATCH)],
-    [`  every leaf a table, one row per call`, () => {
-      for (let i = 0; i < count; i++) bigTables.contributions(rows, i * width, out);
-    }],
+    ['reference recursion (baseline), one row per call', oneByOne(reference)],
+    ['per-leaf tables, one row per call', oneByOne(tables)],
+    [`per-leaf tables, batches of ${CHUNK}`, inBatches(tables, CHUNK)],
+    ['Linear TreeSHAP (engine), one row per call', oneByOne(linear)],
+    [`Linear TreeSHAP, batches of ${CHUNK} (decide-risk's chunks)`, inBatches(linear, CHUNK)],
+    [`Linear TreeSHAP, batches of ${BATCH}`, inBatches(linear, BATCH)],
   ]);
-  const title = `TreeSHAP ${dir}: ${e.nTrees} trees, ${e.nNodes} nodes, depth ${e.maxDepth}, ${count} rows; tables ${(fast.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
+  // Exactness on these rows at this depth: Linear TreeSHAP against the reference recursion.
+  const want = new Float64Array(width + 1);
+  let maxDiff = 0;
+  for (let i = 0; i < count; i++) {
+    reference.contributions(rows, i * width, want);
+    linear.contributions(rows, i * width, out);
+    for (let j = 0; j <= width; j++) maxDiff = Math.max(maxDiff, Math.abs(out[j]! - want[j]!));
+  }
+  const pathFeatures = buildLinearTreeShapPlan(e, e.cover!).maxPathFeatures;
+  console.log(`\n${dir}: depth ${e.maxDepth}, up to ${pathFeatures} distinct columns on a path (${Math.ceil(pathFeatures / 2)} quadrature points); max |Linear TreeSHAP - reference| ${maxDiff.toExponential(2)} over ${count} rows`);
+  const title = `TreeSHAP ${dir}: ${e.nTrees} trees, ${e.nNodes} nodes, depth ${e.maxDepth}, ${count} rows; tables ${(tables.memoryBytes / 2 ** 20).toFixed(1)} MiB, linear ${(linear.memoryBytes / 2 ** 20).toFixed(1)} MiB`;
   report(`${title} (CPU time, interleaved runs)`, results, results[0]!, 'row');
-  const [base, single, chunk, batch, bigBatch, bigSingle] = results.map(microsPerItem) as [number, number, number, number, number, number];
-  console.log(`  speed-up: ${(base / single).toFixed(2)}× one row per call, ${(base / chunk).toFixed(2)}× in batches of ${CHUNK}, ${(base / batch).toFixed(2)}× of ${BATCH}, ${(base / bigBatch).toFixed(2)}× of ${BATCH} with every leaf a table`);
+  const [base, tableSingle, tableChunk, single, chunk, batch] = results.map(microsPerItem) as [number, number, number, number, number, number];
+  console.log(`  speed-up over the reference: Linear TreeSHAP ${(base / single).toFixed(2)}× one row per call, ${(base / chunk).toFixed(2)}× in batches of ${CHUNK}, ${(base / batch).toFixed(2)}× of ${BATCH}; per-leaf tables ${(base / tableSingle).toFixed(2)}× and ${(base / tableChunk).toFixed(2)}×`);
   Object.assign(figures, {
     [`treeshap_us_per_row${key}`]: Number(single.toFixed(1)),
     [`treeshap_baseline_us_per_row${key}`]: Number(base.toFixed(1)),
@@ -92,11 +100,11 @@ for (const [key, dir] of [
     [`treeshap_batch${CHUNK}_speedup${key}`]: Number((base / chunk).toFixed(2)),
     [`treeshap_batch${BATCH}_us_per_row${key}`]: Number(batch.toFixed(1)),
     [`treeshap_batch${BATCH}_speedup${key}`]: Number((base / batch).toFixed(2)),
-    [`treeshap_table_bytes${key}`]: fast.memoryBytes,
-    [`treeshap_batch${BATCH}_bits14_us_per_row${key}`]: Number(bigBatch.toFixed(1)),
-    [`treeshap_batch${BATCH}_bits14_speedup${key}`]: Number((base / bigBatch).toFixed(2)),
-    [`treeshap_bits14_us_per_row${key}`]: Number(bigSingle.toFixed(1)),
-    [`treeshap_bits14_table_bytes${key}`]: bigTables.memoryBytes,
+    [`treeshap_tables_us_per_row${key}`]: Number(tableSingle.toFixed(1)),
+    [`treeshap_tables_batch${CHUNK}_us_per_row${key}`]: Number(tableChunk.toFixed(1)),
+    [`treeshap_linear_bytes${key}`]: linear.memoryBytes,
+    [`treeshap_table_bytes${key}`]: tables.memoryBytes,
+    [`treeshap_linear_max_abs_diff${key}`]: maxDiff,
     [`treeshap_model${key}`]: `${dir} (${e.nTrees} trees, depth ${e.maxDepth})`,
   });
 }

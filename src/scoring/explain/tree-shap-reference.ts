@@ -3,8 +3,8 @@
 // LightGBM's Tree::TreeSHAP step for step so the values match `pred_contrib`. It explains the
 // ensemble's margin (log-odds for the churn classifier): contributions per input column plus the bias
 // (expected margin over the training data, weighted by node covers) add up to the margin of the row.
-// O(leaves · depth²) per row; the engine uses the table-driven tree-shap.ts (O(leaves · depth)), and
-// this one stays as the oracle its tests compare against and the baseline its bench measures.
+// O(leaves · depth²) per row; the engine uses Linear TreeSHAP (tree-shap.ts, O(nodes · depth / 2)),
+// and this one stays as the oracle its tests compare against and the baseline its bench measures.
 import { ChurnflowError } from '../../errors.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 import type { TreeShap } from './tree-shap.js';

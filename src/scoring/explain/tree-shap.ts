@@ -1,15 +1,18 @@
 // Exact path-dependent TreeSHAP (the values of Lundberg et al. 2018, Algorithm 2, and of LightGBM's
-// `pred_contrib`) from per-leaf tables (tree-shap-tables.ts, the Fast TreeSHAP v2 idea): a row is one
-// pass over the branch nodes, marking for each leaf which of its path features the row sends down the
-// cold branch, then one table lookup per path element (leaves with more path features than
-// maxTableBits: O(hot features²) arithmetic). O(leaves · depth) per row instead of the
-// reference's O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). It explains the
-// ensemble's margin (log-odds for the churn classifier): contributions per input column plus the bias
-// (expected margin over the training data, weighted by node covers) add up to the margin of the row.
-// Runs once per explained risk event: nothing is allocated per row.
+// `pred_contrib`) by Linear TreeSHAP (Yu, Bhattacharya, Mukherjee et al., NeurIPS 2022): per tree,
+// one pass down the branches carries each node's path polynomial P at the tree's quadrature points;
+// one over the leaves and one back up the branches sum the leaves' v·P into G and add each edge's
+// share of its column's value (a dot product of G with precomputed weights). O(nodes · points) per
+// row, points = ceil(distinct path columns / 2), instead of the reference's O(leaves · depth²)
+// (tree-shap-reference.ts, kept as the tests' oracle). The derivation and the tabulated factors are
+// in linear-tree-shap-plan.ts. It explains the ensemble's margin (log-odds for the churn
+// classifier): contributions per input column plus the bias (expected margin over the training
+// data, weighted by node covers) add up to the margin of the row. Runs once per explained risk
+// event: nothing is allocated per row.
 import { ChurnflowError } from '../../errors.js';
+import { goesFalse } from './branch-test.js';
+import { buildLinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
-import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS } from './tree-shap-tables.js';
 
 export interface TreeShap {
   /** Input columns explained (contributions have width + 1 entries, the bias last). */
@@ -28,11 +31,6 @@ export interface TreeShap {
    * tree's tables stay in cache across the rows: cheaper per row than one call per row.
    */
   contributionsBatch(rows: Float32Array, count: number, out: Float64Array): void;
-}
-
-export interface TreeShapOptions {
-  /** Leaves with more distinct path features than this keep no table and cost O(hot path features²) per row (default 6: 2^6 doubles per leaf at most). */
-  readonly maxTableBits?: number;
 }
 
 /** Checks what exact TreeSHAP needs from `e` and returns its covers and bias (shared with the reference). */
@@ -68,97 +66,92 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
 }
 
 /** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
-export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble', options: TreeShapOptions = {}): TreeShap {
+export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
   const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
-  const maxTableBits = options.maxTableBits ?? DEFAULT_MAX_TABLE_BITS;
-  if (!Number.isInteger(maxTableBits) || maxTableBits < 0 || maxTableBits > 24) {
-    throw new ChurnflowError('CF_CONFIG_INVALID', `TreeSHAP maxTableBits must be an integer in 0..24, got ${maxTableBits}`);
+  const plan = buildLinearTreeShapPlan(e, cover, source);
+  const { nTrees, treeStart, treeBranches, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, coefAt, coef } = plan;
+  // Per tree-local node: P and G at the points (node j at j * points), 1 when its edge is hot (a slot
+  // past the nodes stays 1: "no prev" reads as a hot prev), where its edge's φ weights are in coef, 1
+  // when the row takes its true child.
+  const poly = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
+  const sums = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
+  const hotSentinel = plan.maxTreeNodes;
+  const hot = new Uint8Array(plan.maxTreeNodes + 1).fill(1);
+  const weights = new Int32Array(plan.maxTreeNodes);
+  const takesTrue = new Uint8Array(plan.maxTreeNodes);
+  const memoryBytes = plan.bytes + poly.byteLength + sums.byteLength + hot.byteLength + weights.byteLength + takesTrue.byteLength;
+
+  /** Adds tree ti's share of the row at row[ro ..] to out[oo ..]. */
+  function explainTree(ti: number, row: Float32Array, ro: number, out: Float64Array, oo: number): void {
+    const s = treeStart[ti]!;
+    const m = treeStart[ti + 1]! - s;
+    const nb = treeBranches[ti]!;
+    const n = treePoints[ti]!;
+    // Down over the branches: P of each from its parent's, and the row's direction at each.
+    for (let k = 0; k < n; k++) poly[k] = 1;
+    takesTrue[0] = takesTrueAt(s, row[ro + split[s]!]!);
+    for (let j = 1; j < nb; j++) {
+      const g = s + j;
+      const c = factorsOf(g, j, n);
+      const at = j * n;
+      const from = parent[g]! * n;
+      for (let k = 0; k < n; k++) poly[at + k] = poly[from + k]! * coef[c + k]!;
+      takesTrue[j] = takesTrueAt(g, row[ro + split[g]!]!);
+    }
+    // The leaves: G = (v · factor) · P(parent) in place, and their edge's share at once.
+    for (let j = nb; j < m; j++) {
+      const g = s + j;
+      const c = factorsOf(g, j, n);
+      const w = weights[j]!;
+      const at = j * n;
+      const from = parent[g]! * n;
+      let acc = 0;
+      for (let k = 0; k < n; k++) {
+        const pk = poly[from + k]!;
+        sums[at + k] = pk * coef[c + k]!;
+        acc += pk * coef[w + k]!;
+      }
+      const o = oo + edgeFeature[g]!;
+      out[o] = out[o]! + acc;
+    }
+    // Up over the branches (children first): G from the children's, and the share of the edge into it.
+    for (let j = nb - 1; j > 0; j--) {
+      const g = s + j;
+      const w = weights[j]!;
+      const at = j * n;
+      const a = trueChild[g]! * n;
+      const b = falseChild[g]! * n;
+      let acc = 0;
+      for (let k = 0; k < n; k++) {
+        const gk = sums[a + k]! + sums[b + k]!;
+        sums[at + k] = gk;
+        acc += gk * coef[w + k]!;
+      }
+      const o = oo + edgeFeature[g]!;
+      out[o] = out[o]! + acc;
+    }
   }
-  const tables = buildTreeShapTables(e, cover, maxTableBits, source);
-  const { nBranches, nLeaves, roots, treeLeaves, feature, mode, threshold, nanTrue, trueChild, falseChild, bit } = tables;
-  const { leafSize, leafElem, leafTable, leafScale, elemFeature, elemRatio, elemZero, elemInverse, table, weights } = tables;
-  // Per node: bit mask of the path elements the row sends down a cold branch (leaves at nBranches + l).
-  const coldMask = new Int32Array(nBranches + nLeaves);
-  // For leaves without a table: elementary symmetric polynomials of 1/z over the hot set.
-  const sym = new Float64Array(tables.maxPathFeatures + 2);
-  const memoryBytes = tables.bytes + coldMask.byteLength + sym.byteLength;
 
   /**
-   * Adds leaf l's Shapley values without a table, O(|H|²): with q = 1/z and e_s the elementary symmetric
-   * polynomials of q over the hot set, A(P) = Π z · Σ_s w(s) e_s(q_P); e_s(q_{H\i}) is unwound from
-   * e_s(q_H) downward (e_{s-1}(H\i) = (e_s(H) - e_s(H\i)) · z_i), as LightGBM unwinds a hot element.
+   * The edge into local node j (global g) for this row: records whether it is hot, where its φ weights
+   * are (the zero block when it is cold under a cold prev) and returns where its P multipliers are.
+   * Arithmetic rather than branches: whether an edge is hot is data, about half the time each way.
    */
-  function leafWithoutTable(l: number, hot: number, out: Float64Array, o: number): void {
-    const d = leafSize[l]!;
-    const e0 = leafElem[l]!;
-    const scale = leafScale[l]!;
-    const w0 = (d * (d + 1)) / 2;
-    let h = 0;
-    sym[0] = 1;
-    for (let k = 0; k < d; k++) {
-      if (((hot >> k) & 1) === 0) continue;
-      const q = elemInverse[e0 + k]!;
-      sym[h + 1] = sym[h]! * q;
-      for (let s = h; s >= 1; s--) sym[s] = sym[s]! + q * sym[s - 1]!;
-      h++;
-    }
-    let a = 0;
-    for (let s = 0; s <= h && s < d; s++) a += weights[w0 + s]! * sym[s]!;
-    const cold = -scale * a;
-    for (let k = 0; k < d; k++) {
-      const f = o + elemFeature[e0 + k]!;
-      if (((hot >> k) & 1) === 0) {
-        out[f] = out[f]! + cold;
-        continue;
-      }
-      const z = elemZero[e0 + k]!;
-      let g = sym[h]! * z;
-      let b = weights[w0 + h - 1]! * g;
-      for (let s = h - 1; s >= 1; s--) {
-        g = (sym[s]! - g) * z;
-        b += weights[w0 + s - 1]! * g;
-      }
-      out[f] = out[f]! + scale * elemRatio[e0 + k]! * b;
-    }
+  function factorsOf(g: number, j: number, n: number): number {
+    const c = coefAt[g]!;
+    const p = prev[g]!;
+    const prevHot = hot[p < 0 ? hotSentinel : p]!;
+    const q = parent[g]!;
+    const h = prevHot & (isTrueEdge[g]! ^ takesTrue[q]! ^ 1);
+    hot[j] = h;
+    // hot: factors at c, weights c + 2n; cold: c + n, c + 3n; cold under a cold prev: c + 4n, the zero block.
+    weights[j] = prevHot * (c + (3 - h) * n);
+    return c + (prevHot === 1 ? 1 - h : 4) * n;
   }
 
-  /**
-   * Parents come before children, so each node's mask is final when it is read. Branch-free on purpose:
-   * which child is cold is data-dependent (about half the time each way), so a branch mispredicts.
-   */
-  function markColdBranches(row: Float32Array, offset: number, from: number, to: number): void {
-    coldMask[from] = 0; // a root
-    for (let n = from; n < to; n++) {
-      const x = row[offset + feature[n]!]!;
-      // 1 when the row does not take the true child (NaN follows the node's missing rule).
-      const trueCold = x !== x ? nanTrue[n]! ^ 1 : goesFalse(mode[n]!, x, threshold[n]!);
-      const m = coldMask[n]!;
-      const b = bit[n]!;
-      const cb = -trueCold & b;
-      coldMask[trueChild[n]!] = m | cb;
-      coldMask[falseChild[n]!] = m | (b ^ cb);
-    }
-  }
-
-  /** Adds every leaf's Shapley values: one table lookup per path element (hot or cold, no branch). */
-  function addLeafValues(out: Float64Array, o: number, from: number, to: number): void {
-    for (let l = from; l < to; l++) {
-      const d = leafSize[l]!;
-      const hot = ~coldMask[nBranches + l]! & ((1 << d) - 1);
-      const t0 = leafTable[l]!;
-      if (t0 < 0) {
-        leafWithoutTable(l, hot, out, o);
-        continue;
-      }
-      const e0 = leafElem[l]!;
-      const cold = -table[t0 + hot]!;
-      for (let k = 0; k < d; k++) {
-        // A cold k reads table[t0 + hot] again (cached) and its product is discarded by the 0 factor.
-        const hotValue = elemRatio[e0 + k]! * table[t0 + (hot ^ ((1 << k) & hot))]!;
-        const f = o + elemFeature[e0 + k]!;
-        out[f] = out[f]! + cold + ((hot >> k) & 1) * (hotValue - cold);
-      }
-    }
+  /** 1 when the row's value x takes branch g's true child (NaN by the node's missing rule). */
+  function takesTrueAt(g: number, x: number): number {
+    return x !== x ? nanTrue[g]! : 1 - goesFalse(mode[g]!, x, threshold[g]!);
   }
 
   return {
@@ -169,10 +162,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
       if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
       out.fill(0, 0, width);
-      for (let t = 0; t < roots.length; t++) {
-        markColdBranches(row, offset, roots[t]!, t + 1 < roots.length ? roots[t + 1]! : nBranches);
-      }
-      addLeafValues(out, 0, 0, nLeaves);
+      for (let t = 0; t < nTrees; t++) explainTree(t, row, offset, out, 0);
       out[width] = expectedValue;
     },
     contributionsBatch(rows, count, out) {
@@ -180,32 +170,10 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
         throw new ChurnflowError('CF_SCORING_FAILED', `a batch of ${count} rows of ${width} columns needs ${count * width} row values and ${count * (width + 1)} output slots, got ${rows.length} and ${out.length}`);
       }
       out.fill(0, 0, count * (width + 1));
-      for (let t = 0; t < roots.length; t++) {
-        const b1 = t + 1 < roots.length ? roots[t + 1]! : nBranches;
-        for (let i = 0; i < count; i++) {
-          markColdBranches(rows, i * width, roots[t]!, b1);
-          addLeafValues(out, i * (width + 1), treeLeaves[t]!, treeLeaves[t + 1]!);
-        }
+      for (let t = 0; t < nTrees; t++) {
+        for (let i = 0; i < count; i++) explainTree(t, rows, i * width, out, i * (width + 1));
       }
       for (let i = 0; i < count; i++) out[i * (width + 1) + width] = expectedValue;
     },
   };
-}
-
-/** 1 when a non-NaN `x` does not satisfy the node's test (LEQ first: LightGBM writes only LEQ nodes). */
-function goesFalse(mode: number, x: number, t: number): number {
-  switch (mode) {
-    case NodeMode.BRANCH_LEQ:
-      return x <= t ? 0 : 1;
-    case NodeMode.BRANCH_LT:
-      return x < t ? 0 : 1;
-    case NodeMode.BRANCH_GTE:
-      return x >= t ? 0 : 1;
-    case NodeMode.BRANCH_GT:
-      return x > t ? 0 : 1;
-    case NodeMode.BRANCH_EQ:
-      return x === t ? 0 : 1;
-    default:
-      return x !== t ? 0 : 1; // BRANCH_NEQ
-  }
 }

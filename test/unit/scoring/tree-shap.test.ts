@@ -20,6 +20,9 @@ import {
   type NodeModeName,
   type TreeEnsemble,
 } from '../../../src/scoring/explain/onnx-tree-ensemble.js';
+import { gaussLegendre01 } from '../../../src/scoring/explain/gauss-legendre.js';
+import { buildLinearTreeShapPlan } from '../../../src/scoring/explain/linear-tree-shap-plan.js';
+import { compileTableTreeShap } from '../../../src/scoring/explain/table-tree-shap.js';
 import { compileTreeShap } from '../../../src/scoring/explain/tree-shap.js';
 import { compileTreeShapReference } from '../../../src/scoring/explain/tree-shap-reference.js';
 import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
@@ -196,7 +199,7 @@ test('TreeSHAP equals brute force on random deep ensembles, and contributions ad
   for (let trial = 0; trial < 20; trial++) {
     const e = ensembleOf([grow(6), grow(5), grow(1 + (trial % 4))], { base: rand() - 0.5 });
     // Default tables, and leaves with more than 0 / 2 path features computed without a table.
-    const variants = [compileTreeShap(e, 4), compileTreeShap(e, 4, 'random', { maxTableBits: 0 }), compileTreeShap(e, 4, 'random', { maxTableBits: 2 }), compileTreeShapReference(e, 4)];
+    const variants = [compileTreeShap(e, 4), compileTableTreeShap(e, 4, 'random', { maxTableBits: 0 }), compileTableTreeShap(e, 4, 'random', { maxTableBits: 2 }), compileTreeShapReference(e, 4)];
     for (let r = 0; r < 5; r++) {
       const x = Float32Array.from([0, 1, 2, 3].map(() => (rand() < 0.1 ? NaN : Math.floor(rand() * 10) / 2)));
       const want = bruteForce(e, x, 4);
@@ -208,6 +211,127 @@ test('TreeSHAP equals brute force on random deep ensembles, and contributions ad
       });
     }
   }
+});
+
+// ---- Linear TreeSHAP specifics ----------------------------------------------------------------------
+
+test('Gauss-Legendre on [0, 1]: n points integrate t^p exactly up to p = 2n - 1, and not p = 2n', () => {
+  for (let n = 1; n <= 10; n++) {
+    const { t, w } = gaussLegendre01(n);
+    assert.ok(t.every((x, i) => x > 0 && x < 1 && (i === 0 || x > t[i - 1]!)), `points of ${n}: ${t}`);
+    for (let p = 0; p <= 2 * n; p++) {
+      let q = 0;
+      for (let k = 0; k < n; k++) q += w[k]! * t[k]! ** p;
+      const err = Math.abs(q - 1 / (p + 1));
+      if (p < 2 * n) assert.ok(err < 1e-14, `n ${n}, t^${p}: ${q} vs ${1 / (p + 1)}`);
+      // One degree more is off by an amount that shrinks fast with n (9e-8 at n = 6): checked while measurable.
+      else if (n <= 5) assert.ok(err > 1e-7, `n ${n} is not exact for t^${p} (${err}): the rule is no wider than it claims`);
+    }
+  }
+});
+
+/** Every row of 0/1 values (and NaN) over m columns, so each node is taken both ways in some row. */
+function everyRow(m: number, values: readonly number[]): Float32Array[] {
+  const rows: Float32Array[] = [];
+  const total = values.length ** m;
+  for (let i = 0; i < total; i++) {
+    let r = i;
+    rows.push(Float32Array.from({ length: m }, () => {
+      const v = values[r % values.length]!;
+      r = Math.floor(r / values.length);
+      return v;
+    }));
+  }
+  return rows;
+}
+
+test('Linear TreeSHAP: one column split three times down a path (hot under hot, cold under hot, cold under cold) equals brute force', () => {
+  // Column 0 at 0.5, then 0.25 and 0.75 below, with column 1 between: rows at 0.1 / 0.4 / 0.6 / 0.9
+  // make every mix of hot and cold edges on column 0 along the paths.
+  const tree: TreeNode = {
+    f: 0, t: 0.5,
+    yes: { f: 1, t: 0.5, yes: { f: 0, t: 0.25, yes: { f: 0, t: 0.1, yes: { leaf: 5, cover: 3 }, no: { leaf: -1, cover: 9 } }, no: { leaf: 2, cover: 11 } }, no: { f: 0, t: 0.25, yes: { leaf: -3, cover: 7 }, no: { f: 2, t: 0.5, yes: { leaf: 1, cover: 4 }, no: { leaf: 0.5, cover: 6 } } } },
+    no: { f: 0, t: 0.75, yes: { f: 1, t: 0.5, yes: { leaf: 4, cover: 5 }, no: { f: 0, t: 0.6, yes: { leaf: -2, cover: 8 }, no: { leaf: 3, cover: 2 } } }, no: { leaf: -4, cover: 10 } },
+  };
+  const e = ensembleOf([tree], { base: -0.25 });
+  const plan = buildLinearTreeShapPlan(e, e.cover!);
+  assert.ok(plan.prev.some((p) => p >= 0), 'some edges have a previous edge on the same column');
+  const t = compileTreeShap(e, 3);
+  let rows = 0;
+  for (const x of everyRow(3, [0.05, 0.2, 0.4, 0.6, 0.9, NaN])) {
+    const got = new Float64Array(4);
+    t.contributions(x, 0, got);
+    assertClose(got, bruteForce(e, x, 3), 1e-12, `row ${[...x]}`);
+    rows++;
+  }
+  assert.equal(rows, 216);
+});
+
+test('Linear TreeSHAP: depth-1 trees (stumps) and lone leaves', () => {
+  const e = ensembleOf([{ f: 0, t: 0.5, yes: { leaf: 1.5, cover: 1 }, no: { leaf: -1.5, cover: 1 } }, { f: 1, t: 0.5, yes: { leaf: -1, cover: 3 }, no: { leaf: 2, cover: 1 } }, { leaf: 0.75, cover: 4 }], { base: 0.5 });
+  const t = compileTreeShap(e, 2);
+  for (const x of everyRow(2, [0, 1, NaN])) {
+    const got = new Float64Array(3);
+    t.contributions(x, 0, got);
+    assertClose(got, bruteForce(e, x, 2), 1e-14, `row ${[...x]}`);
+  }
+  // A stump's value in closed form: the leaf taken minus the cover-weighted mean leaf.
+  const phi = new Float64Array(3);
+  t.contributions(Float32Array.from([0, 0]), 0, phi);
+  assertClose(phi, [1.5, -1 - (3 * -1 + 1 * 2) / 4, 0.5 + 0 + (3 * -1 + 1 * 2) / 4 + 0.75], 1e-15, 'closed form');
+});
+
+test('Linear TreeSHAP: a missing value takes each node\'s default direction (tracks true, tracks false, NEQ)', () => {
+  const tracksTrue: TreeNode = { f: 0, t: 0.5, tracks: 1, yes: { leaf: 1, cover: 2 }, no: { leaf: -1, cover: 6 } };
+  const tracksFalse: TreeNode = { f: 0, t: 0.5, tracks: 0, yes: { leaf: 1, cover: 2 }, no: { leaf: -1, cover: 6 } };
+  const neq: TreeNode = { f: 1, t: 1, mode: 'BRANCH_NEQ', yes: { leaf: 2, cover: 5 }, no: { leaf: -2, cover: 5 } };
+  const nan = Float32Array.from([NaN, NaN]);
+  const one = (tree: TreeNode): Float64Array => {
+    const out = new Float64Array(3);
+    compileTreeShap(ensembleOf([tree]), 2).contributions(nan, 0, out);
+    return out;
+  };
+  // Mean leaf 1·(2/8) - 1·(6/8) = -0.5: NaN to the true leaf gives +1.5, to the false leaf -0.5.
+  assertClose(one(tracksTrue), [1.5, 0, -0.5], 1e-15, 'tracks true');
+  assertClose(one(tracksFalse), [-0.5, 0, -0.5], 1e-15, 'tracks false (NaN <= t is false)');
+  assertClose(one(neq), [0, 2, 0], 1e-15, 'NEQ: NaN != t');
+  for (const tree of [tracksTrue, tracksFalse, neq]) {
+    const e = ensembleOf([tree]);
+    assertClose(one(tree), bruteForce(e, nan, 2), 1e-15, 'brute force');
+  }
+});
+
+test('Linear TreeSHAP equals the reference recursion on random deep ensembles over 20 columns (up to 16 distinct on a path)', () => {
+  let seed = 777;
+  const rand = (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  const grow = (depth: number, columns: number): TreeNode =>
+    depth === 0 || rand() < 0.08
+      ? { leaf: rand() * 4 - 2, cover: 1 + Math.floor(rand() * 200) }
+      : { f: Math.floor(rand() * columns), t: Math.floor(rand() * 10) / 10, tracks: rand() < 0.5 ? 1 : 0, yes: grow(depth - 1, columns), no: grow(depth - 1, columns) };
+  let widest = 0;
+  for (let trial = 0; trial < 12; trial++) {
+    const columns = trial % 2 === 0 ? 20 : 5; // wide paths, or few columns split again and again
+    const e = ensembleOf([grow(16, columns), grow(12, columns), grow(3, columns)], { base: rand() });
+    widest = Math.max(widest, buildLinearTreeShapPlan(e, e.cover!).maxPathFeatures);
+    const reference = compileTreeShapReference(e, 20);
+    const linear = compileTreeShap(e, 20);
+    const count = 40;
+    const rows = Float32Array.from({ length: count * 20 }, () => (rand() < 0.1 ? NaN : Math.floor(rand() * 10) / 10 + 0.05));
+    const batch = new Float64Array(count * 21);
+    linear.contributionsBatch(rows, count, batch);
+    const want = new Float64Array(21);
+    const got = new Float64Array(21);
+    for (let i = 0; i < count; i++) {
+      reference.contributions(rows, i * 20, want);
+      linear.contributions(rows, i * 20, got);
+      assertClose(got, want, 1e-9, `trial ${trial} row ${i}`);
+      assertClose(batch.subarray(i * 21, (i + 1) * 21), want, 1e-9, `trial ${trial} row ${i} (batch)`);
+    }
+  }
+  assert.ok(widest >= 14, `the widest path has ${widest} distinct columns: the test does not reach deep rules`);
 });
 
 test('contributions read the row at an offset and overwrite (not accumulate) the output', () => {
@@ -241,36 +365,43 @@ function rowsAroundThresholds(e: TreeEnsemble, width: number, count: number, see
 }
 
 for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models/churn-gbdt/1.2.0']) {
-  test(`${dir}: table TreeSHAP equals the reference recursion, one row or a batch, with and without per-leaf tables`, () => {
+  test(`${dir}: Linear TreeSHAP and the per-leaf tables equal the reference recursion, one row or a batch`, () => {
     const e = parseOnnxTreeEnsemble(readFileSync(join(dir, 'model.onnx')), dir);
     const width = e.nFeaturesUsed;
     const count = 60;
     const rows = rowsAroundThresholds(e, width, count, 7);
     const reference = compileTreeShapReference(e, width);
-    const fast = compileTreeShap(e, width);
-    const fewTables = compileTreeShap(e, width, dir, { maxTableBits: 4 });
+    const linear = compileTreeShap(e, width);
+    const tables = compileTableTreeShap(e, width);
+    const fewTables = compileTableTreeShap(e, width, dir, { maxTableBits: 4 });
     const want = new Float64Array(width + 1);
     const got = new Float64Array(width + 1);
     const batch = new Float64Array(count * (width + 1));
-    fast.contributionsBatch(rows, count, batch);
     let maxDiff = 0;
     let sizeable = 0;
     for (let i = 0; i < count; i++) {
       reference.contributions(rows, i * width, want);
-      for (const tree of [fast, fewTables]) {
+      for (const tree of [linear, tables, fewTables]) {
         tree.contributions(rows, i * width, got);
         for (let j = 0; j <= width; j++) maxDiff = Math.max(maxDiff, Math.abs(got[j]! - want[j]!));
       }
-      fast.contributions(rows, i * width, got);
-      assert.deepEqual([...batch.subarray(i * (width + 1), (i + 1) * (width + 1))], [...got], `row ${i}: a batch gives the single-row values bit for bit`);
       for (let j = 0; j < width; j++) if (Math.abs(want[j]!) > 1e-3) sizeable++;
     }
-    assert.ok(maxDiff < 1e-12, `max |table - reference| = ${maxDiff}`);
+    for (const tree of [linear, tables]) {
+      tree.contributionsBatch(rows, count, batch);
+      for (let i = 0; i < count; i++) {
+        tree.contributions(rows, i * width, got);
+        assert.deepEqual([...batch.subarray(i * (width + 1), (i + 1) * (width + 1))], [...got], `row ${i}: a batch gives the single-row values bit for bit`);
+      }
+    }
+    assert.ok(maxDiff < 1e-12, `max |fast - reference| = ${maxDiff}`);
     assert.ok(sizeable > count * 5, `only ${sizeable} sizeable contributions: the rows do not exercise the trees`);
-    // Memory is bounded by maxTableBits: fewer table bits, fewer bytes (and every leaf still answers exactly).
-    assert.ok(fewTables.memoryBytes < fast.memoryBytes, `${fewTables.memoryBytes} vs ${fast.memoryBytes}`);
+    // Table memory is bounded by maxTableBits: fewer table bits, fewer bytes (and every leaf still answers exactly).
+    assert.ok(fewTables.memoryBytes < tables.memoryBytes, `${fewTables.memoryBytes} vs ${tables.memoryBytes}`);
     const leaves = e.mode.filter((m) => m === NodeMode.LEAF).length;
     assert.ok(fewTables.memoryBytes <= leaves * 8 * (1 << 4) + 64 * e.nNodes, `${fewTables.memoryBytes} bytes for ${leaves} leaves`);
+    // Linear TreeSHAP holds five arrays of at most 8 points per edge (paths of ≤ 16 distinct columns) plus scratch.
+    assert.ok(linear.memoryBytes < e.nNodes * (5 * 8 * 8 + 64) + 2 ** 20, `${linear.memoryBytes} bytes for ${e.nNodes} nodes`);
   });
 }
 
@@ -280,8 +411,10 @@ test('contributionsBatch checks its sizes; node covers must be positive', () => 
   assert.throws(() => t.contributionsBatch(new Float32Array(8), 3, new Float64Array(15)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
   assert.throws(() => t.contributionsBatch(new Float32Array(12), 3, new Float64Array(14)), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_SCORING_FAILED');
   const zero = { ...e, cover: Float64Array.from(e.cover!, (c, k) => (e.mode[k] === NodeMode.LEAF && c === 10 ? 0 : c)) };
-  assert.throws(() => compileTreeShap(zero, 4, 'zero.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /zero\.onnx.*covers must be positive/.test(err.message));
-  assert.throws(() => compileTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
+  for (const compile of [compileTreeShap, compileTableTreeShap]) {
+    assert.throws(() => compile(zero, 4, 'zero.onnx'), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_MODEL_INVALID' && /zero\.onnx.*covers must be positive/.test(err.message));
+  }
+  assert.throws(() => compileTableTreeShap(e, 4, 'x', { maxTableBits: 25 }), (err: unknown) => err instanceof ChurnflowError && /maxTableBits/.test(err.message));
 });
 
 test('ensembles TreeSHAP cannot explain exactly are refused with CF_MODEL_INVALID', () => {
