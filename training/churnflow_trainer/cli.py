@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--timeout-s", type=float, default=None, help="search time budget in seconds (stops starting trials; the trial count then depends on machine speed)")
     t.add_argument("--pruner-startup-trials", type=int, default=5, help="search: trials that always run to the end before pruning starts")
-    t.add_argument("--pruner-warmup-rounds", type=int, default=30, help="search: boosting rounds of a trial before it may be pruned")
+    t.add_argument("--pruner-warmup-rounds", type=int, default=100, help="search: boosting rounds of a trial before it may be pruned")
     t.add_argument("--no-track", action="store_true", help="do not record the run in MLflow")
     t.add_argument(
         "--tracking-uri", default=None,

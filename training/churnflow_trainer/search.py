@@ -34,7 +34,7 @@ class SearchConfig:
     # of the earlier trials at round r, once `pruner_startup_trials` trials finished and after
     # `pruner_warmup_rounds` rounds (early rounds of a slow learning rate look bad and say little).
     pruner_startup_trials: int = 5
-    pruner_warmup_rounds: int = 30
+    pruner_warmup_rounds: int = 100
 
     def validate(self) -> None:
         if self.trials < 1:

@@ -60,7 +60,7 @@ class TrainConfig:
     trials: int = 0
     timeout_s: float | None = None
     pruner_startup_trials: int = 5
-    pruner_warmup_rounds: int = 30
+    pruner_warmup_rounds: int = 100
     # Run tracking (tracking.py): on by default, local store unless --tracking-uri / $MLFLOW_TRACKING_URI.
     track: bool = True
     tracking_uri: str | None = None
