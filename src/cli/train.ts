@@ -61,7 +61,7 @@ export function trainCommand(): Command {
     .option('--early-stopping-share <share>', 'share of the rest held out to pick the iteration count', floatFlag('--early-stopping-share', 0.01, 0.9))
     .option('--purge-days <days>', 'time split: gap before validation (default: the label horizon)', floatFlag('--purge-days', 0, 3650))
     .option('--no-refit', 'keep the early-stopping rows out of training')
-    .option('--seed <n>', 'LightGBM and group-assignment seed', intFlag('--seed', 0, 2 ** 31 - 1), 7)
+    .option('--seed <n>', 'LightGBM, group-assignment and search (TPE sampler) seed', intFlag('--seed', 0, 2 ** 31 - 1), 7)
     .option('--trials <n>', 'Optuna search over the LightGBM parameters with this many trials first (0: no search)', intFlag('--trials', 0, 100_000), 0)
     .option('--timeout-s <seconds>', 'search time budget (the trial count then depends on machine speed; --trials alone is reproducible)', floatFlag('--timeout-s', 1, 7 * 86_400))
     .option('--tracking-uri <uri>', 'MLflow store (default $MLFLOW_TRACKING_URI, else training/mlruns/mlflow.db)')
