@@ -51,7 +51,7 @@ if ! up_to_date; then
     rm -rf "$venv"
     die "pip install -r $req failed (full log: $log)"
   fi
-  if ! "$venv/bin/python" -c 'import lightgbm, onnx, onnxmltools, onnxruntime, pyarrow, sklearn, numpy, pytest' >>"$log" 2>&1; then
+  if ! "$venv/bin/python" -c 'import lightgbm, onnx, onnxmltools, onnxruntime, pyarrow, sklearn, numpy, pytest, optuna, mlflow, matplotlib' >>"$log" 2>&1; then
     tail -n 40 "$log" >&2
     rm -rf "$venv"
     die "installed packages do not import (full log: $log)"

@@ -3,7 +3,9 @@
 // store (model.registry.aliasStore: a file next to the bundles, or Redis shared by every host).
 // Exit codes: 0 done, 1 refused (promotion gate, rollback, invalid or conflicting bundle),
 // 2 error (bad input, unknown model/version, config, store unreachable), 3 concurrent alias change (retry).
-import { hostname, userInfo } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { ChurnflowConfig } from '../config/config-schema.js';
 import { loadConfig } from '../config/load-config.js';
@@ -14,6 +16,7 @@ import { ALIAS_NAMES, isAliasName, type AliasChange, type AliasName, type AliasS
 import { openModelRegistry, type ModelRegistry, type PromoteResult, type RollbackResult, type VersionDetails, type VersionSummary } from '../registry/model-registry.js';
 import type { GateCheck } from '../registry/promotion-gate.js';
 import { systemClock, type Clock } from '../time/clock.js';
+import { runProcess, trainerPython } from './trainer-process.js';
 
 export const EXIT_REFUSED = 1;
 export const EXIT_ERROR = 2;
@@ -146,10 +149,14 @@ export function modelCommand(io: ModelIo = processIo): Command {
 
   const register = addCommonFlags(new Command('register'))
     .description('validate a bundle (manifest.json, model.onnx) and copy it to <registry>/<name>/<version>/; a version already registered with other content is refused')
-    .argument('<bundle-dir>', 'directory with manifest.json and model.onnx')
-    .action((dir: string, flags: CommonFlags) =>
+    .argument('[bundle-dir]', 'directory with manifest.json and model.onnx')
+    .option('--mlflow-run <run-id>', 'instead of a directory: the bundle artefact of a tracked `churnflow train` run (registered under its manifest\'s name and version)')
+    .option('--tracking-uri <uri>', 'with --mlflow-run: the MLflow store (default $MLFLOW_TRACKING_URI, else training/mlruns/mlflow.db)')
+    .action((dir: string | undefined, flags: CommonFlags & { mlflowRun?: string; trackingUri?: string }) =>
       withRegistry(flags, io, async ({ registry, actor }) => {
-        const r = await registry.register(dir, { actor });
+        if ((dir === undefined) === (flags.mlflowRun === undefined)) throw new ChurnflowError('CF_INPUT_INVALID', 'give either <bundle-dir> or --mlflow-run <run-id>');
+        if (flags.trackingUri !== undefined && flags.mlflowRun === undefined) throw new ChurnflowError('CF_INPUT_INVALID', '--tracking-uri goes with --mlflow-run');
+        const r = flags.mlflowRun === undefined ? await registry.register(dir!, { actor }) : await registerTrackedRun(registry, flags.mlflowRun, flags.trackingUri, actor);
         if (flags.json) io.out(json({ ok: true, ...r }));
         else io.out(r.outcome === 'registered' ? `registered ${r.name}@${r.version} → ${r.dir}\n` : `${r.name}@${r.version} is already registered with identical content (${r.dir}); nothing to do\n`);
       }),
@@ -203,6 +210,23 @@ export function modelCommand(io: ModelIo = processIo): Command {
     .addCommand(promote)
     .addCommand(rollback)
     .addHelpText('after', '\nExit codes: 0 done, 1 refused (gate, rollback, bundle), 2 error, 3 aliases changed concurrently (run again).');
+}
+
+/** Copies a tracked run's bundle artefact out of MLflow (through the trainer's Python: any MLflow store
+ *  works, not only local files) into a scratch directory and registers it from there. */
+async function registerTrackedRun(registry: ModelRegistry, runId: string, trackingUri: string | undefined, actor: string) {
+  if (!/^[0-9a-f]{32}$/.test(runId)) throw new ChurnflowError('CF_INPUT_INVALID', `--mlflow-run: expected a 32-character hex MLflow run id, got '${runId}'`);
+  const { python, training } = await trainerPython();
+  const scratch = mkdtempSync(join(tmpdir(), 'cf-mlflow-run-'));
+  try {
+    const args = ['-m', 'churnflow_trainer', 'fetch-run', '--run-id', runId, '--out', scratch, ...(trackingUri ? ['--tracking-uri', trackingUri] : [])];
+    const bundle = (await runProcess(python, args, training).catch((err: unknown) => {
+      throw new ChurnflowError('CF_INPUT_INVALID', `cannot fetch the bundle of MLflow run ${runId}: ${err instanceof Error ? err.message : String(err)}`);
+    })).trim().split('\n').pop()!;
+    return await registry.register(bundle, { actor });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- output

@@ -1,17 +1,19 @@
 // `churnflow train`: a snapshot → a registered model bundle. Sets up the trainer's Python environment
 // (training/setup-venv.sh: idempotent, reinstalls only when requirements change), runs the LightGBM
-// trainer (training/churnflow_trainer), registers the bundle and prints its validation metrics.
-import { spawn } from 'node:child_process';
+// trainer (training/churnflow_trainer; with --trials an Optuna search first), registers the bundle and
+// prints its validation metrics and the MLflow run that tracked it.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { ChurnflowError } from '../errors.js';
 import { openModelRegistry } from '../registry/model-registry.js';
 import { compareModelVersions } from '../registry/model-version.js';
 import { floatFlag, intFlag } from './common.js';
+import { runProcess as run, trainerPython } from './trainer-process.js';
+
+export { trainingDir } from './trainer-process.js';
 
 interface TrainFlags {
   snapshot: string;
@@ -29,24 +31,10 @@ interface TrainFlags {
   seed: number;
   register: boolean;
   out?: string;
-}
-
-/** The repository's training/ folder (dist/src/cli → ../../../training). */
-export function trainingDir(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'training');
-}
-
-/** Runs a command with stderr passed through; resolves with its stdout. */
-function run(cmd: string, args: readonly string[], cwd: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.on('error', (err) => reject(new ChurnflowError('CF_INPUT_INVALID', `cannot run ${cmd}: ${err.message}`)));
-    child.on('close', (code) =>
-      code === 0 ? resolvePromise(out) : reject(new ChurnflowError('CF_INPUT_INVALID', `${cmd} ${args.slice(0, 3).join(' ')} … exited with ${code} (its messages are above)`)),
-    );
-  });
+  trials: number;
+  timeoutS?: number;
+  track: boolean;
+  trackingUri?: string;
 }
 
 /** Next patch version after the highest registered one (1.0.0 for a new name). */
@@ -73,24 +61,26 @@ export function trainCommand(): Command {
     .option('--early-stopping-share <share>', 'share of the rest held out to pick the iteration count', floatFlag('--early-stopping-share', 0.01, 0.9))
     .option('--purge-days <days>', 'time split: gap before validation (default: the label horizon)', floatFlag('--purge-days', 0, 3650))
     .option('--no-refit', 'keep the early-stopping rows out of training')
-    .option('--seed <n>', 'LightGBM and group-assignment seed', intFlag('--seed', 0, 2 ** 31 - 1), 7)
+    .option('--seed <n>', 'LightGBM, group-assignment and search (TPE sampler) seed', intFlag('--seed', 0, 2 ** 31 - 1), 7)
+    .option('--trials <n>', 'Optuna search over the LightGBM parameters with this many trials first (0: no search)', intFlag('--trials', 0, 100_000), 0)
+    .option('--timeout-s <seconds>', 'search time budget (the trial count then depends on machine speed; --trials alone is reproducible)', floatFlag('--timeout-s', 1, 7 * 86_400))
+    .option('--tracking-uri <uri>', 'MLflow store (default $MLFLOW_TRACKING_URI, else training/mlruns/mlflow.db)')
+    .option('--no-track', 'do not record the run in MLflow')
     .option('--no-register', 'only train (into --out)')
     .option('-o, --out <dir>', 'bundle directory (default: a temporary one, removed after registering)');
   cmd.action(async (flags: TrainFlags) => {
-    const training = trainingDir();
-    if (!existsSync(join(training, 'churnflow_trainer'))) {
-      throw new ChurnflowError('CF_INPUT_INVALID', `the Python trainer is not at ${training} (run churnflow train from a checkout of the repository)`);
-    }
+    if (flags.timeoutS !== undefined && flags.trials === 0) throw new ChurnflowError('CF_INPUT_INVALID', '--timeout-s limits the search: give --trials <n> as well');
     if (!flags.register && !flags.out) throw new ChurnflowError('CF_INPUT_INVALID', '--no-register needs --out (where the bundle goes)');
     const config = loadConfig({ ...(flags.config ? { file: flags.config } : {}) });
     const registry = openModelRegistry(config, { ...(flags.registry ? { registryDir: flags.registry } : {}), onConnectionError: () => {} });
-    const tmp = flags.out ? undefined : mkdtempSync(join(tmpdir(), 'cf-train-'));
+    // Scratch: the run-info file, and the bundle itself unless --out keeps it.
+    const tmp = mkdtempSync(join(tmpdir(), 'cf-train-'));
     try {
       // list() of every model: list(name) refuses a name the registry does not know yet (a first training).
       const version = flags.modelVersion ?? nextVersion((await registry.list()).filter((v) => v.name === flags.name && v.problem === null).map((v) => v.version));
-      const out = resolve(flags.out ?? join(tmp!, 'bundle'));
-      process.stderr.write(`train: Python environment (training/.venv)\n`);
-      const python = (await run('bash', [join(training, 'setup-venv.sh')], training)).trim().split('\n').pop()!;
+      const out = resolve(flags.out ?? join(tmp, 'bundle'));
+      const { python, training } = await trainerPython();
+      const runInfo = join(tmp, 'run.json');
       const args = [
         '-m', 'churnflow_trainer', 'train',
         '--snapshot', resolve(flags.snapshot),
@@ -105,6 +95,9 @@ export function trainCommand(): Command {
         ...(flags.earlyStoppingShare !== undefined ? ['--early-stopping-share', String(flags.earlyStoppingShare)] : []),
         ...(flags.purgeDays !== undefined ? ['--purge-days', String(flags.purgeDays)] : []),
         ...(flags.refit ? [] : ['--no-refit']),
+        ...(flags.trials > 0 ? ['--trials', String(flags.trials)] : []),
+        ...(flags.timeoutS !== undefined ? ['--timeout-s', String(flags.timeoutS)] : []),
+        ...(flags.track ? ['--run-info', runInfo, ...(flags.trackingUri ? ['--tracking-uri', flags.trackingUri] : [])] : ['--no-track']),
       ];
       process.stderr.write(`train: ${flags.name}@${version} from ${flags.snapshot}\n`);
       await run(python, args, training);
@@ -113,6 +106,10 @@ export function trainCommand(): Command {
       const lines = [
         `validation: ROC-AUC ${v['roc_auc']!.toFixed(4)}  PR-AUC ${v['pr_auc']!.toFixed(4)}  threshold ${manifest.decision.threshold.toFixed(4)}  recall ${v['recall']!.toFixed(3)}  precision ${v['precision']!.toFixed(3)}  rows ${v['rows']}`,
       ];
+      if (flags.track && existsSync(runInfo)) {
+        const info = JSON.parse(readFileSync(runInfo, 'utf8')) as { run_id: string; tracking_uri: string };
+        lines.push(`mlflow run: ${info.run_id} (${info.tracking_uri})`);
+      }
       if (flags.register) {
         const r = await registry.register(out, { actor: 'churnflow train' });
         lines.push(r.outcome === 'registered' ? `registered ${r.name}@${r.version} → ${r.dir}` : `${r.name}@${r.version} was already registered with identical content (${r.dir})`);
@@ -123,7 +120,7 @@ export function trainCommand(): Command {
       process.stdout.write(lines.join('\n') + '\n');
     } finally {
       await registry.close();
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
   return cmd;

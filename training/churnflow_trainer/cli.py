@@ -1,4 +1,4 @@
-"""Command line: `python -m churnflow_trainer {train,score,contrib,reexport-onnx,synth} ...`."""
+"""Command line: `python -m churnflow_trainer {train,fetch-run,score,contrib,reexport-onnx,synth} ...`."""
 
 from __future__ import annotations
 
@@ -36,9 +36,24 @@ def _cmd_train(a: argparse.Namespace) -> int:
         scale_pos_weight=a.scale_pos_weight,
         num_threads=a.num_threads,
         created_at=a.created_at,
+        trials=a.trials,
+        timeout_s=a.timeout_s,
+        pruner_startup_trials=a.pruner_startup_trials,
+        pruner_warmup_rounds=a.pruner_warmup_rounds,
+        track=not a.no_track,
+        tracking_uri=a.tracking_uri,
+        experiment=a.experiment,
+        run_info=Path(a.run_info) if a.run_info else None,
     )
     train(cfg)
     print(Path(a.out))
+    return 0
+
+
+def _cmd_fetch_run(a: argparse.Namespace) -> int:
+    from .tracking import download_bundle, resolve_tracking_uri
+
+    print(download_bundle(a.run_id, resolve_tracking_uri(a.tracking_uri), Path(a.out)))
     return 0
 
 
@@ -166,7 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--created-at", default=None,
         help="manifest created_at (ISO 8601 or epoch seconds); default $SOURCE_DATE_EPOCH, else now",
     )
+    t.add_argument(
+        "--trials", type=int, default=0,
+        help="Optuna search: this many trials over the LightGBM parameters before training (0 = no search, use the flags above)",
+    )
+    t.add_argument("--timeout-s", type=float, default=None, help="search time budget in seconds (stops starting trials; the trial count then depends on machine speed)")
+    t.add_argument("--pruner-startup-trials", type=int, default=5, help="search: trials that always run to the end before pruning starts")
+    t.add_argument("--pruner-warmup-rounds", type=int, default=100, help="search: boosting rounds of a trial before it may be pruned")
+    t.add_argument("--no-track", action="store_true", help="do not record the run in MLflow")
+    t.add_argument(
+        "--tracking-uri", default=None,
+        help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///<training>/mlruns/mlflow.db; a path = a file store)",
+    )
+    t.add_argument("--experiment", default=None, help="MLflow experiment (default: --name)")
+    t.add_argument("--run-info", default=None, help="write the MLflow run id (JSON) to this file")
     t.set_defaults(func=_cmd_train)
+
+    f = sub.add_parser("fetch-run", help="copy a tracked train run's bundle artefact (manifest.json, model.onnx, lightgbm.txt) out of MLflow")
+    f.add_argument("--run-id", required=True)
+    f.add_argument("--tracking-uri", default=None, help="as for train")
+    f.add_argument("--out", required=True, help="directory; the bundle lands in OUT/bundle (printed)")
+    f.set_defaults(func=_cmd_fetch_run)
 
     for name, func, what in (
         ("score", _cmd_score, "score raw rows with the booster and with onnxruntime"),

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
+    log_loss,
     f1_score,
     precision_score,
     recall_score,
@@ -27,6 +28,7 @@ def evaluate(y: np.ndarray, scores: np.ndarray, observation_time: np.ndarray, th
         "precision": float(precision_score(y, pred, zero_division=0)),
         "f1": float(f1_score(y, pred, zero_division=0)),
         "brier": float(brier_score_loss(y, s)),
+        "logloss": float(log_loss(y, s, labels=[0, 1])),
         "rows": int(y.size),
         "positives": int(y.sum()),
         "from": int(np.min(observation_time)),

@@ -37,8 +37,14 @@ def lgb_params(
     min_data_in_leaf: int = 20,
     scale_pos_weight: float = 1.0,
     num_threads: int = 1,
+    **searched,
 ) -> dict:
-    return {
+    """The trainer's LightGBM parameters. `searched` overrides or adds any of SEARCHABLE_PARAMS (the
+    hyper-parameter search's choices); the defaults alone give the 1.x bundles' parameters unchanged."""
+    unknown = sorted(set(searched) - set(SEARCHABLE_PARAMS))
+    if unknown:
+        raise TrainerError(f"internal: not searchable LightGBM parameters {unknown}")
+    params = {
         "objective": "binary",
         "metric": "binary_logloss",
         "boosting": "gbdt",
@@ -57,6 +63,24 @@ def lgb_params(
         "num_threads": num_threads,
         "verbosity": -1,
     }
+    params.update(searched)
+    return params
+
+
+# Parameters the Optuna search may set (search.py); every other parameter stays as lgb_params fixes it,
+# in particular the determinism settings.
+SEARCHABLE_PARAMS = (
+    "learning_rate",
+    "num_leaves",
+    "max_depth",
+    "min_data_in_leaf",
+    "feature_fraction",
+    "bagging_fraction",
+    "bagging_freq",
+    "lambda_l1",
+    "lambda_l2",
+    "min_gain_to_split",
+)
 
 
 def fit(
@@ -101,6 +125,66 @@ def fit(
         if not np.array_equal(booster_raw(trimmed, x), booster_raw(final, x)):
             raise TrainerError("internal: float32 threshold rewrite changed the booster's output on float32 inputs")
     return FitResult(booster=final, model_text=text, best_iteration=best, best_score=best_score, params=dict(params))
+
+
+def fit_curve(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_es: np.ndarray,
+    y_es: np.ndarray,
+    columns: list[str],
+    params: dict,
+    num_boost_round: int,
+    early_stopping_rounds: int,
+    on_round=None,
+) -> tuple[int, float]:
+    """One search trial: boost with early stopping on the early-stopping rows, calling
+    `on_round(iteration, early-stopping metric)` after every round (the pruner's hook; it may raise to
+    stop the trial). Returns (best iteration, best early-stopping metric). No export, no checks: only
+    the winning parameters are trained for real, by `fit`."""
+    import lightgbm as lgb
+
+    # A new Dataset per trial: LightGBM pre-filters features by min_data_in_leaf when it bins them, so a
+    # Dataset binned for one trial's parameters cannot be reused for another's.
+    dtrain = lgb.Dataset(x_train, label=y_train, feature_name=columns, params=params, free_raw_data=False)
+    spw = float(params.get("scale_pos_weight", 1.0))
+    es_weight = np.where(np.asarray(y_es) == 1, spw, 1.0) if spw != 1.0 else None
+    des = lgb.Dataset(x_es, label=y_es, weight=es_weight, reference=dtrain, free_raw_data=False)
+    callbacks = [lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)]
+    if on_round is not None:
+        metric = params["metric"]
+
+        def report(env) -> None:
+            for data_name, eval_name, value, _ in env.evaluation_result_list:
+                if data_name == "early_stopping" and eval_name == metric:
+                    on_round(env.iteration + 1, float(value))
+
+        callbacks.append(report)
+    try:
+        booster = lgb.train(params, dtrain, num_boost_round=num_boost_round, valid_sets=[des], valid_names=["early_stopping"], callbacks=callbacks)
+    except lgb.basic.LightGBMError as e:
+        raise TrainerError(f"LightGBM: {e}") from e
+    best = int(booster.best_iteration) or int(booster.current_iteration())
+    return best, float(booster.best_score["early_stopping"][params["metric"]])
+
+
+def tree_stats(booster) -> dict:
+    """Size of the ensemble: trees, total leaves, deepest leaf (root = depth 0). Explaining a score
+    costs in proportion to these (TreeSHAP walks every tree)."""
+    leaves = 0
+    max_depth = 0
+    trees = booster.dump_model()["tree_info"]
+    for info in trees:
+        stack = [(info["tree_structure"], 0)]
+        while stack:
+            node, depth = stack.pop()
+            if "split_index" in node:
+                stack.append((node["left_child"], depth + 1))
+                stack.append((node["right_child"], depth + 1))
+            else:
+                leaves += 1
+                max_depth = max(max_depth, depth)
+    return {"trees": len(trees), "leaves": leaves, "max_depth": max_depth}
 
 
 def refit(x: np.ndarray, y: np.ndarray, columns: list[str], params: dict, rounds: int, best_score: float) -> FitResult:

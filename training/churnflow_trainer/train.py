@@ -56,6 +56,16 @@ class TrainConfig:
     scale_pos_weight: str = "none"  # "none" | "balanced" | a number
     num_threads: int = 1
     created_at: str | None = None  # ISO 8601 or epoch seconds; else $SOURCE_DATE_EPOCH; else now
+    # Hyper-parameter search (search.py): 0 trials = train with the parameters above.
+    trials: int = 0
+    timeout_s: float | None = None
+    pruner_startup_trials: int = 5
+    pruner_warmup_rounds: int = 100
+    # Run tracking (tracking.py): on by default, local store unless --tracking-uri / $MLFLOW_TRACKING_URI.
+    track: bool = True
+    tracking_uri: str | None = None
+    experiment: str | None = None  # default: the model name
+    run_info: Path | None = None  # write {"run_id", ...} here (churnflow train reads it)
 
 
 def resolve_created_at(arg: str | None, environ=os.environ) -> str:
@@ -155,12 +165,45 @@ def log(msg: str) -> None:
 
 
 def train(cfg: TrainConfig) -> dict:
+    """Train (searching first if cfg.trials > 0), tracked as one MLflow run unless cfg.track is off."""
+    if not cfg.track:
+        return _train(cfg, None)
+    from .tracking import resolve_tracking_uri, start_run, write_run_info
+
+    uri = resolve_tracking_uri(cfg.tracking_uri)
+    with start_run(uri, cfg.experiment or cfg.name, f"{cfg.name}@{cfg.version}") as run:
+        log(f"mlflow: run {run.run_id} (experiment {cfg.experiment or cfg.name!r}, {uri})")
+        manifest = _train(cfg, run)
+    if cfg.run_info is not None:
+        write_run_info(cfg.run_info, run, Path(cfg.out))
+    log(f"mlflow: run {run.run_id} finished")
+    return manifest
+
+
+def _validation_figures(booster, x: np.ndarray, y: np.ndarray) -> dict:
+    """What the search comparison reports for one model: ranking, calibration and size."""
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+    s = M.booster_proba(booster, x)
+    return {
+        "roc_auc": float(roc_auc_score(y, s)),
+        "pr_auc": float(average_precision_score(y, s)),
+        "logloss": float(log_loss(y, s, labels=[0, 1])),
+        **M.tree_stats(booster),
+    }
+
+
+def _train(cfg: TrainConfig, run) -> dict:
     costs = Costs(float(cfg.contact_cost), float(cfg.churner_loss), float(cfg.save_rate))
     costs.validate()
     if cfg.num_boost_round < 1 or cfg.early_stopping_rounds < 1:
         raise TrainerError("--num-boost-round and --early-stopping-rounds must be >= 1")
     if cfg.num_threads < 1:
         raise TrainerError("--num-threads must be >= 1")
+    if cfg.trials < 0:
+        raise TrainerError(f"--trials must be >= 0 (0 = no search), got {cfg.trials}")
+    if cfg.timeout_s is not None and cfg.trials == 0:
+        raise TrainerError("--timeout-s limits the search: give --trials N as well")
     created_at = resolve_created_at(cfg.created_at)
 
     if cfg.split not in ("time", "group", "column"):
@@ -225,12 +268,63 @@ def train(cfg: TrainConfig) -> dict:
         scale_pos_weight=spw,
         num_threads=cfg.num_threads,
     )
-    fitted = M.fit(x_tr, y[tr], x_es, y[es], columns, params, cfg.num_boost_round, cfg.early_stopping_rounds)
-    log(f"lightgbm: best iteration {fitted.best_iteration} (early-stopping logloss {fitted.best_score:.5f})")
-    if cfg.refit:
-        both = tr | es
-        fitted = M.refit(x_all[both], y[both], columns, params, fitted.best_iteration, fitted.best_score)
-        log(f"lightgbm: refit on train + early stopping ({int(both.sum())} rows), {fitted.best_iteration} rounds")
+
+    def fit_final(p: dict, quiet: bool = False) -> M.FitResult:
+        f = M.fit(x_tr, y[tr], x_es, y[es], columns, p, cfg.num_boost_round, cfg.early_stopping_rounds)
+        if not quiet:
+            log(f"lightgbm: best iteration {f.best_iteration} (early-stopping logloss {f.best_score:.5f})")
+        if cfg.refit:
+            both = tr | es
+            f = M.refit(x_all[both], y[both], columns, p, f.best_iteration, f.best_score)
+            if not quiet:
+                log(f"lightgbm: refit on train + early stopping ({int(both.sum())} rows), {f.best_iteration} rounds")
+        return f
+
+    search_summary = None
+    search_trials: list = []
+    default_fitted = None
+    if cfg.trials > 0:
+        from .search import OBJECTIVE, SearchConfig, run_search, trial_fitter
+
+        scfg = SearchConfig(
+            trials=cfg.trials, timeout_s=cfg.timeout_s, seed=cfg.seed,
+            pruner_startup_trials=cfg.pruner_startup_trials, pruner_warmup_rounds=cfg.pruner_warmup_rounds,
+        )
+        log(f"search: up to {cfg.trials} trials" + (f" or {cfg.timeout_s:g} s" if cfg.timeout_s else "") + f", seed {cfg.seed}, objective {OBJECTIVE}")
+
+        def on_trial(rec) -> None:
+            search_trials.append(rec)
+            if run is not None:
+                run.trial(rec.number, rec.state, rec.params, rec.value, rec.rounds)
+
+        result = run_search(scfg, trial_fitter(x_tr, y[tr], x_es, y[es], columns, params, cfg.num_boost_round, cfg.early_stopping_rounds), on_trial=on_trial, log=log)
+        default_params = params
+        params = M.lgb_params(seed=cfg.seed, scale_pos_weight=spw, num_threads=cfg.num_threads, **result.best_params)
+        # The comparison the search is judged by: the default parameters trained the same way (same split,
+        # seed, early stopping and refit), both measured on the validation rows the search never saw.
+        default_fitted = fit_final(default_params, quiet=True)
+        search_summary = {
+            "objective": OBJECTIVE,
+            "seed": cfg.seed,
+            "trials_requested": cfg.trials,
+            "timeout_s": cfg.timeout_s,
+            "trials_run": len(result.trials),
+            "completed": result.completed,
+            "pruned": result.pruned,
+            "pruner": {"type": "median", "startup_trials": cfg.pruner_startup_trials, "warmup_rounds": cfg.pruner_warmup_rounds},
+            "best_trial": result.best_trial,
+            "best_value": result.best_value,
+            "best_params": result.best_params,
+        }
+    fitted = fit_final(params)
+    if search_summary is not None:
+        search_summary["validation"] = {
+            "default_params": _validation_figures(default_fitted.booster, x_all[va], y[va]),
+            "best_params": _validation_figures(fitted.booster, x_all[va], y[va]),
+        }
+        d, b = search_summary["validation"]["default_params"], search_summary["validation"]["best_params"]
+        for label, f in (("default params", d), ("best trial", b)):
+            log(f"search: validation, {label}: roc_auc {f['roc_auc']:.4f} pr_auc {f['pr_auc']:.4f} logloss {f['logloss']:.5f}, {f['trees']} trees, {f['leaves']} leaves, depth {f['max_depth']}")
 
     onnx_model = M.to_onnx(fitted.booster, len(columns))
     opsets = M.onnx_opsets(onnx_model)
@@ -318,6 +412,7 @@ def train(cfg: TrainConfig) -> dict:
                 "best_iteration": fitted.best_iteration,
                 "best_score": fitted.best_score,
             },
+            **({"search": search_summary} if search_summary is not None else {}),
             "reference": {
                 "features": {n: feature_reference(snap.x_raw[tr, j]) for j, n in enumerate(names)},
                 "score": score_reference(scores[tr]),
@@ -337,4 +432,30 @@ def train(cfg: TrainConfig) -> dict:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log(f"wrote {out / ONNX_FILE}, {out / LIGHTGBM_FILE}, {out / MANIFEST_FILE}")
+    if run is not None:
+        _track(run, cfg, manifest, fitted, columns, split.purged_rows, not_trained, search_trials, out)
     return manifest
+
+
+def _track(run, cfg: TrainConfig, manifest: dict, fitted, columns: list[str], purged: int, not_trained: int, trials: list, out: Path) -> None:
+    """Parameters, metrics and artefacts of this run (after the bundle is published, so it is the bundle)."""
+    sp = manifest["training_data"]["split"]
+    run.params(
+        {
+            "name": cfg.name, "version": cfg.version, "snapshot": str(cfg.snapshot), "snapshot_sha256": manifest["training_data"]["snapshot"],
+            "feature_spec_hash": manifest["feature_spec_hash"], "split": cfg.split, "validation_share": cfg.validation_share,
+            "early_stopping_share": cfg.early_stopping_share, "purge_days": sp["purge_days"], "refit": cfg.refit,
+            "trials": cfg.trials, "timeout_s": cfg.timeout_s,
+            "lgb": {k: v for k, v in manifest["params"].items() if k != "search"},
+        }
+    )
+    stats = M.tree_stats(fitted.booster)
+    run.metrics({k: manifest["metrics"][k] for k in ("validation", "train", "early_stopping")})
+    run.metrics({"rows_purged": purged, "rows_not_trained": not_trained, "rows_early_stopping": sp["early_stopping"]["rows"], "best_iteration": fitted.best_iteration, **stats, "threshold": manifest["decision"]["threshold"]})
+    if "search" in manifest:
+        s = manifest["search"]
+        run.metrics({"trials_run": s["trials_run"], "trials_pruned": s["pruned"], "best_trial_early_stopping_logloss": s["best_value"]}, prefix="search.")
+        run.metrics(s["validation"], prefix="search.")
+        run.json("search.json", {**s, "trials": [t.__dict__ for t in trials]})
+    run.bundle(out, (ONNX_FILE, LIGHTGBM_FILE, MANIFEST_FILE))
+    run.importance_plot(fitted.booster, columns)

@@ -24,6 +24,19 @@ GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COSTS = {"contact_cost": 10.0, "churner_loss": 600.0, "save_rate": 0.3}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tracking_store(tmp_path_factory):
+    """Every trainer run is tracked: keep the test runs out of training/mlruns (one store per session)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlruns') / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
 def run_cli(*args, env_extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("SOURCE_DATE_EPOCH", None)

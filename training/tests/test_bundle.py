@@ -14,6 +14,7 @@ import pytest
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
+    log_loss,
     f1_score,
     precision_score,
     recall_score,
@@ -23,7 +24,7 @@ from sklearn.metrics import (
 from .conftest import COSTS, CREATED_AT, GIT_COMMIT, lightgbm_scores, onnx_scores
 
 DAY_MS = 86_400_000
-METRIC_KEYS = {"roc_auc", "pr_auc", "recall", "precision", "f1", "brier", "rows", "positives", "from", "to", "net_value"}
+METRIC_KEYS = {"roc_auc", "pr_auc", "recall", "precision", "f1", "brier", "logloss", "rows", "positives", "from", "to", "net_value"}
 
 
 def expected_input_columns(features):
@@ -250,6 +251,7 @@ def test_metrics_match_sklearn(bundle, manifest, data):
         assert m["precision"] == pytest.approx(precision_score(y, pred), abs=1e-12)
         assert m["f1"] == pytest.approx(f1_score(y, pred), abs=1e-12)
         assert m["brier"] == pytest.approx(brier_score_loss(y, s), abs=1e-12)
+        assert m["logloss"] == pytest.approx(log_loss(y, s), abs=1e-12)
         assert m["net_value"] == pytest.approx(net_value_at(y, s, t), abs=1e-6)
     # The model learned the synthetic signal.
     assert manifest["metrics"]["validation"]["roc_auc"] > 0.75
