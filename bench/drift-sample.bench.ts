@@ -75,11 +75,12 @@ try {
     }
   }
   if (batch.length) await templates.apply(batch);
-  const templateHashes: Record<string, string>[] = [];
+  // As bytes: the state field is binary.
+  const templateHashes: Record<string, Buffer>[] = [];
   for await (const ids of templates.scanIds(1000)) {
     const p = client.pipeline();
-    for (const id of ids) p.hgetall(`${templatePrefix}{c:${id}}`);
-    for (const [, h] of (await p.exec()) ?? []) templateHashes.push(h as Record<string, string>);
+    for (const id of ids) p.hgetallBuffer(`${templatePrefix}{c:${id}}`);
+    for (const [, h] of (await p.exec()) ?? []) templateHashes.push(h as Record<string, Buffer>);
   }
   const t0 = performance.now();
   for (let i = 0; i < CUSTOMERS; i += 1000) {

@@ -19,6 +19,7 @@ import type { DriftMetricRecord } from './events/wire-types.js';
 import { currentRiskRecord } from './scoring/current-risk.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import type { Logger } from './observability/logger.js';
+import { stateGaugeIntervalMs, watchStateGauges } from './state/state-gauges.js';
 import { createEngineMetrics, type EngineMetrics } from './observability/metrics.js';
 import { resolveInstanceId } from './observability/instance-id.js';
 import { startHttpServer } from './observability/http-server.js';
@@ -137,6 +138,8 @@ export async function createEngine(
     const progress = new ProgressTracker({ stallAfterMs: config.http.readiness.stallAfterMs, clock });
     const registry = lazyRegistryClient(config, app);
     const store = app.own('state', buildStateStore(config, spec, { onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
+    // Owned after the store, so stopped before it closes.
+    app.own('state-gauges', watchStateGauges(() => store.stats(), metrics, { intervalMs: stateGaugeIntervalMs(store.kind), onError: (err) => logger.warn({ err }, 'state gauges: reading the store figures failed') }), (w) => w.stop());
     const decoder = buildDecoder(config, config.source.kind === 'file' ? { kind: 'file', path: config.source.file! } : config.source.kind === 'kafka' ? { kind: 'kafka', registry, clock } : { kind: 'simulator' });
     const sinks = await buildSinks(config, { owner: app, registry, logger });
     const ctx: EdgeContext = { config, app, logger, metrics, spec, clock, decoder, watermarks, revokeStreams, progress };

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'CF_STATE_UNAVAILABLE'
   | 'CF_STATE_CONFLICT'
   | 'CF_STATE_FENCED'
+  /** A stored customer state in a format this engine cannot read (see docs/architecture.md, "Stored format and rebuild"). */
+  | 'CF_STATE_FORMAT'
   | 'CF_SOURCE_FAILED'
   | 'CF_SINK_FAILED'
   | 'CF_OUTPUT_TOO_LARGE'

@@ -4,6 +4,7 @@
 import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { mergeOp, mergeSlotValues, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
+import { encodeCustomer } from './codec/customer-codec.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -215,14 +216,16 @@ export function cloneState(state: CustomerState): CustomerState {
   };
 }
 
-/** Serialized (JSON) size in bytes: what the metrics report and the Redis store holds. */
+/** Encoded size in bytes (the binary format the Redis store writes, outbox included): what the memory store reports. */
 export function stateBytes(state: CustomerState): number {
-  return Buffer.byteLength(JSON.stringify(state));
+  return encodeCustomer(state).length;
 }
 
 /**
- * An upper bound of stateBytes without building the string, cheap enough to check the per-customer
- * budget on every batch: numbers are counted at their longest JSON form (24 chars), strings by length.
+ * An upper bound of the state's JSON size without building the string, cheap enough to check the
+ * per-customer budget on every batch: numbers are counted at their longest JSON form (24 chars),
+ * strings by length. The budget keeps this unit (configured budgets keep their meaning); the binary
+ * form the stores hold is several times smaller.
  */
 export function estimateStateBytes(state: CustomerState): number {
   let n = 160 + state.customerId.length;

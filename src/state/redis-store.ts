@@ -1,5 +1,6 @@
 // Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
-// keeps a customer in one cluster slot), day buckets as fields. A micro-batch costs two pipelined round
+// keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts) in field
+// `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
 // trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
 // src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
 // still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
@@ -12,8 +13,10 @@ import { fileURLToPath } from 'node:url';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ChurnflowError, errorMessage } from '../errors.js';
-import { emptyState, type CustomerState, type DedupeOptions, type LastScore, type StateDelta, type StateLayout } from './customer-state.js';
-import type { SlotValue, SlotValues } from './slots.js';
+import { emptyState, type CustomerState, type DedupeOptions, type StateDelta, type StateLayout } from './customer-state.js';
+import { decodeCustomer, encodeCustomer } from './codec/customer-codec.js';
+import { decodeLegacyHash, isLegacyHash } from './codec/legacy-hash.js';
+import { formatError } from './codec/byte-io.js';
 import { applyDeltas } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
@@ -122,18 +125,15 @@ function clusterNode(hostPort: string): ClusterNode {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-const DAY_FIELD = /^-?\d+$/;
 const SEEN_SET_LIMIT = 8_000_000; // below V8's Set size limit (2^24)
 
 /** What load() read of a customer's hash, handed back to write() to send only the changed fields. */
 interface StoredHash {
-  readonly fields: ReadonlyMap<string, string>;
-  /** The slot dictionary (field `k`): a slot's alias is its index. */
-  readonly dict: readonly string[];
+  readonly fields: ReadonlyMap<string, Buffer>;
 }
 
 interface ScriptCommands {
-  churnflowCommitState(key: string, version: string, ttl: string, pairs: string, ...fields: string[]): unknown;
+  churnflowCommitState(key: string, version: string, ttl: string, pairs: string, ...fields: (string | Buffer)[]): unknown;
 }
 
 export class RedisStateStore implements StateStore {
@@ -184,16 +184,11 @@ export class RedisStateStore implements StateStore {
   async load(customerIds: readonly string[]): Promise<LoadedCustomer[]> {
     this.assertOpen();
     if (customerIds.length === 0) return [];
-    const hashes = await this.pipelined<Record<string, string>>(
-      customerIds.map((id) => this.keyOf(id)),
-      (p, key) => p.hgetall(key),
-    );
-    return hashes.map((h, i) => {
+    const hashes = await this.readHashes(customerIds);
+    return hashes.map((fields, i) => {
       const id = customerIds[i]!;
-      const entries = Object.entries(h);
-      if (entries.length === 0) return { state: emptyState(id), version: 0, stored: { fields: new Map(), dict: [] } satisfies StoredHash };
-      const { state, dict } = decodeCustomerHash(id, entries);
-      return { state, version: Number(h.v ?? 0), stored: { fields: new Map(entries), dict } satisfies StoredHash };
+      if (fields.size === 0) return { state: emptyState(id), version: 0, stored: { fields } satisfies StoredHash };
+      return { state: decodeStoredHash(id, fields), version: Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
     });
   }
 
@@ -206,7 +201,7 @@ export class RedisStateStore implements StateStore {
     });
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
-      (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, ...(args[i]! as [string, string, string, ...string[]])),
+      (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, ...(args[i]! as [string, string, string, ...(string | Buffer)[]])),
     );
     return writes.flatMap((w, i) => (replies[i] === 1 ? [] : [w.state.customerId]));
   }
@@ -218,11 +213,17 @@ export class RedisStateStore implements StateStore {
   async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
     this.assertOpen();
     if (customerIds.length === 0) return [];
-    const hashes = await this.pipelined<Record<string, string>>(
+    const hashes = await this.readHashes(customerIds);
+    return hashes.map((fields, i) => (fields.size === 0 ? null : decodeStoredHash(customerIds[i]!, fields)));
+  }
+
+  /** The customers' hashes, values as bytes (the state field is binary: a string reply would mangle it). */
+  private async readHashes(customerIds: readonly string[]): Promise<Map<string, Buffer>[]> {
+    const hashes = await this.pipelined<Record<string, Buffer>>(
       customerIds.map((id) => this.keyOf(id)),
-      (p, key) => p.hgetall(key),
+      (p, key) => p.hgetallBuffer(key),
     );
-    return hashes.map((h, i) => (Object.keys(h).length === 0 ? null : decodeCustomerState(customerIds[i]!, Object.entries(h))));
+    return hashes.map((h) => new Map(Object.entries(h)));
   }
 
   /**
@@ -403,80 +404,37 @@ export class RedisStateStore implements StateStore {
 
 /**
  * The fields of a customer's hash that differ from what was loaded: values to set and fields to delete.
- * Numbers are written by JSON.stringify, which round-trips every double exactly.
  *
- *   m maxEventTime · p positions {stream: offset} · k slot dictionary [slotId, ...] · a archive and
- *   <day> buckets [alias, value, ...] · e recent event ids [[hash, time], ...] · o:<stream>@<offset> an outbox entry
- *   · s lastScore · h the shadow model's last score · v version (written by the script)
+ *   b the binary state without the outbox (src/state/codec/customer-codec.ts) · o:<stream>@<offset> one
+ *   outbox entry (the stored decision, bytes as written) · v version (written by the script)
+ *
+ * Outbox entries keep a field each: a write sends only the new ones, and a batch's decisions never
+ * grow `b` past hash-max-listpack-value. A hash still in the JSON layout (src/state/codec/legacy-hash.ts)
+ * loses its old fields here: its first write migrates it.
  */
-export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: string[]; del: string[] } {
-  const prev = stored?.fields ?? new Map<string, string>();
-  const dict = stored ? [...stored.dict] : [];
-  const aliasOf = new Map(dict.map((slot, i) => [slot, i]));
-  const slots = (values: SlotValues): string => {
-    const flat: (number | SlotValue)[] = [];
-    for (const slot in values) {
-      let a = aliasOf.get(slot);
-      if (a === undefined) {
-        a = dict.length;
-        dict.push(slot);
-        aliasOf.set(slot, a);
-      }
-      flat.push(a, values[slot]!);
-    }
-    return JSON.stringify(flat);
-  };
-  const next = new Map<string, string>();
-  next.set('m', String(state.maxEventTime));
-  next.set('p', JSON.stringify(state.positions));
-  for (const day in state.buckets) next.set(day, slots(state.buckets[day]!));
-  if (Object.keys(state.archive).length > 0 || prev.has('a')) next.set('a', slots(state.archive));
-  if (dict.length > 0) next.set('k', JSON.stringify(dict));
-  if (state.recentEvents.length > 0) next.set('e', JSON.stringify(state.recentEvents));
-  // One field per outbox entry: a write sends only the new ones, and each stays small enough for the
-  // listpack encoding (one JSON field holding a batch's decisions grew past hash-max-listpack-value and
-  // turned the whole hash into a hashtable: measured +2.4 KB per customer).
-  for (const key in state.outbox) next.set(`o:${key}`, state.outbox[key]!);
-  if (state.lastScore) next.set('s', JSON.stringify(state.lastScore));
-  if (state.shadowScore) next.set('h', JSON.stringify(state.shadowScore));
-  const set: string[] = [];
-  for (const [field, value] of next) if (prev.get(field) !== value) set.push(field, value);
+export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: (string | Buffer)[]; del: string[] } {
+  const prev = stored?.fields ?? new Map<string, Buffer>();
+  const next = new Map<string, Buffer>();
+  next.set('b', encodeCustomer(state, { outbox: false }));
+  for (const key in state.outbox) next.set(`o:${key}`, Buffer.from(state.outbox[key]!));
+  const set: (string | Buffer)[] = [];
+  for (const [field, value] of next) {
+    const before = prev.get(field);
+    if (before === undefined || !before.equals(value)) set.push(field, value);
+  }
   const del: string[] = [];
   for (const field of prev.keys()) if (field !== 'v' && !next.has(field)) del.push(field);
   return { set, del };
 }
 
-/** A customer's hash (field, value pairs) as a CustomerState; slot aliases resolved through field `k`. */
-export function decodeCustomerState(customerId: string, fields: Iterable<readonly [string, string]>): CustomerState {
-  return decodeCustomerHash(customerId, [...fields]).state;
-}
-
-/** The state and the parsed slot dictionary (load() keeps it to encode the write against). */
-function decodeCustomerHash(customerId: string, entries: readonly (readonly [string, string])[]): { state: CustomerState; dict: string[] } {
-  const state = emptyState(customerId);
-  const dictText = entries.find(([f]) => f === 'k')?.[1];
-  const dict: string[] = dictText === undefined ? [] : (JSON.parse(dictText) as string[]);
-  const expand = (text: string): SlotValues => {
-    const flat = JSON.parse(text) as (number | SlotValue)[];
-    const out: SlotValues = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const slot = dict[flat[i] as number];
-      if (slot === undefined) throw new ChurnflowError('CF_STATE_CONFLICT', `customer ${customerId}: slot alias ${String(flat[i])} is not in the hash's dictionary`);
-      out[slot] = flat[i + 1]!;
-    }
-    return out;
-  };
-  for (const [field, value] of entries) {
-    if (field === 'm') state.maxEventTime = Number(value);
-    else if (field === 'p') state.positions = JSON.parse(value) as Record<string, number>;
-    else if (field === 'a') state.archive = expand(value);
-    else if (field === 's') state.lastScore = JSON.parse(value) as LastScore;
-    else if (field === 'h') state.shadowScore = JSON.parse(value) as LastScore;
-    else if (field.startsWith('o:')) state.outbox[field.slice(2)] = value;
-    else if (field === 'e') state.recentEvents = JSON.parse(value) as [number, number][];
-    else if (DAY_FIELD.test(field)) state.buckets[field] = expand(value);
-  }
-  return { state, dict };
+/** A customer's hash as a CustomerState: the binary layout, or the JSON layout (read for migration). */
+export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>): CustomerState {
+  if (isLegacyHash(fields)) return decodeLegacyHash(customerId, [...fields].map(([f, v]) => [f, v.toString('utf8')] as const));
+  const bytes = fields.get('b');
+  if (bytes === undefined) throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
+  const state = decodeCustomer(customerId, bytes);
+  for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
+  return state;
 }
 
 // ---------------------------------------------------------------- errors

@@ -23,6 +23,9 @@ import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 import { SERVICES } from '../helpers/services.js';
 import { redisTestKeys } from '../helpers/redis.js';
+import { encodeLegacyHash } from '../../src/state/codec/legacy-hash.js';
+import { refreshStateGauges } from '../../src/state/state-gauges.js';
+import { createEngineMetrics } from '../../src/observability/metrics.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
 const SERVICES_SH = fileURLToPath(new URL('../../../scripts/services/services.sh', import.meta.url));
@@ -352,6 +355,76 @@ describe('redis store: values and limits', () => {
       await admin.expire(key, 10);
       await store.apply([{ ...d, position: { stream: 'p0', offset: 2 } }]);
       assert.ok((await admin.ttl(key)) > 590);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------- stored format, gauges
+describe('redis store: stored format and state gauges', () => {
+  test('a customer in the JSON hash layout is read as the same state and migrated by its next write (binary field b, old fields gone)', async () => {
+    const store = redisStore();
+    const memory = new MemoryStateStore({ layout: spec.layout });
+    try {
+      const deltas = simulatedDeltas(20, 40, 21);
+      const cut = Math.floor(deltas.length * 0.7);
+      await memory.apply(deltas.slice(0, cut));
+      const ids = idsOf(deltas.slice(0, cut));
+      // What an engine before the binary format left in Redis: JSON fields, version 3.
+      const before = (await memory.get(ids)) as CustomerState[];
+      for (const state of before) await admin.hset(store.keyOf(state.customerId), { ...encodeLegacyHash(state), v: '3' });
+      assert.deepEqual(await store.get(ids), before, 'read as the same states');
+      await store.apply(deltas.slice(cut));
+      await memory.apply(deltas.slice(cut));
+      const all = idsOf(deltas);
+      assert.deepEqual(await store.get(all), await memory.get(all), 'the rest of the stream applies on top of the migrated states');
+      for (const id of ids) {
+        const fields = Object.keys(await admin.hgetallBuffer(store.keyOf(id))).sort();
+        const touched = deltas.slice(cut).some((d) => d.customerId === id);
+        if (touched) {
+          assert.deepEqual(fields.filter((f) => !f.startsWith('o:')), ['b', 'v'], `${id} migrated`);
+          assert.equal(await admin.hget(store.keyOf(id), 'v'), '4', 'the fence went on from the old version');
+        } else assert.ok(fields.includes('m') && fields.includes('p'), `${id} untouched: still the JSON layout`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a state field of a newer format version is refused with CF_STATE_FORMAT naming the rebuild, not misread', async () => {
+    const store = redisStore();
+    try {
+      await store.apply([spec.deltaFor({ eventId: 'f1', customerId: 'newer', eventTime: Date.UTC(2025, 0, 2), kind: 'login', payload: { device: 'web', success: true } }, { stream: 'p0', offset: 1 })]);
+      const key = store.keyOf('newer');
+      const b = (await admin.hgetBuffer(key, 'b'))!;
+      b[0] = 9;
+      await admin.hset(key, 'b', b);
+      await assert.rejects(store.load(['newer']), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_FORMAT' && !err.retriable && /format version 9/.test(err.message) && /replaying the activity topic from Kafka/.test(err.message));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('state gauges: customers and MEMORY USAGE per customer follow the data written', async () => {
+    const store = redisStore();
+    const metrics = createEngineMetrics({ defaultMetrics: false, instance: 'it' });
+    const read = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value;
+    try {
+      await refreshStateGauges(() => store.stats(), metrics);
+      assert.equal(await read('churnflow_state_customers'), 0);
+      const deltas = simulatedDeltas(30, 10, 17);
+      await store.apply(deltas);
+      const ids = idsOf(deltas);
+      await refreshStateGauges(() => store.stats(), metrics);
+      assert.equal(await read('churnflow_state_customers'), ids.length);
+      const usage = await Promise.all(ids.map(async (id) => Number(await admin.memory('USAGE', store.keyOf(id), 'SAMPLES', '0'))));
+      const perCustomer = (await read('churnflow_state_bytes_per_customer'))!;
+      assert.equal(perCustomer, usage.reduce((a, b) => a + b, 0) / ids.length, 'the mean MEMORY USAGE of the keys');
+      const more = simulatedDeltas(30, 60, 17).map((d) => ({ ...d, position: { ...d.position, stream: `${d.position.stream}b` } }));
+      await store.apply(more);
+      await refreshStateGauges(() => store.stats(), metrics);
+      assert.ok((await read('churnflow_state_bytes_per_customer'))! > perCustomer, 'more days, more bytes per customer');
     } finally {
       await store.close();
     }

@@ -8,8 +8,10 @@
 -- ARGV[1]  the version the state was loaded at (decimal)
 -- ARGV[2]  idle TTL in seconds, refreshed on every write; 0 = no TTL
 -- ARGV[3]  N, the number of field/value pairs that follow
--- ARGV[4 .. 3+2N]          field, value, field, value, ... to set
--- ARGV[4+2N .. #ARGV]      fields to delete (folded day buckets, trimmed outbox entries)
+-- ARGV[4 .. 3+2N]          field, value, field, value, ... to set: `b` the binary state (opaque bytes
+--                          here), `o:<stream>@<offset>` new outbox entries
+-- ARGV[4+2N .. #ARGV]      fields to delete (trimmed outbox entries; a hash's JSON-layout fields when
+--                          its first binary write migrates it)
 -- Returns  1 written (the version is now ARGV[1] + 1), 0 refused (the stored version differs; nothing written)
 
 local key = KEYS[1]

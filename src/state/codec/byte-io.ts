@@ -1,0 +1,179 @@
+// The primitives of the binary state format (src/state/codec/customer-codec.ts): LEB128 varints up to
+// 2^53, zigzag for signed integers, little-endian fixed-width words, and strings that pack themselves
+// when they are lowercase hex (slot ids, risk event ids: half the bytes). Kept here, small and
+// allocation-light, because a customer is encoded on every write and decoded on every load.
+import { ChurnflowError } from '../../errors.js';
+
+const TWO_32 = 4294967296;
+const HEX = /^(?:[0-9a-f]{2})+$/;
+
+export class ByteWriter {
+  private buf: Buffer;
+  private at = 0;
+
+  constructor(initial = 256) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.at++] = v;
+  }
+
+  /** An unsigned integer below 2^53 as LEB128 (1 byte below 128, 8 bytes at most). */
+  uvarint(v: number): void {
+    this.room(8);
+    // Division, not shifts: JS bit operators truncate to 32 bits.
+    while (v >= 128) {
+      this.buf[this.at++] = (v % 128) | 128;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.at++] = v;
+  }
+
+  /** A signed integer with |v| < 2^52, zigzag-mapped so small negatives stay short. */
+  svarint(v: number): void {
+    this.uvarint(v < 0 ? -2 * v - 1 : 2 * v);
+  }
+
+  f64(v: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(v, this.at);
+    this.at += 8;
+  }
+
+  f32(v: number): void {
+    this.room(4);
+    this.buf.writeFloatLE(v, this.at);
+    this.at += 4;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v, this.at);
+    this.at += 4;
+  }
+
+  /** An unsigned integer below 2^53 in exactly 7 bytes (a hash: its varint would take 8). */
+  u53(v: number): void {
+    this.room(7);
+    this.buf.writeUInt32LE(v % TWO_32, this.at);
+    this.buf.writeUIntLE(Math.floor(v / TWO_32), this.at + 4, 3);
+    this.at += 7;
+  }
+
+  /** Header varint (byte length × 2 + 1 if hex-packed), then the bytes. */
+  str(s: string): void {
+    if (s.length >= 2 && HEX.test(s)) {
+      const n = s.length / 2;
+      this.uvarint(n * 2 + 1);
+      this.room(n);
+      this.buf.write(s, this.at, 'hex');
+      this.at += n;
+      return;
+    }
+    const n = Buffer.byteLength(s);
+    this.uvarint(n * 2);
+    this.room(n);
+    this.buf.write(s, this.at, 'utf8');
+    this.at += n;
+  }
+
+  /** A copy of what was written. */
+  finish(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.at));
+  }
+}
+
+export class ByteReader {
+  private at = 0;
+
+  constructor(
+    private readonly buf: Buffer,
+    /** Names the customer in errors. */
+    private readonly what: string,
+  ) {}
+
+  get done(): boolean {
+    return this.at >= this.buf.length;
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.buf.length) throw formatError(this.what, `truncated at byte ${this.at} of ${this.buf.length}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.at++]!;
+  }
+
+  uvarint(): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      v += (b & 127) * scale;
+      if (b < 128) return v;
+      scale *= 128;
+    }
+    throw formatError(this.what, `varint longer than 8 bytes at byte ${this.at}`);
+  }
+
+  svarint(): number {
+    const z = this.uvarint();
+    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+
+  f32(): number {
+    this.need(4);
+    const v = this.buf.readFloatLE(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  u53(): number {
+    this.need(7);
+    const v = this.buf.readUInt32LE(this.at) + this.buf.readUIntLE(this.at + 4, 3) * TWO_32;
+    this.at += 7;
+    return v;
+  }
+
+  str(): string {
+    const h = this.uvarint();
+    const n = Math.floor(h / 2);
+    this.need(n);
+    const s = this.buf.toString(h % 2 === 1 ? 'hex' : 'utf8', this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+}
+
+/** A stored state this engine cannot read (corrupt, or written by a newer format version). */
+export function formatError(what: string, problem: string): ChurnflowError {
+  return new ChurnflowError(
+    'CF_STATE_FORMAT',
+    `${what}: stored state cannot be decoded (${problem}); rebuild the state by replaying the activity topic from Kafka (docs/operations: docs/architecture.md "Stored format and rebuild")`,
+    { retriable: false },
+  );
+}
