@@ -1,5 +1,6 @@
 // Redis state store: apply throughput against the memory store (same simulated deltas, batches of 512,
-// same run) and Redis memory per customer after 90 days, extrapolated to 10M and 100M customers.
+// same run) and Redis memory per customer after 120 days (BENCH_DAYS), the binary layout beside the
+// JSON hash layout it replaced (the same states written both ways in the same run), extrapolated to 10M and 100M customers.
 // Starts nothing: it needs Redis at CHURNFLOW_REDIS_URL (default redis://127.0.0.1:16390), e.g.
 //   npm run services -- start redis && npm run bench -- redis-state
 // and exits 2 when Redis is unreachable. Everything it writes is under a fresh prefix and removed at the end.
@@ -13,6 +14,7 @@ import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/sim
 import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
 import { RedisStateStore } from '../src/state/redis-store.js';
+import { encodeLegacyHash } from '../src/state/codec/legacy-hash.js';
 import type { StateStore } from '../src/state/state-store.js';
 import { measure, median, report, writeResults, type Measurement } from './harness.js';
 import { benchRedis } from './bench-redis.js';
@@ -36,7 +38,7 @@ const url = process.env.CHURNFLOW_REDIS_URL ?? 'redis://127.0.0.1:16390';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const BATCH = 512;
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 300);
-const DAYS = 90;
+const DAYS = Number(process.env.BENCH_DAYS ?? 120);
 
 // ---------------------------------------------------------------- Redis reachable?
 const client = await benchRedis('redis-state', url);
@@ -205,14 +207,19 @@ try {
   const redisUsecPerCustomerWrite = writes.calls > 0 ? (writes.usec + reads.usec) / writes.calls : Number.NaN;
   await model.close();
   await layoutRow(`engine path: windows + last score + recent ids + outbox`, `${base}e0:`);
+  // The same states in the JSON hash layout the binary one replaced (what an older engine wrote).
+  const engineStates = (await redisStore(`${base}e0:`).get(ids)).filter((st): st is CustomerState => st !== null);
+  const oldLayout = client.pipeline();
+  for (const st of engineStates) oldLayout.hset(`${base}j:{c:${st.customerId}}`, { ...encodeLegacyHash(st), v: '1' });
+  await oldLayout.exec();
+  await layoutRow('old layout (JSON hash, before the binary format), same states', `${base}j:`);
   const parts = client.pipeline();
-  for (const id of ids) parts.hgetall(`${base}e0:{c:${id}}`);
-  const hashes = ((await parts.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, string>));
+  for (const id of ids) parts.hgetallBuffer(`${base}e0:{c:${id}}`);
+  const hashes = ((await parts.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, Buffer>));
   const fieldBytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
   const outboxSizes = fieldBytes((f) => f.startsWith('o:'));
   const outboxBytes = median(outboxSizes);
-  const recentBytes = median(fieldBytes((f) => f === 'e'));
-  const lastScoreBytes = median(fieldBytes((f) => f === 's'));
+  const stateFieldBytes = median(fieldBytes((f) => f === 'b'));
   const withOutbox = outboxSizes.filter((v) => v > 0).length;
   // What the engine's keys cost Redis as a whole (used_memory: allocator bytes, with the main dict,
   // key objects and allocator size classes that MEMORY USAGE leaves out): the drop when they are deleted.
@@ -233,7 +240,10 @@ try {
   if (listpackNote) console.log(listpackNote);
   console.log(`  engine path, Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): ${redisUsecPerCustomerWrite.toFixed(1)} µs over ${writes.calls} writes, ${(deltas.length * (RUNS + 1) / writes.calls).toFixed(1)} events per write`);
   console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the keys): ${usedMemoryPerCustomer} B`);
-  console.log(`  engine path, median field sizes per customer: outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit), recent event ids ${recentBytes} B, last score ${lastScoreBytes} B`);
+  console.log(`  engine path, median field sizes per customer: binary state (b) ${stateFieldBytes} B, outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit)`);
+  const oldRow = rows.find((r) => r.name.startsWith('old layout'))!;
+  const newRow = rows.find((r) => r.name.startsWith('engine path'))!;
+  console.log(`  old (JSON hash) vs new (binary) per customer, same states, MEMORY USAGE median: ${oldRow.all.median} B → ${newRow.all.median} B (${(oldRow.all.median / newRow.all.median).toFixed(2)}× smaller); customers present from day 0: ${oldRow.ten.median} B → ${newRow.ten.median} B`);
 
   // ---------------------------------------------------------------- extrapolation
   // Per key, beyond MEMORY USAGE: the main dict's bucket array (~8-16 B) and, on Redis Cluster, the
@@ -265,8 +275,11 @@ try {
     events_per_customer_write: Number(((deltas.length * (RUNS + 1)) / writes.calls).toFixed(2)),
     events: deltas.length,
     state_only_bytes_per_customer_median: stateOnly.all.median,
+    // The same engine states written in the JSON hash layout the binary format replaced, same run.
+    json_layout_bytes_per_customer_median: row('old layout').all.median,
+    json_layout_bytes_per_customer_tenured_mean: row('old layout').ten.mean,
+    state_field_bytes_per_customer_median: stateFieldBytes,
     outbox_bytes_per_customer_median: outboxBytes,
-    recent_ids_bytes_per_customer_median: recentBytes,
     engine_path_events_per_s: Math.round(enginePath.items / (median(enginePath.runsMs) / 1000)),
     state_apply_events_per_s: Math.round(redisObserved.items / (median(redisObserved.runsMs) / 1000)),
   });

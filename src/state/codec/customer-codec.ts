@@ -36,18 +36,28 @@ const NUM_F32 = 3;
 /** Integers and hundredths up to this magnitude ride in the header varint (zigzag × 4 stays below 2^53). */
 const SMALL = 2 ** 49;
 
-// Slot value kinds (low 3 bits of the slot header varint, above them the slot's dictionary index).
+// Slot value kinds. An archive value's header varint is (dictionary index × 8 + kind); a bucket
+// column states one kind for all its values when they share it.
 /** A non-negative integer below 2^49, as a plain varint (counts). */
 const SLOT_UINT = 0;
-/** An integer at or after its bucket's day start, as the varint offset from it (times of the day: 4 bytes, not 7). */
-const SLOT_DAY_TIME = 1;
+/** An integer at or after the base (the bucket's day start; the archive's: maxEventTime), as the varint offset: a time of the day takes 4 bytes, not 7. */
+const SLOT_AFTER = 1;
+/** An integer before the base, as the varint distance to it. */
+const SLOT_BEFORE = 2;
 /** Any other number, in the tagged form of writeNum (negative, money, float32, float64). */
-const SLOT_NUMBER = 2;
-/** A 'last' [time, value], the time relative to the bucket's day start. */
-const SLOT_LAST = 3;
-/** A 'last' whose time does not survive the subtraction of its day's start exactly (not an integer ms). */
-const SLOT_LAST_ABS = 4;
-const SLOT_BITS = 5;
+const SLOT_NUMBER = 3;
+/** A 'last' [time, value], the time relative to the previous 'last' time of the bucket (the events that set several 'last' slots at once cost 1 byte each after the first). */
+const SLOT_LAST = 4;
+/** A 'last' whose time does not survive that subtraction exactly (not an integer ms). */
+const SLOT_LAST_ABS = 5;
+const SLOT_BITS = 6;
+/** A bucket column whose values do not share a kind: each value has its kind byte. */
+const MIXED = 7;
+
+// Presence of a slot in the buckets (a bucket column's header varint: kind × 3 + presence).
+const IN_NONE = 0;
+const IN_ALL = 1;
+const IN_BITMAP = 2;
 
 // Scalar kinds of a 'last' value.
 const SC_NULL = 0;
@@ -100,15 +110,13 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
   w.uvarint(dict.size);
   for (const slot of dict.keys()) w.str(slot);
 
-  writeSlots(w, state.archive, dict, 0, what);
+  writeArchive(w, state.archive, dict, state.maxEventTime, what);
   w.uvarint(dayNumbers.length);
-  let prev = 0;
   dayNumbers.forEach((d, i) => {
     if (i === 0) w.svarint(d);
-    else w.uvarint(d - prev);
-    prev = d;
-    writeSlots(w, state.buckets[String(d)]!, dict, d * DAY_MS, what);
+    else w.uvarint(d - dayNumbers[i - 1]!);
   });
+  writeColumns(w, dayNumbers.map((d) => state.buckets[String(d)]!), dayNumbers, [...dict.keys()], what);
 
   // Times relative to maxEventTime (a few bytes), unless one of them would not come back exactly.
   const max = state.maxEventTime;
@@ -152,13 +160,14 @@ export function decodeCustomer(customerId: string, bytes: Buffer): CustomerState
   }
   const dict: string[] = [];
   for (let n = r.uvarint(); n > 0; n--) dict.push(r.str());
-  const archive = readSlots(r, dict, 0, what);
+  const archive = readArchive(r, dict, maxEventTime, what);
+  const days: number[] = [];
+  for (let i = 0, n = r.uvarint(); i < n; i++) days.push(i === 0 ? r.svarint() : days[i - 1]! + r.uvarint());
+  const columns = readColumns(r, days, dict, what);
   const buckets: Record<string, SlotValues> = {};
-  let day = 0;
-  for (let i = 0, n = r.uvarint(); i < n; i++) {
-    day = i === 0 ? r.svarint() : day + r.uvarint();
-    buckets[String(day)] = readSlots(r, dict, day * DAY_MS, what);
-  }
+  days.forEach((d, i) => {
+    buckets[String(d)] = columns[i]!;
+  });
   const recentEvents: [number, number][] = [];
   const recentHeader = r.uvarint();
   const absolute = recentHeader % 2 === 1;
@@ -228,66 +237,163 @@ function unzigzag(z: number): number {
 
 // ---------------------------------------------------------------- slots
 
-function writeSlots(w: ByteWriter, values: SlotValues, dict: ReadonlyMap<string, number>, timeBase: number, what: string): void {
-  const slots = Object.keys(values);
-  w.uvarint(slots.length);
-  for (const slot of slots) {
-    const head = dict.get(slot)! * 8;
-    const v = values[slot]!;
-    if (typeof v === 'number') {
-      const isInt = Number.isInteger(v) && !Object.is(v, -0);
-      if (isInt && timeBase > 0 && v >= timeBase && v - timeBase < SMALL) {
-        w.uvarint(head + SLOT_DAY_TIME);
-        w.uvarint(v - timeBase);
-      } else if (isInt && v >= 0 && v < SMALL) {
-        w.uvarint(head + SLOT_UINT);
-        w.uvarint(v);
-      } else {
-        w.uvarint(head + SLOT_NUMBER);
-        writeNum(w, v);
-      }
-    } else if (v.length === 2) {
-      // [time, value] of a 'last' slot; bit sets always have BITSET_WORDS (8) words, never 2.
-      const t = v[0] as number;
-      const rel = t - timeBase;
-      if (Object.is(rel + timeBase, t)) {
-        // Object.is: -0 must come back as -0
-        w.uvarint(head + SLOT_LAST);
-        writeNum(w, rel);
-      } else {
-        w.uvarint(head + SLOT_LAST_ABS);
-        writeNum(w, t);
-      }
-      writeScalar(w, v[1] as Scalar);
-    } else {
-      w.uvarint(head + SLOT_BITS);
-      writeBits(w, v as readonly number[], what);
+/** What a value is stored relative to: `base` for plain times, `lastRef` for a 'last' time (updated as values are written). */
+interface Refs {
+  readonly base: number;
+  lastRef: number;
+}
+
+/** The kind that stores v exactly in the fewest bytes. */
+function kindOf(v: SlotValue, refs: Refs): number {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || Object.is(v, -0) || Math.abs(v) >= MAX_U53) return SLOT_NUMBER;
+    const base = refs.base;
+    const baseOk = Number.isInteger(base) && Math.abs(base) < MAX_U53;
+    const after = baseOk && v >= base && v - base < SMALL ? v - base : Infinity;
+    const before = baseOk && v < base && base - v < SMALL ? base - v : Infinity;
+    const plain = v >= 0 && v < SMALL ? v : Infinity;
+    const best = Math.min(after, before, plain);
+    if (best === Infinity) return SLOT_NUMBER;
+    return best === plain ? SLOT_UINT : best === after ? SLOT_AFTER : SLOT_BEFORE;
+  }
+  if (v.length === 2) {
+    // [time, value] of a 'last' slot; bit sets always have BITSET_WORDS (8) words, never 2.
+    const t = v[0] as number;
+    return Object.is(t - refs.lastRef + refs.lastRef, t) ? SLOT_LAST : SLOT_LAST_ABS; // Object.is: -0 must come back as -0
+  }
+  return SLOT_BITS;
+}
+
+function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what: string): void {
+  switch (kind) {
+    case SLOT_UINT:
+      w.uvarint(v as number);
+      return;
+    case SLOT_AFTER:
+      w.uvarint((v as number) - refs.base);
+      return;
+    case SLOT_BEFORE:
+      w.uvarint(refs.base - (v as number));
+      return;
+    case SLOT_NUMBER:
+      writeNum(w, v as number);
+      return;
+    case SLOT_LAST:
+    case SLOT_LAST_ABS: {
+      const [t, value] = v as readonly [number, Scalar];
+      writeNum(w, kind === SLOT_LAST ? t - refs.lastRef : t);
+      writeScalar(w, value);
+      refs.lastRef = t;
+      return;
     }
+    default:
+      writeBits(w, v as readonly number[], what);
   }
 }
 
-function isBitsWord(x: unknown): boolean {
-  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 4294967296;
+function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotValue {
+  switch (kind) {
+    case SLOT_UINT:
+      return r.uvarint();
+    case SLOT_AFTER:
+      return refs.base + r.uvarint();
+    case SLOT_BEFORE:
+      return refs.base - r.uvarint();
+    case SLOT_NUMBER:
+      return readNum(r);
+    case SLOT_LAST:
+    case SLOT_LAST_ABS: {
+      const d = readNum(r);
+      const t = kind === SLOT_LAST ? d + refs.lastRef : d;
+      refs.lastRef = t;
+      return [t, readScalar(r, what)];
+    }
+    case SLOT_BITS:
+      return readBits(r, what);
+    default:
+      throw formatError(what, `unknown slot value kind ${kind}`);
+  }
 }
 
-function readSlots(r: ByteReader, dict: readonly string[], timeBase: number, what: string): SlotValues {
+/** The archive, row by row: count, then per slot (index × 8 + kind) and the value; times relative to maxEventTime. */
+function writeArchive(w: ByteWriter, values: SlotValues, dict: ReadonlyMap<string, number>, maxEventTime: number, what: string): void {
+  const slots = Object.keys(values);
+  const refs: Refs = { base: maxEventTime, lastRef: maxEventTime };
+  w.uvarint(slots.length);
+  for (const slot of slots) {
+    const v = values[slot]!;
+    const kind = kindOf(v, refs);
+    w.uvarint(dict.get(slot)! * 8 + kind);
+    writeValue(w, kind, v, refs, what);
+  }
+}
+
+function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string): SlotValues {
   const out: SlotValues = {};
+  const refs: Refs = { base: maxEventTime, lastRef: maxEventTime };
   for (let n = r.uvarint(); n > 0; n--) {
     const h = r.uvarint();
     const kind = h % 8;
     const slot = dict[(h - kind) / 8];
     if (slot === undefined) throw formatError(what, `slot index ${(h - kind) / 8} is not in the dictionary of ${dict.length}`);
-    let v: SlotValue;
-    if (kind === SLOT_UINT) v = r.uvarint();
-    else if (kind === SLOT_DAY_TIME) v = timeBase + r.uvarint();
-    else if (kind === SLOT_NUMBER) v = readNum(r);
-    else if (kind === SLOT_LAST) v = [readNum(r) + timeBase, readScalar(r, what)];
-    else if (kind === SLOT_LAST_ABS) v = [readNum(r), readScalar(r, what)];
-    else if (kind === SLOT_BITS) v = readBits(r, what);
-    else throw formatError(what, `unknown slot value kind ${kind}`);
-    out[slot] = v;
+    out[slot] = readValue(r, kind, refs, what);
   }
   return out;
+}
+
+/**
+ * The buckets, column by column (slot by slot, in dictionary order): which buckets hold the slot
+ * (none, all, or a bitmap over the buckets), then its values in day order, with one kind for the
+ * column when they share it. A slot's header is paid once per customer, not once per bucket.
+ */
+function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], dict: readonly string[], what: string): void {
+  const refs = days.map((d): Refs => ({ base: d * DAY_MS, lastRef: d * DAY_MS }));
+  for (const slot of dict) {
+    const present: number[] = [];
+    buckets.forEach((b, i) => {
+      if (b[slot] !== undefined) present.push(i);
+    });
+    const kinds = present.map((i) => kindOf(buckets[i]![slot]!, refs[i]!));
+    const kind = kinds.length > 0 && kinds.every((k) => k === kinds[0]) ? kinds[0]! : MIXED;
+    const presence = present.length === 0 ? IN_NONE : present.length === buckets.length ? IN_ALL : IN_BITMAP;
+    w.uvarint(kind * 3 + presence);
+    if (presence === IN_BITMAP) {
+      const bitmap = new Array<number>(Math.ceil(buckets.length / 8)).fill(0);
+      for (const i of present) bitmap[i >>> 3] = bitmap[i >>> 3]! | (1 << (i & 7));
+      for (const byte of bitmap) w.u8(byte);
+    }
+    present.forEach((i, j) => {
+      if (kind === MIXED) w.u8(kinds[j]!);
+      writeValue(w, kinds[j]!, buckets[i]![slot]!, refs[i]!, what);
+    });
+  }
+}
+
+function readColumns(r: ByteReader, days: readonly number[], dict: readonly string[], what: string): SlotValues[] {
+  const out = days.map((): SlotValues => ({}));
+  const refs = days.map((d): Refs => ({ base: d * DAY_MS, lastRef: d * DAY_MS }));
+  for (const slot of dict) {
+    const h = r.uvarint();
+    const presence = h % 3;
+    const kind = (h - presence) / 3;
+    let present: number[];
+    if (presence === IN_NONE) present = [];
+    else if (presence === IN_ALL) present = days.map((_, i) => i);
+    else {
+      present = [];
+      for (let byte = 0; byte < Math.ceil(days.length / 8); byte++) {
+        const bits = r.u8();
+        for (let b = 0; b < 8; b++) if (bits & (1 << b)) present.push(byte * 8 + b);
+      }
+      if (present.some((i) => i >= days.length)) throw formatError(what, `slot ${slot} present in a bucket beyond the ${days.length} stored`);
+    }
+    for (const i of present) out[i]![slot] = readValue(r, kind === MIXED ? r.u8() : kind, refs[i]!, what);
+  }
+  return out;
+}
+
+function isBitsWord(x: unknown): boolean {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 4294967296;
 }
 
 function writeScalar(w: ByteWriter, v: Scalar): void {
