@@ -219,7 +219,7 @@ try {
   const fieldBytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
   const outboxSizes = fieldBytes((f) => f.startsWith('o:'));
   const outboxBytes = median(outboxSizes);
-  const stateFieldBytes = median(fieldBytes((f) => f === 'b'));
+  const stateFieldBytes = median(fieldBytes((f) => /^b\d*$/.test(f)));
   const withOutbox = outboxSizes.filter((v) => v > 0).length;
   // What the engine's keys cost Redis as a whole (used_memory: allocator bytes, with the main dict,
   // key objects and allocator size classes that MEMORY USAGE leaves out): the drop when they are deleted.
@@ -240,7 +240,7 @@ try {
   if (listpackNote) console.log(listpackNote);
   console.log(`  engine path, Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): ${redisUsecPerCustomerWrite.toFixed(1)} µs over ${writes.calls} writes, ${(deltas.length * (RUNS + 1) / writes.calls).toFixed(1)} events per write`);
   console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the keys): ${usedMemoryPerCustomer} B`);
-  console.log(`  engine path, median field sizes per customer: binary state (b) ${stateFieldBytes} B, outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit)`);
+  console.log(`  engine path, median field sizes per customer: binary state (b, b1…) ${stateFieldBytes} B, outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit)`);
   const oldRow = rows.find((r) => r.name.startsWith('old layout'))!;
   const newRow = rows.find((r) => r.name.startsWith('engine path'))!;
   console.log(`  old (JSON hash) vs new (binary) per customer, same states, MEMORY USAGE median: ${oldRow.all.median} B → ${newRow.all.median} B (${(oldRow.all.median / newRow.all.median).toFixed(2)}× smaller); customers present from day 0: ${oldRow.ten.median} B → ${newRow.ten.median} B`);

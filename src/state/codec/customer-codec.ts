@@ -17,7 +17,7 @@
 // maxEventTime. Outbox entries are opaque strings, kept byte for byte.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
-import type { SlotValue, SlotValues } from '../slots.js';
+import { BITSET_WORDS, type SlotValue, type SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 
 /** The format version in the first byte. Readers refuse any other (see decodeCustomer). */
@@ -51,8 +51,10 @@ const SLOT_LAST = 4;
 /** A 'last' whose time does not survive that subtraction exactly (not an integer ms). */
 const SLOT_LAST_ABS = 5;
 const SLOT_BITS = 6;
+/** An integer near the previous time of the bucket (the last value of kind AFTER, BEFORE, NEAR or LAST written before it), as the zigzag distance: two "latest time" slots of one day are seconds apart. */
+const SLOT_NEAR = 7;
 /** A bucket column whose values do not share a kind: each value has its kind byte. */
-const MIXED = 7;
+const MIXED = 8;
 
 // Presence of a slot in the buckets (a bucket column's header varint: kind × 3 + presence).
 const IN_NONE = 0;
@@ -237,31 +239,61 @@ function unzigzag(z: number): number {
 
 // ---------------------------------------------------------------- slots
 
-/** What a value is stored relative to: `base` for plain times, `lastRef` for a 'last' time (updated as values are written). */
+/** What a value is stored relative to: `base` for AFTER and BEFORE, `ref` (the previous time written) for NEAR and LAST. */
 interface Refs {
   readonly base: number;
-  lastRef: number;
+  ref: number;
 }
 
-/** The kind that stores v exactly in the fewest bytes. */
-function kindOf(v: SlotValue, refs: Refs): number {
+const isSafeInt = (x: number) => Number.isInteger(x) && Math.abs(x) < MAX_U53 && !Object.is(x, -0);
+
+/** Bytes of a varint. */
+function vlen(x: number): number {
+  let n = 1;
+  while (x >= 128) {
+    x = Math.floor(x / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Bytes writeNum takes for v. */
+function numCost(v: number): number {
+  if (Number.isInteger(v) && Math.abs(v) < SMALL && !Object.is(v, -0)) return vlen(zigzag(v) * 4);
+  if (Number.isFinite(v) && !Object.is(v, -0) && isCents(v)) return vlen(zigzag(Math.round(v * 100)) * 4);
+  return Math.fround(v) === v && !Object.is(v, -0) ? 5 : 9;
+}
+
+/**
+ * The kinds that store v exactly, each with the bytes of its value (for 'last' and bit sets the
+ * cost is the same for their kinds: 0). Every number can take SLOT_NUMBER.
+ */
+function candidates(v: SlotValue, refs: Refs): [kind: number, cost: number][] {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || Object.is(v, -0) || Math.abs(v) >= MAX_U53) return SLOT_NUMBER;
-    const base = refs.base;
-    const baseOk = Number.isInteger(base) && Math.abs(base) < MAX_U53;
-    const after = baseOk && v >= base && v - base < SMALL ? v - base : Infinity;
-    const before = baseOk && v < base && base - v < SMALL ? base - v : Infinity;
-    const plain = v >= 0 && v < SMALL ? v : Infinity;
-    const best = Math.min(after, before, plain);
-    if (best === Infinity) return SLOT_NUMBER;
-    return best === plain ? SLOT_UINT : best === after ? SLOT_AFTER : SLOT_BEFORE;
+    const out: [number, number][] = [[SLOT_NUMBER, numCost(v)]];
+    if (!isSafeInt(v)) return out;
+    if (v >= 0 && v < SMALL) out.push([SLOT_UINT, vlen(v)]);
+    const { base, ref } = refs;
+    if (isSafeInt(base)) {
+      if (v >= base && v - base < SMALL) out.push([SLOT_AFTER, vlen(v - base)]);
+      else if (v < base && base - v < SMALL) out.push([SLOT_BEFORE, vlen(base - v)]);
+    }
+    if (isSafeInt(ref) && Math.abs(v - ref) < SMALL) out.push([SLOT_NEAR, vlen(zigzag(v - ref))]);
+    return out;
   }
   if (v.length === 2) {
     // [time, value] of a 'last' slot; bit sets always have BITSET_WORDS (8) words, never 2.
     const t = v[0] as number;
-    return Object.is(t - refs.lastRef + refs.lastRef, t) ? SLOT_LAST : SLOT_LAST_ABS; // Object.is: -0 must come back as -0
+    return [[Object.is(t - refs.ref + refs.ref, t) ? SLOT_LAST : SLOT_LAST_ABS, 0]]; // Object.is: -0 must come back as -0
   }
-  return SLOT_BITS;
+  return [[SLOT_BITS, 0]];
+}
+
+/** The cheapest kind for one value. */
+function bestKind(v: SlotValue, refs: Refs): number {
+  let best: [number, number] | undefined;
+  for (const c of candidates(v, refs)) if (best === undefined || c[1] < best[1]) best = c;
+  return best![0];
 }
 
 function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what: string): void {
@@ -271,9 +303,15 @@ function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what:
       return;
     case SLOT_AFTER:
       w.uvarint((v as number) - refs.base);
+      refs.ref = v as number;
       return;
     case SLOT_BEFORE:
       w.uvarint(refs.base - (v as number));
+      refs.ref = v as number;
+      return;
+    case SLOT_NEAR:
+      w.svarint((v as number) - refs.ref);
+      refs.ref = v as number;
       return;
     case SLOT_NUMBER:
       writeNum(w, v as number);
@@ -281,9 +319,9 @@ function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what:
     case SLOT_LAST:
     case SLOT_LAST_ABS: {
       const [t, value] = v as readonly [number, Scalar];
-      writeNum(w, kind === SLOT_LAST ? t - refs.lastRef : t);
+      writeNum(w, kind === SLOT_LAST ? t - refs.ref : t);
       writeScalar(w, value);
-      refs.lastRef = t;
+      refs.ref = t;
       return;
     }
     default:
@@ -296,16 +334,18 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotV
     case SLOT_UINT:
       return r.uvarint();
     case SLOT_AFTER:
-      return refs.base + r.uvarint();
+      return (refs.ref = refs.base + r.uvarint());
     case SLOT_BEFORE:
-      return refs.base - r.uvarint();
+      return (refs.ref = refs.base - r.uvarint());
+    case SLOT_NEAR:
+      return (refs.ref = refs.ref + r.svarint());
     case SLOT_NUMBER:
       return readNum(r);
     case SLOT_LAST:
     case SLOT_LAST_ABS: {
       const d = readNum(r);
-      const t = kind === SLOT_LAST ? d + refs.lastRef : d;
-      refs.lastRef = t;
+      const t = kind === SLOT_LAST ? d + refs.ref : d;
+      refs.ref = t;
       return [t, readScalar(r, what)];
     }
     case SLOT_BITS:
@@ -318,11 +358,11 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotV
 /** The archive, row by row: count, then per slot (index × 8 + kind) and the value; times relative to maxEventTime. */
 function writeArchive(w: ByteWriter, values: SlotValues, dict: ReadonlyMap<string, number>, maxEventTime: number, what: string): void {
   const slots = Object.keys(values);
-  const refs: Refs = { base: maxEventTime, lastRef: maxEventTime };
+  const refs: Refs = { base: maxEventTime, ref: maxEventTime };
   w.uvarint(slots.length);
   for (const slot of slots) {
     const v = values[slot]!;
-    const kind = kindOf(v, refs);
+    const kind = bestKind(v, refs);
     w.uvarint(dict.get(slot)! * 8 + kind);
     writeValue(w, kind, v, refs, what);
   }
@@ -330,7 +370,7 @@ function writeArchive(w: ByteWriter, values: SlotValues, dict: ReadonlyMap<strin
 
 function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string): SlotValues {
   const out: SlotValues = {};
-  const refs: Refs = { base: maxEventTime, lastRef: maxEventTime };
+  const refs: Refs = { base: maxEventTime, ref: maxEventTime };
   for (let n = r.uvarint(); n > 0; n--) {
     const h = r.uvarint();
     const kind = h % 8;
@@ -347,14 +387,34 @@ function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: numbe
  * column when they share it. A slot's header is paid once per customer, not once per bucket.
  */
 function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], dict: readonly string[], what: string): void {
-  const refs = days.map((d): Refs => ({ base: d * DAY_MS, lastRef: d * DAY_MS }));
+  const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
   for (const slot of dict) {
     const present: number[] = [];
     buckets.forEach((b, i) => {
       if (b[slot] !== undefined) present.push(i);
     });
-    const kinds = present.map((i) => kindOf(buckets[i]![slot]!, refs[i]!));
-    const kind = kinds.length > 0 && kinds.every((k) => k === kinds[0]) ? kinds[0]! : MIXED;
+    // One kind for the whole column if some kind fits every value and costs no more than a kind byte
+    // per value would; else each value its cheapest kind, after a kind byte.
+    const options = present.map((i) => candidates(buckets[i]![slot]!, refs[i]!));
+    const kinds = options.map((c) => c.reduce((a, b) => (b[1] < a[1] ? b : a))[0]);
+    let kind = MIXED;
+    let cost = options.reduce((n, c) => n + 1 + Math.min(...c.map((x) => x[1])), 0);
+    for (const [k] of options[0] ?? []) {
+      let total = 0;
+      for (const c of options) {
+        const hit = c.find((x) => x[0] === k);
+        if (hit === undefined) {
+          total = Infinity;
+          break;
+        }
+        total += hit[1];
+      }
+      if (total <= cost) {
+        kind = k;
+        cost = total;
+      }
+    }
+    if (kind !== MIXED) kinds.fill(kind);
     const presence = present.length === 0 ? IN_NONE : present.length === buckets.length ? IN_ALL : IN_BITMAP;
     w.uvarint(kind * 3 + presence);
     if (presence === IN_BITMAP) {
@@ -371,7 +431,7 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
 
 function readColumns(r: ByteReader, days: readonly number[], dict: readonly string[], what: string): SlotValues[] {
   const out = days.map((): SlotValues => ({}));
-  const refs = days.map((d): Refs => ({ base: d * DAY_MS, lastRef: d * DAY_MS }));
+  const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
   for (const slot of dict) {
     const h = r.uvarint();
     const presence = h % 3;
@@ -428,8 +488,9 @@ function readScalar(r: ByteReader, what: string): Scalar {
 }
 
 /**
- * Header varint: words × 2 + 1 for the sparse form (count of set bits, then each bit's index as the
- * gap from the previous one), words × 2 for the dense form (each word as 4 bytes). The shorter wins.
+ * A standard set (BITSET_WORDS words) with few bits: varint count × 2 + 1, then each set bit's index
+ * as one byte (a day's distinct values: a handful of bits, 1 + bits bytes). Anything else: varint
+ * words × 2, then each word as 4 bytes.
  */
 function writeBits(w: ByteWriter, words: readonly number[], what: string): void {
   const set: number[] = [];
@@ -438,16 +499,9 @@ function writeBits(w: ByteWriter, words: readonly number[], what: string): void 
     if (!isBitsWord(x)) throw formatError(what, `bit set word ${x} is not a uint32`);
     for (let b = 0; b < 32; b++) if ((x >>> b) & 1) set.push(i * 32 + b);
   }
-  let sparseBytes = 1;
-  for (let i = 0, prev = 0; i < set.length; prev = set[i]!, i++) sparseBytes += set[i]! - prev < 128 ? 1 : 2;
-  if (sparseBytes < words.length * 4) {
-    w.uvarint(words.length * 2 + 1);
-    w.uvarint(set.length);
-    let prev = 0;
-    for (const bit of set) {
-      w.uvarint(bit - prev);
-      prev = bit;
-    }
+  if (words.length === BITSET_WORDS && 1 + set.length < BITSET_WORDS * 4) {
+    w.uvarint(set.length * 2 + 1);
+    for (const bit of set) w.u8(bit);
   } else {
     w.uvarint(words.length * 2);
     for (const x of words) w.u32(x);
@@ -457,18 +511,17 @@ function writeBits(w: ByteWriter, words: readonly number[], what: string): void 
 function readBits(r: ByteReader, what: string): number[] {
   const h = r.uvarint();
   const n = Math.floor(h / 2);
-  if (n > 1 << 16) throw formatError(what, `bit set of ${n} words`);
-  const words = new Array<number>(n).fill(0);
   if (h % 2 === 0) {
+    if (n > 1 << 16) throw formatError(what, `bit set of ${n} words`);
+    const words = new Array<number>(n);
     for (let i = 0; i < n; i++) words[i] = r.u32();
     return words;
   }
-  let bit = 0;
-  for (let c = r.uvarint(); c > 0; c--) {
-    bit += r.uvarint();
-    const i = bit >>> 5;
-    if (i >= n) throw formatError(what, `bit ${bit} beyond a set of ${n} words`);
-    words[i] = (words[i]! | (1 << (bit & 31))) >>> 0;
+  if (n >= BITSET_WORDS * 4) throw formatError(what, `sparse bit set of ${n} bits`);
+  const words = new Array<number>(BITSET_WORDS).fill(0);
+  for (let c = 0; c < n; c++) {
+    const bit = r.u8();
+    words[bit >>> 5] = (words[bit >>> 5]! | (1 << (bit & 31))) >>> 0;
   }
   return words;
 }

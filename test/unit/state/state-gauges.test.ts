@@ -36,7 +36,8 @@ test('memory store: the state gauges follow the customers and their encoded byte
   for (let day = 1; day < 30; day++) await store.apply([login('a', day, offset++)]);
   await refreshStateGauges(() => store.stats(), metrics);
   assert.equal(await gauge(metrics, 'churnflow_state_customers'), 3);
-  assert.ok((await gauge(metrics, 'churnflow_state_bytes_per_customer')) > perCustomer + 29 * 4 / 3, 'the bytes grew with the buckets');
+  // Each new day bucket costs at least its day-gap byte.
+  assert.ok((await gauge(metrics, 'churnflow_state_bytes_per_customer')) >= perCustomer + 29 / 3, 'the bytes grew with the buckets');
 });
 
 test('the watcher refreshes on its timer, reports errors and stops', async () => {
