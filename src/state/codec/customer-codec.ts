@@ -264,36 +264,47 @@ function numCost(v: number): number {
   return Math.fround(v) === v && !Object.is(v, -0) ? 5 : 9;
 }
 
+const KINDS = 8; // SLOT_UINT .. SLOT_NEAR
+
 /**
- * The kinds that store v exactly, each with the bytes of its value (for 'last' and bit sets the
- * cost is the same for their kinds: 0). Every number can take SLOT_NUMBER.
+ * Fills costs[kind] with the bytes of v's value in each kind that stores it exactly, Infinity where a
+ * kind cannot ('last' and bit sets: 0 for their one kind). Every number can take SLOT_NUMBER. No
+ * allocation: this runs for every value of every write.
  */
-function candidates(v: SlotValue, refs: Refs): [kind: number, cost: number][] {
+function fillCosts(v: SlotValue, refs: Refs, costs: Float64Array): void {
+  costs.fill(Infinity);
   if (typeof v === 'number') {
-    const out: [number, number][] = [[SLOT_NUMBER, numCost(v)]];
-    if (!isSafeInt(v)) return out;
-    if (v >= 0 && v < SMALL) out.push([SLOT_UINT, vlen(v)]);
+    costs[SLOT_NUMBER] = numCost(v);
+    if (!isSafeInt(v)) return;
+    if (v >= 0 && v < SMALL) costs[SLOT_UINT] = vlen(v);
     const { base, ref } = refs;
     if (isSafeInt(base)) {
-      if (v >= base && v - base < SMALL) out.push([SLOT_AFTER, vlen(v - base)]);
-      else if (v < base && base - v < SMALL) out.push([SLOT_BEFORE, vlen(base - v)]);
+      if (v >= base && v - base < SMALL) costs[SLOT_AFTER] = vlen(v - base);
+      else if (v < base && base - v < SMALL) costs[SLOT_BEFORE] = vlen(base - v);
     }
-    if (isSafeInt(ref) && Math.abs(v - ref) < SMALL) out.push([SLOT_NEAR, vlen(zigzag(v - ref))]);
-    return out;
-  }
-  if (v.length === 2) {
+    if (isSafeInt(ref) && Math.abs(v - ref) < SMALL) costs[SLOT_NEAR] = vlen(zigzag(v - ref));
+  } else if (v.length === 2) {
     // [time, value] of a 'last' slot; bit sets always have BITSET_WORDS (8) words, never 2.
     const t = v[0] as number;
-    return [[Object.is(t - refs.ref + refs.ref, t) ? SLOT_LAST : SLOT_LAST_ABS, 0]]; // Object.is: -0 must come back as -0
+    costs[Object.is(t - refs.ref + refs.ref, t) ? SLOT_LAST : SLOT_LAST_ABS] = 0; // Object.is: -0 must come back as -0
+  } else {
+    costs[SLOT_BITS] = 0;
   }
-  return [[SLOT_BITS, 0]];
 }
+
+/** The cheapest kind in costs. */
+function cheapest(costs: Float64Array): number {
+  let best = 0;
+  for (let k = 1; k < KINDS; k++) if (costs[k]! < costs[best]!) best = k;
+  return best;
+}
+
+const scratch = new Float64Array(KINDS);
 
 /** The cheapest kind for one value. */
 function bestKind(v: SlotValue, refs: Refs): number {
-  let best: [number, number] | undefined;
-  for (const c of candidates(v, refs)) if (best === undefined || c[1] < best[1]) best = c;
-  return best![0];
+  fillCosts(v, refs, scratch);
+  return cheapest(scratch);
 }
 
 function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what: string): void {
@@ -388,44 +399,47 @@ function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: numbe
  */
 function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], dict: readonly string[], what: string): void {
   const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
+  const n = buckets.length;
+  const present = new Int32Array(n);
+  const kinds = new Uint8Array(n);
+  const totals = new Float64Array(KINDS);
+  const bitmap = new Uint8Array(Math.ceil(n / 8));
   for (const slot of dict) {
-    const present: number[] = [];
-    buckets.forEach((b, i) => {
-      if (b[slot] !== undefined) present.push(i);
-    });
+    let count = 0;
     // One kind for the whole column if some kind fits every value and costs no more than a kind byte
     // per value would; else each value its cheapest kind, after a kind byte.
-    const options = present.map((i) => candidates(buckets[i]![slot]!, refs[i]!));
-    const kinds = options.map((c) => c.reduce((a, b) => (b[1] < a[1] ? b : a))[0]);
+    totals.fill(0);
+    let mixed = 0;
+    for (let i = 0; i < n; i++) {
+      const v = buckets[i]![slot];
+      if (v === undefined) continue;
+      fillCosts(v, refs[i]!, scratch);
+      const best = cheapest(scratch);
+      kinds[count] = best;
+      present[count++] = i;
+      mixed += 1 + scratch[best]!;
+      for (let k = 0; k < KINDS; k++) totals[k]! += scratch[k]!;
+    }
     let kind = MIXED;
-    let cost = options.reduce((n, c) => n + 1 + Math.min(...c.map((x) => x[1])), 0);
-    for (const [k] of options[0] ?? []) {
-      let total = 0;
-      for (const c of options) {
-        const hit = c.find((x) => x[0] === k);
-        if (hit === undefined) {
-          total = Infinity;
-          break;
-        }
-        total += hit[1];
-      }
-      if (total <= cost) {
+    let cost = mixed;
+    for (let k = 0; k < KINDS; k++) {
+      if (totals[k]! <= cost) {
         kind = k;
-        cost = total;
+        cost = totals[k]!;
       }
     }
-    if (kind !== MIXED) kinds.fill(kind);
-    const presence = present.length === 0 ? IN_NONE : present.length === buckets.length ? IN_ALL : IN_BITMAP;
+    const presence = count === 0 ? IN_NONE : count === n ? IN_ALL : IN_BITMAP;
     w.uvarint(kind * 3 + presence);
     if (presence === IN_BITMAP) {
-      const bitmap = new Array<number>(Math.ceil(buckets.length / 8)).fill(0);
-      for (const i of present) bitmap[i >>> 3] = bitmap[i >>> 3]! | (1 << (i & 7));
+      bitmap.fill(0);
+      for (let j = 0; j < count; j++) bitmap[present[j]! >>> 3]! |= 1 << (present[j]! & 7);
       for (const byte of bitmap) w.u8(byte);
     }
-    present.forEach((i, j) => {
+    for (let j = 0; j < count; j++) {
+      const i = present[j]!;
       if (kind === MIXED) w.u8(kinds[j]!);
-      writeValue(w, kinds[j]!, buckets[i]![slot]!, refs[i]!, what);
-    });
+      writeValue(w, kind === MIXED ? kinds[j]! : kind, buckets[i]![slot]!, refs[i]!, what);
+    }
   }
 }
 
@@ -450,6 +464,13 @@ function readColumns(r: ByteReader, days: readonly number[], dict: readonly stri
     for (const i of present) out[i]![slot] = readValue(r, kind === MIXED ? r.u8() : kind, refs[i]!, what);
   }
   return out;
+}
+
+function popcount(x: number): number {
+  let v = x >>> 0;
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 function isBitsWord(x: unknown): boolean {
@@ -493,15 +514,18 @@ function readScalar(r: ByteReader, what: string): Scalar {
  * words × 2, then each word as 4 bytes.
  */
 function writeBits(w: ByteWriter, words: readonly number[], what: string): void {
-  const set: number[] = [];
+  let bits = 0;
   for (let i = 0; i < words.length; i++) {
     const x = words[i]!;
     if (!isBitsWord(x)) throw formatError(what, `bit set word ${x} is not a uint32`);
-    for (let b = 0; b < 32; b++) if ((x >>> b) & 1) set.push(i * 32 + b);
+    bits += popcount(x);
   }
-  if (words.length === BITSET_WORDS && 1 + set.length < BITSET_WORDS * 4) {
-    w.uvarint(set.length * 2 + 1);
-    for (const bit of set) w.u8(bit);
+  if (words.length === BITSET_WORDS && 1 + bits < BITSET_WORDS * 4) {
+    w.uvarint(bits * 2 + 1);
+    for (let i = 0; i < BITSET_WORDS; i++) {
+      // Lowest set bit first, then clear it: only the set bits are visited.
+      for (let x = words[i]!; x !== 0; x = (x & (x - 1)) >>> 0) w.u8(i * 32 + 31 - Math.clz32(x & -x));
+    }
   } else {
     w.uvarint(words.length * 2);
     for (const x of words) w.u32(x);
