@@ -3,7 +3,7 @@
 // customer's own state, so it holds wherever the customer's state lives.
 import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
-import { mergeOp, mergeSlotValues, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
+import { bucketListener, mergeOp, mergeSlotValues, setBucketListener, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -169,13 +169,24 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
       return 'before_signup';
     }
   }
-  const day = String(dayOf(delta.eventTime));
-  const bucket = (state.buckets[day] ??= {});
-  for (const op of delta.ops) mergeOp(bucket, op);
+  const dayNumber = dayOf(delta.eventTime);
+  const bucket = (state.buckets[dayNumber] ??= {});
+  // Derived window totals (if any) follow each op, so the next feature row costs O(ops), not O(buckets).
+  const listener = bucketListener(state);
+  if (listener === undefined) for (const op of delta.ops) mergeOp(bucket, op);
+  else {
+    for (const op of delta.ops) {
+      const before = bucket[op.slot];
+      mergeOp(bucket, op);
+      listener.merged(dayNumber, op, before, bucket[op.slot]!);
+    }
+  }
   state.positions[delta.position.stream] = delta.position.offset;
   if (delta.eventTime > state.maxEventTime) {
+    // Expiry depends on the day of the latest event only: within the same day nothing new can expire.
+    const dayMoved = dayOf(state.maxEventTime) !== dayNumber;
     state.maxEventTime = delta.eventTime;
-    expireBuckets(state, layout);
+    if (dayMoved) expireBuckets(state, layout);
   } else if (dayOf(delta.eventTime) < dayOf(state.maxEventTime) - layout.retentionDays) {
     // A very late event for an already expired day goes straight to the archive.
     expireBuckets(state, layout);
@@ -186,8 +197,13 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
 
 export function expireBuckets(state: CustomerState, layout: StateLayout): void {
   const oldestKept = dayOf(state.maxEventTime) - layout.retentionDays;
+  let listener = bucketListener(state);
   for (const key of Object.keys(state.buckets)) {
     if (Number(key) < oldestKept) {
+      if (listener !== undefined && !listener.expiring(Number(key))) {
+        setBucketListener(state, undefined);
+        listener = undefined;
+      }
       mergeSlotValues(state.archive, state.buckets[key]!, layout.merges);
       delete state.buckets[key];
     }
@@ -202,7 +218,7 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
 export function cloneState(state: CustomerState): CustomerState {
   const buckets: Record<string, SlotValues> = {};
   for (const key in state.buckets) buckets[key] = { ...state.buckets[key] };
-  return {
+  const copy: CustomerState = {
     customerId: state.customerId,
     buckets,
     archive: { ...state.archive },
@@ -213,6 +229,15 @@ export function cloneState(state: CustomerState): CustomerState {
     outbox: { ...state.outbox },
     recentEvents: state.recentEvents.slice(),
   };
+  // The derived window totals move to the copy: the copy is the one a batch changes (the store hands
+  // out copies and takes the written one over). The original keeps exact reads: without totals, its
+  // next read rebuilds them from its buckets. Moving costs nothing; copying them would allocate.
+  const listener = bucketListener(state);
+  if (listener !== undefined) {
+    setBucketListener(state, undefined);
+    setBucketListener(copy, listener);
+  }
+  return copy;
 }
 
 /** Serialized (JSON) size in bytes: what the metrics report and the Redis store holds. */
