@@ -36,8 +36,15 @@ class Shape {
   readonly slotIndex: ReadonlyMap<string, number>;
   readonly ids: readonly string[];
   readonly codes: Uint8Array;
-  /** Per slot, its ordinal among the bit-set slots (−1 for others): only those carry bit words. */
-  readonly bitSlot: Int32Array;
+  /**
+   * Each kind keeps only the arrays it reads: sums, maxima and minima a number (sums first, which also
+   * keep active days and an exactness bound), latest values a time and a value, bit sets 8 words.
+   * shift[i] turns a cell (slot i × levels + level) into the index in its kind's arrays.
+   */
+  readonly shift: Int32Array;
+  readonly adds: number;
+  readonly numbers: number;
+  readonly lasts: number;
   readonly bitSlots: number;
   readonly windowIndex: ReadonlyMap<number, number>;
   readonly levels: number;
@@ -47,11 +54,18 @@ class Shape {
     this.ids = [...slots.keys()];
     this.slotIndex = new Map(this.ids.map((id, i) => [id, i]));
     this.codes = Uint8Array.from(this.ids, (id) => CODES[slots.get(id)!]);
-    let b = 0;
-    this.bitSlot = Int32Array.from(this.codes, (c) => (c === BITS ? b++ : -1));
-    this.bitSlots = b;
     this.windowIndex = new Map(edges.map((d, k) => [d, k]));
     this.levels = edges.length + 1;
+    const count = (...codes: number[]) => this.codes.filter((c) => codes.includes(c)).length;
+    this.adds = count(ADD);
+    this.numbers = count(ADD, MAX, MIN);
+    this.lasts = count(LAST);
+    this.bitSlots = count(BITS);
+    const next = [0, this.adds, this.adds, 0, 0]; // next ordinal per kind code: sums, then maxima and minima share one run
+    this.shift = Int32Array.from(this.codes, (c, i) => {
+      const ord = c === MIN ? next[MAX]!++ : next[c]!++;
+      return (ord - i) * this.levels;
+    });
     this.maxEdge = edges.length === 0 ? 0 : edges[edges.length - 1]!;
   }
 }
@@ -78,15 +92,15 @@ export class WindowTotals implements BucketListener {
   constructor(slots: ReadonlyMap<string, SlotMerge> | Shape, windowDays: readonly number[] = []) {
     this.shape = slots instanceof Shape ? slots : new Shape(slots, windowDays);
     this.levels = this.shape.levels;
-    const cells = this.shape.ids.length * this.levels;
-    this.num_ = new Float64Array(cells);
-    this.present = new Uint32Array(cells);
-    this.days = new Uint32Array(cells);
-    this.absSum = new Float64Array(cells);
-    this.flags = new Uint8Array(cells);
-    this.lastT = new Float64Array(cells);
-    this.lastV = new Array<Scalar>(cells).fill(null);
-    this.bits = new Uint32Array(this.shape.bitSlots * this.levels * BITSET_WORDS);
+    const { levels, ids, adds, numbers, lasts, bitSlots } = this.shape;
+    this.present = new Uint32Array(ids.length * levels);
+    this.flags = new Uint8Array(ids.length * levels);
+    this.num_ = new Float64Array(numbers * levels);
+    this.days = new Uint32Array(adds * levels);
+    this.absSum = new Float64Array(adds * levels);
+    this.lastT = new Float64Array(lasts * levels);
+    this.lastV = new Array<Scalar>(lasts * levels).fill(null);
+    this.bits = new Uint32Array(bitSlots * levels * BITSET_WORDS);
   }
 
   /** Loads the state's buckets that start before asOf, in one pass (the reference). */
@@ -133,36 +147,37 @@ export class WindowTotals implements BucketListener {
     const i = this.shape.slotIndex.get(op.slot);
     if (i === undefined) return;
     const cell = i * this.levels + this.levelOf(day);
+    const at = cell + this.shape.shift[i]!;
     const fresh = this.present[cell] === 0;
     if (before === undefined) this.present[cell]!++;
     switch (this.shape.codes[i]) {
       case ADD: {
         const v = op.value as number;
-        if (fresh) this.resetCell(cell);
-        this.num_[cell] = this.num_[cell]! + v;
-        this.trackExact(cell, v);
+        if (fresh) this.resetCell(i, cell);
+        this.num_[at] = this.num_[at]! + v;
+        this.trackExact(cell, at, v);
         const wasActive = before !== undefined && before !== 0;
         const isActive = after !== 0;
-        if (isActive !== wasActive) this.days[cell] = this.days[cell]! + (isActive ? 1 : -1);
+        if (isActive !== wasActive) this.days[at] = this.days[at]! + (isActive ? 1 : -1);
         break;
       }
       case MAX:
-        this.num_[cell] = fresh ? (op.value as number) : Math.max(this.num_[cell]!, op.value as number);
+        this.num_[at] = fresh ? (op.value as number) : Math.max(this.num_[at]!, op.value as number);
         break;
       case MIN:
-        this.num_[cell] = fresh ? (op.value as number) : Math.min(this.num_[cell]!, op.value as number);
+        this.num_[at] = fresh ? (op.value as number) : Math.min(this.num_[at]!, op.value as number);
         break;
       case LAST: {
         const [t, v] = op.value as readonly [number, Scalar];
-        if (fresh || t > this.lastT[cell]!) {
-          this.lastT[cell] = t;
-          this.lastV[cell] = v;
+        if (fresh || t > this.lastT[at]!) {
+          this.lastT[at] = t;
+          this.lastV[at] = v;
         }
         break;
       }
       case BITS: {
         const bit = op.value as number;
-        const base = this.bitBase(i, cell);
+        const base = at * BITSET_WORDS;
         if (fresh) this.bits.fill(0, base, base + BITSET_WORDS);
         this.bits[base + (bit >>> 5)] = (this.bits[base + (bit >>> 5)]! | (1 << (bit & 31))) >>> 0;
         break;
@@ -203,7 +218,7 @@ export class WindowTotals implements BucketListener {
     for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.present[cell] === 0) continue;
-      const x = this.num_[cell]!;
+      const x = this.num_[cell + this.shape.shift[i]!]!;
       acc = !found ? x : code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
       found = true;
     }
@@ -216,19 +231,20 @@ export class WindowTotals implements BucketListener {
    */
   activeDays(i: number, upTo: number, from = 0): number {
     let n = 0;
-    for (let k = from; k <= upTo; k++) n += this.days[i * this.levels + k]!;
+    if (this.shape.codes[i] !== ADD) return 0;
+    for (let k = from; k <= upTo; k++) n += this.days[i * this.levels + k + this.shape.shift[i]!]!;
     return n;
   }
 
   /** Event time of the latest 'last' value over levels 0..upTo (NaN if none); lastValue gives the value. */
   lastTime(i: number, upTo: number): number {
     const cell = this.lastCell(i, upTo);
-    return cell < 0 ? Number.NaN : this.lastT[cell]!;
+    return cell < 0 ? Number.NaN : this.lastT[cell + this.shape.shift[i]!]!;
   }
 
   lastValue(i: number, upTo: number): Scalar | undefined {
     const cell = this.lastCell(i, upTo);
-    return cell < 0 ? undefined : this.lastV[cell];
+    return cell < 0 ? undefined : this.lastV[cell + this.shape.shift[i]!];
   }
 
   /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
@@ -237,18 +253,19 @@ export class WindowTotals implements BucketListener {
     for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.present[cell] === 0) continue;
-      const base = this.bitBase(i, cell);
+      const base = (cell + this.shape.shift[i]!) * BITSET_WORDS;
       for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[base + w]!;
     }
     return estimateDistinct(this.scratch);
   }
 
   private lastCell(i: number, upTo: number): number {
+    const shift = this.shape.shift[i]!;
     let best = -1;
     for (let k = 0; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.present[cell] === 0) continue;
-      if (best < 0 || this.lastT[cell]! > this.lastT[best]!) best = cell;
+      if (best < 0 || this.lastT[cell + shift]! > this.lastT[best + shift]!) best = cell;
     }
     return best;
   }
@@ -263,10 +280,6 @@ export class WindowTotals implements BucketListener {
     const edges = this.shape.edges;
     for (let k = 0; k < edges.length; k++) if (day >= anchor - edges[k]!) return k;
     return this.levels - 1;
-  }
-
-  private bitBase(i: number, cell: number): number {
-    return (this.shape.bitSlot[i]! * this.levels + (cell - i * this.levels)) * BITSET_WORDS;
   }
 
   private rebuild(state: Readonly<CustomerState>, anchor: number): void {
@@ -310,17 +323,19 @@ export class WindowTotals implements BucketListener {
     this.anchor = to;
   }
 
-  private resetCell(cell: number): void {
-    this.num_[cell] = 0;
-    this.days[cell] = 0;
-    this.absSum[cell] = 0;
+  private resetCell(i: number, cell: number): void {
     this.flags[cell] = 0;
+    if (this.shape.codes[i] !== ADD) return;
+    const at = cell + this.shape.shift[i]!;
+    this.num_[at] = 0;
+    this.days[at] = 0;
+    this.absSum[at] = 0;
   }
 
   /** Marks an 'add' cell inexact once a value is not a safe integer or the sums could leave that range. */
-  private trackExact(cell: number, v: number): void {
-    const abs = this.absSum[cell]! + Math.abs(v);
-    this.absSum[cell] = abs;
+  private trackExact(cell: number, at: number, v: number): void {
+    const abs = this.absSum[at]! + Math.abs(v);
+    this.absSum[at] = abs;
     if (!Number.isSafeInteger(v) || abs > EXACT_LIMIT) {
       this.flags[cell] = this.flags[cell]! | INEXACT | DIRTY;
       this.dirty = true;
@@ -337,34 +352,35 @@ export class WindowTotals implements BucketListener {
       const first = this.present[cell] === 0;
       this.present[cell] = this.present[cell]! + 1;
       this.foldValue(i, cell, values[slot]!, first);
-      if (codes[i] === ADD) this.trackExact(cell, values[slot] as number);
+      if (codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, values[slot] as number);
     }
   }
 
   private foldValue(i: number, cell: number, v: SlotValue, first: boolean): void {
+    const at = cell + this.shape.shift[i]!;
     switch (this.shape.codes[i]) {
       case ADD:
-        if (first) this.resetCell(cell);
-        this.num_[cell] = (first ? 0 : this.num_[cell]!) + (v as number);
-        if (v !== 0) this.days[cell]!++;
+        if (first) this.resetCell(i, cell);
+        this.num_[at] = (first ? 0 : this.num_[at]!) + (v as number);
+        if (v !== 0) this.days[at]!++;
         break;
       case MAX:
-        this.num_[cell] = first ? (v as number) : Math.max(this.num_[cell]!, v as number);
+        this.num_[at] = first ? (v as number) : Math.max(this.num_[at]!, v as number);
         break;
       case MIN:
-        this.num_[cell] = first ? (v as number) : Math.min(this.num_[cell]!, v as number);
+        this.num_[at] = first ? (v as number) : Math.min(this.num_[at]!, v as number);
         break;
       case LAST: {
         const t = (v as readonly [number, Scalar])[0];
-        if (first || t > this.lastT[cell]!) {
-          this.lastT[cell] = t;
-          this.lastV[cell] = (v as readonly [number, Scalar])[1];
+        if (first || t > this.lastT[at]!) {
+          this.lastT[at] = t;
+          this.lastV[at] = (v as readonly [number, Scalar])[1];
         }
         break;
       }
       case BITS: {
         const words = v as readonly number[];
-        const base = this.bitBase(i, cell);
+        const base = at * BITSET_WORDS;
         if (first) this.bits.fill(0, base, base + BITSET_WORDS);
         for (let w = 0; w < BITSET_WORDS; w++) this.bits[base + w]! |= words[w] ?? 0;
         break;
@@ -381,25 +397,26 @@ export class WindowTotals implements BucketListener {
       const cell = i * this.levels + level;
       const left = --this.present[cell]!;
       if (left === 0) {
-        this.resetCell(cell);
+        this.resetCell(i, cell);
         continue;
       }
       const v = values[slot]!;
+      const at = cell + this.shape.shift[i]!;
       let exact: boolean;
       switch (codes[i]) {
         case ADD:
           exact = (this.flags[cell]! & INEXACT) === 0;
           if (exact) {
-            this.num_[cell] = this.num_[cell]! - (v as number);
-            if (v !== 0) this.days[cell]!--;
+            this.num_[at] = this.num_[at]! - (v as number);
+            if (v !== 0) this.days[at]!--;
           }
           break;
         case MAX:
         case MIN:
-          exact = v !== this.num_[cell];
+          exact = v !== this.num_[at];
           break;
         case LAST:
-          exact = (v as readonly [number, Scalar])[0] !== this.lastT[cell];
+          exact = (v as readonly [number, Scalar])[0] !== this.lastT[at];
           break;
         default:
           exact = false; // a bit set cannot be un-OR'd
@@ -417,7 +434,7 @@ export class WindowTotals implements BucketListener {
     const first = this.present[cell] === 0;
     this.present[cell] = this.present[cell]! + 1;
     this.foldValue(i, cell, v, first);
-    if (this.shape.codes[i] === ADD) this.trackExact(cell, v as number);
+    if (this.shape.codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, v as number);
   }
 
   /** Recomputes the dirty cells from the days of their level alone, in ascending day order like load(). */
@@ -429,7 +446,7 @@ export class WindowTotals implements BucketListener {
         const cell = i * this.levels + k;
         if ((this.flags[cell]! & DIRTY) === 0) continue;
         this.present[cell] = 0;
-        this.resetCell(cell);
+        this.resetCell(i, cell);
         const slot = ids[i]!;
         if (k < last) {
           for (let day = this.anchor - edges[k]!; day < this.anchor - (k === 0 ? 0 : edges[k - 1]!); day++) this.refold(i, cell, slot, state.buckets[day]);
