@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { ChurnflowError, errorMessage } from '../errors.js';
-import { compileSpec, type CompiledSpec } from './compile-spec.js';
+import { compileSpec, type CompileOptions, type CompiledSpec } from './compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from './default-churn-spec.js';
 
 export const BUILTIN_SPECS = Object.freeze({ churn_default: DEFAULT_CHURN_SPEC });
 
-export function loadFeatureSpec(ref: string, options: { allowedLatenessMs?: number } = {}): CompiledSpec {
+export function loadFeatureSpec(ref: string, options: CompileOptions = {}): CompiledSpec {
   if (ref.startsWith('builtin:')) {
     const name = ref.slice('builtin:'.length);
     const spec = (BUILTIN_SPECS as Record<string, unknown>)[name];

@@ -1,77 +1,207 @@
-// Totals of every slot over every window length, from one pass over a customer's day buckets.
-// Windows are nested (7d ⊂ 30d ⊂ 90d ⊂ all time), so each bucket is merged once, into the smallest
-// window that holds it, and a window's total combines the levels up to it. A window that ends before
-// the observation time (an offset window, a trend's earlier period) combines the levels between its
-// two edges. Buffers are reused between calls: this runs once per scored event.
+// Totals of every slot over every window length, per "level": windows are nested (7d ⊂ 30d ⊂ 90d ⊂
+// all time), so each day bucket belongs to the smallest window that holds it, and a window's total
+// combines the levels up to it (an offset window or a trend period combines the levels between its
+// two edges). A level is a set of whole UTC days: as of `asOf`, with anchor A = ceil(asOf / day),
+// level k holds the days [A − edge_k, A − edge_{k−1} − 1] (edge_{−1} = 0) and the last level holds
+// the older days and the archive; days from A on are not read (point-in-time).
+//
+// Two ways to fill the levels, with identical values:
+// - load(): one pass over all the buckets (the reference; O(buckets));
+// - incrementally, for the customer a WindowTotals is attached to (see attachTo): an event's ops add
+//   into their day's level (merged), moving the anchor moves the days that cross an edge from one
+//   level to the next (advance), so an event costs O(ops) plus O(slots) per day the anchor moves.
+//   Where a subtraction cannot be exact the cell is recomputed from its days alone (clean): sums
+//   that are not safe integers (float addition depends on order), a maximum, minimum or latest value
+//   that leaves its level, a distinct bit set that loses a day.
 import { DAY_MS, type Scalar } from '../events/activity-event.js';
 import type { CustomerState } from '../state/customer-state.js';
-import { BITSET_WORDS, estimateDistinct, type SlotMerge, type SlotValue } from '../state/slots.js';
+import { BITSET_WORDS, estimateDistinct, setBucketListener, type BucketListener, type SlotMerge, type SlotOp, type SlotValue, type SlotValues } from '../state/slots.js';
 
-export class WindowTotals {
-  private readonly slotIndex: ReadonlyMap<string, number>;
-  private readonly merges: readonly SlotMerge[];
-  private readonly windowIndex: ReadonlyMap<number, number>;
+const ADD = 0;
+const MAX = 1;
+const MIN = 2;
+const LAST = 3;
+const BITS = 4;
+const CODES: Readonly<Record<SlotMerge, number>> = { add: ADD, max: MAX, min: MIN, last: LAST, bits: BITS };
+
+/** Cell flags: recompute before reading; a sum that must be recomputed from its days each time. */
+const DIRTY = 1;
+const INEXACT = 2;
+
+/** Below this, sums of integers are exact in any order (every partial sum is a safe integer). */
+const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/** What every WindowTotals of one compiled spec shares: slot ids, merges and window edges. */
+class Shape {
+  readonly slotIndex: ReadonlyMap<string, number>;
+  readonly ids: readonly string[];
+  readonly codes: Uint8Array;
+  /**
+   * Each kind keeps only the arrays it reads: sums, maxima and minima a number (sums first, which also
+   * keep active days and an exactness bound), latest values a time and a value, bit sets 8 words.
+   * shift[i] turns a cell (slot i × levels + level) into the index in its kind's arrays.
+   */
+  readonly shift: Int32Array;
+  readonly adds: number;
+  readonly numbers: number;
+  readonly lasts: number;
+  readonly bitSlots: number;
+  readonly windowIndex: ReadonlyMap<number, number>;
+  readonly levels: number;
+  readonly maxEdge: number;
+
+  constructor(slots: ReadonlyMap<string, SlotMerge>, readonly edges: readonly number[]) {
+    this.ids = [...slots.keys()];
+    this.slotIndex = new Map(this.ids.map((id, i) => [id, i]));
+    this.codes = Uint8Array.from(this.ids, (id) => CODES[slots.get(id)!]);
+    this.windowIndex = new Map(edges.map((d, k) => [d, k]));
+    this.levels = edges.length + 1;
+    const count = (...codes: number[]) => this.codes.filter((c) => codes.includes(c)).length;
+    this.adds = count(ADD);
+    this.numbers = count(ADD, MAX, MIN);
+    this.lasts = count(LAST);
+    this.bitSlots = count(BITS);
+    const next = [0, this.adds, this.adds, 0, 0]; // next ordinal per kind code: sums, then maxima and minima share one run
+    this.shift = Int32Array.from(this.codes, (c, i) => {
+      const ord = c === MIN ? next[MAX]!++ : next[c]!++;
+      return (ord - i) * this.levels;
+    });
+    this.maxEdge = edges.length === 0 ? 0 : edges[edges.length - 1]!;
+  }
+}
+
+export class WindowTotals implements BucketListener {
+  private readonly shape: Shape;
   private readonly levels: number;
+  /** ceil(asOf / day) of the levels as filled: days from here on are not in them. */
+  private anchor = Number.NaN;
   private readonly num_: Float64Array;
-  private readonly scratch = new Uint32Array(BITSET_WORDS);
-  private readonly has: Uint8Array;
+  /** Per cell, how many buckets (the archive counts as one) of the level hold the slot. */
+  private readonly present: Uint32Array;
   /** Per cell, the day buckets in which an 'add' slot is non-zero: exact active days (a bucket is one UTC day). */
   private readonly days: Uint32Array;
+  /** Per 'add' cell, the sum of |value| folded in since the cell was last empty: the exactness bound. */
+  private readonly absSum: Float64Array;
+  private readonly flags: Uint8Array;
+  private dirty = false;
   private readonly lastT: Float64Array;
   private readonly lastV: Scalar[];
   private readonly bits: Uint32Array;
+  private readonly scratch = new Uint32Array(BITSET_WORDS);
 
-  constructor(
-    slots: ReadonlyMap<string, SlotMerge>,
-    private readonly windowDays: readonly number[],
-  ) {
-    const ids = [...slots.keys()];
-    this.slotIndex = new Map(ids.map((id, i) => [id, i]));
-    this.merges = ids.map((id) => slots.get(id)!);
-    this.windowIndex = new Map(windowDays.map((d, k) => [d, k]));
-    this.levels = windowDays.length + 1; // the last level: older than the longest window, and the archive
-    const cells = ids.length * this.levels;
-    this.num_ = new Float64Array(cells);
-    this.has = new Uint8Array(cells);
-    this.days = new Uint32Array(cells);
-    this.lastT = new Float64Array(cells);
-    this.lastV = new Array<Scalar>(cells).fill(null);
-    this.bits = new Uint32Array(cells * BITSET_WORDS);
+  constructor(slots: ReadonlyMap<string, SlotMerge> | Shape, windowDays: readonly number[] = []) {
+    this.shape = slots instanceof Shape ? slots : new Shape(slots, windowDays);
+    this.levels = this.shape.levels;
+    const { levels, ids, adds, numbers, lasts, bitSlots } = this.shape;
+    this.present = new Uint32Array(ids.length * levels);
+    this.flags = new Uint8Array(ids.length * levels);
+    this.num_ = new Float64Array(numbers * levels);
+    this.days = new Uint32Array(adds * levels);
+    this.absSum = new Float64Array(adds * levels);
+    this.lastT = new Float64Array(lasts * levels);
+    this.lastV = new Array<Scalar>(lasts * levels).fill(null);
+    this.bits = new Uint32Array(bitSlots * levels * BITSET_WORDS);
   }
 
-  /** Loads the state's buckets that start before asOf. */
+  /** Loads the state's buckets that start before asOf, in one pass (the reference). */
   load(state: Readonly<CustomerState>, asOf: number): void {
-    this.has.fill(0);
-    this.days.fill(0);
-    this.bits.fill(0);
-    const last = this.levels - 1;
-    this.mergeBucket(state.archive, last);
-    const lastDay = Math.ceil(asOf / DAY_MS) - 1;
-    for (const key in state.buckets) {
-      const day = Number(key);
-      if (day > lastDay) continue;
-      const startsAt = day * DAY_MS;
-      let level = last;
-      for (let k = 0; k < this.windowDays.length; k++) {
-        if (startsAt >= asOf - this.windowDays[k]! * DAY_MS) {
-          level = k;
-          break;
-        }
+    this.rebuild(state, Math.ceil(asOf / DAY_MS));
+  }
+
+  /**
+   * Brings the levels to `asOf` for a state this instance follows: moves the days that cross an edge
+   * and recomputes the cells that cannot be moved exactly. False when asOf is before the anchor (an
+   * out-of-order read): the caller then uses a full pass, and this instance stays as it is.
+   */
+  advance(state: Readonly<CustomerState>, asOf: number): boolean {
+    const to = Math.ceil(asOf / DAY_MS);
+    if (to < this.anchor) return false;
+    if (to > this.anchor) {
+      // A move past more days than a rebuild reads (edges × days moved > the longest window) rebuilds.
+      if ((to - this.anchor) * Math.max(1, this.shape.edges.length) > this.shape.maxEdge) this.rebuild(state, to);
+      else this.moveAnchor(state, to);
+    }
+    if (this.dirty) this.clean(state);
+    return true;
+  }
+
+  /** Attaches this instance to a state: applyDelta, expiry and cloneState keep it in step from now on. */
+  attachTo(state: Readonly<CustomerState>): void {
+    setBucketListener(state, this);
+  }
+
+  /** Whether this instance was built for the same spec (slots and edges) as `other`. */
+  sameShape(other: WindowTotals): boolean {
+    return this.shape === other.shape;
+  }
+
+  /** An empty instance of the same shape (shares the slot and edge tables). */
+  sibling(): WindowTotals {
+    return new WindowTotals(this.shape);
+  }
+
+  // ---- BucketListener: the state transition reports every bucket change --------------------------
+
+  merged(day: number, op: SlotOp, before: SlotValue | undefined, after: SlotValue): void {
+    if (!(day < this.anchor)) return; // a day at or after the anchor is read when the anchor passes it
+    const i = this.shape.slotIndex.get(op.slot);
+    if (i === undefined) return;
+    const cell = i * this.levels + this.levelOf(day);
+    const at = cell + this.shape.shift[i]!;
+    const fresh = this.present[cell] === 0;
+    if (before === undefined) this.present[cell]!++;
+    switch (this.shape.codes[i]) {
+      case ADD: {
+        const v = op.value as number;
+        if (fresh) this.resetCell(i, cell);
+        this.num_[at] = this.num_[at]! + v;
+        this.trackExact(cell, at, v);
+        const wasActive = before !== undefined && before !== 0;
+        const isActive = after !== 0;
+        if (isActive !== wasActive) this.days[at] = this.days[at]! + (isActive ? 1 : -1);
+        break;
       }
-      this.mergeBucket(state.buckets[key]!, level);
+      case MAX:
+        this.num_[at] = fresh ? (op.value as number) : Math.max(this.num_[at]!, op.value as number);
+        break;
+      case MIN:
+        this.num_[at] = fresh ? (op.value as number) : Math.min(this.num_[at]!, op.value as number);
+        break;
+      case LAST: {
+        const [t, v] = op.value as readonly [number, Scalar];
+        if (fresh || t > this.lastT[at]!) {
+          this.lastT[at] = t;
+          this.lastV[at] = v;
+        }
+        break;
+      }
+      case BITS: {
+        const bit = op.value as number;
+        const base = at * BITSET_WORDS;
+        if (fresh) this.bits.fill(0, base, base + BITSET_WORDS);
+        this.bits[base + (bit >>> 5)] = (this.bits[base + (bit >>> 5)]! | (1 << (bit & 31))) >>> 0;
+        break;
+      }
     }
   }
 
+  expiring(day: number): boolean {
+    // A day already in the last level stays there inside the archive; any other would leave a window.
+    return day < this.anchor - this.shape.maxEdge;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------------
+
   /** Index of a slot, for the accessors below (resolve once, at compile time). */
   index(slot: string): number {
-    const i = this.slotIndex.get(slot);
+    const i = this.shape.slotIndex.get(slot);
     if (i === undefined) throw new Error(`unknown slot ${slot}`);
     return i;
   }
 
   /** Level of a window length; `allTime` is the last level. */
   level(days: number): number {
-    const k = this.windowIndex.get(days);
+    const k = this.shape.windowIndex.get(days);
     if (k === undefined) throw new Error(`no window of ${days} days`);
     return k;
   }
@@ -82,14 +212,14 @@ export class WindowTotals {
 
   /** add/max/min total over levels from..upTo; NaN when no bucket in range has the slot. */
   num(i: number, upTo: number, from = 0): number {
-    const merge = this.merges[i]!;
+    const code = this.shape.codes[i]!;
     let found = false;
     let acc = 0;
     for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
-      if (this.has[cell] === 0) continue;
-      const x = this.num_[cell]!;
-      acc = !found ? x : merge === 'add' ? acc + x : merge === 'max' ? Math.max(acc, x) : Math.min(acc, x);
+      if (this.present[cell] === 0) continue;
+      const x = this.num_[cell + this.shape.shift[i]!]!;
+      acc = !found ? x : code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
       found = true;
     }
     return found ? acc : Number.NaN;
@@ -97,23 +227,24 @@ export class WindowTotals {
 
   /**
    * Day buckets over levels from..upTo in which an 'add' slot is non-zero. Exact for window levels; the
-   * last level also holds the archive, which counts as one bucket (compileSpec never asks for it).
+   * last level also holds the archive, which compileSpec never asks about (it is not a day).
    */
   activeDays(i: number, upTo: number, from = 0): number {
     let n = 0;
-    for (let k = from; k <= upTo; k++) n += this.days[i * this.levels + k]!;
+    if (this.shape.codes[i] !== ADD) return 0;
+    for (let k = from; k <= upTo; k++) n += this.days[i * this.levels + k + this.shape.shift[i]!]!;
     return n;
   }
 
   /** Event time of the latest 'last' value over levels 0..upTo (NaN if none); lastValue gives the value. */
   lastTime(i: number, upTo: number): number {
     const cell = this.lastCell(i, upTo);
-    return cell < 0 ? Number.NaN : this.lastT[cell]!;
+    return cell < 0 ? Number.NaN : this.lastT[cell + this.shape.shift[i]!]!;
   }
 
   lastValue(i: number, upTo: number): Scalar | undefined {
     const cell = this.lastCell(i, upTo);
-    return cell < 0 ? undefined : this.lastV[cell];
+    return cell < 0 ? undefined : this.lastV[cell + this.shape.shift[i]!];
   }
 
   /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
@@ -121,56 +252,214 @@ export class WindowTotals {
     this.scratch.fill(0);
     for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
-      if (this.has[cell] === 0) continue;
-      for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[cell * BITSET_WORDS + w]!;
+      if (this.present[cell] === 0) continue;
+      const base = (cell + this.shape.shift[i]!) * BITSET_WORDS;
+      for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[base + w]!;
     }
     return estimateDistinct(this.scratch);
   }
 
   private lastCell(i: number, upTo: number): number {
+    const shift = this.shape.shift[i]!;
     let best = -1;
     for (let k = 0; k <= upTo; k++) {
       const cell = i * this.levels + k;
-      if (this.has[cell] === 0) continue;
-      if (best < 0 || this.lastT[cell]! > this.lastT[best]!) best = cell;
+      if (this.present[cell] === 0) continue;
+      if (best < 0 || this.lastT[cell + shift]! > this.lastT[best + shift]!) best = cell;
     }
     return best;
   }
 
-  private mergeBucket(values: Readonly<Record<string, SlotValue>>, level: number): void {
+  // ---- filling ------------------------------------------------------------------------------------
+
+  private levelOf(day: number): number {
+    return this.levelAt(day, this.anchor);
+  }
+
+  private levelAt(day: number, anchor: number): number {
+    const edges = this.shape.edges;
+    for (let k = 0; k < edges.length; k++) if (day >= anchor - edges[k]!) return k;
+    return this.levels - 1;
+  }
+
+  private rebuild(state: Readonly<CustomerState>, anchor: number): void {
+    this.anchor = anchor;
+    this.present.fill(0);
+    this.days.fill(0);
+    this.flags.fill(0);
+    this.dirty = false;
+    const last = this.levels - 1;
+    this.addBucket(state.archive, last);
+    for (const key in state.buckets) {
+      const day = Number(key);
+      if (day >= anchor) continue;
+      this.addBucket(state.buckets[key]!, this.levelOf(day));
+    }
+  }
+
+  /**
+   * Moves the anchor forward: each day whose level changes (it crossed one or more edges, or it is
+   * new at [A, A' − 1]) leaves its old level and joins its new one, once. The days that cross edge k
+   * are [A − edge_k, A' − edge_k − 1]; walking the edges from the outermost in visits them in
+   * ascending order, each once.
+   */
+  private moveAnchor(state: Readonly<CustomerState>, to: number): void {
+    const from = this.anchor;
+    const edges = this.shape.edges;
+    let next = Number.NEGATIVE_INFINITY;
+    for (let k = edges.length - 1; k >= -1; k--) {
+      const end = k < 0 ? to : to - edges[k]!;
+      for (let day = Math.max(k < 0 ? from : from - edges[k]!, next); day < end; day++) {
+        const bucket = state.buckets[day];
+        if (bucket === undefined) continue;
+        const was = day < from ? this.levelAt(day, from) : -1;
+        const now = this.levelAt(day, to);
+        if (was === now) continue;
+        if (was >= 0) this.removeBucket(bucket, was);
+        this.addBucket(bucket, now);
+      }
+      next = Math.max(next, end);
+    }
+    this.anchor = to;
+  }
+
+  private resetCell(i: number, cell: number): void {
+    this.flags[cell] = 0;
+    if (this.shape.codes[i] !== ADD) return;
+    const at = cell + this.shape.shift[i]!;
+    this.num_[at] = 0;
+    this.days[at] = 0;
+    this.absSum[at] = 0;
+  }
+
+  /** Marks an 'add' cell inexact once a value is not a safe integer or the sums could leave that range. */
+  private trackExact(cell: number, at: number, v: number): void {
+    const abs = this.absSum[at]! + Math.abs(v);
+    this.absSum[at] = abs;
+    if (!Number.isSafeInteger(v) || abs > EXACT_LIMIT) {
+      this.flags[cell] = this.flags[cell]! | INEXACT | DIRTY;
+      this.dirty = true;
+    }
+  }
+
+  /** Folds a bucket into a level, in the reference's order and with its rules (one bucket = one day). */
+  private addBucket(values: Readonly<SlotValues>, level: number): void {
+    const { slotIndex, codes } = this.shape;
     for (const slot in values) {
-      const i = this.slotIndex.get(slot);
+      const i = slotIndex.get(slot);
       if (i === undefined) continue;
       const cell = i * this.levels + level;
-      const v = values[slot]!;
-      const first = this.has[cell] === 0;
-      this.has[cell] = 1;
-      switch (this.merges[i]) {
-        case 'add':
-          this.num_[cell] = (first ? 0 : this.num_[cell]!) + (v as number);
-          if (v !== 0) this.days[cell]!++;
-          break;
-        case 'max':
-          this.num_[cell] = first ? (v as number) : Math.max(this.num_[cell]!, v as number);
-          break;
-        case 'min':
-          this.num_[cell] = first ? (v as number) : Math.min(this.num_[cell]!, v as number);
-          break;
-        case 'last': {
-          const t = (v as readonly [number, Scalar])[0];
-          if (first || t > this.lastT[cell]!) {
-            this.lastT[cell] = t;
-            this.lastV[cell] = (v as readonly [number, Scalar])[1];
-          }
-          break;
+      const first = this.present[cell] === 0;
+      this.present[cell] = this.present[cell]! + 1;
+      this.foldValue(i, cell, values[slot]!, first);
+      if (codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, values[slot] as number);
+    }
+  }
+
+  private foldValue(i: number, cell: number, v: SlotValue, first: boolean): void {
+    const at = cell + this.shape.shift[i]!;
+    switch (this.shape.codes[i]) {
+      case ADD:
+        if (first) this.resetCell(i, cell);
+        this.num_[at] = (first ? 0 : this.num_[at]!) + (v as number);
+        if (v !== 0) this.days[at]!++;
+        break;
+      case MAX:
+        this.num_[at] = first ? (v as number) : Math.max(this.num_[at]!, v as number);
+        break;
+      case MIN:
+        this.num_[at] = first ? (v as number) : Math.min(this.num_[at]!, v as number);
+        break;
+      case LAST: {
+        const t = (v as readonly [number, Scalar])[0];
+        if (first || t > this.lastT[at]!) {
+          this.lastT[at] = t;
+          this.lastV[at] = (v as readonly [number, Scalar])[1];
         }
-        case 'bits': {
-          const words = v as readonly number[];
-          const base = cell * BITSET_WORDS;
-          for (let w = 0; w < BITSET_WORDS; w++) this.bits[base + w]! |= words[w] ?? 0;
-          break;
-        }
+        break;
+      }
+      case BITS: {
+        const words = v as readonly number[];
+        const base = at * BITSET_WORDS;
+        if (first) this.bits.fill(0, base, base + BITSET_WORDS);
+        for (let w = 0; w < BITSET_WORDS; w++) this.bits[base + w]! |= words[w] ?? 0;
+        break;
       }
     }
+  }
+
+  /** Takes a bucket out of a level: exact for integer sums; otherwise the cell is recomputed from its days. */
+  private removeBucket(values: Readonly<SlotValues>, level: number): void {
+    const { slotIndex, codes } = this.shape;
+    for (const slot in values) {
+      const i = slotIndex.get(slot);
+      if (i === undefined) continue;
+      const cell = i * this.levels + level;
+      const left = --this.present[cell]!;
+      if (left === 0) {
+        this.resetCell(i, cell);
+        continue;
+      }
+      const v = values[slot]!;
+      const at = cell + this.shape.shift[i]!;
+      let exact: boolean;
+      switch (codes[i]) {
+        case ADD:
+          exact = (this.flags[cell]! & INEXACT) === 0;
+          if (exact) {
+            this.num_[at] = this.num_[at]! - (v as number);
+            if (v !== 0) this.days[at]!--;
+          }
+          break;
+        case MAX:
+        case MIN:
+          exact = v !== this.num_[at];
+          break;
+        case LAST:
+          exact = (v as readonly [number, Scalar])[0] !== this.lastT[at];
+          break;
+        default:
+          exact = false; // a bit set cannot be un-OR'd
+      }
+      if (!exact) {
+        this.flags[cell] = this.flags[cell]! | DIRTY;
+        this.dirty = true;
+      }
+    }
+  }
+
+  private refold(i: number, cell: number, slot: string, bucket: Readonly<SlotValues> | undefined): void {
+    const v = bucket?.[slot];
+    if (v === undefined) return;
+    const first = this.present[cell] === 0;
+    this.present[cell] = this.present[cell]! + 1;
+    this.foldValue(i, cell, v, first);
+    if (this.shape.codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, v as number);
+  }
+
+  /** Recomputes the dirty cells from the days of their level alone, in ascending day order like load(). */
+  private clean(state: Readonly<CustomerState>): void {
+    const { edges, ids } = this.shape;
+    const last = this.levels - 1;
+    for (let i = 0; i < ids.length; i++) {
+      for (let k = 0; k < this.levels; k++) {
+        const cell = i * this.levels + k;
+        if ((this.flags[cell]! & DIRTY) === 0) continue;
+        this.present[cell] = 0;
+        this.resetCell(i, cell);
+        const slot = ids[i]!;
+        if (k < last) {
+          for (let day = this.anchor - edges[k]!; day < this.anchor - (k === 0 ? 0 : edges[k - 1]!); day++) this.refold(i, cell, slot, state.buckets[day]);
+        } else {
+          this.refold(i, cell, slot, state.archive);
+          const below = this.anchor - this.shape.maxEdge;
+          for (const key in state.buckets) if (Number(key) < below) this.refold(i, cell, slot, state.buckets[key]);
+        }
+        // An inexact sum stays marked: it is recomputed on every read (float sums depend on order).
+        if ((this.flags[cell]! & INEXACT) === 0) this.flags[cell] = 0;
+      }
+    }
+    this.dirty = false;
+    for (let c = 0; c < this.flags.length; c++) if (this.flags[c] !== 0) this.dirty = true;
   }
 }

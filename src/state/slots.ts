@@ -92,3 +92,27 @@ function popcount(x: number): number {
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
+
+/**
+ * Derived, in-memory data kept in step with a state's day buckets (the incremental window totals of
+ * src/features/window-totals.ts). Never persisted: a state without one (freshly decoded) gets it
+ * rebuilt from its buckets on first use. The state transition tells it about every bucket change.
+ */
+export interface BucketListener {
+  /** An op was merged into the bucket of `day`: the slot's value before (undefined if absent) and after. */
+  merged(day: number, op: SlotOp, before: SlotValue | undefined, after: SlotValue): void;
+  /** The bucket of `day` is about to fold into the archive; false when the listener cannot follow (it is then dropped). */
+  expiring(day: number): boolean;
+}
+
+/** At most one listener per state object (weakly held: it goes with the state). */
+const listeners = new WeakMap<object, BucketListener>();
+
+export function bucketListener(state: object): BucketListener | undefined {
+  return listeners.get(state);
+}
+
+export function setBucketListener(state: object, listener: BucketListener | undefined): void {
+  if (listener === undefined) listeners.delete(state);
+  else listeners.set(state, listener);
+}
