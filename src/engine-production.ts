@@ -15,6 +15,8 @@ import { ensureTopics } from './sources/ensure-topics.js';
 import { CustomerOwnership } from './sources/kafka/customer-ownership.js';
 import { createKafkaSource } from './sources/kafka-source.js';
 import { RedisStateStore } from './state/redis-store.js';
+import type { HotCachedStore } from './state/hot-cache.js';
+import { hotCachedStore } from './state/hot-cache-from-config.js';
 import { checkRedis } from './preflight/check-redis.js';
 import { redisClientOptions, redisConnection } from './config/redis-connection.js';
 import { checkRegistry } from './preflight/check-registry.js';
@@ -36,6 +38,7 @@ export function deadLetterKey(d: DeadLetterRecord): string {
 
 export function productionEdges(): EdgeFactories {
   let registry: RegistryClient | undefined;
+  let hotCache: HotCachedStore | undefined; // built with the store, told of revocations by the source
   const registryFor = (ctx: EdgeContext) =>
     (registry ??= ctx.app.own('schema-registry', registryClientFromConfig(ctx.config.schemaRegistry, { maxCachedIds: ctx.config.schemaRegistry.cache.maxCachedIds }), (r) => r.close()));
 
@@ -79,11 +82,9 @@ export function productionEdges(): EdgeFactories {
     async store(ctx) {
       const { config, spec, metrics, app } = ctx;
       if (config.state.kind !== 'redis') return undefined;
-      return app.own(
-        'state',
-        new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) }),
-        (s) => s.close(),
-      );
+      const redis = new RedisStateStore({ ...redisClientOptions(redisConnection(config)), keyPrefix: config.state.redis.keyPrefix, ...stateRules(config, spec, () => metrics.stateBudgetExceeded.inc()), ...(config.state.redis.idleTtlSeconds ? { idleTtlSeconds: config.state.redis.idleTtlSeconds } : {}) });
+      hotCache = config.state.redis.cache.enabled ? hotCachedStore(redis, config, metrics) : undefined;
+      return app.own('state', hotCache ?? redis, (s) => s.close());
     },
 
     async source(ctx) {
@@ -121,6 +122,7 @@ export function productionEdges(): EdgeFactories {
             // A revoked partition's watermark (removed by the source), lag gauge and drift state must not linger (false alerts, a stuck watermark).
             onRevoked: (streams) => {
               ctx.revokeStreams(streams);
+              hotCache?.revoke(streams);
               for (const s of streams) {
                 const i = s.lastIndexOf('/');
                 metrics.consumerLag.remove({ topic: s.slice(0, i), partition: s.slice(i + 1) });
