@@ -101,7 +101,7 @@ export function productionEdges(): EdgeFactories {
       return app.own(
         'source',
         createKafkaSource(
-          { brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs },
+          { brokers: k.brokers, ssl: k.ssl, sasl: k.sasl, clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, fromBeginning: k.fromBeginning, format: k.format, sessionTimeoutMs: k.sessionTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs, fetchMaxWaitMs: k.fetchMaxWaitMs, partitionsConsumedConcurrently: k.partitionsConsumedConcurrently },
           {
             logger,
             clock,

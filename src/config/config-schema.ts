@@ -350,6 +350,12 @@ export const configSchema = z
         heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
         /** Longest a fetch waits for new data (kafkajs maxWaitTimeInMs); shutdown waits at most this on an idle fetch. */
         fetchMaxWaitMs: z.number().int().min(10).max(30_000).default(500),
+        /**
+         * Partitions whose fetched batches are handed to the engine at once (kafkajs
+         * partitionsConsumedConcurrently). Records of one partition stay in order and the stateful
+         * stages take one micro-batch at a time, so per-customer order and commits are unchanged.
+         */
+        partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
       })
       .strict()
       .prefault({}),
