@@ -97,14 +97,16 @@ console.log(`  engine CPU (user + system, all threads): median ${median(engineCp
 // BENCH_RATE fixes it, so runs on faster or slower code are each measured at their own half-load.
 const rate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : Math.max(100, Math.round(perSecond(full) / 2));
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
-const liveEngine = await createEngine(engineConfig(uniqueName('live'), topics.live, topics.liveRisk), { logger, factories: productionEdges() });
+const liveGroup = uniqueName('live');
+const liveEngine = await createEngine(engineConfig(liveGroup, topics.live, topics.liveRisk), { logger, factories: productionEdges() });
 let liveApplied = 0;
 const running = liveEngine.run((batch) => {
   liveApplied += batch.items.length;
 });
 const sentAt = new Map<string, number>();
 const latencies: number[] = [];
-const reader = kafka.consumer({ groupId: uniqueName('lat') });
+const readerGroup = uniqueName('lat');
+const reader = kafka.consumer({ groupId: readerGroup });
 await reader.connect();
 await reader.subscribe({ topic: topics.liveRisk, fromBeginning: true });
 const { parseWireFormat } = await import('../src/serde/registry-decoder.js');
@@ -119,7 +121,10 @@ await reader.run({
     sentAt.delete(r.trigger_event_id); // a re-emitted copy (a retried batch) is not a second sample
   },
 });
-await new Promise((r) => setTimeout(r, 3000)); // let the engine join its group
+// Both the engine and the reader must own their partitions before the clock starts: on a loaded machine
+// a group join takes seconds, and every event sent before it would be timed with the join in it.
+await untilStable([liveGroup, readerGroup]);
+await new Promise((r) => setTimeout(r, 1000));
 const producer = await pool.get();
 const encoder = activityEventEncoder({ registry, topic: topics.live, autoRegister: true }, codec);
 await encoder.prepare();
@@ -172,6 +177,16 @@ await writeResults('kafka-e2e', {
   p99_ms: Number(pct(99).toFixed(1)),
 });
 process.exit(0);
+
+async function untilStable(groupIds: string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { groups } = await admin.describeGroups(groupIds);
+    if (groups.every((g) => g.state === 'Stable' && g.members.length > 0)) return;
+    if (Date.now() > deadline) throw new Error(`consumer groups not stable after 120 s: ${groups.map((g) => `${g.groupId} ${g.state}`).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 async function measureRuns(name: string, fn: () => Promise<number>): Promise<Measurement> {
   const runsMs: number[] = [];
