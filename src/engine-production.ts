@@ -52,7 +52,7 @@ export function productionEdges(): EdgeFactories {
       return app.own(
         'source',
         createKafkaSource(
-          kafkaSourceOptions(config, { clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity }),
+          kafkaSourceOptions(config, { clientId: k.clientId, groupId: k.groupId, topics: k.topics.activity, partitionsConsumedConcurrently: k.partitionsConsumedConcurrently }),
           {
             logger,
             clock,

@@ -43,6 +43,7 @@ import { selectModel } from './compose/model.js';
 import { lazyRegistryClient } from './compose/registry-client.js';
 import { buildSinks } from './compose/sinks.js';
 import { buildStateStore } from './compose/state-store.js';
+import { HotCachedStore } from './state/hot-cache.js';
 import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
 import type { Observable } from 'rxjs';
@@ -134,10 +135,12 @@ export async function createEngine(
         watermarks.remove(s);
         appliedWatermarks.remove(s);
       }
+      // The hot cache forgets the revoked partitions' customers: another instance writes them now.
+      if (store instanceof HotCachedStore) store.revoke(streams);
     };
     const progress = new ProgressTracker({ stallAfterMs: config.http.readiness.stallAfterMs, clock });
     const registry = lazyRegistryClient(config, app);
-    const store = app.own('state', buildStateStore(config, spec, { onBudgetExceeded: () => metrics.stateBudgetExceeded.inc() }), (s) => s.close());
+    const store = app.own('state', buildStateStore(config, spec, { onBudgetExceeded: () => metrics.stateBudgetExceeded.inc(), engineMetrics: metrics }), (s) => s.close());
     // Owned after the store, so stopped before it closes.
     app.own('state-gauges', watchStateGauges(() => store.stats(), metrics, { intervalMs: stateGaugeIntervalMs(store.kind), onError: (err) => logger.warn({ err }, 'state gauges: reading the store figures failed') }), (w) => w.stop());
     const decoder = buildDecoder(config, config.source.kind === 'file' ? { kind: 'file', path: config.source.file! } : config.source.kind === 'kafka' ? { kind: 'kafka', registry, clock } : { kind: 'simulator' });

@@ -3,13 +3,14 @@
 // one fenced write per customer) → sinks → acknowledge.
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
-import { concatMap, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { concatMap, finalize, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { ChurnflowError } from '../src/errors.js';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
 import type { EngineMetrics } from '../src/observability/metrics.js';
 import { acknowledge } from '../src/operators/acknowledge.js';
 import { applyToState } from '../src/operators/apply-to-state.js';
+import { BatchActivity } from '../src/operators/batch-activity.js';
 import type { DecidedBatch } from '../src/operators/batch.js';
 import { decideRisk, type DecisionOptions, type ProcessingTimeMode } from '../src/operators/decide-risk.js';
 import { decodeRecords } from '../src/operators/decode-records.js';
@@ -79,6 +80,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   const { source, store, spec, clock, metrics } = edges;
   const flow = new FlowControl(options.maxInFlight);
   const committed = new CommittedOffsets();
+  const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
   return source.records(flow).pipe(
@@ -86,7 +88,8 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
-    microBatch(options.batch, edges.scheduler),
+    microBatch(options.batch, edges.scheduler, activity.boundaries()), // size, timer, or a fetch's end while the stages are idle
+    tap(() => activity.started()),
     // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
     concatMap((items) =>
       of(items).pipe(
@@ -109,6 +112,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
           const wm = watermarks.overall();
           if (wm !== undefined) metrics?.watermarkLagSeconds.set(Math.max(0, clock.now() - wm) / 1000);
         }),
+        finalize(() => activity.finished()),
       ),
     ),
   );

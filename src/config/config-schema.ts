@@ -268,6 +268,21 @@ export const configSchema = z
             /** Expire a customer's state after this long without events; keep it well above Kafka retention. */
             idleTtlSeconds: z.number().int().positive().optional(),
             /**
+             * The hot cache (src/state/hot-cache.ts): the states of customers this instance wrote, kept in
+             * process, so their next batch does one fenced write and no read. Dropped for a partition on
+             * revocation, entirely on a fenced write; an uncertain write drops its customers.
+             * maxCustomers / maxBytes bound it (least recently used leave first; bytes estimated as twice
+             * the state's size: the state and its stored form).
+             */
+            cache: z
+              .object({
+                enabled: z.boolean().default(true),
+                maxCustomers: z.number().int().min(1).max(10_000_000).default(50_000),
+                maxBytes: z.number().int().min(1_048_576).default(268_435_456),
+              })
+              .strict()
+              .prefault({}),
+            /**
              * A Redis Cluster instead of `url`: seed nodes (any of its masters or replicas; the client
              * discovers the rest). Every write is acknowledged only once `waitReplicas` replicas of the
              * customer's master have it (WAIT, at most waitTimeoutMs, else the batch is retried), so a
@@ -335,6 +350,12 @@ export const configSchema = z
         heartbeatIntervalMs: z.number().int().min(100).max(60_000).default(1000),
         /** Longest a fetch waits for new data (kafkajs maxWaitTimeInMs); shutdown waits at most this on an idle fetch. */
         fetchMaxWaitMs: z.number().int().min(10).max(30_000).default(500),
+        /**
+         * Partitions whose fetched batches are handed to the engine at once (kafkajs
+         * partitionsConsumedConcurrently). Records of one partition stay in order and the stateful
+         * stages take one micro-batch at a time, so per-customer order and commits are unchanged.
+         */
+        partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
       })
       .strict()
       .prefault({}),

@@ -35,6 +35,8 @@ export interface RawRecord {
   readonly partition?: number;
   /** Processing time at which the source received it, epoch ms. */
   readonly receivedAt: number;
+  /** The last record of what the source fetched together (a Kafka fetch): a micro-batch may close after it. */
+  readonly endOfFetch?: boolean;
 }
 
 export const DAY_MS = 86_400_000;

@@ -43,6 +43,12 @@ export interface KafkaSourceOptions extends KafkaConnection {
   /** Longest a fetch waits for data; also bounds how long stop/leave-group waits on an idle fetch. */
   readonly fetchMaxWaitMs: number;
   /**
+   * How many partitions' fetched batches are handed over at once (kafkajs partitionsConsumedConcurrently;
+   * default 1). Each partition's records stay in order, and the stateful stages still take one
+   * micro-batch at a time, so per-customer order and the commit rules are unchanged.
+   */
+  readonly partitionsConsumedConcurrently?: number;
+  /**
    * A bounded replay: start each partition at the first offset at or after `fromTime` and complete the
    * stream once every partition reached the offsets at `toTime` (or its end when the replay started).
    */
@@ -147,7 +153,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     })().catch((err: unknown) => log.warn({ err }, 'reading the topics\' partition counts failed: drift sampling keeps the previous assignment'));
   };
 
-  const toRecord = (topic: string, partition: number, m: KafkaMessage): RawRecord => ({
+  const toRecord = (topic: string, partition: number, m: KafkaMessage, endOfFetch: boolean): RawRecord => ({
     position: { stream: streamOf(topic, partition), offset: Number(m.offset) },
     format: options.format,
     value: m.value ?? Buffer.alloc(0),
@@ -155,6 +161,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     topic,
     partition,
     receivedAt: hooks.clock.now(),
+    ...(endOfFetch ? { endOfFetch } : {}),
   });
 
   const pauseAll = () => {
@@ -175,7 +182,9 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   };
 
   const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
-    const recs = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+    const last = batch.messages.length - 1;
+    // The last record marks the fetch's end: the micro-batch closes after it if the engine is idle.
+    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, m, i === last));
     if (recs.length === 0) return;
     const out = subscriber;
     const credits = flow;
@@ -222,7 +231,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
         await consumer.connect();
         if (bounds) await bounds.resolve(await adminClient(), options.topics, options.bounds!);
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning });
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1, eachBatch });
         running = true;
         if (bounds) {
           for (const s of bounds.starts()) consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });

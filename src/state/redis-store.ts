@@ -134,6 +134,18 @@ interface StoredHash {
   readonly fields: ReadonlyMap<string, Buffer>;
 }
 
+/** The hash after commit-state-1.lua applied `changes` to `stored` (the fields it set and deleted, and `v`). */
+function storedAfterWrite(stored: StoredHash | undefined, changes: { readonly set: readonly (string | Buffer)[]; readonly del: readonly string[] }, version: number): StoredHash {
+  const fields = new Map(stored?.fields);
+  for (let i = 0; i + 1 < changes.set.length; i += 2) {
+    const value = changes.set[i + 1]!;
+    fields.set(changes.set[i] as string, typeof value === 'string' ? Buffer.from(value) : value);
+  }
+  for (const f of changes.del) fields.delete(f);
+  fields.set('v', Buffer.from(String(version)));
+  return { fields };
+}
+
 interface ScriptCommands {
   churnflowCommitState(key: string, version: string, ttl: string, pairs: string, ...fields: (string | Buffer)[]): unknown;
 }
@@ -195,17 +207,31 @@ export class RedisStateStore implements StateStore {
   }
 
   async write(writes: readonly CustomerWrite[]): Promise<readonly string[]> {
+    const after = await this.writeReturning(writes);
+    return writes.flatMap((w, i) => (after[i] ? [] : [w.state.customerId]));
+  }
+
+  /**
+   * write(), answering per customer what a load() right after it would return (the written state object
+   * itself, the next version, the hash as it now stands), or undefined where the fence refused the write.
+   * The hot cache (hot-cache.ts) keeps these, so the next batch neither reads nor re-sends what is stored.
+   */
+  async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
     this.assertOpen();
     if (writes.length === 0) return [];
-    const args = writes.map((w) => {
-      const { set, del } = encodeChanges(w.state, w.loaded.stored as StoredHash | undefined);
-      return [String(w.loaded.version), this.ttl, String(set.length / 2), ...set, ...del];
-    });
+    const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined));
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
-      (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, ...(args[i]! as [string, string, string, ...(string | Buffer)[]])),
+      (p, key, i) => {
+        const { set, del } = changes[i]!;
+        return (p as unknown as ScriptCommands).churnflowCommitState(key, String(writes[i]!.loaded.version), this.ttl, String(set.length / 2), ...set, ...del);
+      },
     );
-    return writes.flatMap((w, i) => (replies[i] === 1 ? [] : [w.state.customerId]));
+    return writes.map((w, i) => {
+      if (replies[i] !== 1) return undefined;
+      const version = w.loaded.version + 1;
+      return { state: w.state, version, stored: storedAfterWrite(w.loaded.stored as StoredHash | undefined, changes[i]!, version) };
+    });
   }
 
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {

@@ -18,6 +18,7 @@ import type { ApplyOutcome, CustomerState, StateDelta, StateLayout } from '../..
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import keySlot from 'cluster-key-slot';
 import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
+import { HotCachedStore } from '../../src/state/hot-cache.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
@@ -36,6 +37,8 @@ const redisStore = (extra: Partial<RedisStoreOptions> = {}, layout: StateLayout 
 
 // ---------------------------------------------------------------- the shared contract
 stateStoreContract('redis store', async (layout) => redisStore({}, layout));
+// The same suite through the hot cache (src/state/hot-cache.ts): reads of customers it wrote never reach Redis.
+stateStoreContract('redis store with the hot cache', async (layout) => new HotCachedStore(redisStore({}, layout), { maxCustomers: 1000, maxBytes: 64 * 1024 * 1024 }));
 
 // ---------------------------------------------------------------- simulated streams
 function toEvent(e: ActivityEventJson): ActivityEvent {

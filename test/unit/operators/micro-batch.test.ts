@@ -33,3 +33,38 @@ test('errors pass through and cancel the pending timer', () => {
     expectObservable(cold('a#').pipe(microBatch({ maxSize: 3, maxWaitMs: 5 }))).toBe('-#');
   });
 });
+
+// Fetch boundaries: items ending in '!' end a fetch. Downstream's activity is driven by the test.
+function boundaries(idle: () => boolean, becameIdle: import('rxjs').Observable<unknown>) {
+  return { endsFetch: (item: string) => item.endsWith('!'), idle, becameIdle };
+}
+
+test('closes at the end of a fetch when downstream is idle, without waiting for the timer', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    const src = cold('aB 20ms C 100ms |', { a: 'a', B: 'b!', C: 'c!' });
+    const never = hot('-');
+    // b! at 1 ends the fetch: closed at once; c! at 22 alone: closed at once; no 50 ms wait.
+    expectObservable(src.pipe(microBatch({ maxSize: 100, maxWaitMs: 50 }, ts, boundaries(() => true, never)))).toBe('-x 20ms y 100ms |', { x: ['a', 'b!'], y: ['c!'] });
+  });
+});
+
+test('while downstream is busy a batch keeps filling; it closes at a seen fetch end once downstream is idle', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    const src = cold('AbC 30ms |', { A: 'a!', b: 'b', C: 'c!' });
+    const idleAt = hot('10ms i');
+    // Busy until 10: a!, b, c! wait; at 10 downstream is idle and the batch (with fetch ends) closes.
+    const out = src.pipe(microBatch({ maxSize: 100, maxWaitMs: 50 }, ts, boundaries(() => false, idleAt)));
+    expectObservable(out).toBe('10ms x 22ms |', { x: ['a!', 'b', 'c!'] });
+  });
+});
+
+test('an idle signal without a fetch end in the batch does not close it; the timer and the size still do', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    const src = cold('ab 30ms cde 100ms |');
+    const idleAt = hot('5ms i');
+    expectObservable(src.pipe(microBatch({ maxSize: 3, maxWaitMs: 20 }, ts, boundaries(() => true, idleAt)))).toBe('20ms x 13ms y 100ms |', { x: ['a', 'b'], y: ['c', 'd', 'e'] });
+  });
+});
