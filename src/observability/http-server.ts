@@ -33,7 +33,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<{ ser
   // Fastify answers 414 above maxParamLength (default 100). Node refuses a request head above 16 KiB
   // (431) before routing, so with this limit every id that reaches the router reaches the route,
   // which says 400 and why.
-  const server = Fastify({ logger: false, maxParamLength: 65_536 });
+  const server = Fastify({ logger: false, routerOptions: { maxParamLength: 65_536 } });
   server.get('/metrics', async (_req, reply) => {
     reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();
