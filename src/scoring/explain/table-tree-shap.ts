@@ -10,6 +10,7 @@ import type { TreeEnsemble } from './onnx-tree-ensemble.js';
 import { buildTreeShapTables, DEFAULT_MAX_TABLE_BITS } from './tree-shap-tables.js';
 import { goesFalse } from './branch-test.js';
 import { checkedCoversAndBias, type TreeShap } from './tree-shap.js';
+import { checkContributionArgs } from './contribution-args.js';
 
 export interface TableTreeShapOptions {
   /** Leaves with more distinct path features than this keep no table and cost O(hot path features²) per row (default 6: 2^6 doubles per leaf at most). */
@@ -115,8 +116,7 @@ export function compileTableTreeShap(e: TreeEnsemble, width: number, source = 't
     expectedValue,
     memoryBytes,
     contributions(row, offset, out) {
-      if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
-      if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
+      checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);
       for (let t = 0; t < roots.length; t++) {
         markColdBranches(row, offset, roots[t]!, t + 1 < roots.length ? roots[t + 1]! : nBranches);

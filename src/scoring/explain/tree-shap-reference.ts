@@ -8,6 +8,7 @@
 import { ChurnflowError } from '../../errors.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 import type { TreeShap } from './tree-shap.js';
+import { checkContributionArgs } from './contribution-args.js';
 
 const EMPTY_ROW: Float32Array = new Float32Array(0);
 const EMPTY_OUT: Float64Array = new Float64Array(0);
@@ -230,8 +231,7 @@ export function compileTreeShapReference(e: TreeEnsemble, width: number, source 
     expectedValue,
     memoryBytes: size * (4 + 8 + 1 + 8) + pair.byteLength + recip.byteLength,
     contributions(row, offset, out) {
-      if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
-      if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
+      checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);
       x = row;
       xo = offset;

@@ -13,6 +13,7 @@ import { ChurnflowError } from '../../errors.js';
 import { goesFalse } from './branch-test.js';
 import { buildLinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
+import { checkContributionArgs } from './contribution-args.js';
 
 export interface TreeShap {
   /** Input columns explained (contributions have width + 1 entries, the bias last). */
@@ -159,8 +160,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     expectedValue,
     memoryBytes,
     contributions(row, offset, out) {
-      if (out.length < width + 1) throw new ChurnflowError('CF_SCORING_FAILED', `contributions need ${width + 1} slots, got ${out.length}`);
-      if (offset < 0 || offset + width > row.length) throw new ChurnflowError('CF_SCORING_FAILED', `row of ${width} columns at offset ${offset} overruns an array of ${row.length}`);
+      checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);
       for (let t = 0; t < nTrees; t++) explainTree(t, row, offset, out, 0);
       out[width] = expectedValue;
