@@ -83,6 +83,19 @@ SEARCHABLE_PARAMS = (
 )
 
 
+def _datasets(x_train: np.ndarray, y_train: np.ndarray, x_es: np.ndarray, y_es: np.ndarray, columns: list[str], params: dict):
+    """The training and early-stopping Datasets of `fit` and `fit_curve`, binned for these parameters."""
+    import lightgbm as lgb
+
+    dtrain = lgb.Dataset(x_train, label=y_train, feature_name=columns, params=params, free_raw_data=False)
+    # With scale_pos_weight the training loss weighs positives up; weigh the early-stopping rows the
+    # same way, or its (unweighted) logloss would stop boosting as soon as scores start to inflate.
+    spw = float(params.get("scale_pos_weight", 1.0))
+    es_weight = np.where(np.asarray(y_es) == 1, spw, 1.0) if spw != 1.0 else None
+    des = lgb.Dataset(x_es, label=y_es, weight=es_weight, reference=dtrain, free_raw_data=False)
+    return dtrain, des
+
+
 def fit(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -95,12 +108,7 @@ def fit(
 ) -> FitResult:
     import lightgbm as lgb
 
-    dtrain = lgb.Dataset(x_train, label=y_train, feature_name=columns, params=params, free_raw_data=False)
-    # With scale_pos_weight the training loss weighs positives up; weigh the early-stopping rows the
-    # same way, or its (unweighted) logloss would stop boosting as soon as scores start to inflate.
-    spw = float(params.get("scale_pos_weight", 1.0))
-    es_weight = np.where(np.asarray(y_es) == 1, spw, 1.0) if spw != 1.0 else None
-    des = lgb.Dataset(x_es, label=y_es, weight=es_weight, reference=dtrain, free_raw_data=False)
+    dtrain, des = _datasets(x_train, y_train, x_es, y_es, columns, params)
     try:
         booster = lgb.train(
             params,
@@ -146,10 +154,7 @@ def fit_curve(
 
     # A new Dataset per trial: LightGBM pre-filters features by min_data_in_leaf when it bins them, so a
     # Dataset binned for one trial's parameters cannot be reused for another's.
-    dtrain = lgb.Dataset(x_train, label=y_train, feature_name=columns, params=params, free_raw_data=False)
-    spw = float(params.get("scale_pos_weight", 1.0))
-    es_weight = np.where(np.asarray(y_es) == 1, spw, 1.0) if spw != 1.0 else None
-    des = lgb.Dataset(x_es, label=y_es, weight=es_weight, reference=dtrain, free_raw_data=False)
+    dtrain, des = _datasets(x_train, y_train, x_es, y_es, columns, params)
     callbacks = [lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)]
     if on_round is not None:
         metric = params["metric"]
