@@ -234,6 +234,13 @@ export class RedisStateStore implements StateStore {
     });
   }
 
+  /** Bytes of the hash a load() or writeReturning() answered (its field values): what the hot cache sizes entries by. */
+  storedBytes(stored: unknown): number {
+    let n = 0;
+    for (const v of (stored as StoredHash | undefined)?.fields.values() ?? []) n += v.length;
+    return n;
+  }
+
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
     return applyDeltas(this, deltas, observe, onStart);
   }
