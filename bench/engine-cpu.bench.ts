@@ -104,6 +104,13 @@ async function engineRun(profile: boolean): Promise<EngineRun> {
       engine.app.stop('bench: all records processed');
     }
   });
+  // Where the wall time of the run went, from the engine's own histograms (seconds summed over batches).
+  const sumOf = async (h: { get(): Promise<{ values: { metricName?: string; value: number }[] }> }) => (await h.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+  const countOf = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+  const m = engine.metrics;
+  console.log(
+    `  run: ${(ms / 1000).toFixed(1)} s wall, ${(cpuMs / 1000).toFixed(1)} s CPU; in batches ${(await sumOf(m.batchSeconds)).toFixed(1)} s (state ${(await sumOf(m.stateApplySeconds)).toFixed(1)} s, scoring ${(await sumOf(m.scoringSeconds)).toFixed(1)} s); cache hits ${await countOf(m.stateCacheHits)}, misses ${await countOf(m.stateCacheMisses)}; retries ${await countOf(m.batchRetries)}`,
+  );
   let prof: CpuProfile | undefined;
   if (session) {
     prof = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
