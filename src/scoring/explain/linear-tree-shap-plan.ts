@@ -17,7 +17,7 @@
 // the scalar z_e / z_prev), and the weights V(t_k) whose dot product with G_n is the node's share of
 // φ (its own term minus what its leaves would have added at prev).
 import { ChurnflowError } from '../../errors.js';
-import { gaussLegendre01 } from './gauss-legendre.js';
+import { gaussLegendre01, type Quadrature } from './gauss-legendre.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 
 /**
@@ -32,7 +32,11 @@ export interface LinearTreeShapPlan {
   readonly treeStart: Int32Array;
   /** Branch nodes per tree (local 0 .. branches-1; its leaves follow). */
   readonly treeBranches: Int32Array;
-  /** Quadrature points per tree: ceil(D / 2), D = most distinct features on one of its paths. */
+  /**
+   * Quadrature points per tree: the ceil(D / 2) of the Gauss–Legendre rule (D = most distinct features
+   * on one of its paths), plus one of weight 0 when that is odd, so the WebAssembly pass fills both
+   * f64x2 lanes (the padding point adds exact zeros: the values stay those of the rule).
+   */
   readonly treePoints: Int32Array;
   /** Branch test: input column, NodeMode, threshold, 1 when NaN takes the true child. */
   readonly split: Int32Array;
@@ -88,16 +92,18 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const treeStart = new Int32Array(trees.length + 1);
   const treePoints = new Int32Array(trees.length);
   const treeBranches = new Int32Array(trees.length);
+  const rulePoints = new Int32Array(trees.length);
   let nNodes = 0;
   let nCoef = 0; // after the zero block, once maxPoints is known
   let maxTreeNodes = 0;
-  let maxPoints = 1; // also the zero block's length
+  let maxPoints = 2; // also the zero block's length
   let maxPathFeatures = 0;
   trees.forEach((t, i) => {
     treeStart[i] = nNodes;
     treeBranches[i] = t.branches;
     nNodes += t.nodes.length;
-    treePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
+    rulePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
+    treePoints[i] = evenPoints(rulePoints[i]!);
     nCoef += 5 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
     maxTreeNodes = Math.max(maxTreeNodes, t.nodes.length);
     maxPoints = Math.max(maxPoints, treePoints[i]!);
@@ -117,12 +123,12 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const prev = new Int32Array(nNodes);
   const coefAt = new Int32Array(nNodes);
   const coef = new Float64Array(maxPoints + nCoef);
-  const rules = new Map<number, ReturnType<typeof gaussLegendre01>>();
+  const rules = new Map<number, Quadrature>();
   let at = maxPoints;
   trees.forEach((t, ti) => {
     const n = treePoints[ti]!;
-    let rule = rules.get(n);
-    if (rule === undefined) rules.set(n, (rule = gaussLegendre01(n)));
+    let rule = rules.get(rulePoints[ti]!);
+    if (rule === undefined) rules.set(rulePoints[ti]!, (rule = paddedRule(rulePoints[ti]!)));
     const local = new Map(t.nodes.map((p, j) => [p.ensembleNode, j]));
     t.nodes.forEach((p, j) => {
       const g = treeStart[ti]! + j;
@@ -169,6 +175,22 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     maxPathFeatures,
     bytes: arrays.reduce((s, a) => s + a.byteLength, 0),
   };
+}
+
+function evenPoints(n: number): number {
+  return n + (n % 2);
+}
+
+/** The `n`-point Gauss–Legendre rule, with one more point of weight 0 when n is odd (t = 1/2 keeps every factor positive). */
+function paddedRule(n: number): Quadrature {
+  const rule = gaussLegendre01(n);
+  if (n % 2 === 0) return rule;
+  const t = new Float64Array(n + 1);
+  const w = new Float64Array(n + 1);
+  t.set(rule.t);
+  w.set(rule.w);
+  t[n] = 0.5;
+  return { t, w };
 }
 
 /**
