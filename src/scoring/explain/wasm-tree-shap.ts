@@ -73,7 +73,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
     parent: plan.parent,
     isTrueEdge: plan.isTrueEdge,
     edgeFeature: plan.edgeFeature,
-    prev: plan.prev,
+    prev: plan.prev.map((p) => (p < 0 ? plan.maxTreeNodes : p)), // no prev: the hot sentinel slot
     coefAt: coefAtBytes,
     coef: plan.coef,
   };
@@ -94,7 +94,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   k.layout(
     plan.nTrees, at.treeStart, at.treeBranches, at.treePoints, at.split, at.mode, at.threshold, at.nanTrue,
     at.trueChild, at.falseChild, at.parent, at.isTrueEdge, at.edgeFeature, at.prev, at.coefAt, at.coef,
-    poly, sums, hot, maxTreeNodes, weights, takesTrue,
+    poly, sums, hot, weights, takesTrue,
   );
 
   // Views over the I/O area, remade when the memory grows (growing detaches the old buffer).

@@ -22,7 +22,7 @@ let falseChildP: usize = 0; // i32 per node
 let parentP: usize = 0; // i32 per node
 let isTrueEdgeP: usize = 0; // u8 per node
 let edgeFeatureP: usize = 0; // i32 per node
-let prevP: usize = 0; // i32 per node
+let prevP: usize = 0; // i32 per node (the hot sentinel slot when there is none)
 let coefAtP: usize = 0; // i32 per node: the byte address of its five n-point blocks
 let zeroP: usize = 0; // maxPoints zero f64: the φ weights of an edge cold under a cold prev
 // Scratch, per tree-local node: P and G at the points, hot edge (u8, plus a sentinel slot that stays 1),
@@ -30,7 +30,6 @@ let zeroP: usize = 0; // maxPoints zero f64: the φ weights of an edge cold unde
 let polyP: usize = 0;
 let sumsP: usize = 0;
 let hotP: usize = 0;
-let hotSentinel: i32 = 0;
 let weightsP: usize = 0;
 let takesTrueP: usize = 0;
 let nTrees: i32 = 0;
@@ -38,7 +37,7 @@ let nTrees: i32 = 0;
 export function layout(
   trees: i32, treeStart: usize, treeBranches: usize, treePoints: usize, split: usize, mode: usize, threshold: usize, nanTrue: usize,
   trueChild: usize, falseChild: usize, parent: usize, isTrueEdge: usize, edgeFeature: usize, prev: usize, coefAt: usize, zero: usize,
-  poly: usize, sums: usize, hot: usize, sentinel: i32, weights: usize, takesTrue: usize,
+  poly: usize, sums: usize, hot: usize, weights: usize, takesTrue: usize,
 ): void {
   nTrees = trees;
   treeStartP = treeStart;
@@ -59,7 +58,6 @@ export function layout(
   polyP = poly;
   sumsP = sums;
   hotP = hot;
-  hotSentinel = sentinel;
   weightsP = weights;
   takesTrueP = takesTrue;
 }
@@ -81,72 +79,159 @@ export function explain(rows: usize, count: i32, width: i32, out: usize, bias: f
   return load<i32>(base + (<usize>g << 2));
 }
 
-/** Adds tree t's share of the row at `row` to out. */
+/**
+ * Adds tree t's share of the row at `row` to out. The pass is compiled once per common point count
+ * (2, 4, 6, 8: a constant byte count makes every per-node vector loop straight-line code with
+ * immediate offsets, which is most of the pass's instructions) and once with loops for the rest.
+ */
 function explainTree(t: i32, row: usize, out: usize): void {
+  const n = i32At(treePointsP, t);
+  if (n == 4) explainTree4(t, row, out);
+  else if (n == 6) explainTree6(t, row, out);
+  else if (n == 2) explainTree2(t, row, out);
+  else if (n == 8) explainTree8(t, row, out);
+  else explainTreeN(t, row, out, <usize>n << 3);
+}
+
+function explainTree2(t: i32, row: usize, out: usize): void {
+  explainTreeWith(t, row, out, 16);
+}
+function explainTree4(t: i32, row: usize, out: usize): void {
+  explainTreeWith(t, row, out, 32);
+}
+function explainTree6(t: i32, row: usize, out: usize): void {
+  explainTreeWith(t, row, out, 48);
+}
+function explainTree8(t: i32, row: usize, out: usize): void {
+  explainTreeWith(t, row, out, 64);
+}
+function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
+  explainTreeWith(t, row, out, nB);
+}
+
+/** at[0 .. nB) = a * b, f64x2 by f64x2 (unrolled up to 8 points when nB is a constant, a loop past them). */
+@inline function mulInto(at: usize, a: usize, b: usize, nB: usize): void {
+  v128.store(at, f64x2.mul(v128.load(a), v128.load(b)));
+  if (nB > 16) v128.store(at, f64x2.mul(v128.load(a, 16), v128.load(b, 16)), 16);
+  if (nB > 32) v128.store(at, f64x2.mul(v128.load(a, 32), v128.load(b, 32)), 32);
+  if (nB > 48) v128.store(at, f64x2.mul(v128.load(a, 48), v128.load(b, 48)), 48);
+  for (let k: usize = 64; k < nB; k += 16) v128.store(at + k, f64x2.mul(v128.load(a + k), v128.load(b + k)));
+}
+
+/** at = p * f and returns Σ p * w, per lane in point order (lane 0 + lane 1 is the JavaScript pass's even + odd). */
+@inline function leafInto(at: usize, p: usize, f: usize, w: usize, nB: usize): f64 {
+  let pk = v128.load(p);
+  v128.store(at, f64x2.mul(pk, v128.load(f)));
+  let acc = f64x2.mul(pk, v128.load(w));
+  if (nB > 16) {
+    pk = v128.load(p, 16);
+    v128.store(at, f64x2.mul(pk, v128.load(f, 16)), 16);
+    acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w, 16)));
+  }
+  if (nB > 32) {
+    pk = v128.load(p, 32);
+    v128.store(at, f64x2.mul(pk, v128.load(f, 32)), 32);
+    acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w, 32)));
+  }
+  if (nB > 48) {
+    pk = v128.load(p, 48);
+    v128.store(at, f64x2.mul(pk, v128.load(f, 48)), 48);
+    acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w, 48)));
+  }
+  for (let k: usize = 64; k < nB; k += 16) {
+    pk = v128.load(p + k);
+    v128.store(at + k, f64x2.mul(pk, v128.load(f + k)));
+    acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w + k)));
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/** at = a + b and returns Σ at * w, per lane in point order. */
+@inline function branchInto(at: usize, a: usize, b: usize, w: usize, nB: usize): f64 {
+  let gk = f64x2.add(v128.load(a), v128.load(b));
+  v128.store(at, gk);
+  let acc = f64x2.mul(gk, v128.load(w));
+  if (nB > 16) {
+    gk = f64x2.add(v128.load(a, 16), v128.load(b, 16));
+    v128.store(at, gk, 16);
+    acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w, 16)));
+  }
+  if (nB > 32) {
+    gk = f64x2.add(v128.load(a, 32), v128.load(b, 32));
+    v128.store(at, gk, 32);
+    acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w, 32)));
+  }
+  if (nB > 48) {
+    gk = f64x2.add(v128.load(a, 48), v128.load(b, 48));
+    v128.store(at, gk, 48);
+    acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w, 48)));
+  }
+  for (let k: usize = 64; k < nB; k += 16) {
+    gk = f64x2.add(v128.load(a + k), v128.load(b + k));
+    v128.store(at + k, gk);
+    acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w + k)));
+  }
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/** The pass over tree t with nB bytes (n points, n even) per node. */
+@inline function explainTreeWith(t: i32, row: usize, out: usize, nB: usize): void {
+  // The array addresses in locals: a mutable global is a memory load per use in the compiled code.
+  const coefAt = coefAtP;
+  const prev = prevP;
+  const parent = parentP;
+  const isTrueEdge = isTrueEdgeP;
+  const edgeFeature = edgeFeatureP;
+  const hot = hotP;
+  const takesTrue = takesTrueP;
+  const weights = weightsP;
+  const poly = polyP;
+  const sums = sumsP;
+  const zero = zeroP;
   const s = i32At(treeStartP, t);
   const m = i32At(treeStartP, t + 1) - s;
   const nb = i32At(treeBranchesP, t);
-  const nB = <usize>i32At(treePointsP, t) << 3; // bytes of one node's n values
   // Down over the branches: P of each from its parent's, and the row's direction at each.
   const ones = f64x2.splat(1.0);
-  for (let k: usize = 0; k < nB; k += 16) v128.store(polyP + k, ones);
-  store<u8>(takesTrueP, takesTrueAt(s, row));
+  for (let k: usize = 0; k < nB; k += 16) v128.store(poly + k, ones);
+  store<u8>(takesTrue, takesTrueAt(s, row));
   for (let j = 1; j < nb; j++) {
     const g = s + j;
-    const c = factorsOf(g, j, nB);
-    const at = polyP + <usize>j * nB;
-    const from = polyP + <usize>i32At(parentP, g) * nB;
-    for (let k: usize = 0; k < nB; k += 16) v128.store(at + k, f64x2.mul(v128.load(from + k), v128.load(c + k)));
-    store<u8>(takesTrueP + <usize>j, takesTrueAt(g, row));
+    // The edge into j: hot when its prev on the column is hot (prev links to a slot that stays 1 when
+    // there is none) and the row takes it. Block order at c: hot factors, cold factors, hot weights,
+    // cold weights, z / z_prev; the weights of an edge cold under a cold prev are the zero block.
+    const c = <usize>i32At(coefAt, g);
+    const q = i32At(parent, g);
+    const prevHot = <i32>load<u8>(hot + <usize>i32At(prev, g));
+    const h = prevHot & (<i32>load<u8>(isTrueEdge + <usize>g) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
+    store<u8>(hot + <usize>j, <u8>h);
+    store<i32>(weights + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - h) * nB : zero));
+    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, nB);
+    store<u8>(takesTrue + <usize>j, takesTrueAt(g, row));
   }
-  // The leaves: G = (v · factor) · P(parent), and their edge's share at once.
+  // The leaves: G = (v · factor) · P(parent), and their edge's share at once (no node's prev is a leaf:
+  // nothing to record).
   for (let j = nb; j < m; j++) {
     const g = s + j;
-    const c = factorsOf(g, j, nB);
-    const w = <usize>load<i32>(weightsP + (<usize>j << 2));
-    const at = sumsP + <usize>j * nB;
-    const from = polyP + <usize>i32At(parentP, g) * nB;
-    let acc = f64x2.splat(0);
-    for (let k: usize = 0; k < nB; k += 16) {
-      const pk = v128.load(from + k);
-      v128.store(at + k, f64x2.mul(pk, v128.load(c + k)));
-      acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w + k)));
-    }
-    const o = out + (<usize>i32At(edgeFeatureP, g) << 3);
-    store<f64>(o, load<f64>(o) + (f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1)));
+    const c = <usize>i32At(coefAt, g);
+    const q = i32At(parent, g);
+    const prevHot = <i32>load<u8>(hot + <usize>i32At(prev, g));
+    const h = prevHot & (<i32>load<u8>(isTrueEdge + <usize>g) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
+    const w = prevHot ? c + <usize>(3 - h) * nB : zero;
+    const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, w, nB);
+    const o = out + (<usize>i32At(edgeFeature, g) << 3);
+    store<f64>(o, load<f64>(o) + share);
   }
   // Up over the branches (children first): G from the children's, and the share of the edge into it.
+  const trueChild = trueChildP;
+  const falseChild = falseChildP;
   for (let j = nb - 1; j > 0; j--) {
     const g = s + j;
-    const w = <usize>load<i32>(weightsP + (<usize>j << 2));
-    const at = sumsP + <usize>j * nB;
-    const a = sumsP + <usize>i32At(trueChildP, g) * nB;
-    const b = sumsP + <usize>i32At(falseChildP, g) * nB;
-    let acc = f64x2.splat(0);
-    for (let k: usize = 0; k < nB; k += 16) {
-      const gk = f64x2.add(v128.load(a + k), v128.load(b + k));
-      v128.store(at + k, gk);
-      acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w + k)));
-    }
-    const o = out + (<usize>i32At(edgeFeatureP, g) << 3);
-    store<f64>(o, load<f64>(o) + (f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1)));
+    const w = <usize>load<i32>(weights + (<usize>j << 2));
+    const share = branchInto(sums + <usize>j * nB, sums + <usize>i32At(trueChild, g) * nB, sums + <usize>i32At(falseChild, g) * nB, w, nB);
+    const o = out + (<usize>i32At(edgeFeature, g) << 3);
+    store<f64>(o, load<f64>(o) + share);
   }
-}
-
-/**
- * The edge into local node j (global g) for this row: records whether it is hot and where its φ
- * weights are (the zero block when it is cold under a cold prev), returns where its P multipliers are.
- * Block order at the node's address: hot factors, cold factors, hot weights, cold weights, z / z_prev.
- */
-@inline function factorsOf(g: i32, j: i32, nB: usize): usize {
-  const c = <usize>i32At(coefAtP, g);
-  const p = i32At(prevP, g);
-  const prevHot = <i32>load<u8>(hotP + <usize>(p < 0 ? hotSentinel : p));
-  const q = i32At(parentP, g);
-  const h = prevHot & (<i32>load<u8>(isTrueEdgeP + <usize>g) ^ <i32>load<u8>(takesTrueP + <usize>q) ^ 1);
-  store<u8>(hotP + <usize>j, <u8>h);
-  store<i32>(weightsP + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - h) * nB : zeroP));
-  return c + <usize>(prevHot ? 1 - h : 4) * nB;
 }
 
 /** 1 when the row takes branch g's true child (NaN by the node's missing rule; ONNX node modes). */
