@@ -59,26 +59,14 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
     return at;
   };
   const { maxTreeNodes, maxPoints } = plan;
-  const coefAtBytes = new Int32Array(plan.coefAt.length);
-  const arrays = {
-    treeStart: plan.treeStart,
-    treeBranches: plan.treeBranches,
-    treePoints: plan.treePoints,
-    split: plan.split,
-    mode: plan.mode,
-    threshold: plan.threshold,
-    nanTrue: plan.nanTrue,
-    trueChild: plan.trueChild,
-    falseChild: plan.falseChild,
-    parent: plan.parent,
-    isTrueEdge: plan.isTrueEdge,
-    edgeFeature: plan.edgeFeature,
-    prev: plan.prev.map((p) => (p < 0 ? plan.maxTreeNodes : p)), // no prev: the hot sentinel slot
-    coefAt: coefAtBytes,
-    coef: plan.coef,
-  };
-  const at = Object.fromEntries(Object.entries(arrays).map(([name, a]) => [name, place(a.byteLength)])) as Record<keyof typeof arrays, number>;
-  for (let g = 0; g < coefAtBytes.length; g++) coefAtBytes[g] = at.coef + plan.coefAt[g]! * 8; // element offsets -> byte addresses
+  const nNodes = plan.split.length;
+  const treeStart = place(plan.treeStart.byteLength);
+  const treeBranches = place(plan.treeBranches.byteLength);
+  const treePoints = place(plan.treePoints.byteLength);
+  const edges = place(nNodes * 16);
+  const tests = place(nNodes * 16);
+  const children = place(nNodes * 8);
+  const coef = place(plan.coef.byteLength);
   const poly = place(maxTreeNodes * maxPoints * 8);
   const sums = place(maxTreeNodes * maxPoints * 8);
   const hot = place(maxTreeNodes + 1);
@@ -86,16 +74,30 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   const takesTrue = place(maxTreeNodes);
   const io = end; // rows (f32) then contributions (f64) of the largest batch so far, at the end: it grows
   const memory = new api.Memory({ initial: Math.ceil((io + 16 * (width + 1) * 12) / PAGE) });
-  let bytes = new Uint8Array(memory.buffer);
-  for (const [name, a] of Object.entries(arrays)) bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at[name as keyof typeof arrays]);
+  const view = new DataView(memory.buffer);
+  const bytes = new Uint8Array(memory.buffer);
+  for (const [a, to] of [[plan.treeStart, treeStart], [plan.treeBranches, treeBranches], [plan.treePoints, treePoints], [plan.coef, coef]] as const) {
+    bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), to);
+  }
+  // The kernel's per-node records (layout in wasm/linear-tree-shap.ts), little-endian as wasm memory is.
+  for (let g = 0; g < nNodes; g++) {
+    const e = edges + g * 16;
+    view.setInt32(e, coef + plan.coefAt[g]! * 8, true);
+    view.setInt32(e + 4, plan.parent[g]!, true);
+    view.setInt32(e + 8, plan.prev[g]! < 0 ? maxTreeNodes : plan.prev[g]!, true); // no prev: the hot sentinel slot
+    view.setInt32(e + 12, (Math.max(0, plan.edgeFeature[g]!) << 1) | plan.isTrueEdge[g]!, true);
+    const t = tests + g * 16;
+    view.setFloat64(t, plan.threshold[g]!, true);
+    view.setInt32(t + 8, Math.max(0, plan.split[g]!) * 4, true);
+    view.setUint8(t + 12, plan.mode[g]!);
+    view.setUint8(t + 13, plan.nanTrue[g]!);
+    view.setInt32(children + g * 8, plan.trueChild[g]!, true);
+    view.setInt32(children + g * 8 + 4, plan.falseChild[g]!, true);
+  }
   bytes.fill(1, hot, hot + maxTreeNodes + 1); // the sentinel slot (no prev) reads as a hot prev
   const instance = new api.Instance(kernel.module, { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
-  k.layout(
-    plan.nTrees, at.treeStart, at.treeBranches, at.treePoints, at.split, at.mode, at.threshold, at.nanTrue,
-    at.trueChild, at.falseChild, at.parent, at.isTrueEdge, at.edgeFeature, at.prev, at.coefAt, at.coef,
-    poly, sums, hot, weights, takesTrue,
-  );
+  k.layout(plan.nTrees, treeStart, treeBranches, treePoints, edges, tests, children, coef, poly, sums, hot, weights, takesTrue);
 
   // Views over the I/O area, remade when the memory grows (growing detaches the old buffer).
   let capacity = 0;

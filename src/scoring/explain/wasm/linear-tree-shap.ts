@@ -9,21 +9,20 @@
 // passes their byte addresses to layout(); rows and contributions are copied in and out per call.
 // Nothing is allocated here, so the module needs no AssemblyScript runtime and has no data segment.
 
-// Byte addresses of the plan's arrays (tree-local links, global node numbers; see LinearTreeShapPlan).
+// Byte addresses of the plan's arrays (tree-local links, global node numbers; see LinearTreeShapPlan),
+// packed by ../wasm-tree-shap.ts so that what one node's step reads is one or two records:
+//   edges, 16 bytes per node: +0 byte address of its five n-point coefficient blocks, +4 parent, +8
+//     prev (the hot sentinel slot when there is none), +12 (input column of the edge << 1) | 1 when
+//     the node is its parent's true child;
+//   tests, 16 bytes per node: +0 threshold (f64), +8 byte offset of its input column in a row (f32),
+//     +12 node mode (u8), +13 1 when NaN takes the true child (u8);
+//   children, 8 bytes per node: +0 true child, +4 false child.
 let treeStartP: usize = 0; // i32 per tree + 1
 let treeBranchesP: usize = 0; // i32 per tree
 let treePointsP: usize = 0; // i32 per tree
-let splitP: usize = 0; // i32 per node
-let modeP: usize = 0; // u8 per node
-let thresholdP: usize = 0; // f64 per node
-let nanTrueP: usize = 0; // u8 per node
-let trueChildP: usize = 0; // i32 per node
-let falseChildP: usize = 0; // i32 per node
-let parentP: usize = 0; // i32 per node
-let isTrueEdgeP: usize = 0; // u8 per node
-let edgeFeatureP: usize = 0; // i32 per node
-let prevP: usize = 0; // i32 per node (the hot sentinel slot when there is none)
-let coefAtP: usize = 0; // i32 per node: the byte address of its five n-point blocks
+let edgesP: usize = 0;
+let testsP: usize = 0;
+let childrenP: usize = 0;
 let zeroP: usize = 0; // maxPoints zero f64: the φ weights of an edge cold under a cold prev
 // Scratch, per tree-local node: P and G at the points, hot edge (u8, plus a sentinel slot that stays 1),
 // byte address of the edge's φ weights, the row takes the true child (u8).
@@ -35,25 +34,16 @@ let takesTrueP: usize = 0;
 let nTrees: i32 = 0;
 
 export function layout(
-  trees: i32, treeStart: usize, treeBranches: usize, treePoints: usize, split: usize, mode: usize, threshold: usize, nanTrue: usize,
-  trueChild: usize, falseChild: usize, parent: usize, isTrueEdge: usize, edgeFeature: usize, prev: usize, coefAt: usize, zero: usize,
+  trees: i32, treeStart: usize, treeBranches: usize, treePoints: usize, edges: usize, tests: usize, children: usize, zero: usize,
   poly: usize, sums: usize, hot: usize, weights: usize, takesTrue: usize,
 ): void {
   nTrees = trees;
   treeStartP = treeStart;
   treeBranchesP = treeBranches;
   treePointsP = treePoints;
-  splitP = split;
-  modeP = mode;
-  thresholdP = threshold;
-  nanTrueP = nanTrue;
-  trueChildP = trueChild;
-  falseChildP = falseChild;
-  parentP = parent;
-  isTrueEdgeP = isTrueEdge;
-  edgeFeatureP = edgeFeature;
-  prevP = prev;
-  coefAtP = coefAt;
+  edgesP = edges;
+  testsP = tests;
+  childrenP = children;
   zeroP = zero;
   polyP = poly;
   sumsP = sums;
@@ -177,11 +167,8 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
 /** The pass over tree t with nB bytes (n points, n even) per node. */
 @inline function explainTreeWith(t: i32, row: usize, out: usize, nB: usize): void {
   // The array addresses in locals: a mutable global is a memory load per use in the compiled code.
-  const coefAt = coefAtP;
-  const prev = prevP;
-  const parent = parentP;
-  const isTrueEdge = isTrueEdgeP;
-  const edgeFeature = edgeFeatureP;
+  const edges = edgesP;
+  const tests = testsP;
   const hot = hotP;
   const takesTrue = takesTrueP;
   const weights = weightsP;
@@ -194,52 +181,54 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
   // Down over the branches: P of each from its parent's, and the row's direction at each.
   const ones = f64x2.splat(1.0);
   for (let k: usize = 0; k < nB; k += 16) v128.store(poly + k, ones);
-  store<u8>(takesTrue, takesTrueAt(s, row));
+  store<u8>(takesTrue, takesTrueAt(tests + (<usize>s << 4), row));
   for (let j = 1; j < nb; j++) {
     const g = s + j;
+    const e = edges + (<usize>g << 4);
     // The edge into j: hot when its prev on the column is hot (prev links to a slot that stays 1 when
     // there is none) and the row takes it. Block order at c: hot factors, cold factors, hot weights,
     // cold weights, z / z_prev; the weights of an edge cold under a cold prev are the zero block.
-    const c = <usize>i32At(coefAt, g);
-    const q = i32At(parent, g);
-    const prevHot = <i32>load<u8>(hot + <usize>i32At(prev, g));
-    const h = prevHot & (<i32>load<u8>(isTrueEdge + <usize>g) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
+    const c = <usize>load<i32>(e);
+    const q = load<i32>(e, 4);
+    const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
+    const h = prevHot & ((load<i32>(e, 12) & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     store<u8>(hot + <usize>j, <u8>h);
     store<i32>(weights + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - h) * nB : zero));
     mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, nB);
-    store<u8>(takesTrue + <usize>j, takesTrueAt(g, row));
+    store<u8>(takesTrue + <usize>j, takesTrueAt(tests + (<usize>g << 4), row));
   }
   // The leaves: G = (v · factor) · P(parent), and their edge's share at once (no node's prev is a leaf:
   // nothing to record).
   for (let j = nb; j < m; j++) {
-    const g = s + j;
-    const c = <usize>i32At(coefAt, g);
-    const q = i32At(parent, g);
-    const prevHot = <i32>load<u8>(hot + <usize>i32At(prev, g));
-    const h = prevHot & (<i32>load<u8>(isTrueEdge + <usize>g) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
+    const e = edges + (<usize>(s + j) << 4);
+    const c = <usize>load<i32>(e);
+    const q = load<i32>(e, 4);
+    const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
+    const column = load<i32>(e, 12);
+    const h = prevHot & ((column & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     const w = prevHot ? c + <usize>(3 - h) * nB : zero;
     const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, w, nB);
-    const o = out + (<usize>i32At(edgeFeature, g) << 3);
+    const o = out + (<usize>(column >>> 1) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
   // Up over the branches (children first): G from the children's, and the share of the edge into it.
-  const trueChild = trueChildP;
-  const falseChild = falseChildP;
+  const children = childrenP;
   for (let j = nb - 1; j > 0; j--) {
     const g = s + j;
     const w = <usize>load<i32>(weights + (<usize>j << 2));
-    const share = branchInto(sums + <usize>j * nB, sums + <usize>i32At(trueChild, g) * nB, sums + <usize>i32At(falseChild, g) * nB, w, nB);
-    const o = out + (<usize>i32At(edgeFeature, g) << 3);
+    const kids = children + (<usize>g << 3);
+    const share = branchInto(sums + <usize>j * nB, sums + <usize>load<i32>(kids) * nB, sums + <usize>load<i32>(kids, 4) * nB, w, nB);
+    const o = out + (<usize>(load<i32>(edges + (<usize>g << 4), 12) >>> 1) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
 }
 
-/** 1 when the row takes branch g's true child (NaN by the node's missing rule; ONNX node modes). */
-@inline function takesTrueAt(g: i32, row: usize): i32 {
-  const x = <f64>load<f32>(row + (<usize>i32At(splitP, g) << 2));
-  if (x != x) return <i32>load<u8>(nanTrueP + <usize>g);
-  const th = load<f64>(thresholdP + (<usize>g << 3));
-  switch (<i32>load<u8>(modeP + <usize>g)) {
+/** 1 when the row takes the true child of the branch whose test record is at `test` (NaN by the node's missing rule; ONNX node modes). */
+@inline function takesTrueAt(test: usize, row: usize): i32 {
+  const x = <f64>load<f32>(row + <usize>load<i32>(test, 8));
+  if (x != x) return <i32>load<u8>(test, 13);
+  const th = load<f64>(test);
+  switch (<i32>load<u8>(test, 12)) {
     case 1: return <i32>(x <= th); // BRANCH_LEQ (all LightGBM writes)
     case 2: return <i32>(x < th);
     case 3: return <i32>(x >= th);
