@@ -57,8 +57,8 @@ export interface LinearTreeShapPlan {
   /**
    * Offset into coef of the node's five n-point arrays: P multiplier when hot, when cold (prev hot or
    * absent), φ weights when hot, when cold (prev hot or absent), and z_e / z_prev repeated n times
-   * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array).
-   * For a leaf the multipliers are times its value, and the weights times the multiplier and the
+   * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array;
+   * only nodes with a prev have it, the others' prev reads as hot). For a leaf the multipliers are times its value, and the weights times the multiplier and the
    * value (foldLeafValue).
    */
   readonly coefAt: Int32Array;
@@ -104,7 +104,8 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     nNodes += t.nodes.length;
     rulePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
     treePoints[i] = evenPoints(rulePoints[i]!);
-    nCoef += 5 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
+    // Four arrays per edge, a fifth (z / z_prev) only where there is a prev; the root has no edge.
+    for (const p of t.nodes) if (p.parent >= 0) nCoef += (p.prev >= 0 ? 5 : 4) * treePoints[i]!;
     maxTreeNodes = Math.max(maxTreeNodes, t.nodes.length);
     maxPoints = Math.max(maxPoints, treePoints[i]!);
     maxPathFeatures = Math.max(maxPathFeatures, t.depthFeatures);
@@ -147,8 +148,8 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       isTrueEdge[g] = e.trueChild[t.nodes[p.parent]!.ensembleNode] === k ? 1 : 0;
       edgeFeature[g] = e.feature[t.nodes[p.parent]!.ensembleNode]!;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
-      if (leaf) foldLeafValue(coef, at, n, e.value[k]!);
-      at += 5 * n;
+      if (leaf) foldLeafValue(coef, at, n, e.value[k]!, p.prev >= 0);
+      at += (p.prev >= 0 ? 5 : 4) * n;
     });
   });
 
@@ -194,7 +195,7 @@ function paddedRule(n: number): Quadrature {
 }
 
 /**
- * The node's five n-point arrays at coef[at ..]: with hot factor h(t) = z + (1 − z)t and cold factor
+ * The node's five n-point arrays at coef[at ..] (four when it has no prev: zp < 0): with hot factor h(t) = z + (1 − z)t and cold factor
  * c(t) = z(1 − t) (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
  * P multipliers h / hp and c / hp; φ weights (1 − z)w / h − own(prev) and −w / (1 − t) − own(prev),
  * own(prev) = (1 − zp)w / hp (a cold prev leaves the node no weights: its two terms are equal).
@@ -211,7 +212,7 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
     coef[at + n + k] = cold / hp;
     coef[at + 2 * n + k] = ((1 - z) * wk) / hot - ownPrev;
     coef[at + 3 * n + k] = -wk / (1 - tk) - ownPrev;
-    coef[at + 4 * n + k] = zp < 0 ? 0 : z / zp;
+    if (zp >= 0) coef[at + 4 * n + k] = z / zp;
   }
 }
 
@@ -220,13 +221,13 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
  * that with the weights, so both are folded into one array each (v · multiplier, v · multiplier ·
  * weights) and a row's pass reads the parent's P once.
  */
-function foldLeafValue(coef: Float64Array, at: number, n: number, v: number): void {
+function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, withPrev: boolean): void {
   for (let k = 0; k < n; k++) {
     coef[at + 2 * n + k] = v * coef[at + k]! * coef[at + 2 * n + k]!;
     coef[at + 3 * n + k] = v * coef[at + n + k]! * coef[at + 3 * n + k]!;
     coef[at + k] = v * coef[at + k]!;
     coef[at + n + k] = v * coef[at + n + k]!;
-    coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
+    if (withPrev) coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
   }
 }
 
