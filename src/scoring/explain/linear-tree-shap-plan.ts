@@ -55,8 +55,9 @@ export interface LinearTreeShapPlan {
   /** Local node entered by the previous edge on the same column on this path, -1 if none. */
   readonly prev: Int32Array;
   /**
-   * Offset into coef of the node's five n-point arrays: P multiplier when hot, when cold (prev hot or
-   * absent), φ weights when hot, when cold (prev hot or absent), and z_e / z_prev repeated n times
+   * Offset into coef of the node's five n-point arrays: P multiplier and φ weights when hot, P
+   * multiplier and φ weights when cold (prev hot or absent: each pair is what one row reads, side by
+   * side), and z_e / z_prev repeated n times
    * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array;
    * only nodes with a prev have it, the others' prev reads as hot). For a leaf the multipliers are times its value, and the weights times the multiplier and the
    * value (foldLeafValue).
@@ -197,7 +198,7 @@ function paddedRule(n: number): Quadrature {
 /**
  * The node's five n-point arrays at coef[at ..] (four when it has no prev: zp < 0): with hot factor h(t) = z + (1 − z)t and cold factor
  * c(t) = z(1 − t) (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
- * P multipliers h / hp and c / hp; φ weights (1 − z)w / h − own(prev) and −w / (1 − t) − own(prev),
+ * hot: P multiplier h / hp, φ weights (1 − z)w / h − own(prev); cold: c / hp, −w / (1 − t) − own(prev);
  * own(prev) = (1 − zp)w / hp (a cold prev leaves the node no weights: its two terms are equal).
  */
 function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array, w: Float64Array, z: number, zp: number): void {
@@ -209,8 +210,8 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
     const hp = zp < 0 ? 1 : zp + (1 - zp) * tk;
     const ownPrev = zp < 0 ? 0 : ((1 - zp) * wk) / hp;
     coef[at + k] = hot / hp;
-    coef[at + n + k] = cold / hp;
-    coef[at + 2 * n + k] = ((1 - z) * wk) / hot - ownPrev;
+    coef[at + n + k] = ((1 - z) * wk) / hot - ownPrev;
+    coef[at + 2 * n + k] = cold / hp;
     coef[at + 3 * n + k] = -wk / (1 - tk) - ownPrev;
     if (zp >= 0) coef[at + 4 * n + k] = z / zp;
   }
@@ -223,10 +224,10 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
  */
 function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, withPrev: boolean): void {
   for (let k = 0; k < n; k++) {
-    coef[at + 2 * n + k] = v * coef[at + k]! * coef[at + 2 * n + k]!;
-    coef[at + 3 * n + k] = v * coef[at + n + k]! * coef[at + 3 * n + k]!;
+    coef[at + n + k] = v * coef[at + k]! * coef[at + n + k]!;
+    coef[at + 3 * n + k] = v * coef[at + 2 * n + k]! * coef[at + 3 * n + k]!;
     coef[at + k] = v * coef[at + k]!;
-    coef[at + n + k] = v * coef[at + n + k]!;
+    coef[at + 2 * n + k] = v * coef[at + 2 * n + k]!;
     if (withPrev) coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
   }
 }

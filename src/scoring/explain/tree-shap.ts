@@ -171,9 +171,9 @@ function compileJsTreeShap(plan: LinearTreeShapPlan, width: number, expectedValu
     const q = parent[g]!;
     const h = prevHot & (isTrueEdge[g]! ^ takesTrue[q]! ^ 1);
     hot[j] = h;
-    // hot: factors at c, weights c + 2n; cold: c + n, c + 3n; cold under a cold prev: c + 4n, the zero block.
-    weights[j] = prevHot * (c + (3 - h) * n);
-    return c + (prevHot === 1 ? 1 - h : 4) * n;
+    // hot: factors at c, weights c + n; cold: c + 2n, c + 3n; cold under a cold prev: c + 4n, the zero block.
+    weights[j] = prevHot * (c + (3 - 2 * h) * n);
+    return c + (prevHot === 1 ? 2 - 2 * h : 4) * n;
   }
 
   /** 1 when the row's value x takes branch g's true child (NaN by the node's missing rule). */

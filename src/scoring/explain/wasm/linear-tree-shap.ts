@@ -186,15 +186,15 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const g = s + j;
     const e = edges + (<usize>g << 4);
     // The edge into j: hot when its prev on the column is hot (prev links to a slot that stays 1 when
-    // there is none) and the row takes it. Block order at c: hot factors, cold factors, hot weights,
+    // there is none) and the row takes it. Block order at c: hot factors, hot weights, cold factors,
     // cold weights, z / z_prev; the weights of an edge cold under a cold prev are the zero block.
     const c = <usize>load<i32>(e);
     const q = load<i32>(e, 4);
     const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
     const h = prevHot & ((load<i32>(e, 12) & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     store<u8>(hot + <usize>j, <u8>h);
-    store<i32>(weights + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - h) * nB : zero));
-    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, nB);
+    store<i32>(weights + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - 2 * h) * nB : zero));
+    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 2 - 2 * h : 4) * nB, nB);
     store<u8>(takesTrue + <usize>j, takesTrueAt(tests + (<usize>g << 4), row));
   }
   // The leaves: G = (v · factor) · P(parent), and their edge's share at once (no node's prev is a leaf:
@@ -206,8 +206,8 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
     const column = load<i32>(e, 12);
     const h = prevHot & ((column & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
-    const w = prevHot ? c + <usize>(3 - h) * nB : zero;
-    const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 1 - h : 4) * nB, w, nB);
+    const w = prevHot ? c + <usize>(3 - 2 * h) * nB : zero;
+    const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 2 - 2 * h : 4) * nB, w, nB);
     const o = out + (<usize>(column >>> 1) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
