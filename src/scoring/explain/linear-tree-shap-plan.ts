@@ -15,7 +15,8 @@
 // per node for both: the multiplier from the parent's P to this node's P (f_e / f_prev, prev = the
 // previous edge on the same feature, hot here or absent: a cold prev makes the edge cold and the ratio
 // the scalar z_e / z_prev), and the weights V(t_k) whose dot product with G_n is the node's share of
-// φ (its own term minus what its leaves would have added at prev).
+// φ (its own term minus what its leaves would have added at prev). The two leaves of a twig fold into
+// one step (summed arrays: the row takes one of them, and both credit the same column).
 import { ChurnflowError } from '../../errors.js';
 import { gaussLegendre01, type Quadrature } from './gauss-legendre.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
@@ -43,7 +44,10 @@ export interface LinearTreeShapPlan {
   readonly mode: Uint8Array;
   readonly threshold: Float64Array;
   readonly nanTrue: Uint8Array;
-  /** Local children (-1 for leaves). */
+  /**
+   * Local children (-1 for leaves). A twig's folded false leaf is ceil(maxTreeNodes · maxPoints / n):
+   * a slot past every value a pass writes, whose G stays 0 (scratch G has maxTreeNodes + 2 slots).
+   */
   readonly trueChild: Int32Array;
   readonly falseChild: Int32Array;
   /** Local parent (-1 for the root). */
@@ -81,6 +85,8 @@ interface PlannedNode {
   /** Combined zero fraction of the edge's column on the path down to and including this edge. */
   zero: number;
   prevZero: number;
+  /** On the true leaf of a twig (a branch whose children are both leaves): the false leaf, folded into it. */
+  pair?: PlannedNode;
 }
 
 /** Builds the plan; `cover` is the ensemble's node covers (checked non-null by the caller). */
@@ -129,6 +135,9 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   let at = maxPoints;
   trees.forEach((t, ti) => {
     const n = treePoints[ti]!;
+    // A node slot whose G stays 0: past maxTreeNodes · maxPoints values, which no tree's pass writes
+    // (node j's values are at j · n); the scratch holds two slots of maxPoints more.
+    const zeroSlot = Math.ceil((maxTreeNodes * maxPoints) / n);
     let rule = rules.get(rulePoints[ti]!);
     if (rule === undefined) rules.set(rulePoints[ti]!, (rule = paddedRule(rulePoints[ti]!)));
     const local = new Map(t.nodes.map((p, j) => [p.ensembleNode, j]));
@@ -141,7 +150,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       threshold[g] = e.threshold[k]!;
       nanTrue[g] = e.missingTracksTrue[k] === 1 || e.mode[k] === NodeMode.BRANCH_NEQ ? 1 : 0;
       trueChild[g] = leaf ? -1 : local.get(e.trueChild[k]!)!;
-      falseChild[g] = leaf ? -1 : local.get(e.falseChild[k]!)!;
+      falseChild[g] = leaf ? -1 : (local.get(e.falseChild[k]!) ?? zeroSlot); // a twig's folded leaf: the zero slot
       parent[g] = p.parent;
       prev[g] = p.prev;
       coefAt[g] = at;
@@ -150,6 +159,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       edgeFeature[g] = e.feature[t.nodes[p.parent]!.ensembleNode]!;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
       if (leaf) foldLeafValue(coef, at, n, e.value[k]!, p.prev >= 0);
+      if (p.pair !== undefined) addFoldedPair(coef, at, n, rule, p.pair, e.value[p.pair.ensembleNode]!);
       at += (p.prev >= 0 ? 5 : 4) * n;
     });
   });
@@ -218,6 +228,25 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
 }
 
 /**
+ * Adds the false leaf b of a twig into its true sibling's arrays at coef[at ..]: the row taking the
+ * true side makes the true leaf hot and b cold, the false side the reverse, and under a cold prev both
+ * are z / z_prev (b has the same prev, so the same number of arrays).
+ */
+function addFoldedPair(coef: Float64Array, at: number, n: number, rule: Quadrature, b: PlannedNode, v: number): void {
+  const withPrev = b.prev >= 0;
+  const own = new Float64Array(5 * n);
+  fillNodeCoef(own, 0, n, rule.t, rule.w, b.zero, withPrev ? b.prevZero : -1);
+  foldLeafValue(own, 0, n, v, withPrev);
+  for (let k = 0; k < n; k++) {
+    coef[at + k] = coef[at + k]! + own[2 * n + k]!; // true side: b's cold multiplier and weights
+    coef[at + n + k] = coef[at + n + k]! + own[3 * n + k]!;
+    coef[at + 2 * n + k] = coef[at + 2 * n + k]! + own[k]!; // false side: b's hot ones
+    coef[at + 3 * n + k] = coef[at + 3 * n + k]! + own[n + k]!;
+    if (withPrev) coef[at + 4 * n + k] = coef[at + 4 * n + k]! + own[4 * n + k]!;
+  }
+}
+
+/**
  * A leaf needs no P of its own: its G is v · P(parent) · multiplier and its φ share the dot product of
  * that with the weights, so both are folded into one array each (v · multiplier, v · multiplier ·
  * weights) and a row's pass reads the parent's P once.
@@ -269,9 +298,24 @@ function planTree(e: TreeEnsemble, cover: Float64Array, root: number, source: st
     visit(e.falseChild[k]!, j, here);
   };
   visit(root, -1, []);
+  // Twigs: the two leaves under one branch are one step. Both edges test the branch's column and share
+  // its prev, and the row takes exactly one of them (or, under a cold prev, neither), so the pair's
+  // G (v_a·P·f_a + v_b·P·f_b) and φ (both on that column) come from summed coefficients: the true leaf
+  // carries them, the false one is dropped and its parent's false child becomes the zero slot.
+  const at = new Map(nodes.map((p, j) => [p.ensembleNode, j]));
+  const dropped = new Set<number>();
+  for (const p of nodes) {
+    const k = p.ensembleNode;
+    if (e.mode[k] === NodeMode.LEAF) continue;
+    const a = e.trueChild[k]!;
+    const b = e.falseChild[k]!;
+    if (e.mode[a] !== NodeMode.LEAF || e.mode[b] !== NodeMode.LEAF) continue;
+    nodes[at.get(a)!]!.pair = nodes[at.get(b)!]!;
+    dropped.add(at.get(b)!);
+  }
   // Branches first (still in preorder), then the leaves: a row's pass runs over each kind without
   // testing which kind a node is. Parents and prevs are branches, so they still come first.
-  const order = [...nodes.keys()].sort((a, b) => leafRank(a) - leafRank(b) || a - b);
+  const order = [...nodes.keys()].filter((j) => !dropped.has(j)).sort((a, b) => leafRank(a) - leafRank(b) || a - b);
   function leafRank(j: number): number {
     return e.mode[nodes[j]!.ensembleNode] === NodeMode.LEAF ? 1 : 0;
   }

@@ -92,7 +92,7 @@ function compileJsTreeShap(plan: LinearTreeShapPlan, width: number, expectedValu
   // past the nodes stays 1: "no prev" reads as a hot prev), where its edge's φ weights are in coef, 1
   // when the row takes its true child.
   const poly = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
-  const sums = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
+  const sums = new Float64Array((plan.maxTreeNodes + 2) * plan.maxPoints); // and the zero slot (a twig's folded leaf)
   const hotSentinel = plan.maxTreeNodes;
   const hot = new Uint8Array(plan.maxTreeNodes + 1).fill(1);
   const weights = new Int32Array(plan.maxTreeNodes);

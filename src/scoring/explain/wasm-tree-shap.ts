@@ -68,7 +68,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   const children = place(nNodes * 8);
   const coef = place(plan.coef.byteLength);
   const poly = place(maxTreeNodes * maxPoints * 8);
-  const sums = place(maxTreeNodes * maxPoints * 8);
+  const sums = place((maxTreeNodes + 2) * maxPoints * 8); // and the zero slot (a twig's folded leaf), never written
   const hot = place(maxTreeNodes + 1);
   const weights = place(maxTreeNodes * 4);
   const takesTrue = place(maxTreeNodes);
