@@ -3,30 +3,43 @@
 // number is stored in the shortest form that gives back the very same double (an integer as a zigzag
 // varint, a value with at most two decimals — money — as fixed-point hundredths, a float32-exact value
 // in 4 bytes, anything else as its 8 IEEE bytes), so features computed from a decoded state are the
-// features of the state that was encoded. Layout of format version 1 (docs/architecture.md, "Redis
+// features of the state that was encoded. Layout of format version 2 (docs/architecture.md, "Redis
 // state store"):
 //
-//   u8 version · varint flags · num maxEventTime · positions · slot dictionary · archive · buckets
-//   · recent event ids · [lastScore] · [shadowScore] · [outbox]
+//   u8 version · varint flags · num maxEventTime · positions · layout fingerprint (or a slot
+//   dictionary) · archive · buckets · recent event ids · [lastScore] · [shadowScore] · [outbox]
 //
-// Day buckets are sparse: their day indices ascending, delta-coded. Slots are named once, in a
-// per-customer dictionary; values refer to a slot by its index. A 'last' time inside a bucket is
-// stored relative to the bucket's day. Distinct-count bit sets are stored as their set bit indices
-// when that is shorter than the words. Recent event ids keep their full 53-bit hash (7 bytes: 32 bits
-// would make a false duplicate, a dropped event, a billion times likelier) and their time relative to
-// maxEventTime. Outbox entries are opaque strings, kept byte for byte.
+// Slots are not named in the state: its columns follow the slots of the layout (the feature spec) it
+// was written with, named by a 32-bit fingerprint (layout-fingerprint.ts); a state holding a slot the
+// layout lacks, or encoded without a layout, lists its slot ids instead (the only form of version 1).
+// Day buckets are sparse: their day indices ascending, delta-coded, then one column per slot: which
+// buckets hold it (none, all, a bitmap, or the same buckets as an earlier column), its values in day
+// order, or "the same values as an earlier column" (two slots counting the same events). A 'last'
+// time inside a bucket is stored relative to the bucket's day, a 'last' value equal to the column's
+// previous one as one byte (profile fields repeat). Distinct-count bit sets are stored as their set
+// bit indices when that is shorter than the words. Recent event ids keep their full 53-bit hash (7
+// bytes: 32 bits would make a false duplicate, a dropped event, a billion times likelier) and their
+// time relative to maxEventTime. Outbox entries are opaque strings, kept byte for byte. Version 1
+// (a dictionary in every state, no column references, no repeated values) is still read.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
 import { BITSET_WORDS, type SlotValue, type SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
+import { layoutError, layoutInfo, type LayoutSlots } from './layout-fingerprint.js';
 
-/** The format version in the first byte. Readers refuse any other (see decodeCustomer). */
-export const STATE_FORMAT_VERSION = 1;
+/** The format version encodeCustomer writes in the first byte. */
+export const STATE_FORMAT_VERSION = 2;
+/** Versions decodeCustomer reads; any other is refused (see decodeCustomer). */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 
 const FLAG_LAST_SCORE = 1;
 const FLAG_SHADOW_PRESENT = 2;
 const FLAG_SHADOW_NULL = 4;
 const FLAG_OUTBOX = 8;
+/** Version 2: the state lists its slot ids (a slot outside the layout, or no layout given) instead of the layout fingerprint. */
+const FLAG_DICT = 16;
+/** Version 2: the scores' event times are absolute (a time relative to maxEventTime would not come back exactly). */
+const FLAG_SCORE_TIME_ABS = 32;
 
 // Number kinds (low 2 bits of the header varint; an integer's zigzag value rides in the rest).
 const NUM_INT = 0;
@@ -55,11 +68,16 @@ const SLOT_BITS = 6;
 const SLOT_NEAR = 7;
 /** A bucket column whose values do not share a kind: each value has its kind byte. */
 const MIXED = 8;
+/** Version 2: a column of numbers equal, bucket for bucket, to an earlier column's (varint: how many columns back). */
+const COPY = 9;
 
-// Presence of a slot in the buckets (a bucket column's header varint: kind × 3 + presence).
+// Presence of a slot in the buckets (a bucket column's header varint: kind × 3 + presence in version
+// 1, kind × 4 + presence in version 2).
 const IN_NONE = 0;
 const IN_ALL = 1;
 const IN_BITMAP = 2;
+/** Version 2: in the same buckets as an earlier column (varint: how many columns back). */
+const IN_SAME = 3;
 
 // Scalar kinds of a 'last' value.
 const SC_NULL = 0;
@@ -67,6 +85,8 @@ const SC_FALSE = 1;
 const SC_TRUE = 2;
 const SC_NUMBER = 3;
 const SC_STRING = 4;
+/** Version 2, bucket columns only: the same value as the column's previous 'last' value (in day order). */
+const SC_SAME = 5;
 
 const DAY_KEY = /^-?(?:0|[1-9]\d*)$/;
 const MAX_U53 = 2 ** 53;
@@ -74,21 +94,55 @@ const MAX_U53 = 2 ** 53;
 export interface EncodeOptions {
   /** Include the outbox (default true). The Redis store keeps outbox entries in fields of their own. */
   readonly outbox?: boolean;
+  /**
+   * The slots of the layout the state follows (StateLayout.merges): the state then names it by its
+   * fingerprint instead of listing its slot ids. Without it, or when the state holds a slot the layout
+   * lacks, the slot ids are written (readable whatever the reader's layout).
+   */
+  readonly layout?: LayoutSlots;
+  /**
+   * 1: the format of the engines before version 2 (a slot dictionary in every state, no column
+   * references). Kept to measure it beside version 2 (bench/redis-state.bench.ts) and to test the
+   * migration from it; the stores never write it. Default STATE_FORMAT_VERSION.
+   */
+  readonly formatVersion?: 1 | 2;
 }
 
-/** The customer's state in format version 1. Throws CF_STATE_FORMAT for a state it cannot represent exactly. */
+/** The customer's state in format version 2 (or 1, see EncodeOptions). Throws CF_STATE_FORMAT for a state it cannot represent exactly. */
 export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOptions = {}): Buffer {
+  const version = options.formatVersion ?? STATE_FORMAT_VERSION;
+  const v2 = version === 2;
   const w = new ByteWriter(512);
   const what = `customer ${state.customerId}`;
   const withOutbox = (options.outbox ?? true) && Object.keys(state.outbox).length > 0;
-  w.u8(STATE_FORMAT_VERSION);
+
+  const days = Object.keys(state.buckets);
+  for (const d of days) if (!DAY_KEY.test(d)) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
+  const dayNumbers = days.map(Number).sort((a, b) => a - b);
+  const uses = new Map<string, number>();
+  const collect = (values: SlotValues) => {
+    for (const slot in values) uses.set(slot, (uses.get(slot) ?? 0) + 1);
+  };
+  collect(state.archive);
+  for (const d of dayNumbers) collect(state.buckets[String(d)]!);
+  const info = options.layout && v2 ? layoutInfo(options.layout) : undefined;
+  let fits = info !== undefined;
+  if (info) for (const slot of uses.keys()) if (!info.index.has(slot)) fits = false;
+  // Without the layout: every slot the customer holds, written once, the most used first.
+  const slots = fits ? info!.slots : [...uses].sort((a, b) => b[1] - a[1]).map(([slot]) => slot);
+
+  const max = state.maxEventTime;
+  const scoresRelative = v2 && [state.lastScore, state.shadowScore].every((s) => !s || Object.is(max - (max - s.eventTime), s.eventTime));
+  w.u8(version);
   let flags = 0;
   if (state.lastScore) flags |= FLAG_LAST_SCORE;
   if (state.shadowScore) flags |= FLAG_SHADOW_PRESENT;
   else if (state.shadowScore === null) flags |= FLAG_SHADOW_NULL;
   if (withOutbox) flags |= FLAG_OUTBOX;
+  if (v2 && !fits) flags |= FLAG_DICT;
+  if (v2 && !scoresRelative) flags |= FLAG_SCORE_TIME_ABS;
   w.uvarint(flags);
-  writeNum(w, state.maxEventTime);
+  writeNum(w, max);
 
   const streams = Object.keys(state.positions);
   w.uvarint(streams.length);
@@ -97,31 +151,22 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
     writeNum(w, state.positions[s]!);
   }
 
-  const days = Object.keys(state.buckets);
-  for (const d of days) if (!DAY_KEY.test(d)) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
-  const dayNumbers = days.map(Number).sort((a, b) => a - b);
-  // The dictionary: every slot the customer holds, written once, the most used first (an index below
-  // 16 keeps a value's header to one byte).
-  const uses = new Map<string, number>();
-  const collect = (values: SlotValues) => {
-    for (const slot in values) uses.set(slot, (uses.get(slot) ?? 0) + 1);
-  };
-  collect(state.archive);
-  for (const d of dayNumbers) collect(state.buckets[String(d)]!);
-  const dict = new Map([...uses].sort((a, b) => b[1] - a[1]).map(([slot], i) => [slot, i]));
-  w.uvarint(dict.size);
-  for (const slot of dict.keys()) w.str(slot);
+  if (fits) w.u32(info!.fingerprint);
+  else {
+    w.uvarint(slots.length);
+    for (const slot of slots) w.str(slot);
+  }
+  const index = fits ? info!.index : new Map(slots.map((slot, i) => [slot, i]));
 
-  writeArchive(w, state.archive, dict, state.maxEventTime, what);
+  writeArchive(w, state.archive, index, max, what, v2);
   w.uvarint(dayNumbers.length);
   dayNumbers.forEach((d, i) => {
     if (i === 0) w.svarint(d);
     else w.uvarint(d - dayNumbers[i - 1]!);
   });
-  writeColumns(w, dayNumbers.map((d) => state.buckets[String(d)]!), dayNumbers, [...dict.keys()], what);
+  writeColumns(w, dayNumbers.map((d) => state.buckets[String(d)]!), dayNumbers, slots, what, v2);
 
   // Times relative to maxEventTime (a few bytes), unless one of them would not come back exactly.
-  const max = state.maxEventTime;
   const relative = state.recentEvents.every(([, t]) => Object.is(max - (max - t), t));
   w.uvarint(state.recentEvents.length * 2 + (relative ? 0 : 1));
   for (const [hash, time] of state.recentEvents) {
@@ -130,8 +175,9 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
     writeNum(w, relative ? max - time : time);
   }
 
-  if (state.lastScore) writeScore(w, state.lastScore);
-  if (state.shadowScore) writeScore(w, state.shadowScore);
+  const scoreBase = scoresRelative ? max : undefined;
+  if (state.lastScore) writeScore(w, state.lastScore, scoreBase);
+  if (state.shadowScore) writeScore(w, state.shadowScore, scoreBase);
   if (withOutbox) {
     const keys = Object.keys(state.outbox);
     w.uvarint(keys.length);
@@ -144,15 +190,18 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
 }
 
 /**
- * Decodes what encodeCustomer wrote. A first byte other than STATE_FORMAT_VERSION (a newer engine's
- * format, or not a state at all) and a truncated or malformed body fail with CF_STATE_FORMAT, which
- * names the rebuild procedure: replaying the activity topic from Kafka.
+ * Decodes what encodeCustomer wrote (format version 2, or version 1 of the engines before it). A first
+ * byte of another version (a newer engine's format, or not a state at all) and a truncated or malformed
+ * body fail with CF_STATE_FORMAT; a state that names another layout than `layout` (written with
+ * another feature spec) fails with CF_STATE_LAYOUT. Both name the rebuild: replaying the activity
+ * topic from Kafka.
  */
-export function decodeCustomer(customerId: string, bytes: Buffer): CustomerState {
+export function decodeCustomer(customerId: string, bytes: Buffer, layout?: LayoutSlots): CustomerState {
   const what = `customer ${customerId}`;
   const r = new ByteReader(bytes, what);
   const version = r.u8();
-  if (version !== STATE_FORMAT_VERSION) throw formatError(what, `format version ${version}, this engine reads version ${STATE_FORMAT_VERSION}`);
+  if (!READABLE_FORMAT_VERSIONS.includes(version)) throw formatError(what, `format version ${version}, this engine reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')}`);
+  const v2 = version === 2;
   const flags = r.uvarint();
   const maxEventTime = readNum(r);
   const positions: Record<string, number> = {};
@@ -160,12 +209,21 @@ export function decodeCustomer(customerId: string, bytes: Buffer): CustomerState
     const s = r.str();
     positions[s] = readNum(r);
   }
-  const dict: string[] = [];
-  for (let n = r.uvarint(); n > 0; n--) dict.push(r.str());
-  const archive = readArchive(r, dict, maxEventTime, what);
+  let dict: readonly string[];
+  if (!v2 || flags & FLAG_DICT) {
+    const listed: string[] = [];
+    for (let n = r.uvarint(); n > 0; n--) listed.push(r.str());
+    dict = listed;
+  } else {
+    const fingerprint = r.u32();
+    const info = layout ? layoutInfo(layout) : undefined;
+    if (info?.fingerprint !== fingerprint) throw layoutError(customerId, fingerprint, info?.fingerprint);
+    dict = info.slots;
+  }
+  const archive = readArchive(r, dict, maxEventTime, what, v2);
   const days: number[] = [];
   for (let i = 0, n = r.uvarint(); i < n; i++) days.push(i === 0 ? r.svarint() : days[i - 1]! + r.uvarint());
-  const columns = readColumns(r, days, dict, what);
+  const columns = v2 ? readColumns(r, days, dict, what) : readColumnsV1(r, days, dict, what);
   const buckets: Record<string, SlotValues> = {};
   days.forEach((d, i) => {
     buckets[String(d)] = columns[i]!;
@@ -178,8 +236,9 @@ export function decodeCustomer(customerId: string, bytes: Buffer): CustomerState
     const t = readNum(r);
     recentEvents.push([hash, absolute ? t : maxEventTime - t]);
   }
-  const lastScore = flags & FLAG_LAST_SCORE ? readScore(r) : null;
-  const shadowScore = flags & FLAG_SHADOW_PRESENT ? readScore(r) : flags & FLAG_SHADOW_NULL ? null : undefined;
+  const scoreBase = v2 && !(flags & FLAG_SCORE_TIME_ABS) ? maxEventTime : undefined;
+  const lastScore = flags & FLAG_LAST_SCORE ? readScore(r, scoreBase) : null;
+  const shadowScore = flags & FLAG_SHADOW_PRESENT ? readScore(r, scoreBase) : flags & FLAG_SHADOW_NULL ? null : undefined;
   const outbox: Record<string, string> = {};
   if (flags & FLAG_OUTBOX) {
     for (let n = r.uvarint(); n > 0; n--) {
@@ -307,7 +366,13 @@ function bestKind(v: SlotValue, refs: Refs): number {
   return cheapest(scratch);
 }
 
-function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what: string): void {
+/** A bucket column's previous 'last' value (version 2): a value equal to it is written as SC_SAME. */
+interface LastSeen {
+  has: boolean;
+  value: Scalar;
+}
+
+function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what: string, seen?: LastSeen): void {
   switch (kind) {
     case SLOT_UINT:
       w.uvarint(v as number);
@@ -331,7 +396,13 @@ function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what:
     case SLOT_LAST_ABS: {
       const [t, value] = v as readonly [number, Scalar];
       writeNum(w, kind === SLOT_LAST ? t - refs.ref : t);
-      writeScalar(w, value);
+      // Object.is: 0 and -0 are different values, and both must come back as written.
+      if (seen?.has && Object.is(seen.value, value)) w.u8(SC_SAME);
+      else writeScalar(w, value);
+      if (seen) {
+        seen.has = true;
+        seen.value = value;
+      }
       refs.ref = t;
       return;
     }
@@ -340,7 +411,7 @@ function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what:
   }
 }
 
-function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotValue {
+function readValue(r: ByteReader, kind: number, refs: Refs, what: string, seen?: LastSeen): SlotValue {
   switch (kind) {
     case SLOT_UINT:
       return r.uvarint();
@@ -357,7 +428,12 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotV
       const d = readNum(r);
       const t = kind === SLOT_LAST ? d + refs.ref : d;
       refs.ref = t;
-      return [t, readScalar(r, what)];
+      const value = readScalar(r, what, seen);
+      if (seen) {
+        seen.has = true;
+        seen.value = value;
+      }
+      return [t, value];
     }
     case SLOT_BITS:
       return readBits(r, what);
@@ -366,59 +442,106 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string): SlotV
   }
 }
 
-/** The archive, row by row: count, then per slot (index × 8 + kind) and the value; times relative to maxEventTime. */
-function writeArchive(w: ByteWriter, values: SlotValues, dict: ReadonlyMap<string, number>, maxEventTime: number, what: string): void {
-  const slots = Object.keys(values);
+/**
+ * The archive, row by row: count, then per slot (index × 8 + kind) and the value; times relative to
+ * maxEventTime. Version 2 writes the rows in column order and the index as the gap to the previous
+ * row's (one byte however many slots the layout has).
+ */
+function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean): void {
+  const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
+  if (gaps) rows.sort((a, b) => a[0] - b[0]);
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
-  w.uvarint(slots.length);
-  for (const slot of slots) {
+  w.uvarint(rows.length);
+  let previous = -1;
+  for (const [i, slot] of rows) {
     const v = values[slot]!;
     const kind = bestKind(v, refs);
-    w.uvarint(dict.get(slot)! * 8 + kind);
+    w.uvarint((gaps ? i - previous - 1 : i) * 8 + kind);
+    previous = i;
     writeValue(w, kind, v, refs, what);
   }
 }
 
-function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string): SlotValues {
+function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string, gaps: boolean): SlotValues {
   const out: SlotValues = {};
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
+  let previous = -1;
   for (let n = r.uvarint(); n > 0; n--) {
     const h = r.uvarint();
     const kind = h % 8;
-    const slot = dict[(h - kind) / 8];
-    if (slot === undefined) throw formatError(what, `slot index ${(h - kind) / 8} is not in the dictionary of ${dict.length}`);
+    const i = gaps ? previous + 1 + (h - kind) / 8 : (h - kind) / 8;
+    previous = i;
+    const slot = dict[i];
+    if (slot === undefined) throw formatError(what, `slot index ${i} is not among the ${dict.length} slots`);
     out[slot] = readValue(r, kind, refs, what);
   }
   return out;
 }
 
+/** What the column writer remembers of a written column, for later columns to refer to. */
+interface WrittenColumn {
+  /** Which buckets hold the slot: 'all', or the bitmap's bytes (latin1). */
+  readonly presence: string;
+  /** The values in day order when all are numbers (a later column may then be a COPY of it). */
+  readonly numbers: readonly number[] | undefined;
+}
+
 /**
- * The buckets, column by column (slot by slot, in dictionary order): which buckets hold the slot
- * (none, all, or a bitmap over the buckets), then its values in day order, with one kind for the
- * column when they share it. A slot's header is paid once per customer, not once per bucket.
+ * The buckets, column by column (slot by slot, in layout or dictionary order): which buckets hold the
+ * slot (none, all, a bitmap over the buckets, or the buckets of an earlier column), then its values in
+ * day order, with one kind for the column when they share it — or, for a column of numbers equal to an
+ * earlier one, only a reference to it. A slot's header is paid once per customer, not once per bucket.
  */
-function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], dict: readonly string[], what: string): void {
+function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], slots: readonly string[], what: string, v2: boolean): void {
+  /** Version 1: kind × 3 + presence, and none of version 2's references. */
+  const header = (kind: number, presence: number) => w.uvarint(v2 ? kind * 4 + presence : kind * 3 + presence);
   const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
   const n = buckets.length;
   const present = new Int32Array(n);
   const kinds = new Uint8Array(n);
   const totals = new Float64Array(KINDS);
   const bitmap = new Uint8Array(Math.ceil(n / 8));
-  for (const slot of dict) {
+  const written: WrittenColumn[] = [];
+  /** The latest column with a given bitmap. */
+  const byPresence = new Map<string, number>();
+  for (let c = 0; c < slots.length; c++) {
+    const slot = slots[c]!;
     let count = 0;
     // One kind for the whole column if some kind fits every value and costs no more than a kind byte
     // per value would; else each value its cheapest kind, after a kind byte.
     totals.fill(0);
     let mixed = 0;
+    let allNumbers = true;
     for (let i = 0; i < n; i++) {
       const v = buckets[i]![slot];
       if (v === undefined) continue;
+      if (typeof v !== 'number') allNumbers = false;
       fillCosts(v, refs[i]!, scratch);
       const best = cheapest(scratch);
       kinds[count] = best;
       present[count++] = i;
       mixed += 1 + scratch[best]!;
       for (let k = 0; k < KINDS; k++) totals[k]! += scratch[k]!;
+    }
+    const presence = count === 0 ? IN_NONE : count === n ? IN_ALL : IN_BITMAP;
+    let signature = presence === IN_NONE ? 'none' : 'all';
+    if (presence === IN_BITMAP) {
+      bitmap.fill(0);
+      for (let j = 0; j < count; j++) bitmap[present[j]! >>> 3]! |= 1 << (present[j]! & 7);
+      signature = Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.length).toString('latin1');
+    }
+    const numbers = count > 0 && allNumbers ? Array.from(present.subarray(0, count), (i) => buckets[i]![slot] as number) : undefined;
+    written.push({ presence: signature, numbers });
+    if (count === 0) {
+      header(SLOT_UINT, IN_NONE);
+      continue;
+    }
+    const copyOf = numbers === undefined || !v2 ? -1 : written.findIndex((col, j) => j < c && col.presence === signature && sameNumbers(col.numbers, numbers));
+    if (copyOf >= 0) {
+      // Not even the refs move: the reader copies the values without reading any.
+      w.uvarint(COPY * 4);
+      w.uvarint(c - copyOf);
+      continue;
     }
     let kind = MIXED;
     let cost = mixed;
@@ -428,39 +551,98 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
         cost = totals[k]!;
       }
     }
-    const presence = count === 0 ? IN_NONE : count === n ? IN_ALL : IN_BITMAP;
-    w.uvarint(kind * 3 + presence);
-    if (presence === IN_BITMAP) {
-      bitmap.fill(0);
-      for (let j = 0; j < count; j++) bitmap[present[j]! >>> 3]! |= 1 << (present[j]! & 7);
-      for (const byte of bitmap) w.u8(byte);
+    const same = presence === IN_BITMAP && v2 ? byPresence.get(signature) : undefined;
+    if (same !== undefined) {
+      header(kind, IN_SAME);
+      w.uvarint(c - same);
+    } else {
+      header(kind, presence);
+      if (presence === IN_BITMAP) for (const byte of bitmap) w.u8(byte);
     }
+    if (presence === IN_BITMAP) byPresence.set(signature, c);
+    const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
     for (let j = 0; j < count; j++) {
       const i = present[j]!;
       if (kind === MIXED) w.u8(kinds[j]!);
-      writeValue(w, kind === MIXED ? kinds[j]! : kind, buckets[i]![slot]!, refs[i]!, what);
+      writeValue(w, kind === MIXED ? kinds[j]! : kind, buckets[i]![slot]!, refs[i]!, what, seen);
     }
   }
 }
 
+function sameNumbers(a: readonly number[] | undefined, b: readonly number[]): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+/** An earlier column `back` columns before column c, or CF_STATE_FORMAT. */
+function earlier<T>(columns: readonly T[], c: number, back: number, slot: string, what: string): T {
+  const col = back >= 1 ? columns[c - back] : undefined;
+  if (col === undefined) throw formatError(what, `column of slot ${slot} refers to column ${c - back}`);
+  return col;
+}
+
 function readColumns(r: ByteReader, days: readonly number[], dict: readonly string[], what: string): SlotValues[] {
+  const out = days.map((): SlotValues => ({}));
+  const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
+  const presences: (readonly number[])[] = [];
+  const numbers: ((readonly number[]) | undefined)[] = [];
+  const all = days.map((_, i) => i);
+  for (let c = 0; c < dict.length; c++) {
+    const slot = dict[c]!;
+    const h = r.uvarint();
+    const presence = h % 4;
+    const kind = (h - presence) / 4;
+    if (kind === COPY) {
+      const back = r.uvarint();
+      const values = earlier(numbers, c, back, slot, what);
+      if (values === undefined) throw formatError(what, `column of slot ${slot} copies a column that is not all numbers`);
+      const at = presences[c - back]!;
+      at.forEach((i, j) => {
+        out[i]![slot] = values[j]!;
+      });
+      presences.push(at);
+      numbers.push(values);
+      continue;
+    }
+    let present: readonly number[];
+    if (presence === IN_NONE) present = [];
+    else if (presence === IN_ALL) present = all;
+    else if (presence === IN_SAME) present = earlier(presences, c, r.uvarint(), slot, what);
+    else present = readBitmap(r, days.length, slot, what);
+    const seen: LastSeen = { has: false, value: null };
+    let nums: number[] | undefined = [];
+    for (const i of present) {
+      const v = readValue(r, kind === MIXED ? r.u8() : kind, refs[i]!, what, seen);
+      out[i]![slot] = v;
+      if (typeof v === 'number') nums?.push(v);
+      else nums = undefined;
+    }
+    presences.push(present);
+    numbers.push(present.length > 0 ? nums : undefined);
+  }
+  return out;
+}
+
+function readBitmap(r: ByteReader, n: number, slot: string, what: string): number[] {
+  const present: number[] = [];
+  for (let byte = 0; byte < Math.ceil(n / 8); byte++) {
+    const bits = r.u8();
+    for (let b = 0; b < 8; b++) if (bits & (1 << b)) present.push(byte * 8 + b);
+  }
+  if (present.some((i) => i >= n)) throw formatError(what, `slot ${slot} present in a bucket beyond the ${n} stored`);
+  return present;
+}
+
+/** Version 1's columns: header kind × 3 + presence, no column references, no repeated 'last' values. */
+function readColumnsV1(r: ByteReader, days: readonly number[], dict: readonly string[], what: string): SlotValues[] {
   const out = days.map((): SlotValues => ({}));
   const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
   for (const slot of dict) {
     const h = r.uvarint();
     const presence = h % 3;
     const kind = (h - presence) / 3;
-    let present: number[];
-    if (presence === IN_NONE) present = [];
-    else if (presence === IN_ALL) present = days.map((_, i) => i);
-    else {
-      present = [];
-      for (let byte = 0; byte < Math.ceil(days.length / 8); byte++) {
-        const bits = r.u8();
-        for (let b = 0; b < 8; b++) if (bits & (1 << b)) present.push(byte * 8 + b);
-      }
-      if (present.some((i) => i >= days.length)) throw formatError(what, `slot ${slot} present in a bucket beyond the ${days.length} stored`);
-    }
+    const present = presence === IN_NONE ? [] : presence === IN_ALL ? days.map((_, i) => i) : readBitmap(r, days.length, slot, what);
     for (const i of present) out[i]![slot] = readValue(r, kind === MIXED ? r.u8() : kind, refs[i]!, what);
   }
   return out;
@@ -490,9 +672,12 @@ function writeScalar(w: ByteWriter, v: Scalar): void {
   }
 }
 
-function readScalar(r: ByteReader, what: string): Scalar {
+function readScalar(r: ByteReader, what: string, seen?: LastSeen): Scalar {
   const k = r.u8();
   switch (k) {
+    case SC_SAME:
+      if (!seen?.has) throw formatError(what, 'a repeated value with no value before it');
+      return seen.value;
     case SC_NULL:
       return null;
     case SC_FALSE:
@@ -552,21 +737,23 @@ function readBits(r: ByteReader, what: string): number[] {
 
 // ---------------------------------------------------------------- scores
 
-function writeScore(w: ByteWriter, s: LastScore): void {
+/** A score; its event time relative to `base` (maxEventTime: a few bytes instead of 7) when given. */
+function writeScore(w: ByteWriter, s: LastScore, base: number | undefined): void {
   writeNum(w, s.score);
   w.str(s.band);
   w.str(s.modelName);
   w.str(s.modelVersion);
-  writeNum(w, s.eventTime);
+  writeNum(w, base === undefined ? s.eventTime : base - s.eventTime);
   w.str(s.riskEventId);
 }
 
-function readScore(r: ByteReader): LastScore {
+function readScore(r: ByteReader, base: number | undefined): LastScore {
   const score = readNum(r);
   const band = r.str();
   const modelName = r.str();
   const modelVersion = r.str();
-  const eventTime = readNum(r);
+  const t = readNum(r);
+  const eventTime = base === undefined ? t : base - t;
   const riskEventId = r.str();
   return { score, band, modelName, modelVersion, eventTime, riskEventId };
 }
