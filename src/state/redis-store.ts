@@ -1,6 +1,6 @@
 // Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
-// keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts) in field
-// `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
+// keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts, format 2,
+// named by the layout of the store's feature spec) in field `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
 // trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
 // src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
 // still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
@@ -54,6 +54,11 @@ export interface RedisStoreOptions {
   readonly statsSampleSize?: number;
   /** Folder of the *.lua scripts; default src/state/lua of this package (see resolveLuaDir). */
   readonly luaDir?: string;
+  /**
+   * The binary format written: STATE_FORMAT_VERSION (default). 1 writes the format before it, only to
+   * measure the two side by side (bench/redis-state.bench.ts) and to test the migration.
+   */
+  readonly writeFormatVersion?: 1 | 2;
 }
 
 /**
@@ -220,7 +225,7 @@ export class RedisStateStore implements StateStore {
   async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
     this.assertOpen();
     if (writes.length === 0) return [];
-    const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined, this.options.layout.merges));
+    const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined, this.options.layout.merges, this.options.writeFormatVersion));
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
       (p, key, i) => {
@@ -442,10 +447,10 @@ export class RedisStateStore implements StateStore {
  * grow `b` past hash-max-listpack-value. A hash still in the JSON layout (src/state/codec/legacy-hash.ts)
  * loses its old fields here: its first write migrates it.
  */
-export function encodeChanges(state: CustomerState, stored: StoredHash | undefined, layout: LayoutSlots): { set: (string | Buffer)[]; del: string[] } {
+export function encodeChanges(state: CustomerState, stored: StoredHash | undefined, layout: LayoutSlots, formatVersion?: 1 | 2): { set: (string | Buffer)[]; del: string[] } {
   const prev = stored?.fields ?? new Map<string, Buffer>();
   const next = new Map<string, Buffer>();
-  const bytes = encodeCustomer(state, { outbox: false, layout });
+  const bytes = encodeCustomer(state, { outbox: false, layout, ...(formatVersion ? { formatVersion } : {}) });
   // Parts of at most STATE_PART_BYTES: every field stays within hash-max-listpack-value 1024, so the
   // hash stays a listpack (a hashtable costs ~450 B more per customer, measured).
   for (let at = 0, i = 0; at < bytes.length || i === 0; at += STATE_PART_BYTES, i++) next.set(i === 0 ? 'b' : `b${i}`, bytes.subarray(at, at + STATE_PART_BYTES));
