@@ -86,6 +86,32 @@ export class ByteWriter {
     this.at += n;
   }
 
+  /**
+   * `count` unsigned integers below 2^width (width ≤ 49) packed LSB-first in ceil(count × width / 8)
+   * bytes: a column of small numbers (counts of 1 or 2: 2 bits each) costs a fraction of a varint each.
+   */
+  packed(values: ArrayLike<number>, count: number, width: number): void {
+    this.room(Math.ceil((count * width) / 8));
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      // Chunks of at most 24 bits: acc stays below 2^31 and exact (JS bit operators stop at 32 bits).
+      let v = values[i]!;
+      for (let left = width; left > 0; left -= 24) {
+        const n = Math.min(24, left);
+        acc += (v % 2 ** n) * 2 ** bits;
+        v = Math.floor(v / 2 ** n);
+        bits += n;
+        while (bits >= 8) {
+          this.buf[this.at++] = acc % 256;
+          acc = Math.floor(acc / 256);
+          bits -= 8;
+        }
+      }
+    }
+    if (bits > 0) this.buf[this.at++] = acc;
+  }
+
   /** A copy of what was written. */
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.at));
@@ -112,6 +138,11 @@ export class ByteReader {
   u8(): number {
     this.need(1);
     return this.buf[this.at++]!;
+  }
+
+  /** The next byte, not consumed (undefined at the end). */
+  peek(): number | undefined {
+    return this.buf[this.at];
   }
 
   uvarint(): number {
@@ -157,6 +188,29 @@ export class ByteReader {
     const v = this.buf.readUInt32LE(this.at) + this.buf.readUIntLE(this.at + 4, 3) * TWO_32;
     this.at += 7;
     return v;
+  }
+
+  /** What ByteWriter.packed wrote: `count` integers of `width` bits. */
+  packed(count: number, width: number): number[] {
+    this.need(Math.ceil((count * width) / 8));
+    const out = new Array<number>(count);
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      let v = 0;
+      for (let done = 0; done < width; done += 24) {
+        const n = Math.min(24, width - done);
+        while (bits < n) {
+          acc += this.buf[this.at++]! * 2 ** bits;
+          bits += 8;
+        }
+        v += (acc % 2 ** n) * 2 ** done;
+        acc = Math.floor(acc / 2 ** n);
+        bits -= n;
+      }
+      out[i] = v;
+    }
+    return out;
   }
 
   str(): string {

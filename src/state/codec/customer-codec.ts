@@ -7,7 +7,7 @@
 // state store"):
 //
 //   u8 version · varint flags · num maxEventTime · positions · layout fingerprint (or a slot
-//   dictionary) · archive · buckets · recent event ids · [lastScore] · [shadowScore] · [outbox]
+//   dictionary) · buckets · archive · recent event ids · [lastScore] · [shadowScore] · [outbox]
 //
 // Slots are not named in the state: its columns follow the slots of the layout (the feature spec) it
 // was written with, named by a 32-bit fingerprint (layout-fingerprint.ts); a state holding a slot the
@@ -16,11 +16,13 @@
 // buckets hold it (none, all, a bitmap, or the same buckets as an earlier column), its values in day
 // order, or "the same values as an earlier column" (two slots counting the same events). A 'last'
 // time inside a bucket is stored relative to the bucket's day, a 'last' value equal to the column's
-// previous one as one byte (profile fields repeat). Distinct-count bit sets are stored as their set
+// previous one as one byte (profile fields repeat; an archive row's against its column's first
+// value). Distinct-count bit sets are stored as their set
 // bit indices when that is shorter than the words. Recent event ids keep their full 53-bit hash (7
 // bytes: 32 bits would make a false duplicate, a dropped event, a billion times likelier) and their
 // time relative to maxEventTime. Outbox entries are opaque strings, kept byte for byte. Version 1
-// (a dictionary in every state, no column references, no repeated values) is still read.
+// (a dictionary in every state, the archive before the buckets, no column references, no repeated
+// values) is still read.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
 import { BITSET_WORDS, type SlotValue, type SlotValues } from '../slots.js';
@@ -70,6 +72,15 @@ const SLOT_NEAR = 7;
 const MIXED = 8;
 /** Version 2: a column of numbers equal, bucket for bucket, to an earlier column's (varint: how many columns back). */
 const COPY = 9;
+/**
+ * Version 2: PACKED + kind (UINT, AFTER, BEFORE or NEAR) is that kind's integers bit-packed at the
+ * column's width (a byte) instead of one varint each: a count of 1 or 2 takes 2 bits, a time of the
+ * day 27 bits instead of 32.
+ */
+const PACKED = 16;
+const PACKABLE = [SLOT_UINT, SLOT_AFTER, SLOT_BEFORE, SLOT_NEAR] as const;
+/** Widest packed integer: the kinds' values stay below SMALL. */
+const MAX_WIDTH = 49;
 
 // Presence of a slot in the buckets (a bucket column's header varint: kind × 3 + presence in version
 // 1, kind × 4 + presence in version 2).
@@ -85,8 +96,10 @@ const SC_FALSE = 1;
 const SC_TRUE = 2;
 const SC_NUMBER = 3;
 const SC_STRING = 4;
-/** Version 2, bucket columns only: the same value as the column's previous 'last' value (in day order). */
+/** Version 2: the same value as the column's previous 'last' value (in day order; an archive row: its column's first). */
 const SC_SAME = 5;
+/** Version 2: an integer near the 'last' value's own time (a renewal or signup time), as the zigzag varint of the distance. */
+const SC_NEAR_TIME = 6;
 
 const DAY_KEY = /^-?(?:0|[1-9]\d*)$/;
 const MAX_U53 = 2 ** 53;
@@ -158,13 +171,17 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
   }
   const index = fits ? info!.index : new Map(slots.map((slot, i) => [slot, i]));
 
-  writeArchive(w, state.archive, index, max, what, v2);
+  // Version 2 writes the archive after the buckets: a 'last' value there equal to its column's first
+  // one (a profile field that did not change) takes one byte.
+  if (!v2) writeArchive(w, state.archive, index, max, what, false);
+  const buckets = dayNumbers.map((d) => state.buckets[String(d)]!);
   w.uvarint(dayNumbers.length);
   dayNumbers.forEach((d, i) => {
     if (i === 0) w.svarint(d);
     else w.uvarint(d - dayNumbers[i - 1]!);
   });
-  writeColumns(w, dayNumbers.map((d) => state.buckets[String(d)]!), dayNumbers, slots, what, v2);
+  writeColumns(w, buckets, dayNumbers, slots, what, v2);
+  if (v2) writeArchive(w, state.archive, index, max, what, true, firstLastValues(buckets));
 
   // Times relative to maxEventTime (a few bytes), unless one of them would not come back exactly.
   const relative = state.recentEvents.every(([, t]) => Object.is(max - (max - t), t));
@@ -220,10 +237,11 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
     if (info?.fingerprint !== fingerprint) throw layoutError(customerId, fingerprint, info?.fingerprint);
     dict = info.slots;
   }
-  const archive = readArchive(r, dict, maxEventTime, what, v2);
+  let archive = v2 ? {} : readArchive(r, dict, maxEventTime, what, false);
   const days: number[] = [];
   for (let i = 0, n = r.uvarint(); i < n; i++) days.push(i === 0 ? r.svarint() : days[i - 1]! + r.uvarint());
   const columns = v2 ? readColumns(r, days, dict, what) : readColumnsV1(r, days, dict, what);
+  if (v2) archive = readArchive(r, dict, maxEventTime, what, true, firstLastValues(columns));
   const buckets: Record<string, SlotValues> = {};
   days.forEach((d, i) => {
     buckets[String(d)] = columns[i]!;
@@ -360,13 +378,53 @@ function cheapest(costs: Float64Array): number {
 
 const scratch = new Float64Array(KINDS);
 
+/** The unsigned integer a packable kind stores for v (its varint's value). */
+function rawOf(kind: number, v: number, refs: Refs): number {
+  switch (kind) {
+    case SLOT_UINT:
+      return v;
+    case SLOT_AFTER:
+      return v - refs.base;
+    case SLOT_BEFORE:
+      return refs.base - v;
+    default:
+      return zigzag(v - refs.ref);
+  }
+}
+
+/** The value of a packable kind's integer; moves refs.ref as readValue does. */
+function fromRaw(kind: number, raw: number, refs: Refs): number {
+  switch (kind) {
+    case SLOT_UINT:
+      return raw;
+    case SLOT_AFTER:
+      return (refs.ref = refs.base + raw);
+    case SLOT_BEFORE:
+      return (refs.ref = refs.base - raw);
+    default:
+      return (refs.ref = refs.ref + unzigzag(raw));
+  }
+}
+
+function bitWidth(max: number): number {
+  let width = 0;
+  while (max >= 1) {
+    max = Math.floor(max / 2);
+    width++;
+  }
+  return width;
+}
+
 /** The cheapest kind for one value. */
 function bestKind(v: SlotValue, refs: Refs): number {
   fillCosts(v, refs, scratch);
   return cheapest(scratch);
 }
 
-/** A bucket column's previous 'last' value (version 2): a value equal to it is written as SC_SAME. */
+/**
+ * A bucket column's previous 'last' value (version 2): a value equal to it is written as SC_SAME.
+ * Given (even with has false) exactly where version 2 is written: it also allows SC_NEAR_TIME.
+ */
 interface LastSeen {
   has: boolean;
   value: Scalar;
@@ -398,7 +456,10 @@ function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs, what:
       writeNum(w, kind === SLOT_LAST ? t - refs.ref : t);
       // Object.is: 0 and -0 are different values, and both must come back as written.
       if (seen?.has && Object.is(seen.value, value)) w.u8(SC_SAME);
-      else writeScalar(w, value);
+      else if (seen && typeof value === 'number' && nearTime(value, t)) {
+        w.u8(SC_NEAR_TIME);
+        w.svarint(value - t);
+      } else writeScalar(w, value);
       if (seen) {
         seen.has = true;
         seen.value = value;
@@ -428,7 +489,7 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string, seen?:
       const d = readNum(r);
       const t = kind === SLOT_LAST ? d + refs.ref : d;
       refs.ref = t;
-      const value = readScalar(r, what, seen);
+      const value = seen && r.peek() === SC_NEAR_TIME ? (r.u8(), t + r.svarint()) : readScalar(r, what, seen);
       if (seen) {
         seen.has = true;
         seen.value = value;
@@ -447,7 +508,20 @@ function readValue(r: ByteReader, kind: number, refs: Refs, what: string, seen?:
  * maxEventTime. Version 2 writes the rows in column order and the index as the gap to the previous
  * row's (one byte however many slots the layout has).
  */
-function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean): void {
+/** Each slot's first 'last' value in the buckets (day order): what a version-2 archive row may repeat. */
+function firstLastValues(buckets: readonly SlotValues[]): Map<string, Scalar> {
+  const first = new Map<string, Scalar>();
+  for (const b of buckets) {
+    for (const slot in b) {
+      const v = b[slot]!;
+      // A 'last' is [time, value]; bit sets always have BITSET_WORDS (8) words.
+      if (typeof v !== 'number' && v.length === 2 && !first.has(slot)) first.set(slot, v[1] as Scalar);
+    }
+  }
+  return first;
+}
+
+function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean, firstLast?: ReadonlyMap<string, Scalar>): void {
   const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
   if (gaps) rows.sort((a, b) => a[0] - b[0]);
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
@@ -458,11 +532,22 @@ function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<stri
     const kind = bestKind(v, refs);
     w.uvarint((gaps ? i - previous - 1 : i) * 8 + kind);
     previous = i;
-    writeValue(w, kind, v, refs, what);
+    writeValue(w, kind, v, refs, what, seenOf(firstLast, slot));
   }
 }
 
-function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string, gaps: boolean): SlotValues {
+/** A row's 'previous value' for SC_SAME: its column's first 'last' value, when there is one (version 2: firstLast given). */
+function seenOf(firstLast: ReadonlyMap<string, Scalar> | undefined, slot: string): LastSeen | undefined {
+  if (firstLast === undefined) return undefined;
+  return firstLast.has(slot) ? { has: true, value: firstLast.get(slot)! } : { has: false, value: null };
+}
+
+/** Whether a 'last' value is an integer whose distance to the value's time is a shorter varint than the number itself. */
+function nearTime(value: number, t: number): boolean {
+  return isSafeInt(value) && isSafeInt(t) && Math.abs(value - t) < SMALL && vlen(zigzag(value - t)) + 1 < 1 + numCost(value);
+}
+
+function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: number, what: string, gaps: boolean, firstLast?: ReadonlyMap<string, Scalar>): SlotValues {
   const out: SlotValues = {};
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
   let previous = -1;
@@ -473,7 +558,7 @@ function readArchive(r: ByteReader, dict: readonly string[], maxEventTime: numbe
     previous = i;
     const slot = dict[i];
     if (slot === undefined) throw formatError(what, `slot index ${i} is not among the ${dict.length} slots`);
-    out[slot] = readValue(r, kind, refs, what);
+    out[slot] = readValue(r, kind, refs, what, seenOf(firstLast, slot));
   }
   return out;
 }
@@ -501,6 +586,8 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
   const kinds = new Uint8Array(n);
   const totals = new Float64Array(KINDS);
   const bitmap = new Uint8Array(Math.ceil(n / 8));
+  const maxRaw = new Float64Array(KINDS);
+  const raws = new Float64Array(n);
   const written: WrittenColumn[] = [];
   /** The latest column with a given bitmap. */
   const byPresence = new Map<string, number>();
@@ -510,6 +597,7 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
     // One kind for the whole column if some kind fits every value and costs no more than a kind byte
     // per value would; else each value its cheapest kind, after a kind byte.
     totals.fill(0);
+    maxRaw.fill(0);
     let mixed = 0;
     let allNumbers = true;
     for (let i = 0; i < n; i++) {
@@ -522,6 +610,7 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
       present[count++] = i;
       mixed += 1 + scratch[best]!;
       for (let k = 0; k < KINDS; k++) totals[k]! += scratch[k]!;
+      if (v2 && typeof v === 'number') for (const k of PACKABLE) if (scratch[k]! < Infinity) maxRaw[k] = Math.max(maxRaw[k]!, rawOf(k, v, refs[i]!));
     }
     const presence = count === 0 ? IN_NONE : count === n ? IN_ALL : IN_BITMAP;
     let signature = presence === IN_NONE ? 'none' : 'all';
@@ -551,6 +640,19 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
         cost = totals[k]!;
       }
     }
+    let width = 0;
+    if (v2) {
+      for (const k of PACKABLE) {
+        if (!(totals[k]! < Infinity)) continue;
+        const bits = bitWidth(maxRaw[k]!);
+        const packedCost = 1 + Math.ceil((count * bits) / 8);
+        if (bits <= MAX_WIDTH && packedCost < cost) {
+          kind = PACKED + k;
+          cost = packedCost;
+          width = bits;
+        }
+      }
+    }
     const same = presence === IN_BITMAP && v2 ? byPresence.get(signature) : undefined;
     if (same !== undefined) {
       header(kind, IN_SAME);
@@ -560,6 +662,18 @@ function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: reado
       if (presence === IN_BITMAP) for (const byte of bitmap) w.u8(byte);
     }
     if (presence === IN_BITMAP) byPresence.set(signature, c);
+    if (kind >= PACKED) {
+      const k = kind - PACKED;
+      for (let j = 0; j < count; j++) {
+        const i = present[j]!;
+        const v = buckets[i]![slot] as number;
+        raws[j] = rawOf(k, v, refs[i]!);
+        if (k !== SLOT_UINT) refs[i]!.ref = v;
+      }
+      w.u8(width);
+      w.packed(raws, count, width);
+      continue;
+    }
     const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
     for (let j = 0; j < count; j++) {
       const i = present[j]!;
@@ -610,6 +724,16 @@ function readColumns(r: ByteReader, days: readonly number[], dict: readonly stri
     else if (presence === IN_ALL) present = all;
     else if (presence === IN_SAME) present = earlier(presences, c, r.uvarint(), slot, what);
     else present = readBitmap(r, days.length, slot, what);
+    if (kind >= PACKED) {
+      const k = kind - PACKED;
+      const width = r.u8();
+      if (!(PACKABLE as readonly number[]).includes(k) || width > MAX_WIDTH) throw formatError(what, `column of slot ${slot}: packed kind ${k} of width ${width}`);
+      const raw = r.packed(present.length, width);
+      const values = present.map((i, j) => (out[i]![slot] = fromRaw(k, raw[j]!, refs[i]!)));
+      presences.push(present);
+      numbers.push(present.length > 0 ? values : undefined);
+      continue;
+    }
     const seen: LastSeen = { has: false, value: null };
     let nums: number[] | undefined = [];
     for (const i of present) {
