@@ -15,7 +15,7 @@ import { buildSpec } from '../src/compose/feature-spec.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { stateRules } from '../src/config/state-rules.js';
 import { decisionOptions, emitPolicy } from '../src/config/decision-options.js';
-import { encodeCustomer } from '../src/state/codec/customer-codec.js';
+import { decodeCustomer, encodeCustomer } from '../src/state/codec/customer-codec.js';
 import { hotCachedStore } from '../src/state/hot-cache-from-config.js';
 import { createEngineMetrics } from '../src/observability/metrics.js';
 import { SHIPPED_CONFIG_FILE } from './shipped-config.js';
@@ -285,6 +285,27 @@ try {
   console.log(`\nwhere a format 2 state's bytes go (median encoded size ${Math.round(median(engineStates.map(size)))} B; median bytes each part adds)`);
   for (const [name, bytes] of parts) console.log(`  ${name.padEnd(56)} ${String(bytes).padStart(5)}`);
 
+  // The codec's own cost per customer, both formats on the same states (medians of RUNS passes, after one warm-up).
+  const codecUs = (fn: (st: CustomerState, i: number) => void) => {
+    const passes: number[] = [];
+    for (let p = 0; p <= RUNS; p++) {
+      const t0 = performance.now();
+      for (let k = 0; k < 20; k++) engineStates.forEach(fn);
+      if (p > 0) passes.push(((performance.now() - t0) * 1000) / (20 * engineStates.length));
+    }
+    return median(passes);
+  };
+  const layout = spec.layout.merges;
+  const v1Bytes = engineStates.map((st) => encodeCustomer(st, { outbox: false, formatVersion: 1 }));
+  const v2Bytes = engineStates.map((st) => encodeCustomer(st, { outbox: false, layout }));
+  const codec = {
+    encode1: codecUs((st) => encodeCustomer(st, { outbox: false, formatVersion: 1 })),
+    encode2: codecUs((st) => encodeCustomer(st, { outbox: false, layout })),
+    decode1: codecUs((st, i) => decodeCustomer(st.customerId, v1Bytes[i]!, layout)),
+    decode2: codecUs((st, i) => decodeCustomer(st.customerId, v2Bytes[i]!, layout)),
+  };
+  console.log(`\ncodec per customer (µs, medians of ${RUNS} passes over the ${engineStates.length} states): encode format 1 ${codec.encode1.toFixed(1)}, format 2 ${codec.encode2.toFixed(1)} (${(codec.encode2 / codec.encode1).toFixed(2)}×); decode format 1 ${codec.decode1.toFixed(1)}, format 2 ${codec.decode2.toFixed(1)} (${(codec.decode2 / codec.decode1).toFixed(2)}×)`);
+
   // ---------------------------------------------------------------- extrapolation
   // Per key, beyond MEMORY USAGE: the main dict's bucket array (~8-16 B) and, on Redis Cluster, the
   // slot-to-key link (16 B): 32 B. An idle TTL adds an expires entry (~40 B). Then 1.2× for allocator
@@ -332,6 +353,10 @@ try {
     engine_path_cpu_us_per_event: Number(cpuUsPerEvent(2).toFixed(2)),
     format1_engine_path_cpu_us_per_event: Number(cpuUsPerEvent(1).toFixed(2)),
     state_apply_events_per_s: Math.round(redisObserved.items / (median(redisObserved.runsMs) / 1000)),
+    encode_us_per_customer: Number(codec.encode2.toFixed(2)),
+    format1_encode_us_per_customer: Number(codec.encode1.toFixed(2)),
+    decode_us_per_customer: Number(codec.decode2.toFixed(2)),
+    format1_decode_us_per_customer: Number(codec.decode1.toFixed(2)),
     ...Object.fromEntries(parts.map(([name, bytes]) => [`breakdown_${name.replace(/\(.*\)/, '').trim().replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`, bytes])),
   });
 } finally {

@@ -55,7 +55,7 @@ export interface WrittenColumn {
  * day order, with one kind for the column when they share it — or, for a column of numbers equal to an
  * earlier one, only a reference to it. A slot's header is paid once per customer, not once per bucket.
  */
-export function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], slots: readonly string[], what: string, v2: boolean): void {
+export function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], slots: readonly string[], what: string, v2: boolean, held?: ReadonlyMap<string, number>): void {
   /** Version 1: kind × 3 + presence, and none of version 2's references. */
   const header = (kind: number, presence: number) => w.uvarint(v2 ? kind * 4 + presence : kind * 3 + presence);
   const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
@@ -71,6 +71,12 @@ export function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days
   const byPresence = new Map<string, number>();
   for (let c = 0; c < slots.length; c++) {
     const slot = slots[c]!;
+    if (held !== undefined && !held.has(slot)) {
+      // A layout slot the customer never had (a third of the default spec's): no bucket to look at.
+      written.push({ presence: 'none', numbers: undefined });
+      header(SLOT_UINT, IN_NONE);
+      continue;
+    }
     let count = 0;
     // One kind for the whole column if some kind fits every value and costs no more than a kind byte
     // per value would; else each value its cheapest kind, after a kind byte.

@@ -92,6 +92,22 @@ export class ByteWriter {
    */
   packed(values: ArrayLike<number>, count: number, width: number): void {
     this.room(Math.ceil((count * width) / 8));
+    if (width <= 24) {
+      // Fast path (counts, sums, times of the day): fewer than 8 bits pending + 24 fit in 32-bit operators.
+      let acc = 0;
+      let bits = 0;
+      for (let i = 0; i < count; i++) {
+        acc = (acc | (values[i]! << bits)) >>> 0;
+        bits += width;
+        while (bits >= 8) {
+          this.buf[this.at++] = acc & 255;
+          acc >>>= 8;
+          bits -= 8;
+        }
+      }
+      if (bits > 0) this.buf[this.at++] = acc;
+      return;
+    }
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {
@@ -194,6 +210,21 @@ export class ByteReader {
   packed(count: number, width: number): number[] {
     this.need(Math.ceil((count * width) / 8));
     const out = new Array<number>(count);
+    if (width <= 24) {
+      const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
+      let acc = 0;
+      let bits = 0;
+      for (let i = 0; i < count; i++) {
+        while (bits < width) {
+          acc = (acc | (this.buf[this.at++]! << bits)) >>> 0;
+          bits += 8;
+        }
+        out[i] = (acc & mask) >>> 0;
+        acc >>>= width;
+        bits -= width;
+      }
+      return out;
+    }
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {

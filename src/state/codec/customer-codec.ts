@@ -125,7 +125,7 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
     if (i === 0) w.svarint(d);
     else w.uvarint(d - dayNumbers[i - 1]!);
   });
-  writeColumns(w, buckets, dayNumbers, slots, what, v2);
+  writeColumns(w, buckets, dayNumbers, slots, what, v2, uses);
   if (v2) writeArchive(w, state.archive, index, max, what, true, firstLastValues(buckets));
 
   // Times relative to maxEventTime (a few bytes), unless one of them would not come back exactly.
