@@ -17,7 +17,7 @@ import { emptyState, type CustomerState, type DedupeOptions, type StateDelta, ty
 import { decodeCustomer, encodeCustomer } from './codec/customer-codec.js';
 import { decodeLegacyHash, isLegacyHash } from './codec/legacy-hash.js';
 import { formatError } from './codec/byte-io.js';
-import type { LayoutSlots } from './codec/layout-fingerprint.js';
+import { fingerprintHex, layoutInfo, layoutText, parseLayoutText, type LayoutResolver, type LayoutSlots } from './codec/layout-fingerprint.js';
 import { applyDeltas } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
@@ -166,6 +166,11 @@ export class RedisStateStore implements StateStore {
   private readonly ttl: string;
   /** WAIT after each pipeline on a Cluster; undefined: none. */
   private readonly wait: { readonly replicas: number; readonly timeoutMs: number } | undefined;
+  /** Layouts by fingerprint: the store's own, and those of other specs read from their layout keys (fetched once each). */
+  private readonly layouts = new Map<number, LayoutSlots>();
+  private readonly resolveLayout: LayoutResolver = (fingerprint) => this.layouts.get(fingerprint);
+  /** The SET NX of the store's layout key, sent before its first state write. */
+  private registered: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: RedisStoreOptions) {
@@ -194,6 +199,12 @@ export class RedisStateStore implements StateStore {
       throw new ChurnflowError('CF_CONFIG_INVALID', `waitReplicas must be an integer >= 0 and waitTimeoutMs a positive integer, got ${String(replicas)} and ${String(timeoutMs)}`);
     }
     this.wait = this.client instanceof Cluster && replicas > 0 ? { replicas, timeoutMs } : undefined;
+    this.layouts.set(layoutInfo(options.layout.merges).fingerprint, options.layout.merges);
+  }
+
+  /** Where the layout of a fingerprint is registered: the text its fingerprint hashes (layout-fingerprint.ts). No hash tag: on a Cluster it is one more key. */
+  layoutKey(fingerprint: number): string {
+    return `${this.prefix}layout:${fingerprintHex(fingerprint)}`;
   }
 
   /** The customer's hash. Every key of a customer carries the hash tag `{c:<id>}`. */
@@ -205,11 +216,80 @@ export class RedisStateStore implements StateStore {
     this.assertOpen();
     if (customerIds.length === 0) return [];
     const hashes = await this.readHashes(customerIds);
+    const states = await this.decodeHashes(customerIds, hashes);
     return hashes.map((fields, i) => {
       const id = customerIds[i]!;
-      if (fields.size === 0) return { state: emptyState(id), version: 0, stored: { fields } satisfies StoredHash };
-      return { state: decodeStoredHash(id, fields, this.options.layout.merges), version: Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
+      return { state: states[i] ?? emptyState(id), version: fields.size === 0 ? 0 : Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
     });
+  }
+
+  /**
+   * The hashes' states (null for an absent customer). A state of another layout than the store's is
+   * read with the layout registered under its fingerprint: the first time a fingerprint shows up, its
+   * layout key is read (one GET per unknown fingerprint in the process, never on the hot path) and the
+   * customers that named it are decoded again. A fingerprint without a layout key stays CF_STATE_LAYOUT.
+   */
+  private async decodeHashes(customerIds: readonly string[], hashes: readonly ReadonlyMap<string, Buffer>[]): Promise<(CustomerState | null)[]> {
+    const missing = new Set<number>();
+    let missed = false;
+    const noteMissing: LayoutResolver = (fingerprint) => {
+      const found = this.layouts.get(fingerprint);
+      if (found === undefined) {
+        missing.add(fingerprint);
+        missed = true;
+      }
+      return found;
+    };
+    const retry: number[] = [];
+    const states = hashes.map((fields, i) => {
+      if (fields.size === 0) return null;
+      missed = false;
+      try {
+        return decodeStoredHash(customerIds[i]!, fields, this.options.layout.merges, noteMissing);
+      } catch (err) {
+        if (!missed) throw err;
+        retry.push(i);
+        return null;
+      }
+    });
+    if (retry.length === 0) return states;
+    await this.fetchLayouts([...missing]);
+    for (const i of retry) states[i] = decodeStoredHash(customerIds[i]!, hashes[i]!, this.options.layout.merges, this.resolveLayout);
+    return states;
+  }
+
+  /** Reads the layout keys of these fingerprints into the cache; an absent key leaves its fingerprint unknown. */
+  private async fetchLayouts(fingerprints: readonly number[]): Promise<void> {
+    let texts: (string | null)[];
+    try {
+      texts = await Promise.all(fingerprints.map((f) => this.client.get(this.layoutKey(f))));
+    } catch (err) {
+      throw redisError(err);
+    }
+    fingerprints.forEach((f, i) => {
+      const text = texts[i];
+      if (text !== null && text !== undefined) this.layouts.set(f, parseLayoutText(f, text));
+    });
+  }
+
+  /**
+   * Registers the store's layout under its fingerprint (SET NX: idempotent, every engine with the same
+   * spec writes the same text), once per store, before its first state write: a state naming a
+   * fingerprint is then always readable by an engine with another spec. A failed SET is tried again
+   * by the next write.
+   */
+  private registerLayout(): Promise<void> {
+    if (this.registered === undefined) {
+      const merges = this.options.layout.merges;
+      this.registered = this.client.set(this.layoutKey(layoutInfo(merges).fingerprint), layoutText(merges), 'NX').then(
+        () => undefined,
+        (err: unknown) => {
+          this.registered = undefined;
+          throw redisError(err);
+        },
+      );
+    }
+    return this.registered;
   }
 
   async write(writes: readonly CustomerWrite[]): Promise<readonly string[]> {
@@ -225,6 +305,7 @@ export class RedisStateStore implements StateStore {
   async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
     this.assertOpen();
     if (writes.length === 0) return [];
+    await this.registerLayout();
     const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined, this.options.layout.merges, this.options.writeFormatVersion));
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
@@ -254,8 +335,7 @@ export class RedisStateStore implements StateStore {
   async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
     this.assertOpen();
     if (customerIds.length === 0) return [];
-    const hashes = await this.readHashes(customerIds);
-    return hashes.map((fields, i) => (fields.size === 0 ? null : decodeStoredHash(customerIds[i]!, fields, this.options.layout.merges)));
+    return this.decodeHashes(customerIds, await this.readHashes(customerIds));
   }
 
   /** The customers' hashes, values as bytes (the state field is binary: a string reply would mangle it). */
@@ -473,16 +553,16 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
 }
 
 /**
- * A customer's hash as a CustomerState: the binary format (version 2 with the store's layout, or
- * version 1), or the JSON layout (read for migration).
+ * A customer's hash as a CustomerState: the binary format (version 2 with the store's layout or one
+ * `resolve` knows, or version 1), or the JSON layout (read for migration).
  */
-export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>, layout: LayoutSlots): CustomerState {
+export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>, layout: LayoutSlots, resolve?: LayoutResolver): CustomerState {
   if (isLegacyHash(fields)) return decodeLegacyHash(customerId, [...fields].map(([f, v]) => [f, v.toString('utf8')] as const));
   const first = fields.get('b');
   if (first === undefined) throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
   const parts = [first];
   for (let i = 1, part = fields.get('b1'); part !== undefined; part = fields.get(`b${++i}`)) parts.push(part);
-  const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout);
+  const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout, resolve);
   for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
   return state;
 }

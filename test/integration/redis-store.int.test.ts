@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
+import type { FeatureSpecInput } from '../../src/features/spec.js';
 import { DAY_MS, type ActivityEvent } from '../../src/events/activity-event.js';
 import type { ActivityEventJson } from '../../src/events/wire-types.js';
 import { ChurnflowError } from '../../src/errors.js';
@@ -17,7 +18,7 @@ import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js'
 import type { ApplyOutcome, CustomerState, StateDelta, StateLayout } from '../../src/state/customer-state.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import keySlot from 'cluster-key-slot';
-import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
+import { decodeStoredHash, RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
 import { HotCachedStore } from '../../src/state/hot-cache.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
@@ -25,7 +26,8 @@ import { stateStoreContract } from '../contract/state-store.contract.js';
 import { SERVICES } from '../helpers/services.js';
 import { redisTestKeys } from '../helpers/redis.js';
 import { encodeLegacyHash } from '../../src/state/codec/legacy-hash.js';
-import { encodeCustomer } from '../../src/state/codec/customer-codec.js';
+import { decodeCustomer, encodeCustomer } from '../../src/state/codec/customer-codec.js';
+import { layoutInfo, layoutText } from '../../src/state/codec/layout-fingerprint.js';
 import { readFileSync } from 'node:fs';
 import { refreshStateGauges } from '../../src/state/state-gauges.js';
 import { createEngineMetrics } from '../../src/observability/metrics.js';
@@ -78,6 +80,17 @@ function simulatedDeltas(customers: number, days: number, seed: number): StateDe
     push({ eventId: `late-b-${customerId}`, customerId, eventTime: signup + 3_600_000, kind: 'login', payload: { device: 'ios', success: true } });
   }
   return out;
+}
+
+/**
+ * Spec B of a running deployment's change: spec A without discount_cents_90d, with a new window
+ * feature (refunds_90d), its window features first and in reverse order.
+ */
+function changedSpec(a: FeatureSpecInput): FeatureSpecInput {
+  const kept = a.features.filter((f) => f.name !== 'discount_cents_90d');
+  const windows = kept.filter((f) => f.type === 'window');
+  windows.push({ name: 'refunds_90d', type: 'window', event: 'payment', agg: 'count', where: { field: 'status', in: ['REFUNDED'] }, windowDays: 90 });
+  return { ...a, version: '2', features: [...windows.reverse(), ...kept.filter((f) => f.type !== 'window')] };
 }
 
 function batches<T>(xs: readonly T[], size: number): T[][] {
@@ -237,8 +250,13 @@ describe('redis store: wire and keys', () => {
         keys.push(...found);
       } while (cursor !== '0');
       const ids = idsOf(deltas);
-      assert.equal(keys.length, ids.length, 'one key per customer');
-      for (const key of keys) {
+      // Besides the customers, the layout the states name, registered once (no hash tag: one more key on a cluster).
+      const layoutKey = tagged.layoutKey(layoutInfo(spec.layout.merges).fingerprint);
+      assert.deepEqual(keys.filter((k) => !k.endsWith('}')), [layoutKey]);
+      assert.equal(await admin.ttl(layoutKey), -1, 'the layout key never expires (idle TTLs are per customer)');
+      const customerKeys = keys.filter((k) => k !== layoutKey);
+      assert.equal(customerKeys.length, ids.length, 'one key per customer');
+      for (const key of customerKeys) {
         const m = /^(.*)\{c:([^}]*)\}$/.exec(key);
         assert.ok(m && m[1] === prefix && ids.includes(m[2]!), `key ${key} is <prefix>{c:<id>}`);
         assert.equal(keySlot(key), keySlot(`{c:${m[2]}}`));
@@ -458,19 +476,59 @@ describe('redis store: stored format and state gauges', () => {
     }
   });
 
-  test('a format-2 state read with another feature spec\'s layout is refused with CF_STATE_LAYOUT naming the rebuild', async () => {
+  test('a spec change keeps the state readable: a store with spec B reads what spec A wrote through A\'s registered layout, writes it back under B; a deleted layout key gives CF_STATE_LAYOUT', async () => {
     const keyPrefix = newPrefix();
-    const store = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout });
+    const specB = compileSpec(changedSpec(DEFAULT_CHURN_SPEC));
+    const a = spec.layout.merges;
+    const b = specB.layout.merges;
+    const storeA = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout });
+    const storeB = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: specB.layout });
+    const fresh = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: specB.layout });
     try {
-      await store.apply([spec.deltaFor({ eventId: 'l1', customerId: 'other-layout', eventTime: Date.UTC(2025, 0, 2), kind: 'login', payload: { device: 'web', success: true } }, { stream: 'p0', offset: 1 })]);
-      const other = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: { ...spec.layout, merges: new Map([...spec.layout.merges].reverse()) } });
-      try {
-        await assert.rejects(other.load(['other-layout']), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_LAYOUT' && !err.retriable && /replaying the activity topic from Kafka/.test(err.message));
-      } finally {
-        await other.close();
+      const deltas = simulatedDeltas(25, 60, 31);
+      for (const batch of batches(deltas, 256)) await storeA.apply(batch);
+      const ids = idsOf(deltas);
+      const written = (await referenceStates(deltas)) as CustomerState[];
+      assert.deepEqual(await storeA.get(ids), written);
+      const keyA = storeA.layoutKey(layoutInfo(a).fingerprint);
+      assert.equal(await admin.get(keyA), layoutText(a), 'layout A registered once, as the text its fingerprint hashes');
+
+      // Spec B reads every customer: common slots as written, B's new slot empty, A's removed slot dropped
+      // (the same mapping as a format-1 slot list), and B's features are those of the written states.
+      const loaded = await storeB.load(ids);
+      const expected = written.map((s) => decodeCustomer(s.customerId, encodeCustomer(s, { outbox: false, formatVersion: 1 }), b));
+      assert.deepEqual(loaded.map((l) => l.state), expected);
+      const removed = [...a.keys()].filter((slot) => !b.has(slot));
+      assert.ok(written.some((s) => Object.values(s.buckets).some((v) => removed.some((slot) => slot in v))), 'spec A wrote the slot spec B removed');
+      const asOf = Math.max(...written.map((s) => s.maxEventTime)) + 1;
+      loaded.forEach((l, i) => assert.deepEqual(Array.from(specB.evaluate(l.state, asOf)), Array.from(specB.evaluate(written[i]!, asOf))));
+
+      // Spec B writes them back (one more event each): the states now name B's layout.
+      const next = ids.map((id, i) => specB.deltaFor({ eventId: `b-${id}`, customerId: id, eventTime: asOf + DAY_MS, kind: 'login', payload: { device: 'web', success: true } }, { stream: 'specB/0', offset: i }));
+      await storeB.apply(next);
+      assert.equal(await admin.get(storeB.layoutKey(layoutInfo(b).fingerprint)), layoutText(b), 'layout B registered by its first write');
+      for (const id of ids) {
+        const hash = new Map(Object.entries(await admin.hgetallBuffer(storeB.keyOf(id))));
+        assert.doesNotThrow(() => decodeStoredHash(id, hash, b), `${id}: B's fingerprint, readable without the registry`);
+        assert.throws(() => decodeStoredHash(id, hash, a), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_LAYOUT', `${id}: not A's layout any more`);
       }
+      const reference = new MemoryStateStore({ layout: specB.layout });
+      const empties = await reference.load(ids);
+      await reference.write(expected.map((state, i) => ({ loaded: empties[i]!, state: structuredClone(state) })));
+      await reference.apply(next);
+      assert.deepEqual(await storeB.get(ids), await reference.get(ids), 'B applies on top of the mapped states as on states it wrote itself');
+
+      // A's layout key deleted: a store that has not cached it refuses A's states, naming the rebuild;
+      // storeB cached it on its first read (one GET per layout, not per customer) and still reads them.
+      await storeA.apply([spec.deltaFor({ eventId: 'a-late', customerId: 'only-a', eventTime: asOf, kind: 'login', payload: { device: 'web', success: true } }, { stream: 'p9', offset: 1 })]);
+      await admin.del(keyA);
+      assert.equal((await storeB.get(['only-a']))[0]!.customerId, 'only-a');
+      await assert.rejects(
+        fresh.load(['only-a']),
+        (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_LAYOUT' && !err.retriable && /not registered/.test(err.message) && /replaying the activity topic from Kafka/.test(err.message),
+      );
     } finally {
-      await store.close();
+      await Promise.all([storeA.close(), storeB.close(), fresh.close()]);
     }
   });
 

@@ -10,8 +10,10 @@
 //   dictionary) · buckets · archive · recent event ids · [lastScore] · [shadowScore] · [outbox]
 //
 // Slots are not named in the state: its columns follow the slots of the layout (the feature spec) it
-// was written with, named by a 32-bit fingerprint (layout-fingerprint.ts); a state holding a slot the
-// layout lacks, or encoded without a layout, lists its slot ids instead (the only form of version 1).
+// was written with, named by a 32-bit fingerprint (layout-fingerprint.ts; the layout itself is
+// registered once beside the states, so a reader with another spec maps its slots by id); a state
+// holding a slot the layout lacks, or encoded without a layout, lists its slot ids instead (the only
+// form of version 1).
 // Day buckets are sparse: their day indices ascending, delta-coded, then one column per slot: which
 // buckets hold it (none, all, a bitmap, or the same buckets as an earlier column), its values in day
 // order, or "the same values as an earlier column" (two slots counting the same events). A 'last'
@@ -27,7 +29,7 @@ import type { Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
 import type { SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
-import { layoutError, layoutInfo, type LayoutSlots } from './layout-fingerprint.js';
+import { layoutError, layoutInfo, type LayoutResolver, type LayoutSlots } from './layout-fingerprint.js';
 import { firstLastValues, readColumns, readColumnsV1, writeColumns } from './bucket-columns.js';
 import { bestKind, MAX_U53, readNum, readValue, writeNum, writeValue, type LastSeen, type Refs } from './slot-values.js';
 
@@ -154,11 +156,17 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
 /**
  * Decodes what encodeCustomer wrote (format version 2, or version 1 of the engines before it). A first
  * byte of another version (a newer engine's format, or not a state at all) and a truncated or malformed
- * body fail with CF_STATE_FORMAT; a state that names another layout than `layout` (written with
- * another feature spec) fails with CF_STATE_LAYOUT. Both name the rebuild: replaying the activity
- * topic from Kafka.
+ * body fail with CF_STATE_FORMAT. A state that names another layout than `layout` (written with
+ * another feature spec) is read with the slots `resolve` gives for its fingerprint (the registered
+ * layout); when it gives none, it fails with CF_STATE_LAYOUT. Both errors name the rebuild: replaying
+ * the activity topic from Kafka.
+ *
+ * Slots are mapped by id, whether the state lists them or names another layout: a slot of `layout`
+ * the state lacks is simply absent (its windows fill from new events), a slot `layout` lacks is
+ * dropped (no feature reads it, and expiring buckets drop it from the archive anyway; kept, it would
+ * force a slot list into every later write of the customer). Without `layout` every slot is kept.
  */
-export function decodeCustomer(customerId: string, bytes: Buffer, layout?: LayoutSlots): CustomerState {
+export function decodeCustomer(customerId: string, bytes: Buffer, layout?: LayoutSlots, resolve?: LayoutResolver): CustomerState {
   const what = `customer ${customerId}`;
   const r = new ByteReader(bytes, what);
   const version = r.u8();
@@ -172,15 +180,23 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
     positions[s] = readNum(r);
   }
   let dict: readonly string[];
+  // The reader's layout when the state's slots may not all be in it (listed, or another layout's).
+  let mapInto: ReadonlyMap<string, number> | undefined;
   if (!v2 || flags & FLAG_DICT) {
     const listed: string[] = [];
     for (let n = r.uvarint(); n > 0; n--) listed.push(r.str());
     dict = listed;
+    mapInto = layout ? layoutInfo(layout).index : undefined;
   } else {
     const fingerprint = r.u32();
     const info = layout ? layoutInfo(layout) : undefined;
-    if (info?.fingerprint !== fingerprint) throw layoutError(customerId, fingerprint, info?.fingerprint);
-    dict = info.slots;
+    if (info?.fingerprint === fingerprint) dict = info.slots;
+    else {
+      const stored = resolve?.(fingerprint);
+      if (stored === undefined) throw layoutError(customerId, fingerprint, info?.fingerprint);
+      dict = layoutInfo(stored).slots;
+      mapInto = info?.index;
+    }
   }
   let archive = v2 ? {} : readArchive(r, dict, maxEventTime, what, false);
   const days: number[] = [];
@@ -191,6 +207,8 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
   days.forEach((d, i) => {
     buckets[String(d)] = columns[i]!;
   });
+  const dropped = mapInto === undefined ? [] : dict.filter((slot) => !mapInto.has(slot));
+  if (dropped.length > 0) for (const values of [archive, ...columns]) for (const slot of dropped) delete values[slot];
   const recentEvents: [number, number][] = [];
   const recentHeader = r.uvarint();
   const absolute = recentHeader % 2 === 1;
