@@ -1,6 +1,8 @@
 // Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
 // keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts, format 2,
-// named by the layout of the store's feature spec) in field `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
+// named by the layout of the store's feature spec, which the store registers once at
+// `<prefix>layout:<fingerprint>` so engines with another spec can read it) in field `b`, each outbox
+// entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
 // trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
 // src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
 // still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
