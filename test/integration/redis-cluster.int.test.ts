@@ -18,6 +18,7 @@ import { checkRedis } from '../../src/preflight/check-redis.js';
 import { RedisAliasStore } from '../../src/registry/redis-alias-store.js';
 import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js';
 import type { StateDelta, StateLayout } from '../../src/state/customer-state.js';
+import { layoutInfo, layoutText } from '../../src/state/codec/layout-fingerprint.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis-store.js';
 import { aliasStoreContract } from '../contract/alias-store.contract.js';
@@ -132,6 +133,21 @@ describe('redis cluster store: keys, replicas and WAIT', () => {
     } finally {
       await strict.close();
       await normal.close();
+    }
+  });
+
+  test('the layout key is one more key on the cluster: a store whose spec orders the slots otherwise reads what the first one wrote', async () => {
+    const keyPrefix = newPrefix();
+    const writer = new RedisStateStore({ clusterNodes: SERVICES.redisClusterNodes, keyPrefix, layout: spec.layout });
+    const reader = new RedisStateStore({ clusterNodes: SERVICES.redisClusterNodes, keyPrefix, layout: { ...spec.layout, merges: new Map([...spec.layout.merges].reverse()) } });
+    try {
+      const deltas = simulatedDeltas(12, 10, 17);
+      await writer.apply(deltas);
+      assert.equal(await admin.get(writer.layoutKey(layoutInfo(spec.layout.merges).fingerprint)), layoutText(spec.layout.merges));
+      assert.deepEqual(await reader.get(idsOf(deltas)), await memoryStates(deltas));
+    } finally {
+      await writer.close();
+      await reader.close();
     }
   });
 
