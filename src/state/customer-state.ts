@@ -146,8 +146,13 @@ function rememberEvent(state: CustomerState, hash: number, eventTime: number, de
   const recent = state.recentEvents;
   recent.push([hash, eventTime]);
   const oldest = state.maxEventTime - dedupe.horizonMs;
-  if (recent[0]![1] < oldest) state.recentEvents = recent.filter(([, t]) => t >= oldest);
-  if (state.recentEvents.length > dedupe.maxIds) state.recentEvents.splice(0, state.recentEvents.length - dedupe.maxIds);
+  if (recent[0]![1] < oldest) {
+    // In place (the array is this state's own: cloneState copies it), keeping the order: no array per event.
+    let kept = 0;
+    for (const entry of recent) if (entry[1] >= oldest) recent[kept++] = entry;
+    recent.length = kept;
+  }
+  if (recent.length > dedupe.maxIds) recent.splice(0, recent.length - dedupe.maxIds);
 }
 
 /**
