@@ -5,7 +5,7 @@ import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { bucketListener, mergeOp, mergeSlotValues, setBucketListener, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 import { encodeCustomer } from './codec/customer-codec.js';
-import { forgetBucket, moveBuckets, ownBucket } from './shared-buckets.js';
+import { forgetBucket, ownArchive, ownBucket, shareContainers } from './shared-buckets.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -211,7 +211,7 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
         setBucketListener(state, undefined);
         listener = undefined;
       }
-      mergeSlotValues(state.archive, state.buckets[key]!, layout.merges);
+      mergeSlotValues(ownArchive(state), state.buckets[key]!, layout.merges);
       forgetBucket(state, Number(key));
     }
   }
@@ -220,16 +220,17 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
 /**
  * Copies a state so the copy can be changed independently. Slot values are never mutated in place
  * (merges replace tuples and bit sets), so they are shared; the small containers are copied; the day
- * buckets are shared copy-on-write (applyDelta copies a bucket before its first merge into it), and
- * their container moves to the copy, the original rebuilding its own only if it is read again
- * (src/state/shared-buckets.ts): a batch changes a day or two of a customer's ~90, and copying the
- * day-keyed container was the largest cost of staging a batch. This is the hot path of every batch.
+ * buckets and the archive are shared copy-on-write (applyDelta copies a bucket before its first merge
+ * into it, expiry the archive), and the bucket container moves to the copy, the original rebuilding
+ * its own only if it is read again (src/state/shared-buckets.ts): a batch changes a day or two of a
+ * customer's ~90, and copying the day-keyed container was the largest cost of staging a batch. This
+ * is the hot path of every batch.
  */
 export function cloneState(state: CustomerState): CustomerState {
   const copy: CustomerState = {
     customerId: state.customerId,
     buckets: state.buckets,
-    archive: { ...state.archive },
+    archive: state.archive,
     maxEventTime: state.maxEventTime,
     positions: { ...state.positions },
     lastScore: state.lastScore,
@@ -237,7 +238,7 @@ export function cloneState(state: CustomerState): CustomerState {
     outbox: { ...state.outbox },
     recentEvents: state.recentEvents.slice(),
   };
-  moveBuckets(state, copy);
+  shareContainers(state, copy);
   // The derived window totals move to the copy: the copy is the one a batch changes (the store hands
   // out copies and takes the written one over). The original keeps exact reads: without totals, its
   // next read rebuilds them from its buckets. Moving costs nothing; copying them would allocate.
