@@ -345,7 +345,8 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   };
 
   // The scratch serves full passes (out-of-order reads, a state another spec follows) and resolves indices.
-  const totals = new WindowTotals(layout.merges, windowLengths);
+  const windowed = new Set(refs.filter((r) => r.endDays > 0).map((r) => r.id));
+  const totals = new WindowTotals(layout.merges, windowLengths, windowed);
   for (const r of refs) {
     r.i = totals.index(r.id);
     r.level = r.endDays < 0 ? totals.allTime : totals.level(r.endDays);
