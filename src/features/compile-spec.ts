@@ -477,7 +477,8 @@ function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
 function matches(where: EventFilter | undefined, event: ActivityEvent): boolean {
   if (!where) return true;
   const v = event.payload[where.field];
-  return where.in.some((x) => x === v);
+  for (let k = 0; k < where.in.length; k++) if (where.in[k] === v) return true;
+  return false;
 }
 
 /** Strings in 'last' slots keep at least this many characters (more when a category is longer). */

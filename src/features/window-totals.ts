@@ -280,6 +280,11 @@ export class WindowTotals implements BucketListener {
   }
 
   private lastCell(i: number, upTo: number): number {
+    if (this.shape.flat[i] === 1) {
+      // Kept in the all-time level only (see Shape.flat), which every read of it spans.
+      const cell = i * this.levels + this.levels - 1;
+      return this.present[cell] === 0 ? -1 : cell;
+    }
     const shift = this.shape.shift[i]!;
     let best = -1;
     for (let k = 0; k <= upTo; k++) {
