@@ -148,6 +148,8 @@ const byKey = new Map(chosen.map(([key], s) => [key, { wall: measured[s]!, cpuUs
 const load = loadavg()[0]!.toFixed(2);
 report(`pipeline throughput: ${N.toLocaleString('en-US')} records (${sim.customers} customers × ${sim.days} days), batch ${batch.maxSize}, ${RUNS} interleaved rounds, load average ${load}`, measured, measured[0]!, 'event');
 console.log(`  CPU time per event (medians): ${chosen.map(([key]) => `${key} ${byKey.get(key)!.cpuUsPerEvent.toFixed(2)} µs`).join(', ')}`);
+const cpuBase = byKey.get(chosen[0]![0])!.cpuUsPerEvent;
+console.log(`  in CPU time against ${chosen[0]![0]}: ${chosen.map(([key]) => `${key} ${(cpuBase / byKey.get(key)!.cpuUsPerEvent).toFixed(3)}×`).join(', ')}`);
 
 if (only !== undefined) {
   console.log('  BENCH_ONLY: bench/results/pipeline-throughput.json left unchanged (its ratios need every scenario of one run)');
@@ -172,6 +174,10 @@ if (only !== undefined) {
     replay_vs_decode: rate('replay') / decode,
     replay_with_reasons_vs_decode: rate('replay') / decode,
     replay_no_reasons_vs_decode: rate('replay_no_reasons') / decode,
+    // The same ratios in CPU time of this process: on a shared machine, wall time also counts waiting for a core.
+    features_vs_decode_cpu: cpu('decode') / cpu('features'),
+    replay_with_reasons_vs_decode_cpu: cpu('decode') / cpu('replay'),
+    replay_no_reasons_vs_decode_cpu: cpu('decode') / cpu('replay_no_reasons'),
     decode_cpu_us_per_event: cpu('decode'),
     features_cpu_us_per_event: cpu('features'),
     full_cpu_us_per_event: cpu('full'),
