@@ -1,6 +1,9 @@
 // Redis state store: apply throughput against the memory store (same simulated deltas, batches of 512,
-// same run) and Redis memory per customer after 120 days (BENCH_DAYS), the binary layout beside the
-// JSON hash layout it replaced (the same states written both ways in the same run), extrapolated to 10M and 100M customers.
+// same run) and Redis memory per customer after 120 days (BENCH_DAYS) on the engine's path with the
+// shipped configuration (deploy/churnflow.yaml: its feature spec and lateness, decisions, dedupe, hot
+// cache): binary format 2 beside format 1 and the JSON hash layout before both (the same states, same
+// run), the engine path's events/s and CPU per event writing format 1 and format 2 (runs interleaved),
+// where a median customer's bytes go, extrapolated to 10M and 100M customers.
 // Starts nothing: it needs Redis at CHURNFLOW_REDIS_URL (default redis://127.0.0.1:16390), e.g.
 //   npm run services -- start redis && npm run bench -- redis-state
 // and exits 2 when Redis is unreachable. Everything it writes is under a fresh prefix and removed at the end.
@@ -8,8 +11,14 @@ import { availableParallelism } from 'node:os';
 import { errorMessage } from '../src/errors.js';
 import { DAY_MS, type ActivityEvent } from '../src/events/activity-event.js';
 import type { ActivityEventJson } from '../src/events/wire-types.js';
-import { compileSpec } from '../src/features/compile-spec.js';
-import { DEFAULT_CHURN_SPEC } from '../src/features/default-churn-spec.js';
+import { buildSpec } from '../src/compose/feature-spec.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { stateRules } from '../src/config/state-rules.js';
+import { decisionOptions, emitPolicy } from '../src/config/decision-options.js';
+import { decodeCustomer, encodeCustomer } from '../src/state/codec/customer-codec.js';
+import { hotCachedStore } from '../src/state/hot-cache-from-config.js';
+import { createEngineMetrics } from '../src/observability/metrics.js';
+import { SHIPPED_CONFIG_FILE } from './shipped-config.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
@@ -23,8 +32,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { count, lastValueFrom } from 'rxjs';
 import { churnScoringTopology } from '../topologies/churn-scoring.topology.js';
-import { configSchema } from '../src/config/config-schema.js';
-import { decisionOptions, DEFAULT_EMIT_POLICY } from '../src/config/decision-options.js';
 import { DEFAULT_VALIDATION_RULES } from '../src/events/validate-event.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 import { loadScoringModel } from '../src/scoring/scoring-model.js';
@@ -44,7 +51,9 @@ const DAYS = Number(process.env.BENCH_DAYS ?? 120);
 const client = await benchRedis('redis-state', url);
 
 // ---------------------------------------------------------------- the stream
-const spec = compileSpec(DEFAULT_CHURN_SPEC);
+// The shipped configuration (only the Redis URL differs; CHURNFLOW_* variables of the shell are ignored).
+const config = loadConfig({ file: SHIPPED_CONFIG_FILE, env: {}, overrides: { state: { redis: { url } } } });
+const spec = buildSpec(config);
 const sim = resolveSimulatorOptions({ customers: CUSTOMERS, days: DAYS, seed: 9 });
 const deltas: StateDelta[] = [];
 const offsets = new Map<string, number>();
@@ -66,7 +75,7 @@ for (let i = 0; i < deltas.length; i += BATCH) batches.push(deltas.slice(i, i + 
 const ids = [...firstSeen.keys()];
 const base = `cf-bench-${Date.now().toString(36)}-${process.pid}:`;
 let runNo = 0;
-const redisStore = (prefix = `${base}r${runNo++}:`) => new RedisStateStore({ redis: client, keyPrefix: prefix, layout: spec.layout });
+const redisStore = (prefix = `${base}r${runNo++}:`, writeFormatVersion: 1 | 2 = 2) => new RedisStateStore({ redis: client, keyPrefix: prefix, ...stateRules(config, spec), writeFormatVersion });
 const features = (state: Readonly<CustomerState>, delta: StateDelta) => {
   spec.evaluate(state, delta.eventTime + 1);
 };
@@ -136,60 +145,37 @@ try {
   const listpackValue = await cfg('hash-max-listpack-value');
   const listpackEntries = await cfg('hash-max-listpack-entries');
 
-  const rows: { name: string; all: ReturnType<typeof summary>; ten: ReturnType<typeof summary>; encodings: string }[] = [];
-  const layoutRow = async (name: string, prefix: string) => {
+  type Row = { name: string; all: ReturnType<typeof summary>; ten: ReturnType<typeof summary>; encodings: string };
+  const rows: Row[] = [];
+  const layoutRow = async (name: string, prefix: string): Promise<Row> => {
     const u = await usageOf(prefix);
-    rows.push({ name, all: summary(u.usage), ten: summary(u.tenuredUsage), encodings: u.encodings });
+    const row = { name, all: summary(u.usage), ten: summary(u.tenuredUsage), encodings: u.encodings };
+    rows.push(row);
+    return row;
   };
 
   await applyAll(redisStore(`${base}m1:`));
-  await layoutRow(`store layout, server config (hash-max-listpack-value ${listpackValue})`, `${base}m1:`);
-  let listpackNote = '';
-  if (Number(listpackValue) < 1024) {
-    try {
-      await client.config('SET', 'hash-max-listpack-value', '1024');
-      try {
-        await applyAll(redisStore(`${base}m2:`));
-      } finally {
-        await client.config('SET', 'hash-max-listpack-value', listpackValue);
-      }
-      await layoutRow('store layout, hash-max-listpack-value 1024', `${base}m2:`);
-    } catch (err) {
-      listpackNote = `  (listpack variant skipped: CONFIG SET refused: ${errorMessage(err)})`;
-    }
-  }
-  // Alternatives, written straight from the memory store's final states (no Lua involved).
-  const mem = new MemoryStateStore({ layout: spec.layout });
-  await applyAll(mem);
-  const states = (await mem.get(ids)).filter((s): s is CustomerState => s !== null);
-  const alt = client.pipeline();
-  for (const s of states) {
-    alt.set(`${base}a1:{c:${s.customerId}}`, JSON.stringify(s));
-    const fields: Record<string, string> = { m: String(s.maxEventTime), p: JSON.stringify(s.positions), a: JSON.stringify(s.archive) };
-    for (const [day, bucket] of Object.entries(s.buckets)) fields[`b:${day}`] = JSON.stringify(bucket);
-    alt.hset(`${base}a2:{c:${s.customerId}}`, fields);
-  }
-  await alt.exec();
-  await layoutRow('alt: one JSON string per customer', `${base}a1:`);
-  await layoutRow(`alt: hash of buckets, slot ids not aliased (listpack-value ${listpackValue})`, `${base}a2:`);
+  const windowsOnly = await layoutRow(`windows only (state apply: no last score, no outbox), format 2`, `${base}m1:`);
+  if (Number(listpackValue) < 1024) console.log(`  NOTE: this Redis runs hash-max-listpack-value ${listpackValue}; the store's hashes need 1024 to stay listpacks (docs/architecture.md)`);
 
-  // The engine's path: the scoring topology on the Redis store with the bundled model and the default
-  // config's decision options (reasons for events at or above the threshold), so each customer also
-  // carries what the engine stores beside its windows: last score, recent event ids, outbox.
+  // The engine's path: the scoring topology with the shipped configuration's spec, lateness, batch,
+  // decisions (reasons for events at or above the threshold) and hot cache, so each customer also
+  // carries what the engine stores beside its windows: last score, recent event ids, outbox. Runs
+  // writing format 1 and format 2 alternate, so machine noise falls on both alike.
   const file = join(mkdtempSync(join(tmpdir(), 'cf-bench-')), 'events.ndjson');
   writeFileSync(file, `${[...simulate(sim)].map(recordToNdjson).join('\n')}\n`);
   const model = await loadScoringModel(BUNDLED_MODEL, spec);
   const discard = <T>(): RecordSink<T> => ({ name: 'discard', write: async () => {}, flush: async () => {}, close: async () => {} });
   const clock = fixedClock(simulationEndTime(sim));
-  const engineRun = async (prefix: string) => {
+  const engineRun = async (prefix: string, version: 1 | 2) => {
+    const store = hotCachedStore(redisStore(prefix, version), config, createEngineMetrics({ defaultMetrics: false, instance: 'bench' }));
     await lastValueFrom(
       churnScoringTopology(
-        { source: createFileSource(file, clock), decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store: redisStore(prefix), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
-        { allowedLatenessMs: 3_600_000, batch: { maxSize: BATCH, maxWaitMs: 20 }, maxInFlight: 4 * BATCH, risk: DEFAULT_EMIT_POLICY, decision: decisionOptions(configSchema.parse({})) },
+        { source: createFileSource(file, clock), decoder: new ActivityCodec(), rules: DEFAULT_VALIDATION_RULES, store, spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
+        { allowedLatenessMs: config.engine.allowedLatenessMs, batch: config.engine.batch, maxInFlight: config.engine.maxInFlight, risk: emitPolicy(config.engine.risk), decision: decisionOptions(config) },
       ).pipe(count()),
     );
   };
-  let engineRunNo = 0;
   // Redis' own time for the engine's commands (INFO commandstats, before and after): a shard is one
   // thread, so this bounds the customer writes per second one shard can take.
   const commandStats = async () => {
@@ -197,53 +183,128 @@ try {
     for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
     return out;
   };
-  const statsBefore = await commandStats();
-  const enginePath = await measure('engine path: topology on Redis (state + decisions), bundled model', deltas.length, RUNS, () => engineRun(`${base}e${engineRunNo++}:`));
-  const statsAfter = await commandStats();
-  const delta = (cmd: string) => ({ calls: (statsAfter.get(cmd)?.calls ?? 0) - (statsBefore.get(cmd)?.calls ?? 0), usec: (statsAfter.get(cmd)?.usec ?? 0) - (statsBefore.get(cmd)?.usec ?? 0) });
-  const writes = delta('evalsha');
-  const reads = delta('hgetall');
-  // One customer write = its HGETALL at load + its EVALSHA commit (reads of customers not written are counted in too).
-  const redisUsecPerCustomerWrite = writes.calls > 0 ? (writes.usec + reads.usec) / writes.calls : Number.NaN;
+  const engine = { 1: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 }, 2: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 } };
+  for (let run = 0; run <= RUNS; run++) {
+    for (const version of run % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+      const before = await commandStats();
+      const cpu = process.cpuUsage();
+      const t0 = performance.now();
+      await engineRun(`${base}e${version}-${run}:`, version);
+      const ms = performance.now() - t0;
+      const used = process.cpuUsage(cpu);
+      const after = await commandStats();
+      if (run === 0) continue; // warm-up; its keys stay for the memory rows below
+      const delta = (cmd: string) => ({ calls: (after.get(cmd)?.calls ?? 0) - (before.get(cmd)?.calls ?? 0), usec: (after.get(cmd)?.usec ?? 0) - (before.get(cmd)?.usec ?? 0) });
+      engine[version].runsMs.push(ms);
+      engine[version].cpuMs.push((used.user + used.system) / 1000);
+      engine[version].redisUsec += delta('evalsha').usec + delta('hgetall').usec;
+      engine[version].writes += delta('evalsha').calls;
+    }
+  }
   await model.close();
-  await layoutRow(`engine path: windows + last score + recent ids + outbox`, `${base}e0:`);
-  // The same states in the JSON hash layout the binary one replaced (what an older engine wrote).
-  const engineStates = (await redisStore(`${base}e0:`).get(ids)).filter((st): st is CustomerState => st !== null);
-  const oldLayout = client.pipeline();
-  for (const st of engineStates) oldLayout.hset(`${base}j:{c:${st.customerId}}`, { ...encodeLegacyHash(st), v: '1' });
-  await oldLayout.exec();
-  await layoutRow('old layout (JSON hash, before the binary format), same states', `${base}j:`);
-  const parts = client.pipeline();
-  for (const id of ids) parts.hgetallBuffer(`${base}e0:{c:${id}}`);
-  const hashes = ((await parts.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, Buffer>));
-  const fieldBytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
-  const outboxSizes = fieldBytes((f) => f.startsWith('o:'));
-  const outboxBytes = median(outboxSizes);
-  const stateFieldBytes = median(fieldBytes((f) => /^b\d*$/.test(f)));
-  const withOutbox = outboxSizes.filter((v) => v > 0).length;
+  const enginePath = { name: 'engine path, writing format 2 (this engine)', items: deltas.length, runsMs: engine[2].runsMs };
+  const enginePathV1 = { name: 'engine path, writing format 1 (the engines before)', items: deltas.length, runsMs: engine[1].runsMs };
+  report(`engine path: the scoring topology on Redis with the shipped configuration (state + decisions, bundled model, hot cache), runs interleaved`, [enginePathV1, enginePath, redisObserved], enginePathV1, 'event');
+  const cpuUsPerEvent = (v: 1 | 2) => (median(engine[v].cpuMs) * 1000) / deltas.length;
+  const redisUsecPerWrite = (v: 1 | 2) => (engine[v].writes > 0 ? engine[v].redisUsec / engine[v].writes : Number.NaN);
+  console.log(`  CPU of this process per event (median of runs): format 1 ${cpuUsPerEvent(1).toFixed(1)} µs, format 2 ${cpuUsPerEvent(2).toFixed(1)} µs (${(cpuUsPerEvent(2) / cpuUsPerEvent(1)).toFixed(3)}×)`);
+  console.log(`  Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): format 1 ${redisUsecPerWrite(1).toFixed(1)} µs, format 2 ${redisUsecPerWrite(2).toFixed(1)} µs; ${(deltas.length * RUNS / engine[2].writes).toFixed(1)} events per write`);
+
+  // The same final states (each run's are identical: the same stream, deterministic) in every layout.
+  const v2Prefix = `${base}e2-0:`;
+  const v2Row = await layoutRow('engine path, format 2 (b + v + outbox fields)', v2Prefix);
+  const v1Row = await layoutRow('engine path, format 1 (same states, as the engines before wrote them)', `${base}e1-0:`);
+  const engineStates = (await redisStore(v2Prefix).get(ids)).filter((st): st is CustomerState => st !== null);
+  const alt = client.pipeline();
+  for (const st of engineStates) {
+    alt.hset(`${base}j:{c:${st.customerId}}`, { ...encodeLegacyHash(st), v: '1' });
+    alt.set(`${base}a1:{c:${st.customerId}}`, JSON.stringify(st));
+    // The alternative to the hash: one string key holding the state alone (no version, no outbox fields).
+    alt.set(`${base}s:{c:${st.customerId}}`, encodeCustomer(st, { outbox: false, layout: spec.layout.merges }));
+  }
+  await alt.exec();
+  const jsonRow = await layoutRow('JSON hash layout (before the binary formats), same states', `${base}j:`);
+  await layoutRow('alt: one JSON string per customer', `${base}a1:`);
+  const stringRow = await layoutRow('alt: format 2 state alone in a string key (no v, no outbox)', `${base}s:`);
+  const fieldSizes = async (prefix: string) => {
+    const p = client.pipeline();
+    for (const id of ids) p.hgetallBuffer(`${prefix}{c:${id}}`);
+    const hashes = ((await p.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, Buffer>));
+    const bytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
+    return { state: median(bytes((f) => /^b\d*$/.test(f))), outbox: bytes((f) => f.startsWith('o:')), fields: median(hashes.map((h) => h.length)) };
+  };
+  const v2Fields = await fieldSizes(v2Prefix);
+  const v1Fields = await fieldSizes(`${base}e1-0:`);
   // What the engine's keys cost Redis as a whole (used_memory: allocator bytes, with the main dict,
   // key objects and allocator size classes that MEMORY USAGE leaves out): the drop when they are deleted.
   const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
   const usedBefore = await usedMemory();
   const dropped = client.pipeline();
-  for (const id of ids) dropped.del(`${base}e0:{c:${id}}`);
+  for (const id of ids) dropped.del(`${v2Prefix}{c:${id}}`);
   await dropped.exec();
   const usedMemoryPerCustomer = Math.round((usedBefore - (await usedMemory())) / ids.length);
-  report(`engine path vs state apply alone (same deltas, Redis)`, [redisObserved, enginePath], redisObserved, 'event');
 
-  console.log(`\nredis memory per customer after ${DAYS} simulated days (MEMORY USAGE ... SAMPLES 0, bytes; key + value + dict entry)`);
-  console.log(`  server: hash-max-listpack-entries ${listpackEntries}, hash-max-listpack-value ${listpackValue}; ${ids.length} customers, ${tenured.size} of them present from day 0`);
-  console.log(`  ${'layout'.padEnd(66)} ${'mean'.padStart(6)} ${'median'.padStart(7)} ${'p90'.padStart(6)}  ${'tenured mean'.padStart(12)} ${'median'.padStart(7)}  encodings`);
+  const keyBytes = Math.round(median(ids.map((id) => Buffer.byteLength(`${v2Prefix}{c:${id}}`))));
+  console.log(`\nredis memory per customer after ${DAYS} simulated days (MEMORY USAGE ... SAMPLES 0, bytes: key + value + allocator size classes)`);
+  console.log(`  server: hash-max-listpack-entries ${listpackEntries}, hash-max-listpack-value ${listpackValue}; ${ids.length} customers, ${tenured.size} of them present from day 0; keys of ${keyBytes} bytes (median)`);
+  console.log(`  ${'layout'.padEnd(72)} ${'mean'.padStart(6)} ${'median'.padStart(7)} ${'p90'.padStart(6)}  ${'tenured mean'.padStart(12)} ${'median'.padStart(7)}  encodings`);
   for (const r of rows) {
-    console.log(`  ${r.name.padEnd(66)} ${String(r.all.mean).padStart(6)} ${String(r.all.median).padStart(7)} ${String(r.all.p90).padStart(6)}  ${String(r.ten.mean).padStart(12)} ${String(r.ten.median).padStart(7)}  ${r.encodings}`);
+    console.log(`  ${r.name.padEnd(72)} ${String(r.all.mean).padStart(6)} ${String(r.all.median).padStart(7)} ${String(r.all.p90).padStart(6)}  ${String(r.ten.mean).padStart(12)} ${String(r.ten.median).padStart(7)}  ${r.encodings}`);
   }
-  if (listpackNote) console.log(listpackNote);
-  console.log(`  engine path, Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): ${redisUsecPerCustomerWrite.toFixed(1)} µs over ${writes.calls} writes, ${(deltas.length * (RUNS + 1) / writes.calls).toFixed(1)} events per write`);
-  console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the keys): ${usedMemoryPerCustomer} B`);
-  console.log(`  engine path, median field sizes per customer: binary state (b, b1…) ${stateFieldBytes} B, outbox ${outboxBytes} B (${withOutbox} of ${ids.length} customers hold entries after the last commit)`);
-  const oldRow = rows.find((r) => r.name.startsWith('old layout'))!;
-  const newRow = rows.find((r) => r.name.startsWith('engine path'))!;
-  console.log(`  old (JSON hash) vs new (binary) per customer, same states, MEMORY USAGE median: ${oldRow.all.median} B → ${newRow.all.median} B (${(oldRow.all.median / newRow.all.median).toFixed(2)}× smaller); customers present from day 0: ${oldRow.ten.median} B → ${newRow.ten.median} B`);
+  console.log(`  median per customer, MEMORY USAGE: JSON hash ${jsonRow.all.median} B → format 1 ${v1Row.all.median} B → format 2 ${v2Row.all.median} B (${(v1Row.all.median / v2Row.all.median).toFixed(2)}× smaller than format 1, ${(jsonRow.all.median / v2Row.all.median).toFixed(2)}× than JSON); p90 ${jsonRow.all.p90} → ${v1Row.all.p90} → ${v2Row.all.p90} B`);
+  console.log(`  median field bytes (name + value): state fields b, b1… format 1 ${v1Fields.state} B, format 2 ${v2Fields.state} B; ${v2Fields.fields} fields per hash; outbox entries held by ${v2Fields.outbox.filter((n) => n > 0).length} of ${ids.length} customers after the last commit (median ${median(v2Fields.outbox)} B)`);
+  console.log(`  hash vs string key for the format 2 state: ${v2Row.all.median} B vs ${stringRow.all.median} B median (the string holds neither v nor outbox entries)`);
+  console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the format 2 keys): ${usedMemoryPerCustomer} B`);
+
+  // Where a customer's format 2 bytes go: the encoded size without each part, medians over the customers.
+  const size = (st: CustomerState) => encodeCustomer(st, { outbox: false, layout: spec.layout.merges }).length;
+  const without = (change: (st: CustomerState) => void) =>
+    Math.round(
+      median(
+        engineStates.map((st) => {
+          const copy = structuredClone(st);
+          change(copy);
+          return size(st) - size(copy);
+        }),
+      ),
+    );
+  const bySlotMerge = (merge: string) => (st: CustomerState) => {
+    for (const b of Object.values(st.buckets)) for (const slot in b) if (spec.layout.merges.get(slot) === merge) delete b[slot];
+  };
+  const parts: [string, number][] = [
+    ['day buckets: counts and sums (add)', without(bySlotMerge('add'))],
+    ['day buckets: latest event times (max)', without(bySlotMerge('max'))],
+    ['day buckets: profile values (last)', without(bySlotMerge('last'))],
+    ['day buckets: distinct-count sets (bits)', without(bySlotMerge('bits'))],
+    ['day buckets: all (with day indices, column headers)', without((st) => void (st.buckets = {}))],
+    ['archive (older than the retention)', without((st) => void (st.archive = {}))],
+    ['last score', without((st) => void (st.lastScore = null))],
+    ['recent event ids (dedupe)', without((st) => void (st.recentEvents = []))],
+    ['source positions', without((st) => void (st.positions = {}))],
+  ];
+  console.log(`\nwhere a format 2 state's bytes go (median encoded size ${Math.round(median(engineStates.map(size)))} B; median bytes each part adds)`);
+  for (const [name, bytes] of parts) console.log(`  ${name.padEnd(56)} ${String(bytes).padStart(5)}`);
+
+  // The codec's own cost per customer, both formats on the same states (medians of RUNS passes, after one warm-up).
+  const codecUs = (fn: (st: CustomerState, i: number) => void) => {
+    const passes: number[] = [];
+    for (let p = 0; p <= RUNS; p++) {
+      const t0 = performance.now();
+      for (let k = 0; k < 20; k++) engineStates.forEach(fn);
+      if (p > 0) passes.push(((performance.now() - t0) * 1000) / (20 * engineStates.length));
+    }
+    return median(passes);
+  };
+  const layout = spec.layout.merges;
+  const v1Bytes = engineStates.map((st) => encodeCustomer(st, { outbox: false, formatVersion: 1 }));
+  const v2Bytes = engineStates.map((st) => encodeCustomer(st, { outbox: false, layout }));
+  const codec = {
+    encode1: codecUs((st) => encodeCustomer(st, { outbox: false, formatVersion: 1 })),
+    encode2: codecUs((st) => encodeCustomer(st, { outbox: false, layout })),
+    decode1: codecUs((st, i) => decodeCustomer(st.customerId, v1Bytes[i]!, layout)),
+    decode2: codecUs((st, i) => decodeCustomer(st.customerId, v2Bytes[i]!, layout)),
+  };
+  console.log(`\ncodec per customer (µs, medians of ${RUNS} passes over the ${engineStates.length} states): encode format 1 ${codec.encode1.toFixed(1)}, format 2 ${codec.encode2.toFixed(1)} (${(codec.encode2 / codec.encode1).toFixed(2)}×); decode format 1 ${codec.decode1.toFixed(1)}, format 2 ${codec.decode2.toFixed(1)} (${(codec.decode2 / codec.decode1).toFixed(2)}×)`);
 
   // ---------------------------------------------------------------- extrapolation
   // Per key, beyond MEMORY USAGE: the main dict's bucket array (~8-16 B) and, on Redis Cluster, the
@@ -251,37 +312,52 @@ try {
   // fragmentation. Shards hold 25 GB of that each (maxmemory; keep host RAM ~1.5× for forks, ×2 with replicas).
   const SHARD = 25e9;
   console.log(`\nextrapolation (per customer: mean MEMORY USAGE of the tenured customers + 32 B dict/cluster overhead, × 1.2 fragmentation; shards of 25 GB)`);
-  console.log(`  ${'layout'.padEnd(66)} ${'customers'.padStart(10)} ${'data'.padStart(10)} ${'planned'.padStart(10)} ${'shards'.padStart(7)}`);
-  for (const r of rows.filter((x) => x.name.startsWith('store layout'))) {
+  console.log(`  ${'layout'.padEnd(72)} ${'customers'.padStart(10)} ${'data'.padStart(10)} ${'planned'.padStart(10)} ${'shards'.padStart(7)}`);
+  for (const r of [v2Row, v1Row, jsonRow]) {
     for (const n of [10e6, 100e6]) {
       const data = r.ten.mean * n;
       const planned = (r.ten.mean + 32) * n * 1.2;
-      console.log(`  ${r.name.padEnd(66)} ${`${n / 1e6}M`.padStart(10)} ${`${(data / 1e9).toFixed(0)} GB`.padStart(10)} ${`${(planned / 1e9).toFixed(0)} GB`.padStart(10)} ${String(Math.ceil(planned / SHARD)).padStart(7)}`);
+      console.log(`  ${r.name.padEnd(72)} ${`${n / 1e6}M`.padStart(10)} ${`${(data / 1e9).toFixed(0)} GB`.padStart(10)} ${`${(planned / 1e9).toFixed(0)} GB`.padStart(10)} ${String(Math.ceil(planned / SHARD)).padStart(7)}`);
     }
   }
   console.log(`  (simulated period ends ${new Date(end).toISOString().slice(0, 10)}; retention ${spec.layout.retentionDays} days, ${spec.layout.merges.size} slots)`);
-  const row = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))!;
-  const stateOnly = rows.find((r) => r.name.includes('1024')) ?? row('store layout');
   await writeResults('redis-state', {
     customers: ids.length,
     days: DAYS,
-    bytes_per_customer_median: row('engine path').all.median,
-    bytes_per_customer_mean: row('engine path').all.mean,
-    // customers present all 90 days: the steady state a long-lived customer base settles at
-    bytes_per_customer_tenured_mean: row('engine path').ten.mean,
+    config: 'deploy/churnflow.yaml',
+    key_bytes_median: keyBytes,
+    bytes_per_customer_median: v2Row.all.median,
+    bytes_per_customer_p90: v2Row.all.p90,
+    bytes_per_customer_mean: v2Row.all.mean,
+    // customers present all simulated days: the steady state a long-lived customer base settles at
+    bytes_per_customer_tenured_mean: v2Row.ten.mean,
+    format1_bytes_per_customer_median: v1Row.all.median,
+    format1_bytes_per_customer_p90: v1Row.all.p90,
+    format1_bytes_per_customer_tenured_mean: v1Row.ten.mean,
+    json_layout_bytes_per_customer_median: jsonRow.all.median,
+    json_layout_bytes_per_customer_p90: jsonRow.all.p90,
+    json_layout_bytes_per_customer_tenured_mean: jsonRow.ten.mean,
+    string_key_bytes_per_customer_median: stringRow.all.median,
+    state_only_bytes_per_customer_median: windowsOnly.all.median,
     used_memory_per_customer: usedMemoryPerCustomer,
     hash_max_listpack_value: Number(listpackValue),
-    redis_usec_per_customer_write: Number(redisUsecPerCustomerWrite.toFixed(2)),
-    events_per_customer_write: Number(((deltas.length * (RUNS + 1)) / writes.calls).toFixed(2)),
+    state_field_bytes_per_customer_median: v2Fields.state,
+    format1_state_field_bytes_per_customer_median: v1Fields.state,
+    outbox_bytes_per_customer_median: median(v2Fields.outbox),
+    redis_usec_per_customer_write: Number(redisUsecPerWrite(2).toFixed(2)),
+    format1_redis_usec_per_customer_write: Number(redisUsecPerWrite(1).toFixed(2)),
+    events_per_customer_write: Number(((deltas.length * RUNS) / engine[2].writes).toFixed(2)),
     events: deltas.length,
-    state_only_bytes_per_customer_median: stateOnly.all.median,
-    // The same engine states written in the JSON hash layout the binary format replaced, same run.
-    json_layout_bytes_per_customer_median: row('old layout').all.median,
-    json_layout_bytes_per_customer_tenured_mean: row('old layout').ten.mean,
-    state_field_bytes_per_customer_median: stateFieldBytes,
-    outbox_bytes_per_customer_median: outboxBytes,
-    engine_path_events_per_s: Math.round(enginePath.items / (median(enginePath.runsMs) / 1000)),
+    engine_path_events_per_s: Math.round(deltas.length / (median(engine[2].runsMs) / 1000)),
+    format1_engine_path_events_per_s: Math.round(deltas.length / (median(engine[1].runsMs) / 1000)),
+    engine_path_cpu_us_per_event: Number(cpuUsPerEvent(2).toFixed(2)),
+    format1_engine_path_cpu_us_per_event: Number(cpuUsPerEvent(1).toFixed(2)),
     state_apply_events_per_s: Math.round(redisObserved.items / (median(redisObserved.runsMs) / 1000)),
+    encode_us_per_customer: Number(codec.encode2.toFixed(2)),
+    format1_encode_us_per_customer: Number(codec.encode1.toFixed(2)),
+    decode_us_per_customer: Number(codec.decode2.toFixed(2)),
+    format1_decode_us_per_customer: Number(codec.decode1.toFixed(2)),
+    ...Object.fromEntries(parts.map(([name, bytes]) => [`breakdown_${name.replace(/\(.*\)/, '').trim().replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`, bytes])),
   });
 } finally {
   // Remove everything this run wrote.

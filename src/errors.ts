@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'CF_STATE_FENCED'
   /** A stored customer state in a format this engine cannot read (see docs/architecture.md, "Stored format and rebuild"). */
   | 'CF_STATE_FORMAT'
+  /** A stored customer state written with another feature spec's slots (its layout fingerprint differs). */
+  | 'CF_STATE_LAYOUT'
   | 'CF_SOURCE_FAILED'
   | 'CF_SINK_FAILED'
   | 'CF_OUTPUT_TOO_LARGE'

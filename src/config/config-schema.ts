@@ -271,8 +271,8 @@ export const configSchema = z
              * The hot cache (src/state/hot-cache.ts): the states of customers this instance wrote, kept in
              * process, so their next batch does one fenced write and no read. Dropped for a partition on
              * revocation, entirely on a fenced write; an uncertain write drops its customers.
-             * maxCustomers / maxBytes bound it (least recently used leave first; bytes estimated as twice
-             * the state's size: the state and its stored form).
+             * maxCustomers / maxBytes bound it (least recently used leave first; an entry counts 16 × its
+             * stored bytes, about its heap: HEAP_PER_STORED_BYTE).
              */
             cache: z
               .object({

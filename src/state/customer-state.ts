@@ -250,9 +250,12 @@ export function cloneState(state: CustomerState): CustomerState {
   return copy;
 }
 
-/** Encoded size in bytes (the binary format the Redis store writes, outbox included): what the memory store reports. */
-export function stateBytes(state: CustomerState): number {
-  return encodeCustomer(state).length;
+/**
+ * Encoded size in bytes (the binary format the Redis store writes, with the layout's fingerprint when
+ * given; outbox included): what the memory store reports.
+ */
+export function stateBytes(state: CustomerState, layout?: StateLayout): number {
+  return encodeCustomer(state, layout ? { layout: layout.merges } : {}).length;
 }
 
 /**

@@ -76,7 +76,7 @@ export class MemoryStateStore implements StateStore {
 
   async stats(): Promise<StoreStats> {
     let bytes = 0;
-    for (const c of this.customers.values()) bytes += stateBytes(c.state);
+    for (const c of this.customers.values()) bytes += stateBytes(c.state, this.rules.layout);
     return { customers: this.customers.size, bytes };
   }
 

@@ -1,6 +1,6 @@
 // Redis state store: production's StateStore. One hash per customer, `<prefix>{c:<id>}` (the hash tag
-// keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts) in field
-// `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
+// keeps a customer in one cluster slot): the binary state (src/state/codec/customer-codec.ts, format 2,
+// named by the layout of the store's feature spec) in field `b`, each outbox entry in a field of its own, the version in `v`. A micro-batch costs two pipelined round
 // trips: `load` (one HGETALL per customer) and `write` (one Lua call per customer,
 // src/state/lua/commit-state-1.lua, that writes the changed fields only if the customer's version is
 // still the one loaded). The transition runs in TypeScript between the two (stage-deltas.ts), exactly
@@ -17,6 +17,7 @@ import { emptyState, type CustomerState, type DedupeOptions, type StateDelta, ty
 import { decodeCustomer, encodeCustomer } from './codec/customer-codec.js';
 import { decodeLegacyHash, isLegacyHash } from './codec/legacy-hash.js';
 import { formatError } from './codec/byte-io.js';
+import type { LayoutSlots } from './codec/layout-fingerprint.js';
 import { applyDeltas } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
@@ -53,6 +54,11 @@ export interface RedisStoreOptions {
   readonly statsSampleSize?: number;
   /** Folder of the *.lua scripts; default src/state/lua of this package (see resolveLuaDir). */
   readonly luaDir?: string;
+  /**
+   * The binary format written: STATE_FORMAT_VERSION (default). 1 writes the format before it, only to
+   * measure the two side by side (bench/redis-state.bench.ts) and to test the migration.
+   */
+  readonly writeFormatVersion?: 1 | 2;
 }
 
 /**
@@ -202,7 +208,7 @@ export class RedisStateStore implements StateStore {
     return hashes.map((fields, i) => {
       const id = customerIds[i]!;
       if (fields.size === 0) return { state: emptyState(id), version: 0, stored: { fields } satisfies StoredHash };
-      return { state: decodeStoredHash(id, fields), version: Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
+      return { state: decodeStoredHash(id, fields, this.options.layout.merges), version: Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
     });
   }
 
@@ -219,7 +225,7 @@ export class RedisStateStore implements StateStore {
   async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
     this.assertOpen();
     if (writes.length === 0) return [];
-    const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined));
+    const changes = writes.map((w) => encodeChanges(w.state, w.loaded.stored as StoredHash | undefined, this.options.layout.merges, this.options.writeFormatVersion));
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
       (p, key, i) => {
@@ -234,6 +240,13 @@ export class RedisStateStore implements StateStore {
     });
   }
 
+  /** Bytes of the hash a load() or writeReturning() answered (its field values): what the hot cache sizes entries by. */
+  storedBytes(stored: unknown): number {
+    let n = 0;
+    for (const v of (stored as StoredHash | undefined)?.fields.values() ?? []) n += v.length;
+    return n;
+  }
+
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {
     return applyDeltas(this, deltas, observe, onStart);
   }
@@ -242,7 +255,7 @@ export class RedisStateStore implements StateStore {
     this.assertOpen();
     if (customerIds.length === 0) return [];
     const hashes = await this.readHashes(customerIds);
-    return hashes.map((fields, i) => (fields.size === 0 ? null : decodeStoredHash(customerIds[i]!, fields)));
+    return hashes.map((fields, i) => (fields.size === 0 ? null : decodeStoredHash(customerIds[i]!, fields, this.options.layout.merges)));
   }
 
   /** The customers' hashes, values as bytes (the state field is binary: a string reply would mangle it). */
@@ -441,10 +454,10 @@ export class RedisStateStore implements StateStore {
  * grow `b` past hash-max-listpack-value. A hash still in the JSON layout (src/state/codec/legacy-hash.ts)
  * loses its old fields here: its first write migrates it.
  */
-export function encodeChanges(state: CustomerState, stored: StoredHash | undefined): { set: (string | Buffer)[]; del: string[] } {
+export function encodeChanges(state: CustomerState, stored: StoredHash | undefined, layout: LayoutSlots, formatVersion?: 1 | 2): { set: (string | Buffer)[]; del: string[] } {
   const prev = stored?.fields ?? new Map<string, Buffer>();
   const next = new Map<string, Buffer>();
-  const bytes = encodeCustomer(state, { outbox: false });
+  const bytes = encodeCustomer(state, { outbox: false, layout, ...(formatVersion ? { formatVersion } : {}) });
   // Parts of at most STATE_PART_BYTES: every field stays within hash-max-listpack-value 1024, so the
   // hash stays a listpack (a hashtable costs ~450 B more per customer, measured).
   for (let at = 0, i = 0; at < bytes.length || i === 0; at += STATE_PART_BYTES, i++) next.set(i === 0 ? 'b' : `b${i}`, bytes.subarray(at, at + STATE_PART_BYTES));
@@ -459,14 +472,17 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
   return { set, del };
 }
 
-/** A customer's hash as a CustomerState: the binary layout, or the JSON layout (read for migration). */
-export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>): CustomerState {
+/**
+ * A customer's hash as a CustomerState: the binary format (version 2 with the store's layout, or
+ * version 1), or the JSON layout (read for migration).
+ */
+export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>, layout: LayoutSlots): CustomerState {
   if (isLegacyHash(fields)) return decodeLegacyHash(customerId, [...fields].map(([f, v]) => [f, v.toString('utf8')] as const));
   const first = fields.get('b');
   if (first === undefined) throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
   const parts = [first];
   for (let i = 1, part = fields.get('b1'); part !== undefined; part = fields.get(`b${++i}`)) parts.push(part);
-  const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts));
+  const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout);
   for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
   return state;
 }

@@ -1,5 +1,6 @@
 // The hot cache (src/state/hot-cache.ts) on the real Redis: a customer already written is served without
-// a read and its state stays what Redis holds; a partition that moves away and back while another
+// a read and its state stays what Redis holds (a batch that fails before its write leaves no changed
+// copy behind); a partition that moves away and back while another
 // instance changed the customer is read fresh; a missed revocation is caught by the fence; a write
 // that failed or may have failed is never trusted; the bounds hold. (The store contract runs through
 // the cache in redis-store.int.test.ts.)
@@ -119,6 +120,29 @@ test('a revocation the instance missed: its stale copy fails the fence (CF_STATE
   } finally {
     await a.store.close();
     await b.store.close();
+  }
+});
+
+test('a batch that fails between staging and its write leaves nothing changed behind: the customer is read again, as Redis holds it', async () => {
+  const a = cached(newPrefix());
+  try {
+    await a.store.apply([login('c5', 1, 0)]);
+    // The cache hands its own object to the batch (no copy): staging changes it in place...
+    const staged = await stageDeltas(a.store, [login('c5', 2, 1), login('c5', 3, 2)]);
+    assert.equal(a.redis.reads, 1, 'served from the cache');
+    assert.equal(spec.evaluate(staged[0]!.state, day(3) + 1)[logins7d], 3);
+    // ...and the batch fails before commitStaged (scoring, a sink): the changed object must not be served again.
+    assert.equal(a.store.size, 0, 'a loaded customer is out of the cache until its write');
+    const again = await stageDeltas(a.store, [login('c5', 2, 1)]);
+    assert.equal(a.redis.reads, 2, 'read from Redis after the failed batch');
+    assert.deepEqual(again[0]!.outcomes, ['applied'], 'Redis does not hold offset 1: it is applied now, once');
+    await commitStaged(a.store, again);
+    assert.equal(spec.evaluate((await a.store.get(['c5']))[0]!, day(2) + 1)[logins7d], 2);
+    await a.store.apply([login('c5', 3, 2)]);
+    assert.equal(a.redis.reads, 2, 'cached again after the successful write');
+    assert.equal(spec.evaluate((await a.store.get(['c5']))[0]!, day(3) + 1)[logins7d], 3);
+  } finally {
+    await a.store.close();
   }
 });
 

@@ -25,6 +25,8 @@ import { stateStoreContract } from '../contract/state-store.contract.js';
 import { SERVICES } from '../helpers/services.js';
 import { redisTestKeys } from '../helpers/redis.js';
 import { encodeLegacyHash } from '../../src/state/codec/legacy-hash.js';
+import { encodeCustomer } from '../../src/state/codec/customer-codec.js';
+import { readFileSync } from 'node:fs';
 import { refreshStateGauges } from '../../src/state/state-gauges.js';
 import { createEngineMetrics } from '../../src/observability/metrics.js';
 
@@ -389,6 +391,83 @@ describe('redis store: stored format and state gauges', () => {
           assert.deepEqual(fields.filter((f) => !f.startsWith('o:') && !/^b\d+$/.test(f)), ['b', 'v'], `${id} migrated (state in b, b1...)`);
           assert.equal(await admin.hget(store.keyOf(id), 'v'), '4', 'the fence went on from the old version');
         } else assert.ok(fields.includes('m') && fields.includes('p'), `${id} untouched: still the JSON layout`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a customer in binary format 1 is read as the same state and migrated to format 2 by its next write', async () => {
+    const store = redisStore();
+    const memory = new MemoryStateStore({ layout: spec.layout });
+    try {
+      const deltas = simulatedDeltas(20, 40, 23);
+      const cut = Math.floor(deltas.length * 0.7);
+      await memory.apply(deltas.slice(0, cut));
+      const ids = idsOf(deltas.slice(0, cut));
+      // What an engine of format 1 left in Redis: the state in b (parts of 1,000 bytes), version 5.
+      const before = (await memory.get(ids)) as CustomerState[];
+      for (const state of before) {
+        const bytes = encodeCustomer(state, { outbox: false, formatVersion: 1 });
+        const fields: Record<string, Buffer | string> = { v: '5' };
+        for (let at = 0, i = 0; at < bytes.length; at += 1000, i++) fields[i === 0 ? 'b' : `b${i}`] = bytes.subarray(at, at + 1000);
+        await admin.hset(store.keyOf(state.customerId), fields);
+      }
+      assert.deepEqual(await store.get(ids), before, 'read as the same states');
+      await store.apply(deltas.slice(cut));
+      await memory.apply(deltas.slice(cut));
+      const all = idsOf(deltas);
+      assert.deepEqual(await store.get(all), await memory.get(all), 'the rest of the stream applies on top of the migrated states');
+      for (const id of ids) {
+        const touched = deltas.slice(cut).some((d) => d.customerId === id);
+        const b = (await admin.hgetBuffer(store.keyOf(id), 'b'))!;
+        assert.equal(b[0], touched ? 2 : 1, `${id}: ${touched ? 'migrated' : 'untouched, still format 1'}`);
+        if (touched) assert.equal(await admin.hget(store.keyOf(id), 'v'), '6', 'the fence went on from the old version');
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the committed format-1 fixture (real bytes of the engines before): its Redis hashes load as the fixture states, and a write migrates them', async () => {
+    const store = redisStore();
+    const memory = new MemoryStateStore({ layout: spec.layout });
+    const fixture = JSON.parse(readFileSync(new URL('../../../test/fixtures/state/customer-v1.json', import.meta.url), 'utf8')) as {
+      customers: { state: CustomerState; redisHash: Record<string, string> }[];
+    };
+    try {
+      for (const { state, redisHash } of fixture.customers) {
+        await admin.hset(store.keyOf(state.customerId), Object.fromEntries(Object.entries(redisHash).map(([f, v]) => [f, Buffer.from(v, 'base64')])));
+        const [loaded] = await store.load([state.customerId]);
+        assert.deepEqual(loaded!.state, state);
+        assert.equal(loaded!.version, 7);
+        const [empty] = await memory.load([state.customerId]);
+        await memory.write([{ loaded: empty!, state: structuredClone(state) }]);
+      }
+      // One more login per customer, a day after its latest event, on a stream of its own.
+      const next = fixture.customers.map(({ state }, i) =>
+        spec.deltaFor({ eventId: `fx-${i}`, customerId: state.customerId, eventTime: state.maxEventTime + DAY_MS, kind: 'login', payload: { device: 'web', success: true } }, { stream: 'fixture/0', offset: i }),
+      );
+      await store.apply(next);
+      await memory.apply(next);
+      const ids = fixture.customers.map((c) => c.state.customerId);
+      assert.deepEqual(await store.get(ids), await memory.get(ids));
+      for (const id of ids) assert.equal((await admin.hgetBuffer(store.keyOf(id), 'b'))![0], 2, `${id} migrated to format 2`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a format-2 state read with another feature spec\'s layout is refused with CF_STATE_LAYOUT naming the rebuild', async () => {
+    const keyPrefix = newPrefix();
+    const store = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: spec.layout });
+    try {
+      await store.apply([spec.deltaFor({ eventId: 'l1', customerId: 'other-layout', eventTime: Date.UTC(2025, 0, 2), kind: 'login', payload: { device: 'web', success: true } }, { stream: 'p0', offset: 1 })]);
+      const other = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix, layout: { ...spec.layout, merges: new Map([...spec.layout.merges].reverse()) } });
+      try {
+        await assert.rejects(other.load(['other-layout']), (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_LAYOUT' && !err.retriable && /replaying the activity topic from Kafka/.test(err.message));
+      } finally {
+        await other.close();
       }
     } finally {
       await store.close();

@@ -15,9 +15,10 @@
 // per node for both: the multiplier from the parent's P to this node's P (f_e / f_prev, prev = the
 // previous edge on the same feature, hot here or absent: a cold prev makes the edge cold and the ratio
 // the scalar z_e / z_prev), and the weights V(t_k) whose dot product with G_n is the node's share of
-// φ (its own term minus what its leaves would have added at prev).
+// φ (its own term minus what its leaves would have added at prev). The two leaves of a twig fold into
+// one step (summed arrays: the row takes one of them, and both credit the same column).
 import { ChurnflowError } from '../../errors.js';
-import { gaussLegendre01 } from './gauss-legendre.js';
+import { gaussLegendre01, type Quadrature } from './gauss-legendre.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
 
 /**
@@ -32,14 +33,21 @@ export interface LinearTreeShapPlan {
   readonly treeStart: Int32Array;
   /** Branch nodes per tree (local 0 .. branches-1; its leaves follow). */
   readonly treeBranches: Int32Array;
-  /** Quadrature points per tree: ceil(D / 2), D = most distinct features on one of its paths. */
+  /**
+   * Quadrature points per tree: the ceil(D / 2) of the Gauss–Legendre rule (D = most distinct features
+   * on one of its paths), plus one of weight 0 when that is odd, so the WebAssembly pass fills both
+   * f64x2 lanes (the padding point adds exact zeros: the values stay those of the rule).
+   */
   readonly treePoints: Int32Array;
   /** Branch test: input column, NodeMode, threshold, 1 when NaN takes the true child. */
   readonly split: Int32Array;
   readonly mode: Uint8Array;
   readonly threshold: Float64Array;
   readonly nanTrue: Uint8Array;
-  /** Local children (-1 for leaves). */
+  /**
+   * Local children (-1 for leaves). A twig's folded false leaf is ceil(maxTreeNodes · maxPoints / n):
+   * a slot past every value a pass writes, whose G stays 0 (scratch G has maxTreeNodes + 2 slots).
+   */
   readonly trueChild: Int32Array;
   readonly falseChild: Int32Array;
   /** Local parent (-1 for the root). */
@@ -51,10 +59,11 @@ export interface LinearTreeShapPlan {
   /** Local node entered by the previous edge on the same column on this path, -1 if none. */
   readonly prev: Int32Array;
   /**
-   * Offset into coef of the node's five n-point arrays: P multiplier when hot, when cold (prev hot or
-   * absent), φ weights when hot, when cold (prev hot or absent), and z_e / z_prev repeated n times
-   * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array).
-   * For a leaf the multipliers are times its value, and the weights times the multiplier and the
+   * Offset into coef of the node's five n-point arrays: P multiplier and φ weights when hot, P
+   * multiplier and φ weights when cold (prev hot or absent: each pair is what one row reads, side by
+   * side), and z_e / z_prev repeated n times
+   * (the multiplier when prev is cold, and so is this edge: every edge's P is one loop over an array;
+   * only nodes with a prev have it, the others' prev reads as hot). For a leaf the multipliers are times its value, and the weights times the multiplier and the
    * value (foldLeafValue).
    */
   readonly coefAt: Int32Array;
@@ -76,6 +85,8 @@ interface PlannedNode {
   /** Combined zero fraction of the edge's column on the path down to and including this edge. */
   zero: number;
   prevZero: number;
+  /** On the true leaf of a twig (a branch whose children are both leaves): the false leaf, folded into it. */
+  pair?: PlannedNode;
 }
 
 /** Builds the plan; `cover` is the ensemble's node covers (checked non-null by the caller). */
@@ -88,17 +99,20 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const treeStart = new Int32Array(trees.length + 1);
   const treePoints = new Int32Array(trees.length);
   const treeBranches = new Int32Array(trees.length);
+  const rulePoints = new Int32Array(trees.length);
   let nNodes = 0;
   let nCoef = 0; // after the zero block, once maxPoints is known
   let maxTreeNodes = 0;
-  let maxPoints = 1; // also the zero block's length
+  let maxPoints = 2; // also the zero block's length
   let maxPathFeatures = 0;
   trees.forEach((t, i) => {
     treeStart[i] = nNodes;
     treeBranches[i] = t.branches;
     nNodes += t.nodes.length;
-    treePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
-    nCoef += 5 * treePoints[i]! * (t.nodes.length - 1); // the root has no edge
+    rulePoints[i] = Math.max(1, Math.ceil(t.depthFeatures / 2));
+    treePoints[i] = evenPoints(rulePoints[i]!);
+    // Four arrays per edge, a fifth (z / z_prev) only where there is a prev; the root has no edge.
+    for (const p of t.nodes) if (p.parent >= 0) nCoef += (p.prev >= 0 ? 5 : 4) * treePoints[i]!;
     maxTreeNodes = Math.max(maxTreeNodes, t.nodes.length);
     maxPoints = Math.max(maxPoints, treePoints[i]!);
     maxPathFeatures = Math.max(maxPathFeatures, t.depthFeatures);
@@ -117,12 +131,15 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const prev = new Int32Array(nNodes);
   const coefAt = new Int32Array(nNodes);
   const coef = new Float64Array(maxPoints + nCoef);
-  const rules = new Map<number, ReturnType<typeof gaussLegendre01>>();
+  const rules = new Map<number, Quadrature>();
   let at = maxPoints;
   trees.forEach((t, ti) => {
     const n = treePoints[ti]!;
-    let rule = rules.get(n);
-    if (rule === undefined) rules.set(n, (rule = gaussLegendre01(n)));
+    // A node slot whose G stays 0: past maxTreeNodes · maxPoints values, which no tree's pass writes
+    // (node j's values are at j · n); the scratch holds two slots of maxPoints more.
+    const zeroSlot = Math.ceil((maxTreeNodes * maxPoints) / n);
+    let rule = rules.get(rulePoints[ti]!);
+    if (rule === undefined) rules.set(rulePoints[ti]!, (rule = paddedRule(rulePoints[ti]!)));
     const local = new Map(t.nodes.map((p, j) => [p.ensembleNode, j]));
     t.nodes.forEach((p, j) => {
       const g = treeStart[ti]! + j;
@@ -133,7 +150,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       threshold[g] = e.threshold[k]!;
       nanTrue[g] = e.missingTracksTrue[k] === 1 || e.mode[k] === NodeMode.BRANCH_NEQ ? 1 : 0;
       trueChild[g] = leaf ? -1 : local.get(e.trueChild[k]!)!;
-      falseChild[g] = leaf ? -1 : local.get(e.falseChild[k]!)!;
+      falseChild[g] = leaf ? -1 : (local.get(e.falseChild[k]!) ?? zeroSlot); // a twig's folded leaf: the zero slot
       parent[g] = p.parent;
       prev[g] = p.prev;
       coefAt[g] = at;
@@ -141,8 +158,9 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       isTrueEdge[g] = e.trueChild[t.nodes[p.parent]!.ensembleNode] === k ? 1 : 0;
       edgeFeature[g] = e.feature[t.nodes[p.parent]!.ensembleNode]!;
       fillNodeCoef(coef, at, n, rule.t, rule.w, p.zero, p.prev >= 0 ? p.prevZero : -1);
-      if (leaf) foldLeafValue(coef, at, n, e.value[k]!);
-      at += 5 * n;
+      if (leaf) foldLeafValue(coef, at, n, e.value[k]!, p.prev >= 0);
+      if (p.pair !== undefined) addFoldedPair(coef, at, n, rule, p.pair, e.value[p.pair.ensembleNode]!);
+      at += (p.prev >= 0 ? 5 : 4) * n;
     });
   });
 
@@ -171,10 +189,26 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   };
 }
 
+function evenPoints(n: number): number {
+  return n + (n % 2);
+}
+
+/** The `n`-point Gauss–Legendre rule, with one more point of weight 0 when n is odd (t = 1/2 keeps every factor positive). */
+function paddedRule(n: number): Quadrature {
+  const rule = gaussLegendre01(n);
+  if (n % 2 === 0) return rule;
+  const t = new Float64Array(n + 1);
+  const w = new Float64Array(n + 1);
+  t.set(rule.t);
+  w.set(rule.w);
+  t[n] = 0.5;
+  return { t, w };
+}
+
 /**
- * The node's five n-point arrays at coef[at ..]: with hot factor h(t) = z + (1 − z)t and cold factor
+ * The node's five n-point arrays at coef[at ..] (four when it has no prev: zp < 0): with hot factor h(t) = z + (1 − z)t and cold factor
  * c(t) = z(1 − t) (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
- * P multipliers h / hp and c / hp; φ weights (1 − z)w / h − own(prev) and −w / (1 − t) − own(prev),
+ * hot: P multiplier h / hp, φ weights (1 − z)w / h − own(prev); cold: c / hp, −w / (1 − t) − own(prev);
  * own(prev) = (1 − zp)w / hp (a cold prev leaves the node no weights: its two terms are equal).
  */
 function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array, w: Float64Array, z: number, zp: number): void {
@@ -186,10 +220,29 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
     const hp = zp < 0 ? 1 : zp + (1 - zp) * tk;
     const ownPrev = zp < 0 ? 0 : ((1 - zp) * wk) / hp;
     coef[at + k] = hot / hp;
-    coef[at + n + k] = cold / hp;
-    coef[at + 2 * n + k] = ((1 - z) * wk) / hot - ownPrev;
+    coef[at + n + k] = ((1 - z) * wk) / hot - ownPrev;
+    coef[at + 2 * n + k] = cold / hp;
     coef[at + 3 * n + k] = -wk / (1 - tk) - ownPrev;
-    coef[at + 4 * n + k] = zp < 0 ? 0 : z / zp;
+    if (zp >= 0) coef[at + 4 * n + k] = z / zp;
+  }
+}
+
+/**
+ * Adds the false leaf b of a twig into its true sibling's arrays at coef[at ..]: the row taking the
+ * true side makes the true leaf hot and b cold, the false side the reverse, and under a cold prev both
+ * are z / z_prev (b has the same prev, so the same number of arrays).
+ */
+function addFoldedPair(coef: Float64Array, at: number, n: number, rule: Quadrature, b: PlannedNode, v: number): void {
+  const withPrev = b.prev >= 0;
+  const own = new Float64Array(5 * n);
+  fillNodeCoef(own, 0, n, rule.t, rule.w, b.zero, withPrev ? b.prevZero : -1);
+  foldLeafValue(own, 0, n, v, withPrev);
+  for (let k = 0; k < n; k++) {
+    coef[at + k] = coef[at + k]! + own[2 * n + k]!; // true side: b's cold multiplier and weights
+    coef[at + n + k] = coef[at + n + k]! + own[3 * n + k]!;
+    coef[at + 2 * n + k] = coef[at + 2 * n + k]! + own[k]!; // false side: b's hot ones
+    coef[at + 3 * n + k] = coef[at + 3 * n + k]! + own[n + k]!;
+    if (withPrev) coef[at + 4 * n + k] = coef[at + 4 * n + k]! + own[4 * n + k]!;
   }
 }
 
@@ -198,13 +251,13 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
  * that with the weights, so both are folded into one array each (v · multiplier, v · multiplier ·
  * weights) and a row's pass reads the parent's P once.
  */
-function foldLeafValue(coef: Float64Array, at: number, n: number, v: number): void {
+function foldLeafValue(coef: Float64Array, at: number, n: number, v: number, withPrev: boolean): void {
   for (let k = 0; k < n; k++) {
-    coef[at + 2 * n + k] = v * coef[at + k]! * coef[at + 2 * n + k]!;
-    coef[at + 3 * n + k] = v * coef[at + n + k]! * coef[at + 3 * n + k]!;
+    coef[at + n + k] = v * coef[at + k]! * coef[at + n + k]!;
+    coef[at + 3 * n + k] = v * coef[at + 2 * n + k]! * coef[at + 3 * n + k]!;
     coef[at + k] = v * coef[at + k]!;
-    coef[at + n + k] = v * coef[at + n + k]!;
-    coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
+    coef[at + 2 * n + k] = v * coef[at + 2 * n + k]!;
+    if (withPrev) coef[at + 4 * n + k] = v * coef[at + 4 * n + k]!;
   }
 }
 
@@ -245,9 +298,24 @@ function planTree(e: TreeEnsemble, cover: Float64Array, root: number, source: st
     visit(e.falseChild[k]!, j, here);
   };
   visit(root, -1, []);
+  // Twigs: the two leaves under one branch are one step. Both edges test the branch's column and share
+  // its prev, and the row takes exactly one of them (or, under a cold prev, neither), so the pair's
+  // G (v_a·P·f_a + v_b·P·f_b) and φ (both on that column) come from summed coefficients: the true leaf
+  // carries them, the false one is dropped and its parent's false child becomes the zero slot.
+  const at = new Map(nodes.map((p, j) => [p.ensembleNode, j]));
+  const dropped = new Set<number>();
+  for (const p of nodes) {
+    const k = p.ensembleNode;
+    if (e.mode[k] === NodeMode.LEAF) continue;
+    const a = e.trueChild[k]!;
+    const b = e.falseChild[k]!;
+    if (e.mode[a] !== NodeMode.LEAF || e.mode[b] !== NodeMode.LEAF) continue;
+    nodes[at.get(a)!]!.pair = nodes[at.get(b)!]!;
+    dropped.add(at.get(b)!);
+  }
   // Branches first (still in preorder), then the leaves: a row's pass runs over each kind without
   // testing which kind a node is. Parents and prevs are branches, so they still come first.
-  const order = [...nodes.keys()].sort((a, b) => leafRank(a) - leafRank(b) || a - b);
+  const order = [...nodes.keys()].filter((j) => !dropped.has(j)).sort((a, b) => leafRank(a) - leafRank(b) || a - b);
   function leafRank(j: number): number {
     return e.mode[nodes[j]!.ensembleNode] === NodeMode.LEAF ? 1 : 0;
   }

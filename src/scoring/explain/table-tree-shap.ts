@@ -115,6 +115,7 @@ export function compileTableTreeShap(e: TreeEnsemble, width: number, source = 't
     width,
     expectedValue,
     memoryBytes,
+    kernel: 'tables',
     contributions(row, offset, out) {
       checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);

@@ -230,6 +230,7 @@ export function compileTreeShapReference(e: TreeEnsemble, width: number, source 
     width,
     expectedValue,
     memoryBytes: size * (4 + 8 + 1 + 8) + pair.byteLength + recip.byteLength,
+    kernel: 'reference',
     contributions(row, offset, out) {
       checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);

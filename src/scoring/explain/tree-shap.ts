@@ -3,17 +3,19 @@
 // one pass down the branches carries each node's path polynomial P at the tree's quadrature points;
 // one over the leaves and one back up the branches sum the leaves' v·P into G and add each edge's
 // share of its column's value (a dot product of G with precomputed weights). O(nodes · points) per
-// row, points = ceil(distinct path columns / 2), instead of the reference's O(leaves · depth²)
-// (tree-shap-reference.ts, kept as the tests' oracle). The derivation and the tabulated factors are
+// row, points = ceil(distinct path columns / 2) rounded up to even, instead of the reference's
+// O(leaves · depth²) (tree-shap-reference.ts, kept as the tests' oracle). The derivation and the tabulated factors are
 // in linear-tree-shap-plan.ts. It explains the ensemble's margin (log-odds for the churn
 // classifier): contributions per input column plus the bias (expected margin over the training
 // data, weighted by node covers) add up to the margin of the row. Runs once per explained risk
-// event: nothing is allocated per row.
+// event: nothing is allocated per row. The engine runs the same pass compiled to WebAssembly with
+// SIMD (wasm-tree-shap.ts); this JavaScript one is the fallback where that module cannot load.
 import { ChurnflowError } from '../../errors.js';
 import { goesFalse } from './branch-test.js';
-import { buildLinearTreeShapPlan } from './linear-tree-shap-plan.js';
+import { buildLinearTreeShapPlan, type LinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import { NodeMode, type TreeEnsemble } from './onnx-tree-ensemble.js';
-import { checkContributionArgs } from './contribution-args.js';
+import { checkBatchArgs, checkContributionArgs } from './contribution-args.js';
+import { compileWasmTreeShap, wasmKernel } from './wasm-tree-shap.js';
 
 export interface TreeShap {
   /** Input columns explained (contributions have width + 1 entries, the bias last). */
@@ -22,6 +24,8 @@ export interface TreeShap {
   readonly expectedValue: number;
   /** Bytes of precomputed tables and scratch held for this ensemble. */
   readonly memoryBytes: number;
+  /** Which implementation computes the values (the engine's: linear-wasm, or linear-js where WebAssembly is unavailable). */
+  readonly kernel: 'linear-wasm' | 'linear-js' | 'tables' | 'reference';
   /**
    * Writes the SHAP values of the row at `row[offset .. offset+width)` into out[0 .. width) and the bias
    * into out[width] (out is overwritten, not accumulated into). Synchronous; scratch space is reused.
@@ -66,16 +70,29 @@ export function checkedCoversAndBias(e: TreeEnsemble, width: number, source: str
   return { cover, expectedValue };
 }
 
+/**
+ * Which pass runs: 'auto' the WebAssembly one when its module loads (SIMD needed; Node 20 has it) and
+ * the JavaScript one otherwise; 'wasm' fails (CF_SCORING_FAILED) rather than fall back; 'js' always
+ * JavaScript. Both give the same bits.
+ */
+export type TreeShapKernel = 'auto' | 'wasm' | 'js';
+
 /** Prepares TreeSHAP over `e` for rows of `width` input columns. Throws CF_MODEL_INVALID without covers. */
-export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble'): TreeShap {
+export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble', kernel: TreeShapKernel = 'auto'): TreeShap {
   const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
   const plan = buildLinearTreeShapPlan(e, cover, source);
+  if (kernel === 'wasm' || (kernel === 'auto' && !('error' in wasmKernel()))) return compileWasmTreeShap(plan, width, expectedValue);
+  return compileJsTreeShap(plan, width, expectedValue);
+}
+
+/** The JavaScript pass (the fallback, and the bench's baseline for the WebAssembly one). */
+function compileJsTreeShap(plan: LinearTreeShapPlan, width: number, expectedValue: number): TreeShap {
   const { nTrees, treeStart, treeBranches, treePoints, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, coefAt, coef } = plan;
   // Per tree-local node: P and G at the points (node j at j * points), 1 when its edge is hot (a slot
   // past the nodes stays 1: "no prev" reads as a hot prev), where its edge's φ weights are in coef, 1
   // when the row takes its true child.
   const poly = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
-  const sums = new Float64Array(plan.maxTreeNodes * plan.maxPoints);
+  const sums = new Float64Array((plan.maxTreeNodes + 2) * plan.maxPoints); // and the zero slot (a twig's folded leaf)
   const hotSentinel = plan.maxTreeNodes;
   const hot = new Uint8Array(plan.maxTreeNodes + 1).fill(1);
   const weights = new Int32Array(plan.maxTreeNodes);
@@ -106,14 +123,19 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       const w = weights[j]!;
       const at = j * n;
       const from = parent[g]! * n;
-      let acc = 0;
-      for (let k = 0; k < n; k++) {
+      // Two sums, even and odd points, added last: the WebAssembly pass's f64x2 lanes, so both agree to the bit.
+      let even = 0;
+      let odd = 0;
+      for (let k = 0; k < n; k += 2) {
         const pk = poly[from + k]!;
+        const pl = poly[from + k + 1]!;
         sums[at + k] = pk * coef[c + k]!;
-        acc += pk * coef[w + k]!;
+        sums[at + k + 1] = pl * coef[c + k + 1]!;
+        even += pk * coef[w + k]!;
+        odd += pl * coef[w + k + 1]!;
       }
       const o = oo + edgeFeature[g]!;
-      out[o] = out[o]! + acc;
+      out[o] = out[o]! + (even + odd);
     }
     // Up over the branches (children first): G from the children's, and the share of the edge into it.
     for (let j = nb - 1; j > 0; j--) {
@@ -122,14 +144,18 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       const at = j * n;
       const a = trueChild[g]! * n;
       const b = falseChild[g]! * n;
-      let acc = 0;
-      for (let k = 0; k < n; k++) {
+      let even = 0;
+      let odd = 0;
+      for (let k = 0; k < n; k += 2) {
         const gk = sums[a + k]! + sums[b + k]!;
+        const gl = sums[a + k + 1]! + sums[b + k + 1]!;
         sums[at + k] = gk;
-        acc += gk * coef[w + k]!;
+        sums[at + k + 1] = gl;
+        even += gk * coef[w + k]!;
+        odd += gl * coef[w + k + 1]!;
       }
       const o = oo + edgeFeature[g]!;
-      out[o] = out[o]! + acc;
+      out[o] = out[o]! + (even + odd);
     }
   }
 
@@ -145,9 +171,9 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     const q = parent[g]!;
     const h = prevHot & (isTrueEdge[g]! ^ takesTrue[q]! ^ 1);
     hot[j] = h;
-    // hot: factors at c, weights c + 2n; cold: c + n, c + 3n; cold under a cold prev: c + 4n, the zero block.
-    weights[j] = prevHot * (c + (3 - h) * n);
-    return c + (prevHot === 1 ? 1 - h : 4) * n;
+    // hot: factors at c, weights c + n; cold: c + 2n, c + 3n; cold under a cold prev: c + 4n, the zero block.
+    weights[j] = prevHot * (c + (3 - 2 * h) * n);
+    return c + (prevHot === 1 ? 2 - 2 * h : 4) * n;
   }
 
   /** 1 when the row's value x takes branch g's true child (NaN by the node's missing rule). */
@@ -159,6 +185,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
     width,
     expectedValue,
     memoryBytes,
+    kernel: 'linear-js',
     contributions(row, offset, out) {
       checkContributionArgs(width, row, offset, out);
       out.fill(0, 0, width);
@@ -166,9 +193,7 @@ export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree e
       out[width] = expectedValue;
     },
     contributionsBatch(rows, count, out) {
-      if (!(Number.isInteger(count) && count >= 0 && count * width <= rows.length && count * (width + 1) <= out.length)) {
-        throw new ChurnflowError('CF_SCORING_FAILED', `a batch of ${count} rows of ${width} columns needs ${count * width} row values and ${count * (width + 1)} output slots, got ${rows.length} and ${out.length}`);
-      }
+      checkBatchArgs(width, rows, count, out);
       out.fill(0, 0, count * (width + 1));
       for (let t = 0; t < nTrees; t++) {
         for (let i = 0; i < count; i++) explainTree(t, rows, i * width, out, i * (width + 1));

@@ -86,6 +86,48 @@ export class ByteWriter {
     this.at += n;
   }
 
+  /**
+   * `count` unsigned integers below 2^width (width ≤ 49) packed LSB-first in ceil(count × width / 8)
+   * bytes: a column of small numbers (counts of 1 or 2: 2 bits each) costs a fraction of a varint each.
+   */
+  packed(values: ArrayLike<number>, count: number, width: number): void {
+    this.room(Math.ceil((count * width) / 8));
+    if (width <= 24) {
+      // Fast path (counts, sums, times of the day): fewer than 8 bits pending + 24 fit in 32-bit operators.
+      let acc = 0;
+      let bits = 0;
+      for (let i = 0; i < count; i++) {
+        acc = (acc | (values[i]! << bits)) >>> 0;
+        bits += width;
+        while (bits >= 8) {
+          this.buf[this.at++] = acc & 255;
+          acc >>>= 8;
+          bits -= 8;
+        }
+      }
+      if (bits > 0) this.buf[this.at++] = acc;
+      return;
+    }
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      // Chunks of at most 24 bits: acc stays below 2^31 and exact (JS bit operators stop at 32 bits).
+      let v = values[i]!;
+      for (let left = width; left > 0; left -= 24) {
+        const n = Math.min(24, left);
+        acc += (v % 2 ** n) * 2 ** bits;
+        v = Math.floor(v / 2 ** n);
+        bits += n;
+        while (bits >= 8) {
+          this.buf[this.at++] = acc % 256;
+          acc = Math.floor(acc / 256);
+          bits -= 8;
+        }
+      }
+    }
+    if (bits > 0) this.buf[this.at++] = acc;
+  }
+
   /** A copy of what was written. */
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.at));
@@ -112,6 +154,11 @@ export class ByteReader {
   u8(): number {
     this.need(1);
     return this.buf[this.at++]!;
+  }
+
+  /** The next byte, not consumed (undefined at the end). */
+  peek(): number | undefined {
+    return this.buf[this.at];
   }
 
   uvarint(): number {
@@ -157,6 +204,44 @@ export class ByteReader {
     const v = this.buf.readUInt32LE(this.at) + this.buf.readUIntLE(this.at + 4, 3) * TWO_32;
     this.at += 7;
     return v;
+  }
+
+  /** What ByteWriter.packed wrote: `count` integers of `width` bits. */
+  packed(count: number, width: number): number[] {
+    this.need(Math.ceil((count * width) / 8));
+    const out = new Array<number>(count);
+    if (width <= 24) {
+      const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
+      let acc = 0;
+      let bits = 0;
+      for (let i = 0; i < count; i++) {
+        while (bits < width) {
+          acc = (acc | (this.buf[this.at++]! << bits)) >>> 0;
+          bits += 8;
+        }
+        out[i] = (acc & mask) >>> 0;
+        acc >>>= width;
+        bits -= width;
+      }
+      return out;
+    }
+    let acc = 0;
+    let bits = 0;
+    for (let i = 0; i < count; i++) {
+      let v = 0;
+      for (let done = 0; done < width; done += 24) {
+        const n = Math.min(24, width - done);
+        while (bits < n) {
+          acc += this.buf[this.at++]! * 2 ** bits;
+          bits += 8;
+        }
+        v += (acc % 2 ** n) * 2 ** done;
+        acc = Math.floor(acc / 2 ** n);
+        bits -= n;
+      }
+      out[i] = v;
+    }
+    return out;
   }
 
   str(): string {

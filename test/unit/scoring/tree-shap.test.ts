@@ -23,7 +23,8 @@ import {
 import { gaussLegendre01 } from '../../../src/scoring/explain/gauss-legendre.js';
 import { buildLinearTreeShapPlan } from '../../../src/scoring/explain/linear-tree-shap-plan.js';
 import { compileTableTreeShap } from '../../../src/scoring/explain/table-tree-shap.js';
-import { compileTreeShap } from '../../../src/scoring/explain/tree-shap.js';
+import { compileTreeShap, type TreeShap } from '../../../src/scoring/explain/tree-shap.js';
+import { wasmKernel } from '../../../src/scoring/explain/wasm-tree-shap.js';
 import { compileTreeShapReference } from '../../../src/scoring/explain/tree-shap-reference.js';
 import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
 import { readManifest } from '../../../src/scoring/model-bundle.js';
@@ -364,7 +365,81 @@ function rowsAroundThresholds(e: TreeEnsemble, width: number, count: number, see
   return rows;
 }
 
-for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models/churn-gbdt/1.2.0']) {
+/** Asserts `a` and `b` give the same bits on every row, one row per call and in one batch. */
+function assertSameBits(a: TreeShap, b: TreeShap, rows: Float32Array, width: number, what: string): void {
+  const count = rows.length / width;
+  const x = new Float64Array(width + 1);
+  const y = new Float64Array(width + 1);
+  for (let i = 0; i < count; i++) {
+    a.contributions(rows, i * width, x);
+    b.contributions(rows, i * width, y);
+    assert.deepEqual([...x], [...y], `${what}: row ${i}`);
+  }
+  const bx = new Float64Array(count * (width + 1));
+  const by = new Float64Array(count * (width + 1));
+  a.contributionsBatch(rows, count, bx);
+  b.contributionsBatch(rows, count, by);
+  assert.deepEqual([...bx], [...by], `${what}: batch of ${count}`);
+}
+
+test('the build ships the WebAssembly kernel, and the engine uses it by default', () => {
+  const kernel = wasmKernel();
+  assert.ok(!('error' in kernel), 'error' in kernel ? kernel.error : '');
+  const e = ensembleOf([TREE_A, TREE_B]);
+  assert.equal(compileTreeShap(e, 4).kernel, 'linear-wasm');
+  assert.equal(compileTreeShap(e, 4, 'x', 'wasm').kernel, 'linear-wasm');
+  assert.equal(compileTreeShap(e, 4, 'x', 'js').kernel, 'linear-js');
+});
+
+test('the WebAssembly and JavaScript passes give the same bits: random ensembles with repeated columns, stumps, every node mode, NaN', () => {
+  let seed = 4242;
+  const rand = (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  const modes: NodeModeName[] = ['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ', 'BRANCH_NEQ'];
+  const grow = (depth: number, columns: number, anyMode: boolean): TreeNode =>
+    depth === 0 || rand() < 0.1
+      ? { leaf: rand() * 4 - 2, cover: 1 + Math.floor(rand() * 200) }
+      : {
+          f: Math.floor(rand() * columns),
+          t: Math.floor(rand() * 10) / 10,
+          mode: anyMode ? modes[Math.floor(rand() * modes.length)]! : 'BRANCH_LEQ',
+          tracks: rand() < 0.5 ? 1 : 0,
+          yes: grow(depth - 1, columns, anyMode),
+          no: grow(depth - 1, columns, anyMode),
+        };
+  // A path of `length` distinct columns, a leaf off each node: ceil(length / 2) points, odd ones padded.
+  const caterpillar = (length: number, from: number): TreeNode =>
+    length === 0 ? { leaf: rand() * 2 - 1, cover: 5 + Math.floor(rand() * 50) } : { f: (from + length) % width, t: 0.5, tracks: rand() < 0.5 ? 1 : 0, yes: { leaf: rand() * 2 - 1, cover: 1 + Math.floor(rand() * 50) }, no: caterpillar(length - 1, from) };
+  const width = 20;
+  const points = new Set<number>();
+  for (let trial = 0; trial < 16; trial++) {
+    // Few columns (split again and again down a path) or many; paths of up to 19 distinct columns
+    // (2 to 10 points: the kernel's unrolled forms and its loop past 8), stumps and lone leaves.
+    const columns = trial % 3 === 0 ? 3 : width;
+    const trees = [grow(4 + (trial % 8), columns, trial % 2 === 1), grow(1, columns, true), { leaf: 0.5, cover: 10 }, caterpillar(trial + 4, trial), grow(6, columns, true)];
+    const e = ensembleOf(trees, { base: rand() });
+    buildLinearTreeShapPlan(e, e.cover!).treePoints.forEach((n) => points.add(n));
+    const count = 50; // past the kernel's first I/O area (16 rows): the batch grows its memory
+    const rows = Float32Array.from({ length: count * width }, () => (rand() < 0.15 ? NaN : Math.floor(rand() * 10) / 10 + (rand() < 0.5 ? 0 : 0.05)));
+    const wasm = compileTreeShap(e, width, 'random', 'wasm');
+    const js = compileTreeShap(e, width, 'random', 'js');
+    assertSameBits(wasm, js, rows, width, `trial ${trial}`);
+    // And both are the exact values.
+    const reference = compileTreeShapReference(e, width);
+    const want = new Float64Array(width + 1);
+    const got = new Float64Array(width + 1);
+    for (let i = 0; i < count; i++) {
+      reference.contributions(rows, i * width, want);
+      wasm.contributions(rows, i * width, got);
+      assertClose(got, want, 1e-9, `trial ${trial} row ${i}`);
+    }
+  }
+  for (const n of [2, 4, 6, 8, 10]) assert.ok(points.has(n), `no tree with ${n} points: [${[...points].sort((a, b) => a - b)}]`);
+});
+
+for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models/churn-gbdt/1.2.0', 'models/churn-gbdt/1.3.0']) {
   test(`${dir}: Linear TreeSHAP and the per-leaf tables equal the reference recursion, one row or a batch`, () => {
     const e = parseOnnxTreeEnsemble(readFileSync(join(dir, 'model.onnx')), dir);
     const width = e.nFeaturesUsed;
@@ -395,6 +470,8 @@ for (const dir of ['models/churn-gbdt/1.0.0', 'models/churn-gbdt/1.1.0', 'models
       }
     }
     assert.ok(maxDiff < 1e-12, `max |fast - reference| = ${maxDiff}`);
+    assert.equal(linear.kernel, 'linear-wasm');
+    assertSameBits(linear, compileTreeShap(e, width, dir, 'js'), rows, width, `${dir} WebAssembly vs JavaScript`);
     assert.ok(sizeable > count * 5, `only ${sizeable} sizeable contributions: the rows do not exercise the trees`);
     // Table memory is bounded by maxTableBits: fewer table bits, fewer bytes (and every leaf still answers exactly).
     assert.ok(fewTables.memoryBytes < tables.memoryBytes, `${fewTables.memoryBytes} vs ${tables.memoryBytes}`);

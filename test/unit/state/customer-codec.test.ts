@@ -5,7 +5,11 @@ import { DAY_MS, type ActivityEvent, type Scalar } from '../../../src/events/act
 import { compileSpec } from '../../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../../src/simulator/index.js';
+import { readFileSync } from 'node:fs';
 import { decodeCustomer, encodeCustomer, STATE_FORMAT_VERSION } from '../../../src/state/codec/customer-codec.js';
+import { layoutInfo } from '../../../src/state/codec/layout-fingerprint.js';
+import { decodeStoredHash } from '../../../src/state/redis-store.js';
+import type { SlotMerge } from '../../../src/state/slots.js';
 import { decodeLegacyHash, encodeLegacyHash, isLegacyHash } from '../../../src/state/codec/legacy-hash.js';
 import { emptyState, eventIdHash, type CustomerState, type LastScore } from '../../../src/state/customer-state.js';
 import { MemoryStateStore } from '../../../src/state/memory-store.js';
@@ -88,6 +92,28 @@ function randomState(r: () => number, id: string): CustomerState {
     s.buckets[String(day)] = randomSlots(r, day, slots);
   }
   if (r() < 0.7) s.archive = randomSlots(r, undefined, slots);
+  const days = Object.keys(s.buckets).map(Number).sort((a, b) => a - b);
+  // What format 2 writes by reference: a slot equal to another in every bucket, 'last' values that repeat.
+  if (r() < 0.5 && slots.length > 1) {
+    const [from, to] = [slots[0]!, slots[slots.length - 1]!];
+    for (const d of days) {
+      const b = s.buckets[String(d)]!;
+      if (b[from] === undefined) delete b[to];
+      else b[to] = b[from]!;
+    }
+  }
+  if (r() < 0.5) {
+    const previous = new Map<string, Scalar>();
+    for (const d of days) {
+      const b = s.buckets[String(d)]!;
+      for (const slot in b) {
+        const v = b[slot]!;
+        if (!(Array.isArray(v) && v.length === 2)) continue;
+        if (previous.has(slot) && r() < 0.6) b[slot] = [v[0] as number, previous.get(slot)!];
+        previous.set(slot, (b[slot] as readonly [number, Scalar])[1]);
+      }
+    }
+  }
   for (let i = 0, n = Math.floor(r() * 5); i < n; i++) s.positions[randomString(r) || `t${i}`] = r() < 0.3 ? 2 ** 53 - Math.floor(r() * 100) : r() < 0.5 ? Math.floor(r() * 1e9) : randomNumber(r);
   for (let i = 0, n = Math.floor(r() * 66); i < n; i++) s.recentEvents.push([eventIdHash(`e${r()}`), r() < 0.9 ? s.maxEventTime - Math.floor(r() * 3.6e6) : randomNumber(r)]);
   if (r() < 0.6) s.lastScore = randomScore(r);
@@ -96,6 +122,12 @@ function randomState(r: () => number, id: string): CustomerState {
   else if (shadow < 0.4) s.shadowScore = null;
   for (let i = 0, n = r() < 0.5 ? 0 : Math.floor(r() * 4); i < n; i++) s.outbox[`p${i}@${Math.floor(r() * 1e6)}`] = JSON.stringify({ risk: { score: randomNumber(r), text: randomString(r) } });
   return s;
+}
+
+/** A layout holding every slot of the state (and one more), in a seeded order. */
+function layoutOf(state: CustomerState, r: () => number): Map<string, SlotMerge> {
+  const slots = new Set([...Object.keys(state.archive), ...Object.values(state.buckets).flatMap((b) => Object.keys(b)), 'unused-slot']);
+  return new Map([...slots].sort(() => r() - 0.5).map((slot) => [slot, 'add' as const]));
 }
 
 test('round-trip: 400 random states (edge doubles, negative and huge day indices and offsets, every slot kind) decode to the very same state', () => {
@@ -107,6 +139,49 @@ test('round-trip: 400 random states (edge doubles, negative and huge day indices
     assert.deepStrictEqual(decodeCustomer(state.customerId, bytes), state, `seed ${seed}`);
     // Without the outbox, the rest is unchanged and the outbox comes back empty.
     assert.deepStrictEqual(decodeCustomer(state.customerId, encodeCustomer(state, { outbox: false })), { ...state, outbox: {} }, `seed ${seed} without outbox`);
+    // Named by the layout's fingerprint instead of its slot ids: shorter, same state back.
+    const layout = layoutOf(state, rng(seed));
+    const named = encodeCustomer(state, { layout });
+    assert.deepStrictEqual(decodeCustomer(state.customerId, named, layout), state, `seed ${seed} with the layout`);
+    // Format 1 (the engines before), still read.
+    assert.deepStrictEqual(decodeCustomer(state.customerId, encodeCustomer(state, { formatVersion: 1 }), layout), state, `seed ${seed} format 1`);
+  }
+});
+
+test('format 2 names the layout by its fingerprint; a reader with another layout (or none) refuses it with CF_STATE_LAYOUT; a state with a slot outside the layout lists its slots', () => {
+  const state = randomState(rng(11), 'c11');
+  const layout = layoutOf(state, rng(1));
+  const bytes = encodeCustomer(state, { layout });
+  assert.ok(bytes.length < encodeCustomer(state).length, 'the fingerprint is shorter than the slot ids');
+  const other = new Map([...layout].reverse());
+  assert.notEqual(layoutInfo(other).fingerprint, layoutInfo(layout).fingerprint, 'the order of the slots is part of the layout');
+  for (const reader of [other, undefined]) {
+    assert.throws(
+      () => decodeCustomer('c11', bytes, reader),
+      (err: unknown) => err instanceof ChurnflowError && err.code === 'CF_STATE_LAYOUT' && !err.retriable && /customer c11/.test(err.message) && /replaying the activity topic from Kafka/.test(err.message),
+    );
+  }
+  // A layout that lacks one of the state's slots: the slot ids are written, any reader decodes them.
+  const lacking = new Map([...layout].filter(([slot]) => slot !== Object.keys(state.buckets[Object.keys(state.buckets)[0]!] ?? state.archive)[0]));
+  assert.deepStrictEqual(decodeCustomer('c11', encodeCustomer(state, { layout: lacking }), other), state);
+});
+
+test('format 1 as written by the engines before format 2 (committed fixture of real bytes): read back to the same state, directly and from its Redis hash', () => {
+  const spec = compileSpec(DEFAULT_CHURN_SPEC);
+  const fixture = JSON.parse(readFileSync(new URL('../../../../test/fixtures/state/customer-v1.json', import.meta.url), 'utf8')) as {
+    customers: { state: CustomerState; encoded: string; redisHash: Record<string, string> }[];
+  };
+  assert.equal(fixture.customers.length, 4);
+  for (const { state, encoded, redisHash } of fixture.customers) {
+    const bytes = Buffer.from(encoded, 'base64');
+    assert.equal(bytes[0], 1);
+    assert.deepStrictEqual(decodeCustomer(state.customerId, bytes, spec.layout.merges), state);
+    // The format-1 encoder kept for the bench and the migration tests is the one that wrote these bytes.
+    assert.ok(encodeCustomer(state, { formatVersion: 1 }).equals(bytes), `${state.customerId}: format 1 bytes reproduced`);
+    const hash = new Map(Object.entries(redisHash).map(([f, v]) => [f, Buffer.from(v, 'base64')]));
+    assert.deepStrictEqual(decodeStoredHash(state.customerId, hash, spec.layout.merges), state);
+    // The same state in format 2 with the spec's layout: shorter.
+    assert.ok(encodeCustomer(state, { layout: spec.layout.merges }).length < bytes.length);
   }
 });
 
@@ -135,7 +210,7 @@ test('a newer format version, a truncated body and trailing bytes are refused wi
     );
   const newer = Buffer.from(bytes);
   newer[0] = STATE_FORMAT_VERSION + 1;
-  refused(newer, /format version 2, this engine reads version 1/);
+  refused(newer, /format version 3, this engine reads versions 1 and 2/);
   refused(Buffer.from('{"m":"1"}'), /format version 123/); // JSON text is not the binary format
   refused(bytes.subarray(0, bytes.length - 3), /truncated/);
   refused(Buffer.concat([bytes, Buffer.from([0])]), /bytes left/);
@@ -179,11 +254,13 @@ test('simulated customers after 120 days: decoded states give the same feature r
   for (let i = 0; i < deltas.length; i += 512) await store.apply(deltas.slice(i, i + 512));
   const asOf = simulationEndTime(sim);
   const binary: number[] = [];
+  const v1: number[] = [];
   const json: number[] = [];
   for await (const page of store.scan()) {
     for (const state of page) {
-      const bytes = encodeCustomer(state);
-      const back = decodeCustomer(state.customerId, bytes);
+      const bytes = encodeCustomer(state, { layout: spec.layout.merges });
+      const back = decodeCustomer(state.customerId, bytes, spec.layout.merges);
+      v1.push(encodeCustomer(state, { formatVersion: 1 }).length);
       assert.deepStrictEqual(back, state);
       for (const t of [asOf, asOf - 30 * DAY_MS, state.maxEventTime + 1]) assert.deepStrictEqual(spec.evaluate(back, t), spec.evaluate(state, t), `${state.customerId} at ${t}`);
       binary.push(bytes.length);
@@ -193,6 +270,8 @@ test('simulated customers after 120 days: decoded states give the same feature r
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   assert.equal(binary.length, 60);
   assert.ok(median(binary) * 3 < median(json), `binary median ${median(binary)} B vs JSON ${median(json)} B`);
+  // Format 2 against format 1 on the same states: no slot dictionary, columns and values by reference.
+  assert.ok(median(binary) < median(v1) * 0.85, `format 2 median ${median(binary)} B vs format 1 ${median(v1)} B`);
   const stats = await store.stats();
   assert.equal(stats.bytes, binary.reduce((a, b) => a + b, 0), 'the memory store counts the binary encoding');
 });
