@@ -76,7 +76,9 @@ export function validateEvent(event: ActivityEvent, rules: ValidationRules, nowM
       detail: `event_time ${new Date(event.eventTime).toISOString()} is more than ${rules.maxFutureMs} ms ahead of the engine's clock`,
     };
   }
-  for (const r of rules.ranges) {
+  // Indexed loops: no iterator per event on the hot path.
+  for (let k = 0; k < rules.ranges.length; k++) {
+    const r = rules.ranges[k]!;
     if (r.kind !== event.kind) continue;
     const v = event.payload[r.field];
     if (v === null || v === undefined) continue;
@@ -84,7 +86,8 @@ export function validateEvent(event: ActivityEvent, rules: ValidationRules, nowM
       return { code: 'OUT_OF_RANGE', detail: `${event.kind}.${r.field} = ${String(v)} is outside [${r.min ?? '-inf'}, ${r.max ?? '+inf'}]` };
     }
   }
-  for (const s of rules.signupFields) {
+  for (let k = 0; k < rules.signupFields.length; k++) {
+    const s = rules.signupFields[k]!;
     if (s.kind !== event.kind) continue;
     const signup = event.payload[s.field];
     if (typeof signup === 'number' && signup > event.eventTime) {

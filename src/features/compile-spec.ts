@@ -18,10 +18,37 @@ interface SlotDef {
   readonly merge: SlotMerge;
   readonly source: SlotSource;
   readonly field: string | undefined;
+  /** The op of one event for 'one' and 'one_if_field' slots: the same every time, so made once. */
+  readonly unit: SlotOp;
 }
 
-/** How one output column is computed from slot totals. */
-type ColumnEval = (ctx: EvalContext) => void;
+/**
+ * How one output column is computed. The common kinds are codes that evaluate() runs in one switch
+ * (a call per column through an array of closures was megamorphic and cost about as much as the
+ * window arithmetic itself); trends, profiles and categories keep a closure (CUSTOM).
+ */
+const SUM = 0; //          a count or sum: the slot's total over the window, 0 when absent
+const EXTREMUM = 1; //     max / min: the slot's total, NaN when absent
+const ACTIVE_DAYS = 2;
+const MEAN = 3; //         a's total / b's total (b the count of events with the field), NaN for none
+const DISTINCT = 4;
+const DAYS_SINCE = 5; //   recency / first event: days from the slot's time (max / min) to asOf
+const RATIO = 6; //        column ia / column ib × scale
+const DIFFERENCE = 7; //   column ia − column ib × scale
+const SKIP = 8; //         written by another column (a category's one-hot columns)
+const CUSTOM = 9;
+
+interface ColumnStep {
+  readonly code: number;
+  readonly a: SlotRef | undefined;
+  readonly b: SlotRef | undefined;
+  readonly ia: number;
+  readonly ib: number;
+  readonly scale: number;
+  readonly run: ((ctx: EvalContext) => void) | undefined;
+}
+
+const NO_STEP: ColumnStep = { code: SKIP, a: undefined, b: undefined, ia: -1, ib: -1, scale: 1, run: undefined };
 
 interface EvalContext {
   asOf: number;
@@ -92,10 +119,10 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const spec = parseFeatureSpec(input);
   const slots = new Map<string, SlotDef>();
   const slotsByEvent = new Map<string, SlotDef[]>();
-  const addSlot = (def: Omit<SlotDef, 'id'>): string => {
+  const addSlot = (def: Omit<SlotDef, 'id' | 'unit'>): string => {
     const id = sha256Hex(canonicalJson(def)).slice(0, 10);
     if (!slots.has(id)) {
-      const full = { ...def, id };
+      const full = { ...def, id, unit: Object.freeze({ slot: id, merge: def.merge, value: 1 }) };
       slots.set(id, full);
       const list = slotsByEvent.get(def.event) ?? [];
       list.push(full);
@@ -108,25 +135,27 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   // inputs) is the subset without intermediates. Ratios and differences read this full vector.
   const columns: FeatureColumn[] = [];
   const intermediate: boolean[] = [];
-  const evals: ColumnEval[] = [];
+  const steps: ColumnStep[] = [];
   const colIndex = new Map<string, number>();
   const numericFeatures = new Set<string>();
   const categoryLookups = new Map<string, (ctx: EvalContext) => string | null>();
   let maxWindowDays = 1;
   const windowEdges = new Set<number>();
 
-  const pushColumn = (col: FeatureColumn, ev: ColumnEval, isIntermediate = false) => {
+  const pushColumn = (col: FeatureColumn, step: Partial<ColumnStep> & { code: number }, isIntermediate = false) => {
     colIndex.set(col.name, columns.length);
     columns.push(col);
     intermediate.push(isIntermediate);
-    evals.push(ev);
+    steps.push({ ...NO_STEP, ...step }); // one shape for every step: the switch's reads stay monomorphic
   };
-  const numeric = (name: string, missingIndicator: boolean, fn: (ctx: EvalContext) => number, isIntermediate = false) => {
-    const i = columns.length;
+  const numeric = (name: string, missingIndicator: boolean, step: Partial<ColumnStep> & { code: number }, isIntermediate = false) => {
     numericFeatures.add(name);
-    pushColumn({ name, feature: name, missingIndicator, kind: 'numeric' }, (ctx) => {
-      ctx.out[i] = fn(ctx);
-    }, isIntermediate);
+    pushColumn({ name, feature: name, missingIndicator, kind: 'numeric' }, step, isIntermediate);
+  };
+  /** A numeric column computed by a closure (kinds read rarely enough, or too varied, for a code). */
+  const custom = (name: string, missingIndicator: boolean, fn: (ctx: EvalContext) => number, isIntermediate = false) => {
+    const i = columns.length;
+    numeric(name, missingIndicator, { code: CUSTOM, run: (ctx) => void (ctx.out[i] = fn(ctx)) }, isIntermediate);
   };
   const refs: SlotRef[] = [];
   /** A slot over [offsetDays, offsetDays + windowDays) days before asOf, or over all time without windowDays. */
@@ -168,41 +197,32 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         const mid = f.intermediate === true;
         if (f.agg === 'count' || f.agg === 'sum') {
           const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: f.agg === 'count' ? 'one' : 'field', field: f.agg === 'count' ? undefined : f.field }), w, o);
-          numeric(f.name, f.missingIndicator, (ctx) => orZero(ctx.totals.num(s.i, s.level, s.from)), mid);
+          numeric(f.name, f.missingIndicator, { code: SUM, a: s }, mid);
         } else if (f.agg === 'active_days') {
           const s = ref(countSlot(f), w, o);
-          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.activeDays(s.i, s.level, s.from), mid);
+          numeric(f.name, f.missingIndicator, { code: ACTIVE_DAYS, a: s }, mid);
         } else if (f.agg === 'mean') {
           const s = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'field', field: f.field }), w, o);
           const n = ref(addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one_if_field', field: f.field }), w, o);
-          numeric(f.name, f.missingIndicator, (ctx) => {
-            const count = orZero(ctx.totals.num(n.i, n.level, n.from));
-            return count > 0 ? orZero(ctx.totals.num(s.i, s.level, s.from)) / count : Number.NaN;
-          }, mid);
+          numeric(f.name, f.missingIndicator, { code: MEAN, a: s, b: n }, mid);
         } else if (f.agg === 'max' || f.agg === 'min') {
           const s = ref(addSlot({ event: f.event, where: f.where, merge: f.agg, source: 'field', field: f.field }), w, o);
-          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.num(s.i, s.level, s.from), mid);
+          numeric(f.name, f.missingIndicator, { code: EXTREMUM, a: s }, mid);
         } else {
           const s = ref(addSlot({ event: f.event, where: f.where, merge: 'bits', source: 'bit_of_field', field: f.field }), w, o);
-          numeric(f.name, f.missingIndicator, (ctx) => ctx.totals.distinct(s.i, s.level, s.from), mid);
+          numeric(f.name, f.missingIndicator, { code: DISTINCT, a: s }, mid);
         }
         break;
       }
       case 'recency': {
         const s = ref(addSlot({ event: f.event, where: f.where, merge: 'max', source: 'time', field: undefined }));
-        numeric(f.name, f.missingIndicator, (ctx) => {
-          const t = ctx.totals.num(s.i, s.level);
-          return Number.isNaN(t) ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
-        }, f.intermediate === true);
+        numeric(f.name, f.missingIndicator, { code: DAYS_SINCE, a: s }, f.intermediate === true);
         break;
       }
       case 'first_event': {
         // The earliest event time per day bucket (and in the archive: min merges keep it forever).
         const s = ref(addSlot({ event: f.event, where: f.where, merge: 'min', source: 'time', field: undefined }), f.windowDays);
-        numeric(f.name, f.missingIndicator, (ctx) => {
-          const t = ctx.totals.num(s.i, s.level, s.from);
-          return Number.isNaN(t) ? Number.NaN : Math.max(0, (ctx.asOf - t) / DAY_MS);
-        }, f.intermediate === true);
+        numeric(f.name, f.missingIndicator, { code: DAYS_SINCE, a: s }, f.intermediate === true);
         break;
       }
       case 'trend': {
@@ -214,7 +234,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         let sxx = 0;
         for (let j = 0; j < n; j++) sxx += (j - meanX) ** 2;
         const activeDays = f.agg === 'active_days';
-        numeric(f.name, f.missingIndicator, (ctx) => {
+        custom(f.name, f.missingIndicator, (ctx) => {
           let sy = 0;
           let sxy = 0;
           for (let j = 0; j < n; j++) {
@@ -230,7 +250,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
       }
       case 'profile': {
         const last = lastOf(f.from);
-        numeric(f.name, f.missingIndicator, (ctx) => {
+        custom(f.name, f.missingIndicator, (ctx) => {
           const v = last(ctx);
           if (typeof v !== 'number' || !Number.isFinite(v)) return Number.NaN;
           if (f.transform === 'days_since') return (ctx.asOf - v) / DAY_MS;
@@ -254,13 +274,16 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         const other = f.categories.length;
         // One lookup writes all of the feature's one-hot columns (the other columns' evals are no-ops).
         f.categories.forEach((cat, k) =>
-          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, k > 0 ? () => {} : (ctx) => {
-            const v = lookup(ctx);
-            for (let j = 0; j <= other; j++) ctx.out[base + j] = 0;
-            if (v !== null) ctx.out[base + (known.get(v) ?? other)] = 1;
+          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, k > 0 ? { code: SKIP } : {
+            code: CUSTOM,
+            run: (ctx) => {
+              const v = lookup(ctx);
+              for (let j = 0; j <= other; j++) ctx.out[base + j] = 0;
+              if (v !== null) ctx.out[base + (known.get(v) ?? other)] = 1;
+            },
           }),
         );
-        pushColumn({ name: `${f.name}__other`, feature: f.name, missingIndicator: false, kind: 'indicator' }, () => {});
+        pushColumn({ name: `${f.name}__other`, feature: f.name, missingIndicator: false, kind: 'indicator' }, { code: SKIP });
         break;
       }
       case 'ratio':
@@ -273,13 +296,8 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         }
         const ia = colIndex.get(a)!;
         const ib = colIndex.get(b)!;
-        numeric(f.name, f.missingIndicator, (ctx) => {
-          const x = ctx.out[ia]!;
-          const y = ctx.out[ib]!;
-          if (Number.isNaN(x) || Number.isNaN(y)) return Number.NaN;
-          if (f.type === 'ratio') return y === 0 ? Number.NaN : (x / y) * f.scale;
-          return x - y * f.scaleRight;
-        }, f.intermediate === true);
+        const step = f.type === 'ratio' ? { code: RATIO, ia, ib, scale: f.scale } : { code: DIFFERENCE, ia, ib, scale: f.scaleRight };
+        numeric(f.name, f.missingIndicator, step, f.intermediate === true);
         break;
       }
     }
@@ -327,7 +345,8 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   };
 
   // The scratch serves full passes (out-of-order reads, a state another spec follows) and resolves indices.
-  const totals = new WindowTotals(layout.merges, windowLengths);
+  const windowed = new Set(refs.filter((r) => r.endDays > 0).map((r) => r.id));
+  const totals = new WindowTotals(layout.merges, windowLengths, windowed);
   for (const r of refs) {
     r.i = totals.index(r.id);
     r.level = r.endDays < 0 ? totals.allTime : totals.level(r.endDays);
@@ -381,12 +400,10 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     signupSlot,
     evaluate(state: Readonly<CustomerState>, asOf: number, out = new Float64Array(modelColumns.length)): Float64Array {
       if (allOutputs) {
-        const c = context(state, asOf, out);
-        for (const ev of evals) ev(c);
+        runSteps(steps, context(state, asOf, out));
         return out;
       }
-      const c = context(state, asOf, everyValue);
-      for (const ev of evals) ev(c);
+      runSteps(steps, context(state, asOf, everyValue));
       for (let k = 0; k < outputIndex.length; k++) out[k] = everyValue[outputIndex[k]!]!;
       return out;
     },
@@ -404,10 +421,64 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   });
 }
 
+/** Every column in declaration order (ratios and differences read columns computed before them). */
+function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
+  const { totals, out, asOf } = ctx;
+  for (let k = 0; k < steps.length; k++) {
+    const s = steps[k]!;
+    switch (s.code) {
+      case SUM: {
+        const x = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        out[k] = Number.isNaN(x) ? 0 : x;
+        break;
+      }
+      case EXTREMUM:
+        out[k] = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        break;
+      case ACTIVE_DAYS:
+        out[k] = totals.activeDays(s.a!.i, s.a!.level, s.a!.from);
+        break;
+      case MEAN: {
+        const count = totals.num(s.b!.i, s.b!.level, s.b!.from);
+        if (count > 0) {
+          const sum = totals.num(s.a!.i, s.a!.level, s.a!.from);
+          out[k] = (Number.isNaN(sum) ? 0 : sum) / count;
+        } else out[k] = Number.NaN; // NaN > 0 is false: no count is no mean
+        break;
+      }
+      case DISTINCT:
+        out[k] = totals.distinct(s.a!.i, s.a!.level, s.a!.from);
+        break;
+      case DAYS_SINCE: {
+        const t = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        out[k] = Number.isNaN(t) ? Number.NaN : Math.max(0, (asOf - t) / DAY_MS);
+        break;
+      }
+      case RATIO: {
+        const x = out[s.ia]!;
+        const y = out[s.ib]!;
+        out[k] = Number.isNaN(x) || Number.isNaN(y) || y === 0 ? Number.NaN : (x / y) * s.scale;
+        break;
+      }
+      case DIFFERENCE: {
+        const x = out[s.ia]!;
+        const y = out[s.ib]!;
+        out[k] = Number.isNaN(x) || Number.isNaN(y) ? Number.NaN : x - y * s.scale;
+        break;
+      }
+      case SKIP:
+        break;
+      default:
+        s.run!(ctx);
+    }
+  }
+}
+
 function matches(where: EventFilter | undefined, event: ActivityEvent): boolean {
   if (!where) return true;
   const v = event.payload[where.field];
-  return where.in.some((x) => x === v);
+  for (let k = 0; k < where.in.length; k++) if (where.in[k] === v) return true;
+  return false;
 }
 
 /** Strings in 'last' slots keep at least this many characters (more when a category is longer). */
@@ -424,11 +495,11 @@ function slotOp(d: SlotDef, event: ActivityEvent, keptChars: number): SlotOp | u
   const raw = d.field === undefined ? undefined : event.payload[d.field];
   switch (d.source) {
     case 'one':
-      return { slot: d.id, merge: d.merge, value: 1 };
+      return d.unit;
     case 'time':
       return { slot: d.id, merge: d.merge, value: event.eventTime };
     case 'one_if_field':
-      return typeof raw === 'number' && Number.isFinite(raw) ? { slot: d.id, merge: d.merge, value: 1 } : undefined;
+      return typeof raw === 'number' && Number.isFinite(raw) ? d.unit : undefined;
     case 'field':
       if (d.merge === 'last') {
         if (raw === null || raw === undefined) return undefined;

@@ -15,7 +15,7 @@
 //   that leaves its level, a distinct bit set that loses a day.
 import { DAY_MS, type Scalar } from '../events/activity-event.js';
 import type { CustomerState } from '../state/customer-state.js';
-import { BITSET_WORDS, estimateDistinct, setBucketListener, type BucketListener, type SlotMerge, type SlotOp, type SlotValue, type SlotValues } from '../state/slots.js';
+import { BITSET_BITS, BITSET_WORDS, estimateDistinct, setBucketListener, type BucketListener, type SlotMerge, type SlotOp, type SlotValue, type SlotValues } from '../state/slots.js';
 
 const ADD = 0;
 const MAX = 1;
@@ -27,6 +27,8 @@ const CODES: Readonly<Record<SlotMerge, number>> = { add: ADD, max: MAX, min: MI
 /** Cell flags: recompute before reading; a sum that must be recomputed from its days each time. */
 const DIRTY = 1;
 const INEXACT = 2;
+/** A bit-set cell whose per-bit day counts overflowed: a day leaving it makes it dirty instead. */
+const UNCOUNTED = 4;
 
 /** Below this, sums of integers are exact in any order (every partial sum is a safe integer). */
 const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -49,8 +51,13 @@ class Shape {
   readonly windowIndex: ReadonlyMap<number, number>;
   readonly levels: number;
   readonly maxEdge: number;
+  /**
+   * Per slot, 1 if it lives in the last level only: a maximum, minimum or latest value that no window
+   * reads (recency, profile values), so a day crossing an edge never moves it and never makes it dirty.
+   */
+  readonly flat: Uint8Array;
 
-  constructor(slots: ReadonlyMap<string, SlotMerge>, readonly edges: readonly number[]) {
+  constructor(slots: ReadonlyMap<string, SlotMerge>, readonly edges: readonly number[], windowed?: ReadonlySet<string>) {
     this.ids = [...slots.keys()];
     this.slotIndex = new Map(this.ids.map((id, i) => [id, i]));
     this.codes = Uint8Array.from(this.ids, (id) => CODES[slots.get(id)!]);
@@ -67,6 +74,8 @@ class Shape {
       return (ord - i) * this.levels;
     });
     this.maxEdge = edges.length === 0 ? 0 : edges[edges.length - 1]!;
+    // Sums and bit sets stay per level even then: a float sum's value depends on how it is split.
+    this.flat = Uint8Array.from(this.ids, (id, i) => (windowed !== undefined && !windowed.has(id) && this.codes[i] !== ADD && this.codes[i] !== BITS ? 1 : 0));
   }
 }
 
@@ -87,10 +96,17 @@ export class WindowTotals implements BucketListener {
   private readonly lastT: Float64Array;
   private readonly lastV: Scalar[];
   private readonly bits: Uint32Array;
+  /**
+   * Per bit-set cell of every level but the last (days never leave the last), per bit, how many of
+   * the level's days have it (saturating at 255, then UNCOUNTED): a day leaving a level clears the
+   * bits no other day of it has, so a distinct count costs no pass over the level's days.
+   */
+  private readonly bitDays: Uint8Array;
   private readonly scratch = new Uint32Array(BITSET_WORDS);
 
-  constructor(slots: ReadonlyMap<string, SlotMerge> | Shape, windowDays: readonly number[] = []) {
-    this.shape = slots instanceof Shape ? slots : new Shape(slots, windowDays);
+  /** `windowed`: the slots some window reads; the others (max, min, last) are kept over all time only. Without it, every slot per level. */
+  constructor(slots: ReadonlyMap<string, SlotMerge> | Shape, windowDays: readonly number[] = [], windowed?: ReadonlySet<string>) {
+    this.shape = slots instanceof Shape ? slots : new Shape(slots, windowDays, windowed);
     this.levels = this.shape.levels;
     const { levels, ids, adds, numbers, lasts, bitSlots } = this.shape;
     this.present = new Uint32Array(ids.length * levels);
@@ -101,6 +117,7 @@ export class WindowTotals implements BucketListener {
     this.lastT = new Float64Array(lasts * levels);
     this.lastV = new Array<Scalar>(lasts * levels).fill(null);
     this.bits = new Uint32Array(bitSlots * levels * BITSET_WORDS);
+    this.bitDays = new Uint8Array(bitSlots * (levels - 1) * BITSET_BITS);
   }
 
   /** Loads the state's buckets that start before asOf, in one pass (the reference). */
@@ -146,7 +163,7 @@ export class WindowTotals implements BucketListener {
     if (!(day < this.anchor)) return; // a day at or after the anchor is read when the anchor passes it
     const i = this.shape.slotIndex.get(op.slot);
     if (i === undefined) return;
-    const cell = i * this.levels + this.levelOf(day);
+    const cell = i * this.levels + (this.shape.flat[i] === 1 ? this.levels - 1 : this.levelOf(day));
     const at = cell + this.shape.shift[i]!;
     const fresh = this.present[cell] === 0;
     if (before === undefined) this.present[cell]!++;
@@ -178,8 +195,11 @@ export class WindowTotals implements BucketListener {
       case BITS: {
         const bit = op.value as number;
         const base = at * BITSET_WORDS;
-        if (fresh) this.bits.fill(0, base, base + BITSET_WORDS);
+        if (fresh) this.resetBits(cell, at);
         this.bits[base + (bit >>> 5)] = (this.bits[base + (bit >>> 5)]! | (1 << (bit & 31))) >>> 0;
+        // One more day of the level has the bit, unless this day had it already.
+        const had = before !== undefined && (((before as readonly number[])[bit >>> 5] ?? 0) & (1 << (bit & 31))) !== 0;
+        if (!had) this.countBit(cell, at, bit);
         break;
       }
     }
@@ -260,6 +280,11 @@ export class WindowTotals implements BucketListener {
   }
 
   private lastCell(i: number, upTo: number): number {
+    if (this.shape.flat[i] === 1) {
+      // Kept in the all-time level only (see Shape.flat), which every read of it spans.
+      const cell = i * this.levels + this.levels - 1;
+      return this.present[cell] === 0 ? -1 : cell;
+    }
     const shift = this.shape.shift[i]!;
     let best = -1;
     for (let k = 0; k <= upTo; k++) {
@@ -316,7 +341,7 @@ export class WindowTotals implements BucketListener {
         const now = this.levelAt(day, to);
         if (was === now) continue;
         if (was >= 0) this.removeBucket(bucket, was);
-        this.addBucket(bucket, now);
+        this.addBucket(bucket, now, was >= 0);
       }
       next = Math.max(next, end);
     }
@@ -342,13 +367,17 @@ export class WindowTotals implements BucketListener {
     }
   }
 
-  /** Folds a bucket into a level, in the reference's order and with its rules (one bucket = one day). */
-  private addBucket(values: Readonly<SlotValues>, level: number): void {
-    const { slotIndex, codes } = this.shape;
+  /**
+   * Folds a bucket into a level, in the reference's order and with its rules (one bucket = one day).
+   * `moving`: the day leaves another level (removeBucket), where its all-time-only slots stay.
+   */
+  private addBucket(values: Readonly<SlotValues>, level: number, moving = false): void {
+    const { slotIndex, codes, flat } = this.shape;
     for (const slot in values) {
       const i = slotIndex.get(slot);
       if (i === undefined) continue;
-      const cell = i * this.levels + level;
+      if (flat[i] === 1 && moving) continue;
+      const cell = i * this.levels + (flat[i] === 1 ? this.levels - 1 : level);
       const first = this.present[cell] === 0;
       this.present[cell] = this.present[cell]! + 1;
       this.foldValue(i, cell, values[slot]!, first);
@@ -381,8 +410,12 @@ export class WindowTotals implements BucketListener {
       case BITS: {
         const words = v as readonly number[];
         const base = at * BITSET_WORDS;
-        if (first) this.bits.fill(0, base, base + BITSET_WORDS);
-        for (let w = 0; w < BITSET_WORDS; w++) this.bits[base + w]! |= words[w] ?? 0;
+        if (first) this.resetBits(cell, at);
+        for (let w = 0; w < BITSET_WORDS; w++) {
+          const x = words[w] ?? 0;
+          this.bits[base + w]! |= x;
+          for (let rest = x; rest !== 0; rest &= rest - 1) this.countBit(cell, at, w * 32 + 31 - Math.clz32(rest & -rest));
+        }
         break;
       }
     }
@@ -390,10 +423,10 @@ export class WindowTotals implements BucketListener {
 
   /** Takes a bucket out of a level: exact for integer sums; otherwise the cell is recomputed from its days. */
   private removeBucket(values: Readonly<SlotValues>, level: number): void {
-    const { slotIndex, codes } = this.shape;
+    const { slotIndex, codes, flat } = this.shape;
     for (const slot in values) {
       const i = slotIndex.get(slot);
-      if (i === undefined) continue;
+      if (i === undefined || flat[i] === 1) continue;
       const cell = i * this.levels + level;
       const left = --this.present[cell]!;
       if (left === 0) {
@@ -419,11 +452,50 @@ export class WindowTotals implements BucketListener {
           exact = (v as readonly [number, Scalar])[0] !== this.lastT[at];
           break;
         default:
-          exact = false; // a bit set cannot be un-OR'd
+          // A bit set cannot be un-OR'd, but a bit no other day of the level has can be cleared.
+          exact = (this.flags[cell]! & UNCOUNTED) === 0;
+          if (exact) this.uncountDay(cell, at, v as readonly number[]);
       }
       if (!exact) {
         this.flags[cell] = this.flags[cell]! | DIRTY;
         this.dirty = true;
+      }
+    }
+  }
+
+  /** Empties a bit-set cell: no bit, no day counted. */
+  private resetBits(cell: number, at: number): void {
+    this.bits.fill(0, at * BITSET_WORDS, (at + 1) * BITSET_WORDS);
+    this.flags[cell] = this.flags[cell]! & ~UNCOUNTED;
+    const base = this.bitDaysBase(at);
+    if (base >= 0) this.bitDays.fill(0, base, base + BITSET_BITS);
+  }
+
+  /** Where a bit-set cell's day counts start; -1 for the last level, which keeps none. */
+  private bitDaysBase(at: number): number {
+    const level = at % this.levels;
+    if (level === this.levels - 1) return -1;
+    return (((at - level) / this.levels) * (this.levels - 1) + level) * BITSET_BITS;
+  }
+
+  private countBit(cell: number, at: number, bit: number): void {
+    if ((this.flags[cell]! & UNCOUNTED) !== 0) return;
+    const base = this.bitDaysBase(at);
+    if (base < 0) return;
+    if (this.bitDays[base + bit] === 255) this.flags[cell] = this.flags[cell]! | UNCOUNTED;
+    else this.bitDays[base + bit] = this.bitDays[base + bit]! + 1;
+  }
+
+  /** A day leaves a counted bit-set cell: each of its bits that no other day of the level has is cleared. */
+  private uncountDay(cell: number, at: number, words: readonly number[]): void {
+    const base = this.bitDaysBase(at);
+    if (base < 0) return;
+    for (let w = 0; w < BITSET_WORDS; w++) {
+      for (let rest = words[w] ?? 0; rest !== 0; rest &= rest - 1) {
+        const bit = w * 32 + 31 - Math.clz32(rest & -rest);
+        const left = this.bitDays[base + bit]! - 1;
+        this.bitDays[base + bit] = left;
+        if (left === 0) this.bits[at * BITSET_WORDS + w] = (this.bits[at * BITSET_WORDS + w]! & ~(1 << (bit & 31))) >>> 0;
       }
     }
   }
@@ -452,14 +524,15 @@ export class WindowTotals implements BucketListener {
           for (let day = this.anchor - edges[k]!; day < this.anchor - (k === 0 ? 0 : edges[k - 1]!); day++) this.refold(i, cell, slot, state.buckets[day]);
         } else {
           this.refold(i, cell, slot, state.archive);
-          const below = this.anchor - this.shape.maxEdge;
+          const below = this.anchor - (this.shape.flat[i] === 1 ? 0 : this.shape.maxEdge);
           for (const key in state.buckets) if (Number(key) < below) this.refold(i, cell, slot, state.buckets[key]);
         }
         // An inexact sum stays marked: it is recomputed on every read (float sums depend on order).
-        if ((this.flags[cell]! & INEXACT) === 0) this.flags[cell] = 0;
+        // A bit set whose day counts overflowed again while refolding stays uncounted.
+        if ((this.flags[cell]! & INEXACT) === 0) this.flags[cell] = this.flags[cell]! & UNCOUNTED;
       }
     }
     this.dirty = false;
-    for (let c = 0; c < this.flags.length; c++) if (this.flags[c] !== 0) this.dirty = true;
+    for (let c = 0; c < this.flags.length; c++) if ((this.flags[c]! & DIRTY) !== 0) this.dirty = true;
   }
 }

@@ -19,31 +19,43 @@ function beforeSignup(item: Accepted, eventTime: number): Rejected {
 }
 
 export async function aggregateBatch(items: readonly Routed[], store: StateStore, spec: CompiledSpec): Promise<AggregatedBatch> {
-  const order = new Map<Routed, number>(items.map((item, i) => [item, i]));
-  const accepted = items.filter((i): i is Accepted => i.tag === 'accepted');
+  const accepted: Accepted[] = [];
+  const acceptedOrder: number[] = [];
+  items.forEach((item, i) => {
+    if (item.tag === 'accepted') {
+      accepted.push(item);
+      acceptedOrder.push(i);
+    }
+  });
   const refused = new Map<Accepted, Rejected>();
   const refusals: OutboxEntry[] = [];
   const replays: ReplayedDecision[] = [];
   const duplicates = { redelivered: 0, sameEventId: 0 };
   const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
-  const acceptedByDelta = new Map<StateDelta, Accepted>(deltas.map((d, i) => [d, accepted[i]!]));
-  const stepByDelta = new Map<StateDelta, ScoringStep>();
+  // Deltas reach the observer grouped by customer; their index puts steps back in arrival order.
+  const indexOf = new Map<StateDelta, number>(deltas.map((d, i) => [d, i]));
+  const stepAt = new Array<ScoringStep | undefined>(deltas.length);
+  // One buffer for the batch's feature rows (each step a view of its part): a Float64Array per event
+  // was a separate off-heap allocation, a measurable share of the features stage. Rows live as long
+  // as the batch.
+  const width = spec.columns.length;
+  const rows = new Float64Array(width * deltas.length);
 
   const staged = await stageDeltas(
     store,
     deltas,
     (state, delta, outcome) => {
-      const item = acceptedByDelta.get(delta)!;
-      const key = outboxKey(delta.position);
+      const k = indexOf.get(delta)!;
+      const item = accepted[k]!;
       if (outcome === 'duplicate') {
         duplicates.redelivered++;
         // Re-emit what this position decided when it was applied. No entry: it decided nothing, or its
         // offset was committed (then nobody redelivers it but an explicit offset reset).
-        const stored = state.outbox[key];
+        const stored = state.outbox[outboxKey(delta.position)];
         if (stored === undefined) return;
         const decision = decodeDecision(stored);
         if (decision.beforeSignup) refused.set(item, beforeSignup(item, delta.eventTime));
-        else replays.push({ item, order: order.get(item)!, decision });
+        else replays.push({ item, order: acceptedOrder[k]!, decision });
         return;
       }
       if (outcome === 'duplicate_event') {
@@ -52,20 +64,22 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
       }
       if (outcome === 'before_signup') {
         refused.set(item, beforeSignup(item, delta.eventTime));
-        refusals.push({ customerId: delta.customerId, key, payload: BEFORE_SIGNUP });
+        refusals.push({ customerId: delta.customerId, key: outboxKey(delta.position), payload: BEFORE_SIGNUP });
         return;
       }
       // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
-      const features = spec.evaluate(state, delta.eventTime + 1);
-      stepByDelta.set(delta, { item, order: order.get(item)!, outcome, features });
+      const features = spec.evaluate(state, delta.eventTime + 1, rows.subarray(k * width, (k + 1) * width));
+      stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features };
     },
   );
   // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.
-  const rejected = items.flatMap((i): Rejected[] => (i.tag === 'rejected' ? [i] : refused.has(i) ? [refused.get(i)!] : []));
-  const steps = deltas.flatMap((d) => {
-    const s = stepByDelta.get(d);
-    return s ? [s] : [];
-  });
+  const rejected: Rejected[] = [];
+  for (const i of items) {
+    const r = i.tag === 'rejected' ? i : refused.size > 0 ? refused.get(i) : undefined;
+    if (r !== undefined) rejected.push(r);
+  }
+  const steps: ScoringStep[] = [];
+  for (const s of stepAt) if (s !== undefined) steps.push(s);
   replays.sort((a, b) => a.order - b.order);
   return { items, rejected, steps, replays, staged, refusals, duplicates };
 }

@@ -43,6 +43,8 @@ export class ActivityCodec implements RecordDecoder {
 
   private readonly declared: ReadonlyMap<string, DeclaredKind>;
   private readonly customBranch: string | undefined;
+  /** Branch name → engine kind, so no regular expression runs per event. */
+  private readonly kindByBranch = new Map<string, string>();
 
   /** `kinds`: the user-declared kinds (input.kinds); a custom event of any other name is UNKNOWN_KIND. */
   constructor(type: avro.Type = avroType('activity-event'), options: { kinds?: readonly DeclaredKind[] } = {}) {
@@ -51,7 +53,10 @@ export class ActivityCodec implements RecordDecoder {
     this.envelopeFields = record.fields.map((f) => f.name);
     const payload = record.fields.find((f) => f.name === 'payload');
     for (const branch of payload?.type.types ?? []) {
-      if (branch.name) this.branchByKind.set(kindOfBranch(branch.name), branch.name);
+      if (branch.name) {
+        this.branchByKind.set(kindOfBranch(branch.name), branch.name);
+        this.kindByBranch.set(branch.name, kindOfBranch(branch.name));
+      }
     }
     this.customBranch = this.branchByKind.get(CUSTOM_KIND);
     this.declared = new Map((options.kinds ?? []).map((k) => [k.name, k]));
@@ -110,29 +115,34 @@ export class ActivityCodec implements RecordDecoder {
     }
     const payload = rec['payload'];
     if (payload === null || typeof payload !== 'object') throw new DecodeError('MISSING_FIELD', "field 'payload' must be an object");
-    const wrapped = { ...pick(rec, this.envelopeFields), payload: { [branch]: this.wrapNullable(branch, payload as Record<string, unknown>) } };
+    const wrapped = pick(rec, this.envelopeFields);
+    wrapped['payload'] = { [branch]: this.wrapNullable(branch, payload as Record<string, unknown>) };
     return this.fromAvroObject(wrapped);
   }
 
   /** Validates an Avro-form object (wrapped union) and maps it to the engine's event. */
   fromAvroObject(obj: unknown): ActivityEvent {
-    const problems: string[] = [];
-    const valid = this.type.isValid(obj, {
-      errorHook: (path: string[], value: unknown) => {
-        problems.push(`${path.join('.') || '(record)'} = ${describe(value)}`);
-      },
-    });
-    if (!valid) {
+    // The valid case first, without the error hook (a closure and an array per event); an invalid
+    // record is checked again with it, to say where.
+    if (!this.type.isValid(obj)) {
+      const problems: string[] = [];
+      this.type.isValid(obj, {
+        errorHook: (path: string[], value: unknown) => {
+          problems.push(`${path.join('.') || '(record)'} = ${describe(value)}`);
+        },
+      });
       const missing = problems.find((p) => p.endsWith('= undefined'));
       if (missing) throw new DecodeError('MISSING_FIELD', `required field missing: ${missing.replace(/ = undefined$/, '')}`);
       throw new DecodeError('SCHEMA', `does not match the activity schema: ${problems.slice(0, 3).join('; ')}`);
     }
     const rec = obj as { event_id: string; customer_id: string; event_time: number; payload: Record<string, Record<string, unknown>> };
-    const [branch, body] = Object.entries(rec.payload)[0]!;
+    // Own keys only (Object.keys): avsc's decoded records carry enumerable methods on their prototype.
+    const branch = Object.keys(rec.payload)[0]!; // a valid union value has exactly one branch
+    const body = rec.payload[branch]!;
     if (branch === this.customBranch) return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), ...this.customEvent(body) };
     const payload: Record<string, Scalar> = {};
-    for (const [k, v] of Object.entries(body)) payload[k] = unwrapScalar(v);
-    return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), kind: kindOfBranch(branch), payload };
+    for (const k of Object.keys(body)) payload[k] = unwrapScalar(body[k]);
+    return { eventId: rec.event_id, customerId: rec.customer_id, eventTime: Number(rec.event_time), kind: this.kindByBranch.get(branch) ?? kindOfBranch(branch), payload };
   }
 
   /** Decodes Avro binary (no framing) written with this schema. */
@@ -221,10 +231,18 @@ export class ActivityCodec implements RecordDecoder {
         out[f.name] = v === undefined && f.hasDefault ? f.defaultValue : v;
       }
     }
+    const known = this.fieldNames(branch);
     for (const k of Object.keys(payload)) {
-      if (!fields.some((f) => f.name === k)) out[k] = payload[k]; // unknown field: let the schema check name it
+      if (!known.has(k)) out[k] = payload[k]; // unknown field: let the schema check name it
     }
     return out;
+  }
+
+  private readonly fieldNameCache = new Map<string, ReadonlySet<string>>();
+  private fieldNames(branch: string): ReadonlySet<string> {
+    let names = this.fieldNameCache.get(branch);
+    if (!names) this.fieldNameCache.set(branch, (names = new Set(this.payloadFields(branch).map((f) => f.name))));
+    return names;
   }
 
   private readonly fieldCache = new Map<string, { name: string; union: string | null; hasDefault: boolean; defaultValue: unknown }[]>();

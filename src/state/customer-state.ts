@@ -5,6 +5,7 @@ import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { bucketListener, mergeOp, mergeSlotValues, setBucketListener, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 import { encodeCustomer } from './codec/customer-codec.js';
+import { forgetBucket, ownArchive, ownBucket, shareContainers } from './shared-buckets.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -145,8 +146,13 @@ function rememberEvent(state: CustomerState, hash: number, eventTime: number, de
   const recent = state.recentEvents;
   recent.push([hash, eventTime]);
   const oldest = state.maxEventTime - dedupe.horizonMs;
-  if (recent[0]![1] < oldest) state.recentEvents = recent.filter(([, t]) => t >= oldest);
-  if (state.recentEvents.length > dedupe.maxIds) state.recentEvents.splice(0, state.recentEvents.length - dedupe.maxIds);
+  if (recent[0]![1] < oldest) {
+    // In place (the array is this state's own: cloneState copies it), keeping the order: no array per event.
+    let kept = 0;
+    for (const entry of recent) if (entry[1] >= oldest) recent[kept++] = entry;
+    recent.length = kept;
+  }
+  if (recent.length > dedupe.maxIds) recent.splice(0, recent.length - dedupe.maxIds);
 }
 
 /**
@@ -196,22 +202,6 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
   return 'applied';
 }
 
-/**
- * Day buckets a copied state may change in place: cloneState shares the bucket objects between the
- * original and the copy, and each of them copies a bucket the first time it merges into it. A state
- * absent here (new, or decoded) owns all its buckets.
- */
-const ownedDays = new WeakMap<CustomerState, Set<number>>();
-
-/** The state's bucket of `day`, created or copied so that merging into it changes no other state. */
-function ownBucket(state: CustomerState, day: number): SlotValues {
-  const owned = ownedDays.get(state);
-  const bucket = state.buckets[day];
-  if (bucket !== undefined && (owned === undefined || owned.has(day))) return bucket;
-  owned?.add(day);
-  return (state.buckets[day] = bucket === undefined ? {} : { ...bucket });
-}
-
 export function expireBuckets(state: CustomerState, layout: StateLayout): void {
   const oldestKept = dayOf(state.maxEventTime) - layout.retentionDays;
   let listener = bucketListener(state);
@@ -221,24 +211,26 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
         setBucketListener(state, undefined);
         listener = undefined;
       }
-      mergeSlotValues(state.archive, state.buckets[key]!, layout.merges);
-      delete state.buckets[key];
+      mergeSlotValues(ownArchive(state), state.buckets[key]!, layout.merges);
+      forgetBucket(state, Number(key));
     }
   }
 }
 
 /**
  * Copies a state so the copy can be changed independently. Slot values are never mutated in place
- * (merges replace tuples and bit sets), so they are shared; the containers are copied, the day
- * buckets copy-on-write (applyDelta copies a bucket before its first merge into it, see ownBucket):
- * a batch changes a day or two of a customer's ~90, and copying them all was the largest cost of
- * staging a batch. This is the hot path of every batch.
+ * (merges replace tuples and bit sets), so they are shared; the small containers are copied; the day
+ * buckets and the archive are shared copy-on-write (applyDelta copies a bucket before its first merge
+ * into it, expiry the archive), and the bucket container moves to the copy, the original rebuilding
+ * its own only if it is read again (src/state/shared-buckets.ts): a batch changes a day or two of a
+ * customer's ~90, and copying the day-keyed container was the largest cost of staging a batch. This
+ * is the hot path of every batch.
  */
 export function cloneState(state: CustomerState): CustomerState {
   const copy: CustomerState = {
     customerId: state.customerId,
-    buckets: { ...state.buckets },
-    archive: { ...state.archive },
+    buckets: state.buckets,
+    archive: state.archive,
     maxEventTime: state.maxEventTime,
     positions: { ...state.positions },
     lastScore: state.lastScore,
@@ -246,6 +238,7 @@ export function cloneState(state: CustomerState): CustomerState {
     outbox: { ...state.outbox },
     recentEvents: state.recentEvents.slice(),
   };
+  shareContainers(state, copy);
   // The derived window totals move to the copy: the copy is the one a batch changes (the store hands
   // out copies and takes the written one over). The original keeps exact reads: without totals, its
   // next read rebuilds them from its buckets. Moving costs nothing; copying them would allocate.
@@ -254,8 +247,6 @@ export function cloneState(state: CustomerState): CustomerState {
     setBucketListener(state, undefined);
     setBucketListener(copy, listener);
   }
-  ownedDays.set(state, new Set());
-  ownedDays.set(copy, new Set());
   return copy;
 }
 

@@ -18,8 +18,9 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     return customerIds.map((id) => {
       const c = this.customers.get(id);
-      // A full copy: the transition changes buckets in place, and a batch that fails before its write
-      // must leave the stored state untouched (measured: cheaper than sharing buckets copy-on-write).
+      // A copy: the transition changes the state in place, and a batch that fails before its write must
+      // leave the stored state untouched. cloneState shares the buckets copy-on-write and moves their
+      // container to the copy (the stored original rebuilds its own only if read again).
       return c ? { state: cloneState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
     });
   }

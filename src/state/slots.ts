@@ -34,13 +34,16 @@ export function mergeOp(target: SlotValues, op: SlotOp): void {
     case 'last': {
       const next = op.value as readonly [number, Scalar];
       // Later event time wins; ties keep the first applied, so redelivery order cannot flip a value.
-      if (!Array.isArray(cur) || (cur[0] as number) < next[0]) target[op.slot] = [next[0], next[1]];
+      // The op's own tuple is kept: slot values are never changed in place, so sharing one is safe.
+      if (!Array.isArray(cur) || (cur[0] as number) < next[0]) target[op.slot] = next;
       return;
     }
     case 'bits': {
-      const words = Array.isArray(cur) ? [...(cur as number[])] : new Array<number>(BITSET_WORDS).fill(0);
       const bit = op.value as number;
       const w = bit >>> 5;
+      // Already set (a value seen again the same day): the set stays as it is, no copy.
+      if (Array.isArray(cur) && (((cur as number[])[w] ?? 0) & (1 << (bit & 31))) !== 0) return;
+      const words = Array.isArray(cur) ? [...(cur as number[])] : new Array<number>(BITSET_WORDS).fill(0);
       words[w] = ((words[w] ?? 0) | (1 << (bit & 31))) >>> 0;
       target[op.slot] = words;
       return;

@@ -25,7 +25,8 @@ export async function stageDeltas(store: StateStore, deltas: readonly StateDelta
   const staged: StagedCustomer[] = [];
   const pause = createYieldPoint(); // the observer computes feature rows: let probes and heartbeats in between customers
   for (const group of groups.values()) {
-    await pause();
+    const turn = pause();
+    if (turn !== undefined) await turn; // an await of nothing would still cost a microtask per customer
     const l = loaded[i++]!;
     const state = l.state;
     onStart?.(state);

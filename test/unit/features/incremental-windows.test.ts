@@ -173,3 +173,35 @@ test('a state followed by another spec is read with a full pass, and keeps its t
   same(b, b.evaluate(state, T0 + 1), first, 'the other spec');
   assert.equal(bucketListener(state), attached);
 });
+
+test('distinct counts stay exact when a bit is held by more days than its day count can hold (400-day window)', () => {
+  const spec = compileSpec(
+    {
+      name: 'long_distinct',
+      version: '1',
+      label: { event: 'cancel', horizonDays: 30 },
+      features: [
+        { name: 'items_10d', type: 'window', event: 'view', agg: 'distinct', field: 'item', windowDays: 10 },
+        { name: 'items_400d', type: 'window', event: 'view', agg: 'distinct', field: 'item', windowDays: 400 },
+      ],
+    },
+    { allowedLatenessMs: 0 },
+  );
+  let state = emptyState('c');
+  let incremental = 0;
+  // Item 'same' every day for 300 days (so > 255 days of the 400-day level hold its bit), then never
+  // again, until all those days have left the window; and one of 30 rotating items, so bits come and
+  // go as days leave the levels.
+  for (let day = 0; day < 720; day++) {
+    for (const item of day < 300 ? ['same', `r${day % 30}`] : [`r${day % 30}`]) {
+      const e: ActivityEvent = { eventId: `e${day}-${item}`, customerId: 'c', eventTime: T0 + day * DAY_MS + 1000, kind: 'view', payload: { item } };
+      if (day % 7 === 0) state = cloneState(state);
+      assert.equal(applyDelta(state, spec.deltaFor(e, { stream: 's', offset: 2 * day + (item === 'same' ? 0 : 1) }), spec.layout), 'applied');
+      const asOf = e.eventTime + 1;
+      const followed = bucketListener(state) !== undefined;
+      same(spec, spec.evaluate(state, asOf), spec.evaluate(plain(state), asOf), `day ${day}, item ${item}`);
+      if (followed) incremental++;
+    }
+  }
+  assert.ok(incremental > 1000, `only ${incremental} rows read through followed totals`);
+});
