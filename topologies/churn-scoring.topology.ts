@@ -110,19 +110,16 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
         // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
         drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
-        finalize(() => activity.finished()),
-      ),
-    ),
-    // The commit leaves the stateful stages: outputs are acknowledged, so the next batch may run while
-    // this one's offsets are committed (one commit at a time, in batch order: still only after publish).
-    concatMap((batch) =>
-      of(batch).pipe(
+        // The commit stays inside the stateful stages. Run beside the next batch (a concatMap of its own)
+        // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
+        // several-fold (docs/architecture.md "Latency").
         pipe(acknowledge(source, flow, committed), traceBatch(trace, 'committed')), // commit positions, return credits
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();
           if (wm !== undefined) metrics?.watermarkLagSeconds.set(Math.max(0, clock.now() - wm) / 1000);
         }),
+        finalize(() => activity.finished()),
       ),
     ),
   );
