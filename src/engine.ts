@@ -46,6 +46,7 @@ import { buildStateStore } from './compose/state-store.js';
 import { HotCachedStore } from './state/hot-cache.js';
 import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
+import type { StageTrace } from './operators/trace-stages.js';
 import type { Observable } from 'rxjs';
 
 /**
@@ -107,6 +108,8 @@ export async function createEngine(
     simulator?: { readonly options: SimulatorOptions; readonly pacing?: SimulatorSourceOptions };
     /** Wraps the drift output (e.g. the demo's tally), whatever edge provides it. */
     wrapDriftSink?: (sink: RecordSink<DriftMetricRecord>) => RecordSink<DriftMetricRecord>;
+    /** Per-stage timing hooks (bench/kafka-e2e's latency breakdown). */
+    trace?: StageTrace;
   },
 ): Promise<Engine> {
   const { logger } = options;
@@ -198,6 +201,7 @@ export async function createEngine(
         metrics,
         watermarks,
         ...(drift ? { drift } : {}),
+        ...(options.trace ? { trace: options.trace } : {}),
         onRetry: (err, attempt) => {
           metrics.batchRetries.inc();
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');

@@ -3,7 +3,7 @@
 // one fenced write per customer) → sinks → acknowledge.
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
-import { concatMap, finalize, identity, of, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { concatMap, finalize, identity, of, pipe, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { ChurnflowError } from '../src/errors.js';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
@@ -21,6 +21,7 @@ import { persistDecisions } from '../src/operators/persist-decisions.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
+import { traceBatch, traceItems, traceRecord, type StageTrace } from '../src/operators/trace-stages.js';
 import { validateEvents } from '../src/operators/validate-events.js';
 import { writeOutputs, type OutputSinks } from '../src/operators/write-outputs.js';
 import type { EmitPolicy } from '../src/scoring/emit-rule.js';
@@ -74,10 +75,12 @@ export interface ChurnScoringEdges {
   readonly onRetry?: (err: unknown, attempt: number) => void;
   /** Drift and performance monitoring (optional): the monitor, its sink and its midnight sample. */
   readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'allowedLatenessMs'>;
+  /** Per-stage timing hooks (bench/kafka-e2e's latency breakdown); absent in production. */
+  readonly trace?: StageTrace;
 }
 
 export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnScoringOptions): Observable<DecidedBatch> {
-  const { source, store, spec, clock, metrics } = edges;
+  const { source, store, spec, clock, metrics, trace } = edges;
   const flow = new FlowControl(options.maxInFlight);
   const committed = new CommittedOffsets();
   const activity = new BatchActivity();
@@ -88,25 +91,29 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
-    microBatch(options.batch, edges.scheduler, activity.boundaries()), // size, timer, or a fetch's end while the stages are idle
+    pipe(traceRecord(trace, 'received'), microBatch(options.batch, edges.scheduler, activity.boundaries()), traceItems(trace, 'batched')), // size, timer, or a fetch's end while the stages are idle
     tap(() => activity.started()),
     // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
     concatMap((items) =>
       of(items).pipe(
         timed(metrics?.batchSeconds, (batch$) =>
           batch$.pipe(
-            timed(metrics?.stateApplySeconds, applyToState(store, spec)), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
-            timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), // ONNX, one call per batch and model
-            decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), // emit rule (hysteresis, cooldown), band, id, reasons, arm
-            persistDecisions(store, committed), //                           new states + outbox + last scores, fenced, before any output
-            writeOutputs(edges.sinks), //                                    risk events (new and re-emitted), dead letters, late events
+            // Each stage followed by its trace point (identity unless a bench traces the path).
+            pipe(timed(metrics?.stateApplySeconds, applyToState(store, spec)), traceBatch(trace, 'loaded')), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
+            pipe(timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), traceBatch(trace, 'scored')), // ONNX, one call per batch and model
+            pipe(decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), traceBatch(trace, 'decided')), // emit rule (hysteresis, cooldown), band, id, reasons, arm
+            pipe(persistDecisions(store, committed), traceBatch(trace, 'persisted')), // new states + outbox + last scores, fenced, before any output
+            pipe(writeOutputs(edges.sinks), traceBatch(trace, 'produced')), // risk events (new and re-emitted), dead letters, late events
           ),
         ),
         // Redis or Kafka briefly away, or a fenced write: run the batch again from loading (stored decisions re-emit as stored).
         retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
         // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
         drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
-        acknowledge(source, flow, committed), //                             commit positions, return credits
+        // The commit stays inside the stateful stages. Run beside the next batch (a concatMap of its own)
+        // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
+        // several-fold (docs/architecture.md "Latency").
+        pipe(acknowledge(source, flow, committed), traceBatch(trace, 'committed')), // commit positions, return credits
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();

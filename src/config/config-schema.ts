@@ -71,6 +71,12 @@ export const configSchema = z
         batch: z
           .object({
             maxSize: z.number().int().min(1).max(10_000).default(512),
+            /**
+             * Longest a batch waits for company when no fetch end came (file and simulator sources, or
+             * a fetch cut short by backpressure). A Kafka fetch end closes the batch at once when no
+             * batch runs, and while one runs the batch fills until it is done (operators/micro-batch.ts),
+             * so on Kafka this timer is rarely the latency: 50 ms stays the default.
+             */
             maxWaitMs: z.number().int().min(0).max(60_000).default(50),
           })
           .strict()

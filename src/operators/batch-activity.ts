@@ -27,8 +27,18 @@ export class BatchActivity {
     return this.idle$;
   }
 
-  /** Fetch ends as the source marks them (RawRecord.endOfFetch), and this activity. */
+  /**
+   * Fetch ends as the source marks them (RawRecord.endOfFetch), and this activity. A close at a fetch
+   * end waits for setImmediate: kafkajs delivers the partitions of one fetch response one after the
+   * other in promise callbacks, all before the next I/O phase, so the batch takes every partition's
+   * records instead of leaving all but the first to wait for it.
+   */
   boundaries(): BatchBoundaries<Routed> {
-    return { endsFetch: (item) => item.record.endOfFetch === true, idle: () => this.idle, becameIdle: this.idle$ };
+    return { endsFetch: (item) => item.record.endOfFetch === true, idle: () => this.idle, becameIdle: this.idle$, settle: settleAfterIo };
   }
+}
+
+function settleAfterIo(close: () => void): () => void {
+  const handle = setImmediate(close);
+  return () => clearImmediate(handle);
 }

@@ -68,3 +68,41 @@ test('an idle signal without a fetch end in the batch does not close it; the tim
     expectObservable(src.pipe(microBatch({ maxSize: 3, maxWaitMs: 20 }, ts, boundaries(() => true, idleAt)))).toBe('20ms x 13ms y 100ms |', { x: ['a', 'b'], y: ['c', 'd', 'e'] });
   });
 });
+
+test('with settle, the fetch ends of several partitions delivered together close one batch, not one per partition', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    const src = cold('(AbC) 20ms |', { A: 'a!', b: 'b', C: 'c!' });
+    const never = hot('-');
+    const settle = (close: () => void) => {
+      const s = ts.schedule(close, 1);
+      return () => s.unsubscribe();
+    };
+    const settled = { ...boundaries(() => true, never), settle };
+    expectObservable(src.pipe(microBatch({ maxSize: 100, maxWaitMs: 50 }, ts, settled))).toBe('-x 23ms |', { x: ['a!', 'b', 'c!'] });
+    // Without settle the first partition's end closes a batch of its own.
+    expectObservable(src.pipe(microBatch({ maxSize: 100, maxWaitMs: 50 }, ts, boundaries(() => true, never)))).toBe('(xy) 21ms |', { x: ['a!'], y: ['b', 'c!'] });
+  });
+});
+
+test('maxWaitMs passing while downstream is busy does not queue a batch behind it: the batch keeps filling until idle', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    let busy = true;
+    const src = cold('a 30ms b 100ms |');
+    const idleAt = hot('60ms i');
+    idleAt.subscribe(() => (busy = false));
+    // a at 0, its timer at 10 while busy; b at 31; idle at 60 → one batch [a, b].
+    const out = src.pipe(microBatch({ maxSize: 100, maxWaitMs: 10 }, ts, boundaries(() => !busy, idleAt)));
+    expectObservable(out).toBe('60ms x 71ms |', { x: ['a', 'b'] });
+  });
+});
+
+test('maxSize still closes a batch while downstream is busy', () => {
+  const ts = scheduler();
+  ts.run(({ cold, hot, expectObservable }) => {
+    const src = cold('abc 100ms |');
+    const never = hot('-');
+    expectObservable(src.pipe(microBatch({ maxSize: 2, maxWaitMs: 10 }, ts, boundaries(() => false, never)))).toBe('-x 101ms (y|)', { x: ['a', 'b'], y: ['c'] });
+  });
+});
