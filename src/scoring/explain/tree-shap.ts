@@ -81,8 +81,21 @@ export type TreeShapKernel = 'auto' | 'wasm' | 'js';
 export function compileTreeShap(e: TreeEnsemble, width: number, source = 'tree ensemble', kernel: TreeShapKernel = 'auto'): TreeShap {
   const { cover, expectedValue } = checkedCoversAndBias(e, width, source);
   const plan = buildLinearTreeShapPlan(e, cover, source);
-  if (kernel === 'wasm' || (kernel === 'auto' && !('error' in wasmKernel()))) return compileWasmTreeShap(plan, width, expectedValue);
+  if (kernel === 'wasm') return compileWasmTreeShap(plan, width, expectedValue);
+  if (kernel === 'auto') {
+    const wasm = wasmKernel();
+    if (!('error' in wasm)) return compileWasmTreeShap(plan, width, expectedValue);
+    warnFallbackOnce(wasm.error);
+  }
   return compileJsTreeShap(plan, width, expectedValue);
+}
+
+let fallbackWarned = false;
+/** A missing kernel (a build without `npm run build:wasm`) costs ≈4× per explained row: say so once rather than silently. */
+function warnFallbackOnce(reason: string): void {
+  if (fallbackWarned) return;
+  fallbackWarned = true;
+  process.emitWarning(`TreeSHAP runs the JavaScript pass (≈4× slower a row): the WebAssembly kernel is not available (${reason}); run 'npm run build'`, { code: 'CF_TREESHAP_FALLBACK' });
 }
 
 /** The JavaScript pass (the fallback, and the bench's baseline for the WebAssembly one). */
