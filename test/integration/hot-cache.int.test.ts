@@ -8,10 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
-import type { ActivityEvent } from '../../src/events/activity-event.js';
 import type { ChurnflowError } from '../../src/errors.js';
-import { resolveSimulatorOptions, simulate } from '../../src/simulator/index.js';
-import type { StateDelta } from '../../src/state/customer-state.js';
+import { resolveSimulatorOptions } from '../../src/simulator/index.js';
 import { HotCachedStore, type HotCacheOptions, type WriteReturningStore } from '../../src/state/hot-cache.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
@@ -20,6 +18,7 @@ import type { CustomerWrite, LoadedCustomer } from '../../src/state/state-store.
 import { day, ev } from '../helpers/events.js';
 import { redisTestKeys } from '../helpers/redis.js';
 import { SERVICES } from '../helpers/services.js';
+import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
 const { newPrefix } = redisTestKeys('cf-hot');
@@ -55,14 +54,7 @@ function cached(prefix: string, options: Partial<HotCacheOptions> = {}) {
 test('a customer already written is not read again; every state equals the memory store after a simulated stream', async () => {
   const { redis, store, hits } = cached(newPrefix());
   const sim = resolveSimulatorOptions({ customers: 60, days: 40, seed: 5 });
-  const deltas: StateDelta[] = [];
-  let offset = 0;
-  for (const r of simulate(sim)) {
-    if (r.type !== 'event') continue;
-    const e = r.event;
-    const event: ActivityEvent = { eventId: e.event_id, customerId: e.customer_id, eventTime: e.event_time, kind: e.kind, payload: e.payload as unknown as ActivityEvent['payload'] };
-    deltas.push(spec.deltaFor(event, { stream: 'activity/0', offset: offset++ }));
-  }
+  const deltas = simulatedStreamDeltas(spec, sim);
   const memory = new MemoryStateStore({ layout: spec.layout });
   try {
     for (let i = 0; i < deltas.length; i += 200) {

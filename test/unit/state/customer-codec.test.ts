@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChurnflowError } from '../../../src/errors.js';
-import { DAY_MS, type ActivityEvent, type Scalar } from '../../../src/events/activity-event.js';
+import { DAY_MS, type Scalar } from '../../../src/events/activity-event.js';
 import { compileSpec } from '../../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../../src/features/default-churn-spec.js';
-import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../../src/simulator/index.js';
+import { resolveSimulatorOptions, simulationEndTime } from '../../../src/simulator/index.js';
 import { readFileSync } from 'node:fs';
 import { decodeCustomer, encodeCustomer, STATE_FORMAT_VERSION } from '../../../src/state/codec/customer-codec.js';
 import { layoutInfo } from '../../../src/state/codec/layout-fingerprint.js';
@@ -14,7 +14,7 @@ import { decodeLegacyHash, encodeLegacyHash, isLegacyHash } from '../../../src/s
 import { emptyState, eventIdHash, type CustomerState, type LastScore } from '../../../src/state/customer-state.js';
 import { MemoryStateStore } from '../../../src/state/memory-store.js';
 import type { SlotValue, SlotValues } from '../../../src/state/slots.js';
-import type { StateDelta } from '../../../src/state/customer-state.js';
+import { simulatedStreamDeltas } from '../../helpers/simulated-deltas.js';
 
 /** mulberry32: a seeded generator, so a failing case can be replayed from its seed. */
 function rng(seed: number): () => number {
@@ -243,14 +243,7 @@ test('simulated customers after 120 days: decoded states give the same feature r
   const spec = compileSpec(DEFAULT_CHURN_SPEC);
   const sim = resolveSimulatorOptions({ customers: 60, days: 120, seed: 3 });
   const store = new MemoryStateStore({ layout: spec.layout });
-  const deltas: StateDelta[] = [];
-  let offset = 0;
-  for (const rec of simulate(sim)) {
-    if (rec.type !== 'event') continue;
-    const e = rec.event;
-    const event: ActivityEvent = { eventId: e.event_id, customerId: e.customer_id, eventTime: e.event_time, kind: e.kind, payload: e.payload as unknown as ActivityEvent['payload'] };
-    deltas.push(spec.deltaFor(event, { stream: 'activity/0', offset: offset++ }));
-  }
+  const deltas = simulatedStreamDeltas(spec, sim);
   for (let i = 0; i < deltas.length; i += 512) await store.apply(deltas.slice(i, i + 512));
   const asOf = simulationEndTime(sim);
   const binary: number[] = [];

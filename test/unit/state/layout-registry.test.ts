@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChurnflowError } from '../../../src/errors.js';
-import type { ActivityEvent } from '../../../src/events/activity-event.js';
 import { compileSpec } from '../../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../../src/features/default-churn-spec.js';
 import type { FeatureSpecInput } from '../../../src/features/spec.js';
-import { resolveSimulatorOptions, simulate, simulationEndTime } from '../../../src/simulator/index.js';
+import { resolveSimulatorOptions, simulationEndTime } from '../../../src/simulator/index.js';
 import { decodeCustomer, encodeCustomer } from '../../../src/state/codec/customer-codec.js';
 import { layoutInfo, layoutText, parseLayoutText, type LayoutSlots } from '../../../src/state/codec/layout-fingerprint.js';
-import type { CustomerState, StateDelta } from '../../../src/state/customer-state.js';
+import type { CustomerState } from '../../../src/state/customer-state.js';
 import { MemoryStateStore } from '../../../src/state/memory-store.js';
+import { simulatedStreamDeltas } from '../../helpers/simulated-deltas.js';
 
 /**
  * Spec B: spec A without discount_cents_90d, with a new window feature (refunds_90d), its window
@@ -27,14 +27,7 @@ function changedSpec(a: FeatureSpecInput): FeatureSpecInput {
 async function simulatedStates(spec: ReturnType<typeof compileSpec>, customers: number, days: number): Promise<{ states: CustomerState[]; asOf: number }> {
   const sim = resolveSimulatorOptions({ customers, days, seed: 5 });
   const store = new MemoryStateStore({ layout: spec.layout });
-  const deltas: StateDelta[] = [];
-  let offset = 0;
-  for (const rec of simulate(sim)) {
-    if (rec.type !== 'event') continue;
-    const e = rec.event;
-    const event: ActivityEvent = { eventId: e.event_id, customerId: e.customer_id, eventTime: e.event_time, kind: e.kind, payload: e.payload as unknown as ActivityEvent['payload'] };
-    deltas.push(spec.deltaFor(event, { stream: 'activity/0', offset: offset++ }));
-  }
+  const deltas = simulatedStreamDeltas(spec, sim);
   for (let i = 0; i < deltas.length; i += 512) await store.apply(deltas.slice(i, i + 512));
   const states: CustomerState[] = [];
   for await (const page of store.scan()) states.push(...page);
