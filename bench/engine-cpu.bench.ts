@@ -22,7 +22,7 @@ import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { printProfileAreas, type CpuProfile } from './cpu-profile-areas.js';
 import { median, writeResults } from './harness.js';
-import { benchKafka } from './kafka-admin.js';
+import { benchKafka, rawConsume } from './kafka-admin.js';
 import { shippedConfig } from './shipped-config.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -49,27 +49,6 @@ if (activity) {
 }
 await admin.createTopics({ waitForLeaders: true, topics: Object.values(side).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
 const logger = createLogger({ level: 'warn' });
-
-async function rawConsume(): Promise<{ ms: number; cpuMs: number }> {
-  const consumer = kafka.consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 500 });
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic: activity!, fromBeginning: true });
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        seen += batch.messages.length;
-        if (seen >= N) resolve();
-      },
-    });
-  });
-  const ms = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  await consumer.disconnect();
-  return { ms, cpuMs: (c.user + c.system) / 1000 };
-}
 
 interface EngineRun {
   ms: number;
@@ -123,7 +102,7 @@ const raw: { ms: number; cpuMs: number }[] = [];
 const full: EngineRun[] = [];
 for (let i = 0; i < RUNS; i++) {
   // Interleaved, so a neighbour's burst hits both sides alike.
-  raw.push(await rawConsume());
+  raw.push(await rawConsume(kafka, activity!, N));
   full.push(await engineRun(PROFILE && i === RUNS - 1));
 }
 const rawPerS = N / (median(raw.map((r) => r.ms)) / 1000);

@@ -16,7 +16,7 @@ import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { type Measurement, median, perSecond, report, writeResults } from './harness.js';
 import { breakdown, latencyPhase, PATH, percentile, printPhase, type LatencyPhaseResult } from './latency-phase.js';
-import { benchKafka } from './kafka-admin.js';
+import { benchKafka, rawConsume } from './kafka-admin.js';
 import { shippedConfig, shippedConfigDifferences } from './shipped-config.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -42,24 +42,7 @@ function engineConfig(groupId: string, activity: string, risk: string) {
   });
 }
 
-async function consumeOnly(): Promise<number> {
-  const consumer = kafka.consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 500 });
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic: topics.activity, fromBeginning: true });
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        seen += batch.messages.length;
-        if (seen >= N) resolve();
-      },
-    });
-  });
-  const elapsed = performance.now() - t0;
-  await consumer.disconnect();
-  return elapsed;
-}
+const consumeOnly = async (): Promise<number> => (await rawConsume(kafka, topics.activity, N)).ms;
 
 /** Start-up (model load, group join) happens before the clock starts; the run ends when the last batch is acknowledged. */
 async function fullPipeline(): Promise<number> {
