@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ChurnflowError, errorMessage } from '../../errors.js';
 import { checkBatchArgs, checkContributionArgs } from './contribution-args.js';
+import { float32Threshold } from './float32-threshold.js';
 import type { LinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import type { TreeShap } from './tree-shap.js';
 
@@ -87,7 +88,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
     view.setInt32(e + 8, plan.prev[g]! < 0 ? maxTreeNodes : plan.prev[g]!, true); // no prev: the hot sentinel slot
     view.setInt32(e + 12, (Math.max(0, plan.edgeFeature[g]!) << 1) | plan.isTrueEdge[g]!, true);
     const t = tests + g * 16;
-    view.setFloat64(t, plan.threshold[g]!, true);
+    view.setFloat32(t, float32Threshold(plan.mode[g]!, plan.threshold[g]!), true);
     view.setInt32(t + 8, Math.max(0, plan.split[g]!) * 4, true);
     view.setUint8(t + 12, plan.mode[g]!);
     view.setUint8(t + 13, plan.nanTrue[g]!);

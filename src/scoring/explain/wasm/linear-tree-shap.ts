@@ -14,7 +14,7 @@
 //   edges, 16 bytes per node: +0 byte address of its five n-point coefficient blocks, +4 parent, +8
 //     prev (the hot sentinel slot when there is none), +12 (input column of the edge << 1) | 1 when
 //     the node is its parent's true child;
-//   tests, 16 bytes per node: +0 threshold (f64), +8 byte offset of its input column in a row (f32),
+//   tests, 16 bytes per node: +0 threshold (f32, ../float32-threshold.ts), +8 byte offset of its input column in a row (f32),
 //     +12 node mode (u8), +13 1 when NaN takes the true child (u8);
 //   children, 8 bytes per node: +0 true child, +4 false child.
 let treeStartP: usize = 0; // i32 per tree + 1
@@ -105,7 +105,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
   if (nB > 16) v128.store(at, f64x2.mul(v128.load(a, 16), v128.load(b, 16)), 16);
   if (nB > 32) v128.store(at, f64x2.mul(v128.load(a, 32), v128.load(b, 32)), 32);
   if (nB > 48) v128.store(at, f64x2.mul(v128.load(a, 48), v128.load(b, 48)), 48);
-  for (let k: usize = 64; k < nB; k += 16) v128.store(at + k, f64x2.mul(v128.load(a + k), v128.load(b + k)));
+  if (nB > 64) for (let k: usize = 64; k < nB; k += 16) v128.store(at + k, f64x2.mul(v128.load(a + k), v128.load(b + k)));
 }
 
 /** at = p * f and returns Σ p * w, per lane in point order (lane 0 + lane 1 is the JavaScript pass's even + odd). */
@@ -128,7 +128,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     v128.store(at, f64x2.mul(pk, v128.load(f, 48)), 48);
     acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w, 48)));
   }
-  for (let k: usize = 64; k < nB; k += 16) {
+  if (nB > 64) for (let k: usize = 64; k < nB; k += 16) {
     pk = v128.load(p + k);
     v128.store(at + k, f64x2.mul(pk, v128.load(f + k)));
     acc = f64x2.add(acc, f64x2.mul(pk, v128.load(w + k)));
@@ -156,7 +156,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     v128.store(at, gk, 48);
     acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w, 48)));
   }
-  for (let k: usize = 64; k < nB; k += 16) {
+  if (nB > 64) for (let k: usize = 64; k < nB; k += 16) {
     gk = f64x2.add(v128.load(a + k), v128.load(b + k));
     v128.store(at + k, gk);
     acc = f64x2.add(acc, f64x2.mul(gk, v128.load(w + k)));
@@ -193,8 +193,8 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
     const h = prevHot & ((load<i32>(e, 12) & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     store<u8>(hot + <usize>j, <u8>h);
-    store<i32>(weights + (<usize>j << 2), <i32>(prevHot ? c + <usize>(3 - 2 * h) * nB : zero));
-    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 2 - 2 * h : 4) * nB, nB);
+    store<i32>(weights + (<usize>j << 2), <i32>select<usize>(c + <usize>(3 - 2 * h) * nB, zero, prevHot));
+    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>select<i32>(2 - 2 * h, 4, prevHot) * nB, nB);
     store<u8>(takesTrue + <usize>j, takesTrueAt(tests + (<usize>g << 4), row));
   }
   // The leaves: G = (v · factor) · P(parent), and their edge's share at once (no node's prev is a leaf:
@@ -206,8 +206,8 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
     const column = load<i32>(e, 12);
     const h = prevHot & ((column & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
-    const w = prevHot ? c + <usize>(3 - 2 * h) * nB : zero;
-    const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>(prevHot ? 2 - 2 * h : 4) * nB, w, nB);
+    const w = select<usize>(c + <usize>(3 - 2 * h) * nB, zero, prevHot);
+    const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>select<i32>(2 - 2 * h, 4, prevHot) * nB, w, nB);
     const o = out + (<usize>(column >>> 1) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
@@ -223,13 +223,19 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
   }
 }
 
-/** 1 when the row takes the true child of the branch whose test record is at `test` (NaN by the node's missing rule; ONNX node modes). */
+/**
+ * 1 when the row takes the true child of the branch whose test record is at `test` (NaN by the node's
+ * missing rule; ONNX node modes). Compared in float32: the record's threshold splits float32 inputs
+ * as the node's float64 one does (../float32-threshold.ts), and the rows are float32.
+ */
 @inline function takesTrueAt(test: usize, row: usize): i32 {
-  const x = <f64>load<f32>(row + <usize>load<i32>(test, 8));
+  const x = load<f32>(row + <usize>load<i32>(test, 8));
+  const th = load<f32>(test);
+  const mode = <i32>load<u8>(test, 12);
+  // LEQ (every node LightGBM writes) without a branch: NaN fails the comparison and takes the node's rule.
+  if (mode == 1) return <i32>(x <= th) | (<i32>(x != x) & <i32>load<u8>(test, 13));
   if (x != x) return <i32>load<u8>(test, 13);
-  const th = load<f64>(test);
-  switch (<i32>load<u8>(test, 12)) {
-    case 1: return <i32>(x <= th); // BRANCH_LEQ (all LightGBM writes)
+  switch (mode) {
     case 2: return <i32>(x < th);
     case 3: return <i32>(x >= th);
     case 4: return <i32>(x > th);
