@@ -39,6 +39,8 @@ export interface LinearTreeShapPlan {
    * f64x2 lanes (the padding point adds exact zeros: the values stay those of the rule).
    */
   readonly treePoints: Int32Array;
+  /** Points of each tree's Gauss–Legendre rule before the padding (paddedRule(treeRule[t]) gives its points and weights). */
+  readonly treeRule: Int32Array;
   /** Branch test: input column, NodeMode, threshold, 1 when NaN takes the true child. */
   readonly split: Int32Array;
   readonly mode: Uint8Array;
@@ -58,6 +60,12 @@ export interface LinearTreeShapPlan {
   readonly edgeFeature: Int32Array;
   /** Local node entered by the previous edge on the same column on this path, -1 if none. */
   readonly prev: Int32Array;
+  /**
+   * The edge's combined zero fraction z (its column's cover ratios down the path to here; 1 for the
+   * root): a branch without a prev has hot multipliers z + (1 − z)t and cold ones z(1 − t), which the
+   * WebAssembly pass computes from z instead of reading them (wasm-tree-shap.ts).
+   */
+  readonly zero: Float64Array;
   /**
    * Offset into coef of the node's five n-point arrays: P multiplier and φ weights when hot, P
    * multiplier and φ weights when cold (prev hot or absent: each pair is what one row reads, side by
@@ -129,6 +137,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
   const isTrueEdge = new Uint8Array(nNodes);
   const edgeFeature = new Int32Array(nNodes);
   const prev = new Int32Array(nNodes);
+  const zero = new Float64Array(nNodes);
   const coefAt = new Int32Array(nNodes);
   const coef = new Float64Array(maxPoints + nCoef);
   const rules = new Map<number, Quadrature>();
@@ -153,6 +162,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
       falseChild[g] = leaf ? -1 : (local.get(e.falseChild[k]!) ?? zeroSlot); // a twig's folded leaf: the zero slot
       parent[g] = p.parent;
       prev[g] = p.prev;
+      zero[g] = p.zero;
       coefAt[g] = at;
       if (p.parent < 0) return; // the root: no edge, no coefficients
       isTrueEdge[g] = e.trueChild[t.nodes[p.parent]!.ensembleNode] === k ? 1 : 0;
@@ -164,11 +174,12 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     });
   });
 
-  const arrays = [treeStart, treePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, coefAt, coef];
+  const arrays = [treeStart, treePoints, rulePoints, treeBranches, split, mode, threshold, nanTrue, trueChild, falseChild, parent, isTrueEdge, edgeFeature, prev, zero, coefAt, coef];
   return {
     nTrees: trees.length,
     treeStart,
     treePoints,
+    treeRule: rulePoints,
     treeBranches,
     split,
     mode,
@@ -180,6 +191,7 @@ export function buildLinearTreeShapPlan(e: TreeEnsemble, cover: Float64Array, so
     isTrueEdge,
     edgeFeature,
     prev,
+    zero,
     coefAt,
     coef,
     maxTreeNodes,
@@ -194,7 +206,7 @@ function evenPoints(n: number): number {
 }
 
 /** The `n`-point Gauss–Legendre rule, with one more point of weight 0 when n is odd (t = 1/2 keeps every factor positive). */
-function paddedRule(n: number): Quadrature {
+export function paddedRule(n: number): Quadrature {
   const rule = gaussLegendre01(n);
   if (n % 2 === 0) return rule;
   const t = new Float64Array(n + 1);
@@ -206,8 +218,8 @@ function paddedRule(n: number): Quadrature {
 }
 
 /**
- * The node's five n-point arrays at coef[at ..] (four when it has no prev: zp < 0): with hot factor h(t) = z + (1 − z)t and cold factor
- * c(t) = z(1 − t) (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
+ * The node's five n-point arrays at coef[at ..] (four when it has no prev: zp < 0): with cold factor
+ * c(t) = z(1 − t) and hot factor h(t) = c(t) + t = z + (1 − z)t (z of this edge; zp of prev, or −1 when there is no prev and the divisor is 1):
  * hot: P multiplier h / hp, φ weights (1 − z)w / h − own(prev); cold: c / hp, −w / (1 − t) − own(prev);
  * own(prev) = (1 − zp)w / hp (a cold prev leaves the node no weights: its two terms are equal).
  */
@@ -215,9 +227,11 @@ function fillNodeCoef(coef: Float64Array, at: number, n: number, t: Float64Array
   for (let k = 0; k < n; k++) {
     const tk = t[k]!;
     const wk = w[k]!;
-    const hot = z + (1 - z) * tk;
+    // h = c + t (= z + (1 − z)t): a branch without prev then has multipliers the WebAssembly pass
+    // computes from z in these very operations (wasm-coefficients.ts) instead of reading two arrays.
     const cold = z * (1 - tk);
-    const hp = zp < 0 ? 1 : zp + (1 - zp) * tk;
+    const hot = cold + tk;
+    const hp = zp < 0 ? 1 : zp * (1 - tk) + tk;
     const ownPrev = zp < 0 ? 0 : ((1 - zp) * wk) / hp;
     coef[at + k] = hot / hp;
     coef[at + n + k] = ((1 - z) * wk) / hot - ownPrev;

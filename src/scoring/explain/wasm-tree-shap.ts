@@ -1,6 +1,7 @@
 // Linear TreeSHAP's per-tree pass in WebAssembly with SIMD (wasm/linear-tree-shap.ts, AssemblyScript,
 // compiled by `npm run build:wasm` to linear-tree-shap.wasm beside this file): the plan of
-// linear-tree-shap-plan.ts is copied once into the instance's memory; a call copies its rows in and
+// linear-tree-shap-plan.ts is copied once into the instance's memory (its coefficients as
+// wasm-coefficients.ts packs them); a call copies its rows in and
 // the contributions out. Same plan, same arithmetic and summation order as tree-shap.ts's JavaScript
 // pass (the fallback), so both give the same bits; two quadrature points per f64x2 instruction and
 // no bounds checks make it several times cheaper per row (bench/treeshap.bench.ts).
@@ -9,6 +10,7 @@ import { ChurnflowError, errorMessage } from '../../errors.js';
 import { checkBatchArgs, checkContributionArgs } from './contribution-args.js';
 import { float32Threshold } from './float32-threshold.js';
 import type { LinearTreeShapPlan } from './linear-tree-shap-plan.js';
+import { kernelCoefficients } from './wasm-coefficients.js';
 import type { TreeShap } from './tree-shap.js';
 
 /** The part of the WebAssembly JS API used here (the project's lib settings carry no DOM types, @types/node 20 none). */
@@ -64,10 +66,12 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   const treeStart = place(plan.treeStart.byteLength);
   const treeBranches = place(plan.treeBranches.byteLength);
   const treePoints = place(plan.treePoints.byteLength);
+  const treeRule = place(plan.nTrees * 4);
   const edges = place(nNodes * 16);
   const tests = place(nNodes * 16);
   const children = place(nNodes * 8);
-  const coef = place(plan.coef.byteLength);
+  const kc = kernelCoefficients(plan);
+  const coef = place(kc.values.byteLength);
   const poly = place(maxTreeNodes * maxPoints * 8);
   const sums = place((maxTreeNodes + 2) * maxPoints * 8); // and the zero slot (a twig's folded leaf), never written
   const hot = place(maxTreeNodes + 1);
@@ -77,16 +81,17 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   const memory = new api.Memory({ initial: Math.ceil((io + 16 * (width + 1) * 12) / PAGE) });
   const view = new DataView(memory.buffer);
   const bytes = new Uint8Array(memory.buffer);
-  for (const [a, to] of [[plan.treeStart, treeStart], [plan.treeBranches, treeBranches], [plan.treePoints, treePoints], [plan.coef, coef]] as const) {
+  for (const [a, to] of [[plan.treeStart, treeStart], [plan.treeBranches, treeBranches], [plan.treePoints, treePoints], [kc.values, coef]] as const) {
     bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), to);
   }
   // The kernel's per-node records (layout in wasm/linear-tree-shap.ts), little-endian as wasm memory is.
+  for (let t = 0; t < plan.nTrees; t++) view.setInt32(treeRule + t * 4, coef + kc.ruleAt[t]!, true);
   for (let g = 0; g < nNodes; g++) {
     const e = edges + g * 16;
-    view.setInt32(e, coef + plan.coefAt[g]! * 8, true);
+    view.setInt32(e, coef + kc.nodeAt[g]!, true);
     view.setInt32(e + 4, plan.parent[g]!, true);
     view.setInt32(e + 8, plan.prev[g]! < 0 ? maxTreeNodes : plan.prev[g]!, true); // no prev: the hot sentinel slot
-    view.setInt32(e + 12, (Math.max(0, plan.edgeFeature[g]!) << 1) | plan.isTrueEdge[g]!, true);
+    view.setInt32(e + 12, (Math.max(0, plan.edgeFeature[g]!) << 2) | (kc.computed[g]! << 1) | plan.isTrueEdge[g]!, true);
     const t = tests + g * 16;
     view.setFloat32(t, float32Threshold(plan.mode[g]!, plan.threshold[g]!), true);
     view.setInt32(t + 8, Math.max(0, plan.split[g]!) * 4, true);
@@ -98,7 +103,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
   bytes.fill(1, hot, hot + maxTreeNodes + 1); // the sentinel slot (no prev) reads as a hot prev
   const instance = new api.Instance(kernel.module, { env: { memory } });
   const k = instance.exports as unknown as KernelExports;
-  k.layout(plan.nTrees, treeStart, treeBranches, treePoints, edges, tests, children, coef, poly, sums, hot, weights, takesTrue);
+  k.layout(plan.nTrees, treeStart, treeBranches, treePoints, treeRule, edges, tests, children, coef, poly, sums, hot, weights, takesTrue);
 
   // Views over the I/O area, remade when the memory grows (growing detaches the old buffer).
   let capacity = 0;

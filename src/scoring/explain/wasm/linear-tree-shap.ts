@@ -11,15 +11,18 @@
 
 // Byte addresses of the plan's arrays (tree-local links, global node numbers; see LinearTreeShapPlan),
 // packed by ../wasm-tree-shap.ts so that what one node's step reads is one or two records:
-//   edges, 16 bytes per node: +0 byte address of its five n-point coefficient blocks, +4 parent, +8
-//     prev (the hot sentinel slot when there is none), +12 (input column of the edge << 1) | 1 when
-//     the node is its parent's true child;
+//   edges, 16 bytes per node: +0 byte address of its coefficient blocks (five n-point ones, or for a
+//     branch whose multipliers are computed z twice and the hot φ weights; see
+//     ../wasm-coefficients.ts), +4 parent, +8 prev (the hot sentinel slot when there is none), +12
+//     (input column of the edge << 2) | 2 when the multipliers are computed | 1 when the node is its
+//     parent's true child;
 //   tests, 16 bytes per node: +0 threshold (f32, ../float32-threshold.ts), +8 byte offset of its input column in a row (f32),
 //     +12 node mode (u8), +13 1 when NaN takes the true child (u8);
 //   children, 8 bytes per node: +0 true child, +4 false child.
 let treeStartP: usize = 0; // i32 per tree + 1
 let treeBranchesP: usize = 0; // i32 per tree
 let treePointsP: usize = 0; // i32 per tree
+let treeRuleP: usize = 0; // i32 per tree: byte address of its rule's t, 1 − t and shared cold φ weights (n each)
 let edgesP: usize = 0;
 let testsP: usize = 0;
 let childrenP: usize = 0;
@@ -34,13 +37,14 @@ let takesTrueP: usize = 0;
 let nTrees: i32 = 0;
 
 export function layout(
-  trees: i32, treeStart: usize, treeBranches: usize, treePoints: usize, edges: usize, tests: usize, children: usize, zero: usize,
+  trees: i32, treeStart: usize, treeBranches: usize, treePoints: usize, treeRule: usize, edges: usize, tests: usize, children: usize, zero: usize,
   poly: usize, sums: usize, hot: usize, weights: usize, takesTrue: usize,
 ): void {
   nTrees = trees;
   treeStartP = treeStart;
   treeBranchesP = treeBranches;
   treePointsP = treePoints;
+  treeRuleP = treeRule;
   edgesP = edges;
   testsP = tests;
   childrenP = children;
@@ -106,6 +110,25 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
   if (nB > 32) v128.store(at, f64x2.mul(v128.load(a, 32), v128.load(b, 32)), 32);
   if (nB > 48) v128.store(at, f64x2.mul(v128.load(a, 48), v128.load(b, 48)), 48);
   if (nB > 64) for (let k: usize = 64; k < nB; k += 16) v128.store(at + k, f64x2.mul(v128.load(a + k), v128.load(b + k)));
+}
+
+/**
+ * at[0 .. nB) = a * (z(1 − t) + (hot ? t : 0)): the multipliers of a branch without prev, from z at c
+ * (twice, a vector) and t, 1 − t at rule; the plan's operations, so its values to the bit.
+ */
+@inline function computedInto(at: usize, a: usize, c: usize, rule: usize, h: i32, nB: usize): void {
+  const z = v128.load(c);
+  const hot = i64x2.splat(-(<i64>h));
+  const oneMinusT = rule + nB;
+  v128.store(at, f64x2.mul(v128.load(a), f64x2.add(f64x2.mul(z, v128.load(oneMinusT)), v128.and(v128.load(rule), hot))));
+  if (nB > 16) v128.store(at, f64x2.mul(v128.load(a, 16), f64x2.add(f64x2.mul(z, v128.load(oneMinusT, 16)), v128.and(v128.load(rule, 16), hot))), 16);
+  if (nB > 32) v128.store(at, f64x2.mul(v128.load(a, 32), f64x2.add(f64x2.mul(z, v128.load(oneMinusT, 32)), v128.and(v128.load(rule, 32), hot))), 32);
+  if (nB > 48) v128.store(at, f64x2.mul(v128.load(a, 48), f64x2.add(f64x2.mul(z, v128.load(oneMinusT, 48)), v128.and(v128.load(rule, 48), hot))), 48);
+  if (nB > 64) {
+    for (let k: usize = 64; k < nB; k += 16) {
+      v128.store(at + k, f64x2.mul(v128.load(a + k), f64x2.add(f64x2.mul(z, v128.load(oneMinusT + k)), v128.and(v128.load(rule + k), hot))));
+    }
+  }
 }
 
 /** at = p * f and returns Σ p * w, per lane in point order (lane 0 + lane 1 is the JavaScript pass's even + odd). */
@@ -178,6 +201,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
   const s = i32At(treeStartP, t);
   const m = i32At(treeStartP, t + 1) - s;
   const nb = i32At(treeBranchesP, t);
+  const rule = <usize>i32At(treeRuleP, t);
   // Down over the branches: P of each from its parent's, and the row's direction at each.
   const ones = f64x2.splat(1.0);
   for (let k: usize = 0; k < nB; k += 16) v128.store(poly + k, ones);
@@ -190,11 +214,18 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     // cold weights, z / z_prev; the weights of an edge cold under a cold prev are the zero block.
     const c = <usize>load<i32>(e);
     const q = load<i32>(e, 4);
+    const flags = load<i32>(e, 12);
     const prevHot = <i32>load<u8>(hot + <usize>load<i32>(e, 8));
-    const h = prevHot & ((load<i32>(e, 12) & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
+    const h = prevHot & ((flags & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     store<u8>(hot + <usize>j, <u8>h);
-    store<i32>(weights + (<usize>j << 2), <i32>select<usize>(c + <usize>(3 - 2 * h) * nB, zero, prevHot));
-    mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>select<i32>(2 - 2 * h, 4, prevHot) * nB, nB);
+    if (flags & 2) {
+      // No prev (so hot is whether the row takes the edge): multipliers from z, the rule's cold weights.
+      store<i32>(weights + (<usize>j << 2), <i32>select<usize>(c + 16, rule + 2 * nB, h));
+      computedInto(poly + <usize>j * nB, poly + <usize>q * nB, c, rule, h, nB);
+    } else {
+      store<i32>(weights + (<usize>j << 2), <i32>select<usize>(c + <usize>(3 - 2 * h) * nB, zero, prevHot));
+      mulInto(poly + <usize>j * nB, poly + <usize>q * nB, c + <usize>select<i32>(2 - 2 * h, 4, prevHot) * nB, nB);
+    }
     store<u8>(takesTrue + <usize>j, takesTrueAt(tests + (<usize>g << 4), row));
   }
   // The leaves: G = (v · factor) · P(parent), and their edge's share at once (no node's prev is a leaf:
@@ -208,7 +239,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const h = prevHot & ((column & 1) ^ <i32>load<u8>(takesTrue + <usize>q) ^ 1);
     const w = select<usize>(c + <usize>(3 - 2 * h) * nB, zero, prevHot);
     const share = leafInto(sums + <usize>j * nB, poly + <usize>q * nB, c + <usize>select<i32>(2 - 2 * h, 4, prevHot) * nB, w, nB);
-    const o = out + (<usize>(column >>> 1) << 3);
+    const o = out + (<usize>(column >>> 2) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
   // Up over the branches (children first): G from the children's, and the share of the edge into it.
@@ -218,7 +249,7 @@ function explainTreeN(t: i32, row: usize, out: usize, nB: usize): void {
     const w = <usize>load<i32>(weights + (<usize>j << 2));
     const kids = children + (<usize>g << 3);
     const share = branchInto(sums + <usize>j * nB, sums + <usize>load<i32>(kids) * nB, sums + <usize>load<i32>(kids, 4) * nB, w, nB);
-    const o = out + (<usize>(load<i32>(edges + (<usize>g << 4), 12) >>> 1) << 3);
+    const o = out + (<usize>(load<i32>(edges + (<usize>g << 4), 12) >>> 2) << 3);
     store<f64>(o, load<f64>(o) + share);
   }
 }
