@@ -16,8 +16,8 @@
 //     ../wasm-coefficients.ts), +4 parent, +8 prev (the hot sentinel slot when there is none), +12
 //     (input column of the edge << 2) | 2 when the multipliers are computed | 1 when the node is its
 //     parent's true child;
-//   tests, 16 bytes per node: +0 threshold (f32, ../float32-threshold.ts), +8 byte offset of its input column in a row (f32),
-//     +12 node mode (u8), +13 1 when NaN takes the true child (u8);
+//   tests, 16 bytes per node: +0 threshold (f32, ../float32-threshold.ts), +8 byte offset of its input
+//     column in a row (f32), +12 node mode (u8), +13 1 when NaN takes the true child (u8);
 //   children, 8 bytes per node: +0 true child, +4 false child.
 let treeStartP: usize = 0; // i32 per tree + 1
 let treeBranchesP: usize = 0; // i32 per tree
