@@ -24,7 +24,8 @@ export interface OutputSinks {
   /**
    * The current-risk view (a compacted topic, key = customer): one record per risk event, new or
    * re-emitted, in the same order, so the latest record of a customer is its last published risk —
-   * exactly what the emit rule stored in its state and the HTTP lookup reads.
+   * exactly what the emit rule stored in its state and the HTTP lookup reads. Absent when `risk` writes
+   * the view itself: on Kafka both go in one produce request (sinks/joint-kafka-sink.ts, compose/sinks.ts).
    */
   readonly currentRisk?: RecordSink<CurrentRiskRecord>;
 }

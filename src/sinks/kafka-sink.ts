@@ -3,7 +3,7 @@
 // CF_SINK_FAILED, and since offsets are committed only after acknowledgement, nothing is lost.
 // A record the broker refuses for its size is different: retrying can never help, so the batch is
 // split until the refused records are isolated, the rest is written, and OutputTooLargeError names them.
-import { CompressionTypes, Kafka, type IHeaders, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, type IHeaders, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
 import { ChurnflowError, errorMessage } from '../errors.js';
 import { recordErrorType } from './kafka-errors.js';
@@ -24,8 +24,14 @@ export interface KafkaSinkOptions<T> {
   readonly headers?: (record: T) => IHeaders;
 }
 
+/** What a sink needs of the producer pool: a producer to send with, and a way to replace it after a refusal. */
+export interface ProducerLease {
+  use<R>(fn: (producer: Producer) => Promise<R>): Promise<R>;
+  retire(producer: Producer): void;
+}
+
 /** One producer shared by the sinks of an engine (one connection, one idempotence session). */
-export class KafkaProducerPool {
+export class KafkaProducerPool implements ProducerLease {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
   private readonly users = new Map<Producer, number>();
@@ -83,23 +89,38 @@ export class KafkaProducerPool {
   }
 }
 
-export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOptions<T>): RecordSink<T> {
+/** A Kafka sink that can also hand its records over as topic messages, for a request shared with other sinks (joint-kafka-sink.ts). */
+export interface KafkaSink<T> extends RecordSink<T> {
+  readonly topic: string;
+  /** The records encoded as this sink's messages (the encoder prepared first). */
+  messages(records: readonly T[]): Promise<TopicMessages>;
+}
+
+export function createKafkaSink<T>(pool: ProducerLease, options: KafkaSinkOptions<T>): KafkaSink<T> {
   let prepared: Promise<void> | undefined;
-  return {
-    name: `kafka:${options.topic}`,
-    async write(records) {
-      if (records.length === 0) return;
-      // A failed prepare (registry away) is forgotten, so the next write tries again.
-      prepared ??= options.encoder.prepare().catch((err: unknown) => {
-        prepared = undefined;
-        throw err;
-      });
-      await prepared;
-      const messages = records.map((r) => {
+  const messages = async (records: readonly T[]): Promise<TopicMessages> => {
+    // A failed prepare (registry away) is forgotten, so the next write tries again.
+    prepared ??= options.encoder.prepare().catch((err: unknown) => {
+      prepared = undefined;
+      throw err;
+    });
+    await prepared;
+    return {
+      topic: options.topic,
+      messages: records.map((r) => {
         const m: Message = { key: options.key(r), value: options.encoder.encode(r) };
         if (options.headers) m.headers = options.headers(r);
         return m;
-      });
+      }),
+    };
+  };
+  return {
+    name: `kafka:${options.topic}`,
+    topic: options.topic,
+    messages,
+    async write(records) {
+      if (records.length === 0) return;
+      const prepared = (await messages(records)).messages;
       const send = (batch: Message[]) =>
         pool.use(async (producer) => {
           try {
@@ -110,7 +131,7 @@ export function createKafkaSink<T>(pool: KafkaProducerPool, options: KafkaSinkOp
           }
         });
       let firstRefusal: unknown;
-      const refused = await sendIsolatingRefused(send, messages, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
+      const refused = await sendIsolatingRefused(send, prepared, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
         throw new ChurnflowError('CF_SINK_FAILED', `producing ${records.length} records to ${options.topic} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
       });
       if (refused.length > 0) throw new OutputTooLargeError(`kafka:${options.topic}`, refused, firstRefusal);
