@@ -13,7 +13,7 @@ import type { LastScore } from '../state/customer-state.js';
 import { experimentArm } from '../scoring/assignment.js';
 import { lastScoreOf } from '../scoring/current-risk.js';
 import { decideEmit, type EmitPolicy, type SuppressReason } from '../scoring/emit-rule.js';
-import { buildRiskEvent } from '../scoring/risk-decision.js';
+import { buildRiskEvent, withReasons } from '../scoring/risk-decision.js';
 import type { ScoringRef } from '../scoring/scoring-ref.js';
 import { encodeDecision, type StoredDecision } from '../scoring/stored-decision.js';
 import { outboxKey } from '../state/customer-state.js';
@@ -62,10 +62,12 @@ async function decideSteps(
   const k = options.reasonsTopK ?? 0;
   // Only events that will be published are explained, after the emit decision, and together per
   // scorer: TreeSHAP explains a batch tree by tree (reasonsMany), cheaper per row than one at a time.
-  const toExplain = new Map<ScoringRef, { i: number; args: RiskEventArgs }[]>();
+  const toExplain = new Map<ScoringRef, number[]>();
   const pause = createYieldPoint();
   for (let i = 0; i < batch.steps.length; i++) {
-    await pause();
+    // Awaited only when the slice is over: an `await` of undefined per step still cost a microtask turn.
+    const turn = pause();
+    if (turn !== undefined) await turn;
     const step = batch.steps[i]!;
     const { event } = step.item;
     const ref = refOf(i);
@@ -87,15 +89,15 @@ async function decideSteps(
       ref,
       experimentArm: options.experiment ? experimentArm(event.customerId, options.experiment.salt, options.experiment.treatmentShare) : null,
     };
-    // Built now without reasons (the id and the emit memory do not depend on them); rebuilt with its
-    // reasons below, once the batch's published events are explained together.
+    // Built now without reasons (the id and the emit memory do not depend on them); its reasons are
+    // added below (withReasons), once the batch's published events are explained together.
     const risk = buildRiskEvent(args);
     events[i] = risk;
     memory.set(event.customerId, lastScoreOf(risk));
     if (k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold)) {
-      const group = toExplain.get(ref) ?? [];
-      group.push({ i, args });
-      toExplain.set(ref, group);
+      const group = toExplain.get(ref);
+      if (group) group.push(i);
+      else toExplain.set(ref, [i]);
     }
   }
   for (const [ref, group] of toExplain) {
@@ -103,12 +105,19 @@ async function decideSteps(
     for (let c = 0; c < group.length; c += REASONS_CHUNK) {
       await pause();
       const chunk = group.slice(c, c + REASONS_CHUNK);
-      const rows = chunk.map(({ i }) => batch.steps[i]!.features);
+      const rows = chunk.map((i) => batch.steps[i]!.features);
       const reasons = ref.reasonsMany ? ref.reasonsMany(rows, k) : rows.map((row) => ref.reasons!(row, k));
-      chunk.forEach(({ i, args }, j) => (events[i] = buildRiskEvent({ ...args, reasons: reasons[j]! })));
+      chunk.forEach((i, j) => (events[i] = withReasons(events[i]!, reasons[j]!)));
     }
   }
   return { events, suppressed };
+}
+
+/** Each customer that published in the batch (first-publication order) with its emit memory after the batch. */
+function lastScoresOf(events: readonly (RiskEventRecord | undefined)[], memory: ReadonlyMap<string, LastScore | null>): { customerId: string; lastScore: LastScore }[] {
+  const published = new Set<string>();
+  for (const e of events) if (e !== undefined) published.add(e.customer_id);
+  return [...published].map((customerId) => ({ customerId, lastScore: memory.get(customerId)! }));
 }
 
 export async function decideBatch(batch: ScoredBatch, policy: EmitPolicy, clock: Clock, options: DecisionOptions = {}): Promise<DecidedBatch> {
@@ -117,26 +126,35 @@ export async function decideBatch(batch: ScoredBatch, policy: EmitPolicy, clock:
   // The staged states carry what was stored at load (the transition never touches the emit memory).
   const ownMemory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.lastScore]));
   const own = await decideSteps(batch, batch.scores, (i) => scoredBy(batch, i), policy, ownMemory, now, options);
-  const published = new Set(own.events.flatMap((e) => (e ? [e.customer_id] : [])));
-  const lastScores = [...published].map((customerId) => ({ customerId, lastScore: ownMemory.get(customerId)! }));
+  const lastScores = lastScoresOf(own.events, ownMemory);
   let shadowEvents: (RiskEventRecord | undefined)[] | undefined;
   let shadowScores: DecidedBatch['shadowScores'];
   if (shadow) {
     const memory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.shadowScore ?? null]));
     shadowEvents = (await decideSteps(batch, shadow.scores, () => shadow.ref, policy, memory, now, { ...options, experiment: undefined })).events;
-    shadowScores = [...new Set(shadowEvents.flatMap((e) => (e ? [e.customer_id] : [])))].map((customerId) => ({ customerId, lastScore: memory.get(customerId)! }));
+    shadowScores = lastScoresOf(shadowEvents, memory);
   }
 
-  // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored.
+  // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored. Only
+  // steps that decided something make an entry (most are suppressed: no object per step for nothing).
   const outbox: OutboxEntry[] = [...batch.refusals];
-  const fresh = batch.steps.map((step, i) => {
-    const decision: StoredDecision = { ...(own.events[i] ? { risk: own.events[i] } : {}), ...(shadowEvents?.[i] ? { shadow: shadowEvents[i] } : {}) };
-    if (decision.risk || decision.shadow) outbox.push({ customerId: step.item.event.customerId, key: outboxKey(step.item.record.position), payload: encodeDecision(decision) });
-    return { order: step.order, decision };
-  });
+  const fresh: { order: number; decision: StoredDecision }[] = [];
+  for (let i = 0; i < batch.steps.length; i++) {
+    const risk = own.events[i];
+    const shadowEvent = shadowEvents?.[i];
+    if (risk === undefined && shadowEvent === undefined) continue;
+    const step = batch.steps[i]!;
+    const decision: StoredDecision = { ...(risk ? { risk } : {}), ...(shadowEvent ? { shadow: shadowEvent } : {}) };
+    outbox.push({ customerId: step.item.event.customerId, key: outboxKey(step.item.record.position), payload: encodeDecision(decision) });
+    fresh.push({ order: step.order, decision });
+  }
   const all = batch.replays.length === 0 ? fresh : [...fresh, ...batch.replays].sort((a, b) => a.order - b.order);
-  const riskEvents = all.flatMap((d) => (d.decision.risk ? [d.decision.risk] : []));
-  const shadowOut = all.flatMap((d) => (d.decision.shadow ? [d.decision.shadow] : []));
+  const riskEvents: RiskEventRecord[] = [];
+  const shadowOut: RiskEventRecord[] = [];
+  for (const { decision } of all) {
+    if (decision.risk) riskEvents.push(decision.risk);
+    if (decision.shadow) shadowOut.push(decision.shadow);
+  }
   return {
     ...batch,
     riskEvents,

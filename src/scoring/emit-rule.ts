@@ -58,6 +58,11 @@ function bandIndex(score: number, bands: readonly Band[]): number {
   return i;
 }
 
+function heldIndex(held: string, bands: readonly Band[]): number {
+  for (let j = 0; j < bands.length; j++) if (bands[j]!.name === held) return j;
+  return -1;
+}
+
 /** The score a margin above `score` (the score raised by the hysteresis margin). */
 function raised(score: number, margin: ScoreMargin): number {
   if ('score' in margin) return score + margin.score;
@@ -71,7 +76,7 @@ function raised(score: number, margin: ScoreMargin): number {
  */
 export function bandWithHysteresis(score: number, held: string | null, bands: readonly Band[], margin: ScoreMargin): string {
   const raw = bandIndex(score, bands);
-  const h = held === null ? -1 : bands.findIndex((b) => b.name === held);
+  const h = held === null ? -1 : heldIndex(held, bands);
   // An unknown held band (a model with other bands) starts afresh.
   if (h < 0 || raw >= h) return bands[raw]!.name;
   return bands[Math.min(h, bandIndex(raised(score, margin), bands))]!.name;

@@ -20,15 +20,21 @@ export function createInputVectorizer(columns: readonly FeatureColumn[], manifes
     return { source: i, impute: f.impute, indicator: f.missing_indicator };
   });
   const width = plan.reduce((n, p) => n + (p.indicator ? 2 : 1), 0);
+  // The plan as parallel typed arrays: one monomorphic loop over numbers per row, instead of a
+  // for…of over plan objects (an iterator and property loads per column, per event).
+  const source = Int32Array.from(plan, (p) => p.source);
+  const impute = Float64Array.from(plan, (p) => p.impute);
+  const indicator = Uint8Array.from(plan, (p) => (p.indicator ? 1 : 0));
+  const planLength = plan.length;
   return {
     width,
     write(features, out, offset) {
       let j = offset;
-      for (const p of plan) {
-        const v = features[p.source]!;
+      for (let c = 0; c < planLength; c++) {
+        const v = features[source[c]!]!;
         const missing = Number.isNaN(v);
-        out[j++] = missing ? p.impute : v;
-        if (p.indicator) out[j++] = missing ? 1 : 0;
+        out[j++] = missing ? impute[c]! : v;
+        if (indicator[c] === 1) out[j++] = missing ? 1 : 0;
       }
     },
   };

@@ -34,7 +34,7 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
     async scoreFeatures(rows) {
       // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
       const buffer = new Float32Array(rows.length * vectorizer.width);
-      rows.forEach((r, i) => vectorizer.write(r, buffer, i * vectorizer.width));
+      for (let i = 0; i < rows.length; i++) vectorizer.write(rows[i]!, buffer, i * vectorizer.width);
       return scorer.score(buffer, rows.length);
     },
     close: () => scorer.close(),

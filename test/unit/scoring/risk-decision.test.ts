@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bandOf } from '../../../src/scoring/bands.js';
-import { riskEventId } from '../../../src/scoring/risk-decision.js';
+import { createHash } from 'node:crypto';
+import { buildRiskEvent, riskEventId, withReasons } from '../../../src/scoring/risk-decision.js';
 import { emptyState, type LastScore } from '../../../src/state/customer-state.js';
 import type { StagedCustomer } from '../../../src/state/stage-deltas.js';
 import type { EmitPolicy } from '../../../src/scoring/emit-rule.js';
@@ -27,6 +28,25 @@ test('risk event ids are deterministic per customer, trigger and model version',
   assert.equal(riskEventId('c', 'e', 'm', '1.0.0'), riskEventId('c', 'e', 'm', '1.0.0'));
   assert.notEqual(riskEventId('c', 'e', 'm', '1.0.0'), riskEventId('c', 'e', 'm', '1.0.1'));
   assert.match(riskEventId('c', 'e', 'm', '1.0.0'), /^[0-9a-f]{32}$/);
+});
+
+test('risk event ids: the first 32 hex digits of sha256 over customer, trigger, model and version joined by NUL (pinned: ids are stored and compared)', () => {
+  const expected = createHash('sha256').update('c-1\u0000e-1\u0000churn-gbdt\u00001.1.0').digest('hex').slice(0, 32);
+  assert.equal(riskEventId('c-1', 'e-1', 'churn-gbdt', '1.1.0'), expected);
+  assert.equal(expected, 'e1c47f143e1c71548a9f0a18a0e5a42c');
+  assert.equal(riskEventId('ü-é', 'e\u00002', 'm', 'v'), createHash('sha256').update('ü-é\u0000e\u00002\u0000m\u0000v').digest('hex').slice(0, 32));
+});
+
+test('withReasons gives what buildRiskEvent gives with the same reasons: same fields, same order, same bytes', () => {
+  const args = { customerId: 'c', triggerEventId: 'e', eventTime: 5, processingTime: 9, score: 0.41, band: 'high', previousBand: 'low', ref: manifestRef(manifest), experimentArm: 'treatment' };
+  const reasons = [
+    { feature: 'tenure_days', value: 3, contribution: 0.25 },
+    { feature: 'age', value: Number.NaN, contribution: 0.125 },
+    { feature: 'plan', value: null, contribution: 0.0625 },
+  ];
+  const added = withReasons(buildRiskEvent(args), reasons);
+  assert.equal(JSON.stringify(added), JSON.stringify(buildRiskEvent({ ...args, reasons })));
+  assert.deepEqual(added.reasons[1], { feature: 'age', value: null, contribution: 0.125 });
 });
 
 test('decideBatch: decides each step against the stored last published score, carried from step to step; stores each decision and the new last score; counts the suppressed; re-emits stored ones in arrival order', async () => {
