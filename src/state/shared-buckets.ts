@@ -7,9 +7,16 @@
 // written copy over), the original is never read again and nothing is copied. The archive (changed
 // only when a day expires, about once a day) is shared and copied before its first change.
 //
+// A store that keeps the original itself can skip even the getter: lendContainers lends the original's
+// container to the copy and leaves the original "on loan" until reclaimContainers rebuilds it. The
+// memory store does this (it is the only holder of its originals, and reclaims one before any read):
+// installing the getter (Object.defineProperty turns the original into a dictionary-mode object, with
+// three closures) was most of what a batch's copies cost, in CPU and in garbage.
+//
 // Invariant this relies on: a state's bucket container changes only through ownBucket and
 // forgetBucket, its archive only through ownArchive's result (applyDelta and expireBuckets), and a
-// bucket object changes in place only where its state owns it.
+// bucket object changes in place only where its state owns it; a state on loan is read or changed
+// only after reclaimContainers.
 import type { SlotValues } from './slots.js';
 
 /** What a state knows about sharing. A state absent here (new, or decoded) owns everything it holds. */
@@ -24,6 +31,14 @@ interface Sharing {
   undo: (number | SlotValues | undefined)[] | undefined;
   /** Whether the archive object belongs to this state alone. */
   archiveOwned: boolean;
+  /** This state's container went to `copy` (lendContainers) and is rebuilt by reclaimContainers before it is read again. */
+  lent: Loan | undefined;
+}
+
+/** A container lent to a copy: the copy's container minus the copy's journalled changes is the original's. */
+interface Loan {
+  readonly copy: Containers;
+  readonly undo: (number | SlotValues | undefined)[];
 }
 
 interface Containers {
@@ -70,41 +85,82 @@ function journal(s: Sharing, day: number, before: SlotValues | undefined): void 
 
 /**
  * Gives `copy` the original's bucket container and archive (copy must have been built with
- * `buckets: original.buckets, archive: original.archive`) and leaves the original a container that is
- * rebuilt on its first read. Both own no bucket object and no archive from here on: each copies one
- * before its first change.
+ * `buckets: original.buckets, archive: original.archive`, from an original not on loan) and puts the
+ * original on loan: its `buckets` is the copy's container until reclaimContainers rebuilds its own.
+ * Both own no bucket object and no archive from here on: each copies one before its first change.
  */
-export function shareContainers(original: Containers, copy: Containers): void {
+export function lendContainers(original: Containers, copy: Containers): void {
   const undo: (number | SlotValues | undefined)[] = [];
-  sharing.set(copy, { owned: [], undo, archiveOwned: false });
+  sharing.set(copy, { owned: [], undo, archiveOwned: false, lent: undefined });
   const own = sharing.get(original);
+  const lent = { copy, undo };
   if (own !== undefined) {
     own.owned.length = 0;
     own.archiveOwned = false;
-  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false });
+    own.lent = lent;
+  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false, lent });
+}
+
+/** Whether the state's container is on loan (lendContainers): it must be reclaimed before it is read. */
+export function onLoan(state: Containers): boolean {
+  return sharing.get(state)?.lent !== undefined;
+}
+
+/**
+ * Rebuilds a state's own container after lendContainers: the copy's container now (the copy itself
+ * reclaimed first if it lent its own on), minus the copy's journalled changes. Untouched days stay
+ * shared. No-op for a state not on loan.
+ */
+export function reclaimContainers(original: Containers): void {
+  const s = sharing.get(original);
+  const loan = s?.lent;
+  if (s === undefined || loan === undefined) return;
+  s.lent = undefined;
+  reclaimContainers(loan.copy);
+  const buckets = { ...loan.copy.buckets };
+  const undo = loan.undo;
+  for (let k = 0; k < undo.length; k += 2) {
+    const day = undo[k] as number;
+    const before = undo[k + 1] as SlotValues | undefined;
+    if (before === undefined) delete buckets[day];
+    else buckets[day] = before;
+  }
+  original.buckets = buckets;
+  endLoan(loan);
+}
+
+/** The copy's later changes no longer concern the original: stop journalling them. */
+function endLoan(loan: Loan): void {
+  const c = sharing.get(loan.copy);
+  if (c !== undefined && c.undo === loan.undo) c.undo = undefined;
+}
+
+/**
+ * lendContainers for an original that others may still read: its `buckets` becomes a getter that
+ * reclaims the container on the first read (and a setter that ends the loan), so a reader never sees
+ * the copy's container.
+ */
+export function shareContainers(original: Containers, copy: Containers): void {
+  lendContainers(original, copy);
   const settle = (buckets: Record<string, SlotValues>): void => {
     Object.defineProperty(original, 'buckets', { value: buckets, writable: true, enumerable: true, configurable: true });
-    // The copy's later changes no longer concern the original.
-    const c = sharing.get(copy);
-    if (c !== undefined && c.undo === undo) c.undo = undefined;
   };
   Object.defineProperty(original, 'buckets', {
     enumerable: true,
     configurable: true,
     get(): Record<string, SlotValues> {
-      // The copy's container now (itself rebuilt first if the copy was copied on), minus the copy's changes.
-      const buckets = { ...copy.buckets };
-      for (let k = 0; k < undo.length; k += 2) {
-        const day = undo[k] as number;
-        const before = undo[k + 1] as SlotValues | undefined;
-        if (before === undefined) delete buckets[day];
-        else buckets[day] = before;
-      }
-      settle(buckets);
-      return buckets;
+      settle(copy.buckets); // a plain property again; reclaimContainers assigns the rebuilt container to it
+      reclaimContainers(original);
+      return original.buckets;
     },
     set(buckets: Record<string, SlotValues>) {
       settle(buckets);
+      const s = sharing.get(original);
+      const loan = s?.lent;
+      if (s !== undefined && loan !== undefined) {
+        s.lent = undefined;
+        endLoan(loan);
+      }
     },
   });
 }
