@@ -235,8 +235,7 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
 export function cloneState(state: CustomerState): CustomerState {
   reclaimContainers(state);
   const copy = copyOf(state);
-  shareContainers(state, copy);
-  moveListener(state, copy);
+  shareContainers(state, copy); // moves the window totals (the bucket listener) to the copy
   return copy;
 }
 
@@ -248,8 +247,7 @@ export function cloneState(state: CustomerState): CustomerState {
 export function lendState(state: CustomerState): CustomerState {
   reclaimContainers(state);
   const copy = copyOf(state);
-  lendContainers(state, copy);
-  moveListener(state, copy);
+  lendContainers(state, copy); // moves the window totals (the bucket listener) to the copy
   return copy;
 }
 
@@ -272,18 +270,6 @@ function copyOf(state: CustomerState): CustomerState {
   };
 }
 
-/**
- * The derived window totals move to the copy: the copy is the one a batch changes (the store hands
- * out copies and takes the written one over). The original keeps exact reads: without totals, its
- * next read rebuilds them from its buckets. Moving costs nothing; copying them would allocate.
- */
-function moveListener(state: CustomerState, copy: CustomerState): void {
-  const listener = bucketListener(state);
-  if (listener !== undefined) {
-    setBucketListener(state, undefined);
-    setBucketListener(copy, listener);
-  }
-}
 
 /**
  * Encoded size in bytes (the binary format the Redis store writes, with the layout's fingerprint when

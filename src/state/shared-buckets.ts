@@ -17,12 +17,19 @@
 // forgetBucket, its archive only through ownArchive's result (applyDelta and expireBuckets), and a
 // bucket object changes in place only where its state owns it; a state on loan is read or changed
 // only after reclaimContainers.
-import type { SlotValues } from './slots.js';
+import type { BucketListener, SlotValues } from './slots.js';
 
-/** What a state knows about sharing. A state absent here (new, or decoded) owns everything it holds. */
+/**
+ * What a state knows about sharing, and its bucket listener (src/state/slots.ts): one map entry per
+ * state, so a copy costs one WeakMap entry, not one here and one for its listener. A state absent
+ * here (new, or decoded) owns everything it holds and has no listener.
+ */
 interface Sharing {
-  /** Days whose bucket object belongs to this state alone: merging into it in place changes no other state. */
-  readonly owned: number[];
+  /**
+   * Days whose bucket object belongs to this state alone: merging into it in place changes no other
+   * state. null: every day (a state that was never copied, here only for its listener).
+   */
+  owned: number[] | null;
   /**
    * While the state this one was copied from may still rebuild its container from this one: pairs of
    * (day, the bucket it had before this state first changed it, undefined if absent). Arrays, not a
@@ -33,6 +40,8 @@ interface Sharing {
   archiveOwned: boolean;
   /** This state's container went to `copy` (lendContainers) and is rebuilt by reclaimContainers before it is read again. */
   lent: Loan | undefined;
+  /** The derived data that follows this state's bucket changes (window totals), if any. */
+  listener: BucketListener | undefined;
 }
 
 /** A container lent to a copy: the copy's container minus the copy's journalled changes is the original's. */
@@ -52,9 +61,10 @@ const sharing = new WeakMap<Containers, Sharing>();
 export function ownBucket(state: Containers, day: number): SlotValues {
   const s = sharing.get(state);
   const bucket = state.buckets[day];
-  if (bucket !== undefined && (s === undefined || s.owned.includes(day))) return bucket;
-  if (s !== undefined) {
-    s.owned.push(day);
+  const owned = s?.owned;
+  if (bucket !== undefined && (owned === undefined || owned === null || owned.includes(day))) return bucket;
+  if (s !== undefined && owned) {
+    owned.push(day);
     journal(s, day, bucket);
   }
   return (state.buckets[day] = bucket === undefined ? {} : { ...bucket });
@@ -91,14 +101,30 @@ function journal(s: Sharing, day: number, before: SlotValues | undefined): void 
  */
 export function lendContainers(original: Containers, copy: Containers): void {
   const undo: (number | SlotValues | undefined)[] = [];
-  sharing.set(copy, { owned: [], undo, archiveOwned: false, lent: undefined });
   const own = sharing.get(original);
+  // The listener moves to the copy: the copy is the one a batch changes (a store hands out copies and
+  // takes the written one over). The original keeps exact reads: without a listener, its next read
+  // rebuilds its window totals from its buckets. Moving costs nothing; copying them would allocate.
+  sharing.set(copy, { owned: [], undo, archiveOwned: false, lent: undefined, listener: own?.listener });
   const lent = { copy, undo };
   if (own !== undefined) {
-    own.owned.length = 0;
+    own.owned = [];
     own.archiveOwned = false;
     own.lent = lent;
-  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false, lent });
+    own.listener = undefined;
+  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false, lent, listener: undefined });
+}
+
+/** The state's bucket listener (see slots.ts). */
+export function listenerOf(state: object): BucketListener | undefined {
+  return sharing.get(state as Containers)?.listener;
+}
+
+/** Sets or drops the state's bucket listener. */
+export function setListenerOf(state: object, listener: BucketListener | undefined): void {
+  const s = sharing.get(state as Containers);
+  if (s !== undefined) s.listener = listener;
+  else if (listener !== undefined) sharing.set(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
 }
 
 /** Whether the state's container is on loan (lendContainers): it must be reclaimed before it is read. */
