@@ -21,19 +21,20 @@ function beforeSignup(item: Accepted, eventTime: number): Rejected {
 export async function aggregateBatch(items: readonly Routed[], store: StateStore, spec: CompiledSpec): Promise<AggregatedBatch> {
   const accepted: Accepted[] = [];
   const acceptedOrder: number[] = [];
-  items.forEach((item, i) => {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     if (item.tag === 'accepted') {
       accepted.push(item);
       acceptedOrder.push(i);
     }
-  });
+  }
   const refused = new Map<Accepted, Rejected>();
   const refusals: OutboxEntry[] = [];
   const replays: ReplayedDecision[] = [];
   const duplicates = { redelivered: 0, sameEventId: 0 };
   const deltas: StateDelta[] = accepted.map((a) => spec.deltaFor(a.event, a.record.position));
-  // Deltas reach the observer grouped by customer; their index puts steps back in arrival order.
-  const indexOf = new Map<StateDelta, number>(deltas.map((d, i) => [d, i]));
+  // Deltas reach the observer grouped by customer; their index (the observer's fourth argument) puts
+  // steps back in arrival order.
   const stepAt = new Array<ScoringStep | undefined>(deltas.length);
   // One buffer for the batch's feature rows (each step a view of its part): a Float64Array per event
   // was a separate off-heap allocation, a measurable share of the features stage. Rows live as long
@@ -44,8 +45,7 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
   const staged = await stageDeltas(
     store,
     deltas,
-    (state, delta, outcome) => {
-      const k = indexOf.get(delta)!;
+    (state, delta, outcome, k) => {
       const item = accepted[k]!;
       if (outcome === 'duplicate') {
         duplicates.redelivered++;

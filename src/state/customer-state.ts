@@ -5,7 +5,7 @@ import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { bucketListener, mergeOp, mergeSlotValues, setBucketListener, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 import { encodeCustomer } from './codec/customer-codec.js';
-import { forgetBucket, ownArchive, ownBucket, shareContainers } from './shared-buckets.js';
+import { forgetBucket, lendContainers, ownArchive, ownBucket, reclaimContainers, shareContainers } from './shared-buckets.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -137,7 +137,8 @@ export function lastSlotValue(state: CustomerState, slot: string): Scalar | unde
 }
 
 function seenRecently(state: CustomerState, hash: number): boolean {
-  for (const [h] of state.recentEvents) if (h === hash) return true;
+  const recent = state.recentEvents;
+  for (let i = 0; i < recent.length; i++) if (recent[i]![0] === hash) return true; // indexed: no iterator per event
   return false;
 }
 
@@ -152,7 +153,12 @@ function rememberEvent(state: CustomerState, hash: number, eventTime: number, de
     for (const entry of recent) if (entry[1] >= oldest) recent[kept++] = entry;
     recent.length = kept;
   }
-  if (recent.length > dedupe.maxIds) recent.splice(0, recent.length - dedupe.maxIds);
+  if (recent.length > dedupe.maxIds) {
+    // In place too: splice would return an array of the dropped entries.
+    const drop = recent.length - dedupe.maxIds;
+    recent.copyWithin(0, drop);
+    recent.length = dedupe.maxIds;
+  }
 }
 
 /**
@@ -227,7 +233,31 @@ export function expireBuckets(state: CustomerState, layout: StateLayout): void {
  * is the hot path of every batch.
  */
 export function cloneState(state: CustomerState): CustomerState {
-  const copy: CustomerState = {
+  reclaimContainers(state);
+  const copy = copyOf(state);
+  shareContainers(state, copy); // moves the window totals (the bucket listener) to the copy
+  return copy;
+}
+
+/**
+ * cloneState for a holder that keeps the original to itself (the memory store): the original is put
+ * on loan instead of getting a getter (src/state/shared-buckets.ts), and must go through reclaimState
+ * before it is read or changed again. The copy is what cloneState's would be.
+ */
+export function lendState(state: CustomerState): CustomerState {
+  reclaimContainers(state);
+  const copy = copyOf(state);
+  lendContainers(state, copy); // moves the window totals (the bucket listener) to the copy
+  return copy;
+}
+
+/** Makes a state lent by lendState readable again (its own bucket container rebuilt); no-op otherwise. */
+export function reclaimState(state: CustomerState): void {
+  reclaimContainers(state);
+}
+
+function copyOf(state: CustomerState): CustomerState {
+  return {
     customerId: state.customerId,
     buckets: state.buckets,
     archive: state.archive,
@@ -238,17 +268,8 @@ export function cloneState(state: CustomerState): CustomerState {
     outbox: { ...state.outbox },
     recentEvents: state.recentEvents.slice(),
   };
-  shareContainers(state, copy);
-  // The derived window totals move to the copy: the copy is the one a batch changes (the store hands
-  // out copies and takes the written one over). The original keeps exact reads: without totals, its
-  // next read rebuilds them from its buckets. Moving costs nothing; copying them would allocate.
-  const listener = bucketListener(state);
-  if (listener !== undefined) {
-    setBucketListener(state, undefined);
-    setBucketListener(copy, listener);
-  }
-  return copy;
 }
+
 
 /**
  * Encoded size in bytes (the binary format the Redis store writes, with the layout's fingerprint when

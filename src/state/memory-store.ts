@@ -1,6 +1,6 @@
 // In-memory state store: the embedded demo's and replay's store. Same semantics as Redis (the same
 // transition runs on both, see stage-deltas.ts), bounded by bucket expiry and a per-customer byte budget.
-import { cloneState, emptyState, stateBytes, type CustomerState, type StateDelta } from './customer-state.js';
+import { cloneState, emptyState, lendState, reclaimState, stateBytes, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { applyDeltas } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
@@ -19,9 +19,10 @@ export class MemoryStateStore implements StateStore {
     return customerIds.map((id) => {
       const c = this.customers.get(id);
       // A copy: the transition changes the state in place, and a batch that fails before its write must
-      // leave the stored state untouched. cloneState shares the buckets copy-on-write and moves their
-      // container to the copy (the stored original rebuilds its own only if read again).
-      return c ? { state: cloneState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
+      // leave the stored state untouched. lendState shares the buckets copy-on-write and lends their
+      // container to the copy; the stored original, which only this store holds, is put on loan and
+      // rebuilt (reclaimState) only if it is read again: a batch that was not written, a second load.
+      return c ? { state: lendState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
     });
   }
 
@@ -47,7 +48,7 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     return customerIds.map((id) => {
       const c = this.customers.get(id);
-      return c ? cloneState(c.state) : null;
+      return c ? cloneState(c.state) : null; // cloneState reclaims a lent original first
     });
   }
 
@@ -76,7 +77,10 @@ export class MemoryStateStore implements StateStore {
 
   async stats(): Promise<StoreStats> {
     let bytes = 0;
-    for (const c of this.customers.values()) bytes += stateBytes(c.state, this.rules.layout);
+    for (const c of this.customers.values()) {
+      reclaimState(c.state); // a stored state on loan to a batch that was not written
+      bytes += stateBytes(c.state, this.rules.layout);
+    }
     return { customers: this.customers.size, bytes };
   }
 

@@ -7,15 +7,29 @@
 // written copy over), the original is never read again and nothing is copied. The archive (changed
 // only when a day expires, about once a day) is shared and copied before its first change.
 //
+// A store that keeps the original itself can skip even the getter: lendContainers lends the original's
+// container to the copy and leaves the original "on loan" until reclaimContainers rebuilds it. The
+// memory store does this (it is the only holder of its originals, and reclaims one before any read):
+// installing the getter (Object.defineProperty turns the original into a dictionary-mode object, with
+// three closures) was most of what a batch's copies cost, in CPU and in garbage.
+//
 // Invariant this relies on: a state's bucket container changes only through ownBucket and
 // forgetBucket, its archive only through ownArchive's result (applyDelta and expireBuckets), and a
-// bucket object changes in place only where its state owns it.
-import type { SlotValues } from './slots.js';
+// bucket object changes in place only where its state owns it; a state on loan is read or changed
+// only after reclaimContainers.
+import type { BucketListener, SlotValues } from './slots.js';
 
-/** What a state knows about sharing. A state absent here (new, or decoded) owns everything it holds. */
+/**
+ * What a state knows about sharing, and its bucket listener (src/state/slots.ts): one map entry per
+ * state, so a copy costs one WeakMap entry, not one here and one for its listener. A state absent
+ * here (new, or decoded) owns everything it holds and has no listener.
+ */
 interface Sharing {
-  /** Days whose bucket object belongs to this state alone: merging into it in place changes no other state. */
-  readonly owned: number[];
+  /**
+   * Days whose bucket object belongs to this state alone: merging into it in place changes no other
+   * state. null: every day (a state that was never copied, here only for its listener).
+   */
+  owned: number[] | null;
   /**
    * While the state this one was copied from may still rebuild its container from this one: pairs of
    * (day, the bucket it had before this state first changed it, undefined if absent). Arrays, not a
@@ -24,6 +38,16 @@ interface Sharing {
   undo: (number | SlotValues | undefined)[] | undefined;
   /** Whether the archive object belongs to this state alone. */
   archiveOwned: boolean;
+  /** This state's container went to `copy` (lendContainers) and is rebuilt by reclaimContainers before it is read again. */
+  lent: Loan | undefined;
+  /** The derived data that follows this state's bucket changes (window totals), if any. */
+  listener: BucketListener | undefined;
+}
+
+/** A container lent to a copy: the copy's container minus the copy's journalled changes is the original's. */
+interface Loan {
+  readonly copy: Containers;
+  readonly undo: (number | SlotValues | undefined)[];
 }
 
 interface Containers {
@@ -37,9 +61,10 @@ const sharing = new WeakMap<Containers, Sharing>();
 export function ownBucket(state: Containers, day: number): SlotValues {
   const s = sharing.get(state);
   const bucket = state.buckets[day];
-  if (bucket !== undefined && (s === undefined || s.owned.includes(day))) return bucket;
-  if (s !== undefined) {
-    s.owned.push(day);
+  const owned = s?.owned;
+  if (bucket !== undefined && (owned === undefined || owned === null || owned.includes(day))) return bucket;
+  if (s !== undefined && owned) {
+    owned.push(day);
     journal(s, day, bucket);
   }
   return (state.buckets[day] = bucket === undefined ? {} : { ...bucket });
@@ -70,41 +95,98 @@ function journal(s: Sharing, day: number, before: SlotValues | undefined): void 
 
 /**
  * Gives `copy` the original's bucket container and archive (copy must have been built with
- * `buckets: original.buckets, archive: original.archive`) and leaves the original a container that is
- * rebuilt on its first read. Both own no bucket object and no archive from here on: each copies one
- * before its first change.
+ * `buckets: original.buckets, archive: original.archive`, from an original not on loan) and puts the
+ * original on loan: its `buckets` is the copy's container until reclaimContainers rebuilds its own.
+ * Both own no bucket object and no archive from here on: each copies one before its first change.
+ */
+export function lendContainers(original: Containers, copy: Containers): void {
+  const undo: (number | SlotValues | undefined)[] = [];
+  const own = sharing.get(original);
+  // The listener moves to the copy: the copy is the one a batch changes (a store hands out copies and
+  // takes the written one over). The original keeps exact reads: without a listener, its next read
+  // rebuilds its window totals from its buckets. Moving costs nothing; copying them would allocate.
+  sharing.set(copy, { owned: [], undo, archiveOwned: false, lent: undefined, listener: own?.listener });
+  const lent = { copy, undo };
+  if (own !== undefined) {
+    own.owned = [];
+    own.archiveOwned = false;
+    own.lent = lent;
+    own.listener = undefined;
+  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false, lent, listener: undefined });
+}
+
+/** The state's bucket listener (see slots.ts). */
+export function listenerOf(state: object): BucketListener | undefined {
+  return sharing.get(state as Containers)?.listener;
+}
+
+/** Sets or drops the state's bucket listener. */
+export function setListenerOf(state: object, listener: BucketListener | undefined): void {
+  const s = sharing.get(state as Containers);
+  if (s !== undefined) s.listener = listener;
+  else if (listener !== undefined) sharing.set(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
+}
+
+/** Whether the state's container is on loan (lendContainers): it must be reclaimed before it is read. */
+export function onLoan(state: Containers): boolean {
+  return sharing.get(state)?.lent !== undefined;
+}
+
+/**
+ * Rebuilds a state's own container after lendContainers: the copy's container now (the copy itself
+ * reclaimed first if it lent its own on), minus the copy's journalled changes. Untouched days stay
+ * shared. No-op for a state not on loan.
+ */
+export function reclaimContainers(original: Containers): void {
+  const s = sharing.get(original);
+  const loan = s?.lent;
+  if (s === undefined || loan === undefined) return;
+  s.lent = undefined;
+  reclaimContainers(loan.copy);
+  const buckets = { ...loan.copy.buckets };
+  const undo = loan.undo;
+  for (let k = 0; k < undo.length; k += 2) {
+    const day = undo[k] as number;
+    const before = undo[k + 1] as SlotValues | undefined;
+    if (before === undefined) delete buckets[day];
+    else buckets[day] = before;
+  }
+  original.buckets = buckets;
+  endLoan(loan);
+}
+
+/** The copy's later changes no longer concern the original: stop journalling them. */
+function endLoan(loan: Loan): void {
+  const c = sharing.get(loan.copy);
+  if (c !== undefined && c.undo === loan.undo) c.undo = undefined;
+}
+
+/**
+ * lendContainers for an original that others may still read: its `buckets` becomes a getter that
+ * reclaims the container on the first read (and a setter that ends the loan), so a reader never sees
+ * the copy's container.
  */
 export function shareContainers(original: Containers, copy: Containers): void {
-  const undo: (number | SlotValues | undefined)[] = [];
-  sharing.set(copy, { owned: [], undo, archiveOwned: false });
-  const own = sharing.get(original);
-  if (own !== undefined) {
-    own.owned.length = 0;
-    own.archiveOwned = false;
-  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false });
+  lendContainers(original, copy);
   const settle = (buckets: Record<string, SlotValues>): void => {
     Object.defineProperty(original, 'buckets', { value: buckets, writable: true, enumerable: true, configurable: true });
-    // The copy's later changes no longer concern the original.
-    const c = sharing.get(copy);
-    if (c !== undefined && c.undo === undo) c.undo = undefined;
   };
   Object.defineProperty(original, 'buckets', {
     enumerable: true,
     configurable: true,
     get(): Record<string, SlotValues> {
-      // The copy's container now (itself rebuilt first if the copy was copied on), minus the copy's changes.
-      const buckets = { ...copy.buckets };
-      for (let k = 0; k < undo.length; k += 2) {
-        const day = undo[k] as number;
-        const before = undo[k + 1] as SlotValues | undefined;
-        if (before === undefined) delete buckets[day];
-        else buckets[day] = before;
-      }
-      settle(buckets);
-      return buckets;
+      settle(copy.buckets); // a plain property again; reclaimContainers assigns the rebuilt container to it
+      reclaimContainers(original);
+      return original.buckets;
     },
     set(buckets: Record<string, SlotValues>) {
       settle(buckets);
+      const s = sharing.get(original);
+      const loan = s?.lent;
+      if (s !== undefined && loan !== undefined) {
+        s.lent = undefined;
+        endLoan(loan);
+      }
     },
   });
 }

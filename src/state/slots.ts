@@ -1,6 +1,7 @@
 // Slots are the primitive, mergeable aggregates that state stores keep per customer and day bucket.
 // Features are computed from slots, never from raw events, so every store only needs these five merges.
 import type { Scalar } from '../events/activity-event.js';
+import { listenerOf, setListenerOf } from './shared-buckets.js';
 
 export type SlotMerge = 'add' | 'max' | 'min' | 'last' | 'bits';
 
@@ -108,14 +109,14 @@ export interface BucketListener {
   expiring(day: number): boolean;
 }
 
-/** At most one listener per state object (weakly held: it goes with the state). */
-const listeners = new WeakMap<object, BucketListener>();
-
+/**
+ * At most one listener per state object (weakly held: it goes with the state). Kept with the state's
+ * sharing bookkeeping (src/state/shared-buckets.ts): one map entry per state; copies move it.
+ */
 export function bucketListener(state: object): BucketListener | undefined {
-  return listeners.get(state);
+  return listenerOf(state);
 }
 
 export function setBucketListener(state: object, listener: BucketListener | undefined): void {
-  if (listener === undefined) listeners.delete(state);
-  else listeners.set(state, listener);
+  setListenerOf(state, listener);
 }

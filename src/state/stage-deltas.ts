@@ -30,13 +30,16 @@ export async function stageDeltas(store: StateStore, deltas: readonly StateDelta
     const l = loaded[i++]!;
     const state = l.state;
     onStart?.(state);
-    const outcomes = group.map((d) => {
+    const { deltas: mine, at } = group;
+    const outcomes: ApplyOutcome[] = [];
+    for (let k = 0; k < mine.length; k++) {
+      const d = mine[k]!;
       const outcome = applyDelta(state, d, layout, dedupe);
-      observe?.(state, d, outcome);
-      return outcome;
-    });
+      observe?.(state, d, outcome, at[k]!);
+      outcomes.push(outcome);
+    }
     enforceBudget(state, layout, store.rules.maxBytesPerCustomer, store.rules.onBudgetExceeded);
-    staged.push({ loaded: l, state, deltas: group, outcomes });
+    staged.push({ loaded: l, state, deltas: mine, outcomes });
   }
   return staged;
 }

@@ -13,7 +13,8 @@ import type { ApplyOutcome, CustomerState, DedupeOptions, StateDelta, StateLayou
  * Called once per delta, right after it was applied (or recognised as a duplicate / refused), with the
  * customer's state at that point. The state is only valid during the call: read it, do not keep it.
  */
-export type StepObserver = (state: Readonly<CustomerState>, delta: StateDelta, outcome: ApplyOutcome) => void;
+/** `index`: the delta's place in the deltas handed to the store (observers put per-event results back in order by it). */
+export type StepObserver = (state: Readonly<CustomerState>, delta: StateDelta, outcome: ApplyOutcome, index: number) => void;
 
 /** Called once per customer of a batch with its state before the first delta (same validity rule as StepObserver). */
 export type StartObserver = (state: Readonly<CustomerState>) => void;
@@ -83,13 +84,22 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** One customer's deltas of a batch, in order, with their indices in the batch. */
+export interface CustomerGroup {
+  readonly deltas: StateDelta[];
+  readonly at: number[];
+}
+
 /** Groups deltas by customer, keeping the order of first appearance and per-customer order. */
-export function groupByCustomer(deltas: readonly StateDelta[]): Map<string, StateDelta[]> {
-  const groups = new Map<string, StateDelta[]>();
-  for (const d of deltas) {
+export function groupByCustomer(deltas: readonly StateDelta[]): Map<string, CustomerGroup> {
+  const groups = new Map<string, CustomerGroup>();
+  for (let i = 0; i < deltas.length; i++) {
+    const d = deltas[i]!;
     const g = groups.get(d.customerId);
-    if (g) g.push(d);
-    else groups.set(d.customerId, [d]);
+    if (g) {
+      g.deltas.push(d);
+      g.at.push(i);
+    } else groups.set(d.customerId, { deltas: [d], at: [i] });
   }
   return groups;
 }
