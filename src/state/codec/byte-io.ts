@@ -15,6 +15,11 @@ export class ByteWriter {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
+  /** Empties the writer, keeping its buffer (a writer reused across calls; finish() copies out). */
+  reset(): void {
+    this.at = 0;
+  }
+
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
@@ -30,6 +35,10 @@ export class ByteWriter {
   /** An unsigned integer below 2^53 as LEB128 (1 byte below 128, 8 bytes at most). */
   uvarint(v: number): void {
     this.room(8);
+    if (v < 128) {
+      this.buf[this.at++] = v;
+      return;
+    }
     // Division, not shifts: JS bit operators truncate to 32 bits.
     while (v >= 128) {
       this.buf[this.at++] = (v % 128) | 128;
