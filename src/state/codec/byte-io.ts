@@ -101,6 +101,9 @@ export class ByteWriter {
    */
   packed(values: ArrayLike<number>, count: number, width: number): void {
     this.room(Math.ceil((count * width) / 8));
+    // Locals, not this.buf / this.at: the loops stay tight (a state write packs hundreds of values).
+    const buf = this.buf;
+    let at = this.at;
     if (width <= 24) {
       // Fast path (counts, sums, times of the day): fewer than 8 bits pending + 24 fit in 32-bit operators.
       let acc = 0;
@@ -109,32 +112,40 @@ export class ByteWriter {
         acc = (acc | (values[i]! << bits)) >>> 0;
         bits += width;
         while (bits >= 8) {
-          this.buf[this.at++] = acc & 255;
+          buf[at++] = acc & 255;
           acc >>>= 8;
           bits -= 8;
         }
       }
-      if (bits > 0) this.buf[this.at++] = acc;
+      if (bits > 0) buf[at++] = acc;
+      this.at = at;
       return;
     }
+    // Wider (a time of the day: 27 bits): each value in chunks of at most 24 bits, low chunk first —
+    // the same LSB-first bit stream, still in 32-bit operators (a value is below 2^width).
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {
-      // Chunks of at most 24 bits: acc stays below 2^31 and exact (JS bit operators stop at 32 bits).
       let v = values[i]!;
       for (let left = width; left > 0; left -= 24) {
-        const n = Math.min(24, left);
-        acc += (v % 2 ** n) * 2 ** bits;
-        v = Math.floor(v / 2 ** n);
+        let chunk = v;
+        let n = left;
+        if (left > 24) {
+          n = 24;
+          chunk = v % 16777216;
+          v = (v - chunk) / 16777216;
+        }
+        acc = (acc | (chunk << bits)) >>> 0;
         bits += n;
         while (bits >= 8) {
-          this.buf[this.at++] = acc % 256;
-          acc = Math.floor(acc / 256);
+          buf[at++] = acc & 255;
+          acc >>>= 8;
           bits -= 8;
         }
       }
     }
-    if (bits > 0) this.buf[this.at++] = acc;
+    if (bits > 0) buf[at++] = acc;
+    this.at = at;
   }
 
   /** A copy of what was written. */

@@ -216,7 +216,7 @@ function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): 
     const kind = dayKeyKind(d);
     if (kind === 0) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
     if (kind === 2) canonical = false;
-    const num = Number(d);
+    const num = kind === 1 ? parsedDay : Number(d);
     if (dayNums.length > 0 && num < dayNums[dayNums.length - 1]!) sorted = false;
     dayKeys.push(d);
     dayNums.push(num);
@@ -240,18 +240,32 @@ function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): 
   return n;
 }
 
-/** 0: not a day index (/^-?(?:0|[1-9]\d*)$/, checked without a regular expression); 1: one whose number gives back the very key; 2: a day index that does not ("-0", more than 15 digits). */
+/** dayKeyKind's number of a key of kind 1. */
+let parsedDay = 0;
+
+/**
+ * 0: not a day index (/^-?(?:0|[1-9]\d*)$/, checked without a regular expression); 1: one whose
+ * number (left in parsedDay: at most 15 digits, exact) gives back the very key; 2: a day index that
+ * does not ("-0", more than 15 digits).
+ */
 function dayKeyKind(d: string): number {
   const len = d.length;
   let at = 0;
   if (len > 0 && d.charCodeAt(0) === 45 /* - */) at = 1;
   if (at === len) return 0;
   const first = d.charCodeAt(at);
-  if (first === 48 /* 0 */) return at + 1 === len ? (at === 1 ? 2 : 1) : 0;
+  if (first === 48 /* 0 */) {
+    if (at + 1 !== len) return 0;
+    parsedDay = 0;
+    return at === 1 ? 2 : 1;
+  }
+  let v = 0;
   for (let i = at; i < len; i++) {
     const ch = d.charCodeAt(i);
     if (ch < 48 || ch > 57) return 0;
+    v = v * 10 + (ch - 48);
   }
+  parsedDay = at === 1 ? -v : v;
   return len - at > 15 ? 2 : 1;
 }
 
