@@ -6,6 +6,13 @@ import { ChurnflowError } from '../../errors.js';
 
 const TWO_32 = 4294967296;
 const HEX = /^(?:[0-9a-f]{2})+$/;
+/** Strings up to this length take ByteWriter.str's hand-written path. */
+const SHORT = 64;
+
+/** The value of a lowercase hex digit's char code. */
+function nibble(ch: number): number {
+  return ch <= 57 ? ch - 48 : ch - 87;
+}
 
 export class ByteWriter {
   private buf: Buffer;
@@ -80,8 +87,43 @@ export class ByteWriter {
 
   /** Header varint (byte length × 2 + 1 if hex-packed), then the bytes. */
   str(s: string): void {
-    if (s.length >= 2 && HEX.test(s)) {
-      const n = s.length / 2;
+    const len = s.length;
+    if (len <= SHORT) {
+      // Short strings (slot ids, plan names, stream names) scanned by hand instead of the regular
+      // expression, Buffer.byteLength and Buffer.write: the same bytes, no native calls.
+      let hex = len >= 2 && len % 2 === 0;
+      let ascii = true;
+      for (let i = 0; i < len; i++) {
+        const ch = s.charCodeAt(i);
+        if (ch >= 128) {
+          ascii = false;
+          hex = false;
+          break;
+        }
+        if (hex && !((ch >= 48 && ch <= 57) || (ch >= 97 && ch <= 102))) hex = false;
+      }
+      if (hex) {
+        const n = len / 2;
+        this.uvarint(n * 2 + 1);
+        this.room(n);
+        const buf = this.buf;
+        let at = this.at;
+        for (let i = 0; i < len; i += 2) buf[at++] = (nibble(s.charCodeAt(i)) << 4) | nibble(s.charCodeAt(i + 1));
+        this.at = at;
+        return;
+      }
+      if (ascii) {
+        this.uvarint(len * 2);
+        this.room(len);
+        const buf = this.buf;
+        let at = this.at;
+        for (let i = 0; i < len; i++) buf[at++] = s.charCodeAt(i);
+        this.at = at;
+        return;
+      }
+    }
+    if (len >= 2 && HEX.test(s)) {
+      const n = len / 2;
       this.uvarint(n * 2 + 1);
       this.room(n);
       this.buf.write(s, this.at, 'hex');
@@ -93,6 +135,18 @@ export class ByteWriter {
     this.room(n);
     this.buf.write(s, this.at, 'utf8');
     this.at += n;
+  }
+
+  /** The indices of the set bits of `words` (uint32 each, at most 256 bits set), one byte each, lowest first. */
+  bitIndices(words: readonly number[], count: number): void {
+    this.room(count);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < words.length; i++) {
+      // Lowest set bit first, then clear it: only the set bits are visited.
+      for (let x = words[i]!; x !== 0; x = (x & (x - 1)) >>> 0) buf[at++] = i * 32 + 31 - Math.clz32(x & -x);
+    }
+    this.at = at;
   }
 
   /**

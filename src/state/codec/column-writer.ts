@@ -23,10 +23,14 @@ let rows = 0;
 let cols = 0;
 /** cells[c × rows + i]: slot c's value in bucket i, or undefined. Cleared before and after each use. */
 const cells: (SlotValue | undefined)[] = [];
-let usedCells = 0;
+/** Where values were placed (filled[0 … placed)): clearing visits only those. */
+let filled = new Int32Array(1024);
+let placed = 0;
 /** Per bucket: its day start (the base of AFTER and BEFORE) and the previous time written in it (NEAR, LAST). */
 let base = new Float64Array(64);
 let ref = new Float64Array(64);
+/** Per bucket: 1 when its day start is a safe integer (AFTER and BEFORE possible). */
+let baseSafe = new Uint8Array(64);
 /** Per column: how many buckets hold it; its bucket indices at present[c × rows …]. */
 let colCount = new Int32Array(64);
 let present = new Int32Array(256);
@@ -49,6 +53,7 @@ export function startTable(days: ArrayLike<number>, nRows: number, nCols: number
   if (base.length < nRows) {
     base = new Float64Array(nRows * 2);
     ref = new Float64Array(nRows * 2);
+    baseSafe = new Uint8Array(nRows * 2);
     kinds = new Uint8Array(nRows * 2);
     raws = new Float64Array(nRows * 2);
   }
@@ -59,15 +64,17 @@ export function startTable(days: ArrayLike<number>, nRows: number, nCols: number
   }
   if (present.length < size) present = new Int32Array(size * 2);
   while (cells.length < size) cells.push(undefined);
-  usedCells = size;
   colCount.fill(0, 0, nCols);
-  for (let i = 0; i < nRows; i++) base[i] = ref[i] = days[i]! * DAY_MS;
+  for (let i = 0; i < nRows; i++) {
+    base[i] = ref[i] = days[i]! * DAY_MS;
+    baseSafe[i] = isSafeInt(base[i]!) ? 1 : 0;
+  }
 }
 
 /** Drops the table's references to the last state's values. */
 export function clearTable(): void {
-  cells.fill(undefined, 0, usedCells);
-  usedCells = 0;
+  for (let k = 0; k < placed; k++) cells[filled[k]!] = undefined;
+  placed = 0;
 }
 
 /**
@@ -78,8 +85,15 @@ export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<
   for (const slot in bucket) {
     const c = index.get(slot);
     if (c === undefined) return false;
-    cells[c * rows + row] = bucket[slot]!;
+    const at = c * rows + row;
+    cells[at] = bucket[slot]!;
     colCount[c]!++;
+    if (placed === filled.length) {
+      const more = new Int32Array(placed * 2);
+      more.set(filled);
+      filled = more;
+    }
+    filled[placed++] = at;
   }
   return true;
 }
@@ -155,13 +169,16 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       present[off + j] = i;
       let best: number;
       if (typeof v === 'number') {
-        // fillCosts and cheapest (slot-values.ts), in locals.
-        const c3 = numCost(v);
+        // fillCosts and cheapest (slot-values.ts), in locals. The common value, an integer of
+        // magnitude below SMALL (not -0), takes the short way to the same costs.
+        let c3: number;
         let c0 = INF, c1 = INF, c2 = INF, c7 = INF;
-        if (isSafeInt(v)) {
+        const small = v === Math.floor(v) && v < SMALL && v > -SMALL && (v !== 0 || 1 / v > 0);
+        if (small || isSafeInt(v)) {
+          c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
           if (v >= 0 && v < SMALL) c0 = vlen(v);
           const b = base[i]!;
-          if (isSafeInt(b)) {
+          if (baseSafe[i] === 1) {
             if (v >= b && v - b < SMALL) c1 = vlen(v - b);
             else if (v < b && b - v < SMALL) c2 = vlen(b - v);
           }
@@ -173,7 +190,7 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
             if (c2 < INF && b - v > m2) m2 = b - v;
             if (c7 < INF && zigzag(v - r) > m7) m7 = zigzag(v - r);
           }
-        }
+        } else c3 = numCost(v);
         best = SLOT_UINT;
         let bc = c0;
         if (c1 < bc) (best = SLOT_AFTER), (bc = c1);

@@ -212,7 +212,12 @@ function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): 
   dayBuckets.length = 0;
   let sorted = true;
   let canonical = true;
-  for (const d in buckets) {
+  // Object.keys, not for…in (nor Object.values): the day-keyed container has sparse integer keys
+  // (dictionary elements), slow to enumerate; each bucket is then looked up by its day number (an
+  // element load), not by its key string.
+  const keys = Object.keys(buckets);
+  for (let k = 0; k < keys.length; k++) {
+    const d = keys[k]!;
     const kind = dayKeyKind(d);
     if (kind === 0) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
     if (kind === 2) canonical = false;
@@ -220,6 +225,7 @@ function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): 
     if (dayNums.length > 0 && num < dayNums[dayNums.length - 1]!) sorted = false;
     dayKeys.push(d);
     dayNums.push(num);
+    dayBuckets.push(buckets[num]!);
   }
   const n = dayNums.length;
   if (!sorted) {
@@ -229,14 +235,16 @@ function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): 
     order.sort((a, b) => dayNums[a]! - dayNums[b]!);
     const keys = order.map((i) => dayKeys[i]!);
     const nums = order.map((i) => dayNums[i]!);
+    const bs = order.map((i) => dayBuckets[i]!);
     for (let i = 0; i < n; i++) {
       dayKeys[i] = keys[i]!;
       dayNums[i] = nums[i]!;
+      dayBuckets[i] = bs[i]!;
     }
   }
   // A key such as "-0" or one of more than 15 digits reads as another number: the bucket is looked
   // up by that number's key, as the format has always done.
-  for (let i = 0; i < n; i++) dayBuckets.push(buckets[canonical ? dayKeys[i]! : String(dayNums[i]!)]!);
+  if (!canonical) for (let i = 0; i < n; i++) dayBuckets[i] = buckets[String(dayNums[i]!)]!;
   return n;
 }
 

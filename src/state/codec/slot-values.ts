@@ -349,10 +349,7 @@ export function writeBits(w: ByteWriter, words: readonly number[], what: string)
   }
   if (words.length === BITSET_WORDS && 1 + bits < BITSET_WORDS * 4) {
     w.uvarint(bits * 2 + 1);
-    for (let i = 0; i < BITSET_WORDS; i++) {
-      // Lowest set bit first, then clear it: only the set bits are visited.
-      for (let x = words[i]!; x !== 0; x = (x & (x - 1)) >>> 0) w.u8(i * 32 + 31 - Math.clz32(x & -x));
-    }
+    w.bitIndices(words, bits);
   } else {
     w.uvarint(words.length * 2);
     for (const x of words) w.u32(x);
