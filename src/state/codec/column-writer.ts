@@ -82,12 +82,15 @@ export function clearTable(): void {
  * more, when the bucket holds a slot the index lacks (the caller then writes a slot dictionary).
  */
 export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>): boolean {
+  const cellsL = cells;
+  const colCountL = colCount;
+  const n = rows;
   for (const slot in bucket) {
     const c = index.get(slot);
     if (c === undefined) return false;
-    const at = c * rows + row;
-    cells[at] = bucket[slot]!;
-    colCount[c]!++;
+    const at = c * n + row;
+    cellsL[at] = bucket[slot]!;
+    colCountL[c]!++;
     if (placed === filled.length) {
       const more = new Int32Array(placed * 2);
       more.set(filled);
@@ -146,11 +149,13 @@ function sameValues(j: number, c: number, count: number): boolean {
  * strictly cheaper. Version 1: header kind × 3 + presence and none of version 2's references.
  */
 export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): void {
+  // The module's scratch arrays in locals (module-level lets are reloaded, with a hole check, at every use).
+  const cellsL = cells, presentL = present, baseL = base, refL = ref, colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, kindsL = kinds, rawsL = raws, baseSafeL = baseSafe;
   const n = rows;
   for (let c = 0; c < cols; c++) {
-    const count = colCount[c]!;
-    colNumbers[c] = 0;
-    colBitmap[c] = 0;
+    const count = colCountL[c]!;
+    colNumbersL[c] = 0;
+    colBitmapL[c] = 0;
     if (count === 0) {
       w.uvarint(v2 ? SLOT_UINT * 4 + IN_NONE : SLOT_UINT * 3 + IN_NONE);
       continue;
@@ -164,9 +169,9 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
     let allNumbers = true;
     let j = 0;
     for (let i = 0; i < n; i++) {
-      const v = cells[off + i];
+      const v = cellsL[off + i];
       if (v === undefined) continue;
-      present[off + j] = i;
+      presentL[off + j] = i;
       let best: number;
       if (typeof v === 'number') {
         // fillCosts and cheapest (slot-values.ts), in locals. The common value, an integer of
@@ -177,12 +182,12 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
         if (small || isSafeInt(v)) {
           c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
           if (v >= 0 && v < SMALL) c0 = vlen(v);
-          const b = base[i]!;
-          if (baseSafe[i] === 1) {
+          const b = baseL[i]!;
+          if (baseSafeL[i] === 1) {
             if (v >= b && v - b < SMALL) c1 = vlen(v - b);
             else if (v < b && b - v < SMALL) c2 = vlen(b - v);
           }
-          const r = ref[i]!;
+          const r = refL[i]!;
           if (isSafeInt(r) && Math.abs(v - r) < SMALL) c7 = vlen(zigzag(v - r));
           if (v2) {
             if (c0 < INF && v > m0) m0 = v;
@@ -212,7 +217,7 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
         if (v.length === 2) {
           // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
           const t = v[0] as number;
-          const r = ref[i]!;
+          const r = refL[i]!;
           best = Object.is(t - r + r, t) ? SLOT_LAST : SLOT_LAST_ABS;
           t6 = INF;
           if (best === SLOT_LAST) t5 = INF;
@@ -223,16 +228,16 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
         }
         mixed += 1;
       }
-      kinds[j++] = best;
+      kindsL[j++] = best;
     }
     const presence = count === n ? IN_ALL : IN_BITMAP;
     if (allNumbers) {
-      colNumbers[c] = 1;
+      colNumbersL[c] = 1;
       if (v2) {
         // A COPY of the first earlier column of the same numbers in the same buckets.
         let copyOf = -1;
         for (let e = 0; e < c; e++) {
-          if (colNumbers[e] === 1 && colCount[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) {
+          if (colNumbersL[e] === 1 && colCountL[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) {
             copyOf = e;
             break;
           }
@@ -275,7 +280,7 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
     let same = -1;
     if (presence === IN_BITMAP && v2) {
       for (let e = c - 1; e >= 0; e--) {
-        if (colBitmap[e] === 1 && colCount[e] === count && samePresence(e, c, count)) {
+        if (colBitmapL[e] === 1 && colCountL[e] === count && samePresence(e, c, count)) {
           same = e;
           break;
         }
@@ -291,19 +296,19 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
         let k = 0;
         for (let at = 0; at < n; at += 8) {
           byte = 0;
-          for (; k < count && present[off + k]! < at + 8; k++) byte |= 1 << (present[off + k]! & 7);
+          for (; k < count && presentL[off + k]! < at + 8; k++) byte |= 1 << (presentL[off + k]! & 7);
           w.u8(byte);
         }
       }
     }
-    if (presence === IN_BITMAP) colBitmap[c] = 1;
+    if (presence === IN_BITMAP) colBitmapL[c] = 1;
     if (kind >= PACKED) {
       const k = kind - PACKED;
       for (let q = 0; q < count; q++) {
-        const i = present[off + q]!;
-        const v = cells[off + i] as number;
-        raws[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - base[i]! : k === SLOT_BEFORE ? base[i]! - v : zigzag(v - ref[i]!);
-        if (k !== SLOT_UINT) ref[i] = v;
+        const i = presentL[off + q]!;
+        const v = cellsL[off + i] as number;
+        rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
+        if (k !== SLOT_UINT) refL[i] = v;
       }
       w.u8(width);
       w.packed(raws, count, width);
@@ -311,13 +316,24 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
     }
     const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
     for (let q = 0; q < count; q++) {
-      const i = present[off + q]!;
-      const k = kind === MIXED ? kinds[q]! : kind;
+      const i = presentL[off + q]!;
+      const k = kind === MIXED ? kindsL[q]! : kind;
       if (kind === MIXED) w.u8(k);
-      refs.base = base[i]!;
-      refs.ref = ref[i]!;
-      writeValue(w, k, cells[off + i]!, refs, what, seen);
-      ref[i] = refs.ref;
+      const v = cellsL[off + i]!;
+      // writeValue's number kinds inline (most values); the others through it.
+      if (k === SLOT_UINT) w.uvarint(v as number);
+      else if (k === SLOT_AFTER) {
+        w.uvarint((v as number) - baseL[i]!);
+        refL[i] = v as number;
+      } else if (k === SLOT_NEAR) {
+        w.svarint((v as number) - refL[i]!);
+        refL[i] = v as number;
+      } else {
+        refs.base = baseL[i]!;
+        refs.ref = refL[i]!;
+        writeValue(w, k, v, refs, what, seen);
+        refL[i] = refs.ref;
+      }
     }
   }
 }
