@@ -286,35 +286,44 @@ export class ByteReader {
     const out = new Array<number>(count);
     if (width <= 24) {
       const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
+      const buf = this.buf;
+      let at = this.at;
       let acc = 0;
       let bits = 0;
       for (let i = 0; i < count; i++) {
         while (bits < width) {
-          acc = (acc | (this.buf[this.at++]! << bits)) >>> 0;
+          acc = (acc | (buf[at++]! << bits)) >>> 0;
           bits += 8;
         }
         out[i] = (acc & mask) >>> 0;
         acc >>>= width;
         bits -= width;
       }
+      this.at = at;
       return out;
     }
+    // Wider: each value in chunks of at most 24 bits, low chunk first (what the writer packed), in
+    // 32-bit operators: fewer than 8 bits pending + 24 stay below 2^32.
+    const buf = this.buf;
+    let at = this.at;
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {
       let v = 0;
       for (let done = 0; done < width; done += 24) {
-        const n = Math.min(24, width - done);
+        const n = width - done < 24 ? width - done : 24;
         while (bits < n) {
-          acc += this.buf[this.at++]! * 2 ** bits;
+          acc = (acc | (buf[at++]! << bits)) >>> 0;
           bits += 8;
         }
-        v += (acc % 2 ** n) * 2 ** done;
-        acc = Math.floor(acc / 2 ** n);
+        const chunk = n === 24 ? acc & 0xffffff : (acc & (0xffffff >>> (24 - n))) >>> 0;
+        acc >>>= n;
         bits -= n;
+        v += chunk * (done === 0 ? 1 : done === 24 ? 16777216 : 281474976710656);
       }
       out[i] = v;
     }
+    this.at = at;
     return out;
   }
 

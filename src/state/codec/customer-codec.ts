@@ -328,9 +328,8 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
   const columns = v2 ? readColumns(r, days, dict, what) : readColumnsV1(r, days, dict, what);
   if (v2) archive = readArchive(r, dict, maxEventTime, what, true, firstLastValues(columns));
   const buckets: Record<string, SlotValues> = {};
-  days.forEach((d, i) => {
-    buckets[String(d)] = columns[i]!;
-  });
+  // By number, not String(d): the same key (an integer day), without a string per bucket.
+  for (let i = 0; i < days.length; i++) buckets[days[i]!] = columns[i]!;
   const dropped = mapInto === undefined ? [] : dict.filter((slot) => !mapInto.has(slot));
   if (dropped.length > 0) for (const values of [archive, ...columns]) for (const slot of dropped) delete values[slot];
   const recentEvents: [number, number][] = [];
