@@ -27,7 +27,7 @@
 // values) is still read.
 import type { Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
-import type { SlotValues } from '../slots.js';
+import type { SlotValue, SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 import { layoutError, layoutInfo, type LayoutResolver, type LayoutSlots } from './layout-fingerprint.js';
 import { firstLastValues, readColumns, readColumnsV1 } from './bucket-columns.js';
@@ -83,6 +83,10 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
   } finally {
     clearTable();
     dayBuckets.length = 0;
+    if (archiveTop >= 0) {
+      archiveAt.fill(undefined);
+      archiveTop = -1;
+    }
   }
 }
 
@@ -361,20 +365,45 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
  * 'last' value in the buckets as SC_SAME (the column table of column-writer.ts must hold the buckets).
  */
 function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean): void {
-  const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
-  if (gaps) rows.sort((a, b) => a[0] - b[0]);
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
+  if (gaps) {
+    // Rows in column order without a sort: each value set at its column, then the columns walked.
+    let count = 0;
+    for (const slot in values) {
+      const c = index.get(slot)!;
+      while (archiveAt.length <= c) archiveAt.push(undefined);
+      archiveAt[c] = values[slot]!;
+      if (c > archiveTop) archiveTop = c;
+      count++;
+    }
+    w.uvarint(count);
+    let previous = -1;
+    for (let c = 0; c <= archiveTop; c++) {
+      const v = archiveAt[c];
+      if (v === undefined) continue;
+      archiveAt[c] = undefined;
+      const kind = bestKind(v, refs);
+      w.uvarint((c - previous - 1) * 8 + kind);
+      previous = c;
+      // Only a 'last' value reads its previous one.
+      writeValue(w, kind, v, refs, what, kind === SLOT_LAST || kind === SLOT_LAST_ABS ? firstLastOf(c) : NO_SEEN);
+    }
+    archiveTop = -1;
+    return;
+  }
+  const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
   w.uvarint(rows.length);
-  let previous = -1;
   for (const [i, slot] of rows) {
     const v = values[slot]!;
     const kind = bestKind(v, refs);
-    w.uvarint((gaps ? i - previous - 1 : i) * 8 + kind);
-    previous = i;
-    // Only a 'last' value reads its previous one.
-    writeValue(w, kind, v, refs, what, gaps ? (kind === SLOT_LAST || kind === SLOT_LAST_ABS ? firstLastOf(i) : NO_SEEN) : undefined);
+    w.uvarint(i * 8 + kind);
+    writeValue(w, kind, v, refs, what, undefined);
   }
 }
+
+/** writeArchive's rows by column (module scratch, emptied as they are written; cleared after a failed encode). */
+const archiveAt: (SlotValue | undefined)[] = [];
+let archiveTop = -1;
 
 const NO_SEEN: LastSeen = { has: false, value: null };
 
