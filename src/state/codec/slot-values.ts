@@ -101,12 +101,16 @@ export const isSafeInt = (x: number) => Number.isInteger(x) && Math.abs(x) < MAX
 
 /** Bytes of a varint. */
 export function vlen(x: number): number {
-  // Thresholds first (a state write asks for thousands): the loop's answer for 0 ≤ x < 2^35.
+  // Thresholds first (a state write asks for thousands, times of 2^40 among them): the loop's answer
+  // for 0 ≤ x < 2^56.
   if (x < 128) return 1;
   if (x < 16384) return 2;
   if (x < 2097152) return 3;
   if (x < 268435456) return 4;
   if (x < 34359738368) return 5;
+  if (x < 4398046511104) return 6;
+  if (x < 562949953421312) return 7;
+  if (x < 72057594037927936) return 8;
   let n = 1;
   while (x >= 128) {
     x = Math.floor(x / 128);
