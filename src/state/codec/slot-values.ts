@@ -351,8 +351,14 @@ export function writeBits(w: ByteWriter, words: readonly number[], what: string)
   let bits = 0;
   for (let i = 0; i < words.length; i++) {
     const x = words[i]!;
-    if (!isBitsWord(x)) throw formatError(what, `bit set word ${x} is not a uint32`);
-    bits += popcount(x);
+    // isBitsWord and popcount, inline (every bit set of every write).
+    if (!(typeof x === 'number' && x >= 0 && x < 4294967296 && Math.floor(x) === x)) throw formatError(what, `bit set word ${x} is not a uint32`);
+    if (x !== 0) {
+      let v = x >>> 0;
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      bits += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+    }
   }
   if (words.length === BITSET_WORDS && 1 + bits < BITSET_WORDS * 4) {
     w.uvarint(bits * 2 + 1);
