@@ -1,11 +1,11 @@
 // The day buckets of a state, column by column (customer-codec.ts): per slot, which buckets hold it
 // (none, all, a bitmap, or the buckets of an earlier column), then its values in day order — one kind
 // for the column, a kind byte each, bit-packed, or a reference to an earlier column of equal numbers.
-// A slot's header is paid once per customer, not once per bucket.
+// A slot's header is paid once per customer, not once per bucket. The writer is column-writer.ts.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { SlotValues } from '../slots.js';
-import { ByteReader, ByteWriter, formatError } from './byte-io.js';
-import { SLOT_UINT, SLOT_AFTER, SLOT_BEFORE, SLOT_NEAR, type Refs, KINDS, fillCosts, cheapest, scratch, rawOf, fromRaw, bitWidth, type LastSeen, writeValue, readValue } from './slot-values.js';
+import { ByteReader, formatError } from './byte-io.js';
+import { SLOT_UINT, SLOT_AFTER, SLOT_BEFORE, SLOT_NEAR, type Refs, fromRaw, type LastSeen, readValue } from './slot-values.js';
 
 /** A bucket column whose values do not share a kind: each value has its kind byte. */
 export const MIXED = 8;
@@ -39,138 +39,6 @@ export function firstLastValues(buckets: readonly SlotValues[]): Map<string, Sca
     }
   }
   return first;
-}
-
-/** What the column writer remembers of a written column, for later columns to refer to. */
-export interface WrittenColumn {
-  /** Which buckets hold the slot: 'all', or the bitmap's bytes (latin1). */
-  readonly presence: string;
-  /** The values in day order when all are numbers (a later column may then be a COPY of it). */
-  readonly numbers: readonly number[] | undefined;
-}
-
-/**
- * The buckets, column by column (slot by slot, in layout or dictionary order): which buckets hold the
- * slot (none, all, a bitmap over the buckets, or the buckets of an earlier column), then its values in
- * day order, with one kind for the column when they share it — or, for a column of numbers equal to an
- * earlier one, only a reference to it. A slot's header is paid once per customer, not once per bucket.
- */
-export function writeColumns(w: ByteWriter, buckets: readonly SlotValues[], days: readonly number[], slots: readonly string[], what: string, v2: boolean, held?: ReadonlyMap<string, number>): void {
-  /** Version 1: kind × 3 + presence, and none of version 2's references. */
-  const header = (kind: number, presence: number) => w.uvarint(v2 ? kind * 4 + presence : kind * 3 + presence);
-  const refs = days.map((d): Refs => ({ base: d * DAY_MS, ref: d * DAY_MS }));
-  const n = buckets.length;
-  const present = new Int32Array(n);
-  const kinds = new Uint8Array(n);
-  const totals = new Float64Array(KINDS);
-  const bitmap = new Uint8Array(Math.ceil(n / 8));
-  const maxRaw = new Float64Array(KINDS);
-  const raws = new Float64Array(n);
-  const written: WrittenColumn[] = [];
-  /** The latest column with a given bitmap. */
-  const byPresence = new Map<string, number>();
-  for (let c = 0; c < slots.length; c++) {
-    const slot = slots[c]!;
-    if (held !== undefined && !held.has(slot)) {
-      // A layout slot the customer never had (a third of the default spec's): no bucket to look at.
-      written.push({ presence: 'none', numbers: undefined });
-      header(SLOT_UINT, IN_NONE);
-      continue;
-    }
-    let count = 0;
-    // One kind for the whole column if some kind fits every value and costs no more than a kind byte
-    // per value would; else each value its cheapest kind, after a kind byte.
-    totals.fill(0);
-    maxRaw.fill(0);
-    let mixed = 0;
-    let allNumbers = true;
-    for (let i = 0; i < n; i++) {
-      const v = buckets[i]![slot];
-      if (v === undefined) continue;
-      if (typeof v !== 'number') allNumbers = false;
-      fillCosts(v, refs[i]!, scratch);
-      const best = cheapest(scratch);
-      kinds[count] = best;
-      present[count++] = i;
-      mixed += 1 + scratch[best]!;
-      for (let k = 0; k < KINDS; k++) totals[k]! += scratch[k]!;
-      if (v2 && typeof v === 'number') for (const k of PACKABLE) if (scratch[k]! < Infinity) maxRaw[k] = Math.max(maxRaw[k]!, rawOf(k, v, refs[i]!));
-    }
-    const presence = count === 0 ? IN_NONE : count === n ? IN_ALL : IN_BITMAP;
-    let signature = presence === IN_NONE ? 'none' : 'all';
-    if (presence === IN_BITMAP) {
-      bitmap.fill(0);
-      for (let j = 0; j < count; j++) bitmap[present[j]! >>> 3]! |= 1 << (present[j]! & 7);
-      signature = Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.length).toString('latin1');
-    }
-    const numbers = count > 0 && allNumbers ? Array.from(present.subarray(0, count), (i) => buckets[i]![slot] as number) : undefined;
-    written.push({ presence: signature, numbers });
-    if (count === 0) {
-      header(SLOT_UINT, IN_NONE);
-      continue;
-    }
-    const copyOf = numbers === undefined || !v2 ? -1 : written.findIndex((col, j) => j < c && col.presence === signature && sameNumbers(col.numbers, numbers));
-    if (copyOf >= 0) {
-      // Not even the refs move: the reader copies the values without reading any.
-      w.uvarint(COPY * 4);
-      w.uvarint(c - copyOf);
-      continue;
-    }
-    let kind = MIXED;
-    let cost = mixed;
-    for (let k = 0; k < KINDS; k++) {
-      if (totals[k]! <= cost) {
-        kind = k;
-        cost = totals[k]!;
-      }
-    }
-    let width = 0;
-    if (v2) {
-      for (const k of PACKABLE) {
-        if (!(totals[k]! < Infinity)) continue;
-        const bits = bitWidth(maxRaw[k]!);
-        const packedCost = 1 + Math.ceil((count * bits) / 8);
-        if (bits <= MAX_WIDTH && packedCost < cost) {
-          kind = PACKED + k;
-          cost = packedCost;
-          width = bits;
-        }
-      }
-    }
-    const same = presence === IN_BITMAP && v2 ? byPresence.get(signature) : undefined;
-    if (same !== undefined) {
-      header(kind, IN_SAME);
-      w.uvarint(c - same);
-    } else {
-      header(kind, presence);
-      if (presence === IN_BITMAP) for (const byte of bitmap) w.u8(byte);
-    }
-    if (presence === IN_BITMAP) byPresence.set(signature, c);
-    if (kind >= PACKED) {
-      const k = kind - PACKED;
-      for (let j = 0; j < count; j++) {
-        const i = present[j]!;
-        const v = buckets[i]![slot] as number;
-        raws[j] = rawOf(k, v, refs[i]!);
-        if (k !== SLOT_UINT) refs[i]!.ref = v;
-      }
-      w.u8(width);
-      w.packed(raws, count, width);
-      continue;
-    }
-    const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
-    for (let j = 0; j < count; j++) {
-      const i = present[j]!;
-      if (kind === MIXED) w.u8(kinds[j]!);
-      writeValue(w, kind === MIXED ? kinds[j]! : kind, buckets[i]![slot]!, refs[i]!, what, seen);
-    }
-  }
-}
-
-export function sameNumbers(a: readonly number[] | undefined, b: readonly number[]): boolean {
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
 }
 
 /** An earlier column `back` columns before column c, or CF_STATE_FORMAT. */

@@ -6,6 +6,13 @@ import { ChurnflowError } from '../../errors.js';
 
 const TWO_32 = 4294967296;
 const HEX = /^(?:[0-9a-f]{2})+$/;
+/** Strings up to this length take ByteWriter.str's hand-written path. */
+const SHORT = 64;
+
+/** The value of a lowercase hex digit's char code. */
+function nibble(ch: number): number {
+  return ch <= 57 ? ch - 48 : ch - 87;
+}
 
 export class ByteWriter {
   private buf: Buffer;
@@ -13,6 +20,11 @@ export class ByteWriter {
 
   constructor(initial = 256) {
     this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  /** Empties the writer, keeping its buffer (a writer reused across calls; finish() copies out). */
+  reset(): void {
+    this.at = 0;
   }
 
   private room(n: number): void {
@@ -30,6 +42,10 @@ export class ByteWriter {
   /** An unsigned integer below 2^53 as LEB128 (1 byte below 128, 8 bytes at most). */
   uvarint(v: number): void {
     this.room(8);
+    if (v < 128) {
+      this.buf[this.at++] = v;
+      return;
+    }
     // Division, not shifts: JS bit operators truncate to 32 bits.
     while (v >= 128) {
       this.buf[this.at++] = (v % 128) | 128;
@@ -71,8 +87,43 @@ export class ByteWriter {
 
   /** Header varint (byte length × 2 + 1 if hex-packed), then the bytes. */
   str(s: string): void {
-    if (s.length >= 2 && HEX.test(s)) {
-      const n = s.length / 2;
+    const len = s.length;
+    if (len <= SHORT) {
+      // Short strings (slot ids, plan names, stream names) scanned by hand instead of the regular
+      // expression, Buffer.byteLength and Buffer.write: the same bytes, no native calls.
+      let hex = len >= 2 && len % 2 === 0;
+      let ascii = true;
+      for (let i = 0; i < len; i++) {
+        const ch = s.charCodeAt(i);
+        if (ch >= 128) {
+          ascii = false;
+          hex = false;
+          break;
+        }
+        if (hex && !((ch >= 48 && ch <= 57) || (ch >= 97 && ch <= 102))) hex = false;
+      }
+      if (hex) {
+        const n = len / 2;
+        this.uvarint(n * 2 + 1);
+        this.room(n);
+        const buf = this.buf;
+        let at = this.at;
+        for (let i = 0; i < len; i += 2) buf[at++] = (nibble(s.charCodeAt(i)) << 4) | nibble(s.charCodeAt(i + 1));
+        this.at = at;
+        return;
+      }
+      if (ascii) {
+        this.uvarint(len * 2);
+        this.room(len);
+        const buf = this.buf;
+        let at = this.at;
+        for (let i = 0; i < len; i++) buf[at++] = s.charCodeAt(i);
+        this.at = at;
+        return;
+      }
+    }
+    if (len >= 2 && HEX.test(s)) {
+      const n = len / 2;
       this.uvarint(n * 2 + 1);
       this.room(n);
       this.buf.write(s, this.at, 'hex');
@@ -86,12 +137,27 @@ export class ByteWriter {
     this.at += n;
   }
 
+  /** The indices of the set bits of `words` (uint32 each, at most 256 bits set), one byte each, lowest first. */
+  bitIndices(words: readonly number[], count: number): void {
+    this.room(count);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < words.length; i++) {
+      // Lowest set bit first, then clear it: only the set bits are visited.
+      for (let x = words[i]!; x !== 0; x = (x & (x - 1)) >>> 0) buf[at++] = i * 32 + 31 - Math.clz32(x & -x);
+    }
+    this.at = at;
+  }
+
   /**
    * `count` unsigned integers below 2^width (width ≤ 49) packed LSB-first in ceil(count × width / 8)
    * bytes: a column of small numbers (counts of 1 or 2: 2 bits each) costs a fraction of a varint each.
    */
   packed(values: ArrayLike<number>, count: number, width: number): void {
     this.room(Math.ceil((count * width) / 8));
+    // Locals, not this.buf / this.at: the loops stay tight (a state write packs hundreds of values).
+    const buf = this.buf;
+    let at = this.at;
     if (width <= 24) {
       // Fast path (counts, sums, times of the day): fewer than 8 bits pending + 24 fit in 32-bit operators.
       let acc = 0;
@@ -100,32 +166,40 @@ export class ByteWriter {
         acc = (acc | (values[i]! << bits)) >>> 0;
         bits += width;
         while (bits >= 8) {
-          this.buf[this.at++] = acc & 255;
+          buf[at++] = acc & 255;
           acc >>>= 8;
           bits -= 8;
         }
       }
-      if (bits > 0) this.buf[this.at++] = acc;
+      if (bits > 0) buf[at++] = acc;
+      this.at = at;
       return;
     }
+    // Wider (a time of the day: 27 bits): each value in chunks of at most 24 bits, low chunk first —
+    // the same LSB-first bit stream, still in 32-bit operators (a value is below 2^width).
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {
-      // Chunks of at most 24 bits: acc stays below 2^31 and exact (JS bit operators stop at 32 bits).
       let v = values[i]!;
       for (let left = width; left > 0; left -= 24) {
-        const n = Math.min(24, left);
-        acc += (v % 2 ** n) * 2 ** bits;
-        v = Math.floor(v / 2 ** n);
+        let chunk = v;
+        let n = left;
+        if (left > 24) {
+          n = 24;
+          chunk = v % 16777216;
+          v = (v - chunk) / 16777216;
+        }
+        acc = (acc | (chunk << bits)) >>> 0;
         bits += n;
         while (bits >= 8) {
-          this.buf[this.at++] = acc % 256;
-          acc = Math.floor(acc / 256);
+          buf[at++] = acc & 255;
+          acc >>>= 8;
           bits -= 8;
         }
       }
     }
-    if (bits > 0) this.buf[this.at++] = acc;
+    if (bits > 0) buf[at++] = acc;
+    this.at = at;
   }
 
   /** A copy of what was written. */
@@ -212,35 +286,44 @@ export class ByteReader {
     const out = new Array<number>(count);
     if (width <= 24) {
       const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
+      const buf = this.buf;
+      let at = this.at;
       let acc = 0;
       let bits = 0;
       for (let i = 0; i < count; i++) {
         while (bits < width) {
-          acc = (acc | (this.buf[this.at++]! << bits)) >>> 0;
+          acc = (acc | (buf[at++]! << bits)) >>> 0;
           bits += 8;
         }
         out[i] = (acc & mask) >>> 0;
         acc >>>= width;
         bits -= width;
       }
+      this.at = at;
       return out;
     }
+    // Wider: each value in chunks of at most 24 bits, low chunk first (what the writer packed), in
+    // 32-bit operators: fewer than 8 bits pending + 24 stay below 2^32.
+    const buf = this.buf;
+    let at = this.at;
     let acc = 0;
     let bits = 0;
     for (let i = 0; i < count; i++) {
       let v = 0;
       for (let done = 0; done < width; done += 24) {
-        const n = Math.min(24, width - done);
+        const n = width - done < 24 ? width - done : 24;
         while (bits < n) {
-          acc += this.buf[this.at++]! * 2 ** bits;
+          acc = (acc | (buf[at++]! << bits)) >>> 0;
           bits += 8;
         }
-        v += (acc % 2 ** n) * 2 ** done;
-        acc = Math.floor(acc / 2 ** n);
+        const chunk = n === 24 ? acc & 0xffffff : (acc & (0xffffff >>> (24 - n))) >>> 0;
+        acc >>>= n;
         bits -= n;
+        v += chunk * (done === 0 ? 1 : done === 24 ? 16777216 : 281474976710656);
       }
       out[i] = v;
     }
+    this.at = at;
     return out;
   }
 

@@ -27,11 +27,12 @@
 // values) is still read.
 import type { Scalar } from '../../events/activity-event.js';
 import type { CustomerState, LastScore } from '../customer-state.js';
-import type { SlotValues } from '../slots.js';
+import type { SlotValue, SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 import { layoutError, layoutInfo, type LayoutResolver, type LayoutSlots } from './layout-fingerprint.js';
-import { firstLastValues, readColumns, readColumnsV1, writeColumns } from './bucket-columns.js';
-import { bestKind, MAX_U53, readNum, readValue, writeNum, writeValue, type LastSeen, type Refs } from './slot-values.js';
+import { firstLastValues, readColumns, readColumnsV1 } from './bucket-columns.js';
+import { clearTable, firstLastOf, placeBucket, startTable, writeTableColumns } from './column-writer.js';
+import { bestKind, MAX_U53, readNum, readValue, SLOT_LAST, SLOT_LAST_ABS, writeNum, writeValue, type LastSeen, type Refs } from './slot-values.js';
 
 /** The format version encodeCustomer writes in the first byte. */
 export const STATE_FORMAT_VERSION = 2;
@@ -47,7 +48,6 @@ const FLAG_DICT = 16;
 /** Version 2: the scores' event times are absolute (a time relative to maxEventTime would not come back exactly). */
 const FLAG_SCORE_TIME_ABS = 32;
 
-const DAY_KEY = /^-?(?:0|[1-9]\d*)$/;
 
 
 export interface EncodeOptions {
@@ -68,31 +68,66 @@ export interface EncodeOptions {
   readonly formatVersion?: 1 | 2;
 }
 
+/** Reused by every encodeCustomer call (encoding is synchronous): its bytes are copied out at the end. */
+const writer = new ByteWriter(4096);
+/** The buckets of the state being encoded, in day order (module scratch, see column-writer.ts). */
+const dayKeys: string[] = [];
+const dayNums: number[] = [];
+const dayBuckets: SlotValues[] = [];
+const order: number[] = [];
+
 /** The customer's state in format version 2 (or 1, see EncodeOptions). Throws CF_STATE_FORMAT for a state it cannot represent exactly. */
 export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOptions = {}): Buffer {
+  try {
+    return encode(state, options);
+  } finally {
+    clearTable();
+    dayBuckets.length = 0;
+    if (archiveTop >= 0) {
+      archiveAt.fill(undefined);
+      archiveTop = -1;
+    }
+  }
+}
+
+function encode(state: Readonly<CustomerState>, options: EncodeOptions): Buffer {
   const version = options.formatVersion ?? STATE_FORMAT_VERSION;
   const v2 = version === 2;
-  const w = new ByteWriter(512);
+  const w = writer;
+  w.reset();
   const what = `customer ${state.customerId}`;
-  const withOutbox = (options.outbox ?? true) && Object.keys(state.outbox).length > 0;
+  const withOutbox = (options.outbox ?? true) && hasKeys(state.outbox);
 
-  const days = Object.keys(state.buckets);
-  for (const d of days) if (!DAY_KEY.test(d)) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
-  const dayNumbers = days.map(Number).sort((a, b) => a - b);
-  const uses = new Map<string, number>();
-  const collect = (values: SlotValues) => {
-    for (const slot in values) uses.set(slot, (uses.get(slot) ?? 0) + 1);
-  };
-  collect(state.archive);
-  for (const d of dayNumbers) collect(state.buckets[String(d)]!);
+  const n = sortDays(state.buckets, what);
+  const archive = state.archive;
+  // With the layout: its slots, if they hold every slot of the customer (one pass over each bucket's
+  // own keys places its values in the column table).
   const info = options.layout && v2 ? layoutInfo(options.layout) : undefined;
-  let fits = info !== undefined;
-  if (info) for (const slot of uses.keys()) if (!info.index.has(slot)) fits = false;
-  // Without the layout: every slot the customer holds, written once, the most used first.
-  const slots = fits ? info!.slots : [...uses].sort((a, b) => b[1] - a[1]).map(([slot]) => slot);
+  let fits = false;
+  if (info !== undefined && inIndex(archive, info.index)) {
+    startTable(dayNums, n, info.slots.length);
+    fits = true;
+    for (let i = 0; i < n && fits; i++) fits = placeBucket(i, dayBuckets[i]!, info.index);
+  }
+  let slots: readonly string[];
+  let index: ReadonlyMap<string, number>;
+  if (fits) {
+    slots = info!.slots;
+    index = info!.index;
+  } else {
+    // Without the layout: every slot the customer holds, written once, the most used first (ties:
+    // first seen, the archive before the buckets in day order).
+    const uses = new Map<string, number>();
+    for (const slot in archive) uses.set(slot, (uses.get(slot) ?? 0) + 1);
+    for (let i = 0; i < n; i++) for (const slot in dayBuckets[i]) uses.set(slot, (uses.get(slot) ?? 0) + 1);
+    slots = [...uses].sort((a, b) => b[1] - a[1]).map(([slot]) => slot);
+    index = new Map(slots.map((slot, i) => [slot, i]));
+    startTable(dayNums, n, slots.length);
+    for (let i = 0; i < n; i++) placeBucket(i, dayBuckets[i]!, index);
+  }
 
   const max = state.maxEventTime;
-  const scoresRelative = v2 && [state.lastScore, state.shadowScore].every((s) => !s || Object.is(max - (max - s.eventTime), s.eventTime));
+  const scoresRelative = v2 && timeRelative(state.lastScore, max) && timeRelative(state.shadowScore, max);
   w.u8(version);
   let flags = 0;
   if (state.lastScore) flags |= FLAG_LAST_SCORE;
@@ -116,24 +151,26 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
     w.uvarint(slots.length);
     for (const slot of slots) w.str(slot);
   }
-  const index = fits ? info!.index : new Map(slots.map((slot, i) => [slot, i]));
 
   // Version 2 writes the archive after the buckets: a 'last' value there equal to its column's first
   // one (a profile field that did not change) takes one byte.
-  if (!v2) writeArchive(w, state.archive, index, max, what, false);
-  const buckets = dayNumbers.map((d) => state.buckets[String(d)]!);
-  w.uvarint(dayNumbers.length);
-  dayNumbers.forEach((d, i) => {
-    if (i === 0) w.svarint(d);
-    else w.uvarint(d - dayNumbers[i - 1]!);
-  });
-  writeColumns(w, buckets, dayNumbers, slots, what, v2, uses);
-  if (v2) writeArchive(w, state.archive, index, max, what, true, firstLastValues(buckets));
+  if (!v2) writeArchive(w, archive, index, max, what, false);
+  w.uvarint(n);
+  for (let i = 0; i < n; i++) {
+    if (i === 0) w.svarint(dayNums[0]!);
+    else w.uvarint(dayNums[i]! - dayNums[i - 1]!);
+  }
+  writeTableColumns(w, v2, what);
+  if (v2) writeArchive(w, archive, index, max, what, true);
 
   // Times relative to maxEventTime (a few bytes), unless one of them would not come back exactly.
-  const relative = state.recentEvents.every(([, t]) => Object.is(max - (max - t), t));
-  w.uvarint(state.recentEvents.length * 2 + (relative ? 0 : 1));
-  for (const [hash, time] of state.recentEvents) {
+  const recent = state.recentEvents;
+  let relative = true;
+  for (let i = 0; i < recent.length && relative; i++) relative = Object.is(max - (max - recent[i]![1]), recent[i]![1]);
+  w.uvarint(recent.length * 2 + (relative ? 0 : 1));
+  for (let i = 0; i < recent.length; i++) {
+    const hash = recent[i]![0];
+    const time = recent[i]![1];
     if (!(Number.isInteger(hash) && hash >= 0 && hash < MAX_U53)) throw formatError(what, `recent event hash ${hash} is not a 53-bit unsigned integer`);
     w.u53(hash);
     writeNum(w, relative ? max - time : time);
@@ -151,6 +188,97 @@ export function encodeCustomer(state: Readonly<CustomerState>, options: EncodeOp
     }
   }
   return w.finish();
+}
+
+function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/** Whether a score's event time comes back exactly relative to maxEventTime (no score: yes). */
+function timeRelative(s: LastScore | null | undefined, max: number): boolean {
+  return !s || Object.is(max - (max - s.eventTime), s.eventTime);
+}
+
+function inIndex(values: SlotValues, index: ReadonlyMap<string, number>): boolean {
+  for (const slot in values) if (!index.has(slot)) return false;
+  return true;
+}
+
+/**
+ * Fills dayNums and dayBuckets with the state's buckets in ascending day order; returns how many.
+ * A key that is not a day index (an optional minus, then 0 or digits without a leading 0) fails with
+ * CF_STATE_FORMAT.
+ */
+function sortDays(buckets: Readonly<Record<string, SlotValues>>, what: string): number {
+  dayKeys.length = 0;
+  dayNums.length = 0;
+  dayBuckets.length = 0;
+  let sorted = true;
+  let canonical = true;
+  // Object.keys, not for…in (nor Object.values): the day-keyed container has sparse integer keys
+  // (dictionary elements), slow to enumerate; each bucket is then looked up by its day number (an
+  // element load), not by its key string.
+  const keys = Object.keys(buckets);
+  for (let k = 0; k < keys.length; k++) {
+    const d = keys[k]!;
+    const kind = dayKeyKind(d);
+    if (kind === 0) throw formatError(what, `bucket key ${JSON.stringify(d)} is not a day index`);
+    if (kind === 2) canonical = false;
+    const num = kind === 1 ? parsedDay : Number(d);
+    if (dayNums.length > 0 && num < dayNums[dayNums.length - 1]!) sorted = false;
+    dayKeys.push(d);
+    dayNums.push(num);
+    dayBuckets.push(buckets[num]!);
+  }
+  const n = dayNums.length;
+  if (!sorted) {
+    // Negative day keys come after the others in key order.
+    order.length = 0;
+    for (let i = 0; i < n; i++) order.push(i);
+    order.sort((a, b) => dayNums[a]! - dayNums[b]!);
+    const keys = order.map((i) => dayKeys[i]!);
+    const nums = order.map((i) => dayNums[i]!);
+    const bs = order.map((i) => dayBuckets[i]!);
+    for (let i = 0; i < n; i++) {
+      dayKeys[i] = keys[i]!;
+      dayNums[i] = nums[i]!;
+      dayBuckets[i] = bs[i]!;
+    }
+  }
+  // A key such as "-0" or one of more than 15 digits reads as another number: the bucket is looked
+  // up by that number's key, as the format has always done.
+  if (!canonical) for (let i = 0; i < n; i++) dayBuckets[i] = buckets[String(dayNums[i]!)]!;
+  return n;
+}
+
+/** dayKeyKind's number of a key of kind 1. */
+let parsedDay = 0;
+
+/**
+ * 0: not a day index (/^-?(?:0|[1-9]\d*)$/, checked without a regular expression); 1: one whose
+ * number (left in parsedDay: at most 15 digits, exact) gives back the very key; 2: a day index that
+ * does not ("-0", more than 15 digits).
+ */
+function dayKeyKind(d: string): number {
+  const len = d.length;
+  let at = 0;
+  if (len > 0 && d.charCodeAt(0) === 45 /* - */) at = 1;
+  if (at === len) return 0;
+  const first = d.charCodeAt(at);
+  if (first === 48 /* 0 */) {
+    if (at + 1 !== len) return 0;
+    parsedDay = 0;
+    return at === 1 ? 2 : 1;
+  }
+  let v = 0;
+  for (let i = at; i < len; i++) {
+    const ch = d.charCodeAt(i);
+    if (ch < 48 || ch > 57) return 0;
+    v = v * 10 + (ch - 48);
+  }
+  parsedDay = at === 1 ? -v : v;
+  return len - at > 15 ? 2 : 1;
 }
 
 /**
@@ -204,9 +332,8 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
   const columns = v2 ? readColumns(r, days, dict, what) : readColumnsV1(r, days, dict, what);
   if (v2) archive = readArchive(r, dict, maxEventTime, what, true, firstLastValues(columns));
   const buckets: Record<string, SlotValues> = {};
-  days.forEach((d, i) => {
-    buckets[String(d)] = columns[i]!;
-  });
+  // By number, not String(d): the same key (an integer day), without a string per bucket.
+  for (let i = 0; i < days.length; i++) buckets[days[i]!] = columns[i]!;
   const dropped = mapInto === undefined ? [] : dict.filter((slot) => !mapInto.has(slot));
   if (dropped.length > 0) for (const values of [archive, ...columns]) for (const slot of dropped) delete values[slot];
   const recentEvents: [number, number][] = [];
@@ -234,22 +361,51 @@ export function decodeCustomer(customerId: string, bytes: Buffer, layout?: Layou
 /**
  * The archive, row by row: count, then per slot (index × 8 + kind) and the value; times relative to
  * maxEventTime. Version 2 writes the rows in column order and the index as the gap to the previous
- * row's (one byte however many slots the layout has).
+ * row's (one byte however many slots the layout has), and a 'last' row equal to its column's first
+ * 'last' value in the buckets as SC_SAME (the column table of column-writer.ts must hold the buckets).
  */
-function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean, firstLast?: ReadonlyMap<string, Scalar>): void {
-  const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
-  if (gaps) rows.sort((a, b) => a[0] - b[0]);
+function writeArchive(w: ByteWriter, values: SlotValues, index: ReadonlyMap<string, number>, maxEventTime: number, what: string, gaps: boolean): void {
   const refs: Refs = { base: maxEventTime, ref: maxEventTime };
+  if (gaps) {
+    // Rows in column order without a sort: each value set at its column, then the columns walked.
+    let count = 0;
+    for (const slot in values) {
+      const c = index.get(slot)!;
+      while (archiveAt.length <= c) archiveAt.push(undefined);
+      archiveAt[c] = values[slot]!;
+      if (c > archiveTop) archiveTop = c;
+      count++;
+    }
+    w.uvarint(count);
+    let previous = -1;
+    for (let c = 0; c <= archiveTop; c++) {
+      const v = archiveAt[c];
+      if (v === undefined) continue;
+      archiveAt[c] = undefined;
+      const kind = bestKind(v, refs);
+      w.uvarint((c - previous - 1) * 8 + kind);
+      previous = c;
+      // Only a 'last' value reads its previous one.
+      writeValue(w, kind, v, refs, what, kind === SLOT_LAST || kind === SLOT_LAST_ABS ? firstLastOf(c) : NO_SEEN);
+    }
+    archiveTop = -1;
+    return;
+  }
+  const rows = Object.keys(values).map((slot) => [index.get(slot)!, slot] as const);
   w.uvarint(rows.length);
-  let previous = -1;
   for (const [i, slot] of rows) {
     const v = values[slot]!;
     const kind = bestKind(v, refs);
-    w.uvarint((gaps ? i - previous - 1 : i) * 8 + kind);
-    previous = i;
-    writeValue(w, kind, v, refs, what, seenOf(firstLast, slot));
+    w.uvarint(i * 8 + kind);
+    writeValue(w, kind, v, refs, what, undefined);
   }
 }
+
+/** writeArchive's rows by column (module scratch, emptied as they are written; cleared after a failed encode). */
+const archiveAt: (SlotValue | undefined)[] = [];
+let archiveTop = -1;
+
+const NO_SEEN: LastSeen = { has: false, value: null };
 
 /** A row's 'previous value' for SC_SAME: its column's first 'last' value, when there is one (version 2: firstLast given). */
 function seenOf(firstLast: ReadonlyMap<string, Scalar> | undefined, slot: string): LastSeen | undefined {
