@@ -5,18 +5,9 @@
 import { DAY_MS, type Scalar } from '../../src/events/activity-event.js';
 import { emptyState, eventIdHash, type CustomerState, type LastScore } from '../../src/state/customer-state.js';
 import type { SlotMerge, SlotValue, SlotValues } from '../../src/state/slots.js';
+import { rng } from './rng.js';
 
-/** mulberry32: a seeded generator, so a failing case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export const EDGE_NUMBERS = [0, -0, 1, -1, 0.1, 0.2, 0.1 + 0.2, 19.99, -1234.56, 1 / 3, 5e-324, -5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 49 - 1, 2 ** 49, 2 ** 53, 2 ** 53 + 2, -(2 ** 60), 1e21, 123_456_789_012_345.67, Math.fround(0.7), 1e-7, Number.MIN_VALUE * 3];
 export const STRINGS = ['', 'a', 'ab', 'AB', 'abc', '0f', 'deadbeef', 'DEADBEEF', 'naïve "quoted" \\ / \n', '💥 emoji', 'p0@12', 'topic/3', 'a'.repeat(300), 'c33c2f4455'];

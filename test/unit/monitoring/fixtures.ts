@@ -7,6 +7,9 @@ import { manifestSchema, type ModelManifest } from '../../../src/scoring/manifes
 import { churnSpec } from './simulated-observations.js';
 import { join } from 'node:path';
 import { BUNDLED_MODEL } from '../../../src/scoring/bundled-model.js';
+import { rng } from '../../helpers/rng.js';
+
+export { rng };
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
@@ -20,17 +23,6 @@ export function churnColumns(): readonly FeatureColumn[] {
   return churnSpec().columns;
 }
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick(shares: ArrayLike<number>, u: number): number {
   let acc = 0;

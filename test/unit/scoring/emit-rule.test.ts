@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bandWithHysteresis, decideEmit, logOdds, type EmitPolicy } from '../../../src/scoring/emit-rule.js';
 import type { LastScore } from '../../../src/state/customer-state.js';
+import { rng } from '../../helpers/rng.js';
 
 const bands = [{ name: 'low', min_score: 0 }, { name: 'medium', min_score: 0.0167 }, { name: 'high', min_score: 0.0334 }];
 const DAY = 86_400_000;
@@ -60,17 +61,6 @@ test('a large move publishes after the cooldown (event time), is suppressed as c
   assert.deepEqual(decideEmit({ ...policy, emit: 'every' }, last, 0.001, 0, bands), { emit: true, reason: 'every', band: 'low' });
 });
 
-/** mulberry32: a small seeded generator, so a failing path can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('seeded score paths: every first crossing into high is published at the crossing score; never two band changes without a margin-sized move', () => {
   const policies: EmitPolicy[] = [policy, { ...policy, hysteresis: { score: 0.004 }, largeMove: { relative: 0.8 }, cooldownMs: 3 * DAY }, { ...policy, cooldownMs: 0 }];

@@ -1,0 +1,13 @@
+// mulberry32: a small seeded generator for test data, so a failing case can be replayed from its
+// seed. One copy for every test: the encoder's golden fixture (codec-golden.ts) depends on its exact
+// sequence through random-states.ts, so do not change it.
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
