@@ -7,6 +7,7 @@
 // broker's own clock (same machine, milliseconds) says when a record reached the log.
 import type { Admin, Kafka, RecordMetadata } from 'kafkajs';
 import { readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import avro from 'avsc';
 import type { ChurnflowConfig } from '../src/config/config-schema.js';
@@ -20,6 +21,7 @@ import { parseWireFormat } from '../src/serde/registry-decoder.js';
 import { activityEventEncoder } from '../src/serde/registry-encoder.js';
 import type { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { uniqueName } from '../test/helpers/services.js';
+import type { CpuProfile } from './cpu-profile-areas.js';
 
 /** The path of an event, in order; 'riskAppended' and 'read' only for events that yield a risk event. */
 export const PATH = ['sent', 'appended', 'received', 'batched', 'loaded', 'scored', 'decided', 'persisted', 'riskAppended', 'produced', 'committed', 'read'] as const;
@@ -39,6 +41,8 @@ export interface LatencyPhaseOptions {
   /** Offered at `rate` events/s once the prelude is processed. */
   readonly live: readonly ActivityEvent[];
   readonly rate: number;
+  /** When set, a CPU profile (node:inspector, main thread) of the live window only, prelude excluded. */
+  readonly profile?: boolean;
 }
 
 export interface LatencyPhaseResult {
@@ -52,7 +56,11 @@ export interface LatencyPhaseResult {
   /** The subset that yielded a risk event read back by the timing consumer. */
   readonly risky: readonly Float64Array[];
   readonly engineCpuMsPerS: number;
+  /** The bench process's CPU time (user + system) over the live window, until the last event was processed. */
+  readonly cpuMs: number;
   readonly loadAverage: number;
+  /** The live window's CPU profile, when asked for. */
+  readonly profile?: CpuProfile;
 }
 
 /** Wall clock with sub-millisecond resolution, comparable with the broker's LogAppendTime (same host). */
@@ -122,6 +130,12 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   await until(() => applied >= o.prelude.length, 180_000, `${o.title}: prelude of ${o.prelude.length} events not processed`);
   await new Promise((r) => setTimeout(r, 1000)); // the prelude's risk events reach the reader, the engine idles
 
+  const session = o.profile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const load0 = loadavg()[0]!;
   const cpu0 = process.cpuUsage();
   const startedAt = performance.now();
@@ -151,6 +165,8 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   await until(() => applied >= total, 60_000, '').catch(() => undefined); // a stuck engine still reports what it timed
   const cpu = process.cpuUsage(cpu0);
   const wallS = (performance.now() - startedAt) / 1000;
+  const profile = session ? ((await session.post('Profiler.stop')).profile as unknown as CpuProfile) : undefined;
+  session?.disconnect();
   await new Promise((r) => setTimeout(r, 1000)); // the last risk events reach the reader
   engine.app.stop('bench done');
   await running;
@@ -175,7 +191,9 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
     risky,
     // The bench process is engine + producer + reader; most of it is the engine's.
     engineCpuMsPerS: (cpu.user + cpu.system) / 1000 / wallS,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     loadAverage: load0,
+    ...(profile ? { profile } : {}),
   };
 }
 
