@@ -90,7 +90,8 @@ export function estimateDistinct(words: ArrayLike<number>): number {
   return Math.round(-BITSET_BITS * Math.log(zeros / BITSET_BITS));
 }
 
-function popcount(x: number): number {
+/** Set bits of a uint32 word (bit sets' words; the state codec counts them too). */
+export function popcount(x: number): number {
   let v = x >>> 0;
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);

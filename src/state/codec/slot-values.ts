@@ -4,7 +4,7 @@
 // with their byte costs, the integers packable kinds reduce a value to, and 'last' values that
 // repeat the column's previous one. Used by the bucket columns and the archive alike.
 import type { Scalar } from '../../events/activity-event.js';
-import { BITSET_WORDS, type SlotValue } from '../slots.js';
+import { BITSET_WORDS, popcount, type SlotValue } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 
 // Number kinds (low 2 bits of the header varint; an integer's zigzag value rides in the rest).
@@ -163,20 +163,6 @@ export function cheapest(costs: Float64Array): number {
 
 export const scratch = new Float64Array(KINDS);
 
-/** The unsigned integer a packable kind stores for v (its varint's value). */
-export function rawOf(kind: number, v: number, refs: Refs): number {
-  switch (kind) {
-    case SLOT_UINT:
-      return v;
-    case SLOT_AFTER:
-      return v - refs.base;
-    case SLOT_BEFORE:
-      return refs.base - v;
-    default:
-      return zigzag(v - refs.ref);
-  }
-}
-
 /** The value of a packable kind's integer; moves refs.ref as readValue does. */
 export function fromRaw(kind: number, raw: number, refs: Refs): number {
   switch (kind) {
@@ -297,13 +283,6 @@ export function nearTime(value: number, t: number): boolean {
 }
 
 
-export function popcount(x: number): number {
-  let v = x >>> 0;
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
 export function isBitsWord(x: unknown): boolean {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 4294967296;
 }
@@ -351,14 +330,8 @@ export function writeBits(w: ByteWriter, words: readonly number[], what: string)
   let bits = 0;
   for (let i = 0; i < words.length; i++) {
     const x = words[i]!;
-    // isBitsWord and popcount, inline (every bit set of every write).
-    if (!(typeof x === 'number' && x >= 0 && x < 4294967296 && Math.floor(x) === x)) throw formatError(what, `bit set word ${x} is not a uint32`);
-    if (x !== 0) {
-      let v = x >>> 0;
-      v = v - ((v >>> 1) & 0x55555555);
-      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-      bits += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-    }
+    if (!isBitsWord(x)) throw formatError(what, `bit set word ${x} is not a uint32`);
+    bits += popcount(x);
   }
   if (words.length === BITSET_WORDS && 1 + bits < BITSET_WORDS * 4) {
     w.uvarint(bits * 2 + 1);
