@@ -120,7 +120,7 @@ export function createKafkaSink<T>(pool: ProducerLease, options: KafkaSinkOption
     messages,
     async write(records) {
       if (records.length === 0) return;
-      const prepared = (await messages(records)).messages;
+      const encoded = (await messages(records)).messages;
       const send = (batch: Message[]) =>
         pool.use(async (producer) => {
           try {
@@ -131,7 +131,7 @@ export function createKafkaSink<T>(pool: ProducerLease, options: KafkaSinkOption
           }
         });
       let firstRefusal: unknown;
-      const refused = await sendIsolatingRefused(send, prepared, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
+      const refused = await sendIsolatingRefused(send, encoded, 0, (err) => (firstRefusal ??= err)).catch((err: unknown) => {
         throw new ChurnflowError('CF_SINK_FAILED', `producing ${records.length} records to ${options.topic} failed: ${errorMessage(err)}`, { cause: err, retriable: true });
       });
       if (refused.length > 0) throw new OutputTooLargeError(`kafka:${options.topic}`, refused, firstRefusal);
