@@ -36,10 +36,11 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
     dir,
     ...(explainer ? { explainer } : {}),
     async scoreFeatures(rows) {
-      // A fresh buffer per call: onnxruntime may read it asynchronously, and calls may overlap.
-      const buffer = new Float32Array(rows.length * vectorizer.width);
-      for (let i = 0; i < rows.length; i++) vectorizer.write(rows[i]!, buffer, i * vectorizer.width);
-      return scorer.score(buffer, rows.length);
+      // The input rows go straight into the scorer's buffer (the generated scorer's module memory).
+      const { width } = vectorizer;
+      return scorer.scoreFilled(rows.length, (buffer) => {
+        for (let i = 0; i < rows.length; i++) vectorizer.write(rows[i]!, buffer, i * width);
+      });
     },
     close: () => scorer.close(),
   };

@@ -23,22 +23,31 @@ export interface TreeScorerOptions {
   engine?: 'auto' | 'onnxruntime';
 }
 
-/** Probabilities from the kernel; NaN where onnxruntime must decide (see onnx-logistic.ts). */
-function kernelScores(kernel: MarginKernel, rows: Float32Array, n: number, width: number): Float32Array {
-  const out = new Float32Array(n); // zeros: the margins start at 0, as onnxruntime's do
-  kernel(rows, n, width, out);
-  for (let i = 0; i < n; i++) out[i] = settledLogistic(out[i]!);
-  return out;
+/**
+ * Probabilities of the n rows in kernel.input(n); NaN where onnxruntime must decide (onnx-logistic.ts).
+ * Also returns those rows, copied out of the kernel's memory before anything is awaited.
+ */
+function kernelScores(kernel: MarginKernel, n: number): { scores: Float32Array; open: number[]; openRows: Float32Array | undefined } {
+  const margins = kernel.margins(n);
+  const scores = new Float32Array(n);
+  const open: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = settledLogistic(margins[i]!);
+    scores[i] = p;
+    if (p !== p) open.push(i);
+  }
+  if (open.length === 0) return { scores, open, openRows: undefined };
+  const { width } = kernel;
+  const rows = kernel.input(n);
+  const openRows = new Float32Array(open.length * width);
+  open.forEach((i, j) => openRows.set(rows.subarray(i * width, (i + 1) * width), j * width));
+  return { scores, open, openRows };
 }
 
-/** Scores the NaN entries of `scores` with onnxruntime, in one call. */
-async function settleWith(onnx: BatchScorer, rows: Float32Array, width: number, scores: Float32Array): Promise<number> {
-  const open: number[] = [];
-  for (let i = 0; i < scores.length; i++) if (scores[i] !== scores[i]) open.push(i);
-  if (open.length === 0) return 0;
-  const sub = new Float32Array(open.length * width);
-  open.forEach((i, j) => sub.set(rows.subarray(i * width, (i + 1) * width), j * width));
-  const settled = await onnx.score(sub, open.length);
+/** Scores the open rows with onnxruntime, in one call. */
+async function settleWith(onnx: BatchScorer, { scores, open, openRows }: ReturnType<typeof kernelScores>): Promise<number> {
+  if (openRows === undefined) return 0;
+  const settled = await onnx.score(openRows, open.length);
   open.forEach((i, j) => {
     scores[i] = settled[j]!;
   });
@@ -72,7 +81,8 @@ async function compileChecked(bundle: ModelBundle, onnx: BatchScorer, intraOpThr
   for (let start = 0; start < PROBE_ROWS; start += 512) {
     const rows = probes.subarray(start * onnx.width, (start + 512) * onnx.width);
     const expected = await onnx.score(rows, 512);
-    const got = kernelScores(kernel, rows, 512, onnx.width);
+    kernel.input(512).set(rows);
+    const got = kernelScores(kernel, 512).scores;
     for (let i = 0; i < 512; i++) {
       if (got[i] === got[i] && got[i] !== expected[i]) return { why: `probe row ${start + i} scored ${got[i]} in JavaScript, ${expected[i]} by onnxruntime` };
     }
@@ -81,6 +91,8 @@ async function compileChecked(bundle: ModelBundle, onnx: BatchScorer, intraOpThr
 }
 
 export type EngineScorer = BatchScorer & {
+  /** Scores n rows that `fill` writes (n × width, row-major) into a buffer the scorer provides. */
+  scoreFilled(n: number, fill: (rows: Float32Array) => void): Promise<Float32Array>;
   /** Which walks the trees: the generated JavaScript, or onnxruntime alone. */
   readonly engine: 'javascript' | 'onnxruntime';
   /** Why onnxruntime scores alone (undefined with the JavaScript engine). */
@@ -94,7 +106,20 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
   const intraOpThreads = options.intraOpThreads ?? 1;
   const onnx = await createOnnxScorer(bundle, { intraOpThreads });
   const checked = options.engine === 'onnxruntime' ? { why: 'engine onnxruntime was asked for' } : await compileChecked(bundle, onnx, intraOpThreads);
-  if (!('kernel' in checked)) return { ...onnx, engine: 'onnxruntime', onnxOnlyBecause: checked.why, settledByOnnx: () => 0 };
+  if (!('kernel' in checked)) {
+    return {
+      ...onnx,
+      engine: 'onnxruntime',
+      onnxOnlyBecause: checked.why,
+      settledByOnnx: () => 0,
+      scoreFilled(n, fill) {
+        // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
+        const rows = new Float32Array(n * onnx.width);
+        fill(rows);
+        return onnx.score(rows, n);
+      },
+    };
+  }
   const { kernel } = checked;
   const { width } = onnx;
   let settledByOnnx = 0;
@@ -107,9 +132,19 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
       if (rows.length < n * width) {
         throw new ChurnflowError('CF_SCORING_FAILED', `scoring ${n} rows with ${bundle.manifest.name}@${bundle.manifest.version} failed: ${rows.length} values for ${n} rows of ${width}`, { retriable: false });
       }
-      const scores = kernelScores(kernel, rows, n, width);
-      settledByOnnx += await settleWith(onnx, rows, width, scores);
-      return scores;
+      kernel.input(n).set(rows.subarray(0, n * width));
+      const scored = kernelScores(kernel, n);
+      settledByOnnx += await settleWith(onnx, scored);
+      return scored.scores;
+    },
+    async scoreFilled(n, fill) {
+      if (n === 0) return new Float32Array(0);
+      // Written straight into the module's memory; everything up to settleWith's await is synchronous,
+      // so overlapping calls cannot overwrite each other's rows.
+      fill(kernel.input(n));
+      const scored = kernelScores(kernel, n);
+      settledByOnnx += await settleWith(onnx, scored);
+      return scored.scores;
     },
     close: () => onnx.close(),
   };

@@ -6,11 +6,8 @@
 // (TreeEnsembleClassifier, float input): float32 inputs compared with float32 thresholds as the node
 // mode says (f32.le etc.; a NaN fails every comparison but NEQ, and takes the true branch where
 // missing_value_tracks_true is set), the leaf values added in float32 tree after tree in the
-// ensemble's order, from the running sum kept in `out` (0 to start with, as onnxruntime's).
+// ensemble's order, from 0 as onnxruntime's. Rows are written straight into the module's memory.
 import { NodeMode, type TreeEnsemble } from '../explain/onnx-tree-ensemble.js';
-
-/** Adds each row's margin (float32) to `out[i]`: rows are n × width, row-major. */
-export type MarginKernel = (rows: Float32Array, n: number, width: number, out: Float32Array) => void;
 
 /** The part of the WebAssembly JS API used here (the project's lib settings carry no DOM types). */
 interface WasmMemory {
@@ -201,6 +198,15 @@ export function marginModuleBytes(e: TreeEnsemble, width: number): Uint8Array {
   return m.view().slice();
 }
 
+/** The compiled margin of one ensemble, over rows written into the module's own memory. */
+export interface MarginKernel {
+  readonly width: number;
+  /** The input area for n rows (n × width float32, row-major), valid until the next call. */
+  input(n: number): Float32Array;
+  /** The float32 margins of the n rows written into input(n), valid until the next call. */
+  margins(n: number): Float32Array;
+}
+
 /**
  * Compiles the ensemble's margin (without base value or post-transform) for rows of `width` columns.
  * Synchronous compilation: the module is built from the model's numbers only, once per load.
@@ -211,15 +217,24 @@ export function compileMarginKernel(e: TreeEnsemble, width: number): MarginKerne
   const instance = new api.Instance(new api.Module(marginModuleBytes(e, width)), {});
   const margin = instance.exports['margin'] as (n: number, out: number) => void;
   const memory = instance.exports['memory'] as WasmMemory;
-  return (rows, n, w, out) => {
-    if (w !== width) throw new Error(`margin kernel compiled for ${width} columns, called with ${w}`);
-    const rowBytes = n * width * 4;
-    const need = rowBytes + n * 4;
+  let heap = new Float32Array(memory.buffer);
+  const ensure = (n: number): void => {
+    const need = (n * width + n) * 4; // the rows, then the margins
     if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
-    const heap = new Float32Array(memory.buffer, 0, n * width + n);
-    heap.set(rows.subarray(0, n * width));
-    heap.set(out.subarray(0, n), n * width);
-    margin(n, rowBytes);
-    out.set(heap.subarray(n * width, n * width + n));
+    if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer); // grow detaches the old view
+  };
+  return {
+    width,
+    input(n) {
+      ensure(n);
+      return heap.subarray(0, n * width);
+    },
+    margins(n) {
+      ensure(n);
+      const out = heap.subarray(n * width, n * width + n);
+      out.fill(0); // onnxruntime's sums start at 0
+      margin(n, n * width * 4);
+      return out;
+    },
   };
 }

@@ -41,8 +41,9 @@ function referenceMargin(e: TreeEnsemble, row: Float32Array, offset: number, sta
 
 function assertKernelMatches(e: TreeEnsemble, rows: Float32Array, width: number, what: string): void {
   const n = rows.length / width;
-  const out = new Float32Array(n);
-  compileMarginKernel(e, width)(rows, n, width, out);
+  const kernel = compileMarginKernel(e, width);
+  kernel.input(n).set(rows);
+  const out = kernel.margins(n);
   for (let i = 0; i < n; i++) {
     const want = referenceMargin(e, rows, i * width);
     assert.ok(Object.is(out[i], Math.fround(want)), `${what}: row ${i} margin ${out[i]}, reference ${want}`);
@@ -159,11 +160,15 @@ test('margin kernel: every node mode, NaN with and without missing_value_tracks_
   const rows = new Float32Array(4000 * width);
   for (let i = 0; i < rows.length; i++) rows[i] = values[Math.floor(rand() * values.length)]!;
   assertKernelMatches(ensemble, rows, width, 'hand-built');
-  // The kernel adds to what `out` holds (the caller starts it at 0) and ignores rows past n.
-  const out = Float32Array.from([1, 2, 3]);
-  compileMarginKernel(ensemble, width)(rows, 2, width, out);
-  assert.ok(Object.is(out[0], referenceMargin(ensemble, rows, 0, 1)) && Object.is(out[1], referenceMargin(ensemble, rows, width, 2)));
-  assert.equal(out[2], 3);
+  // The margins start at 0 on every call (not at what the previous call left), and growing the memory keeps working.
+  const kernel = compileMarginKernel(ensemble, width);
+  for (const n of [3, 2, 40_000, 1]) {
+    const input = kernel.input(n);
+    for (let i = 0; i < n * width; i++) input[i] = rows[i % rows.length]!;
+    const out = kernel.margins(n);
+    assert.equal(out.length, n);
+    for (let i = 0; i < n; i += 997) assert.ok(Object.is(out[i], referenceMargin(ensemble, input, i * width)), `n ${n} row ${i}`);
+  }
 });
 
 test('settledLogistic: onnxruntime\'s float32 logistic, NaN only where expf\'s last bit decides', () => {
