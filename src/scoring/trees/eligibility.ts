@@ -1,9 +1,9 @@
-// Which tree ensembles the generated JavaScript scorer may score in onnxruntime's place: those whose
-// output it reproduces by construction (margin-kernel.ts, onnx-logistic.ts). Anything else stays on
+// Which tree ensembles the generated WebAssembly scorer may score in onnxruntime's place: those whose
+// output it reproduces by construction (wasm-margin-kernel.ts, onnx-logistic.ts). Anything else stays on
 // onnxruntime. The load-time check against onnxruntime (tree-scorer.ts) is the second guard.
 import type { TreeEnsemble, TreeEnsembleAttributes } from '../explain/onnx-tree-ensemble.js';
 
-/** null when the JavaScript scorer reproduces this ensemble; otherwise why it does not. */
+/** null when the generated scorer reproduces this ensemble; otherwise why it does not. */
 export function whyNotCompilable(a: TreeEnsembleAttributes, e: TreeEnsemble, intraOpThreads: number): string | null {
   // With more threads onnxruntime may sum groups of trees separately: another float32 summation order.
   if (intraOpThreads !== 1) return `intraOpThreads is ${intraOpThreads} (the tree order of the sum is only fixed with 1)`;

@@ -50,7 +50,7 @@ function assertKernelMatches(e: TreeEnsemble, rows: Float32Array, width: number,
   }
 }
 
-test('every bundled model: the JavaScript engine gives onnxruntime\'s bits on simulated, probe and random rows', async () => {
+test('every bundled model: the generated (wasm) engine gives onnxruntime\'s bits on simulated, probe and random rows', async () => {
   const sim = resolveSimulatorOptions({ customers: 120, days: 90, seed: 21 });
   const events: ActivityEventJson[] = [];
   for (const r of simulate(sim)) if (r.type === 'event') events.push(r.event);
@@ -62,7 +62,7 @@ test('every bundled model: the JavaScript engine gives onnxruntime\'s bits on si
     const js = await loadScoringModel(dir, spec);
     const onnx = await loadScoringModel(dir, spec, { engine: 'onnxruntime' });
     try {
-      assert.equal(js.scorer.engine, 'javascript', `${dir}: ${js.scorer.onnxOnlyBecause}`);
+      assert.equal(js.scorer.engine, 'wasm', `${dir}: ${js.scorer.onnxOnlyBecause}`);
       assert.equal(onnx.scorer.engine, 'onnxruntime');
       for (const [what, rows] of [['simulated', simulated], ['random', random]] as const) {
         for (let i = 0; i < rows.length; i += 600) {
