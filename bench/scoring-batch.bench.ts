@@ -1,4 +1,5 @@
-// ONNX scoring cost per customer at micro-batch sizes 1, 64 and 512, against batch 1 in the same run;
+// Scoring cost per customer at micro-batch sizes 1, 64 and 512, against batch 1 in the same run (the
+// engine's scorer: the trees as generated WebAssembly, src/scoring/trees/; onnxruntime alone at 512 beside it);
 // and what reasons (exact TreeSHAP, top 3) add per explained customer, one row at a time and in
 // decide-risk's chunks of 32 (reasonsMany), on the same rows. Figures → bench/results/scoring-batch.json.
 // Wall time, like the other benches here: on a busy machine it counts waiting for a core too;
@@ -21,6 +22,7 @@ const rows = (await runSnapshot(events, spec, simulationEndTime(sim))).rows.map(
 while (rows.length < ROWS) rows.push(...rows.slice(0, ROWS - rows.length));
 const sample = rows.slice(0, ROWS);
 const model = await loadScoringModel(BUNDLED_MODEL, spec, { explain: true });
+const onnxOnly = await loadScoringModel(BUNDLED_MODEL, spec, { engine: 'onnxruntime' });
 const explainer = model.explainer!;
 
 const vectorizeOnly = await measure('impute + vectorize only (no ONNX)', ROWS, RUNS, () => {
@@ -30,11 +32,14 @@ const vectorizeOnly = await measure('impute + vectorize only (no ONNX)', ROWS, R
 const results = [];
 for (const size of [1, 64, 512]) {
   results.push(
-    await measure(`ONNX score, batch ${size}`, ROWS, RUNS, async () => {
+    await measure(`score (${model.scorer.engine}), batch ${size}`, ROWS, RUNS, async () => {
       for (let i = 0; i < ROWS; i += size) await model.scoreFeatures(sample.slice(i, i + size));
     }),
   );
 }
+const onnxruntime512 = await measure('score (onnxruntime alone), batch 512', ROWS, RUNS, async () => {
+  await onnxOnly.scoreFeatures(sample);
+});
 const reasonsOne = await measure('reasons (TreeSHAP, top 3), one row per call', ROWS, RUNS, () => {
   for (const r of sample) explainer.reasons(r, 3);
 });
@@ -42,11 +47,15 @@ const reasonsChunked = await measure("reasons, reasonsMany in decide-risk's chun
   for (let i = 0; i < ROWS; i += 32) explainer.reasonsMany(sample.slice(i, i + 32), 3);
 });
 await model.close();
-report(`scoring: ${ROWS} customers per run, model ${model.manifest.name}@${model.manifest.version} (${model.vectorizer.width} inputs)`, [...results, vectorizeOnly, reasonsOne, reasonsChunked], results[0]!, 'customer');
+await onnxOnly.close();
+report(`scoring: ${ROWS} customers per run, model ${model.manifest.name}@${model.manifest.version} (${model.vectorizer.width} inputs)`, [...results, onnxruntime512, vectorizeOnly, reasonsOne, reasonsChunked], results[0]!, 'customer');
 await writeResults('scoring-batch', {
   onnx_us_per_row_b1: Number(microsPerItem(results[0]!).toFixed(1)),
   onnx_us_per_row_b64: Number(microsPerItem(results[1]!).toFixed(1)),
+  // onnx_us_per_row_*: the engine's scorer (scorer_engine says which); onnxruntime alone beside it.
   onnx_us_per_row_b512: Number(microsPerItem(results[2]!).toFixed(1)),
+  onnxruntime_only_us_per_row_b512: Number(microsPerItem(onnxruntime512).toFixed(1)),
+  scorer_engine: model.scorer.engine,
   vectorize_us_per_row: Number(microsPerItem(vectorizeOnly).toFixed(2)),
   treeshap_us_per_row: Number(microsPerItem(reasonsOne).toFixed(1)),
   treeshap_batch32_us_per_row: Number(microsPerItem(reasonsChunked).toFixed(1)),

@@ -1,4 +1,4 @@
-// Scores every step of a batch in one ONNX call per model (the micro-batch is the scoring batch).
+// Scores every step of a batch in one scorer call per model (the micro-batch is the scoring batch).
 // With a model lifecycle: production scores every step; the candidate scores every step too when it
 // shadows, or the canary customers' steps when it is a canary; the fallback rules take over when
 // production cannot score, and production is tried again after retryAfterMs.

@@ -1,15 +1,16 @@
-// A loaded, checked model ready to score feature rows: bundle + input vectorizer + ONNX session.
+// A loaded, checked model ready to score feature rows: bundle + input vectorizer + scorer (the trees as
+// generated JavaScript checked against onnxruntime, or onnxruntime alone: trees/tree-scorer.ts).
 import type { CompiledSpec } from '../features/compile-spec.js';
 import { createTreeExplainer, type FeatureRowExplainer } from './explain/explainer.js';
 import { createInputVectorizer, type InputVectorizer } from './input-vectorizer.js';
 import type { ModelManifest } from './manifest.js';
 import { loadModelBundle } from './model-bundle.js';
-import { createOnnxScorer, type BatchScorer } from './onnx-scorer.js';
+import { createTreeScorer, type EngineScorer } from './trees/tree-scorer.js';
 
 export interface ScoringModel {
   readonly manifest: ModelManifest;
   readonly vectorizer: InputVectorizer;
-  readonly scorer: BatchScorer;
+  readonly scorer: EngineScorer;
   /** Bundle directory it was loaded from. */
   readonly dir: string;
   /** Exact TreeSHAP over the model's trees, when loaded with `explain`. */
@@ -19,12 +20,15 @@ export interface ScoringModel {
   close(): Promise<void>;
 }
 
-export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean } = {}): Promise<ScoringModel> {
+export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean; engine?: 'auto' | 'onnxruntime' } = {}): Promise<ScoringModel> {
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
   // The explainer first: a bundle that cannot be explained fails before a session is opened.
   const explainer = options.explain ? (await createTreeExplainer(bundle)).forSpec(spec.columns, vectorizer) : undefined;
-  const scorer = await createOnnxScorer(bundle, options);
+  const scorer = await createTreeScorer(bundle, {
+    ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
+  });
   return {
     manifest: bundle.manifest,
     vectorizer,
@@ -32,10 +36,11 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
     dir,
     ...(explainer ? { explainer } : {}),
     async scoreFeatures(rows) {
-      // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
-      const buffer = new Float32Array(rows.length * vectorizer.width);
-      for (let i = 0; i < rows.length; i++) vectorizer.write(rows[i]!, buffer, i * vectorizer.width);
-      return scorer.score(buffer, rows.length);
+      // The input rows go straight into the scorer's buffer (the generated scorer's module memory).
+      const { width } = vectorizer;
+      return scorer.scoreFilled(rows.length, (buffer) => {
+        for (let i = 0; i < rows.length; i++) vectorizer.write(rows[i]!, buffer, i * width);
+      });
     },
     close: () => scorer.close(),
   };
