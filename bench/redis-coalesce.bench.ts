@@ -6,7 +6,7 @@
 // (INFO cpu) and per script call (INFO commandstats), and events per state write (how much a batch
 // coalesces: one write per customer per batch). Needs the services (`npm run services -- start all`).
 //
-//   BENCH_SIZES=512,2048,8192   the Redis legs' batch sizes (maxInFlight = max(2048, 2 × size))
+//   BENCH_SIZES=512,2048,8192   the Redis legs' batch sizes (maxInFlight scaled to keep the shipped ratio)
 //   BENCH_MEMORY=0              leave out the memory-store leg
 //   BENCH_KEEP=1                keep the produced topic (its name is printed) for BENCH_TOPIC
 //   BENCH_TOPIC=<name>          reuse a topic an earlier run kept (not deleted)
@@ -76,7 +76,7 @@ interface Leg {
   readonly maxSize: number;
 }
 const legs: Leg[] = [
-  ...(WITH_MEMORY ? [{ name: 'memory store, batch 512', key: 'memory_512', kind: 'memory' as const, maxSize: 512 }] : []),
+  ...(WITH_MEMORY ? [{ name: `memory store, batch ${SIZES[0]}`, key: `memory_${SIZES[0]}`, kind: 'memory' as const, maxSize: SIZES[0]! }] : []),
   ...SIZES.map((s) => ({ name: `Redis store, batch ${s}`, key: `redis_${s}`, kind: 'redis' as const, maxSize: s })),
 ];
 interface LegRun {
@@ -91,7 +91,9 @@ const results = new Map<string, LegRun[]>(legs.map((l) => [l.key, []]));
 async function runLeg(leg: Leg): Promise<LegRun> {
   const run: ShippedRun = { groupId: uniqueName('coalesce-run'), topics, redisKeyPrefix: `${uniqueName('co')}:` };
   const cfg = shippedConfig(run);
-  const config = { ...cfg, state: { ...cfg.state, kind: leg.kind }, engine: { ...cfg.engine, batch: { ...cfg.engine.batch, maxSize: leg.maxSize }, maxInFlight: Math.max(cfg.engine.maxInFlight, 2 * leg.maxSize) } };
+  // maxInFlight scaled with the size, keeping the shipped ratio of the two (as BENCH_BATCH_MAX_SIZE does).
+  const maxInFlight = Math.max(2 * leg.maxSize, Math.round((cfg.engine.maxInFlight * leg.maxSize) / cfg.engine.batch.maxSize));
+  const config = { ...cfg, state: { ...cfg.state, kind: leg.kind }, engine: { ...cfg.engine, batch: { ...cfg.engine.batch, maxSize: leg.maxSize }, maxInFlight } };
   const r0 = await redisCounters();
   const c0 = process.cpuUsage();
   const ms = await runAggregationOnly(config, N, logger);
