@@ -74,8 +74,8 @@ export const configSchema = z
              * Most records in one micro-batch. A batch only grows this large under load (it closes at
              * a fetch end when no batch runs), and then a larger batch writes each customer once for
              * more of its events and pays the per-batch round trips (Redis write, produce, commit)
-             * once for more records: 8192 measured 0.62× the engine CPU per event of 512 on Redis
-             * (aggregation catching up, 3.5 instead of 2.1 events per state write) and a lower event →
+             * once for more records: 8192 measured 0.62–0.74× the engine CPU per event of 512 on
+             * Redis (aggregation catching up, 3.3–3.5 instead of 2.1 events per state write) and a lower event →
              * risk-event p99 at a saturating fixed rate (docs/architecture.md, "Performance notes",
              * 2026-12-05 06:15). Memory: up to maxSize staged customers at once (≈16 KB of heap each
              * for 120 days of history, ≈130 MB if every record of a full batch is another uncached
