@@ -17,8 +17,21 @@ export interface ShippedRun {
   readonly emitEvery?: boolean;
 }
 
+/**
+ * BENCH_BATCH_MAX_SIZE: engine.batch.maxSize for a batch-size comparison, with engine.maxInFlight scaled
+ * to keep the shipped ratio of the two (so only the size differs). Unset: the shipped values.
+ */
+function batchOverride(): { readonly maxSize: number; readonly maxInFlight: number } | undefined {
+  const raw = process.env.BENCH_BATCH_MAX_SIZE;
+  if (raw === undefined || raw === '') return undefined;
+  const maxSize = Number(raw);
+  const shipped = loadConfig({ file: SHIPPED_CONFIG_FILE, env: {} }).engine;
+  return { maxSize, maxInFlight: Math.max(2 * maxSize, Math.round((shipped.maxInFlight * maxSize) / shipped.batch.maxSize)) };
+}
+
 /** What differs from deploy/churnflow.yaml, for the printed report. */
 export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'emitEvery'> = {}): string[] {
+  const batch = batchOverride();
   return [
     `kafka.brokers, schemaRegistry.url, state.redis.url → this machine's services (${SERVICES.kafkaBrokers.join(',')}, ${SERVICES.schemaRegistryUrl}, ${SERVICES.redisUrl})`,
     "kafka.groupId, state.redis.keyPrefix → fresh per run (a new group reads from the beginning; no state left by an earlier run); kafka.topics.* → the bench's own topics",
@@ -26,10 +39,16 @@ export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'em
     'log.level → warn (info only logs start-up and group changes, nothing per batch; they would interleave with the table)',
     ...(run.noReasons ? ['model.reasons.topK → 0 (the run without reasons)'] : []),
     ...(run.emitEvery ? ['engine.risk.emit → every (latency runs only: every event yields a risk event, so each one is timed)'] : []),
+    ...(batch ? [`engine.batch.maxSize → ${batch.maxSize}, engine.maxInFlight → ${batch.maxInFlight} (BENCH_BATCH_MAX_SIZE: a batch-size comparison)`] : []),
   ];
 }
 
 export function shippedConfig(run: ShippedRun): Readonly<ChurnflowConfig> {
+  const batch = batchOverride();
+  const engine = {
+    ...(run.emitEvery ? { risk: { emit: 'every' as const } } : {}),
+    ...(batch ? { batch: { maxSize: batch.maxSize }, maxInFlight: batch.maxInFlight } : {}),
+  };
   return loadConfig({
     file: SHIPPED_CONFIG_FILE,
     env: {}, // CHURNFLOW_* variables of the shell must not change what is measured
@@ -40,7 +59,7 @@ export function shippedConfig(run: ShippedRun): Readonly<ChurnflowConfig> {
       http: { port: 0 },
       log: { level: 'warn' },
       ...(run.noReasons ? { model: { reasons: { topK: 0 } } } : {}),
-      ...(run.emitEvery ? { engine: { risk: { emit: 'every' } } } : {}),
+      ...(Object.keys(engine).length > 0 ? { engine } : {}),
     },
   });
 }

@@ -1,7 +1,10 @@
 // churnflow's aggregation alone, over Kafka: the production source and registry decoder, validation,
 // event time, micro-batches, and per event the state transition and feature row (the stages of the
 // scoring topology before ONNX), the new states written to the store, offsets committed. No model, no
-// risk events: the work the Kafka Streams peer does too, on the shipped configuration's settings.
+// risk events: the work the Kafka Streams peer does too, on the shipped configuration's settings. The
+// store is built as the engine builds it (src/engine.ts: with the engine's metrics, so the Redis store
+// sits behind the hot cache of state.redis.cache); without them every batch read and decoded each of
+// its customers from Redis, which `churnflow run` does not do.
 import { concatMap, lastValueFrom, tap } from 'rxjs';
 import type { ChurnflowConfig } from '../../src/config/config-schema.js';
 import { buildDecoder, kafkaSourceOptions } from '../../src/compose/event-decoding.js';
@@ -9,6 +12,7 @@ import { buildEventTimePolicy } from '../../src/compose/event-time-policy.js';
 import { buildSpec } from '../../src/compose/feature-spec.js';
 import { buildStateStore } from '../../src/compose/state-store.js';
 import type { Logger } from '../../src/observability/logger.js';
+import { createEngineMetrics } from '../../src/observability/metrics.js';
 import { acknowledge } from '../../src/operators/acknowledge.js';
 import { aggregateBatch } from '../../src/operators/apply-to-state.js';
 import { decodeRecords } from '../../src/operators/decode-records.js';
@@ -29,7 +33,7 @@ import { systemClock } from '../../src/time/clock.js';
 export async function runAggregationOnly(config: Readonly<ChurnflowConfig>, expect: number, logger: Logger): Promise<number> {
   // The engine's own parts (src/compose/), without scoring: the spec, store, decoder and event-time policy.
   const spec = buildSpec(config);
-  const store = buildStateStore(config, spec);
+  const store = buildStateStore(config, spec, { engineMetrics: createEngineMetrics({ defaultMetrics: false }) });
   const registry = new RegistryClient({ url: config.schemaRegistry.url, maxCachedIds: config.schemaRegistry.cache.maxCachedIds });
   const decoder = buildDecoder(config, { kind: 'kafka', registry: () => registry, clock: systemClock });
   const eventTime = buildEventTimePolicy(config);

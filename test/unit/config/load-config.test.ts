@@ -13,7 +13,9 @@ const invalid = (fn: () => unknown, re: RegExp) =>
 
 test('defaults are complete and frozen', () => {
   const c = loadConfig({ env: {} });
-  assert.equal(c.engine.batch.maxSize, 512);
+  assert.equal(c.engine.batch.maxSize, 8192);
+  // One batch running and the next filling need twice the batch in flight.
+  assert.ok(c.engine.maxInFlight >= 2 * c.engine.batch.maxSize);
   assert.equal(c.state.kind, 'memory');
   assert.ok(Object.isFrozen(c.engine.batch));
 });
