@@ -88,7 +88,7 @@ const rate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : Math.max(
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const total = rate * seconds;
 const eventsOf = (customers: number, days: number, seed: number) => [...simulate(resolveSimulatorOptions({ customers, days, seed }))].flatMap((r) => (r.type === 'event' ? [codec.fromJsonObject(r.event)] : []));
-const phase = { kafka, admin, registry, codec, pool, logger, engineConfig, rate };
+const phase = { admin, registry, codec, pool, logger, engineConfig, rate };
 // Warm: the last `total` events of 2,000 customers' history, of customers seen before them. The history
 // is at least 45 days and holds at least as many events before the live ones as live ones: a faster
 // engine (a higher half-maximum rate) offers more events in its 15 s, and a fixed 45 days left the live

@@ -4,12 +4,14 @@
 // broker, received by the engine, its micro-batch closed, state loaded, scored, decided, persisted,
 // outputs acknowledged, offset committed — and the events that yield a risk event also until the
 // risk event was appended and read back by a separate consumer. Both topics use LogAppendTime, so the
-// broker's own clock (same machine, milliseconds) says when a record reached the log.
-import type { Admin, Kafka, RecordMetadata } from 'kafkajs';
-import { readFileSync } from 'node:fs';
+// broker's own clock (same machine, milliseconds) says when a record reached the log. The live events'
+// producer and the reader run in a worker thread (latency-traffic.ts), off the engine's event loop.
+import type { Admin } from 'kafkajs';
+import { EventEmitter } from 'node:events';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
-import avro from 'avsc';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import type { ChurnflowConfig } from '../src/config/config-schema.js';
 import { createEngine } from '../src/engine.js';
 import { productionEdges } from '../src/engine-production.js';
@@ -17,11 +19,11 @@ import type { ActivityEvent } from '../src/events/activity-event.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { ActivityCodec } from '../src/serde/activity-codec.js';
 import type { RegistryClient } from '../src/serde/registry-client.js';
-import { parseWireFormat } from '../src/serde/registry-decoder.js';
 import { activityEventEncoder } from '../src/serde/registry-encoder.js';
 import type { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
-import { uniqueName } from '../test/helpers/services.js';
+import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import type { CpuProfile } from './cpu-profile-areas.js';
+import type { TrafficInput, TrafficResult } from './latency-traffic.js';
 
 /** The path of an event, in order; 'riskAppended' and 'read' only for events that yield a risk event. */
 export const PATH = ['sent', 'appended', 'received', 'batched', 'loaded', 'scored', 'decided', 'persisted', 'riskAppended', 'produced', 'committed', 'read'] as const;
@@ -29,7 +31,6 @@ export type PathPoint = (typeof PATH)[number];
 
 export interface LatencyPhaseOptions {
   readonly title: string;
-  readonly kafka: Kafka;
   readonly admin: Admin;
   readonly registry: RegistryClient;
   readonly codec: ActivityCodec;
@@ -59,13 +60,14 @@ export interface LatencyPhaseResult {
   /** The bench process's CPU time (user + system) over the live window, until the last event was processed. */
   readonly cpuMs: number;
   readonly loadAverage: number;
+  /** The engine's event loop delay over the live window (perf_hooks monitorEventLoopDelay, 1 ms resolution). */
+  readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
   /** The live window's CPU profile, when asked for. */
   readonly profile?: CpuProfile;
 }
 
-/** Wall clock with sub-millisecond resolution, comparable with the broker's LogAppendTime (same host). */
+/** Wall clock with sub-millisecond resolution, comparable with the broker's LogAppendTime and the traffic worker's clock (same host). */
 const wallNow = () => performance.timeOrigin + performance.now();
-const TICK_MS = 10; // small sends, so the load is smooth and a latency is not a 50 ms burst's queue
 
 export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhaseResult> {
   const base = uniqueName('lat');
@@ -76,9 +78,7 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   });
   /** Absolute wall times per PATH point (index), by event id; only the live events are followed. */
   const at = new Map<string, Float64Array>();
-  const tickOf = new Map<string, number>();
   const partitionOf = new Map<string, number>();
-  const appendedByTick: Map<number, number>[] = [];
   const idx = new Map<PathPoint, number>(PATH.map((p, i) => [p, i]));
   const mark = (id: string, point: PathPoint, t: number) => {
     const row = at.get(id);
@@ -105,25 +105,25 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
     applied += batch.items.length;
   });
 
-  const riskSchema = avro.Type.forSchema(JSON.parse(readFileSync('schemas/risk-event.avsc', 'utf8')) as avro.Schema);
+  // The producer of the live events and the risk event reader run in a worker thread
+  // (bench/latency-traffic.ts): not on the engine's event loop, as no user runs them there.
+  const encoder = activityEventEncoder({ registry: o.registry, topic: topics.live, autoRegister: true }, o.codec);
+  await encoder.prepare();
+  const live = o.live.map((e) => ({ id: e.eventId, key: e.customerId, value: encoder.encode(e) }));
+  for (const e of live) at.set(e.id, new Float64Array(PATH.length).fill(Number.NaN));
   const readerGroup = uniqueName('lat-read');
-  const reader = o.kafka.consumer({ groupId: readerGroup });
-  await reader.connect();
-  await reader.subscribe({ topic: topics.risk, fromBeginning: true });
-  await reader.run({
-    eachMessage: async ({ message }) => {
-      const t = wallNow();
-      const r = riskSchema.fromBuffer(parseWireFormat(message.value).body) as { trigger_event_id: string };
-      mark(r.trigger_event_id, 'read', t);
-      mark(r.trigger_event_id, 'riskAppended', Number(message.timestamp));
-    },
+  const traffic = new Worker(new URL('./latency-traffic.js', import.meta.url), {
+    workerData: { brokers: SERVICES.kafkaBrokers, liveTopic: topics.live, riskTopic: topics.risk, readerGroup, rate: o.rate, events: live } satisfies TrafficInput,
   });
+  const fromTraffic = new EventEmitter();
+  traffic.on('message', (m: unknown) => fromTraffic.emit(typeof m === 'string' ? m : 'result', m));
+  const trafficFailed = new Promise<never>((_, reject) => traffic.once('error', reject));
+  const next = <T>(what: string) => Promise.race([new Promise<T>((resolve) => fromTraffic.once(what, resolve)), trafficFailed]);
+  await next('reader-running');
   // Both the engine and the reader must own their partitions before the clock starts: on a loaded
   // machine a group join takes seconds, and every event sent before it would be timed with the join in it.
   await untilStable(o.admin, [group, readerGroup]);
   const producer = await o.pool.get();
-  const encoder = activityEventEncoder({ registry: o.registry, topic: topics.live, autoRegister: true }, o.codec);
-  await encoder.prepare();
   const send = (events: readonly ActivityEvent[]) => producer.send({ topic: topics.live, messages: events.map((e) => ({ key: e.customerId, value: encoder.encode(e) })) });
 
   for (let i = 0; i < o.prelude.length; i += 1000) await send(o.prelude.slice(i, i + 1000));
@@ -137,47 +137,45 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
     await session.post('Profiler.start');
   }
   const load0 = loadavg()[0]!;
+  // How long the engine's event loop was held up by synchronous work (a fetch response, a Redis reply
+  // or a produce acknowledgement that arrives meanwhile waits that long).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const startedAt = performance.now();
-  let producedUntil = startedAt;
-  // Each tick sends every event due by now: a send that took long (the engine shares this process and
-  // the broker this machine) is caught up at the next one, so the offered rate holds. Latency counts
-  // from the actual send.
-  for (let i = 0, tick = 0; i < o.live.length; ) {
-    const due = Math.min(o.live.length, Math.ceil(((performance.now() - startedAt) / 1000) * o.rate));
-    if (due > i) {
-      const chunk = o.live.slice(i, due);
-      i = due;
-      const t = wallNow();
-      for (const e of chunk) {
-        const row = new Float64Array(PATH.length).fill(Number.NaN);
-        row[0] = t;
-        at.set(e.eventId, row);
-        tickOf.set(e.eventId, tick);
-      }
-      const meta: RecordMetadata[] = await send(chunk);
-      appendedByTick[tick++] = new Map(meta.map((m) => [m.partition, Number(m.logAppendTime)]));
-      producedUntil = performance.now();
-    }
-    if (i < o.live.length) await new Promise((r) => setTimeout(r, TICK_MS - ((performance.now() - startedAt) % TICK_MS)));
-  }
+  const sent = next<string>('sent');
+  traffic.postMessage('start');
+  await sent;
   const total = o.prelude.length + o.live.length;
   await until(() => applied >= total, 60_000, '').catch(() => undefined); // a stuck engine still reports what it timed
   const cpu = process.cpuUsage(cpu0);
+  loopDelay.disable();
   const wallS = (performance.now() - startedAt) / 1000;
   const profile = session ? ((await session.post('Profiler.stop')).profile as unknown as CpuProfile) : undefined;
   session?.disconnect();
   await new Promise((r) => setTimeout(r, 1000)); // the last risk events reach the reader
+  const result = next<TrafficResult>('result');
+  traffic.postMessage('finish');
+  const t = await result;
+  await traffic.terminate();
   engine.app.stop('bench done');
   await running;
-  await reader.disconnect();
 
+  // The traffic's times into the rows: sent, appended (the tick's LogAppendTime on the event's partition), risk appended, read.
+  live.forEach((e, k) => {
+    const row = at.get(e.id)!;
+    row[0] = t.sentAt[k]!;
+    const p = partitionOf.get(e.id);
+    const appended = p === undefined ? undefined : t.appendedByTick[t.tickOf[k]!]?.find(([q]) => q === p)?.[1];
+    if (appended !== undefined && appended > 0) row[1] = appended;
+  });
+  for (const r of t.reads) {
+    mark(r.id, 'read', r.read);
+    mark(r.id, 'riskAppended', r.appended);
+  }
   const events: Float64Array[] = [];
   const risky: Float64Array[] = [];
-  for (const [id, row] of at) {
-    const p = partitionOf.get(id);
-    const appended = p === undefined ? undefined : appendedByTick[tickOf.get(id)!]?.get(p);
-    if (appended !== undefined && appended > 0) row[1] = appended;
+  for (const row of at.values()) {
     const rel = row.map((t, i) => (i === 0 ? 0 : t - row[0]!));
     events.push(rel);
     if (!Number.isNaN(rel[idx.get('read')!]!)) risky.push(rel);
@@ -186,13 +184,14 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
     title: o.title,
     topics: Object.values(topics),
     offered: o.live.length,
-    loadRate: o.live.length / ((producedUntil - startedAt) / 1000),
+    loadRate: o.live.length / t.offerSeconds,
     events,
     risky,
     // The bench process is engine + producer + reader; most of it is the engine's.
     engineCpuMsPerS: (cpu.user + cpu.system) / 1000 / wallS,
     cpuMs: (cpu.user + cpu.system) / 1000,
     loadAverage: load0,
+    loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     ...(profile ? { profile } : {}),
   };
 }
@@ -216,6 +215,7 @@ export function breakdown(rows: readonly Float64Array[], points: readonly PathPo
 export function printPhase(r: LatencyPhaseResult): void {
   const read = r.risky.map((x) => x[PATH.indexOf('read')]!);
   console.log(`\n${r.title}: ${Math.round(r.loadRate).toLocaleString('en-US')} events/s offered, ${r.offered.toLocaleString('en-US')} events, ${r.risky.length.toLocaleString('en-US')} yielded a risk event (load average ${r.loadAverage.toFixed(2)}, bench process CPU ${r.engineCpuMsPerS.toFixed(0)} ms/s)`);
+  console.log(`  engine event loop delay: p50 ${r.loopDelayMs.p50.toFixed(2)} ms   p99 ${r.loopDelayMs.p99.toFixed(2)} ms   max ${r.loopDelayMs.max.toFixed(1)} ms`);
   console.log(`  event → risk event read back: p50 ${percentile(read, 50).toFixed(1)} ms   p90 ${percentile(read, 90).toFixed(1)} ms   p99 ${percentile(read, 99).toFixed(1)} ms   max ${percentile(read, 100).toFixed(1)} ms`);
   const table = (label: string, rows: readonly Float64Array[], points: readonly PathPoint[]) => {
     console.log(`  ${label} (ms; broker timestamps have 1 ms resolution)`);

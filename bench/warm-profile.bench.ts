@@ -20,7 +20,7 @@ const rate = Number(process.env.BENCH_RATE ?? 8000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const profile = process.env.BENCH_PROFILE !== '0';
 const total = rate * seconds;
-const { kafka, admin } = await benchKafka('warm-profile');
+const { admin } = await benchKafka('warm-profile');
 const base = uniqueName('bench');
 const side = { dead: `${base}.dead`, drift: `${base}.drift`, shadow: `${base}.shadow` };
 await admin.createTopics({ waitForLeaders: true, topics: Object.values(side).map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
@@ -38,7 +38,7 @@ while (history.length < 2 * total) history = eventsOf(2000, (historyDays *= 2), 
 const cut = Math.max(0, history.length - total);
 const known = new Set(history.slice(0, cut).map((e) => e.customerId));
 const warm = await latencyPhase({
-  kafka, admin, registry, codec, pool, logger, engineConfig, rate, profile,
+  admin, registry, codec, pool, logger, engineConfig, rate, profile,
   title: `warm customers (${historyDays} days of history, all but the live events consumed before the clock)`,
   prelude: history.slice(0, cut),
   live: history.slice(cut).filter((e) => known.has(e.customerId)),
