@@ -1,5 +1,5 @@
 // A loaded, checked model ready to score feature rows: bundle + input vectorizer + scorer (the trees as
-// generated JavaScript checked against onnxruntime, or onnxruntime alone: trees/tree-scorer.ts).
+// generated WebAssembly checked against onnxruntime, or onnxruntime alone: trees/tree-scorer.ts).
 import type { CompiledSpec } from '../features/compile-spec.js';
 import { createTreeExplainer, type FeatureRowExplainer } from './explain/explainer.js';
 import { createInputVectorizer, type InputVectorizer } from './input-vectorizer.js';
