@@ -12,17 +12,8 @@ import { float32Threshold } from './float32-threshold.js';
 import type { LinearTreeShapPlan } from './linear-tree-shap-plan.js';
 import { kernelCoefficients } from './wasm-coefficients.js';
 import type { TreeShap } from './tree-shap.js';
+import { wasmApi, type WasmMemory } from '../wasm-api.js';
 
-/** The part of the WebAssembly JS API used here (the project's lib settings carry no DOM types, @types/node 20 none). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
 interface KernelExports {
   layout(...addresses: number[]): void;
   explain(rows: number, count: number, width: number, out: number, bias: number): void;
@@ -37,8 +28,7 @@ let compiled: { module: object } | { error: string } | undefined;
 export function wasmKernel(): { module: object } | { error: string } {
   if (compiled === undefined) {
     try {
-      const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-      if (api === undefined) throw new Error('this runtime has no WebAssembly');
+      const api = wasmApi();
       // Synchronous compile: compileTreeShap is synchronous, and the module is 2 KB.
       compiled = { module: new api.Module(readFileSync(WASM_KERNEL_URL)) };
     } catch (err) {
@@ -52,7 +42,7 @@ export function wasmKernel(): { module: object } | { error: string } {
 export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, expectedValue: number): TreeShap {
   const kernel = wasmKernel();
   if ('error' in kernel) throw new ChurnflowError('CF_SCORING_FAILED', `the WebAssembly TreeSHAP kernel is not available (${kernel.error}); run 'npm run build'`);
-  const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const api = wasmApi();
 
   // Layout: every array 16-byte aligned (whole f64x2 loads), from 16 up (address 0 stays unused).
   let end = 16;

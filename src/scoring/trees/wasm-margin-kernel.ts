@@ -8,16 +8,7 @@
 // missing_value_tracks_true is set), the leaf values added in float32 tree after tree in the
 // ensemble's order, from 0 as onnxruntime's. Rows are written straight into the module's memory.
 import { NodeMode, type TreeEnsemble } from '../explain/onnx-tree-ensemble.js';
-
-/** The part of the WebAssembly JS API used here (the project's lib settings carry no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
-}
+import { wasmApi, type WasmMemory } from '../wasm-api.js';
 
 /** Nodes per generated function (keeps each function a size V8's optimising tier compiles quickly). */
 const NODES_PER_FUNCTION = 640;
@@ -212,8 +203,7 @@ export interface MarginKernel {
  * Synchronous compilation: the module is built from the model's numbers only, once per load.
  */
 export function compileMarginKernel(e: TreeEnsemble, width: number): MarginKernel {
-  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (api === undefined) throw new Error('this runtime has no WebAssembly');
+  const api = wasmApi();
   const instance = new api.Instance(new api.Module(marginModuleBytes(e, width)), {});
   const margin = instance.exports['margin'] as (n: number, out: number) => void;
   const memory = instance.exports['memory'] as WasmMemory;

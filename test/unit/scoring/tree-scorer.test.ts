@@ -24,6 +24,7 @@ import { whyNotCompilable } from '../../../src/scoring/trees/eligibility.js';
 import { probeRows } from '../../../src/scoring/trees/probe-rows.js';
 import { runSnapshot } from '../../helpers/run-snapshot.js';
 import { rng } from '../../helpers/rng.js';
+import { handAttributes, handNodeRows, type HandNode } from '../../helpers/hand-built-trees.js';
 
 const MODELS = ['1.0.0', '1.1.0', '1.2.0', '1.3.0'].map((v) => join('models/churn-gbdt', v));
 const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000 });
@@ -97,46 +98,10 @@ test('an empty batch and a short buffer', async () => {
   }
 });
 
-type Node = { leaf: number } | { f: number; t: number; mode: keyof typeof NodeMode; tracks?: 0 | 1; yes: Node; no: Node };
+type Node = HandNode;
 
 function handBuilt(trees: Node[]): { attributes: TreeEnsembleAttributes; ensemble: TreeEnsemble } {
-  const rows: { tree: number; id: number; f: number; t: number; mode: string; yes: number; no: number; tracks: number; leaf?: number }[] = [];
-  trees.forEach((root, tree) => {
-    let next = 0;
-    const visit = (n: Node): number => {
-      const id = next++;
-      if ('leaf' in n) {
-        rows.push({ tree, id, f: 0, t: 0, mode: 'LEAF', yes: 0, no: 0, tracks: 0, leaf: n.leaf });
-        return id;
-      }
-      const row = { tree, id, f: n.f, t: n.t, mode: n.mode, yes: -1, no: -1, tracks: n.tracks ?? 0 };
-      rows.push(row);
-      row.yes = visit(n.yes);
-      row.no = visit(n.no);
-      return id;
-    };
-    visit(root);
-  });
-  const leaves = rows.filter((r) => r.leaf !== undefined);
-  const attributes: TreeEnsembleAttributes = {
-    op: 'TreeEnsembleClassifier',
-    inputName: 'input',
-    nodes_treeids: rows.map((r) => r.tree),
-    nodes_nodeids: rows.map((r) => r.id),
-    nodes_featureids: rows.map((r) => r.f),
-    nodes_values: rows.map((r) => Math.fround(r.t)),
-    nodes_modes: rows.map((r) => r.mode),
-    nodes_truenodeids: rows.map((r) => r.yes),
-    nodes_falsenodeids: rows.map((r) => r.no),
-    nodes_missing_value_tracks_true: rows.map((r) => r.tracks),
-    leaf_treeids: leaves.map((r) => r.tree),
-    leaf_nodeids: leaves.map((r) => r.id),
-    leaf_ids: leaves.map(() => 0),
-    leaf_weights: leaves.map((r) => Math.fround(r.leaf!)),
-    base_values: [],
-    post_transform: 'LOGISTIC',
-    classlabels: ['0', '1'],
-  };
+  const attributes = handAttributes(handNodeRows(trees), { float32Leaves: true });
   return { attributes, ensemble: buildTreeEnsemble(attributes, null, 'hand-built') };
 }
 

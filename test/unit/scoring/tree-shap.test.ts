@@ -26,63 +26,22 @@ import { compileTableTreeShap } from '../../../src/scoring/explain/table-tree-sh
 import { compileTreeShap, type TreeShap } from '../../../src/scoring/explain/tree-shap.js';
 import { wasmKernel } from '../../../src/scoring/explain/wasm-tree-shap.js';
 import { compileTreeShapReference } from '../../../src/scoring/explain/tree-shap-reference.js';
+import { handAttributes, handNodeRows } from '../../helpers/hand-built-trees.js';
 import { buildTreeExplainer, createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
 import { readManifest } from '../../../src/scoring/model-bundle.js';
 import type { ModelManifest } from '../../../src/scoring/manifest.js';
 
 // ---- hand-built ensembles -------------------------------------------------------------------------
 
-type TreeNode =
-  | { leaf: number; cover: number }
-  | { f: number; t: number; mode?: NodeModeName; tracks?: 0 | 1; yes: TreeNode; no: TreeNode };
-
-function coverOf(n: TreeNode): number {
-  return 'leaf' in n ? n.cover : coverOf(n.yes) + coverOf(n.no);
-}
+type TreeNode = { leaf: number; cover: number } | { f: number; t: number; mode?: NodeModeName; tracks?: 0 | 1; yes: TreeNode; no: TreeNode };
 
 /** ONNX-style attributes for the trees (node ids in DFS order, attribute order reversed to show order does not matter). */
 function ensembleOf(trees: TreeNode[], opts: { base?: number; covers?: 'ok' | 'none' | 'broken' } = {}): TreeEnsemble {
-  const rows: { tree: number; id: number; f: number; t: number; mode: string; yes: number; no: number; tracks: number; cover: number; leaf?: number }[] = [];
-  trees.forEach((root, tree) => {
-    let next = 0;
-    const visit = (n: TreeNode): number => {
-      const id = next++;
-      if ('leaf' in n) {
-        rows.push({ tree, id, f: 0, t: 0, mode: 'LEAF', yes: 0, no: 0, tracks: 0, cover: n.cover, leaf: n.leaf });
-        return id;
-      }
-      const row = { tree, id, f: n.f, t: n.t, mode: n.mode ?? 'BRANCH_LEQ', yes: -1, no: -1, tracks: n.tracks ?? 0, cover: coverOf(n) };
-      rows.push(row);
-      row.yes = visit(n.yes);
-      row.no = visit(n.no);
-      return id;
-    };
-    visit(root);
-  });
-  rows.reverse();
-  const leaves = rows.filter((r) => r.leaf !== undefined);
+  const rows = handNodeRows(trees).reverse();
   const covers = rows.map((r) => r.cover);
   if (opts.covers === 'broken') covers[covers.length - 1]! += 1; // the first tree's root
   return buildTreeEnsemble(
-    {
-      op: 'TreeEnsembleClassifier',
-      inputName: 'input',
-      nodes_treeids: rows.map((r) => r.tree),
-      nodes_nodeids: rows.map((r) => r.id),
-      nodes_featureids: rows.map((r) => r.f),
-      nodes_values: rows.map((r) => Math.fround(r.t)),
-      nodes_modes: rows.map((r) => r.mode),
-      nodes_truenodeids: rows.map((r) => r.yes),
-      nodes_falsenodeids: rows.map((r) => r.no),
-      nodes_missing_value_tracks_true: rows.map((r) => r.tracks),
-      leaf_treeids: leaves.map((r) => r.tree),
-      leaf_nodeids: leaves.map((r) => r.id),
-      leaf_ids: leaves.map(() => 0),
-      leaf_weights: leaves.map((r) => r.leaf!),
-      base_values: opts.base === undefined ? [] : [opts.base],
-      post_transform: 'LOGISTIC',
-      classlabels: ['0', '1'],
-    },
+    handAttributes(rows, opts.base === undefined ? {} : { base: opts.base }),
     opts.covers === 'none' ? null : covers,
     'test ensemble',
   );
