@@ -2,6 +2,7 @@
 // generated WebAssembly checked against onnxruntime, or onnxruntime alone: trees/tree-scorer.ts).
 import type { CompiledSpec } from '../features/compile-spec.js';
 import { createTreeExplainer, type FeatureRowExplainer } from './explain/explainer.js';
+import { readModelTrees } from './explain/model-trees.js';
 import { createInputVectorizer, type InputVectorizer } from './input-vectorizer.js';
 import type { ModelManifest } from './manifest.js';
 import { loadModelBundle } from './model-bundle.js';
@@ -23,9 +24,12 @@ export interface ScoringModel {
 export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean; engine?: 'auto' | 'onnxruntime' } = {}): Promise<ScoringModel> {
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
+  // One read and parse of model.onnx for both tree walkers (onnxruntime parses its own copy).
+  const trees = options.engine === 'onnxruntime' && !options.explain ? undefined : await readModelTrees(bundle);
   // The explainer first: a bundle that cannot be explained fails before a session is opened.
-  const explainer = options.explain ? (await createTreeExplainer(bundle)).forSpec(spec.columns, vectorizer) : undefined;
+  const explainer = options.explain ? (await createTreeExplainer(bundle, trees)).forSpec(spec.columns, vectorizer) : undefined;
   const scorer = await createTreeScorer(bundle, {
+    ...(trees === undefined ? {} : { trees }),
     ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
     ...(options.engine === undefined ? {} : { engine: options.engine }),
   });

@@ -1,13 +1,13 @@
 // Reasons for a churn score: exact TreeSHAP over the bundle's own ONNX trees, in log-odds, folded
 // from model input columns back to the manifest's features (a feature's missing indicator counts as
 // part of that feature) and ranked, so a risk event can say which features pushed the risk up.
-import { readFile } from 'node:fs/promises';
-import { ChurnflowError, errorMessage } from '../../errors.js';
+import { ChurnflowError } from '../../errors.js';
 import type { FeatureColumn } from '../../features/compile-spec.js';
 import { createInputVectorizer, type InputVectorizer } from '../input-vectorizer.js';
 import type { ModelManifest } from '../manifest.js';
 import type { ModelBundle } from '../model-bundle.js';
-import { parseOnnxTreeEnsemble, type TreeEnsemble } from './onnx-tree-ensemble.js';
+import { readModelTrees, type ModelTrees } from './model-trees.js';
+import type { TreeEnsemble } from './onnx-tree-ensemble.js';
 import { compileTreeShap } from './tree-shap.js';
 
 export interface FeatureReason {
@@ -57,15 +57,15 @@ export interface FeatureRowExplainer {
   contributions(features: Float64Array): Float64Array;
 }
 
-/** Reads the bundle's model.onnx and prepares exact TreeSHAP reasons for it. */
-export async function createTreeExplainer(bundle: ModelBundle): Promise<TreeExplainer> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(bundle.onnxPath);
-  } catch (err) {
-    throw new ChurnflowError('CF_MODEL_INVALID', `cannot read ${bundle.onnxPath}: ${errorMessage(err)}`, { cause: err });
-  }
-  const ensemble = parseOnnxTreeEnsemble(bytes, bundle.onnxPath);
+/**
+ * Prepares exact TreeSHAP reasons for the bundle's trees: the parse `trees` given (loadScoringModel
+ * shares one with the scorer), else the bundle's model.onnx read here. A model whose trees cannot be
+ * parsed cannot be explained: CF_MODEL_INVALID.
+ */
+export async function createTreeExplainer(bundle: ModelBundle, trees?: ModelTrees): Promise<TreeExplainer> {
+  const parsed = trees ?? (await readModelTrees(bundle));
+  if (!parsed.ok) throw parsed.error;
+  const { ensemble } = parsed;
   const { manifest } = bundle;
   if (ensemble.inputName !== manifest.onnx.input_name) {
     throw new ChurnflowError('CF_MODEL_INVALID', `${bundle.onnxPath}: the tree ensemble reads '${ensemble.inputName}', not the model input '${manifest.onnx.input_name}'; its feature ids would not be input columns`);

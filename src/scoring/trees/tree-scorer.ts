@@ -3,9 +3,8 @@
 // it checks the generated scorer at load on probe rows (any difference, and the model is scored by
 // onnxruntime alone), and it scores the rare rows whose float32 probability depends on the last bit of
 // its expf (onnx-logistic.ts). Same scores either way; the generated walk is ≈1.7× cheaper at 512–1,024 rows.
-import { readFile } from 'node:fs/promises';
 import { ChurnflowError, errorMessage } from '../../errors.js';
-import { buildTreeEnsemble, parseTreeEnsembleAttributes } from '../explain/onnx-tree-ensemble.js';
+import { readModelTrees, type ModelTrees } from '../explain/model-trees.js';
 import type { ModelBundle } from '../model-bundle.js';
 import { createOnnxScorer, type BatchScorer } from '../onnx-scorer.js';
 import { whyNotCompilable } from './eligibility.js';
@@ -21,6 +20,8 @@ export interface TreeScorerOptions {
   intraOpThreads?: number;
   /** 'onnxruntime' keeps the generated scorer out (tests and benches comparing the two). */
   engine?: 'auto' | 'onnxruntime';
+  /** The bundle's trees already parsed (loadScoringModel shares one parse with the explainer); read here when absent. */
+  trees?: ModelTrees;
 }
 
 /**
@@ -55,18 +56,13 @@ async function settleWith(onnx: BatchScorer, { scores, open, openRows }: ReturnT
 }
 
 /** The compiled kernel for the bundle's trees, or why the model stays on onnxruntime. */
-async function compileChecked(bundle: ModelBundle, onnx: BatchScorer, intraOpThreads: number): Promise<{ kernel: MarginKernel } | { why: string }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(bundle.onnxPath);
-  } catch (err) {
-    throw new ChurnflowError('CF_MODEL_INVALID', `cannot read ${bundle.onnxPath}: ${errorMessage(err)}`, { cause: err });
-  }
+async function compileChecked(bundle: ModelBundle, onnx: BatchScorer, intraOpThreads: number, trees: ModelTrees): Promise<{ kernel: MarginKernel } | { why: string }> {
+  // A model onnxruntime loaded but this reader cannot follow is still a valid model: onnxruntime scores it.
+  if (!trees.ok) return { why: `its trees could not be compiled: ${errorMessage(trees.error)}` };
+  const { attributes, ensemble } = trees;
   let kernel: MarginKernel;
   let probes: Float32Array;
   try {
-    const { attributes, covers } = parseTreeEnsembleAttributes(bytes, bundle.onnxPath);
-    const ensemble = buildTreeEnsemble(attributes, covers, bundle.onnxPath);
     if (ensemble.inputName !== bundle.manifest.onnx.input_name) return { why: `the trees read '${ensemble.inputName}', not the model input` };
     if (bundle.manifest.onnx.positive_index !== 1) return { why: `positive_index is ${bundle.manifest.onnx.positive_index}, not 1` };
     if (ensemble.nFeaturesUsed > onnx.width) return { why: 'the trees test columns beyond the model input' };
@@ -75,7 +71,6 @@ async function compileChecked(bundle: ModelBundle, onnx: BatchScorer, intraOpThr
     kernel = compileMarginKernel(ensemble, onnx.width);
     probes = probeRows(ensemble, onnx.width, PROBE_ROWS, PROBE_SEED);
   } catch (err) {
-    // A model onnxruntime loaded but this reader cannot follow is still a valid model: onnxruntime scores it.
     return { why: `its trees could not be compiled: ${errorMessage(err)}` };
   }
   for (let start = 0; start < PROBE_ROWS; start += 512) {
@@ -105,7 +100,7 @@ export type EngineScorer = BatchScorer & {
 export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerOptions = {}): Promise<EngineScorer> {
   const intraOpThreads = options.intraOpThreads ?? 1;
   const onnx = await createOnnxScorer(bundle, { intraOpThreads });
-  const checked = options.engine === 'onnxruntime' ? { why: 'engine onnxruntime was asked for' } : await compileChecked(bundle, onnx, intraOpThreads);
+  const checked = options.engine === 'onnxruntime' ? { why: 'engine onnxruntime was asked for' } : await compileChecked(bundle, onnx, intraOpThreads, options.trees ?? (await readModelTrees(bundle)));
   if (!('kernel' in checked)) {
     return {
       ...onnx,

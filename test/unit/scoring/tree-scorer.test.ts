@@ -22,6 +22,11 @@ import { compileMarginKernel } from '../../../src/scoring/trees/wasm-margin-kern
 import { logisticFromExp, settledLogistic } from '../../../src/scoring/trees/onnx-logistic.js';
 import { whyNotCompilable } from '../../../src/scoring/trees/eligibility.js';
 import { probeRows } from '../../../src/scoring/trees/probe-rows.js';
+import { createTreeScorer } from '../../../src/scoring/trees/tree-scorer.js';
+import { readModelTrees, type ModelTrees } from '../../../src/scoring/explain/model-trees.js';
+import { createTreeExplainer } from '../../../src/scoring/explain/explainer.js';
+import { loadModelBundle } from '../../../src/scoring/model-bundle.js';
+import { ChurnflowError } from '../../../src/errors.js';
 import { runSnapshot } from '../../helpers/run-snapshot.js';
 import { rng } from '../../helpers/rng.js';
 import { handAttributes, handNodeRows, type HandNode } from '../../helpers/hand-built-trees.js';
@@ -190,5 +195,28 @@ test('parseTreeEnsembleAttributes of a bundled model passes the eligibility rule
   for (const dir of MODELS) {
     const { attributes, covers } = parseTreeEnsembleAttributes(readFileSync(join(dir, 'model.onnx')), dir);
     assert.equal(whyNotCompilable(attributes, buildTreeEnsemble(attributes, covers, dir), 1), null, dir);
+  }
+});
+
+test('one parse of model.onnx serves both tree walkers: a parse failure keeps the scorer on onnxruntime with the reason and fails the explainer', async () => {
+  const bundle = await loadModelBundle(MODELS[1]!, spec);
+  const failed: ModelTrees = { ok: false, error: new ChurnflowError('CF_MODEL_INVALID', 'unreadable trees (test)') };
+  const fallback = await createTreeScorer(bundle, { trees: failed });
+  const parsed = await readModelTrees(bundle);
+  assert.ok(parsed.ok);
+  const generated = await createTreeScorer(bundle, { trees: parsed });
+  try {
+    assert.equal(fallback.engine, 'onnxruntime');
+    assert.match(fallback.onnxOnlyBecause!, /its trees could not be compiled: .*unreadable trees \(test\)/);
+    assert.equal(generated.engine, 'wasm');
+    const rows = probeRows(parsed.ensemble, generated.width, 64, 9);
+    assert.deepEqual([...(await generated.score(rows, 64))], [...(await fallback.score(rows, 64))]);
+    await assert.rejects(createTreeExplainer(bundle, failed), /unreadable trees \(test\)/);
+    const shared = await createTreeExplainer(bundle, parsed);
+    const own = await createTreeExplainer(bundle);
+    assert.deepEqual([...shared.contributions(rows, 0)], [...own.contributions(rows, 0)]);
+  } finally {
+    await fallback.close();
+    await generated.close();
   }
 });
