@@ -1,6 +1,6 @@
 // The state gauges (churnflow_state_customers, churnflow_state_bytes_per_customer), set from the store's
 // own figures: the memory store counts its customers and the bytes of their binary encoding (the form
-// the Redis store writes); the Redis store counts the keys under its prefix (one SCAN pass) and
+// the Redis store writes; an evenly spread sample of statsSampleSize, extrapolated); the Redis store counts the keys under its prefix (one SCAN pass) and
 // measures MEMORY USAGE of a bounded sample of them (statsSampleSize, default 1000), extrapolated.
 // Both figures are store-wide, so every instance of a fleet reports the same (dashboards take max, not sum).
 import type { Gauge } from 'prom-client';

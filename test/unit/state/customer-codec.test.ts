@@ -152,4 +152,12 @@ test('simulated customers after 120 days: decoded states give the same feature r
   assert.ok(median(binary) < median(v1) * 0.85, `format 2 median ${median(binary)} B vs format 1 ${median(v1)} B`);
   const stats = await store.stats();
   assert.equal(stats.bytes, binary.reduce((a, b) => a + b, 0), 'the memory store counts the binary encoding');
+  // Beyond statsSampleSize: every k-th customer (k = ceil(60 / 7) = 9, in the store's order) is encoded, their mean × 60.
+  const sampled = new MemoryStateStore({ layout: spec.layout, statsSampleSize: 7 });
+  const states: CustomerState[] = [];
+  for await (const page of store.scan()) states.push(...page);
+  assert.deepEqual(await sampled.write(states.map((state) => ({ loaded: { state, version: 0 }, state }))), []);
+  const every9th = states.filter((_, i) => i % 9 === 0).map((s) => encodeCustomer(s, { layout: spec.layout.merges }).length);
+  assert.equal(every9th.length, 7);
+  assert.deepEqual(await sampled.stats(), { customers: 60, bytes: Math.round((every9th.reduce((a, b) => a + b, 0) / 7) * 60) });
 });
