@@ -96,11 +96,14 @@ export function outboxKey(position: SourcePosition): string {
  * never redelivered (a consumer resumes at the committed offset), so their decisions are never needed.
  */
 export function trimOutbox(state: CustomerState, committed: ReadonlyMap<string, number>): void {
-  for (const key in state.outbox) {
-    const at = key.lastIndexOf('@');
-    const below = committed.get(key.slice(0, at));
-    if (below !== undefined && Number(key.slice(at + 1)) < below) delete state.outbox[key];
-  }
+  for (const key in state.outbox) if (isCommittedKey(key, committed)) delete state.outbox[key];
+}
+
+/** Whether an outbox key's offset lies below the committed offset of its stream. */
+export function isCommittedKey(key: string, committed: ReadonlyMap<string, number>): boolean {
+  const at = key.lastIndexOf('@');
+  const below = committed.get(key.slice(0, at));
+  return below !== undefined && Number(key.slice(at + 1)) < below;
 }
 
 /** A 53-bit hash of an event id (cyrb53): ids are kept as numbers, a few bytes each, not as strings. */
