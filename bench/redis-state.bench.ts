@@ -186,7 +186,7 @@ try {
     for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
     return out;
   };
-  const engine = { 1: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 }, 2: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 } };
+  const engine = { 1: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0, hdelUsec: 0, hdels: 0 }, 2: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0, hdelUsec: 0, hdels: 0 } };
   for (let run = 0; run <= RUNS; run++) {
     for (const version of run % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
       const before = await commandStats();
@@ -200,8 +200,12 @@ try {
       const delta = (cmd: string) => ({ calls: (after.get(cmd)?.calls ?? 0) - (before.get(cmd)?.calls ?? 0), usec: (after.get(cmd)?.usec ?? 0) - (before.get(cmd)?.usec ?? 0) });
       engine[version].runsMs.push(ms);
       engine[version].cpuMs.push((used.user + used.system) / 1000);
-      engine[version].redisUsec += delta('evalsha').usec + delta('hgetall').usec;
+      // HDEL too: since session 9 each commit is followed by the deletes of its committed outbox entries.
+      engine[version].redisUsec += delta('evalsha').usec + delta('hgetall').usec + delta('hdel').usec;
       engine[version].writes += delta('evalsha').calls;
+      // The deletes of committed outbox entries after each commit (outbox-trimmer.ts; HDELs inside the script count here too).
+      engine[version].hdelUsec += delta('hdel').usec;
+      engine[version].hdels += delta('hdel').calls;
     }
   }
   await model.close();
@@ -211,7 +215,8 @@ try {
   const cpuUsPerEvent = (v: 1 | 2) => (median(engine[v].cpuMs) * 1000) / deltas.length;
   const redisUsecPerWrite = (v: 1 | 2) => (engine[v].writes > 0 ? engine[v].redisUsec / engine[v].writes : Number.NaN);
   console.log(`  CPU of this process per event (median of runs): format 1 ${cpuUsPerEvent(1).toFixed(1)} µs, format 2 ${cpuUsPerEvent(2).toFixed(1)} µs (${(cpuUsPerEvent(2) / cpuUsPerEvent(1)).toFixed(3)}×)`);
-  console.log(`  Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): format 1 ${redisUsecPerWrite(1).toFixed(1)} µs, format 2 ${redisUsecPerWrite(2).toFixed(1)} µs; ${(deltas.length * RUNS / engine[2].writes).toFixed(1)} events per write`);
+  console.log(`  Redis time per customer write (HGETALL + EVALSHA + the HDELs after the commits, INFO commandstats): format 1 ${redisUsecPerWrite(1).toFixed(1)} µs, format 2 ${redisUsecPerWrite(2).toFixed(1)} µs; ${(deltas.length * RUNS / engine[2].writes).toFixed(1)} events per write`);
+  console.log(`  HDEL (committed outbox entries deleted after each commit, and the scripts' own): ${(engine[2].hdels / RUNS).toFixed(0)} calls a run (${((engine[2].hdels / Math.max(1, engine[2].writes)) * 100).toFixed(1)} per 100 customer writes), ${(engine[2].hdels > 0 ? engine[2].hdelUsec / engine[2].hdels : 0).toFixed(1)} µs each`);
 
   // The same final states (each run's are identical: the same stream, deterministic) in every layout.
   const v2Prefix = `${base}e2-0:`;
@@ -362,6 +367,8 @@ try {
     outbox_share_of_bytes: Number((outboxTotal / Math.max(1, usageTotal)).toFixed(4)),
     redis_usec_per_customer_write: Number(redisUsecPerWrite(2).toFixed(2)),
     format1_redis_usec_per_customer_write: Number(redisUsecPerWrite(1).toFixed(2)),
+    hdel_calls_per_customer_write: Number((engine[2].hdels / Math.max(1, engine[2].writes)).toFixed(3)),
+    hdel_usec_per_call: Number((engine[2].hdels > 0 ? engine[2].hdelUsec / engine[2].hdels : 0).toFixed(2)),
     events_per_customer_write: Number(((deltas.length * RUNS) / engine[2].writes).toFixed(2)),
     events: deltas.length,
     engine_path_events_per_s: Math.round(deltas.length / (median(engine[2].runsMs) / 1000)),
