@@ -39,7 +39,8 @@ export interface CustomerState {
   /**
    * Decisions stored with the state change that produced them, keyed by source position
    * (`outboxKey`): a redelivered event re-emits these bytes instead of recomputing from a state that
-   * has moved on. Entries are dropped once their offset is committed (see trimOutbox). The payload is
+   * has moved on. Entries are deleted once their offset is committed (outbox-trimmer.ts, right after the
+   * commit; trimOutbox at the next write for any left). The payload is
    * opaque to the stores (src/scoring/stored-decision.ts writes and reads it).
    */
   outbox: Record<string, string>;
