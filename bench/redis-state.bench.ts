@@ -18,7 +18,7 @@ import { decisionOptions, emitPolicy } from '../src/config/decision-options.js';
 import { decodeCustomer, encodeCustomer } from '../src/state/codec/customer-codec.js';
 import { hotCachedStore } from '../src/state/hot-cache-from-config.js';
 import { createEngineMetrics } from '../src/observability/metrics.js';
-import { SHIPPED_CONFIG_FILE } from './shipped-config.js';
+import { benchBatchOverride, SHIPPED_CONFIG_FILE } from './shipped-config.js';
 import { resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
@@ -52,7 +52,10 @@ const client = await benchRedis('redis-state', url);
 
 // ---------------------------------------------------------------- the stream
 // The shipped configuration (only the Redis URL differs; CHURNFLOW_* variables of the shell are ignored).
-const config = loadConfig({ file: SHIPPED_CONFIG_FILE, env: {}, overrides: { state: { redis: { url } } } });
+// BENCH_BATCH_MAX_SIZE (shipped-config.ts) changes engine.batch.maxSize and maxInFlight alike, for a batch-size comparison.
+const batchSize = benchBatchOverride();
+const config = loadConfig({ file: SHIPPED_CONFIG_FILE, env: {}, overrides: { state: { redis: { url } }, ...(batchSize ? { engine: { batch: { maxSize: batchSize.maxSize }, maxInFlight: batchSize.maxInFlight } } : {}) } });
+if (batchSize) console.log(`engine.batch.maxSize → ${batchSize.maxSize}, engine.maxInFlight → ${batchSize.maxInFlight} (BENCH_BATCH_MAX_SIZE)`);
 const spec = buildSpec(config);
 const sim = resolveSimulatorOptions({ customers: CUSTOMERS, days: DAYS, seed: 9 });
 const deltas: StateDelta[] = [];
@@ -183,7 +186,7 @@ try {
     for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
     return out;
   };
-  const engine = { 1: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 }, 2: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0 } };
+  const engine = { 1: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0, hdelUsec: 0, hdels: 0 }, 2: { runsMs: [] as number[], cpuMs: [] as number[], redisUsec: 0, writes: 0, hdelUsec: 0, hdels: 0 } };
   for (let run = 0; run <= RUNS; run++) {
     for (const version of run % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
       const before = await commandStats();
@@ -197,8 +200,12 @@ try {
       const delta = (cmd: string) => ({ calls: (after.get(cmd)?.calls ?? 0) - (before.get(cmd)?.calls ?? 0), usec: (after.get(cmd)?.usec ?? 0) - (before.get(cmd)?.usec ?? 0) });
       engine[version].runsMs.push(ms);
       engine[version].cpuMs.push((used.user + used.system) / 1000);
-      engine[version].redisUsec += delta('evalsha').usec + delta('hgetall').usec;
+      // HDEL too: since session 9 each commit is followed by the deletes of its committed outbox entries.
+      engine[version].redisUsec += delta('evalsha').usec + delta('hgetall').usec + delta('hdel').usec;
       engine[version].writes += delta('evalsha').calls;
+      // The deletes of committed outbox entries after each commit (outbox-trimmer.ts; HDELs inside the script count here too).
+      engine[version].hdelUsec += delta('hdel').usec;
+      engine[version].hdels += delta('hdel').calls;
     }
   }
   await model.close();
@@ -208,7 +215,8 @@ try {
   const cpuUsPerEvent = (v: 1 | 2) => (median(engine[v].cpuMs) * 1000) / deltas.length;
   const redisUsecPerWrite = (v: 1 | 2) => (engine[v].writes > 0 ? engine[v].redisUsec / engine[v].writes : Number.NaN);
   console.log(`  CPU of this process per event (median of runs): format 1 ${cpuUsPerEvent(1).toFixed(1)} µs, format 2 ${cpuUsPerEvent(2).toFixed(1)} µs (${(cpuUsPerEvent(2) / cpuUsPerEvent(1)).toFixed(3)}×)`);
-  console.log(`  Redis time per customer write (HGETALL + EVALSHA, INFO commandstats): format 1 ${redisUsecPerWrite(1).toFixed(1)} µs, format 2 ${redisUsecPerWrite(2).toFixed(1)} µs; ${(deltas.length * RUNS / engine[2].writes).toFixed(1)} events per write`);
+  console.log(`  Redis time per customer write (HGETALL + EVALSHA + the HDELs after the commits, INFO commandstats): format 1 ${redisUsecPerWrite(1).toFixed(1)} µs, format 2 ${redisUsecPerWrite(2).toFixed(1)} µs; ${(deltas.length * RUNS / engine[2].writes).toFixed(1)} events per write`);
+  console.log(`  HDEL (committed outbox entries deleted after each commit, and the scripts' own): ${(engine[2].hdels / RUNS).toFixed(0)} calls a run (${((engine[2].hdels / Math.max(1, engine[2].writes)) * 100).toFixed(1)} per 100 customer writes), ${(engine[2].hdels > 0 ? engine[2].hdelUsec / engine[2].hdels : 0).toFixed(1)} µs each`);
 
   // The same final states (each run's are identical: the same stream, deterministic) in every layout.
   const v2Prefix = `${base}e2-0:`;
@@ -231,10 +239,12 @@ try {
     for (const id of ids) p.hgetallBuffer(`${prefix}{c:${id}}`);
     const hashes = ((await p.exec()) ?? []).map(([, v]) => Object.entries(v as Record<string, Buffer>));
     const bytes = (match: (field: string) => boolean) => hashes.map((h) => h.filter(([f]) => match(f)).reduce((n, [f, v]) => n + f.length + v.length, 0));
-    return { state: median(bytes((f) => /^b\d*$/.test(f))), outbox: bytes((f) => f.startsWith('o:')), fields: median(hashes.map((h) => h.length)) };
+    const entries = hashes.flatMap((h) => h.filter(([f]) => f.startsWith('o:')).map(([f, v]) => f.length + v.length));
+    return { state: median(bytes((f) => /^b\d*$/.test(f))), outbox: bytes((f) => f.startsWith('o:')), entries, fields: median(hashes.map((h) => h.length)) };
   };
   const v2Fields = await fieldSizes(v2Prefix);
   const v1Fields = await fieldSizes(`${base}e1-0:`);
+  const v2Usage = (await usageOf(v2Prefix)).usage; // read before the keys are dropped below
   // What the engine's keys cost Redis as a whole (used_memory: allocator bytes, with the main dict,
   // key objects and allocator size classes that MEMORY USAGE leaves out): the drop when they are deleted.
   const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1]);
@@ -253,6 +263,12 @@ try {
   }
   console.log(`  median per customer, MEMORY USAGE: JSON hash ${jsonRow.all.median} B → format 1 ${v1Row.all.median} B → format 2 ${v2Row.all.median} B (${(v1Row.all.median / v2Row.all.median).toFixed(2)}× smaller than format 1, ${(jsonRow.all.median / v2Row.all.median).toFixed(2)}× than JSON); p90 ${jsonRow.all.p90} → ${v1Row.all.p90} → ${v2Row.all.p90} B`);
   console.log(`  median field bytes (name + value): state fields b, b1… format 1 ${v1Fields.state} B, format 2 ${v2Fields.state} B; ${v2Fields.fields} fields per hash; outbox entries held by ${v2Fields.outbox.filter((n) => n > 0).length} of ${ids.length} customers after the last commit (median ${median(v2Fields.outbox)} B)`);
+  // What the outbox entries left at rest weigh: one entry (field name + stored decision), and their share of all customers' bytes.
+  const outboxTotal = v2Fields.outbox.reduce((a, b) => a + b, 0);
+  const usageTotal = v2Usage.reduce((a, b) => a + b, 0);
+  const holders = v2Fields.outbox.map((n, i) => [n, v2Usage[i]!] as const).filter(([n]) => n > 0);
+  const entryMedian = v2Fields.entries.length > 0 ? Math.round(median(v2Fields.entries)) : 0;
+  console.log(`  outbox at rest: ${v2Fields.entries.length} entries, ${entryMedian} B median each (field name + value; max ${Math.max(0, ...v2Fields.entries)}), ${((100 * outboxTotal) / Math.max(1, usageTotal)).toFixed(1)} % of all customers' MEMORY USAGE; a holder's entries ${holders.length > 0 ? Math.round(median(holders.map(([n]) => n))) : 0} B of its ${holders.length > 0 ? Math.round(median(holders.map(([, u]) => u))) : 0} B (medians)`);
   console.log(`  hash vs string key for the format 2 state: ${v2Row.all.median} B vs ${stringRow.all.median} B median (the string holds neither v nor outbox entries)`);
   console.log(`  engine path, used_memory per customer (INFO memory, drop on deleting the format 2 keys): ${usedMemoryPerCustomer} B`);
 
@@ -325,6 +341,7 @@ try {
     customers: ids.length,
     days: DAYS,
     config: 'deploy/churnflow.yaml',
+    engine_batch_max_size: config.engine.batch.maxSize,
     key_bytes_median: keyBytes,
     bytes_per_customer_median: v2Row.all.median,
     bytes_per_customer_p90: v2Row.all.p90,
@@ -344,8 +361,14 @@ try {
     state_field_bytes_per_customer_median: v2Fields.state,
     format1_state_field_bytes_per_customer_median: v1Fields.state,
     outbox_bytes_per_customer_median: median(v2Fields.outbox),
+    outbox_entries_at_rest: v2Fields.entries.length,
+    outbox_holders_at_rest: v2Fields.outbox.filter((n) => n > 0).length,
+    outbox_entry_bytes_median: entryMedian,
+    outbox_share_of_bytes: Number((outboxTotal / Math.max(1, usageTotal)).toFixed(4)),
     redis_usec_per_customer_write: Number(redisUsecPerWrite(2).toFixed(2)),
     format1_redis_usec_per_customer_write: Number(redisUsecPerWrite(1).toFixed(2)),
+    hdel_calls_per_customer_write: Number((engine[2].hdels / Math.max(1, engine[2].writes)).toFixed(3)),
+    hdel_usec_per_call: Number((engine[2].hdels > 0 ? engine[2].hdelUsec / engine[2].hdels : 0).toFixed(2)),
     events_per_customer_write: Number(((deltas.length * RUNS) / engine[2].writes).toFixed(2)),
     events: deltas.length,
     engine_path_events_per_s: Math.round(deltas.length / (median(engine[2].runsMs) / 1000)),

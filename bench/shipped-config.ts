@@ -21,7 +21,7 @@ export interface ShippedRun {
  * BENCH_BATCH_MAX_SIZE: engine.batch.maxSize for a batch-size comparison, with engine.maxInFlight scaled
  * to keep the shipped ratio of the two (so only the size differs). Unset: the shipped values.
  */
-function batchOverride(): { readonly maxSize: number; readonly maxInFlight: number } | undefined {
+export function benchBatchOverride(): { readonly maxSize: number; readonly maxInFlight: number } | undefined {
   const raw = process.env.BENCH_BATCH_MAX_SIZE;
   if (raw === undefined || raw === '') return undefined;
   const maxSize = Number(raw);
@@ -31,7 +31,7 @@ function batchOverride(): { readonly maxSize: number; readonly maxInFlight: numb
 
 /** What differs from deploy/churnflow.yaml, for the printed report. */
 export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'emitEvery'> = {}): string[] {
-  const batch = batchOverride();
+  const batch = benchBatchOverride();
   return [
     `kafka.brokers, schemaRegistry.url, state.redis.url → this machine's services (${SERVICES.kafkaBrokers.join(',')}, ${SERVICES.schemaRegistryUrl}, ${SERVICES.redisUrl})`,
     "kafka.groupId, state.redis.keyPrefix → fresh per run (a new group reads from the beginning; no state left by an earlier run); kafka.topics.* → the bench's own topics",
@@ -44,7 +44,7 @@ export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'em
 }
 
 export function shippedConfig(run: ShippedRun): Readonly<ChurnflowConfig> {
-  const batch = batchOverride();
+  const batch = benchBatchOverride();
   const engine = {
     ...(run.emitEvery ? { risk: { emit: 'every' as const } } : {}),
     ...(batch ? { batch: { maxSize: batch.maxSize }, maxInFlight: batch.maxInFlight } : {}),

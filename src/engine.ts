@@ -206,6 +206,7 @@ export async function createEngine(
           metrics.batchRetries.inc();
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');
         },
+        onTrimError: (err, customers) => logger.warn({ err, customers }, 'deleting committed outbox entries failed; trying again with the next batch'),
       },
       {
         allowedLatenessMs: eventTime.allowedLatenessMs,

@@ -3,7 +3,7 @@
 // one fenced write per customer) → sinks → acknowledge.
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
-import { concatMap, finalize, identity, of, pipe, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { concatMap, concatWith, defer, finalize, identity, ignoreElements, of, pipe, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { ChurnflowError } from '../src/errors.js';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
@@ -18,6 +18,7 @@ import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch
 import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { persistDecisions } from '../src/operators/persist-decisions.js';
+import { trimCommitted } from '../src/operators/trim-committed.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
@@ -30,6 +31,7 @@ import type { RecordDecoder } from '../src/serde/record-decoder.js';
 import { CommittedOffsets } from '../src/sources/committed-offsets.js';
 import { FlowControl } from '../src/sources/flow-control.js';
 import type { RecordSource } from '../src/sources/record-source.js';
+import { OutboxTrimmer } from '../src/state/outbox-trimmer.js';
 import type { StateStore } from '../src/state/state-store.js';
 import type { Clock } from '../src/time/clock.js';
 import { WatermarkTracker } from '../src/time/watermark.js';
@@ -73,6 +75,8 @@ export interface ChurnScoringEdges {
   readonly metrics?: EngineMetrics;
   readonly watermarks?: WatermarkTracker;
   readonly onRetry?: (err: unknown, attempt: number) => void;
+  /** Deleting committed outbox entries failed (tried again with the next batch; the engine goes on). */
+  readonly onTrimError?: (err: unknown, customers: number) => void;
   /** Drift and performance monitoring (optional): the monitor, its sink and its midnight sample. */
   readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'allowedLatenessMs'>;
   /** Per-stage timing hooks (bench/kafka-e2e's latency breakdown); absent in production. */
@@ -83,6 +87,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   const { source, store, spec, clock, metrics, trace } = edges;
   const flow = new FlowControl(options.maxInFlight);
   const committed = new CommittedOffsets();
+  const trimmer = new OutboxTrimmer(store, edges.onTrimError ? { onError: edges.onTrimError } : {});
   const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
@@ -114,6 +119,7 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
         // several-fold (docs/architecture.md "Latency").
         pipe(acknowledge(source, flow, committed), traceBatch(trace, 'committed')), // commit positions, return credits
+        trimCommitted(trimmer, committed), // delete the outbox entries now committed (in the background, not awaited)
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();
@@ -122,6 +128,8 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         finalize(() => activity.finished()),
       ),
     ),
+    // Input exhausted or drained: the last deletes finish before the job completes (and the store closes).
+    concatWith(defer(() => trimmer.settle()).pipe(ignoreElements())),
   );
 }
 

@@ -39,7 +39,8 @@ export interface CustomerState {
   /**
    * Decisions stored with the state change that produced them, keyed by source position
    * (`outboxKey`): a redelivered event re-emits these bytes instead of recomputing from a state that
-   * has moved on. Entries are dropped once their offset is committed (see trimOutbox). The payload is
+   * has moved on. Entries are deleted once their offset is committed (outbox-trimmer.ts, right after the
+   * commit; trimOutbox at the next write for any left). The payload is
    * opaque to the stores (src/scoring/stored-decision.ts writes and reads it).
    */
   outbox: Record<string, string>;
@@ -96,11 +97,14 @@ export function outboxKey(position: SourcePosition): string {
  * never redelivered (a consumer resumes at the committed offset), so their decisions are never needed.
  */
 export function trimOutbox(state: CustomerState, committed: ReadonlyMap<string, number>): void {
-  for (const key in state.outbox) {
-    const at = key.lastIndexOf('@');
-    const below = committed.get(key.slice(0, at));
-    if (below !== undefined && Number(key.slice(at + 1)) < below) delete state.outbox[key];
-  }
+  for (const key in state.outbox) if (isCommittedKey(key, committed)) delete state.outbox[key];
+}
+
+/** Whether an outbox key's offset lies below the committed offset of its stream. */
+export function isCommittedKey(key: string, committed: ReadonlyMap<string, number>): boolean {
+  const at = key.lastIndexOf('@');
+  const below = committed.get(key.slice(0, at));
+  return below !== undefined && Number(key.slice(at + 1)) < below;
 }
 
 /** A 53-bit hash of an event id (cyrb53): ids are kept as numbers, a few bytes each, not as strings. */

@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import type { CustomerState, StateDelta } from './customer-state.js';
 import { applyDeltas } from './stage-deltas.js';
-import type { ApplyResult, CustomerWrite, LoadedCustomer, StartObserver, StateStore, StepObserver, StoreStats } from './state-store.js';
+import type { ApplyResult, CustomerWrite, LoadedCustomer, OutboxDrop, StartObserver, StateStore, StepObserver, StoreStats } from './state-store.js';
 
 /** A store that can say what a load right after a write would return (RedisStateStore). */
 export interface WriteReturningStore extends StateStore {
@@ -16,6 +16,8 @@ export interface WriteReturningStore extends StateStore {
   writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]>;
   /** Bytes of a customer's stored form (`LoadedCustomer.stored` as this store returns it). */
   storedBytes(stored: unknown): number;
+  /** A customer's stored form without these outbox entries (after dropOutbox). */
+  storedWithoutOutbox(stored: unknown, keys: readonly string[]): unknown;
 }
 
 /**
@@ -45,7 +47,8 @@ interface Entry {
   /** Handed over by load() (taken out of the cache), so a batch changes it in place: no copy. */
   readonly state: CustomerState;
   readonly version: number;
-  readonly stored: unknown;
+  /** Replaced by dropOutbox (the entry's size stays as computed at its write: a slight overestimate until the next one). */
+  stored: unknown;
 }
 
 /** What load() hands out as `stored`: the inner store's, and the revocation epoch it was loaded in. */
@@ -156,6 +159,25 @@ export class HotCachedStore implements StateStore {
       }
     }
     this.drop(ids, 'revoked');
+  }
+
+  /**
+   * The cached copies lose the entries at once, then the store deletes them: the next write of a cached
+   * customer neither re-sends them nor deletes them again. A customer taken out by a batch in flight is
+   * not in the cache: its write keeps the entries it holds in its copy, where they are absent from the
+   * store already, and its next trim (or commitStaged's) drops them again (an HDEL of nothing). Should
+   * the store's delete fail, the store keeps entries the cache no longer shows: the caller retries it
+   * (outbox-trimmer.ts); until then they cost memory, never correctness (nobody reads them again).
+   * No recency or TTL change: a trim is not a use, and Redis' idle TTL is refreshed only by writes.
+   */
+  dropOutbox(drops: readonly OutboxDrop[]): Promise<void> {
+    for (const { customerId, keys } of drops) {
+      const e = this.entries.peek(customerId);
+      if (e === undefined) continue;
+      for (const key of keys) delete e.state.outbox[key];
+      e.stored = this.inner.storedWithoutOutbox(e.stored, keys);
+    }
+    return this.inner.dropOutbox(drops);
   }
 
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {

@@ -3,7 +3,7 @@
 import { cloneState, emptyState, lendState, reclaimState, stateBytes, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { applyDeltas } from './stage-deltas.js';
-import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
+import type { ApplyResult, CustomerWrite, LoadedCustomer, OutboxDrop, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
 export type MemoryStoreOptions = StateRules & {
   /**
@@ -45,6 +45,15 @@ export class MemoryStateStore implements StateStore {
       else this.customers.set(id, { state: w.state, version: current + 1 });
     }
     return fenced;
+  }
+
+  /** The stored object's own outbox (a lent copy has its own): a batch holding a copy keeps its entries. */
+  async dropOutbox(drops: readonly OutboxDrop[]): Promise<void> {
+    this.assertOpen();
+    for (const { customerId, keys } of drops) {
+      const c = this.customers.get(customerId);
+      if (c) for (const key of keys) delete c.state.outbox[key];
+    }
   }
 
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]> {

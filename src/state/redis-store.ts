@@ -21,7 +21,7 @@ import { decodeLegacyHash, isLegacyHash } from './codec/legacy-hash.js';
 import { formatError } from './codec/byte-io.js';
 import { fingerprintHex, layoutInfo, layoutText, parseLayoutText, type LayoutResolver, type LayoutSlots } from './codec/layout-fingerprint.js';
 import { applyDeltas } from './stage-deltas.js';
-import type { ApplyResult, CustomerWrite, LoadedCustomer, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
+import type { ApplyResult, CustomerWrite, LoadedCustomer, OutboxDrop, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
 
 export interface RedisStoreOptions {
   /** Redis URL; the store creates (and on close() quits) its own client with DEFAULT_REDIS_OPTIONS. */
@@ -321,6 +321,29 @@ export class RedisStateStore implements StateStore {
       const version = w.loaded.version + 1;
       return { state: w.state, version, stored: storedAfterWrite(w.loaded.stored as StoredHash | undefined, changes[i]!, version) };
     });
+  }
+
+  /**
+   * One HDEL of the entries' fields `o:<key>` per customer, pipelined (StateStore.dropOutbox). No script
+   * and no version bump: the fields of committed offsets are never read again, and a fenced write of
+   * another instance sends only the fields it changed, so it cannot bring them back. A hash keeps `b`
+   * and `v`, so an HDEL never deletes the key; one that expired meanwhile is not recreated.
+   */
+  async dropOutbox(drops: readonly OutboxDrop[]): Promise<void> {
+    this.assertOpen();
+    const some = drops.filter((d) => d.keys.length > 0);
+    if (some.length === 0) return;
+    await this.pipelined<number>(
+      some.map((d) => this.keyOf(d.customerId)),
+      (p, key, i) => p.hdel(key, ...some[i]!.keys.map((k) => `o:${k}`)),
+    );
+  }
+
+  /** A hash as load() or writeReturning() answered it, without these outbox entries: the hot cache's copy after dropOutbox. */
+  storedWithoutOutbox(stored: unknown, keys: readonly string[]): unknown {
+    const fields = new Map((stored as StoredHash | undefined)?.fields);
+    for (const k of keys) fields.delete(`o:${k}`);
+    return { fields } satisfies StoredHash;
   }
 
   /** Bytes of the hash a load() or writeReturning() answered (its field values): what the hot cache sizes entries by. */

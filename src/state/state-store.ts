@@ -58,6 +58,12 @@ export interface CustomerWrite {
   readonly state: CustomerState;
 }
 
+/** Outbox entries of one customer to delete (StateStore.dropOutbox): keys as in CustomerState.outbox. */
+export interface OutboxDrop {
+  readonly customerId: string;
+  readonly keys: readonly string[];
+}
+
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   readonly rules: StateRules;
@@ -69,6 +75,14 @@ export interface StateStore {
    * The store may keep the written state objects: the caller must not change them afterwards.
    */
   write(writes: readonly CustomerWrite[]): Promise<readonly string[]>;
+  /**
+   * Deletes these outbox entries where they still exist, for entries of committed offsets only (see
+   * src/state/outbox-trimmer.ts): a consumer resumes at the committed offset, so nobody asks for them
+   * again. Not fenced and the version stays: a concurrent writer holding a copy with the entries either
+   * leaves them as they are in the store (unchanged fields are not sent) or deletes them itself.
+   * A customer or entry that is not there is skipped.
+   */
+  dropOutbox(drops: readonly OutboxDrop[]): Promise<void>;
   /** load → applyDelta → write, for paths that store no decisions (snapshots, state loads). See stage-deltas.ts. */
   apply(deltas: readonly StateDelta[], observe?: StepObserver, onStart?: StartObserver): Promise<ApplyResult[]>;
   get(customerIds: readonly string[]): Promise<(CustomerState | null)[]>;

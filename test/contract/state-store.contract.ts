@@ -142,6 +142,30 @@ export function stateStoreContract(name: string, make: StoreFactory): void {
       assert.deepEqual((await store.get(['j']))[0]!.outbox, { 'p0@2': 'b', 'p0@3': 'c' });
     }));
 
+  test(`${name}: dropOutbox deletes committed entries at once, keeps the version, and a later write neither fences nor brings them back`, () =>
+    withStore(async (store) => {
+      const d = (n: number) => at(ev('login', 'm', day(1, n), { device: 'web', success: true }), n);
+      let staged = await stageDeltas(store, [d(1), d(2)]);
+      staged[0]!.state.outbox['p0@1'] = 'a';
+      staged[0]!.state.outbox['p0@2'] = 'b';
+      await commitStaged(store, staged);
+      // Entries that are not there and customers the store does not know are skipped.
+      await store.dropOutbox([{ customerId: 'm', keys: ['p0@1', 'p0@9'] }, { customerId: 'nobody', keys: ['p0@1'] }, { customerId: 'm', keys: [] }]);
+      assert.deepEqual((await store.get(['m']))[0]!.outbox, { 'p0@2': 'b' });
+      assert.deepEqual((await store.get(['nobody']))[0], null, 'no customer created');
+      // What the next batch loads (a cached copy too) has lost the entry; the write is not fenced.
+      staged = await stageDeltas(store, [d(3)]);
+      assert.deepEqual({ ...staged[0]!.state.outbox }, { 'p0@2': 'b' });
+      staged[0]!.state.outbox['p0@3'] = 'c';
+      await commitStaged(store, staged);
+      assert.deepEqual((await store.get(['m']))[0]!.outbox, { 'p0@2': 'b', 'p0@3': 'c' });
+      await store.dropOutbox([{ customerId: 'm', keys: ['p0@2', 'p0@3'] }]);
+      const [loaded] = await store.load(['m']);
+      assert.deepEqual(loaded!.state.outbox, {});
+      assert.equal(loaded!.version, 2, 'two writes; the deletes moved no version');
+      assert.equal(spec.evaluate(loaded!.state, day(2))[spec.columns.findIndex((c) => c.name === 'logins_7d')], 3, 'the state itself is untouched');
+    }));
+
   test(`${name}: a write is fenced on the version loaded (two writers: exactly one wins)`, () =>
     withStore(async (store) => {
       await store.apply([at(ev('login', 'k', day(1), { device: 'web', success: true }), 0)]);

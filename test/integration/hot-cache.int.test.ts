@@ -9,19 +9,24 @@ import assert from 'node:assert/strict';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import type { ChurnflowError } from '../../src/errors.js';
-import { resolveSimulatorOptions } from '../../src/simulator/index.js';
+import { resolveSimulatorOptions, simulationEndTime } from '../../src/simulator/index.js';
 import { HotCachedStore, type HotCacheOptions, type WriteReturningStore } from '../../src/state/hot-cache.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
-import { RedisStateStore } from '../../src/state/redis-store.js';
+import { encodeChanges, RedisStateStore } from '../../src/state/redis-store.js';
 import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
 import type { CustomerWrite, LoadedCustomer } from '../../src/state/state-store.js';
 import { day, ev } from '../helpers/events.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
+import { loadScoringModel } from '../../src/scoring/scoring-model.js';
+import { createSimulatorSource } from '../../src/sources/simulator-source.js';
+import { fixedClock } from '../../src/time/clock.js';
 import { redisTestKeys } from '../helpers/redis.js';
+import { runScoring } from '../helpers/run-scoring.js';
 import { SERVICES } from '../helpers/services.js';
 import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
 
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
-const { newPrefix } = redisTestKeys('cf-hot');
+const { admin, newPrefix } = redisTestKeys('cf-hot');
 const logins7d = spec.columns.findIndex((c) => c.name === 'logins_7d');
 const login = (customer: string, d: number, offset: number, stream = 'activity/0') =>
   spec.deltaFor(ev('login', customer, day(d), { device: 'web', success: true }, `${customer}-${stream}-${offset}`), { stream, offset });
@@ -34,7 +39,13 @@ class CountingRedis extends RedisStateStore implements WriteReturningStore {
     this.reads += ids.length;
     return super.load(ids);
   }
+  /** Per write, the outbox fields it set or deleted (what encodeChanges sends for it). */
+  outboxFieldsSent: string[][] = [];
   override async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
+    for (const w of writes) {
+      const { set, del } = encodeChanges(w.state, w.loaded.stored as Parameters<typeof encodeChanges>[1], spec.layout.merges);
+      this.outboxFieldsSent.push([...set.filter((f, i) => i % 2 === 0 && String(f).startsWith('o:')).map(String), ...del.filter((f) => f.startsWith('o:')).map((f) => `-${f}`)]);
+    }
     const after = await super.writeReturning(writes);
     if (this.failNextWriteAfterApplying) {
       this.failNextWriteAfterApplying = false;
@@ -191,5 +202,57 @@ test('the cache keeps at most maxCustomers (least recently used leave first) and
     assert.ok(small.store.size >= 1 && small.store.size < 5, `kept ${small.store.size} within 3000 bytes`);
   } finally {
     await small.store.close();
+  }
+});
+
+test('dropOutbox deletes the fields in Redis and in the cached copy: the next write neither re-sends nor deletes them again', async () => {
+  const prefix = newPrefix();
+  const a = cached(prefix);
+  try {
+    const staged = await stageDeltas(a.store, [login('o1', 1, 0), login('o1', 2, 1)]);
+    staged[0]!.state.outbox['activity/0@0'] = 'd0';
+    staged[0]!.state.outbox['activity/0@1'] = 'd1';
+    await commitStaged(a.store, staged);
+    assert.deepEqual(a.redis.outboxFieldsSent.at(-1), ['o:activity/0@0', 'o:activity/0@1']);
+    await a.store.dropOutbox([{ customerId: 'o1', keys: ['activity/0@0', 'activity/0@1'] }]);
+    assert.deepEqual((await admin.hkeys(`${prefix}{c:o1}`)).sort(), ['b', 'v'], 'the fields are gone from Redis; the state and version stay');
+    const reads = a.redis.reads;
+    const next = await stageDeltas(a.store, [login('o1', 3, 2)]);
+    assert.equal(a.redis.reads, reads, 'served from the cache');
+    assert.deepEqual({ ...next[0]!.state.outbox }, {}, 'the cached copy lost them too');
+    next[0]!.state.outbox['activity/0@2'] = 'd2';
+    await commitStaged(a.store, next);
+    assert.deepEqual(a.redis.outboxFieldsSent.at(-1), ['o:activity/0@2'], 'only the new entry is sent: no re-send, no second delete');
+    assert.equal(await admin.hget(`${prefix}{c:o1}`, 'v'), '2', 'the deletes moved no version; both writes passed the fence');
+  } finally {
+    await a.store.close();
+  }
+});
+
+test('the scoring topology on Redis with the hot cache leaves no committed outbox field once drained', async () => {
+  const prefix = newPrefix();
+  const a = cached(prefix);
+  const sim = resolveSimulatorOptions({ customers: 60, days: 30, seed: 11 });
+  const now = simulationEndTime(sim);
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  try {
+    const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), a.store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256 });
+    assert.ok(run.risk.length > 10, `decisions stored: ${run.risk.length}`);
+    assert.ok(a.redis.outboxFieldsSent.some((f) => f.length > 0), 'outbox entries were written');
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}{c:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    assert.ok(keys.length > 30, `customers stored: ${keys.length}`);
+    const p = admin.pipeline();
+    for (const k of keys) p.hkeys(k);
+    const left = ((await p.exec()) ?? []).flatMap(([, fields], i) => (fields as string[]).filter((f) => f.startsWith('o:')).map((f) => `${keys[i]} ${f}`));
+    assert.deepEqual(left, [], 'no outbox field left at rest');
+  } finally {
+    await model.close();
+    await a.store.close();
   }
 });
