@@ -21,9 +21,17 @@ const INF = Infinity;
 let rows = 0;
 /** Columns: the slots in layout or dictionary order. */
 let cols = 0;
-/** cells[c × rows + i]: slot c's value in bucket i, or undefined. Cleared before and after each use. */
+/**
+ * Cell c × rows + i: slot c's value in bucket i. tags says what it holds (1: a number, unboxed in
+ * nums; 2: a 'last' tuple or a bit set, in cells); only the cells a column's `present` list names are
+ * ever read, so nothing needs clearing but the object references (cleared before and after each use).
+ * Numbers are read out of the state once, when placed: every later pass reads doubles from a typed
+ * array instead of following a pointer to a boxed number each time.
+ */
 const cells: (SlotValue | undefined)[] = [];
-/** Where values were placed (filled[0 … placed)): clearing visits only those. */
+let tags = new Uint8Array(256);
+let nums = new Float64Array(256);
+/** Where objects were placed (filled[0 … placed)): clearing visits only those. */
 let filled = new Int32Array(1024);
 let placed = 0;
 /** Per bucket: its day start (the base of AFTER and BEFORE) and the previous time written in it (NEAR, LAST). */
@@ -62,7 +70,11 @@ export function startTable(days: ArrayLike<number>, nRows: number, nCols: number
     colNumbers = new Uint8Array(nCols * 2);
     colBitmap = new Uint8Array(nCols * 2);
   }
-  if (present.length < size) present = new Int32Array(size * 2);
+  if (present.length < size) {
+    present = new Int32Array(size * 2);
+    tags = new Uint8Array(size * 2);
+    nums = new Float64Array(size * 2);
+  }
   while (cells.length < size) cells.push(undefined);
   colCount.fill(0, 0, nCols);
   for (let i = 0; i < nRows; i++) {
@@ -82,15 +94,23 @@ export function clearTable(): void {
  * more, when the bucket holds a slot the index lacks (the caller then writes a slot dictionary).
  */
 export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>): boolean {
-  const cellsL = cells;
-  const colCountL = colCount;
+  const cellsL = cells, colCountL = colCount, presentL = present, tagsL = tags, numsL = nums;
   const n = rows;
   for (const slot in bucket) {
     const c = index.get(slot);
     if (c === undefined) return false;
     const at = c * n + row;
-    cellsL[at] = bucket[slot]!;
-    colCountL[c]!++;
+    const v = bucket[slot]!;
+    // Buckets are placed in day order, so each column's bucket indices come out ascending: the
+    // column pass then visits only the cells that hold a value.
+    presentL[c * n + colCountL[c]!++] = row;
+    if (typeof v === 'number') {
+      numsL[at] = v;
+      tagsL[at] = 1;
+      continue;
+    }
+    tagsL[at] = 2;
+    cellsL[at] = v;
     if (placed === filled.length) {
       const more = new Int32Array(placed * 2);
       more.set(filled);
@@ -104,16 +124,20 @@ export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<
 /** The first 'last' value of column c in day order (what a version-2 archive row may repeat, see firstLastValues). */
 export function firstLastOf(c: number): LastSeen {
   const off = c * rows;
-  for (let i = 0; i < rows; i++) {
-    const v = cells[off + i];
+  const count = colCount[c]!;
+  for (let q = 0; q < count; q++) {
+    const at = off + present[off + q]!;
+    if (tags[at] !== 2) continue;
+    const v = cells[at] as readonly unknown[];
     // A 'last' is [time, value]; bit sets always have BITSET_WORDS (8) words.
-    if (v !== undefined && typeof v !== 'number' && v.length === 2) return { has: true, value: v[1] as Scalar };
+    if (v.length === 2) return { has: true, value: v[1] as Scalar };
   }
   return { has: false, value: null };
 }
 
-function objectIs(a: SlotValue | undefined, b: SlotValue | undefined): boolean {
-  return a === b ? a !== 0 || 1 / (a as number) === 1 / (b as number) : a !== a && b !== b;
+/** Object.is for doubles: -0 and 0 differ, NaN equals NaN. */
+function objectIs(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : a !== a && b !== b;
 }
 
 /** Whether columns j and c (both holding `count` values) are in the same buckets. */
@@ -132,7 +156,7 @@ function sameValues(j: number, c: number, count: number): boolean {
   const b = c * rows;
   for (let k = 0; k < count; k++) {
     const i = present[p + k]!;
-    if (!objectIs(cells[a + i], cells[b + i])) return false;
+    if (!objectIs(nums[a + i]!, nums[b + i]!)) return false;
   }
   return true;
 }
@@ -150,7 +174,7 @@ function sameValues(j: number, c: number, count: number): boolean {
  */
 export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): void {
   // The module's scratch arrays in locals (module-level lets are reloaded, with a hole check, at every use).
-  const cellsL = cells, presentL = present, baseL = base, refL = ref, colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, kindsL = kinds, rawsL = raws, baseSafeL = baseSafe;
+  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, kindsL = kinds, rawsL = raws, baseSafeL = baseSafe;
   const n = rows;
   for (let c = 0; c < cols; c++) {
     const count = colCountL[c]!;
@@ -168,12 +192,11 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
     let mixed = 0;
     let allNumbers = true;
     let j = 0;
-    for (let i = 0; i < n; i++) {
-      const v = cellsL[off + i];
-      if (v === undefined) continue;
-      presentL[off + j] = i;
+    for (let q = 0; q < count; q++) {
+      const i = presentL[off + q]!;
       let best: number;
-      if (typeof v === 'number') {
+      if (tagsL[off + i] === 1) {
+        const v = numsL[off + i]!;
         // fillCosts and cheapest (slot-values.ts), in locals. The common value, an integer of
         // magnitude below SMALL (not -0), takes the short way to the same costs.
         let c3: number;
@@ -212,6 +235,7 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
         t6 = INF;
         t7 += c7;
       } else {
+        const v = cellsL[off + i] as readonly unknown[];
         allNumbers = false;
         t0 = t1 = t2 = t3 = t7 = INF;
         if (v.length === 2) {
@@ -306,7 +330,7 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       const k = kind - PACKED;
       for (let q = 0; q < count; q++) {
         const i = presentL[off + q]!;
-        const v = cellsL[off + i] as number;
+        const v = numsL[off + i]!;
         rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
         if (k !== SLOT_UINT) refL[i] = v;
       }
@@ -319,19 +343,21 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       const i = presentL[off + q]!;
       const k = kind === MIXED ? kindsL[q]! : kind;
       if (kind === MIXED) w.u8(k);
-      const v = cellsL[off + i]!;
+      const at = off + i;
       // writeValue's number kinds inline (most values); the others through it.
-      if (k === SLOT_UINT) w.uvarint(v as number);
+      if (k === SLOT_UINT) w.uvarint(numsL[at]!);
       else if (k === SLOT_AFTER) {
-        w.uvarint((v as number) - baseL[i]!);
-        refL[i] = v as number;
+        const v = numsL[at]!;
+        w.uvarint(v - baseL[i]!);
+        refL[i] = v;
       } else if (k === SLOT_NEAR) {
-        w.svarint((v as number) - refL[i]!);
-        refL[i] = v as number;
+        const v = numsL[at]!;
+        w.svarint(v - refL[i]!);
+        refL[i] = v;
       } else {
         refs.base = baseL[i]!;
         refs.ref = refL[i]!;
-        writeValue(w, k, v, refs, what, seen);
+        writeValue(w, k, tagsL[at] === 1 ? numsL[at]! : cellsL[at]!, refs, what, seen);
         refL[i] = refs.ref;
       }
     }
