@@ -90,15 +90,42 @@ export function clearTable(): void {
 }
 
 /**
- * Places bucket `row`'s values into their columns (index: slot → column). False, placing nothing
- * more, when the bucket holds a slot the index lacks (the caller then writes a slot dictionary).
+ * guess[k]: the column of the k-th key of the last bucket placed. Buckets of one customer mostly hold
+ * the same slots in the same order (the same kinds of events), so comparing the key with that
+ * column's slot (`slots[guess[k]] === slot`: a pointer compare for internalized strings) usually
+ * spares the slot → column map lookup. A wrong guess only costs the lookup.
  */
-export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>): boolean {
-  const cellsL = cells, colCountL = colCount, presentL = present, tagsL = tags, numsL = nums;
+const guess = new Int32Array(64);
+
+/** The slots as internalized strings (property keys are; a for…in key then compares by pointer). */
+const internalizedSlots = new WeakMap<readonly string[], readonly string[]>();
+
+export function internalized(slots: readonly string[]): readonly string[] {
+  let out = internalizedSlots.get(slots);
+  if (out === undefined) {
+    out = slots.map((slot) => Object.keys({ [slot]: 0 })[0]!);
+    internalizedSlots.set(slots, out);
+  }
+  return out;
+}
+
+/**
+ * Places bucket `row`'s values into their columns (index: slot → column, slots: column → slot, the
+ * same mapping). False, placing nothing more, when the bucket holds a slot the index lacks (the caller
+ * then writes a slot dictionary).
+ */
+export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>, slots: readonly string[]): boolean {
+  const cellsL = cells, colCountL = colCount, presentL = present, tagsL = tags, numsL = nums, guessL = guess;
   const n = rows;
+  let k = 0;
   for (const slot in bucket) {
-    const c = index.get(slot);
-    if (c === undefined) return false;
+    let c: number | undefined = guessL[k & 63]!;
+    if (slots[c] !== slot) {
+      c = index.get(slot);
+      if (c === undefined) return false;
+      guessL[k & 63] = c;
+    }
+    k++;
     const at = c * n + row;
     const v = bucket[slot]!;
     // Buckets are placed in day order, so each column's bucket indices come out ascending: the
