@@ -200,8 +200,9 @@ function sameValues(j: number, c: number, count: number): boolean {
  * strictly cheaper. Version 1: header kind × 3 + presence and none of version 2's references.
  */
 export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): void {
-  // The module's scratch arrays in locals (module-level lets are reloaded, with a hole check, at every use).
-  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, kindsL = kinds, rawsL = raws, baseSafeL = baseSafe;
+  // Split into small functions: one function holding every pass exhausted TurboFan's inlining budget,
+  // so vlen, isSafeInt and the writer's varint calls stayed real calls for every value.
+  const colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, s = sums;
   const n = rows;
   for (let c = 0; c < cols; c++) {
     const count = colCountL[c]!;
@@ -212,87 +213,12 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       continue;
     }
     const off = c * n;
-    // Sums over the values of each kind's cost (Infinity once a value cannot take it), the
-    // mixed form's cost, and the packable kinds' largest integer.
-    let t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
-    let m0 = 0, m1 = 0, m2 = 0, m7 = 0;
-    let mixed = 0;
-    let allNumbers = true;
-    let j = 0;
-    for (let q = 0; q < count; q++) {
-      const i = presentL[off + q]!;
-      let best: number;
-      if (tagsL[off + i] === 1) {
-        const v = numsL[off + i]!;
-        // fillCosts and cheapest (slot-values.ts), in locals. The common value, an integer of
-        // magnitude below SMALL (not -0), takes the short way to the same costs.
-        let c3: number;
-        let c0 = INF, c1 = INF, c2 = INF, c7 = INF;
-        const small = v === Math.floor(v) && v < SMALL && v > -SMALL && (v !== 0 || 1 / v > 0);
-        if (small || isSafeInt(v)) {
-          c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
-          if (v >= 0 && v < SMALL) c0 = vlen(v);
-          const b = baseL[i]!;
-          if (baseSafeL[i] === 1) {
-            if (v >= b && v - b < SMALL) c1 = vlen(v - b);
-            else if (v < b && b - v < SMALL) c2 = vlen(b - v);
-          }
-          const r = refL[i]!;
-          if (isSafeInt(r) && Math.abs(v - r) < SMALL) c7 = vlen(zigzag(v - r));
-          if (v2) {
-            if (c0 < INF && v > m0) m0 = v;
-            if (c1 < INF && v - b > m1) m1 = v - b;
-            if (c2 < INF && b - v > m2) m2 = b - v;
-            if (c7 < INF && zigzag(v - r) > m7) m7 = zigzag(v - r);
-          }
-        } else c3 = numCost(v);
-        best = SLOT_UINT;
-        let bc = c0;
-        if (c1 < bc) (best = SLOT_AFTER), (bc = c1);
-        if (c2 < bc) (best = SLOT_BEFORE), (bc = c2);
-        if (c3 < bc) (best = SLOT_NUMBER), (bc = c3);
-        if (c7 < bc) (best = SLOT_NEAR), (bc = c7);
-        mixed += 1 + bc;
-        t0 += c0;
-        t1 += c1;
-        t2 += c2;
-        t3 += c3;
-        t4 = INF;
-        t5 = INF;
-        t6 = INF;
-        t7 += c7;
-      } else {
-        const v = cellsL[off + i] as readonly unknown[];
-        allNumbers = false;
-        t0 = t1 = t2 = t3 = t7 = INF;
-        if (v.length === 2) {
-          // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
-          const t = v[0] as number;
-          const r = refL[i]!;
-          best = Object.is(t - r + r, t) ? SLOT_LAST : SLOT_LAST_ABS;
-          t6 = INF;
-          if (best === SLOT_LAST) t5 = INF;
-          else t4 = INF;
-        } else {
-          best = SLOT_BITS;
-          t4 = t5 = INF;
-        }
-        mixed += 1;
-      }
-      kindsL[j++] = best;
-    }
+    const allNumbers = columnCosts(off, count, v2);
     const presence = count === n ? IN_ALL : IN_BITMAP;
     if (allNumbers) {
       colNumbersL[c] = 1;
       if (v2) {
-        // A COPY of the first earlier column of the same numbers in the same buckets.
-        let copyOf = -1;
-        for (let e = 0; e < c; e++) {
-          if (colNumbersL[e] === 1 && colCountL[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) {
-            copyOf = e;
-            break;
-          }
-        }
+        const copyOf = copyOfColumn(c, count);
         if (copyOf >= 0) {
           // Not even the refs move: the reader copies the values without reading any.
           w.uvarint(COPY * 4);
@@ -302,23 +228,20 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       }
     }
     let kind = MIXED;
-    let cost = mixed;
-    if (t0 <= cost) (kind = 0), (cost = t0);
-    if (t1 <= cost) (kind = 1), (cost = t1);
-    if (t2 <= cost) (kind = 2), (cost = t2);
-    if (t3 <= cost) (kind = 3), (cost = t3);
-    if (t4 <= cost) (kind = 4), (cost = t4);
-    if (t5 <= cost) (kind = 5), (cost = t5);
-    if (t6 <= cost) (kind = 6), (cost = t6);
-    if (t7 <= cost) (kind = 7), (cost = t7);
+    let cost = s[S_MIXED]!;
+    for (let k = 0; k < 8; k++) {
+      if (s[k]! <= cost) {
+        kind = k;
+        cost = s[k]!;
+      }
+    }
     let width = 0;
     if (v2) {
       // PACKABLE in its order: UINT, AFTER, BEFORE, NEAR.
       for (let p = 0; p < 4; p++) {
         const k = p === 3 ? SLOT_NEAR : p;
-        const total = k === SLOT_UINT ? t0 : k === SLOT_AFTER ? t1 : k === SLOT_BEFORE ? t2 : t7;
-        if (!(total < INF)) continue;
-        const bits = bitWidth(k === SLOT_UINT ? m0 : k === SLOT_AFTER ? m1 : k === SLOT_BEFORE ? m2 : m7);
+        if (!(s[k]! < INF)) continue;
+        const bits = bitWidth(s[S_MAX + p]!);
         const packedCost = 1 + Math.ceil((count * bits) / 8);
         if (bits <= MAX_WIDTH && packedCost < cost) {
           kind = PACKED + k;
@@ -342,51 +265,162 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       w.uvarint(c - same);
     } else {
       w.uvarint(v2 ? kind * 4 + presence : kind * 3 + presence);
-      if (presence === IN_BITMAP) {
-        let byte = 0;
-        let k = 0;
-        for (let at = 0; at < n; at += 8) {
-          byte = 0;
-          for (; k < count && presentL[off + k]! < at + 8; k++) byte |= 1 << (presentL[off + k]! & 7);
-          w.u8(byte);
-        }
-      }
+      if (presence === IN_BITMAP) writeBitmap(w, off, count, n);
     }
     if (presence === IN_BITMAP) colBitmapL[c] = 1;
-    if (kind >= PACKED) {
-      const k = kind - PACKED;
-      for (let q = 0; q < count; q++) {
-        const i = presentL[off + q]!;
-        const v = numsL[off + i]!;
-        rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
-        if (k !== SLOT_UINT) refL[i] = v;
-      }
-      w.u8(width);
-      w.packed(raws, count, width);
-      continue;
-    }
-    const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
-    for (let q = 0; q < count; q++) {
-      const i = presentL[off + q]!;
-      const k = kind === MIXED ? kindsL[q]! : kind;
-      if (kind === MIXED) w.u8(k);
-      const at = off + i;
-      // writeValue's number kinds inline (most values); the others through it.
-      if (k === SLOT_UINT) w.uvarint(numsL[at]!);
-      else if (k === SLOT_AFTER) {
-        const v = numsL[at]!;
-        w.uvarint(v - baseL[i]!);
-        refL[i] = v;
-      } else if (k === SLOT_NEAR) {
-        const v = numsL[at]!;
-        w.svarint(v - refL[i]!);
-        refL[i] = v;
+    if (kind >= PACKED) writePacked(w, off, count, kind - PACKED, width);
+    else writeColumnValues(w, off, count, kind, v2, what);
+  }
+}
+
+/** sums[k]: column cost in kind k (Infinity when a value cannot take it); then the packable kinds' largest integers (UINT, AFTER, BEFORE, NEAR); then the mixed form's cost. */
+const sums = new Float64Array(13);
+const S_MAX = 8;
+const S_MIXED = 12;
+
+/**
+ * One column's costs in every kind (into sums) and each value's cheapest kind (into kinds); whether
+ * every value is a number. fillCosts and cheapest (slot-values.ts), in locals. The common value, an
+ * integer of magnitude below SMALL (not -0), takes the short way to the same costs.
+ */
+function columnCosts(off: number, count: number, v2: boolean): boolean {
+  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds, baseSafeL = baseSafe;
+  let t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+  let m0 = 0, m1 = 0, m2 = 0, m7 = 0;
+  let mixed = 0;
+  let allNumbers = true;
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    let best: number;
+    if (tagsL[off + i] === 1) {
+      const v = numsL[off + i]!;
+      let c3: number;
+      let c0 = INF, c1 = INF, c2 = INF, c7 = INF;
+      const small = v === Math.floor(v) && v < SMALL && v > -SMALL && (v !== 0 || 1 / v > 0);
+      if (small || isSafeInt(v)) {
+        c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
+        if (v >= 0 && v < SMALL) c0 = vlen(v);
+        const b = baseL[i]!;
+        if (baseSafeL[i] === 1) {
+          if (v >= b && v - b < SMALL) c1 = vlen(v - b);
+          else if (v < b && b - v < SMALL) c2 = vlen(b - v);
+        }
+        const r = refL[i]!;
+        if (isSafeInt(r) && Math.abs(v - r) < SMALL) c7 = vlen(zigzag(v - r));
+        if (v2) {
+          if (c0 < INF && v > m0) m0 = v;
+          if (c1 < INF && v - b > m1) m1 = v - b;
+          if (c2 < INF && b - v > m2) m2 = b - v;
+          if (c7 < INF && zigzag(v - r) > m7) m7 = zigzag(v - r);
+        }
+      } else c3 = numCost(v);
+      best = SLOT_UINT;
+      let bc = c0;
+      if (c1 < bc) (best = SLOT_AFTER), (bc = c1);
+      if (c2 < bc) (best = SLOT_BEFORE), (bc = c2);
+      if (c3 < bc) (best = SLOT_NUMBER), (bc = c3);
+      if (c7 < bc) (best = SLOT_NEAR), (bc = c7);
+      mixed += 1 + bc;
+      t0 += c0;
+      t1 += c1;
+      t2 += c2;
+      t3 += c3;
+      t4 = INF;
+      t5 = INF;
+      t6 = INF;
+      t7 += c7;
+    } else {
+      const v = cellsL[off + i] as readonly unknown[];
+      allNumbers = false;
+      t0 = t1 = t2 = t3 = t7 = INF;
+      if (v.length === 2) {
+        // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
+        const t = v[0] as number;
+        const r = refL[i]!;
+        best = Object.is(t - r + r, t) ? SLOT_LAST : SLOT_LAST_ABS;
+        t6 = INF;
+        if (best === SLOT_LAST) t5 = INF;
+        else t4 = INF;
       } else {
-        refs.base = baseL[i]!;
-        refs.ref = refL[i]!;
-        writeValue(w, k, tagsL[at] === 1 ? numsL[at]! : cellsL[at]!, refs, what, seen);
-        refL[i] = refs.ref;
+        best = SLOT_BITS;
+        t4 = t5 = INF;
       }
+      mixed += 1;
+    }
+    kindsL[q] = best;
+  }
+  const s = sums;
+  s[0] = t0;
+  s[1] = t1;
+  s[2] = t2;
+  s[3] = t3;
+  s[4] = t4;
+  s[5] = t5;
+  s[6] = t6;
+  s[7] = t7;
+  s[S_MAX] = m0;
+  s[S_MAX + 1] = m1;
+  s[S_MAX + 2] = m2;
+  s[S_MAX + 3] = m7;
+  s[S_MIXED] = mixed;
+  return allNumbers;
+}
+
+/** The first earlier column of the same numbers in the same buckets as column c (all numbers), or -1. */
+function copyOfColumn(c: number, count: number): number {
+  const colNumbersL = colNumbers, colCountL = colCount;
+  for (let e = 0; e < c; e++) if (colNumbersL[e] === 1 && colCountL[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) return e;
+  return -1;
+}
+
+/** Which of the n buckets hold the column: one bit per bucket, LSB first. */
+function writeBitmap(w: ByteWriter, off: number, count: number, n: number): void {
+  const presentL = present;
+  let k = 0;
+  for (let at = 0; at < n; at += 8) {
+    let byte = 0;
+    for (; k < count && presentL[off + k]! < at + 8; k++) byte |= 1 << (presentL[off + k]! & 7);
+    w.u8(byte);
+  }
+}
+
+/** A packed column of kind k: its width, then each value's integer in `width` bits; AFTER, BEFORE and NEAR move the refs. */
+function writePacked(w: ByteWriter, off: number, count: number, k: number, width: number): void {
+  const presentL = present, numsL = nums, baseL = base, refL = ref, rawsL = raws;
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    const v = numsL[off + i]!;
+    rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
+    if (k !== SLOT_UINT) refL[i] = v;
+  }
+  w.u8(width);
+  w.packed(rawsL, count, width);
+}
+
+/** A column's values in `kind` (MIXED: each after its kind byte from kinds), moving the refs as the reader will. */
+function writeColumnValues(w: ByteWriter, off: number, count: number, kind: number, v2: boolean, what: string): void {
+  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds;
+  const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    const k = kind === MIXED ? kindsL[q]! : kind;
+    if (kind === MIXED) w.u8(k);
+    const at = off + i;
+    // writeValue's number kinds inline (most values); the others through it.
+    if (k === SLOT_UINT) w.uvarint(numsL[at]!);
+    else if (k === SLOT_AFTER) {
+      const v = numsL[at]!;
+      w.uvarint(v - baseL[i]!);
+      refL[i] = v;
+    } else if (k === SLOT_NEAR) {
+      const v = numsL[at]!;
+      w.svarint(v - refL[i]!);
+      refL[i] = v;
+    } else {
+      refs.base = baseL[i]!;
+      refs.ref = refL[i]!;
+      writeValue(w, k, tagsL[at] === 1 ? numsL[at]! : cellsL[at]!, refs, what, seen);
+      refL[i] = refs.ref;
     }
   }
 }
