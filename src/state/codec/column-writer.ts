@@ -213,20 +213,21 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       continue;
     }
     const off = c * n;
-    const allNumbers = columnCosts(off, count, v2);
     const presence = count === n ? IN_ALL : IN_BITMAP;
-    if (allNumbers) {
+    if (allNumbersIn(off, count)) {
       colNumbersL[c] = 1;
       if (v2) {
         const copyOf = copyOfColumn(c, count);
         if (copyOf >= 0) {
-          // Not even the refs move: the reader copies the values without reading any.
+          // Not even the refs move: the reader copies the values without reading any (nor are their
+          // costs computed: a COPY is written whatever they are).
           w.uvarint(COPY * 4);
           w.uvarint(c - copyOf);
           continue;
         }
       }
     }
+    columnCosts(off, count, v2);
     let kind = MIXED;
     let cost = s[S_MIXED]!;
     for (let k = 0; k < 8; k++) {
@@ -279,16 +280,14 @@ const S_MAX = 8;
 const S_MIXED = 12;
 
 /**
- * One column's costs in every kind (into sums) and each value's cheapest kind (into kinds); whether
- * every value is a number. fillCosts and cheapest (slot-values.ts), in locals. The common value, an
+ * One column's costs in every kind (into sums) and each value's cheapest kind (into kinds). fillCosts and cheapest (slot-values.ts), in locals. The common value, an
  * integer of magnitude below SMALL (not -0), takes the short way to the same costs.
  */
-function columnCosts(off: number, count: number, v2: boolean): boolean {
+function columnCosts(off: number, count: number, v2: boolean): void {
   const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds, baseSafeL = baseSafe;
   let t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
   let m0 = 0, m1 = 0, m2 = 0, m7 = 0;
   let mixed = 0;
-  let allNumbers = true;
   for (let q = 0; q < count; q++) {
     const i = presentL[off + q]!;
     let best: number;
@@ -331,7 +330,6 @@ function columnCosts(off: number, count: number, v2: boolean): boolean {
       t7 += c7;
     } else {
       const v = cellsL[off + i] as readonly unknown[];
-      allNumbers = false;
       t0 = t1 = t2 = t3 = t7 = INF;
       if (v.length === 2) {
         // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
@@ -363,7 +361,13 @@ function columnCosts(off: number, count: number, v2: boolean): boolean {
   s[S_MAX + 2] = m2;
   s[S_MAX + 3] = m7;
   s[S_MIXED] = mixed;
-  return allNumbers;
+}
+
+/** Whether every value of the column at `off` is a number. */
+function allNumbersIn(off: number, count: number): boolean {
+  const presentL = present, tagsL = tags;
+  for (let q = 0; q < count; q++) if (tagsL[off + presentL[off + q]!] !== 1) return false;
+  return true;
 }
 
 /** The first earlier column of the same numbers in the same buckets as column c (all numbers), or -1. */
@@ -397,10 +401,18 @@ function writePacked(w: ByteWriter, off: number, count: number, k: number, width
   w.packed(rawsL, count, width);
 }
 
+/** The column's previous 'last' value (version 2), reset for each column: one object, not one per column. */
+const columnSeen: LastSeen = { has: false, value: null };
+
 /** A column's values in `kind` (MIXED: each after its kind byte from kinds), moving the refs as the reader will. */
 function writeColumnValues(w: ByteWriter, off: number, count: number, kind: number, v2: boolean, what: string): void {
   const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds;
-  const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
+  let seen: LastSeen | undefined;
+  if (v2) {
+    seen = columnSeen;
+    seen.has = false;
+    seen.value = null;
+  }
   for (let q = 0; q < count; q++) {
     const i = presentL[off + q]!;
     const k = kind === MIXED ? kindsL[q]! : kind;
