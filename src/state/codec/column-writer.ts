@@ -7,6 +7,9 @@
 // local variables instead of a cost array per value, presence and COPY matches by comparing the
 // columns' bucket indices and values in the table instead of latin1 signatures and copied arrays,
 // and module-level scratch arrays reused across calls (encoding is synchronous and not re-entrant).
+// Session 9 (same bytes, test/unit/state/encoder-digests.test.ts): numbers are read out of the state
+// once, into a typed table, when their bucket is placed; the passes visit only the cells a column
+// holds; and the column pass is small functions, each within TurboFan's inlining budget.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { SlotValue, SlotValues } from '../slots.js';
 import type { ByteWriter } from './byte-io.js';
