@@ -560,21 +560,45 @@ export class RedisStateStore implements StateStore {
  * loses its old fields here: its first write migrates it.
  */
 export function encodeChanges(state: CustomerState, stored: StoredHash | undefined, layout: LayoutSlots, formatVersion?: 1 | 2): { set: (string | Buffer)[]; del: string[] } {
-  const prev = stored?.fields ?? new Map<string, Buffer>();
-  const next = new Map<string, Buffer>();
+  const prev = stored?.fields;
   const bytes = encodeCustomer(state, { outbox: false, layout, ...(formatVersion ? { formatVersion } : {}) });
-  // Parts of at most STATE_PART_BYTES: every field stays within hash-max-listpack-value 1024, so the
-  // hash stays a listpack (a hashtable costs ~450 B more per customer, measured).
-  for (let at = 0, i = 0; at < bytes.length || i === 0; at += STATE_PART_BYTES, i++) next.set(i === 0 ? 'b' : `b${i}`, bytes.subarray(at, at + STATE_PART_BYTES));
-  for (const key in state.outbox) next.set(`o:${key}`, Buffer.from(state.outbox[key]!));
   const set: (string | Buffer)[] = [];
-  for (const [field, value] of next) {
-    const before = prev.get(field);
+  // Parts of at most STATE_PART_BYTES: every field stays within hash-max-listpack-value 1024, so the
+  // hash stays a listpack (a hashtable costs ~450 B more per customer, measured). Each part and outbox
+  // entry is compared with the stored field straight away (no map of the new fields: this runs for
+  // every written customer), in the order the fields were always sent.
+  let parts = 0;
+  for (let at = 0; at < bytes.length || parts === 0; at += STATE_PART_BYTES, parts++) {
+    const field = parts === 0 ? 'b' : `b${parts}`;
+    const value = at === 0 && bytes.length <= STATE_PART_BYTES ? bytes : bytes.subarray(at, at + STATE_PART_BYTES);
+    const before = prev?.get(field);
+    if (before === undefined || !before.equals(value)) set.push(field, value);
+  }
+  const outbox = state.outbox;
+  for (const key in outbox) {
+    const field = `o:${key}`;
+    const value = Buffer.from(outbox[key]!);
+    const before = prev?.get(field);
     if (before === undefined || !before.equals(value)) set.push(field, value);
   }
   const del: string[] = [];
-  for (const field of prev.keys()) if (field !== 'v' && !next.has(field)) del.push(field);
+  if (prev !== undefined) {
+    for (const field of prev.keys()) {
+      if (field === 'v') continue;
+      const kept = field.startsWith('o:') ? Object.hasOwn(outbox, field.slice(2)) : isPartField(field, parts);
+      if (!kept) del.push(field);
+    }
+  }
   return { set, del };
+}
+
+/** Whether `field` is one of the state part fields b, b1 … b(parts-1) encodeChanges writes. */
+function isPartField(field: string, parts: number): boolean {
+  if (field === 'b') return true;
+  if (field.charCodeAt(0) !== 98 /* b */) return false;
+  const i = Number(field.slice(1));
+  // `b${i}` gives back the field only for the canonical form (not "b01", "b1.0", "b 1").
+  return Number.isInteger(i) && i >= 1 && i < parts && `b${i}` === field;
 }
 
 /**

@@ -7,6 +7,9 @@
 // local variables instead of a cost array per value, presence and COPY matches by comparing the
 // columns' bucket indices and values in the table instead of latin1 signatures and copied arrays,
 // and module-level scratch arrays reused across calls (encoding is synchronous and not re-entrant).
+// Session 9 (same bytes, test/unit/state/encoder-digests.test.ts): numbers are read out of the state
+// once, into a typed table, when their bucket is placed; the passes visit only the cells a column
+// holds; and the column pass is small functions, each within TurboFan's inlining budget.
 import { DAY_MS, type Scalar } from '../../events/activity-event.js';
 import type { SlotValue, SlotValues } from '../slots.js';
 import type { ByteWriter } from './byte-io.js';
@@ -21,9 +24,17 @@ const INF = Infinity;
 let rows = 0;
 /** Columns: the slots in layout or dictionary order. */
 let cols = 0;
-/** cells[c × rows + i]: slot c's value in bucket i, or undefined. Cleared before and after each use. */
+/**
+ * Cell c × rows + i: slot c's value in bucket i. tags says what it holds (1: a number, unboxed in
+ * nums; 2: a 'last' tuple or a bit set, in cells); only the cells a column's `present` list names are
+ * ever read, so nothing needs clearing but the object references (cleared before and after each use).
+ * Numbers are read out of the state once, when placed: every later pass reads doubles from a typed
+ * array instead of following a pointer to a boxed number each time.
+ */
 const cells: (SlotValue | undefined)[] = [];
-/** Where values were placed (filled[0 … placed)): clearing visits only those. */
+let tags = new Uint8Array(256);
+let nums = new Float64Array(256);
+/** Where objects were placed (filled[0 … placed)): clearing visits only those. */
 let filled = new Int32Array(1024);
 let placed = 0;
 /** Per bucket: its day start (the base of AFTER and BEFORE) and the previous time written in it (NEAR, LAST). */
@@ -62,7 +73,11 @@ export function startTable(days: ArrayLike<number>, nRows: number, nCols: number
     colNumbers = new Uint8Array(nCols * 2);
     colBitmap = new Uint8Array(nCols * 2);
   }
-  if (present.length < size) present = new Int32Array(size * 2);
+  if (present.length < size) {
+    present = new Int32Array(size * 2);
+    tags = new Uint8Array(size * 2);
+    nums = new Float64Array(size * 2);
+  }
   while (cells.length < size) cells.push(undefined);
   colCount.fill(0, 0, nCols);
   for (let i = 0; i < nRows; i++) {
@@ -78,19 +93,54 @@ export function clearTable(): void {
 }
 
 /**
- * Places bucket `row`'s values into their columns (index: slot → column). False, placing nothing
- * more, when the bucket holds a slot the index lacks (the caller then writes a slot dictionary).
+ * guess[k]: the column of the k-th key of the last bucket placed. Buckets of one customer mostly hold
+ * the same slots in the same order (the same kinds of events), so comparing the key with that
+ * column's slot (`slots[guess[k]] === slot`: a pointer compare for internalized strings) usually
+ * spares the slot → column map lookup. A wrong guess only costs the lookup.
  */
-export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>): boolean {
-  const cellsL = cells;
-  const colCountL = colCount;
+const guess = new Int32Array(64);
+
+/** The slots as internalized strings (property keys are; a for…in key then compares by pointer). */
+const internalizedSlots = new WeakMap<readonly string[], readonly string[]>();
+
+export function internalized(slots: readonly string[]): readonly string[] {
+  let out = internalizedSlots.get(slots);
+  if (out === undefined) {
+    out = slots.map((slot) => Object.keys({ [slot]: 0 })[0]!);
+    internalizedSlots.set(slots, out);
+  }
+  return out;
+}
+
+/**
+ * Places bucket `row`'s values into their columns (index: slot → column, slots: column → slot, the
+ * same mapping). False, placing nothing more, when the bucket holds a slot the index lacks (the caller
+ * then writes a slot dictionary).
+ */
+export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<string, number>, slots: readonly string[]): boolean {
+  const cellsL = cells, colCountL = colCount, presentL = present, tagsL = tags, numsL = nums, guessL = guess;
   const n = rows;
+  let k = 0;
   for (const slot in bucket) {
-    const c = index.get(slot);
-    if (c === undefined) return false;
+    let c: number | undefined = guessL[k & 63]!;
+    if (slots[c] !== slot) {
+      c = index.get(slot);
+      if (c === undefined) return false;
+      guessL[k & 63] = c;
+    }
+    k++;
     const at = c * n + row;
-    cellsL[at] = bucket[slot]!;
-    colCountL[c]!++;
+    const v = bucket[slot]!;
+    // Buckets are placed in day order, so each column's bucket indices come out ascending: the
+    // column pass then visits only the cells that hold a value.
+    presentL[c * n + colCountL[c]!++] = row;
+    if (typeof v === 'number') {
+      numsL[at] = v;
+      tagsL[at] = 1;
+      continue;
+    }
+    tagsL[at] = 2;
+    cellsL[at] = v;
     if (placed === filled.length) {
       const more = new Int32Array(placed * 2);
       more.set(filled);
@@ -104,16 +154,20 @@ export function placeBucket(row: number, bucket: SlotValues, index: ReadonlyMap<
 /** The first 'last' value of column c in day order (what a version-2 archive row may repeat, see firstLastValues). */
 export function firstLastOf(c: number): LastSeen {
   const off = c * rows;
-  for (let i = 0; i < rows; i++) {
-    const v = cells[off + i];
+  const count = colCount[c]!;
+  for (let q = 0; q < count; q++) {
+    const at = off + present[off + q]!;
+    if (tags[at] !== 2) continue;
+    const v = cells[at] as readonly unknown[];
     // A 'last' is [time, value]; bit sets always have BITSET_WORDS (8) words.
-    if (v !== undefined && typeof v !== 'number' && v.length === 2) return { has: true, value: v[1] as Scalar };
+    if (v.length === 2) return { has: true, value: v[1] as Scalar };
   }
   return { has: false, value: null };
 }
 
-function objectIs(a: SlotValue | undefined, b: SlotValue | undefined): boolean {
-  return a === b ? a !== 0 || 1 / (a as number) === 1 / (b as number) : a !== a && b !== b;
+/** Object.is for doubles: -0 and 0 differ, NaN equals NaN. */
+function objectIs(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : a !== a && b !== b;
 }
 
 /** Whether columns j and c (both holding `count` values) are in the same buckets. */
@@ -132,7 +186,7 @@ function sameValues(j: number, c: number, count: number): boolean {
   const b = c * rows;
   for (let k = 0; k < count; k++) {
     const i = present[p + k]!;
-    if (!objectIs(cells[a + i], cells[b + i])) return false;
+    if (!objectIs(nums[a + i]!, nums[b + i]!)) return false;
   }
   return true;
 }
@@ -149,8 +203,9 @@ function sameValues(j: number, c: number, count: number): boolean {
  * strictly cheaper. Version 1: header kind × 3 + presence and none of version 2's references.
  */
 export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): void {
-  // The module's scratch arrays in locals (module-level lets are reloaded, with a hole check, at every use).
-  const cellsL = cells, presentL = present, baseL = base, refL = ref, colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, kindsL = kinds, rawsL = raws, baseSafeL = baseSafe;
+  // Split into small functions: one function holding every pass exhausted TurboFan's inlining budget,
+  // so vlen, isSafeInt and the writer's varint calls stayed real calls for every value.
+  const colCountL = colCount, colNumbersL = colNumbers, colBitmapL = colBitmap, s = sums;
   const n = rows;
   for (let c = 0; c < cols; c++) {
     const count = colCountL[c]!;
@@ -161,113 +216,36 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       continue;
     }
     const off = c * n;
-    // Sums over the values of each kind's cost (Infinity once a value cannot take it), the
-    // mixed form's cost, and the packable kinds' largest integer.
-    let t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
-    let m0 = 0, m1 = 0, m2 = 0, m7 = 0;
-    let mixed = 0;
-    let allNumbers = true;
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      const v = cellsL[off + i];
-      if (v === undefined) continue;
-      presentL[off + j] = i;
-      let best: number;
-      if (typeof v === 'number') {
-        // fillCosts and cheapest (slot-values.ts), in locals. The common value, an integer of
-        // magnitude below SMALL (not -0), takes the short way to the same costs.
-        let c3: number;
-        let c0 = INF, c1 = INF, c2 = INF, c7 = INF;
-        const small = v === Math.floor(v) && v < SMALL && v > -SMALL && (v !== 0 || 1 / v > 0);
-        if (small || isSafeInt(v)) {
-          c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
-          if (v >= 0 && v < SMALL) c0 = vlen(v);
-          const b = baseL[i]!;
-          if (baseSafeL[i] === 1) {
-            if (v >= b && v - b < SMALL) c1 = vlen(v - b);
-            else if (v < b && b - v < SMALL) c2 = vlen(b - v);
-          }
-          const r = refL[i]!;
-          if (isSafeInt(r) && Math.abs(v - r) < SMALL) c7 = vlen(zigzag(v - r));
-          if (v2) {
-            if (c0 < INF && v > m0) m0 = v;
-            if (c1 < INF && v - b > m1) m1 = v - b;
-            if (c2 < INF && b - v > m2) m2 = b - v;
-            if (c7 < INF && zigzag(v - r) > m7) m7 = zigzag(v - r);
-          }
-        } else c3 = numCost(v);
-        best = SLOT_UINT;
-        let bc = c0;
-        if (c1 < bc) (best = SLOT_AFTER), (bc = c1);
-        if (c2 < bc) (best = SLOT_BEFORE), (bc = c2);
-        if (c3 < bc) (best = SLOT_NUMBER), (bc = c3);
-        if (c7 < bc) (best = SLOT_NEAR), (bc = c7);
-        mixed += 1 + bc;
-        t0 += c0;
-        t1 += c1;
-        t2 += c2;
-        t3 += c3;
-        t4 = INF;
-        t5 = INF;
-        t6 = INF;
-        t7 += c7;
-      } else {
-        allNumbers = false;
-        t0 = t1 = t2 = t3 = t7 = INF;
-        if (v.length === 2) {
-          // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
-          const t = v[0] as number;
-          const r = refL[i]!;
-          best = Object.is(t - r + r, t) ? SLOT_LAST : SLOT_LAST_ABS;
-          t6 = INF;
-          if (best === SLOT_LAST) t5 = INF;
-          else t4 = INF;
-        } else {
-          best = SLOT_BITS;
-          t4 = t5 = INF;
-        }
-        mixed += 1;
-      }
-      kindsL[j++] = best;
-    }
     const presence = count === n ? IN_ALL : IN_BITMAP;
-    if (allNumbers) {
+    if (allNumbersIn(off, count)) {
       colNumbersL[c] = 1;
       if (v2) {
-        // A COPY of the first earlier column of the same numbers in the same buckets.
-        let copyOf = -1;
-        for (let e = 0; e < c; e++) {
-          if (colNumbersL[e] === 1 && colCountL[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) {
-            copyOf = e;
-            break;
-          }
-        }
+        const copyOf = copyOfColumn(c, count);
         if (copyOf >= 0) {
-          // Not even the refs move: the reader copies the values without reading any.
+          // Not even the refs move: the reader copies the values without reading any (nor are their
+          // costs computed: a COPY is written whatever they are).
           w.uvarint(COPY * 4);
           w.uvarint(c - copyOf);
           continue;
         }
       }
     }
+    columnCosts(off, count, v2);
     let kind = MIXED;
-    let cost = mixed;
-    if (t0 <= cost) (kind = 0), (cost = t0);
-    if (t1 <= cost) (kind = 1), (cost = t1);
-    if (t2 <= cost) (kind = 2), (cost = t2);
-    if (t3 <= cost) (kind = 3), (cost = t3);
-    if (t4 <= cost) (kind = 4), (cost = t4);
-    if (t5 <= cost) (kind = 5), (cost = t5);
-    if (t6 <= cost) (kind = 6), (cost = t6);
-    if (t7 <= cost) (kind = 7), (cost = t7);
+    let cost = s[S_MIXED]!;
+    for (let k = 0; k < 8; k++) {
+      if (s[k]! <= cost) {
+        kind = k;
+        cost = s[k]!;
+      }
+    }
     let width = 0;
     if (v2) {
       // PACKABLE in its order: UINT, AFTER, BEFORE, NEAR.
       for (let p = 0; p < 4; p++) {
         const k = p === 3 ? SLOT_NEAR : p;
-        const total = k === SLOT_UINT ? t0 : k === SLOT_AFTER ? t1 : k === SLOT_BEFORE ? t2 : t7;
-        if (!(total < INF)) continue;
-        const bits = bitWidth(k === SLOT_UINT ? m0 : k === SLOT_AFTER ? m1 : k === SLOT_BEFORE ? m2 : m7);
+        if (!(s[k]! < INF)) continue;
+        const bits = bitWidth(s[S_MAX + p]!);
         const packedCost = 1 + Math.ceil((count * bits) / 8);
         if (bits <= MAX_WIDTH && packedCost < cost) {
           kind = PACKED + k;
@@ -291,49 +269,173 @@ export function writeTableColumns(w: ByteWriter, v2: boolean, what: string): voi
       w.uvarint(c - same);
     } else {
       w.uvarint(v2 ? kind * 4 + presence : kind * 3 + presence);
-      if (presence === IN_BITMAP) {
-        let byte = 0;
-        let k = 0;
-        for (let at = 0; at < n; at += 8) {
-          byte = 0;
-          for (; k < count && presentL[off + k]! < at + 8; k++) byte |= 1 << (presentL[off + k]! & 7);
-          w.u8(byte);
-        }
-      }
+      if (presence === IN_BITMAP) writeBitmap(w, off, count, n);
     }
     if (presence === IN_BITMAP) colBitmapL[c] = 1;
-    if (kind >= PACKED) {
-      const k = kind - PACKED;
-      for (let q = 0; q < count; q++) {
-        const i = presentL[off + q]!;
-        const v = cellsL[off + i] as number;
-        rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
-        if (k !== SLOT_UINT) refL[i] = v;
-      }
-      w.u8(width);
-      w.packed(raws, count, width);
-      continue;
-    }
-    const seen: LastSeen | undefined = v2 ? { has: false, value: null } : undefined;
-    for (let q = 0; q < count; q++) {
-      const i = presentL[off + q]!;
-      const k = kind === MIXED ? kindsL[q]! : kind;
-      if (kind === MIXED) w.u8(k);
-      const v = cellsL[off + i]!;
-      // writeValue's number kinds inline (most values); the others through it.
-      if (k === SLOT_UINT) w.uvarint(v as number);
-      else if (k === SLOT_AFTER) {
-        w.uvarint((v as number) - baseL[i]!);
-        refL[i] = v as number;
-      } else if (k === SLOT_NEAR) {
-        w.svarint((v as number) - refL[i]!);
-        refL[i] = v as number;
+    if (kind >= PACKED) writePacked(w, off, count, kind - PACKED, width);
+    else writeColumnValues(w, off, count, kind, v2, what);
+  }
+}
+
+/** sums[k]: column cost in kind k (Infinity when a value cannot take it); then the packable kinds' largest integers (UINT, AFTER, BEFORE, NEAR); then the mixed form's cost. */
+const sums = new Float64Array(13);
+const S_MAX = 8;
+const S_MIXED = 12;
+
+/**
+ * One column's costs in every kind (into sums) and each value's cheapest kind (into kinds). fillCosts and cheapest (slot-values.ts), in locals. The common value, an
+ * integer of magnitude below SMALL (not -0), takes the short way to the same costs.
+ */
+function columnCosts(off: number, count: number, v2: boolean): void {
+  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds, baseSafeL = baseSafe;
+  let t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+  let m0 = 0, m1 = 0, m2 = 0, m7 = 0;
+  let mixed = 0;
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    let best: number;
+    if (tagsL[off + i] === 1) {
+      const v = numsL[off + i]!;
+      let c3: number;
+      let c0 = INF, c1 = INF, c2 = INF, c7 = INF;
+      const small = v === Math.floor(v) && v < SMALL && v > -SMALL && (v !== 0 || 1 / v > 0);
+      if (small || isSafeInt(v)) {
+        c3 = small ? vlen(v < 0 ? -8 * v - 4 : 8 * v) : numCost(v);
+        if (v >= 0 && v < SMALL) c0 = vlen(v);
+        const b = baseL[i]!;
+        if (baseSafeL[i] === 1) {
+          if (v >= b && v - b < SMALL) c1 = vlen(v - b);
+          else if (v < b && b - v < SMALL) c2 = vlen(b - v);
+        }
+        const r = refL[i]!;
+        if (isSafeInt(r) && Math.abs(v - r) < SMALL) c7 = vlen(zigzag(v - r));
+        if (v2) {
+          if (c0 < INF && v > m0) m0 = v;
+          if (c1 < INF && v - b > m1) m1 = v - b;
+          if (c2 < INF && b - v > m2) m2 = b - v;
+          if (c7 < INF && zigzag(v - r) > m7) m7 = zigzag(v - r);
+        }
+      } else c3 = numCost(v);
+      best = SLOT_UINT;
+      let bc = c0;
+      if (c1 < bc) (best = SLOT_AFTER), (bc = c1);
+      if (c2 < bc) (best = SLOT_BEFORE), (bc = c2);
+      if (c3 < bc) (best = SLOT_NUMBER), (bc = c3);
+      if (c7 < bc) (best = SLOT_NEAR), (bc = c7);
+      mixed += 1 + bc;
+      t0 += c0;
+      t1 += c1;
+      t2 += c2;
+      t3 += c3;
+      t4 = INF;
+      t5 = INF;
+      t6 = INF;
+      t7 += c7;
+    } else {
+      const v = cellsL[off + i] as readonly unknown[];
+      t0 = t1 = t2 = t3 = t7 = INF;
+      if (v.length === 2) {
+        // [time, value] of a 'last' slot; Object.is: -0 must come back as -0.
+        const t = v[0] as number;
+        const r = refL[i]!;
+        best = Object.is(t - r + r, t) ? SLOT_LAST : SLOT_LAST_ABS;
+        t6 = INF;
+        if (best === SLOT_LAST) t5 = INF;
+        else t4 = INF;
       } else {
-        refs.base = baseL[i]!;
-        refs.ref = refL[i]!;
-        writeValue(w, k, v, refs, what, seen);
-        refL[i] = refs.ref;
+        best = SLOT_BITS;
+        t4 = t5 = INF;
       }
+      mixed += 1;
+    }
+    kindsL[q] = best;
+  }
+  const s = sums;
+  s[0] = t0;
+  s[1] = t1;
+  s[2] = t2;
+  s[3] = t3;
+  s[4] = t4;
+  s[5] = t5;
+  s[6] = t6;
+  s[7] = t7;
+  s[S_MAX] = m0;
+  s[S_MAX + 1] = m1;
+  s[S_MAX + 2] = m2;
+  s[S_MAX + 3] = m7;
+  s[S_MIXED] = mixed;
+}
+
+/** Whether every value of the column at `off` is a number. */
+function allNumbersIn(off: number, count: number): boolean {
+  const presentL = present, tagsL = tags;
+  for (let q = 0; q < count; q++) if (tagsL[off + presentL[off + q]!] !== 1) return false;
+  return true;
+}
+
+/** The first earlier column of the same numbers in the same buckets as column c (all numbers), or -1. */
+function copyOfColumn(c: number, count: number): number {
+  const colNumbersL = colNumbers, colCountL = colCount;
+  for (let e = 0; e < c; e++) if (colNumbersL[e] === 1 && colCountL[e] === count && samePresence(e, c, count) && sameValues(e, c, count)) return e;
+  return -1;
+}
+
+/** Which of the n buckets hold the column: one bit per bucket, LSB first. */
+function writeBitmap(w: ByteWriter, off: number, count: number, n: number): void {
+  const presentL = present;
+  let k = 0;
+  for (let at = 0; at < n; at += 8) {
+    let byte = 0;
+    for (; k < count && presentL[off + k]! < at + 8; k++) byte |= 1 << (presentL[off + k]! & 7);
+    w.u8(byte);
+  }
+}
+
+/** A packed column of kind k: its width, then each value's integer in `width` bits; AFTER, BEFORE and NEAR move the refs. */
+function writePacked(w: ByteWriter, off: number, count: number, k: number, width: number): void {
+  const presentL = present, numsL = nums, baseL = base, refL = ref, rawsL = raws;
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    const v = numsL[off + i]!;
+    rawsL[q] = k === SLOT_UINT ? v : k === SLOT_AFTER ? v - baseL[i]! : k === SLOT_BEFORE ? baseL[i]! - v : zigzag(v - refL[i]!);
+    if (k !== SLOT_UINT) refL[i] = v;
+  }
+  w.u8(width);
+  w.packed(rawsL, count, width);
+}
+
+/** The column's previous 'last' value (version 2), reset for each column: one object, not one per column. */
+const columnSeen: LastSeen = { has: false, value: null };
+
+/** A column's values in `kind` (MIXED: each after its kind byte from kinds), moving the refs as the reader will. */
+function writeColumnValues(w: ByteWriter, off: number, count: number, kind: number, v2: boolean, what: string): void {
+  const cellsL = cells, tagsL = tags, numsL = nums, presentL = present, baseL = base, refL = ref, kindsL = kinds;
+  let seen: LastSeen | undefined;
+  if (v2) {
+    seen = columnSeen;
+    seen.has = false;
+    seen.value = null;
+  }
+  for (let q = 0; q < count; q++) {
+    const i = presentL[off + q]!;
+    const k = kind === MIXED ? kindsL[q]! : kind;
+    if (kind === MIXED) w.u8(k);
+    const at = off + i;
+    // writeValue's number kinds inline (most values); the others through it.
+    if (k === SLOT_UINT) w.uvarint(numsL[at]!);
+    else if (k === SLOT_AFTER) {
+      const v = numsL[at]!;
+      w.uvarint(v - baseL[i]!);
+      refL[i] = v;
+    } else if (k === SLOT_NEAR) {
+      const v = numsL[at]!;
+      w.svarint(v - refL[i]!);
+      refL[i] = v;
+    } else {
+      refs.base = baseL[i]!;
+      refs.ref = refL[i]!;
+      writeValue(w, k, tagsL[at] === 1 ? numsL[at]! : cellsL[at]!, refs, what, seen);
+      refL[i] = refs.ref;
     }
   }
 }

@@ -31,7 +31,7 @@ import type { SlotValue, SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 import { layoutError, layoutInfo, type LayoutResolver, type LayoutSlots } from './layout-fingerprint.js';
 import { firstLastValues, readColumns, readColumnsV1 } from './bucket-columns.js';
-import { clearTable, firstLastOf, placeBucket, startTable, writeTableColumns } from './column-writer.js';
+import { clearTable, firstLastOf, internalized, placeBucket, startTable, writeTableColumns } from './column-writer.js';
 import { bestKind, MAX_U53, readNum, readValue, SLOT_LAST, SLOT_LAST_ABS, writeNum, writeValue, type LastSeen, type Refs } from './slot-values.js';
 
 /** The format version encodeCustomer writes in the first byte. */
@@ -107,7 +107,8 @@ function encode(state: Readonly<CustomerState>, options: EncodeOptions): Buffer 
   if (info !== undefined && inIndex(archive, info.index)) {
     startTable(dayNums, n, info.slots.length);
     fits = true;
-    for (let i = 0; i < n && fits; i++) fits = placeBucket(i, dayBuckets[i]!, info.index);
+    const keys = internalized(info.slots);
+    for (let i = 0; i < n && fits; i++) fits = placeBucket(i, dayBuckets[i]!, info.index, keys);
   }
   let slots: readonly string[];
   let index: ReadonlyMap<string, number>;
@@ -123,7 +124,7 @@ function encode(state: Readonly<CustomerState>, options: EncodeOptions): Buffer 
     slots = [...uses].sort((a, b) => b[1] - a[1]).map(([slot]) => slot);
     index = new Map(slots.map((slot, i) => [slot, i]));
     startTable(dayNums, n, slots.length);
-    for (let i = 0; i < n; i++) placeBucket(i, dayBuckets[i]!, index);
+    for (let i = 0; i < n; i++) placeBucket(i, dayBuckets[i]!, index, slots);
   }
 
   const max = state.maxEventTime;

@@ -226,7 +226,9 @@ export function writeValue(w: ByteWriter, kind: number, v: SlotValue, refs: Refs
       return;
     case SLOT_LAST:
     case SLOT_LAST_ABS: {
-      const [t, value] = v as readonly [number, Scalar];
+      // Indexed, not destructured: array destructuring goes through the iterator protocol.
+      const t = (v as readonly [number, Scalar])[0];
+      const value = (v as readonly [number, Scalar])[1];
       writeNum(w, kind === SLOT_LAST ? t - refs.ref : t);
       // Object.is: 0 and -0 are different values, and both must come back as written.
       if (seen?.has && Object.is(seen.value, value)) w.u8(SC_SAME);
@@ -327,6 +329,22 @@ export function readScalar(r: ByteReader, what: string, seen?: LastSeen): Scalar
  * words × 2, then each word as 4 bytes.
  */
 export function writeBits(w: ByteWriter, words: readonly number[], what: string): void {
+  if (words.length === BITSET_WORDS) {
+    // The standard set (every distinct slot's): its eight words checked and counted in one unrolled
+    // pass (x >>> 0 === x: an integer in [0, 2^32), what isBitsWord asks).
+    const x0 = words[0]!, x1 = words[1]!, x2 = words[2]!, x3 = words[3]!, x4 = words[4]!, x5 = words[5]!, x6 = words[6]!, x7 = words[7]!;
+    if (x0 >>> 0 === x0 && x1 >>> 0 === x1 && x2 >>> 0 === x2 && x3 >>> 0 === x3 && x4 >>> 0 === x4 && x5 >>> 0 === x5 && x6 >>> 0 === x6 && x7 >>> 0 === x7) {
+      const bits = popcount(x0) + popcount(x1) + popcount(x2) + popcount(x3) + popcount(x4) + popcount(x5) + popcount(x6) + popcount(x7);
+      if (1 + bits < BITSET_WORDS * 4) {
+        w.uvarint(bits * 2 + 1);
+        w.bitIndices(words, bits);
+      } else {
+        w.uvarint(BITSET_WORDS * 2);
+        w.u32(x0), w.u32(x1), w.u32(x2), w.u32(x3), w.u32(x4), w.u32(x5), w.u32(x6), w.u32(x7);
+      }
+      return;
+    }
+  }
   let bits = 0;
   for (let i = 0; i < words.length; i++) {
     const x = words[i]!;
