@@ -4,6 +4,9 @@
 // BENCH_DAYS days applied through the memory store and loaded back as the engine stages them (lent
 // copies). CPU time, medians of BENCH_RUNS rounds; each round encodes every state BENCH_REPEAT times.
 //
+// Always measured beside it, as the same-run baseline: the JSON hash layout the store wrote before the
+// binary format (encodeLegacyHash, src/state/codec/legacy-hash.ts), on the same states.
+//
 //   BENCH_BASELINE=<dir>   a second build's dist/ (e.g. main's): its encoder is run interleaved with this
 //                          one, round by round on the same states, and the bytes are compared
 //   BENCH_CUSTOMERS, BENCH_DAYS, BENCH_RUNS, BENCH_REPEAT
@@ -16,6 +19,7 @@ import { encodeCustomer, type EncodeOptions } from '../src/state/codec/customer-
 import type { CustomerState, StateDelta } from '../src/state/customer-state.js';
 import { MemoryStateStore } from '../src/state/memory-store.js';
 import { encodeChanges } from '../src/state/redis-store.js';
+import { encodeLegacyHash } from '../src/state/codec/legacy-hash.js';
 import { median, writeResults } from './harness.js';
 import { SHIPPED_CONFIG_FILE } from './shipped-config.js';
 
@@ -80,9 +84,12 @@ if (BASELINE) {
   if (differ > 0) process.exitCode = 1;
 }
 
+const jsonUs: number[] = [];
 for (let r = 0; r <= RUNS; r++) {
   // Alternate which side goes first, so neither always runs on a warmer or colder machine.
   const order = r % 2 === 0 ? sides : [...sides].reverse();
+  const j = round((st) => encodeLegacyHash(st));
+  if (r > 0) jsonUs.push(j);
   for (const s of order) {
     const e = round((st) => s.encode(st, { outbox: false, layout }));
     const c = round((st) => s.changes(st, undefined, layout));
@@ -95,6 +102,7 @@ for (let r = 0; r <= RUNS; r++) {
 
 console.log(`\nstate encode on the write path: ${states.length} customers × ${DAYS} days (shipped spec), median ${median(sizes)} B; CPU µs per customer, medians of ${RUNS} rounds × ${REPEAT} passes`);
 for (const s of sides) console.log(`  ${s.name.padEnd(60)} encodeCustomer ${median(s.encodeUs).toFixed(2).padStart(7)}   encodeChanges ${median(s.changesUs).toFixed(2).padStart(7)}`);
+console.log(`  ${'baseline: the JSON hash layout (encodeLegacyHash)'.padEnd(60)} ${median(jsonUs).toFixed(2).padStart(22)}   → encodeCustomer takes ${(median(sides[0]!.encodeUs) / median(jsonUs)).toFixed(2)}× its time`);
 if (sides.length === 2) {
   const ratio = (a: number[], b: number[]) => median(a.map((x, i) => b[i]! / x));
   console.log(`  baseline / this build (median of per-round ratios): encodeCustomer ${ratio(sides[0]!.encodeUs, sides[1]!.encodeUs).toFixed(2)}×, encodeChanges ${ratio(sides[0]!.changesUs, sides[1]!.changesUs).toFixed(2)}×`);
@@ -105,5 +113,7 @@ await writeResults('encode-state', {
   bytes_median: median(sizes),
   encode_us_per_customer: Number(median(sides[0]!.encodeUs).toFixed(2)),
   encode_changes_us_per_customer: Number(median(sides[0]!.changesUs).toFixed(2)),
+  json_hash_us_per_customer: Number(median(jsonUs).toFixed(2)),
+  encode_vs_json_hash: Number((median(sides[0]!.encodeUs) / median(jsonUs)).toFixed(3)),
   ...(sides.length === 2 ? { baseline_encode_us_per_customer: Number(median(sides[1]!.encodeUs).toFixed(2)) } : {}),
 });
