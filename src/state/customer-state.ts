@@ -188,6 +188,7 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
   const estimate = bucketsEstimate.get(state.buckets);
   const previous = estimate === undefined ? undefined : state.buckets[dayNumber];
   const estimateBefore = previous === undefined ? 0 : bucketEstimate(String(dayNumber), previous);
+  if (state.buckets[dayNumber] === undefined) lowerExpiryFloor(state.buckets, dayNumber);
   const bucket = ownBucket(state, dayNumber);
   // Derived window totals (if any) follow each op, so the next feature row costs O(ops), not O(buckets).
   const listener = bucketListener(state);
@@ -218,23 +219,63 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
 
 export function expireBuckets(state: CustomerState, layout: StateLayout): void {
   const oldestKept = dayOf(state.maxEventTime) - layout.retentionDays;
-  let listener = bucketListener(state);
-  const keys = Object.keys(state.buckets);
   const container = state.buckets;
-  let estimate = bucketsEstimate.get(container);
-  for (const key of keys) {
-    if (Number(key) < oldestKept) {
-      if (listener !== undefined && !listener.expiring(Number(key))) {
-        setBucketListener(state, undefined);
-        listener = undefined;
-      }
-      const bucket = state.buckets[key]!;
-      mergeSlotValues(ownArchive(state), bucket, layout.merges);
-      if (estimate !== undefined) estimate -= bucketEstimate(key, bucket);
-      forgetBucket(state, Number(key));
-    }
+  let floor = expiryFloors.get(container);
+  if (floor === undefined) floor = lowestDay(container);
+  if (floor >= oldestKept) {
+    expiryFloors.set(container, floor);
+    return; // nothing older than the kept days: no key listed, no bucket visited
   }
-  if (estimate !== undefined) bucketsEstimate.set(container, estimate);
+  // Ascending days either way (integer keys list in ascending order): the archive merges in the same
+  // order as before, so float sums and 'last' ties come out the same.
+  if (oldestKept - floor <= MAX_FLOOR_WALK) {
+    for (let day = floor; day < oldestKept; day++) {
+      const bucket = container[day];
+      if (bucket !== undefined) expireDay(state, layout, day, bucket);
+    }
+  } else {
+    for (const key of Object.keys(container)) if (Number(key) < oldestKept) expireDay(state, layout, Number(key), container[key]!);
+  }
+  expiryFloors.set(container, oldestKept);
+}
+
+/** Folds one day's bucket into the archive and drops it (the window totals and the budget estimate follow). */
+function expireDay(state: CustomerState, layout: StateLayout, day: number, bucket: SlotValues): void {
+  const listener = bucketListener(state);
+  if (listener !== undefined && !listener.expiring(day)) setBucketListener(state, undefined);
+  mergeSlotValues(ownArchive(state), bucket, layout.merges);
+  const estimate = bucketsEstimate.get(state.buckets);
+  if (estimate !== undefined) bucketsEstimate.set(state.buckets, estimate - bucketEstimate(String(day), bucket));
+  forgetBucket(state, day);
+}
+
+/**
+ * Per bucket container, a day below which it holds no bucket: expiry visits only the days from there
+ * to the new oldest kept day — usually one, or none — instead of listing every key of the container
+ * (≈90 strings and an array each time a customer's latest day moved, which in a replay is most
+ * events). Kept by applyDelta (a new day below it lowers it) and expireBuckets (it rises to the oldest
+ * kept day); ownBucket and forgetBucket are the only other code that changes a container's days
+ * (shared-buckets.ts's invariant), and forgetting a day cannot invalidate it. A container without one
+ * (new, rebuilt by reclaimState, decoded) takes one pass over its keys. Follows the container from a
+ * state to its copy, like bucketsEstimate.
+ */
+const expiryFloors = new WeakMap<Record<string, SlotValues>, number>();
+
+/** Beyond this many days between the floor and the oldest kept day, listing the keys is cheaper. */
+const MAX_FLOOR_WALK = 512;
+
+function lowerExpiryFloor(container: Record<string, SlotValues>, day: number): void {
+  const floor = expiryFloors.get(container);
+  if (floor !== undefined && day < floor) expiryFloors.set(container, day);
+}
+
+function lowestDay(container: Record<string, SlotValues>): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const key in container) {
+    const day = Number(key);
+    if (day < lowest) lowest = day;
+  }
+  return lowest;
 }
 
 /**
