@@ -56,6 +56,9 @@ interface ColumnStep {
   readonly known: ReadonlyMap<string, number> | undefined;
 }
 
+/** Fills opsFor's scratch between calls (one element kind throughout). */
+const NO_OP: SlotOp = Object.freeze({ slot: '', merge: 'add', value: 0 });
+
 const NO_STEP: ColumnStep = { code: SKIP, a: undefined, b: undefined, ia: -1, ib: -1, scale: 1, run: undefined, lasts: undefined, transform: 0, known: undefined };
 
 interface EvalContext {
@@ -317,20 +320,21 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   // does not name gets the any-event slots alone (no per-kind entry: kinds come from the input).
   const anyDefs = slotsByEvent.get(ANY_EVENT) ?? [];
   const defsByKind = new Map([...slotsByEvent].filter(([k]) => k !== ANY_EVENT).map(([k, defs]) => [k, [...defs, ...anyDefs]]));
+  const opScratch = new Array<SlotOp>(Math.max(anyDefs.length, ...[...defsByKind.values()].map((d) => d.length))).fill(NO_OP);
   const opsFor = (event: ActivityEvent): SlotOp[] => {
     const defs = defsByKind.get(event.kind) ?? anyDefs;
     if (defs.length === 0) return [];
-    // Sized for every def, then cut to the ops made: an empty literal grown by push gets a backing
-    // store of 17 slots on its first push, per event.
-    const ops = new Array<SlotOp>(defs.length);
+    // Gathered in a reused scratch, then copied out at their exact count: an empty literal grown by
+    // push gets a backing store of 17 slots at its first push, and it lives as long as the batch.
     let n = 0;
     for (let k = 0; k < defs.length; k++) {
       const d = defs[k]!;
       if (!matches(d.where, event)) continue;
       const op = slotOp(d, event, keptChars);
-      if (op) ops[n++] = op;
+      if (op) opScratch[n++] = op;
     }
-    ops.length = n;
+    const ops = opScratch.slice(0, n);
+    opScratch.fill(NO_OP, 0, n); // hold no event's op past the call
     return ops;
   };
 

@@ -185,7 +185,7 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
   const dayNumber = dayOf(delta.eventTime);
   // The budget estimate's bucket sum (if one was taken of this container) follows the changed day.
   // Taken before the merges: an owned bucket is changed in place.
-  const estimate = bucketsEstimate.get(state.buckets);
+  const estimate = estimatesTaken ? bucketsEstimate.get(state.buckets) : undefined;
   const previous = estimate === undefined ? undefined : state.buckets[dayNumber];
   const estimateBefore = previous === undefined ? 0 : bucketEstimate(String(dayNumber), previous);
   if (state.buckets[dayNumber] === undefined) lowerExpiryFloor(state.buckets, dayNumber);
@@ -244,7 +244,7 @@ function expireDay(state: CustomerState, layout: StateLayout, day: number, bucke
   const listener = bucketListener(state);
   if (listener !== undefined && !listener.expiring(day)) setBucketListener(state, undefined);
   mergeSlotValues(ownArchive(state), bucket, layout.merges);
-  const estimate = bucketsEstimate.get(state.buckets);
+  const estimate = estimatesTaken ? bucketsEstimate.get(state.buckets) : undefined;
   if (estimate !== undefined) bucketsEstimate.set(state.buckets, estimate - bucketEstimate(String(day), bucket));
   forgetBucket(state, day);
 }
@@ -344,6 +344,8 @@ export function stateBytes(state: CustomerState, layout?: StateLayout): number {
  * ≈12 % of the engine's CPU in the warm phase of bench/kafka-e2e (bench/warm-profile.bench.ts).
  */
 const bucketsEstimate = new WeakMap<Record<string, SlotValues>, number>();
+/** Whether any estimate was ever taken (a byte budget is set): without one, applyDelta skips the lookup. */
+let estimatesTaken = false;
 
 function slotsEstimate(values: SlotValues): number {
   let n = 0;
@@ -375,6 +377,7 @@ export function estimateStateBytes(state: CustomerState): number {
     sum = 0;
     for (const key in buckets) sum += bucketEstimate(key, buckets[key]!);
     bucketsEstimate.set(buckets, sum);
+    estimatesTaken = true;
   }
   n += sum + slotsEstimate(state.archive);
   for (const key in state.positions) n += key.length + 30;
