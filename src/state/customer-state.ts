@@ -145,14 +145,26 @@ function seenRecently(state: CustomerState, hash: number): boolean {
 /** Remembers an applied event's id, then forgets ids past the horizon and beyond the cap. */
 function rememberEvent(state: CustomerState, hash: number, eventTime: number, dedupe: DedupeOptions): void {
   const recent = state.recentEvents;
-  recent.push([hash, eventTime]);
   const oldest = state.maxEventTime - dedupe.horizonMs;
-  if (recent[0]![1] < oldest) {
-    // In place (the array is this state's own: cloneState copies it), keeping the order: no array per event.
+  const n = recent.length;
+  // The list as if the id were appended first, then (when its first entry is past the horizon) the
+  // entries past it dropped. In place (the array is this state's own: cloneState copies it), keeping
+  // the order: no array per event. The new entry takes a dropped one's place instead of being pushed
+  // first: a state's list is copied at its exact length every batch, and a push onto it allocated a
+  // backing store of ≈18 slots that the written state kept.
+  if ((n > 0 ? recent[0]![1] : eventTime) < oldest) {
     let kept = 0;
-    for (const entry of recent) if (entry[1] >= oldest) recent[kept++] = entry;
+    for (let i = 0; i < n; i++) {
+      const entry = recent[i]!;
+      if (entry[1] >= oldest) recent[kept++] = entry;
+    }
+    if (eventTime >= oldest) {
+      if (kept < n) recent[kept] = [hash, eventTime];
+      else recent.push([hash, eventTime]);
+      kept++;
+    }
     recent.length = kept;
-  }
+  } else recent.push([hash, eventTime]);
   if (recent.length > dedupe.maxIds) {
     // In place too: splice would return an array of the dropped entries.
     const drop = recent.length - dedupe.maxIds;
