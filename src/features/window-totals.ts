@@ -269,14 +269,16 @@ export class WindowTotals implements BucketListener {
 
   /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
   distinct(i: number, upTo: number, from = 0): number {
-    this.scratch.fill(0);
+    const scratch = this.scratch;
+    // A loop, not scratch.fill(0): a builtin call cost more than the eight stores (twice per row).
+    for (let w = 0; w < BITSET_WORDS; w++) scratch[w] = 0;
     for (let k = from; k <= upTo; k++) {
       const cell = i * this.levels + k;
       if (this.present[cell] === 0) continue;
       const base = (cell + this.shape.shift[i]!) * BITSET_WORDS;
-      for (let w = 0; w < BITSET_WORDS; w++) this.scratch[w]! |= this.bits[base + w]!;
+      for (let w = 0; w < BITSET_WORDS; w++) scratch[w]! |= this.bits[base + w]!;
     }
-    return estimateDistinct(this.scratch);
+    return estimateDistinct(scratch);
   }
 
   private lastCell(i: number, upTo: number): number {

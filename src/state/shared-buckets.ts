@@ -65,9 +65,31 @@ interface Containers {
 
 const sharing = new WeakMap<Containers, Sharing>();
 
+/**
+ * The last state looked up and its entry: applying an event asks for the same state's entry two or
+ * three times (its bucket, its listener, the feature row's totals), each a WeakMap lookup otherwise.
+ * Every write of the map goes through setSharing, which keeps this in step.
+ */
+let lastKey: Containers | undefined;
+let lastEntry: Sharing | undefined;
+
+function sharingOf(state: Containers): Sharing | undefined {
+  if (state === lastKey) return lastEntry;
+  const s = sharing.get(state);
+  lastKey = state;
+  lastEntry = s;
+  return s;
+}
+
+function setSharing(state: Containers, s: Sharing): void {
+  sharing.set(state, s);
+  lastKey = state;
+  lastEntry = s;
+}
+
 /** The state's bucket of `day`, created or copied so that merging into it changes no other state. */
 export function ownBucket(state: Containers, day: number): SlotValues {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   const bucket = state.buckets[day];
   const owned = s?.owned;
   if (bucket !== undefined && (owned === undefined || owned === null || owned.includes(day))) return bucket;
@@ -81,14 +103,14 @@ export function ownBucket(state: Containers, day: number): SlotValues {
 
 /** Removes a day's bucket (expiry), journalled like ownBucket's changes. */
 export function forgetBucket(state: Containers, day: number): void {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   if (s !== undefined) journal(s, day, state.buckets[day]);
   delete state.buckets[day];
 }
 
 /** The state's archive, copied first if it is shared, so that merging into it changes no other state. */
 export function ownArchive(state: Containers): SlotValues {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   if (s === undefined || s.archiveOwned) return state.archive;
   s.archiveOwned = true;
   return (state.archive = { ...state.archive });
@@ -114,35 +136,35 @@ function journal(s: Sharing, day: number, before: SlotValues | undefined): void 
  * Both own no bucket object and no archive from here on: each copies one before its first change.
  */
 export function lendContainers(original: Containers, copy: Containers): void {
-  const own = sharing.get(original);
+  const own = sharingOf(original);
   // The listener moves to the copy: the copy is the one a batch changes (a store hands out copies and
   // takes the written one over). The original keeps exact reads: without a listener, its next read
   // rebuilds its window totals from its buckets. Moving costs nothing; copying them would allocate.
   const lent: Loan = { copy, undo: NONE };
-  sharing.set(copy, { owned: NONE, undo: lent, archiveOwned: false, lent: undefined, listener: own?.listener });
+  setSharing(copy, { owned: NONE, undo: lent, archiveOwned: false, lent: undefined, listener: own?.listener });
   if (own !== undefined) {
     own.owned = NONE;
     own.archiveOwned = false;
     own.lent = lent;
     own.listener = undefined;
-  } else sharing.set(original, { owned: NONE, undo: undefined, archiveOwned: false, lent, listener: undefined });
+  } else setSharing(original, { owned: NONE, undo: undefined, archiveOwned: false, lent, listener: undefined });
 }
 
 /** The state's bucket listener (see slots.ts). */
 export function listenerOf(state: object): BucketListener | undefined {
-  return sharing.get(state as Containers)?.listener;
+  return sharingOf(state as Containers)?.listener;
 }
 
 /** Sets or drops the state's bucket listener. */
 export function setListenerOf(state: object, listener: BucketListener | undefined): void {
-  const s = sharing.get(state as Containers);
+  const s = sharingOf(state as Containers);
   if (s !== undefined) s.listener = listener;
-  else if (listener !== undefined) sharing.set(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
+  else if (listener !== undefined) setSharing(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
 }
 
 /** Whether the state's container is on loan (lendContainers): it must be reclaimed before it is read. */
 export function onLoan(state: Containers): boolean {
-  return sharing.get(state)?.lent !== undefined;
+  return sharingOf(state)?.lent !== undefined;
 }
 
 /**
@@ -151,7 +173,7 @@ export function onLoan(state: Containers): boolean {
  * shared. No-op for a state not on loan.
  */
 export function reclaimContainers(original: Containers): void {
-  const s = sharing.get(original);
+  const s = sharingOf(original);
   const loan = s?.lent;
   if (s === undefined || loan === undefined) return;
   s.lent = undefined;
@@ -170,7 +192,7 @@ export function reclaimContainers(original: Containers): void {
 
 /** The copy's later changes no longer concern the original: stop journalling them. */
 function endLoan(loan: Loan): void {
-  const c = sharing.get(loan.copy);
+  const c = sharingOf(loan.copy);
   if (c !== undefined && c.undo === loan) c.undo = undefined;
 }
 
@@ -194,7 +216,7 @@ export function shareContainers(original: Containers, copy: Containers): void {
     },
     set(buckets: Record<string, SlotValues>) {
       settle(buckets);
-      const s = sharing.get(original);
+      const s = sharingOf(original);
       const loan = s?.lent;
       if (s !== undefined && loan !== undefined) {
         s.lent = undefined;
