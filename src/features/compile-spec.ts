@@ -4,7 +4,7 @@
 import { DAY_MS, type ActivityEvent, type Scalar, type SourcePosition } from '../events/activity-event.js';
 import { ChurnflowError } from '../errors.js';
 import type { CustomerState, StateDelta, StateLayout } from '../state/customer-state.js';
-import { bitIndexFor, bucketListener, type SlotMerge, type SlotOp } from '../state/slots.js';
+import { BITSET_BITS, bitIndexFor, bucketListener, type SlotMerge, type SlotOp } from '../state/slots.js';
 import { WindowTotals } from './window-totals.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { ANY_EVENT, parseFeatureSpec, type EventFilter, type FeatureSpec, type FeatureSpecInput } from './spec.js';
@@ -20,6 +20,8 @@ interface SlotDef {
   readonly field: string | undefined;
   /** The op of one event for 'one' and 'one_if_field' slots: the same every time, so made once. */
   readonly unit: SlotOp;
+  /** 'bit_of_field' slots: the op setting each bit, made at its first use (merges never change an op). */
+  readonly bitOps: (SlotOp | undefined)[];
 }
 
 /**
@@ -130,10 +132,11 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const spec = parseFeatureSpec(input);
   const slots = new Map<string, SlotDef>();
   const slotsByEvent = new Map<string, SlotDef[]>();
-  const addSlot = (def: Omit<SlotDef, 'id' | 'unit'>): string => {
+  const addSlot = (def: Omit<SlotDef, 'id' | 'unit' | 'bitOps'>): string => {
     const id = sha256Hex(canonicalJson(def)).slice(0, 10);
     if (!slots.has(id)) {
-      const full = { ...def, id, unit: Object.freeze({ slot: id, merge: def.merge, value: 1 }) };
+      const bitOps = def.source === 'bit_of_field' ? new Array<SlotOp | undefined>(BITSET_BITS).fill(undefined) : [];
+      const full = { ...def, id, unit: Object.freeze({ slot: id, merge: def.merge, value: 1 }), bitOps };
       slots.set(id, full);
       const list = slotsByEvent.get(def.event) ?? [];
       list.push(full);
@@ -527,8 +530,12 @@ function slotOp(d: SlotDef, event: ActivityEvent, keptChars: number): SlotOp | u
         return { slot: d.id, merge: 'last', value: [event.eventTime, typeof raw === 'string' ? clampString(raw, keptChars) : raw] };
       }
       return typeof raw === 'number' && Number.isFinite(raw) ? { slot: d.id, merge: d.merge, value: raw } : undefined;
-    case 'bit_of_field':
-      return raw === null || raw === undefined ? undefined : { slot: d.id, merge: 'bits', value: bitIndexFor(raw) };
+    case 'bit_of_field': {
+      if (raw === null || raw === undefined) return undefined;
+      const bit = bitIndexFor(raw);
+      // One frozen op per bit, shared by every event that sets it: no object per event.
+      return (d.bitOps[bit] ??= Object.freeze({ slot: d.id, merge: 'bits' as const, value: bit }));
+    }
   }
 }
 
