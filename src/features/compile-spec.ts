@@ -4,7 +4,7 @@
 import { DAY_MS, type ActivityEvent, type Scalar, type SourcePosition } from '../events/activity-event.js';
 import { ChurnflowError } from '../errors.js';
 import type { CustomerState, StateDelta, StateLayout } from '../state/customer-state.js';
-import { bitIndexFor, bucketListener, type SlotMerge, type SlotOp } from '../state/slots.js';
+import { BITSET_BITS, bitIndexFor, bucketListener, type SlotMerge, type SlotOp } from '../state/slots.js';
 import { WindowTotals } from './window-totals.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { ANY_EVENT, parseFeatureSpec, type EventFilter, type FeatureSpec, type FeatureSpecInput } from './spec.js';
@@ -20,6 +20,8 @@ interface SlotDef {
   readonly field: string | undefined;
   /** The op of one event for 'one' and 'one_if_field' slots: the same every time, so made once. */
   readonly unit: SlotOp;
+  /** 'bit_of_field' slots: the op setting each bit, made at its first use (merges never change an op). */
+  readonly bitOps: (SlotOp | undefined)[];
 }
 
 /**
@@ -37,6 +39,8 @@ const RATIO = 6; //        column ia / column ib × scale
 const DIFFERENCE = 7; //   column ia − column ib × scale
 const SKIP = 8; //         written by another column (a category's one-hot columns)
 const CUSTOM = 9;
+const PROFILE = 10; //     the latest value of `lasts`, a finite number (days since / until it as `transform`), else NaN
+const CATEGORY = 11; //    one-hot columns k..k+ib of the latest value of `lasts` (ib: 'other'), all 0 when none
 
 interface ColumnStep {
   readonly code: number;
@@ -46,9 +50,18 @@ interface ColumnStep {
   readonly ib: number;
   readonly scale: number;
   readonly run: ((ctx: EvalContext) => void) | undefined;
+  /** PROFILE and CATEGORY: the 'last' slots read, the latest of them wins. */
+  readonly lasts: readonly SlotRef[] | undefined;
+  /** PROFILE: 0 the value, 1 days since it, 2 days until it. */
+  readonly transform: number;
+  /** CATEGORY: the named categories' column offsets. */
+  readonly known: ReadonlyMap<string, number> | undefined;
 }
 
-const NO_STEP: ColumnStep = { code: SKIP, a: undefined, b: undefined, ia: -1, ib: -1, scale: 1, run: undefined };
+/** Fills opsFor's scratch between calls (one element kind throughout). */
+const NO_OP: SlotOp = Object.freeze({ slot: '', merge: 'add', value: 0 });
+
+const NO_STEP: ColumnStep = { code: SKIP, a: undefined, b: undefined, ia: -1, ib: -1, scale: 1, run: undefined, lasts: undefined, transform: 0, known: undefined };
 
 interface EvalContext {
   asOf: number;
@@ -119,10 +132,11 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const spec = parseFeatureSpec(input);
   const slots = new Map<string, SlotDef>();
   const slotsByEvent = new Map<string, SlotDef[]>();
-  const addSlot = (def: Omit<SlotDef, 'id' | 'unit'>): string => {
+  const addSlot = (def: Omit<SlotDef, 'id' | 'unit' | 'bitOps'>): string => {
     const id = sha256Hex(canonicalJson(def)).slice(0, 10);
     if (!slots.has(id)) {
-      const full = { ...def, id, unit: Object.freeze({ slot: id, merge: def.merge, value: 1 }) };
+      const bitOps = def.source === 'bit_of_field' ? new Array<SlotOp | undefined>(BITSET_BITS).fill(undefined) : [];
+      const full = { ...def, id, unit: Object.freeze({ slot: id, merge: def.merge, value: 1 }), bitOps };
       slots.set(id, full);
       const list = slotsByEvent.get(def.event) ?? [];
       list.push(full);
@@ -173,20 +187,11 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   const countSlot = (f: { event: string; where?: EventFilter | undefined }) =>
     addSlot({ event: f.event, where: f.where, merge: 'add', source: 'one', field: undefined });
   const orZero = (x: number) => (Number.isNaN(x) ? 0 : x);
+  const lastRefs = (from: readonly { event: string; field: string }[]): SlotRef[] =>
+    from.map((s) => ref(addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field })));
   const lastOf = (from: readonly { event: string; field: string }[]) => {
-    const rs = from.map((s) => ref(addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field })));
-    return (ctx: EvalContext): Scalar => {
-      let best: SlotRef | undefined;
-      let bestT = Number.NEGATIVE_INFINITY;
-      for (const r of rs) {
-        const t = ctx.totals.lastTime(r.i, r.level);
-        if (t > bestT) {
-          bestT = t;
-          best = r;
-        }
-      }
-      return best ? (ctx.totals.lastValue(best.i, best.level) ?? null) : null;
-    };
+    const rs = lastRefs(from);
+    return (ctx: EvalContext): Scalar => latest(ctx.totals, rs);
   };
 
   for (const f of spec.features) {
@@ -249,39 +254,25 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         break;
       }
       case 'profile': {
-        const last = lastOf(f.from);
-        custom(f.name, f.missingIndicator, (ctx) => {
-          const v = last(ctx);
-          if (typeof v !== 'number' || !Number.isFinite(v)) return Number.NaN;
-          if (f.transform === 'days_since') return (ctx.asOf - v) / DAY_MS;
-          if (f.transform === 'days_until') return (v - ctx.asOf) / DAY_MS;
-          return v;
-        });
+        const transform = f.transform === 'days_since' ? 1 : f.transform === 'days_until' ? 2 : 0;
+        numeric(f.name, f.missingIndicator, { code: PROFILE, lasts: lastRefs(f.from), transform });
         break;
       }
       case 'category': {
         if (f.missingIndicator) {
           throw new ChurnflowError('CF_SPEC_INVALID', `invalid feature spec: category '${f.name}' cannot have missingIndicator (all-zero columns already say missing)`);
         }
-        const last = lastOf(f.from);
+        const rs = lastRefs(f.from);
         const lookup = (ctx: EvalContext) => {
-          const v = last(ctx);
+          const v = latest(ctx.totals, rs);
           return v === null ? null : String(v);
         };
         categoryLookups.set(f.name, lookup);
-        const base = columns.length;
         const known = new Map(f.categories.map((c, k) => [c, k]));
         const other = f.categories.length;
-        // One lookup writes all of the feature's one-hot columns (the other columns' evals are no-ops).
+        // One step writes all of the feature's one-hot columns (the other columns' steps are no-ops).
         f.categories.forEach((cat, k) =>
-          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, k > 0 ? { code: SKIP } : {
-            code: CUSTOM,
-            run: (ctx) => {
-              const v = lookup(ctx);
-              for (let j = 0; j <= other; j++) ctx.out[base + j] = 0;
-              if (v !== null) ctx.out[base + (known.get(v) ?? other)] = 1;
-            },
-          }),
+          pushColumn({ name: `${f.name}__${cat}`, feature: f.name, missingIndicator: false, kind: 'indicator' }, k > 0 ? { code: SKIP } : { code: CATEGORY, lasts: rs, known, ib: other }),
         );
         pushColumn({ name: `${f.name}__other`, feature: f.name, missingIndicator: false, kind: 'indicator' }, { code: SKIP });
         break;
@@ -332,15 +323,21 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
   // does not name gets the any-event slots alone (no per-kind entry: kinds come from the input).
   const anyDefs = slotsByEvent.get(ANY_EVENT) ?? [];
   const defsByKind = new Map([...slotsByEvent].filter(([k]) => k !== ANY_EVENT).map(([k, defs]) => [k, [...defs, ...anyDefs]]));
+  const opScratch = new Array<SlotOp>(Math.max(anyDefs.length, ...[...defsByKind.values()].map((d) => d.length))).fill(NO_OP);
   const opsFor = (event: ActivityEvent): SlotOp[] => {
     const defs = defsByKind.get(event.kind) ?? anyDefs;
     if (defs.length === 0) return [];
-    const ops: SlotOp[] = [];
-    for (const d of defs) {
+    // Gathered in a reused scratch, then copied out at their exact count: an empty literal grown by
+    // push gets a backing store of 17 slots at its first push, and it lives as long as the batch.
+    let n = 0;
+    for (let k = 0; k < defs.length; k++) {
+      const d = defs[k]!;
       if (!matches(d.where, event)) continue;
       const op = slotOp(d, event, keptChars);
-      if (op) ops.push(op);
+      if (op) opScratch[n++] = op;
     }
+    const ops = opScratch.slice(0, n);
+    opScratch.fill(NO_OP, 0, n); // hold no event's op past the call
     return ops;
   };
 
@@ -466,12 +463,39 @@ function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
         out[k] = Number.isNaN(x) || Number.isNaN(y) ? Number.NaN : x - y * s.scale;
         break;
       }
+      case PROFILE: {
+        const v = latest(totals, s.lasts!);
+        if (typeof v !== 'number' || !Number.isFinite(v)) out[k] = Number.NaN;
+        else out[k] = s.transform === 1 ? (asOf - v) / DAY_MS : s.transform === 2 ? (v - asOf) / DAY_MS : v;
+        break;
+      }
+      case CATEGORY: {
+        const v = latest(totals, s.lasts!);
+        for (let j = 0; j <= s.ib; j++) out[k + j] = 0;
+        if (v !== null) out[k + (s.known!.get(String(v)) ?? s.ib)] = 1;
+        break;
+      }
       case SKIP:
         break;
       default:
         s.run!(ctx);
     }
   }
+}
+
+/** The latest value of several 'last' slots (the one with the latest event time; the first on a tie), null if none. */
+function latest(totals: WindowTotals, refs: readonly SlotRef[]): Scalar {
+  let best: SlotRef | undefined;
+  let bestT = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k < refs.length; k++) {
+    const r = refs[k]!;
+    const t = totals.lastTime(r.i, r.level);
+    if (t > bestT) {
+      bestT = t;
+      best = r;
+    }
+  }
+  return best ? (totals.lastValue(best.i, best.level) ?? null) : null;
 }
 
 function matches(where: EventFilter | undefined, event: ActivityEvent): boolean {
@@ -506,8 +530,12 @@ function slotOp(d: SlotDef, event: ActivityEvent, keptChars: number): SlotOp | u
         return { slot: d.id, merge: 'last', value: [event.eventTime, typeof raw === 'string' ? clampString(raw, keptChars) : raw] };
       }
       return typeof raw === 'number' && Number.isFinite(raw) ? { slot: d.id, merge: d.merge, value: raw } : undefined;
-    case 'bit_of_field':
-      return raw === null || raw === undefined ? undefined : { slot: d.id, merge: 'bits', value: bitIndexFor(raw) };
+    case 'bit_of_field': {
+      if (raw === null || raw === undefined) return undefined;
+      const bit = bitIndexFor(raw);
+      // One frozen op per bit, shared by every event that sets it: no object per event.
+      return (d.bitOps[bit] ??= Object.freeze({ slot: d.id, merge: 'bits' as const, value: bit }));
+    }
   }
 }
 

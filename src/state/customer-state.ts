@@ -149,14 +149,26 @@ function seenRecently(state: CustomerState, hash: number): boolean {
 /** Remembers an applied event's id, then forgets ids past the horizon and beyond the cap. */
 function rememberEvent(state: CustomerState, hash: number, eventTime: number, dedupe: DedupeOptions): void {
   const recent = state.recentEvents;
-  recent.push([hash, eventTime]);
   const oldest = state.maxEventTime - dedupe.horizonMs;
-  if (recent[0]![1] < oldest) {
-    // In place (the array is this state's own: cloneState copies it), keeping the order: no array per event.
+  const n = recent.length;
+  // The list as if the id were appended first, then (when its first entry is past the horizon) the
+  // entries past it dropped. In place (the array is this state's own: cloneState copies it), keeping
+  // the order: no array per event. The new entry takes a dropped one's place instead of being pushed
+  // first: a state's list is copied at its exact length every batch, and a push onto it allocated a
+  // backing store of ≈18 slots that the written state kept.
+  if ((n > 0 ? recent[0]![1] : eventTime) < oldest) {
     let kept = 0;
-    for (const entry of recent) if (entry[1] >= oldest) recent[kept++] = entry;
+    for (let i = 0; i < n; i++) {
+      const entry = recent[i]!;
+      if (entry[1] >= oldest) recent[kept++] = entry;
+    }
+    if (eventTime >= oldest) {
+      if (kept < n) recent[kept] = [hash, eventTime];
+      else recent.push([hash, eventTime]);
+      kept++;
+    }
     recent.length = kept;
-  }
+  } else recent.push([hash, eventTime]);
   if (recent.length > dedupe.maxIds) {
     // In place too: splice would return an array of the dropped entries.
     const drop = recent.length - dedupe.maxIds;
@@ -189,9 +201,10 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
   const dayNumber = dayOf(delta.eventTime);
   // The budget estimate's bucket sum (if one was taken of this container) follows the changed day.
   // Taken before the merges: an owned bucket is changed in place.
-  const estimate = bucketsEstimate.get(state.buckets);
+  const estimate = estimatesTaken ? bucketsEstimate.get(state.buckets) : undefined;
   const previous = estimate === undefined ? undefined : state.buckets[dayNumber];
   const estimateBefore = previous === undefined ? 0 : bucketEstimate(String(dayNumber), previous);
+  if (state.buckets[dayNumber] === undefined) lowerExpiryFloor(state.buckets, dayNumber);
   const bucket = ownBucket(state, dayNumber);
   // Derived window totals (if any) follow each op, so the next feature row costs O(ops), not O(buckets).
   const listener = bucketListener(state);
@@ -222,23 +235,63 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
 
 export function expireBuckets(state: CustomerState, layout: StateLayout): void {
   const oldestKept = dayOf(state.maxEventTime) - layout.retentionDays;
-  let listener = bucketListener(state);
-  const keys = Object.keys(state.buckets);
   const container = state.buckets;
-  let estimate = bucketsEstimate.get(container);
-  for (const key of keys) {
-    if (Number(key) < oldestKept) {
-      if (listener !== undefined && !listener.expiring(Number(key))) {
-        setBucketListener(state, undefined);
-        listener = undefined;
-      }
-      const bucket = state.buckets[key]!;
-      mergeSlotValues(ownArchive(state), bucket, layout.merges);
-      if (estimate !== undefined) estimate -= bucketEstimate(key, bucket);
-      forgetBucket(state, Number(key));
-    }
+  let floor = expiryFloors.get(container);
+  if (floor === undefined) floor = lowestDay(container);
+  if (floor >= oldestKept) {
+    expiryFloors.set(container, floor);
+    return; // nothing older than the kept days: no key listed, no bucket visited
   }
-  if (estimate !== undefined) bucketsEstimate.set(container, estimate);
+  // Ascending days either way (integer keys list in ascending order): the archive merges in the same
+  // order as before, so float sums and 'last' ties come out the same.
+  if (oldestKept - floor <= MAX_FLOOR_WALK) {
+    for (let day = floor; day < oldestKept; day++) {
+      const bucket = container[day];
+      if (bucket !== undefined) expireDay(state, layout, day, bucket);
+    }
+  } else {
+    for (const key of Object.keys(container)) if (Number(key) < oldestKept) expireDay(state, layout, Number(key), container[key]!);
+  }
+  expiryFloors.set(container, oldestKept);
+}
+
+/** Folds one day's bucket into the archive and drops it (the window totals and the budget estimate follow). */
+function expireDay(state: CustomerState, layout: StateLayout, day: number, bucket: SlotValues): void {
+  const listener = bucketListener(state);
+  if (listener !== undefined && !listener.expiring(day)) setBucketListener(state, undefined);
+  mergeSlotValues(ownArchive(state), bucket, layout.merges);
+  const estimate = estimatesTaken ? bucketsEstimate.get(state.buckets) : undefined;
+  if (estimate !== undefined) bucketsEstimate.set(state.buckets, estimate - bucketEstimate(String(day), bucket));
+  forgetBucket(state, day);
+}
+
+/**
+ * Per bucket container, a day below which it holds no bucket: expiry visits only the days from there
+ * to the new oldest kept day — usually one, or none — instead of listing every key of the container
+ * (≈90 strings and an array each time a customer's latest day moved, which in a replay is most
+ * events). Kept by applyDelta (a new day below it lowers it) and expireBuckets (it rises to the oldest
+ * kept day); ownBucket and forgetBucket are the only other code that changes a container's days
+ * (shared-buckets.ts's invariant), and forgetting a day cannot invalidate it. A container without one
+ * (new, rebuilt by reclaimState, decoded) takes one pass over its keys. Follows the container from a
+ * state to its copy, like bucketsEstimate.
+ */
+const expiryFloors = new WeakMap<Record<string, SlotValues>, number>();
+
+/** Beyond this many days between the floor and the oldest kept day, listing the keys is cheaper. */
+const MAX_FLOOR_WALK = 512;
+
+function lowerExpiryFloor(container: Record<string, SlotValues>, day: number): void {
+  const floor = expiryFloors.get(container);
+  if (floor !== undefined && day < floor) expiryFloors.set(container, day);
+}
+
+function lowestDay(container: Record<string, SlotValues>): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const key in container) {
+    const day = Number(key);
+    if (day < lowest) lowest = day;
+  }
+  return lowest;
 }
 
 /**
@@ -275,17 +328,15 @@ export function reclaimState(state: CustomerState): void {
 }
 
 function copyOf(state: CustomerState): CustomerState {
-  return {
-    customerId: state.customerId,
-    buckets: state.buckets,
-    archive: state.archive,
-    maxEventTime: state.maxEventTime,
-    positions: { ...state.positions },
-    lastScore: state.lastScore,
-    ...(state.shadowScore ? { shadowScore: state.shadowScore } : {}),
-    outbox: { ...state.outbox },
-    recentEvents: state.recentEvents.slice(),
-  };
+  const { customerId, buckets, archive, maxEventTime, lastScore, shadowScore } = state;
+  const positions = { ...state.positions };
+  const outbox = { ...state.outbox };
+  const recentEvents = state.recentEvents.slice();
+  // Two literals, not a spread of a conditional one: no empty object per copy, and the same keys in
+  // the same order as before (the codec and deep equality see no difference).
+  return shadowScore
+    ? { customerId, buckets, archive, maxEventTime, positions, lastScore, shadowScore, outbox, recentEvents }
+    : { customerId, buckets, archive, maxEventTime, positions, lastScore, outbox, recentEvents };
 }
 
 
@@ -307,6 +358,8 @@ export function stateBytes(state: CustomerState, layout?: StateLayout): number {
  * ≈12 % of the engine's CPU in the warm phase of bench/kafka-e2e (bench/warm-profile.bench.ts).
  */
 const bucketsEstimate = new WeakMap<Record<string, SlotValues>, number>();
+/** Whether any estimate was ever taken (a byte budget is set): without one, applyDelta skips the lookup. */
+let estimatesTaken = false;
 
 function slotsEstimate(values: SlotValues): number {
   let n = 0;
@@ -338,6 +391,7 @@ export function estimateStateBytes(state: CustomerState): number {
     sum = 0;
     for (const key in buckets) sum += bucketEstimate(key, buckets[key]!);
     bucketsEstimate.set(buckets, sum);
+    estimatesTaken = true;
   }
   n += sum + slotsEstimate(state.archive);
   for (const key in state.positions) n += key.length + 30;

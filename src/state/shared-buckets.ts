@@ -23,19 +23,24 @@ import type { BucketListener, SlotValues } from './slots.js';
  * What a state knows about sharing, and its bucket listener (src/state/slots.ts): one map entry per
  * state, so a copy costs one WeakMap entry, not one here and one for its listener. A state absent
  * here (new, or decoded) owns everything it holds and has no listener.
+ *
+ * Its lists start as NONE and are made with their first entry ([day], [day, before]): a batch changes
+ * a day or two of a customer, and an empty literal grown by push gets a backing store of 17–19 slots,
+ * kept with the written state (so promoted) for nearly every customer of every batch.
  */
 interface Sharing {
   /**
    * Days whose bucket object belongs to this state alone: merging into it in place changes no other
    * state. null: every day (a state that was never copied, here only for its listener).
    */
-  owned: number[] | null;
+  owned: readonly number[] | null;
   /**
    * While the state this one was copied from may still rebuild its container from this one: pairs of
    * (day, the bucket it had before this state first changed it, undefined if absent). Arrays, not a
    * Set and a Map: a batch touches a day or two of a customer, and these are made for every copy.
+   * Kept in the loan, where the original reads them.
    */
-  undo: (number | SlotValues | undefined)[] | undefined;
+  undo: Loan | undefined;
   /** Whether the archive object belongs to this state alone. */
   archiveOwned: boolean;
   /** This state's container went to `copy` (lendContainers) and is rebuilt by reclaimContainers before it is read again. */
@@ -47,8 +52,11 @@ interface Sharing {
 /** A container lent to a copy: the copy's container minus the copy's journalled changes is the original's. */
 interface Loan {
   readonly copy: Containers;
-  readonly undo: (number | SlotValues | undefined)[];
+  undo: readonly (number | SlotValues | undefined)[];
 }
+
+/** An empty owned-days or undo list, never changed: replaced by a new array at the first entry. */
+const NONE: readonly never[] = Object.freeze([]);
 
 interface Containers {
   buckets: Record<string, SlotValues>;
@@ -57,14 +65,37 @@ interface Containers {
 
 const sharing = new WeakMap<Containers, Sharing>();
 
+/**
+ * The last state looked up and its entry: applying an event asks for the same state's entry two or
+ * three times (its bucket, its listener, the feature row's totals), each a WeakMap lookup otherwise.
+ * Every write of the map goes through setSharing, which keeps this in step.
+ */
+let lastKey: Containers | undefined;
+let lastEntry: Sharing | undefined;
+
+function sharingOf(state: Containers): Sharing | undefined {
+  if (state === lastKey) return lastEntry;
+  const s = sharing.get(state);
+  lastKey = state;
+  lastEntry = s;
+  return s;
+}
+
+function setSharing(state: Containers, s: Sharing): void {
+  sharing.set(state, s);
+  lastKey = state;
+  lastEntry = s;
+}
+
 /** The state's bucket of `day`, created or copied so that merging into it changes no other state. */
 export function ownBucket(state: Containers, day: number): SlotValues {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   const bucket = state.buckets[day];
   const owned = s?.owned;
   if (bucket !== undefined && (owned === undefined || owned === null || owned.includes(day))) return bucket;
   if (s !== undefined && owned) {
-    owned.push(day);
+    if (owned.length === 0) s.owned = [day];
+    else (owned as number[]).push(day);
     journal(s, day, bucket);
   }
   return (state.buckets[day] = bucket === undefined ? {} : { ...bucket });
@@ -72,14 +103,14 @@ export function ownBucket(state: Containers, day: number): SlotValues {
 
 /** Removes a day's bucket (expiry), journalled like ownBucket's changes. */
 export function forgetBucket(state: Containers, day: number): void {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   if (s !== undefined) journal(s, day, state.buckets[day]);
   delete state.buckets[day];
 }
 
 /** The state's archive, copied first if it is shared, so that merging into it changes no other state. */
 export function ownArchive(state: Containers): SlotValues {
-  const s = sharing.get(state);
+  const s = sharingOf(state);
   if (s === undefined || s.archiveOwned) return state.archive;
   s.archiveOwned = true;
   return (state.archive = { ...state.archive });
@@ -87,10 +118,15 @@ export function ownArchive(state: Containers): SlotValues {
 
 /** Records a day's value before this state's first change of it, while the original may need it. */
 function journal(s: Sharing, day: number, before: SlotValues | undefined): void {
-  const undo = s.undo;
-  if (undo === undefined) return;
+  const loan = s.undo;
+  if (loan === undefined) return;
+  const undo = loan.undo;
+  if (undo.length === 0) {
+    loan.undo = [day, before];
+    return;
+  }
   for (let k = 0; k < undo.length; k += 2) if (undo[k] === day) return;
-  undo.push(day, before);
+  (undo as (number | SlotValues | undefined)[]).push(day, before);
 }
 
 /**
@@ -100,36 +136,35 @@ function journal(s: Sharing, day: number, before: SlotValues | undefined): void 
  * Both own no bucket object and no archive from here on: each copies one before its first change.
  */
 export function lendContainers(original: Containers, copy: Containers): void {
-  const undo: (number | SlotValues | undefined)[] = [];
-  const own = sharing.get(original);
+  const own = sharingOf(original);
   // The listener moves to the copy: the copy is the one a batch changes (a store hands out copies and
   // takes the written one over). The original keeps exact reads: without a listener, its next read
   // rebuilds its window totals from its buckets. Moving costs nothing; copying them would allocate.
-  sharing.set(copy, { owned: [], undo, archiveOwned: false, lent: undefined, listener: own?.listener });
-  const lent = { copy, undo };
+  const lent: Loan = { copy, undo: NONE };
+  setSharing(copy, { owned: NONE, undo: lent, archiveOwned: false, lent: undefined, listener: own?.listener });
   if (own !== undefined) {
-    own.owned = [];
+    own.owned = NONE;
     own.archiveOwned = false;
     own.lent = lent;
     own.listener = undefined;
-  } else sharing.set(original, { owned: [], undo: undefined, archiveOwned: false, lent, listener: undefined });
+  } else setSharing(original, { owned: NONE, undo: undefined, archiveOwned: false, lent, listener: undefined });
 }
 
 /** The state's bucket listener (see slots.ts). */
 export function listenerOf(state: object): BucketListener | undefined {
-  return sharing.get(state as Containers)?.listener;
+  return sharingOf(state as Containers)?.listener;
 }
 
 /** Sets or drops the state's bucket listener. */
 export function setListenerOf(state: object, listener: BucketListener | undefined): void {
-  const s = sharing.get(state as Containers);
+  const s = sharingOf(state as Containers);
   if (s !== undefined) s.listener = listener;
-  else if (listener !== undefined) sharing.set(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
+  else if (listener !== undefined) setSharing(state as Containers, { owned: null, undo: undefined, archiveOwned: true, lent: undefined, listener });
 }
 
 /** Whether the state's container is on loan (lendContainers): it must be reclaimed before it is read. */
 export function onLoan(state: Containers): boolean {
-  return sharing.get(state)?.lent !== undefined;
+  return sharingOf(state)?.lent !== undefined;
 }
 
 /**
@@ -138,7 +173,7 @@ export function onLoan(state: Containers): boolean {
  * shared. No-op for a state not on loan.
  */
 export function reclaimContainers(original: Containers): void {
-  const s = sharing.get(original);
+  const s = sharingOf(original);
   const loan = s?.lent;
   if (s === undefined || loan === undefined) return;
   s.lent = undefined;
@@ -157,8 +192,8 @@ export function reclaimContainers(original: Containers): void {
 
 /** The copy's later changes no longer concern the original: stop journalling them. */
 function endLoan(loan: Loan): void {
-  const c = sharing.get(loan.copy);
-  if (c !== undefined && c.undo === loan.undo) c.undo = undefined;
+  const c = sharingOf(loan.copy);
+  if (c !== undefined && c.undo === loan) c.undo = undefined;
 }
 
 /**
@@ -181,7 +216,7 @@ export function shareContainers(original: Containers, copy: Containers): void {
     },
     set(buckets: Record<string, SlotValues>) {
       settle(buckets);
-      const s = sharing.get(original);
+      const s = sharingOf(original);
       const loan = s?.lent;
       if (s !== undefined && loan !== undefined) {
         s.lent = undefined;
