@@ -5,16 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDelta, cloneState, emptyState, expireBuckets, lendState, reclaimState, type CustomerState, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
 import { DAY_MS } from '../../../src/events/activity-event.js';
+import { rng } from '../../helpers/rng.js';
 
 const layout: StateLayout = { retentionDays: 6, merges: new Map([['n', 'add'], ['b', 'bits'], ['l', 'last']]) };
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 let offset = 0;
 function delta(day: number, n: number): StateDelta {
