@@ -371,16 +371,20 @@ export class WindowTotals implements BucketListener {
 
   /** Folds a bucket into a level, in the reference's order and with its rules (one bucket = one day). */
   private addBucket(values: Readonly<SlotValues>, level: number): void {
-    const { slotIndex, codes, flat } = this.shape;
+    const { slotIndex, flat } = this.shape;
     for (const slot in values) {
       const i = slotIndex.get(slot);
       if (i === undefined) continue;
-      const cell = i * this.levels + (flat[i] === 1 ? this.levels - 1 : level);
-      const first = this.present[cell] === 0;
-      this.present[cell] = this.present[cell]! + 1;
-      this.foldValue(i, cell, values[slot]!, first);
-      if (codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, values[slot] as number);
+      this.enter(i, i * this.levels + (flat[i] === 1 ? this.levels - 1 : level), values[slot]!);
     }
+  }
+
+  /** Folds one day's value of slot i into a cell (the twin of leave). */
+  private enter(i: number, cell: number, v: SlotValue): void {
+    const first = this.present[cell] === 0;
+    this.present[cell] = this.present[cell]! + 1;
+    this.foldValue(i, cell, v, first);
+    if (this.shape.codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, v as number);
   }
 
   private foldValue(i: number, cell: number, v: SlotValue, first: boolean): void {
@@ -427,17 +431,13 @@ export class WindowTotals implements BucketListener {
    * slot. All-time-only slots stay where they are.
    */
   private moveBucket(values: Readonly<SlotValues>, from: number, to: number): void {
-    const { slotIndex, codes, flat } = this.shape;
+    const { slotIndex, flat } = this.shape;
     for (const slot in values) {
       const i = slotIndex.get(slot);
       if (i === undefined || flat[i] === 1) continue;
       const v = values[slot]!;
       this.leave(i, i * this.levels + from, v);
-      const cell = i * this.levels + to;
-      const first = this.present[cell] === 0;
-      this.present[cell] = this.present[cell]! + 1;
-      this.foldValue(i, cell, v, first);
-      if (codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, v as number);
+      this.enter(i, i * this.levels + to, v);
     }
   }
 
@@ -515,11 +515,7 @@ export class WindowTotals implements BucketListener {
 
   private refold(i: number, cell: number, slot: string, bucket: Readonly<SlotValues> | undefined): void {
     const v = bucket?.[slot];
-    if (v === undefined) return;
-    const first = this.present[cell] === 0;
-    this.present[cell] = this.present[cell]! + 1;
-    this.foldValue(i, cell, v, first);
-    if (this.shape.codes[i] === ADD) this.trackExact(cell, cell + this.shape.shift[i]!, v as number);
+    if (v !== undefined) this.enter(i, cell, v);
   }
 
   /** Recomputes the dirty cells from the days of their level alone, in ascending day order like load(). */
