@@ -73,19 +73,32 @@ if (N < 1_000_000) console.log(`  note: fewer than 1M events (BENCH_CUSTOMERS/BE
 const logger = createLogger({ level: 'warn' });
 const run = (noReasons = false): ShippedRun => ({ groupId: uniqueName('peers-run'), topics, redisKeyPrefix: `${uniqueName('pr')}:`, noReasons });
 
-/** `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is built. */
+/** Engine CPU (this process: the engine runs in it, the producer is done) per event, per run. */
+const cpuRun: number[] = [];
+const cpuNoReasons: number[] = [];
+
+/**
+ * `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is
+ * built and stops once the job drained after the last event: every state written (write-behind's
+ * pending ones too) and every offset committed — caught up as the peer's lag 0 means it.
+ */
 async function churnflowRun(noReasons: boolean): Promise<number> {
   const engine = await createEngine(shippedConfig(run(noReasons)), { logger, factories: productionEdges() });
   let applied = 0;
   let elapsed = 0;
   const t0 = performance.now();
-  await engine.run((batch) => {
-    applied += batch.items.length;
-    if (applied >= N && elapsed === 0) {
+  const c0 = process.cpuUsage();
+  await engine.run(
+    (batch) => {
+      applied += batch.items.length;
+      if (applied >= N) engine.app.stop('bench: caught up');
+    },
+    async () => {
       elapsed = performance.now() - t0;
-      engine.app.stop('bench: caught up');
-    }
-  });
+      const c = process.cpuUsage(c0);
+      (noReasons ? cpuNoReasons : cpuRun).push((c.user + c.system) / N);
+    },
+  );
   return elapsed;
 }
 
@@ -150,6 +163,11 @@ report(`fresh group → caught up, ${N.toLocaleString('en-US')} events, 3 partit
 console.log('  churnflow runs deploy/churnflow.yaml except:');
 for (const d of shippedConfigDifferences({ noReasons: true })) console.log(`    - ${d}`);
 const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, parity_values_compared: parityCompared, parity_differences: parityDifferences };
+for (const [key, runs] of [['churnflow_run_cpu_us_per_event', cpuRun], ['churnflow_run_no_reasons_cpu_us_per_event', cpuNoReasons]] as const) {
+  if (runs.length === 0) continue;
+  figures[key] = Number(median(runs).toFixed(1));
+  console.log(`  ${key.replace(/_/g, ' ')}: ${median(runs).toFixed(1)} µs (median of ${runs.length}; the engine's process, user + system)`);
+}
 for (const [key, m] of measurements) figures[key] = Math.round(perSecond(m));
 const peerRate = measurements.get('kafka_streams_events_per_s');
 if (peerRate) for (const [key, m] of measurements) if (m !== peerRate) figures[key.replace(/_events_per_s$/, '_vs_kafka_streams')] = Number((perSecond(m) / perSecond(peerRate)).toFixed(3));

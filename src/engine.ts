@@ -206,6 +206,7 @@ export async function createEngine(
           metrics.batchRetries.inc();
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');
         },
+        onAcknowledged: (records) => progress.acknowledged(records),
         onTrimError: (err, customers) => logger.warn({ err, customers }, 'deleting committed outbox entries failed; trying again with the next batch'),
       },
       {
@@ -214,6 +215,8 @@ export async function createEngine(
         maxInFlight: config.engine.maxInFlight,
         risk: emitPolicy(config.engine.risk),
         decision: decisionOptions(config),
+        // Only a store with write-behind (the hot cache: Redis with state.redis.cache.enabled) uses it.
+        writeBehind: { delayMs: config.state.redis.cache.writeBehindMs, maxPending: config.state.redis.cache.maxPendingCustomers },
       },
     );
     return {

@@ -1,14 +1,16 @@
 // The churn-scoring job, top to bottom: source → decode → validate → event time → micro-batch →
 // stage state (load + transition) → features → score (ONNX) → decide → persist (state + decisions,
-// one fenced write per customer) → sinks → acknowledge.
+// one fenced write per customer) → sinks → acknowledge (commit now or at the commit interval, after
+// the states a write-behind store still holds are written).
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
-import { concatMap, concatWith, defer, finalize, identity, ignoreElements, of, pipe, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, concatMap, concatWith, connect, defer, endWith, finalize, identity, ignoreElements, interval, map, merge, of, pipe, takeUntil, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { ChurnflowError } from '../src/errors.js';
 import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
 import type { EngineMetrics } from '../src/observability/metrics.js';
 import { acknowledge } from '../src/operators/acknowledge.js';
+import { CommitSchedule } from '../src/operators/commit-schedule.js';
 import { applyToState } from '../src/operators/apply-to-state.js';
 import { BatchActivity } from '../src/operators/batch-activity.js';
 import type { DecidedBatch } from '../src/operators/batch.js';
@@ -18,7 +20,7 @@ import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch
 import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { persistDecisions } from '../src/operators/persist-decisions.js';
-import { trimCommitted } from '../src/operators/trim-committed.js';
+import { holdForTrim, TrimOnCommit } from '../src/operators/trim-committed.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
@@ -32,6 +34,7 @@ import { CommittedOffsets } from '../src/sources/committed-offsets.js';
 import { FlowControl } from '../src/sources/flow-control.js';
 import type { RecordSource } from '../src/sources/record-source.js';
 import { OutboxTrimmer } from '../src/state/outbox-trimmer.js';
+import { isWriteBehindStore } from '../src/state/hot-cache.js';
 import type { StateStore } from '../src/state/state-store.js';
 import type { Clock } from '../src/time/clock.js';
 import { WatermarkTracker } from '../src/time/watermark.js';
@@ -49,6 +52,12 @@ export interface ChurnScoringOptions {
   readonly retry?: RetryPolicy;
   /** Reasons (top-k) and experiment arms on risk events. */
   readonly decision?: Omit<DecisionOptions, 'processingTime'>;
+  /**
+   * Write-behind (a store that supports it: the hot cache): a customer whose batch decided nothing stays
+   * unwritten for up to delayMs, at most maxPending customers at once; commits stop before their records
+   * (src/operators/commit-schedule.ts). Absent or delayMs 0: every batch writes every customer it changed.
+   */
+  readonly writeBehind?: { readonly delayMs: number; readonly maxPending: number };
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });
@@ -79,6 +88,8 @@ export interface ChurnScoringEdges {
   readonly onTrimError?: (err: unknown, customers: number) => void;
   /** Drift and performance monitoring (optional): the monitor, its sink and its midnight sample. */
   readonly drift?: Omit<DriftStage, 'store' | 'spec' | 'model' | 'allowedLatenessMs'>;
+  /** Each batch acknowledged (outputs done, positions handed to the commit schedule): readiness progress. */
+  readonly onAcknowledged?: (records: number) => void;
   /** Per-stage timing hooks (bench/kafka-e2e's latency breakdown); absent in production. */
   readonly trace?: StageTrace;
 }
@@ -88,6 +99,15 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   const flow = new FlowControl(options.maxInFlight);
   const committed = new CommittedOffsets();
   const trimmer = new OutboxTrimmer(store, edges.onTrimError ? { onError: edges.onTrimError } : {});
+  const trim = new TrimOnCommit(trimmer, committed);
+  const wb = options.writeBehind && options.writeBehind.delayMs > 0 && isWriteBehindStore(store) ? { ...options.writeBehind, store } : undefined;
+  const schedule = new CommitSchedule(source, committed, {
+    clock,
+    ...(wb ? { writeBehind: wb } : {}),
+    retry: options.retry ?? DEFAULT_RETRY,
+    onRetry: (err, attempt) => edges.onRetry?.(err, attempt),
+    afterCommit: () => trim.committedNow(),
+  });
   const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
@@ -98,16 +118,19 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
     pipe(traceRecord(trace, 'received'), microBatch(options.batch, edges.scheduler, activity.boundaries()), traceItems(trace, 'batched')), // size, timer, or a fetch's end while the stages are idle
     tap(() => activity.started()),
+    // Pending states age while no batch comes: ticks join the batches (serialised with them: a write of
+    // pending states must not meet a batch holding them) until the input ends.
+    wb ? connect((batches) => merge(batches, interval(wb.delayMs, edges.scheduler ?? asyncScheduler).pipe(map((): typeof TICK => TICK), takeUntil(batches.pipe(ignoreElements(), endWith(0)))))) : identity,
     // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
     concatMap((items) =>
-      of(items).pipe(
+      items === TICK ? defer(() => schedule.tick()).pipe(ignoreElements()) : of(items).pipe(
         timed(metrics?.batchSeconds, (batch$) =>
           batch$.pipe(
             // Each stage followed by its trace point (identity unless a bench traces the path).
             pipe(timed(metrics?.stateApplySeconds, applyToState(store, spec)), traceBatch(trace, 'loaded')), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
             pipe(timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), traceBatch(trace, 'scored')), // ONNX, one call per batch and model
             pipe(decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), traceBatch(trace, 'decided')), // emit rule (hysteresis, cooldown), band, id, reasons, arm
-            pipe(persistDecisions(store, committed), traceBatch(trace, 'persisted')), // new states + outbox + last scores, fenced, before any output
+            pipe(persistDecisions(store, committed, wb ? { store: wb.store, clock } : undefined), traceBatch(trace, 'persisted')), // new states + outbox + last scores, fenced, before any output (undecided ones may wait for the commit)
             pipe(writeOutputs(edges.sinks), traceBatch(trace, 'produced')), // risk events (new and re-emitted), dead letters, late events
           ),
         ),
@@ -118,8 +141,8 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         // The commit stays inside the stateful stages. Run beside the next batch (a concatMap of its own)
         // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
         // several-fold (docs/architecture.md "Latency").
-        pipe(acknowledge(source, flow, committed), traceBatch(trace, 'committed')), // commit positions, return credits
-        trimCommitted(trimmer, committed), // delete the outbox entries now committed (in the background, not awaited)
+        holdForTrim(trim), // its customers' outbox entries go once their offsets are committed (in the background, not awaited)
+        pipe(acknowledge(schedule, flow, edges.onAcknowledged), traceBatch(trace, 'committed')), // commit positions (now or at the interval), return credits
         observeBatch(metrics, clock),
         tap(() => {
           const wm = watermarks.overall();
@@ -128,10 +151,19 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
         finalize(() => activity.finished()),
       ),
     ),
-    // Input exhausted or drained: the last deletes finish before the job completes (and the store closes).
-    concatWith(defer(() => trimmer.settle()).pipe(ignoreElements())),
+    // Input exhausted or drained: what is held is written and committed, and the last deletes finish,
+    // before the job completes (and the store closes).
+    concatWith(
+      defer(async () => {
+        await schedule.finish();
+        await trimmer.settle();
+      }).pipe(ignoreElements()),
+    ),
   );
 }
+
+/** A commit-interval tick among the batches. */
+const TICK = Symbol('commit tick');
 
 function requireModel(model: () => ScoringModel | undefined): () => ScoringModel {
   return () => {

@@ -300,6 +300,16 @@ export const configSchema = z
                 enabled: z.boolean().default(true),
                 maxCustomers: z.number().int().min(1).max(10_000_000).default(50_000),
                 maxBytes: z.number().int().min(1_048_576).default(268_435_456),
+                /**
+                 * Write-behind (src/operators/commit-schedule.ts): a customer whose batch decided nothing
+                 * (no risk event, no refusal) stays unwritten in the cache for up to this long, so a busy
+                 * customer is written once per period instead of once per batch; offsets are committed
+                 * only up to the first record of a state not yet written, so a crash replays at most this
+                 * much more. 0 writes every changed customer with its batch.
+                 */
+                writeBehindMs: z.number().int().min(0).max(300_000).default(10_000),
+                /** Most customers held unwritten at once (≈16 KB of heap each at 120 days); beyond it the oldest are written early. */
+                maxPendingCustomers: z.number().int().min(1).max(1_000_000).default(10_000),
               })
               .strict()
               .prefault({}),

@@ -1,5 +1,6 @@
-// A RecordSource that reports to the ProgressTracker: each record received, each committed batch
-// (committed = its outputs were acknowledged: the progress /readyz asks about).
+// A RecordSource that reports each record received to the ProgressTracker; the topology reports each
+// acknowledged batch (its outputs done: the progress /readyz asks about) through its onAcknowledged
+// edge. Commits are no measure of it: with write-behind a commit may stop short of a batch's records.
 import { tap } from 'rxjs';
 import type { RecordSource } from '../sources/record-source.js';
 import type { ProgressTracker } from './progress-tracker.js';
@@ -8,10 +9,8 @@ export function reportProgress(source: RecordSource, progress: ProgressTracker):
   return {
     name: source.name,
     records: (flow) => source.records(flow).pipe(tap(() => progress.received(1))),
-    commit: async (records) => {
-      await source.commit(records);
-      progress.acknowledged(records.length);
-    },
+    // The source's answer passes through: it says which streams' commits were confirmed.
+    commit: (records) => source.commit(records),
     ...(source.progress ? { progress: () => source.progress!() } : {}),
     stop: () => source.stop(),
     close: () => source.close(),

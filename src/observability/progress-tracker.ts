@@ -46,7 +46,7 @@ export class ProgressTracker {
     this.markArrival(wasWaiting);
   }
 
-  /** A batch's outputs were acknowledged and its positions committed: progress. */
+  /** A batch's outputs were acknowledged (its positions committed now or, with write-behind, later): progress. */
   acknowledged(records: number): void {
     this.inFlight = Math.max(0, this.inFlight - records);
     this.since = this.options.clock.now();

@@ -4,21 +4,51 @@
 // event's decision exists exactly once, with the state change that made it; a redelivery re-emits it.
 // A fenced write (another instance wrote the customer since it was loaded) fails the batch with a
 // retriable error, and the batch runs again from loading.
+// With write-behind (a commit interval on the hot cache, commit-schedule.ts), a customer for whom the
+// batch decided nothing — no risk or shadow event, no refusal, no new last score — is not written here:
+// nothing of it goes out before the commit, and the commit writes it first.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
 import { commitStaged } from '../state/stage-deltas.js';
+import type { WriteBehindStore } from '../state/hot-cache.js';
+import type { Clock } from '../time/clock.js';
 import type { StateStore } from '../state/state-store.js';
 import type { DecidedBatch } from './batch.js';
 
-export async function persistBatch<B extends DecidedBatch>(batch: B, store: StateStore, committed?: CommittedOffsets): Promise<B> {
+/** Undecided customers may wait (the write-behind store, and the clock that dates them). */
+export interface DeferUndecided {
+  readonly store: WriteBehindStore;
+  readonly clock: Clock;
+}
+
+export async function persistBatch<B extends DecidedBatch>(batch: B, store: StateStore, committed?: CommittedOffsets, writeBehind?: DeferUndecided): Promise<B> {
   const byCustomer = new Map(batch.staged.map((s) => [s.state.customerId, s.state]));
-  for (const e of batch.outbox) byCustomer.get(e.customerId)!.outbox[e.key] = e.payload;
-  for (const { customerId, lastScore } of batch.lastScores) byCustomer.get(customerId)!.lastScore = lastScore;
-  for (const { customerId, lastScore } of batch.shadowScores ?? []) byCustomer.get(customerId)!.shadowScore = lastScore;
-  await commitStaged(store, batch.staged, committed?.snapshot());
+  const decided = writeBehind ? new Set<string>() : undefined;
+  for (const e of batch.outbox) {
+    byCustomer.get(e.customerId)!.outbox[e.key] = e.payload;
+    decided?.add(e.customerId);
+  }
+  for (const { customerId, lastScore } of batch.lastScores) {
+    byCustomer.get(customerId)!.lastScore = lastScore;
+    decided?.add(customerId);
+  }
+  for (const { customerId, lastScore } of batch.shadowScores ?? []) {
+    byCustomer.get(customerId)!.shadowScore = lastScore;
+    decided?.add(customerId);
+  }
+  if (writeBehind === undefined || decided === undefined) {
+    await commitStaged(store, batch.staged, committed?.snapshot());
+    return batch;
+  }
+  const now = batch.staged.filter((s) => decided.has(s.state.customerId));
+  const later = batch.staged.filter((s) => !decided.has(s.state.customerId));
+  // Those the store does not take (loaded before a revocation) are written now, as without write-behind.
+  for (const s of writeBehind.store.defer(later, writeBehind.clock.now())) now.push(s);
+  await commitStaged(store, now, committed?.snapshot());
   return batch;
 }
 
-export function persistDecisions<B extends DecidedBatch>(store: StateStore, committed?: CommittedOffsets): OperatorFunction<B, B> {
-  return concatMap((batch) => persistBatch(batch, store, committed));
+/** `writeBehind`: given when undecided customers may stay unwritten for a while (commit-schedule.ts). */
+export function persistDecisions<B extends DecidedBatch>(store: StateStore, committed?: CommittedOffsets, writeBehind?: DeferUndecided): OperatorFunction<B, B> {
+  return concatMap((batch) => persistBatch(batch, store, committed, writeBehind));
 }

@@ -1,17 +1,40 @@
-// After a batch's commit: delete the outbox entries its customers hold below the confirmed committed
-// offsets (src/state/outbox-trimmer.ts), in the background. The entries are the decisions of this batch
-// and of earlier ones still held; redeliveries (customers the batch did not write) are trimmed alike.
+// After a commit: delete the outbox entries of the customers written since the previous one, below the
+// confirmed committed offsets (src/state/outbox-trimmer.ts), in the background. The entries are the
+// decisions of those batches and of earlier ones still held; redeliveries (customers a batch did not
+// write) are trimmed alike. With a commit interval several batches share a commit: their customers
+// wait here (the live state objects, read when the commit comes) and are trimmed together.
 import { tap, type MonoTypeOperatorFunction } from 'rxjs';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
+import type { CustomerState } from '../state/customer-state.js';
 import type { OutboxTrimmer } from '../state/outbox-trimmer.js';
 import type { DecidedBatch } from './batch.js';
 
-export function trimCommitted<B extends DecidedBatch>(trimmer: OutboxTrimmer, committed: CommittedOffsets): MonoTypeOperatorFunction<B> {
-  return tap((batch) => {
-    if (batch.staged.length > 0) trimmer.trim(statesOf(batch), committed.snapshot());
-  });
+export class TrimOnCommit {
+  private readonly waiting = new Map<string, Readonly<CustomerState>>();
+
+  constructor(
+    private readonly trimmer: OutboxTrimmer,
+    private readonly committed: CommittedOffsets,
+  ) {}
+
+  /** A processed batch: its customers holding outbox entries wait for the next commit. */
+  hold(batch: DecidedBatch): void {
+    for (const s of batch.staged) {
+      for (const _ in s.state.outbox) {
+        this.waiting.set(s.state.customerId, s.state);
+        break;
+      }
+    }
+  }
+
+  /** A commit was confirmed: start the deletes. */
+  committedNow(): void {
+    if (this.waiting.size === 0) return;
+    this.trimmer.trim(this.waiting.values(), this.committed.snapshot());
+    this.waiting.clear();
+  }
 }
 
-function* statesOf(batch: DecidedBatch): Iterable<DecidedBatch['staged'][number]['state']> {
-  for (const s of batch.staged) yield s.state;
+export function holdForTrim<B extends DecidedBatch>(trim: TrimOnCommit): MonoTypeOperatorFunction<B> {
+  return tap((batch) => trim.hold(batch));
 }

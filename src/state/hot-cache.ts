@@ -5,9 +5,19 @@
 // with CF_STATE_FENCED as today, and then the whole cache is dropped and the batch reloads from Redis.
 // Revoked partitions drop their customers at once, and a write whose customers were loaded before a
 // revocation is not kept, so a partition that moves away and back is always read fresh.
+//
+// Write-behind (defer/flush): a customer whose batch decided nothing need not be written before the
+// batch's outputs, only before its records' offsets are committed. defer() keeps such states here,
+// unwritten, and flush() writes those that waited the write-behind delay, fenced as any write
+// (operators/commit-schedule.ts): a customer changed by several batches within the delay is written
+// once. Commits stop before the first record of a state not yet written (firstUnwritten). A pending
+// state is never evicted; its redo log (pending-states.ts) rebuilds it from Redis when a batch holding
+// it failed or its write was fenced, so nothing applied is lost and nothing unwritten is committed.
 import { LRUCache } from 'lru-cache';
 import type { CustomerState, StateDelta } from './customer-state.js';
-import { applyDeltas } from './stage-deltas.js';
+import { ChurnflowError } from '../errors.js';
+import { PendingStates, type PendingState } from './pending-states.js';
+import { applyDeltas, type StagedCustomer } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, OutboxDrop, StartObserver, StateStore, StepObserver, StoreStats } from './state-store.js';
 
 /** A store that can say what a load right after a write would return (RedisStateStore). */
@@ -57,10 +67,38 @@ interface Tagged {
   readonly inner: unknown;
 }
 
-export class HotCachedStore implements StateStore {
+/** A store that can hold states unwritten for a while (the hot cache). */
+export interface WriteBehindStore extends StateStore {
+  /**
+   * Keeps these staged customers unwritten (their batch decided nothing for them; `now` is the clock's
+   * ms) and returns those it did not take, which the caller writes now: customers loaded before a
+   * revocation, or not loaded by it.
+   */
+  defer(staged: readonly StagedCustomer[], now: number): StagedCustomer[];
+  /**
+   * Writes (fenced) the pending states that became pending at or before `until` — all of them without
+   * it — oldest first, at most `max`; resolves once they are stored.
+   */
+  flush(until?: number, max?: number): Promise<void>;
+  /** The lowest offset of `stream` applied to a state not written yet: a commit must stay below it. */
+  firstUnwritten(stream: string): number | undefined;
+  /** Customers held unwritten now. */
+  readonly pendingCustomers: number;
+}
+
+export function isWriteBehindStore(store: StateStore): store is WriteBehindStore {
+  return typeof (store as Partial<WriteBehindStore>).defer === 'function';
+}
+
+/** Fenced flushes tried (rebuilding the fenced states in between) before the flush fails, retriably. */
+const FLUSH_ATTEMPTS = 4;
+
+export class HotCachedStore implements WriteBehindStore {
   readonly kind: StateStore['kind'];
   readonly rules: StateStore['rules'];
   private readonly entries: LRUCache<string, Entry>;
+  /** Changed and not written yet (defer/flush); a customer is here or in `entries`, never both. */
+  private readonly pending: PendingStates;
   /** Moves on every revocation: a write of customers loaded before it is not kept. */
   private epoch = 0;
 
@@ -70,6 +108,7 @@ export class HotCachedStore implements StateStore {
   ) {
     this.kind = inner.kind;
     this.rules = inner.rules;
+    this.pending = new PendingStates(inner.rules);
     this.entries = new LRUCache<string, Entry>({
       max: options.maxCustomers,
       maxSize: options.maxBytes,
@@ -78,16 +117,33 @@ export class HotCachedStore implements StateStore {
     });
   }
 
-  /** Customers cached now. */
+  /** Customers cached now (written; pending ones not counted). */
   get size(): number {
     return this.entries.size;
+  }
+
+  get pendingCustomers(): number {
+    return this.pending.size;
   }
 
   async load(customerIds: readonly string[]): Promise<LoadedCustomer[]> {
     const epoch = this.epoch;
     const out = new Array<LoadedCustomer>(customerIds.length);
     const missing: number[] = [];
+    const rebuild: number[] = [];
     customerIds.forEach((id, i) => {
+      const p = this.pending.get(id);
+      if (p !== undefined) {
+        // Pending: handed over in place like a cached entry, but the record stays (with its redo log)
+        // until a write stores the state. No state here: a batch that held it failed, or a write was
+        // fenced since; it is rebuilt from the store.
+        if (p.state === undefined) rebuild.push(i);
+        else {
+          out[i] = { state: p.state, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged };
+          p.state = undefined;
+        }
+        return;
+      }
       // Taken out, not copied: the batch stages on this very object, and only its successful write puts
       // a state back. A batch that fails before its write leaves the customer uncached, so its rerun
       // (or the next batch) reads what Redis holds — as after an uncertain write. One batch at a time
@@ -105,9 +161,80 @@ export class HotCachedStore implements StateStore {
         out[i] = { state: l.state, version: l.version, stored: { epoch, inner: l.stored } satisfies Tagged };
       });
     }
-    if (customerIds.length > missing.length) this.options.onHits?.(customerIds.length - missing.length);
-    if (missing.length > 0) this.options.onMisses?.(missing.length);
+    if (rebuild.length > 0) {
+      const fresh = await this.inner.load(rebuild.map((i) => customerIds[i]!));
+      rebuild.forEach((i, j) => {
+        const p = this.pending.get(customerIds[i]!)!;
+        const state = this.pending.rebuild(p, fresh[j]!);
+        out[i] = { state, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged };
+        p.state = undefined;
+      });
+    }
+    const read = missing.length + rebuild.length;
+    if (customerIds.length > read) this.options.onHits?.(customerIds.length - read);
+    if (read > 0) this.options.onMisses?.(read);
     return out;
+  }
+
+  defer(staged: readonly StagedCustomer[], now: number): StagedCustomer[] {
+    const rest: StagedCustomer[] = [];
+    for (const s of staged) {
+      const tag = s.loaded.stored as Tagged | undefined;
+      // Loaded before a revocation (maybe of a partition gone), or not by this cache: written now, as before.
+      if (tag === undefined || tag.epoch !== this.epoch) {
+        rest.push(s);
+        continue;
+      }
+      const id = s.state.customerId;
+      const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
+      const p = this.pending.get(id);
+      if (p !== undefined) {
+        // Loaded from here: the record kept its version and redo log; this batch's deltas join the log.
+        p.state = s.state;
+        if (applied.length > 0) this.pending.append(p, applied);
+      } else if (applied.length > 0) {
+        this.pending.add({ customerId: id, state: s.state, version: s.loaded.version, stored: tag.inner, redo: [applied], epoch: this.epoch, since: now });
+      } else {
+        // Only redeliveries: nothing changed, and it is back in the cache as it was loaded.
+        this.entries.set(id, { state: s.state, version: s.loaded.version, stored: tag.inner });
+      }
+    }
+    return rest;
+  }
+
+  firstUnwritten(stream: string): number | undefined {
+    return this.pending.firstUnwritten(stream);
+  }
+
+  async flush(until?: number, max?: number): Promise<void> {
+    let records = this.pending.oldest(until, max);
+    for (let attempt = 1; records.length > 0; attempt++) {
+      const stale = records.filter((p) => p.state === undefined);
+      if (stale.length > 0) {
+        const fresh = await this.inner.load(stale.map((p) => p.customerId));
+        stale.forEach((p, j) => this.pending.rebuild(p, fresh[j]!));
+      }
+      // A write that throws may or may not have run: the records stay as they are, and if it ran, the
+      // next flush's fence sends them to a rebuild (which finds everything applied).
+      const after = await this.inner.writeReturning(records.map((p) => ({ state: p.state!, loaded: { state: p.state!, version: p.version, stored: p.stored } })));
+      const fenced: PendingState[] = [];
+      records.forEach((p, i) => {
+        const a = after[i];
+        if (a === undefined) {
+          p.state = undefined; // rebuilt on the store's newer copy next round
+          fenced.push(p);
+          return;
+        }
+        this.pending.delete(p.customerId);
+        if (p.epoch === this.epoch) this.entries.set(p.customerId, { state: a.state, version: a.version, stored: a.stored });
+      });
+      records = fenced;
+      if (fenced.length === 0) return;
+      this.dropAllCached();
+      if (attempt >= FLUSH_ATTEMPTS) {
+        throw new ChurnflowError('CF_STATE_FENCED', `${fenced.length} pending customer state(s) stayed fenced after ${attempt} rebuilds (another instance keeps writing them); the flush runs again`, { retriable: true });
+      }
+    }
   }
 
   async write(writes: readonly CustomerWrite[]): Promise<readonly string[]> {
@@ -131,13 +258,20 @@ export class HotCachedStore implements StateStore {
       else if (tags[i]!.epoch !== this.epoch) this.entries.delete(id);
       else this.entries.set(id, { state: a.state, version: a.version, stored: a.stored });
     });
-    if (fenced.length > 0) {
-      // Another instance writes our customers: whatever it took over, none of our copies can be trusted.
-      const n = this.entries.size;
-      this.entries.clear();
-      this.options.onDropped?.('fenced', n);
-    }
+    writes.forEach((w, i) => {
+      // Written: what was pending is stored now (its state was handed to this batch and written with it).
+      if (after[i] !== undefined) this.pending.delete(w.state.customerId);
+    });
+    if (fenced.length > 0) this.dropAllCached();
     return fenced;
+  }
+
+  /** Another instance writes our customers: whatever it took over, none of our copies can be trusted. */
+  private dropAllCached(): void {
+    const n = this.entries.size;
+    this.entries.clear();
+    this.pending.invalidate(); // kept with their redo logs, rebuilt from the store before their next use
+    this.options.onDropped?.('fenced', n);
   }
 
   /**
@@ -172,9 +306,9 @@ export class HotCachedStore implements StateStore {
    */
   dropOutbox(drops: readonly OutboxDrop[]): Promise<void> {
     for (const { customerId, keys } of drops) {
-      const e = this.entries.peek(customerId);
+      const e: { state: CustomerState | undefined; stored: unknown } | undefined = this.entries.peek(customerId) ?? this.pending.get(customerId);
       if (e === undefined) continue;
-      for (const key of keys) delete e.state.outbox[key];
+      if (e.state !== undefined) for (const key of keys) delete e.state.outbox[key];
       e.stored = this.inner.storedWithoutOutbox(e.stored, keys);
     }
     return this.inner.dropOutbox(drops);
@@ -202,6 +336,7 @@ export class HotCachedStore implements StateStore {
     return this.inner.stats();
   }
 
+  /** Pending states are not written here: the topology flushes before its last commit (a close without it is an abort). */
   async close(): Promise<void> {
     this.entries.clear();
     await this.inner.close();

@@ -41,7 +41,11 @@ async function scenario(sim: Partial<SimulatorOptions>, engine: Record<string, u
   const config = {
     source: { kind: 'kafka' },
     kafka: { groupId, topics: { activity: [topics.activity], risk: topics.risk, deadLetter: topics.deadLetter, drift: topics.drift }, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
-    state: { kind: 'redis', redis: { keyPrefix: `${uniqueName('t')}:` } },
+    // Write-behind at 300 ms, not the shipped 10 s: these scenarios stop the engine (or Redis) once a
+    // share of the input is committed, and commits trail processing by up to the delay; at 10 s the
+    // engine would be through the whole input before a third of it is committed. (The fault and fleet
+    // tests run the shipped delay.)
+    state: { kind: 'redis', redis: { keyPrefix: `${uniqueName('t')}:`, cache: { writeBehindMs: 300 } } },
     engine: { batch: { maxSize: 128, maxWaitMs: 20 }, ...engine },
     http: { port: 0, ...http },
     log: { level: 'info' },
@@ -229,7 +233,11 @@ test('Redis credentials are checked before ready: a wrong or missing password fa
     const config = writeConfig({
       source: { kind: 'kafka' },
       kafka: { groupId: uniqueName('cf-group'), topics: { activity: [topics.activity], risk: topics.risk, deadLetter: topics.deadLetter, drift: topics.drift } },
-      state: { kind: 'redis', redis: { keyPrefix: `${uniqueName('t')}:` } },
+      // Write-behind at 300 ms, not the shipped 10 s: these scenarios stop the engine (or Redis) once a
+    // share of the input is committed, and commits trail processing by up to the delay; at 10 s the
+    // engine would be through the whole input before a third of it is committed. (The fault and fleet
+    // tests run the shipped delay.)
+    state: { kind: 'redis', redis: { keyPrefix: `${uniqueName('t')}:`, cache: { writeBehindMs: 300 } } },
       http: { port: 0 },
     });
     const wrong = `wrong-${password}`;

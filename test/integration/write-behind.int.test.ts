@@ -1,0 +1,206 @@
+// Write-behind on the real Redis (src/state/hot-cache.ts defer/flush, src/state/pending-states.ts,
+// src/operators/commit-schedule.ts): undecided states wait in the cache and are written once; a batch
+// that fails while holding one, and a flush fenced by another writer, rebuild it from Redis and its redo
+// log, so every event counts exactly once; commits stop before the first unwritten record; and the
+// scoring topology writes the same states and risk events with write-behind as without.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileSpec } from '../../src/features/compile-spec.js';
+import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
+import { resolveSimulatorOptions, simulationEndTime } from '../../src/simulator/index.js';
+import { HotCachedStore, type WriteReturningStore } from '../../src/state/hot-cache.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { RedisStateStore } from '../../src/state/redis-store.js';
+import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
+import type { CustomerWrite, LoadedCustomer } from '../../src/state/state-store.js';
+import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
+import { loadScoringModel } from '../../src/scoring/scoring-model.js';
+import { createSimulatorSource } from '../../src/sources/simulator-source.js';
+import { fixedClock } from '../../src/time/clock.js';
+import { day, ev } from '../helpers/events.js';
+import { redisTestKeys } from '../helpers/redis.js';
+import { runScoring } from '../helpers/run-scoring.js';
+import { SERVICES } from '../helpers/services.js';
+import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
+
+const spec = compileSpec(DEFAULT_CHURN_SPEC);
+const { newPrefix } = redisTestKeys('cf-wb');
+const logins7d = spec.columns.findIndex((c) => c.name === 'logins_7d');
+const login = (customer: string, d: number, offset: number, stream = 'activity/0') =>
+  spec.deltaFor(ev('login', customer, day(d), { device: 'web', success: true }, `${customer}-${stream}-${offset}`), { stream, offset });
+
+/** Counts the customers written and read. */
+class CountingRedis extends RedisStateStore implements WriteReturningStore {
+  reads = 0;
+  writes = 0;
+  override async load(ids: readonly string[]): Promise<LoadedCustomer[]> {
+    this.reads += ids.length;
+    return super.load(ids);
+  }
+  override async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
+    this.writes += writes.length;
+    return super.writeReturning(writes);
+  }
+}
+
+function cached(prefix: string) {
+  const redis = new CountingRedis({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout });
+  return { redis, store: new HotCachedStore(redis, { maxCustomers: 10_000, maxBytes: 256 * 1024 * 1024 }) };
+}
+
+test('undecided states wait unwritten and are written once; Redis then holds exactly the memory store\'s states', async () => {
+  const { redis, store } = cached(newPrefix());
+  const sim = resolveSimulatorOptions({ customers: 40, days: 30, seed: 9 });
+  const deltas = simulatedStreamDeltas(spec, sim);
+  const memory = new MemoryStateStore({ layout: spec.layout });
+  try {
+    let t = 0;
+    for (let i = 0; i < deltas.length; i += 100) {
+      const batch = deltas.slice(i, i + 100);
+      const staged = await stageDeltas(store, batch);
+      assert.deepEqual(store.defer(staged, t++), [], 'every customer loaded in this epoch is taken');
+      await memory.apply(batch);
+    }
+    const customers = [...new Set(deltas.map((d) => d.customerId))];
+    assert.equal(redis.writes, 0, 'nothing written before the flush');
+    assert.equal(redis.reads, customers.length, 'each customer read once: later batches got the pending copy');
+    assert.equal(store.pendingCustomers, customers.length);
+    await store.flush();
+    assert.equal(redis.writes, customers.length, 'each customer written once');
+    assert.equal(store.pendingCustomers, 0);
+    assert.deepEqual(await store.get(customers), await memory.get(customers));
+  } finally {
+    await store.close();
+  }
+});
+
+test('flush(until) writes only the states pending since then, oldest first; firstUnwritten follows them', async () => {
+  const { redis, store } = cached(newPrefix());
+  try {
+    store.defer(await stageDeltas(store, [login('a', 1, 10), login('b', 1, 11)]), 100);
+    store.defer(await stageDeltas(store, [login('c', 1, 12), login('a', 2, 13)]), 200);
+    assert.equal(store.firstUnwritten('activity/0'), 10, "a's first unwritten record");
+    assert.equal(store.firstUnwritten('activity/1'), undefined);
+    await store.flush(150);
+    assert.equal(redis.writes, 2, 'a and b (pending since 100), not c');
+    assert.equal(store.firstUnwritten('activity/0'), 12, "c's record is the first unwritten now");
+    const [a] = await store.get(['a']);
+    assert.equal(spec.evaluate(a!, day(2) + 1)[logins7d], 2, "a's later delta (offset 13) went with its write");
+    await store.flush(undefined, 1);
+    assert.equal(store.firstUnwritten('activity/0'), undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a batch that fails while holding a pending state: the next load rebuilds it from Redis and the redo log', async () => {
+  const { redis, store } = cached(newPrefix());
+  try {
+    await store.apply([login('r1', 1, 0)]); // written: version 1
+    store.defer(await stageDeltas(store, [login('r1', 2, 1)]), 0);
+    store.defer(await stageDeltas(store, [login('r1', 3, 2)]), 1);
+    // A batch takes the pending state, changes it, and fails before its write or defer.
+    const failed = await stageDeltas(store, [login('r1', 4, 3)]);
+    assert.deepEqual(failed[0]!.outcomes, ['applied']);
+    const reads = redis.reads;
+    const rerun = await stageDeltas(store, [login('r1', 4, 3)]);
+    assert.equal(redis.reads, reads + 1, 'rebuilt from Redis');
+    assert.deepEqual(rerun[0]!.outcomes, ['applied'], 'offset 3 was not kept from the failed batch');
+    assert.equal(spec.evaluate(rerun[0]!.state, day(4) + 1)[logins7d], 4, 'the deferred logins of days 2 and 3 are back');
+    await commitStaged(store, rerun);
+    assert.equal(store.pendingCustomers, 0, 'written with the batch: nothing pending');
+    assert.deepEqual((await store.get(['r1']))[0]!.positions, { 'activity/0': 3 });
+  } finally {
+    await store.close();
+  }
+});
+
+test('a flush fenced by another writer (a partition that moved) rebuilds on its copy: each event counts once', async () => {
+  const prefix = newPrefix();
+  const a = cached(prefix);
+  const b = cached(prefix);
+  const c = cached(prefix);
+  try {
+    await a.store.apply([login('f1', 1, 0)]);
+    a.store.defer(await stageDeltas(a.store, [login('f1', 2, 1), login('f1', 3, 2)]), 0);
+    // The partition moved: b replays from the last commit (offset 1) and gets one record further than a.
+    await b.store.apply([login('f1', 2, 1)]);
+    await b.store.apply([login('f1', 3, 2), login('f1', 4, 3)]);
+    await a.store.flush();
+    assert.equal(a.store.pendingCustomers, 0);
+    const [state] = await a.store.get(['f1']);
+    assert.deepEqual(state!.positions, { 'activity/0': 3 });
+    assert.equal(spec.evaluate(state!, day(4) + 1)[logins7d], 4, 'four logins, none twice');
+    // And a writer behind (a third instance, reading fresh): a applied more than it did; a's flush adds what it lacks.
+    a.store.defer(await stageDeltas(a.store, [login('f1', 5, 4), login('f1', 6, 5)]), 0);
+    await c.store.apply([login('f1', 5, 4)]);
+    await a.store.flush();
+    const [after] = await a.store.get(['f1']);
+    assert.deepEqual(after!.positions, { 'activity/0': 5 });
+    assert.equal(spec.evaluate(after!, day(6) + 1)[logins7d], 6);
+  } finally {
+    await a.store.close();
+    await b.store.close();
+    await c.store.close();
+  }
+});
+
+test('customers loaded before a revocation are not taken: the caller writes them at once', async () => {
+  const { store } = cached(newPrefix());
+  try {
+    const staged = await stageDeltas(store, [login('v1', 1, 0)]);
+    store.revoke(['activity/0']);
+    const rest = store.defer(staged, 0);
+    assert.equal(rest.length, 1);
+    assert.equal(store.pendingCustomers, 0);
+  } finally {
+    await store.close();
+  }
+});
+
+test('dropOutbox reaches a pending copy: its flush neither re-sends nor restores the entries', async () => {
+  const prefix = newPrefix();
+  const { store } = cached(prefix);
+  try {
+    const staged = await stageDeltas(store, [login('o1', 1, 0)]);
+    staged[0]!.state.outbox['activity/0@0'] = 'd0';
+    await commitStaged(store, staged);
+    store.defer(await stageDeltas(store, [login('o1', 2, 1)]), 0);
+    await store.dropOutbox([{ customerId: 'o1', keys: ['activity/0@0'] }]);
+    await store.flush();
+    assert.deepEqual({ ...(await store.get(['o1']))[0]!.outbox }, {});
+  } finally {
+    await store.close();
+  }
+});
+
+test('the scoring topology with write-behind writes the same states and risk events as without (early flushes too)', async () => {
+  const sim = resolveSimulatorOptions({ customers: 80, days: 45, seed: 17 });
+  const now = simulationEndTime(sim);
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  const runs: { risk: string[]; states: unknown[]; writes: number }[] = [];
+  const variants = [undefined, { delayMs: 60_000, maxPending: 10_000 }, { delayMs: 60_000, maxPending: 7 }];
+  try {
+    for (const writeBehind of variants) {
+      const { redis, store } = cached(newPrefix());
+      try {
+        const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256, ...(writeBehind ? { writeBehind } : {}) });
+        assert.equal(store.pendingCustomers, 0, 'drained: nothing left unwritten');
+        const customers = [...new Set(simulatedStreamDeltas(spec, sim).map((d) => d.customerId))].sort();
+        // Outbox entries aside: they are deleted after commits, which come at different points.
+        runs.push({ risk: run.risk.map((r) => JSON.stringify(r)), states: (await store.get(customers)).map((s) => s && { ...s, outbox: {} }), writes: redis.writes });
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    await model.close();
+  }
+  const [plain, behind, early] = runs;
+  assert.ok(plain!.risk.length > 10);
+  assert.deepEqual(behind!.risk, plain!.risk, 'the same risk events, byte for byte');
+  assert.deepEqual(behind!.states, plain!.states, 'the same states in Redis');
+  assert.deepEqual(early!.risk, plain!.risk);
+  assert.deepEqual(early!.states, plain!.states);
+  assert.ok(behind!.writes < plain!.writes / 2, `write-behind wrote ${behind!.writes} customers, per batch ${plain!.writes}`);
+});

@@ -1,0 +1,107 @@
+// The commit schedule (src/operators/commit-schedule.ts): with write-behind, a commit never covers a
+// record whose state is unwritten; pending states are written once they waited the delay (or early,
+// beyond maxPending); a refused commit is tried again; the drain writes and commits everything.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RawRecord } from '../../../src/events/activity-event.js';
+import { CommitSchedule, type WriteBehind } from '../../../src/operators/commit-schedule.js';
+import { CommittedOffsets } from '../../../src/sources/committed-offsets.js';
+
+const rec = (stream: string, offset: number): RawRecord => ({ position: { stream, offset }, format: 'json', value: '{}', receivedAt: 0 });
+
+/** A write-behind store reduced to what the schedule reads: pending customers as (since, stream, first offset). */
+class FakePending {
+  pending: { id: string; since: number; stream: string; offset: number }[] = [];
+  flushes: { until: number | undefined; max: number | undefined; wrote: string[] }[] = [];
+  get pendingCustomers(): number {
+    return this.pending.length;
+  }
+  firstUnwritten(stream: string): number | undefined {
+    const offsets = this.pending.filter((p) => p.stream === stream).map((p) => p.offset);
+    return offsets.length === 0 ? undefined : Math.min(...offsets);
+  }
+  async flush(until?: number, max = Number.POSITIVE_INFINITY): Promise<void> {
+    const wrote = this.pending.filter((p) => until === undefined || p.since <= until).slice(0, max);
+    this.pending = this.pending.filter((p) => !wrote.includes(p));
+    this.flushes.push({ until, max: Number.isFinite(max) ? max : undefined, wrote: wrote.map((p) => p.id) });
+  }
+}
+
+function setup(maxPending = 100, refuse: Set<string> = new Set()) {
+  const commits: [string, number][][] = [];
+  const source = {
+    commit: async (records: readonly RawRecord[]) => {
+      commits.push(records.map((r) => [r.position.stream, r.position.offset]));
+      return new Set(records.map((r) => r.position.stream).filter((s) => !refuse.has(s)));
+    },
+  };
+  let now = 1_000;
+  const store = new FakePending();
+  const committed = new CommittedOffsets();
+  const afterCommit: number[] = [];
+  const writeBehind: WriteBehind = { store, delayMs: 500, maxPending };
+  const schedule = new CommitSchedule(source, committed, { clock: { now: () => now }, writeBehind, retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 }, afterCommit: () => afterCommit.push(commits.length) });
+  return { schedule, store, commits, committed, afterCommit, advance: (ms: number) => (now += ms), refuse };
+}
+
+test('a commit stops right before the first record of an unwritten state, and moves on once it is written', async () => {
+  const { schedule, store, commits, committed, advance } = setup();
+  store.pending.push({ id: 'a', since: 1_000, stream: 's/0', offset: 5 });
+  await schedule.processed([rec('s/0', 3), rec('s/0', 4), rec('s/0', 5), rec('s/0', 6), rec('s/1', 9)]);
+  assert.deepEqual(commits, [[['s/0', 4], ['s/1', 9]]], 's/0 up to offset 4 (next 5: the unwritten record), s/1 all');
+  assert.deepEqual([...committed.snapshot()], [['s/0', 5], ['s/1', 10]]);
+  await schedule.processed([rec('s/0', 7)]);
+  assert.equal(commits.length, 1, 'nothing new to commit while the cap stays (no repeated commit)');
+  advance(500);
+  await schedule.processed([rec('s/0', 8)]);
+  assert.deepEqual(store.flushes.at(-1)!.wrote, ['a'], 'written once it waited the delay');
+  assert.deepEqual(commits.at(-1), [['s/0', 8]]);
+  assert.equal(committed.snapshot().get('s/0'), 9);
+});
+
+test('beyond maxPending the oldest are written early, down to three quarters', async () => {
+  const { schedule, store } = setup(8);
+  for (let i = 0; i < 10; i++) store.pending.push({ id: `c${i}`, since: 1_000, stream: 's/0', offset: i });
+  await schedule.processed([rec('s/0', 9)]);
+  const early = store.flushes.find((f) => f.max !== undefined)!;
+  assert.equal(early.max, 2 + 2, 'two over the bound, plus a quarter of it');
+  assert.deepEqual(early.wrote, ['c0', 'c1', 'c2', 'c3']);
+  assert.equal(store.pendingCustomers, 6);
+});
+
+test('a refused commit (a rebalance) confirms nothing and is sent again with the next batch', async () => {
+  const refuse = new Set(['s/0']);
+  const { schedule, commits, committed, afterCommit } = setup(100, refuse);
+  await schedule.processed([rec('s/0', 1)]);
+  assert.equal(committed.snapshot().get('s/0'), undefined);
+  refuse.clear();
+  await schedule.processed([rec('s/0', 2)]);
+  assert.deepEqual(commits, [[['s/0', 1]], [['s/0', 2]]]);
+  assert.equal(committed.snapshot().get('s/0'), 3);
+  assert.deepEqual(afterCommit, [1, 2]);
+});
+
+test('an idle tick writes what waited the delay and commits what that made safe; finish writes and commits all', async () => {
+  const { schedule, store, commits, advance } = setup();
+  store.pending.push({ id: 'a', since: 1_000, stream: 's/0', offset: 2 }, { id: 'b', since: 1_400, stream: 's/0', offset: 3 });
+  await schedule.processed([rec('s/0', 4)]);
+  assert.deepEqual(commits, [[['s/0', 1]]]);
+  advance(600);
+  await schedule.tick();
+  assert.deepEqual(store.flushes.at(-1)!.wrote, ['a']);
+  assert.deepEqual(commits.at(-1), [['s/0', 2]], 'up to b\'s record');
+  await schedule.finish();
+  assert.deepEqual(store.flushes.at(-1), { until: undefined, max: undefined, wrote: ['b'] });
+  assert.deepEqual(commits.at(-1), [['s/0', 4]]);
+  const sent = commits.length;
+  await schedule.tick();
+  assert.equal(commits.length, sent, 'nothing held: an idle tick sends nothing');
+});
+
+test('without write-behind every batch is committed whole', async () => {
+  const commits: number[] = [];
+  const schedule = new CommitSchedule({ commit: async (rs) => void commits.push(...rs.map((r) => r.position.offset)) }, undefined, { clock: { now: () => 0 }, retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 } });
+  await schedule.processed([rec('s/0', 1), rec('s/0', 2)]);
+  await schedule.processed([rec('s/0', 3)]);
+  assert.deepEqual(commits, [2, 3]);
+});
