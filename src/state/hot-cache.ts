@@ -319,9 +319,35 @@ export class HotCachedStore implements WriteBehindStore {
   }
 
   // Reads for other purposes (drift samples, the HTTP lookup, scans) go to the store: they must see what
-  // any instance wrote, and must not fill the cache with customers of other partitions.
-  get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
-    return this.inner.get(customerIds);
+  // any instance wrote, and must not fill the cache with customers of other partitions. A pending
+  // customer is the exception: Redis does not have its latest events yet, and the drift sample must
+  // read the state as applied (callers only read what get() returns). One a batch holds now (the HTTP
+  // lookup runs beside batches) or that must be rebuilt is read as Redis plus its redo log, into a copy
+  // the pending record does not take: the record changes only between batches.
+  async get(customerIds: readonly string[]): Promise<(CustomerState | null)[]> {
+    if (this.pending.size === 0) return this.inner.get(customerIds);
+    const out = new Array<CustomerState | null>(customerIds.length).fill(null);
+    const fromStore: number[] = [];
+    const replay: number[] = [];
+    customerIds.forEach((id, i) => {
+      const p = this.pending.get(id);
+      if (p === undefined) fromStore.push(i);
+      else if (p.state === undefined) replay.push(i);
+      else out[i] = p.state;
+    });
+    if (replay.length > 0) {
+      const fresh = await this.inner.load(replay.map((i) => customerIds[i]!));
+      replay.forEach((i, j) => {
+        const p = this.pending.get(customerIds[i]!);
+        // Written meanwhile (the batch holding it stored it): what Redis holds is the state.
+        out[i] = p === undefined ? fresh[j]!.state : this.pending.replay(p, fresh[j]!.state);
+      });
+    }
+    if (fromStore.length > 0) {
+      const read = await this.inner.get(fromStore.map((i) => customerIds[i]!));
+      fromStore.forEach((i, j) => (out[i] = read[j]!));
+    }
+    return out;
   }
 
   scan(pageSize?: number): AsyncIterable<CustomerState[]> {

@@ -101,16 +101,21 @@ export class PendingStates {
    * as the batches did (deltas, then the byte budget). The record takes the copy's version.
    */
   rebuild(pending: PendingState, fresh: LoadedCustomer): CustomerState {
+    const state = this.replay(pending, fresh.state);
+    pending.state = state;
+    pending.version = fresh.version;
+    pending.stored = fresh.stored;
+    return state;
+  }
+
+  /** The redo log applied to `state` (changed in place and returned); the record is left as it is. */
+  replay(pending: PendingState, state: CustomerState): CustomerState {
     const { layout, dedupe = DEFAULT_DEDUPE, maxBytesPerCustomer } = this.rules;
-    const state = fresh.state;
     // No budget callback: the batches that applied these deltas counted their cuts already.
     for (const batch of pending.redo) {
       for (const d of batch) applyDelta(state, d, layout, dedupe);
       enforceBudget(state, layout, maxBytesPerCustomer);
     }
-    pending.state = state;
-    pending.version = fresh.version;
-    pending.stored = fresh.stored;
     return state;
   }
 

@@ -145,6 +145,26 @@ test('a flush fenced by another writer (a partition that moved) rebuilds on its 
   }
 });
 
+test('get() answers a pending customer as applied (Redis lacks its latest events), also while a batch holds it', async () => {
+  const { store } = cached(newPrefix());
+  try {
+    await store.apply([login('g1', 1, 0)]);
+    store.defer(await stageDeltas(store, [login('g1', 2, 1), login('new', 2, 2)]), 0);
+    const [g1, fresh] = await store.get(['g1', 'new']);
+    assert.equal(spec.evaluate(g1!, day(2) + 1)[logins7d], 2, 'the pending login counts');
+    assert.ok(fresh, 'a customer Redis does not know yet, pending: answered');
+    const held = await stageDeltas(store, [login('g1', 3, 3)]); // a batch holds g1 now
+    const [during] = await store.get(['g1']);
+    assert.notEqual(during, held[0]!.state, 'a copy, not the object the batch changes');
+    assert.equal(spec.evaluate(during!, day(3) + 1)[logins7d], 2, 'Redis plus the redo log: what was applied before this batch');
+    store.defer(held, 1);
+    await store.flush();
+    assert.equal(spec.evaluate((await store.get(['g1']))[0]!, day(3) + 1)[logins7d], 3);
+  } finally {
+    await store.close();
+  }
+});
+
 test('customers loaded before a revocation are not taken: the caller writes them at once', async () => {
   const { store } = cached(newPrefix());
   try {
