@@ -232,17 +232,21 @@ export class WindowTotals implements BucketListener {
 
   /** add/max/min total over levels from..upTo; NaN when no bucket in range has the slot. */
   num(i: number, upTo: number, from = 0): number {
+    // The first present level starts the fold (its value as is, as the reference's order gives it).
     const code = this.shape.codes[i]!;
-    let found = false;
-    let acc = 0;
-    for (let k = from; k <= upTo; k++) {
-      const cell = i * this.levels + k;
-      if (this.present[cell] === 0) continue;
-      const x = this.num_[cell + this.shape.shift[i]!]!;
-      acc = !found ? x : code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
-      found = true;
+    const base = i * this.levels;
+    const shift = this.shape.shift[i]!;
+    const present = this.present;
+    let k = from;
+    while (k <= upTo && present[base + k] === 0) k++;
+    if (k > upTo) return Number.NaN;
+    let acc = this.num_[base + k + shift]!;
+    for (k++; k <= upTo; k++) {
+      if (present[base + k] === 0) continue;
+      const x = this.num_[base + k + shift]!;
+      acc = code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
     }
-    return found ? acc : Number.NaN;
+    return acc;
   }
 
   /**
@@ -267,16 +271,48 @@ export class WindowTotals implements BucketListener {
     return cell < 0 ? undefined : this.lastV[cell + this.shape.shift[i]!];
   }
 
+  /**
+   * The value of the latest 'last' value of several slots, each over its levels 0..level (the first
+   * slot wins a tie of event times), null if none: lastTime and lastValue of each slot in one pass.
+   */
+  latest(refs: readonly { readonly i: number; readonly level: number }[]): Scalar {
+    let bestAt = -1;
+    let bestT = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < refs.length; k++) {
+      const r = refs[k]!;
+      const cell = this.lastCell(r.i, r.level);
+      if (cell < 0) continue;
+      const at = cell + this.shape.shift[r.i]!;
+      const t = this.lastT[at]!;
+      if (t > bestT) {
+        bestT = t;
+        bestAt = at;
+      }
+    }
+    return bestAt < 0 ? null : (this.lastV[bestAt] ?? null);
+  }
+
   /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
   distinct(i: number, upTo: number, from = 0): number {
     const scratch = this.scratch;
-    // A loop, not scratch.fill(0): a builtin call cost more than the eight stores (twice per row).
-    for (let w = 0; w < BITSET_WORDS; w++) scratch[w] = 0;
-    for (let k = from; k <= upTo; k++) {
-      const cell = i * this.levels + k;
-      if (this.present[cell] === 0) continue;
-      const base = (cell + this.shape.shift[i]!) * BITSET_WORDS;
-      for (let w = 0; w < BITSET_WORDS; w++) scratch[w]! |= this.bits[base + w]!;
+    const base = i * this.levels;
+    const shift = this.shape.shift[i]!;
+    const present = this.present;
+    const bits = this.bits;
+    let k = from;
+    while (k <= upTo && present[base + k] === 0) k++;
+    if (k > upTo) {
+      // A loop, not scratch.fill(0): a builtin call cost more than the eight stores.
+      for (let w = 0; w < BITSET_WORDS; w++) scratch[w] = 0;
+      return estimateDistinct(scratch);
+    }
+    // The first present level is copied, the others OR'd in: no zeroing pass.
+    let at = (base + k + shift) * BITSET_WORDS;
+    for (let w = 0; w < BITSET_WORDS; w++) scratch[w] = bits[at + w]!;
+    for (k++; k <= upTo; k++) {
+      if (present[base + k] === 0) continue;
+      at = (base + k + shift) * BITSET_WORDS;
+      for (let w = 0; w < BITSET_WORDS; w++) scratch[w]! |= bits[at + w]!;
     }
     return estimateDistinct(scratch);
   }
