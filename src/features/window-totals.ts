@@ -38,6 +38,7 @@ const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
  * from estimateDistinct itself for each count: distinct() counts the zeros of the OR of its levels
  * word by word and looks the estimate up, with no scratch set and no logarithm per row.
  */
+if (BITSET_WORDS !== 8) throw new Error('WindowTotals.distinct() unions eight words: update it with BITSET_WORDS');
 const DISTINCT_BY_ZEROS: Float64Array = (() => {
   const table = new Float64Array(BITSET_BITS + 1);
   const words = new Uint32Array(BITSET_WORDS);
@@ -313,13 +314,29 @@ export class WindowTotals implements BucketListener {
     const shift = this.shape.shift[i]!;
     const present = this.present;
     const bits = this.bits;
-    let zeros = 0;
-    for (let w = 0; w < BITSET_WORDS; w++) {
-      let x = 0;
-      for (let k = from; k <= upTo; k++) if (present[base + k] !== 0) x |= bits[(base + k + shift) * BITSET_WORDS + w]!;
-      zeros += 32 - popcount(x);
+    // The eight words of the union in locals (BITSET_WORDS, checked below): one presence check per level.
+    let w0 = 0;
+    let w1 = 0;
+    let w2 = 0;
+    let w3 = 0;
+    let w4 = 0;
+    let w5 = 0;
+    let w6 = 0;
+    let w7 = 0;
+    for (let k = from; k <= upTo; k++) {
+      if (present[base + k] === 0) continue;
+      const at = (base + k + shift) * BITSET_WORDS;
+      w0 |= bits[at]!;
+      w1 |= bits[at + 1]!;
+      w2 |= bits[at + 2]!;
+      w3 |= bits[at + 3]!;
+      w4 |= bits[at + 4]!;
+      w5 |= bits[at + 5]!;
+      w6 |= bits[at + 6]!;
+      w7 |= bits[at + 7]!;
     }
-    return DISTINCT_BY_ZEROS[zeros]!;
+    const set = popcount(w0) + popcount(w1) + popcount(w2) + popcount(w3) + popcount(w4) + popcount(w5) + popcount(w6) + popcount(w7);
+    return DISTINCT_BY_ZEROS[BITSET_BITS - set]!;
   }
 
   private lastCell(i: number, upTo: number): number {
