@@ -471,10 +471,18 @@ export class WindowTotals implements BucketListener {
         const words = v as readonly number[];
         const base = at * BITSET_WORDS;
         if (first) this.resetBits(cell, at);
+        // countBit's rule for each set bit, with the cell's day-count offset worked out once (it divides).
+        let counts = (this.flags[cell]! & UNCOUNTED) === 0 ? this.bitDaysBase(at) : -1;
         for (let w = 0; w < BITSET_WORDS; w++) {
           const x = words[w] ?? 0;
           this.bits[base + w]! |= x;
-          for (let rest = x; rest !== 0; rest &= rest - 1) this.countBit(cell, at, w * 32 + 31 - Math.clz32(rest & -rest));
+          for (let rest = x; counts >= 0 && rest !== 0; rest &= rest - 1) {
+            const slot = counts + w * 32 + 31 - Math.clz32(rest & -rest);
+            if (this.bitDays[slot] === 255) {
+              this.flags[cell] = this.flags[cell]! | UNCOUNTED; // overflowed: no day is counted from here on
+              counts = -1;
+            } else this.bitDays[slot] = this.bitDays[slot]! + 1;
+          }
         }
         break;
       }
