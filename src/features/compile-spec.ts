@@ -63,6 +63,36 @@ const NO_OP: SlotOp = Object.freeze({ slot: '', merge: 'add', value: 0 });
 
 const NO_STEP: ColumnStep = { code: SKIP, a: undefined, b: undefined, ia: -1, ib: -1, scale: 1, run: undefined, lasts: undefined, transform: 0, known: undefined };
 
+/**
+ * A ColumnStep as evaluate() runs it, once the slot refs are resolved: their indices copied into the
+ * step (no hop through a ref per read), one shape for every step. CATEGORY remembers its last value
+ * and the column it maps to: a customer's category rarely changes between rows, and the lookup
+ * (String() and a Map get per category per row) is then skipped; the column is a function of the value.
+ */
+interface RunStep {
+  readonly code: number;
+  readonly ai: number;
+  readonly al: number;
+  readonly af: number;
+  readonly bi: number;
+  readonly bl: number;
+  readonly bf: number;
+  readonly ia: number;
+  readonly ib: number;
+  readonly scale: number;
+  readonly run: ((ctx: EvalContext) => void) | undefined;
+  readonly lasts: readonly SlotRef[] | undefined;
+  readonly transform: number;
+  readonly known: ReadonlyMap<string, number> | undefined;
+  memoValue: Scalar | undefined;
+  memoColumn: number;
+}
+
+function runStep(s: ColumnStep): RunStep {
+  const { code, a, b, ia, ib, scale, run, lasts, transform, known } = s;
+  return { code, ai: a?.i ?? -1, al: a?.level ?? -1, af: a?.from ?? 0, bi: b?.i ?? -1, bl: b?.level ?? -1, bf: b?.from ?? 0, ia, ib, scale, run, lasts, transform, known, memoValue: undefined, memoColumn: -1 };
+}
+
 interface EvalContext {
   asOf: number;
   out: Float64Array;
@@ -191,7 +221,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     from.map((s) => ref(addSlot({ event: s.event, where: undefined, merge: 'last', source: 'field', field: s.field })));
   const lastOf = (from: readonly { event: string; field: string }[]) => {
     const rs = lastRefs(from);
-    return (ctx: EvalContext): Scalar => latest(ctx.totals, rs);
+    return (ctx: EvalContext): Scalar => ctx.totals.latest(rs);
   };
 
   for (const f of spec.features) {
@@ -264,7 +294,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
         }
         const rs = lastRefs(f.from);
         const lookup = (ctx: EvalContext) => {
-          const v = latest(ctx.totals, rs);
+          const v = ctx.totals.latest(rs);
           return v === null ? null : String(v);
         };
         categoryLookups.set(f.name, lookup);
@@ -337,7 +367,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
       if (op) opScratch[n++] = op;
     }
     const ops = opScratch.slice(0, n);
-    opScratch.fill(NO_OP, 0, n); // hold no event's op past the call
+    for (let k = 0; k < n; k++) opScratch[k] = NO_OP; // hold no event's op past the call (a loop: fill() is a builtin call for ~3 slots)
     return ops;
   };
 
@@ -349,6 +379,7 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     r.level = r.endDays < 0 ? totals.allTime : totals.level(r.endDays);
     r.from = r.offsetDays > 0 ? totals.level(r.offsetDays) + 1 : 0;
   }
+  const runs = steps.map(runStep);
   // One reused context: evaluate() runs once per scored event and must not allocate per call.
   // A window of W days as of t covers the day buckets that start in [t − W days, t): buckets starting
   // at or after t are never read, which is what makes snapshot rows point-in-time correct.
@@ -397,10 +428,10 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
     signupSlot,
     evaluate(state: Readonly<CustomerState>, asOf: number, out = new Float64Array(modelColumns.length)): Float64Array {
       if (allOutputs) {
-        runSteps(steps, context(state, asOf, out));
+        runSteps(runs, context(state, asOf, out));
         return out;
       }
-      runSteps(steps, context(state, asOf, everyValue));
+      runSteps(runs, context(state, asOf, everyValue));
       for (let k = 0; k < outputIndex.length; k++) out[k] = everyValue[outputIndex[k]!]!;
       return out;
     },
@@ -419,35 +450,35 @@ export function compileSpec(input: FeatureSpecInput | FeatureSpec, options: Comp
 }
 
 /** Every column in declaration order (ratios and differences read columns computed before them). */
-function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
+function runSteps(steps: readonly RunStep[], ctx: EvalContext): void {
   const { totals, out, asOf } = ctx;
   for (let k = 0; k < steps.length; k++) {
     const s = steps[k]!;
     switch (s.code) {
       case SUM: {
-        const x = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        const x = totals.num(s.ai, s.al, s.af);
         out[k] = Number.isNaN(x) ? 0 : x;
         break;
       }
       case EXTREMUM:
-        out[k] = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        out[k] = totals.num(s.ai, s.al, s.af);
         break;
       case ACTIVE_DAYS:
-        out[k] = totals.activeDays(s.a!.i, s.a!.level, s.a!.from);
+        out[k] = totals.activeDays(s.ai, s.al, s.af);
         break;
       case MEAN: {
-        const count = totals.num(s.b!.i, s.b!.level, s.b!.from);
+        const count = totals.num(s.bi, s.bl, s.bf);
         if (count > 0) {
-          const sum = totals.num(s.a!.i, s.a!.level, s.a!.from);
+          const sum = totals.num(s.ai, s.al, s.af);
           out[k] = (Number.isNaN(sum) ? 0 : sum) / count;
         } else out[k] = Number.NaN; // NaN > 0 is false: no count is no mean
         break;
       }
       case DISTINCT:
-        out[k] = totals.distinct(s.a!.i, s.a!.level, s.a!.from);
+        out[k] = totals.distinct(s.ai, s.al, s.af);
         break;
       case DAYS_SINCE: {
-        const t = totals.num(s.a!.i, s.a!.level, s.a!.from);
+        const t = totals.num(s.ai, s.al, s.af);
         out[k] = Number.isNaN(t) ? Number.NaN : Math.max(0, (asOf - t) / DAY_MS);
         break;
       }
@@ -464,15 +495,19 @@ function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
         break;
       }
       case PROFILE: {
-        const v = latest(totals, s.lasts!);
+        const v = totals.latest(s.lasts!);
         if (typeof v !== 'number' || !Number.isFinite(v)) out[k] = Number.NaN;
         else out[k] = s.transform === 1 ? (asOf - v) / DAY_MS : s.transform === 2 ? (v - asOf) / DAY_MS : v;
         break;
       }
       case CATEGORY: {
-        const v = latest(totals, s.lasts!);
+        const v = totals.latest(s.lasts!);
+        if (v !== s.memoValue) {
+          s.memoValue = v;
+          s.memoColumn = v === null ? -1 : (s.known!.get(String(v)) ?? s.ib);
+        }
         for (let j = 0; j <= s.ib; j++) out[k + j] = 0;
-        if (v !== null) out[k + (s.known!.get(String(v)) ?? s.ib)] = 1;
+        if (s.memoColumn >= 0) out[k + s.memoColumn] = 1;
         break;
       }
       case SKIP:
@@ -481,21 +516,6 @@ function runSteps(steps: readonly ColumnStep[], ctx: EvalContext): void {
         s.run!(ctx);
     }
   }
-}
-
-/** The latest value of several 'last' slots (the one with the latest event time; the first on a tie), null if none. */
-function latest(totals: WindowTotals, refs: readonly SlotRef[]): Scalar {
-  let best: SlotRef | undefined;
-  let bestT = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < refs.length; k++) {
-    const r = refs[k]!;
-    const t = totals.lastTime(r.i, r.level);
-    if (t > bestT) {
-      bestT = t;
-      best = r;
-    }
-  }
-  return best ? (totals.lastValue(best.i, best.level) ?? null) : null;
 }
 
 function matches(where: EventFilter | undefined, event: ActivityEvent): boolean {

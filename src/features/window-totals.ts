@@ -15,7 +15,7 @@
 //   that leaves its level, a distinct bit set that loses a day.
 import { DAY_MS, type Scalar } from '../events/activity-event.js';
 import type { CustomerState } from '../state/customer-state.js';
-import { BITSET_BITS, BITSET_WORDS, estimateDistinct, setBucketListener, type BucketListener, type SlotMerge, type SlotOp, type SlotValue, type SlotValues } from '../state/slots.js';
+import { BITSET_BITS, BITSET_WORDS, estimateDistinct, popcount, setBucketListener, type BucketListener, type SlotMerge, type SlotOp, type SlotValue, type SlotValues } from '../state/slots.js';
 
 const ADD = 0;
 const MAX = 1;
@@ -32,6 +32,23 @@ const UNCOUNTED = 4;
 
 /** Below this, sums of integers are exact in any order (every partial sum is a safe integer). */
 const EXACT_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * estimateDistinct's answer by the number of zero bits of the set (it depends on nothing else), taken
+ * from estimateDistinct itself for each count: distinct() counts the zeros of the OR of its levels
+ * word by word and looks the estimate up, with no scratch set and no logarithm per row.
+ */
+if (BITSET_WORDS !== 8) throw new Error('WindowTotals.distinct() unions eight words: update it with BITSET_WORDS');
+const DISTINCT_BY_ZEROS: Float64Array = (() => {
+  const table = new Float64Array(BITSET_BITS + 1);
+  const words = new Uint32Array(BITSET_WORDS);
+  for (let zeros = 0; zeros <= BITSET_BITS; zeros++) {
+    words.fill(0);
+    for (let bit = 0; bit < BITSET_BITS - zeros; bit++) words[bit >>> 5] = (words[bit >>> 5]! | (1 << (bit & 31))) >>> 0;
+    table[zeros] = estimateDistinct(words);
+  }
+  return table;
+})();
 
 /** What every WindowTotals of one compiled spec shares: slot ids, merges and window edges. */
 class Shape {
@@ -102,7 +119,6 @@ export class WindowTotals implements BucketListener {
    * bits no other day of it has, so a distinct count costs no pass over the level's days.
    */
   private readonly bitDays: Uint8Array;
-  private readonly scratch = new Uint32Array(BITSET_WORDS);
 
   /** `windowed`: the slots some window reads; the others (max, min, last) are kept over all time only. Without it, every slot per level. */
   constructor(slots: ReadonlyMap<string, SlotMerge> | Shape, windowDays: readonly number[] = [], windowed?: ReadonlySet<string>) {
@@ -232,17 +248,21 @@ export class WindowTotals implements BucketListener {
 
   /** add/max/min total over levels from..upTo; NaN when no bucket in range has the slot. */
   num(i: number, upTo: number, from = 0): number {
+    // The first present level starts the fold (its value as is, as the reference's order gives it).
     const code = this.shape.codes[i]!;
-    let found = false;
-    let acc = 0;
-    for (let k = from; k <= upTo; k++) {
-      const cell = i * this.levels + k;
-      if (this.present[cell] === 0) continue;
-      const x = this.num_[cell + this.shape.shift[i]!]!;
-      acc = !found ? x : code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
-      found = true;
+    const base = i * this.levels;
+    const shift = this.shape.shift[i]!;
+    const present = this.present;
+    let k = from;
+    while (k <= upTo && present[base + k] === 0) k++;
+    if (k > upTo) return Number.NaN;
+    let acc = this.num_[base + k + shift]!;
+    for (k++; k <= upTo; k++) {
+      if (present[base + k] === 0) continue;
+      const x = this.num_[base + k + shift]!;
+      acc = code === ADD ? acc + x : code === MAX ? Math.max(acc, x) : Math.min(acc, x);
     }
-    return found ? acc : Number.NaN;
+    return acc;
   }
 
   /**
@@ -267,18 +287,56 @@ export class WindowTotals implements BucketListener {
     return cell < 0 ? undefined : this.lastV[cell + this.shape.shift[i]!];
   }
 
+  /**
+   * The value of the latest 'last' value of several slots, each over its levels 0..level (the first
+   * slot wins a tie of event times), null if none: lastTime and lastValue of each slot in one pass.
+   */
+  latest(refs: readonly { readonly i: number; readonly level: number }[]): Scalar {
+    let bestAt = -1;
+    let bestT = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < refs.length; k++) {
+      const r = refs[k]!;
+      const cell = this.lastCell(r.i, r.level);
+      if (cell < 0) continue;
+      const at = cell + this.shape.shift[r.i]!;
+      const t = this.lastT[at]!;
+      if (t > bestT) {
+        bestT = t;
+        bestAt = at;
+      }
+    }
+    return bestAt < 0 ? null : (this.lastV[bestAt] ?? null);
+  }
+
   /** Distinct-count estimate of a bit-set slot over levels from..upTo (0 if none). */
   distinct(i: number, upTo: number, from = 0): number {
-    const scratch = this.scratch;
-    // A loop, not scratch.fill(0): a builtin call cost more than the eight stores (twice per row).
-    for (let w = 0; w < BITSET_WORDS; w++) scratch[w] = 0;
+    const base = i * this.levels;
+    const shift = this.shape.shift[i]!;
+    const present = this.present;
+    const bits = this.bits;
+    // The eight words of the union in locals (BITSET_WORDS, checked below): one presence check per level.
+    let w0 = 0;
+    let w1 = 0;
+    let w2 = 0;
+    let w3 = 0;
+    let w4 = 0;
+    let w5 = 0;
+    let w6 = 0;
+    let w7 = 0;
     for (let k = from; k <= upTo; k++) {
-      const cell = i * this.levels + k;
-      if (this.present[cell] === 0) continue;
-      const base = (cell + this.shape.shift[i]!) * BITSET_WORDS;
-      for (let w = 0; w < BITSET_WORDS; w++) scratch[w]! |= this.bits[base + w]!;
+      if (present[base + k] === 0) continue;
+      const at = (base + k + shift) * BITSET_WORDS;
+      w0 |= bits[at]!;
+      w1 |= bits[at + 1]!;
+      w2 |= bits[at + 2]!;
+      w3 |= bits[at + 3]!;
+      w4 |= bits[at + 4]!;
+      w5 |= bits[at + 5]!;
+      w6 |= bits[at + 6]!;
+      w7 |= bits[at + 7]!;
     }
-    return estimateDistinct(scratch);
+    const set = popcount(w0) + popcount(w1) + popcount(w2) + popcount(w3) + popcount(w4) + popcount(w5) + popcount(w6) + popcount(w7);
+    return DISTINCT_BY_ZEROS[BITSET_BITS - set]!;
   }
 
   private lastCell(i: number, upTo: number): number {
@@ -413,10 +471,18 @@ export class WindowTotals implements BucketListener {
         const words = v as readonly number[];
         const base = at * BITSET_WORDS;
         if (first) this.resetBits(cell, at);
+        // countBit's rule for each set bit, with the cell's day-count offset worked out once (it divides).
+        let counts = (this.flags[cell]! & UNCOUNTED) === 0 ? this.bitDaysBase(at) : -1;
         for (let w = 0; w < BITSET_WORDS; w++) {
           const x = words[w] ?? 0;
           this.bits[base + w]! |= x;
-          for (let rest = x; rest !== 0; rest &= rest - 1) this.countBit(cell, at, w * 32 + 31 - Math.clz32(rest & -rest));
+          for (let rest = x; counts >= 0 && rest !== 0; rest &= rest - 1) {
+            const slot = counts + w * 32 + 31 - Math.clz32(rest & -rest);
+            if (this.bitDays[slot] === 255) {
+              this.flags[cell] = this.flags[cell]! | UNCOUNTED; // overflowed: no day is counted from here on
+              counts = -1;
+            } else this.bitDays[slot] = this.bitDays[slot]! + 1;
+          }
         }
         break;
       }

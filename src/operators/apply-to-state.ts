@@ -68,7 +68,9 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
         return;
       }
       // +1 ms: the row includes the event that triggered it (windows read buckets that start before asOf).
-      const features = spec.evaluate(state, delta.eventTime + 1, rows.subarray(k * width, (k + 1) * width));
+      // A view made by the constructor, not subarray(): the same Float64Array over the same bytes,
+      // without subarray's species lookup (once per event).
+      const features = spec.evaluate(state, delta.eventTime + 1, new Float64Array(rows.buffer, k * width * Float64Array.BYTES_PER_ELEMENT, width));
       stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features };
     },
   );

@@ -202,15 +202,19 @@ export function applyDelta(state: CustomerState, delta: StateDelta, layout: Stat
   // The budget estimate's bucket sum (if one was taken of this container) follows the changed day.
   // Taken before the merges: an owned bucket is changed in place.
   const estimate = estimatesTaken ? bucketsEstimate.get(state.buckets) : undefined;
-  const previous = estimate === undefined ? undefined : state.buckets[dayNumber];
+  // One lookup of the day's bucket (a dictionary-mode container): the estimate, the floor and ownBucket share it.
+  const existing = state.buckets[dayNumber];
+  const previous = estimate === undefined ? undefined : existing;
   const estimateBefore = previous === undefined ? 0 : bucketEstimate(String(dayNumber), previous);
-  if (state.buckets[dayNumber] === undefined) lowerExpiryFloor(state.buckets, dayNumber);
-  const bucket = ownBucket(state, dayNumber);
+  if (existing === undefined) lowerExpiryFloor(state.buckets, dayNumber);
+  const bucket = ownBucket(state, dayNumber, existing);
   // Derived window totals (if any) follow each op, so the next feature row costs O(ops), not O(buckets).
   const listener = bucketListener(state);
-  if (listener === undefined) for (const op of delta.ops) mergeOp(bucket, op);
+  const ops = delta.ops;
+  if (listener === undefined) for (let k = 0; k < ops.length; k++) mergeOp(bucket, ops[k]!);
   else {
-    for (const op of delta.ops) {
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
       const before = bucket[op.slot];
       mergeOp(bucket, op);
       listener.merged(dayNumber, op, before, bucket[op.slot]!);

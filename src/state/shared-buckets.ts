@@ -87,10 +87,13 @@ function setSharing(state: Containers, s: Sharing): void {
   lastEntry = s;
 }
 
-/** The state's bucket of `day`, created or copied so that merging into it changes no other state. */
-export function ownBucket(state: Containers, day: number): SlotValues {
+/**
+ * The state's bucket of `day`, created or copied so that merging into it changes no other state.
+ * `bucket` is `state.buckets[day]` as the caller read it (applyDelta reads it anyway: one dictionary
+ * lookup, not two).
+ */
+export function ownBucket(state: Containers, day: number, bucket: SlotValues | undefined): SlotValues {
   const s = sharingOf(state);
-  const bucket = state.buckets[day];
   const owned = s?.owned;
   if (bucket !== undefined && (owned === undefined || owned === null || owned.includes(day))) return bucket;
   if (s !== undefined && owned) {
