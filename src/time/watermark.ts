@@ -9,6 +9,7 @@
 // processing time) nor revoked (remove()), and it never goes back. Processing time is the injected
 // clock (a replay passes its ReplayClock, which follows the input, so replays stay deterministic).
 import type { Clock } from './clock.js';
+import { FrontierCheckpoints } from './frontier-checkpoints.js';
 
 export interface WatermarkOptions {
   /** How far behind the stream's frontier an event may be and still count. */
@@ -27,7 +28,7 @@ interface StreamMark {
   /** Processing time of the stream's last record (idleness). */
   lastSeenAt: number;
   /** Frontier after each offset that moved it, oldest first, until frontierAt() trims them (persistence). */
-  readonly checkpoints: { offset: number; frontier: number }[];
+  readonly checkpoints: FrontierCheckpoints;
   /** The frontier in force before the first checkpoint (undefined: nothing seen before it). */
   base: number | undefined;
 }
@@ -56,12 +57,14 @@ export class WatermarkTracker {
     if (mark && eventTime < mark.frontier - this.options.allowedLatenessMs) return true;
     const capped = this.options.maxSkewMs === undefined ? eventTime : Math.min(eventTime, now + this.options.maxSkewMs);
     if (!mark) {
-      this.streams.set(stream, { frontier: capped, lastSeenAt: now, checkpoints: offset === undefined ? [] : [{ offset, frontier: capped }], base: offset === undefined ? capped : undefined });
+      const checkpoints = new FrontierCheckpoints();
+      if (offset !== undefined) checkpoints.push(offset, capped);
+      this.streams.set(stream, { frontier: capped, lastSeenAt: now, checkpoints, base: offset === undefined ? capped : undefined });
     } else if (capped > mark.frontier) {
       mark.frontier = capped;
       if (offset !== undefined) {
-        mark.checkpoints.push({ offset, frontier: capped });
-        if (mark.checkpoints.length > MAX_CHECKPOINTS) mark.base = mark.checkpoints.shift()!.frontier;
+        mark.checkpoints.push(offset, capped);
+        if (mark.checkpoints.size > MAX_CHECKPOINTS) mark.base = mark.checkpoints.shift();
       }
     }
     return false;
@@ -95,12 +98,8 @@ export class WatermarkTracker {
     const mark = this.streams.get(stream);
     if (!mark) return undefined;
     const cps = mark.checkpoints;
-    let i = -1;
-    while (i + 1 < cps.length && cps[i + 1]!.offset <= offset) i++;
-    if (i < 0) return cps.length === 0 ? mark.frontier : mark.base;
-    const { frontier } = cps[i]!;
-    // Keep the one found (it stays the answer until a later checkpoint is passed); what precedes it is history.
-    if (i > 0) mark.base = cps.splice(0, i).at(-1)!.frontier;
+    const frontier = cps.at(offset, (dropped) => (mark.base = dropped));
+    if (frontier === undefined) return cps.size === 0 ? mark.frontier : mark.base;
     return frontier;
   }
 
@@ -111,10 +110,10 @@ export class WatermarkTracker {
   seed(stream: string, frontier: number): void {
     const mark = this.streams.get(stream);
     const now = this.options.clock?.now() ?? 0;
-    if (!mark) this.streams.set(stream, { frontier, lastSeenAt: now, checkpoints: [], base: frontier });
+    if (!mark) this.streams.set(stream, { frontier, lastSeenAt: now, checkpoints: new FrontierCheckpoints(), base: frontier });
     else if (frontier > mark.frontier) {
       mark.frontier = frontier;
-      mark.checkpoints.length = 0;
+      mark.checkpoints.clear();
       mark.base = frontier;
     }
   }
