@@ -76,6 +76,8 @@ const run = (noReasons = false): ShippedRun => ({ groupId: uniqueName('peers-run
 /** Engine CPU (this process: the engine runs in it, the producer is done) per event, per run. */
 const cpuRun: number[] = [];
 const cpuNoReasons: number[] = [];
+const cpuRedis: number[] = [];
+const cpuMemory: number[] = [];
 
 /**
  * `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is
@@ -104,7 +106,11 @@ async function churnflowRun(noReasons: boolean): Promise<number> {
 
 async function aggregation(kind: 'redis' | 'memory'): Promise<number> {
   const base = shippedConfig(run());
-  return runAggregationOnly({ ...base, state: { ...base.state, kind } }, N, logger);
+  const c0 = process.cpuUsage();
+  const ms = await runAggregationOnly({ ...base, state: { ...base.state, kind } }, N, logger);
+  const c = process.cpuUsage(c0);
+  (kind === 'redis' ? cpuRedis : cpuMemory).push((c.user + c.system) / N);
+  return ms;
 }
 
 const allowedLatenessMs = shippedConfig(run()).engine.allowedLatenessMs;
@@ -163,7 +169,12 @@ report(`fresh group → caught up, ${N.toLocaleString('en-US')} events, 3 partit
 console.log('  churnflow runs deploy/churnflow.yaml except:');
 for (const d of shippedConfigDifferences({ noReasons: true })) console.log(`    - ${d}`);
 const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, parity_values_compared: parityCompared, parity_differences: parityDifferences };
-for (const [key, runs] of [['churnflow_run_cpu_us_per_event', cpuRun], ['churnflow_run_no_reasons_cpu_us_per_event', cpuNoReasons]] as const) {
+for (const [key, runs] of [
+  ['churnflow_run_cpu_us_per_event', cpuRun],
+  ['churnflow_run_no_reasons_cpu_us_per_event', cpuNoReasons],
+  ['churnflow_redis_cpu_us_per_event', cpuRedis],
+  ['churnflow_memory_cpu_us_per_event', cpuMemory],
+] as const) {
   if (runs.length === 0) continue;
   figures[key] = Number(median(runs).toFixed(1));
   console.log(`  ${key.replace(/_/g, ' ')}: ${median(runs).toFixed(1)} µs (median of ${runs.length}; the engine's process, user + system)`);
