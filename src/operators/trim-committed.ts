@@ -5,7 +5,7 @@
 // wait here (the live state objects, read when the commit comes) and are trimmed together.
 import { tap, type MonoTypeOperatorFunction } from 'rxjs';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
-import type { CustomerState } from '../state/customer-state.js';
+import { isCommittedKey, type CustomerState } from '../state/customer-state.js';
 import type { OutboxTrimmer } from '../state/outbox-trimmer.js';
 import type { DecidedBatch } from './batch.js';
 
@@ -27,11 +27,25 @@ export class TrimOnCommit {
     }
   }
 
-  /** A commit was confirmed: start the deletes. */
+  /**
+   * A commit was confirmed: start the deletes. A customer with entries the commit did not reach (with
+   * write-behind a commit stops before the first unwritten record, so it can trail the decisions) keeps
+   * waiting for a later one, so a drained engine leaves none at rest.
+   */
   committedNow(): void {
     if (this.waiting.size === 0) return;
-    this.trimmer.trim(this.waiting.values(), this.committed.snapshot());
-    this.waiting.clear();
+    const committed = this.committed.snapshot();
+    this.trimmer.trim(this.waiting.values(), committed);
+    for (const [id, state] of this.waiting) {
+      let beyond = false;
+      for (const key in state.outbox) {
+        if (!isCommittedKey(key, committed)) {
+          beyond = true;
+          break;
+        }
+      }
+      if (!beyond) this.waiting.delete(id);
+    }
   }
 }
 
