@@ -9,6 +9,9 @@ import { isCommittedKey, type CustomerState } from '../state/customer-state.js';
 import type { OutboxTrimmer } from '../state/outbox-trimmer.js';
 import type { DecidedBatch } from './batch.js';
 
+/** Most customers kept waiting for a later commit; beyond it they wait for their next write (as before the prompt deletes). */
+const MAX_WAITING = 100_000;
+
 export class TrimOnCommit {
   private readonly waiting = new Map<string, Readonly<CustomerState>>();
 
@@ -39,12 +42,13 @@ export class TrimOnCommit {
     for (const [id, state] of this.waiting) {
       let beyond = false;
       for (const key in state.outbox) {
-        if (!isCommittedKey(key, committed)) {
+        // Only entries of streams this engine commits can be reached later (not those of a partition it never had).
+        if (!isCommittedKey(key, committed) && committed.has(key.slice(0, key.lastIndexOf('@')))) {
           beyond = true;
           break;
         }
       }
-      if (!beyond) this.waiting.delete(id);
+      if (!beyond || this.waiting.size > MAX_WAITING) this.waiting.delete(id);
     }
   }
 }
