@@ -76,3 +76,21 @@ export function clusterAdmin(): Cluster {
 export function clusterTestKeys(label: string): { readonly admin: Cluster; newPrefix(): string } {
   return testKeys(clusterAdmin(), label, `the Redis Cluster is not reachable at ${SERVICES.redisClusterNodes.join(',')}`, 'redis-cluster');
 }
+
+/**
+ * The outbox fields (`o:…`) left in the customer hashes under a key prefix, and how many customers it
+ * holds: after a drain none should be left (every entry's offset committed, then deleted).
+ */
+export async function outboxAtRest(admin: Redis, prefix: string): Promise<{ customers: number; fields: string[] }> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}{c:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  const p = admin.pipeline();
+  for (const k of keys) p.hkeys(k);
+  const fields = ((await p.exec()) ?? []).flatMap(([, f], i) => (f as string[]).filter((x) => x.startsWith('o:')).map((x) => `${keys[i]} ${x}`));
+  return { customers: keys.length, fields };
+}

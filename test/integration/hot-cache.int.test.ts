@@ -20,7 +20,7 @@ import { BUNDLED_MODEL } from '../../src/scoring/bundled-model.js';
 import { loadScoringModel } from '../../src/scoring/scoring-model.js';
 import { createSimulatorSource } from '../../src/sources/simulator-source.js';
 import { fixedClock } from '../../src/time/clock.js';
-import { redisTestKeys } from '../helpers/redis.js';
+import { outboxAtRest, redisTestKeys } from '../helpers/redis.js';
 import { runScoring } from '../helpers/run-scoring.js';
 import { SERVICES } from '../helpers/services.js';
 import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
@@ -239,18 +239,9 @@ test('the scoring topology on Redis with the hot cache leaves no committed outbo
     const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), a.store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256 });
     assert.ok(run.risk.length > 10, `decisions stored: ${run.risk.length}`);
     assert.ok(a.redis.outboxFieldsSent.some((f) => f.length > 0), 'outbox entries were written');
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}{c:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
-    assert.ok(keys.length > 30, `customers stored: ${keys.length}`);
-    const p = admin.pipeline();
-    for (const k of keys) p.hkeys(k);
-    const left = ((await p.exec()) ?? []).flatMap(([, fields], i) => (fields as string[]).filter((f) => f.startsWith('o:')).map((f) => `${keys[i]} ${f}`));
-    assert.deepEqual(left, [], 'no outbox field left at rest');
+    const { customers, fields } = await outboxAtRest(admin, prefix);
+    assert.ok(customers > 30, `customers stored: ${customers}`);
+    assert.deepEqual(fields, [], 'no outbox field left at rest');
   } finally {
     await model.close();
     await a.store.close();

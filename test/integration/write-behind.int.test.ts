@@ -18,7 +18,7 @@ import { loadScoringModel } from '../../src/scoring/scoring-model.js';
 import { createSimulatorSource } from '../../src/sources/simulator-source.js';
 import { fixedClock } from '../../src/time/clock.js';
 import { day, ev } from '../helpers/events.js';
-import { redisTestKeys } from '../helpers/redis.js';
+import { outboxAtRest, redisTestKeys } from '../helpers/redis.js';
 import { runScoring } from '../helpers/run-scoring.js';
 import { SERVICES } from '../helpers/services.js';
 import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
@@ -26,19 +26,6 @@ import { simulatedStreamDeltas } from '../helpers/simulated-deltas.js';
 const spec = compileSpec(DEFAULT_CHURN_SPEC);
 const { admin, newPrefix } = redisTestKeys('cf-wb');
 
-/** Outbox fields left in Redis under a key prefix (after a drain there should be none: all committed). */
-async function outboxFieldsAtRest(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}{c:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
-  const p = admin.pipeline();
-  for (const k of keys) p.hkeys(k);
-  return ((await p.exec()) ?? []).flatMap(([, fields], i) => (fields as string[]).filter((f) => f.startsWith('o:')).map((f) => `${keys[i]} ${f}`));
-}
 const logins7d = spec.columns.findIndex((c) => c.name === 'logins_7d');
 const login = (customer: string, d: number, offset: number, stream = 'activity/0') =>
   spec.deltaFor(ev('login', customer, day(d), { device: 'web', success: true }, `${customer}-${stream}-${offset}`), { stream, offset });
@@ -222,7 +209,7 @@ test('the scoring topology with write-behind writes the same states and risk eve
         const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256, ...(writeBehind ? { writeBehind } : {}) });
         assert.equal(store.pendingCustomers, 0, 'drained: nothing left unwritten');
         // Commits trail the decisions with write-behind; the entries of every commit still go.
-        assert.deepEqual(await outboxFieldsAtRest(prefix), [], 'no outbox field left at rest');
+        assert.deepEqual((await outboxAtRest(admin, prefix)).fields, [], 'no outbox field left at rest');
         const customers = [...new Set(simulatedStreamDeltas(spec, sim).map((d) => d.customerId))].sort();
         // Outbox entries aside: they are deleted after commits, which come at different points.
         runs.push({ risk: run.risk.map((r) => JSON.stringify(r)), states: (await store.get(customers)).map((s) => s && { ...s, outbox: {} }), writes: redis.writes });
