@@ -162,11 +162,11 @@ export class HotCachedStore implements WriteBehindStore {
       });
     }
     if (rebuild.length > 0) {
-      const fresh = await this.inner.load(rebuild.map((i) => customerIds[i]!));
+      const records = rebuild.map((i) => this.pending.get(customerIds[i]!)!);
+      await this.rebuildFromStore(records);
       rebuild.forEach((i, j) => {
-        const p = this.pending.get(customerIds[i]!)!;
-        const state = this.pending.rebuild(p, fresh[j]!);
-        out[i] = { state, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged };
+        const p = records[j]!;
+        out[i] = { state: p.state!, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged };
         p.state = undefined;
       });
     }
@@ -210,10 +210,7 @@ export class HotCachedStore implements WriteBehindStore {
     let records = this.pending.oldest(until, max);
     for (let attempt = 1; records.length > 0; attempt++) {
       const stale = records.filter((p) => p.state === undefined);
-      if (stale.length > 0) {
-        const fresh = await this.inner.load(stale.map((p) => p.customerId));
-        stale.forEach((p, j) => this.pending.rebuild(p, fresh[j]!));
-      }
+      if (stale.length > 0) await this.rebuildFromStore(stale);
       // A write that throws may or may not have run: the records stay as they are, and if it ran, the
       // next flush's fence sends them to a rebuild (which finds everything applied).
       const after = await this.inner.writeReturning(records.map((p) => ({ state: p.state!, loaded: { state: p.state!, version: p.version, stored: p.stored } })));
@@ -264,6 +261,12 @@ export class HotCachedStore implements WriteBehindStore {
     });
     if (fenced.length > 0) this.dropAllCached();
     return fenced;
+  }
+
+  /** Pending states read again: the store's current copy plus each one's redo log (one pipelined load). */
+  private async rebuildFromStore(records: readonly PendingState[]): Promise<void> {
+    const fresh = await this.inner.load(records.map((p) => p.customerId));
+    records.forEach((p, j) => this.pending.rebuild(p, fresh[j]!));
   }
 
   /** Another instance writes our customers: whatever it took over, none of our copies can be trusted. */
