@@ -110,9 +110,11 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   });
   const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
+  // The labelled child, bound once: inc({ source }) per record hashed the labels on every record.
+  const received = metrics?.recordsReceived.labels({ source: source.name });
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
   return source.records(flow).pipe(
-    tap(() => metrics?.recordsReceived.inc({ source: source.name })),
+    tap(received ? () => received.inc() : () => {}),
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late

@@ -204,20 +204,34 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     // committed) until every record of the batch can be decoded or is known to be bad.
     if (hooks.prepare && !(await prepareBatch(recs, hooks.prepare, { heartbeats, abandoned, log }))) return;
     hooks.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - 1 - recs[recs.length - 1]!.position.offset));
-    for (const rec of recs) {
-      if (abandoned()) return; // not emitted → not committed → redelivered
-      if (bounds) {
-        const verdict = bounds.admit(rec.position.stream, rec.position.offset);
-        if (verdict === 'skip') continue;
-        if (verdict === 'end') {
-          if (bounds.done()) finish();
-          return;
+    // kafkajs changes what isRunning() and isStale() answer only on a turn of the event loop (a
+    // rebalance, a seek), so they are read before the first record and again after each wait for a
+    // credit; between two waits the records go out synchronously, without a microtask per record.
+    // The fetch position moves once, to the last record emitted, however the loop ends (the same
+    // position resolving each record gave; auto-commit is off, so the commit waits for acknowledgement).
+    let emitted = -1;
+    let mayHaveChanged = true;
+    try {
+      for (const rec of recs) {
+        if (stopped || (mayHaveChanged && abandoned())) return; // not emitted → not committed → redelivered
+        mayHaveChanged = false;
+        if (bounds) {
+          const verdict = bounds.admit(rec.position.stream, rec.position.offset);
+          if (verdict === 'skip') continue;
+          if (verdict === 'end') {
+            if (bounds.done()) finish();
+            return;
+          }
         }
+        if (!credits.tryAcquire()) {
+          mayHaveChanged = true;
+          if (!(await acquireCredit(credits, { heartbeats, abandoned, pause: pauseAll, resume: resumeAll }))) return;
+        }
+        out.next(rec);
+        emitted = rec.position.offset;
       }
-      if (!(await acquireCredit(credits, { heartbeats, abandoned, pause: pauseAll, resume: resumeAll }))) return;
-      out.next(rec);
-      // Moves the fetch position only (auto-commit is off): the commit waits for acknowledgement.
-      resolveOffset(String(rec.position.offset));
+    } finally {
+      if (emitted >= 0) resolveOffset(String(emitted));
     }
     if (bounds?.done()) finish();
     await heartbeat().catch(() => {});
