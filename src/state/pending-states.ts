@@ -31,6 +31,8 @@ export class PendingStates {
   private readonly byId = new Map<string, PendingState>();
   /** Per stream: the first unwritten offset of each pending customer, oldest first. */
   private readonly byStream = new Map<string, Map<string, number>>();
+  /** Per pending customer: the streams byStream holds it in (mostly one), so delete() need not walk its redo log. */
+  private readonly streamsOf = new Map<string, string[]>();
 
   constructor(private readonly rules: StateRules) {}
 
@@ -58,12 +60,11 @@ export class PendingStates {
     const p = this.byId.get(customerId);
     if (p === undefined) return false;
     this.byId.delete(customerId);
-    for (const batch of p.redo) {
-      for (const d of batch) {
-        const s = this.byStream.get(d.position.stream);
-        if (s?.delete(customerId) && s.size === 0) this.byStream.delete(d.position.stream);
-      }
+    for (const stream of this.streamsOf.get(customerId) ?? []) {
+      const s = this.byStream.get(stream);
+      if (s?.delete(customerId) && s.size === 0) this.byStream.delete(stream);
     }
+    this.streamsOf.delete(customerId);
     return true;
   }
 
@@ -119,11 +120,17 @@ export class PendingStates {
     return state;
   }
 
+  /** Each stream's first offset among the customer's deltas, for the streams it is not indexed in yet (deltas come in offset order). */
   private index(customerId: string, deltas: readonly StateDelta[]): void {
+    let streams = this.streamsOf.get(customerId);
     for (const d of deltas) {
-      let s = this.byStream.get(d.position.stream);
-      if (s === undefined) this.byStream.set(d.position.stream, (s = new Map()));
-      if (!s.has(customerId)) s.set(customerId, d.position.offset);
+      const stream = d.position.stream;
+      if (streams?.includes(stream)) continue;
+      if (streams === undefined) this.streamsOf.set(customerId, (streams = []));
+      streams.push(stream);
+      let s = this.byStream.get(stream);
+      if (s === undefined) this.byStream.set(stream, (s = new Map()));
+      s.set(customerId, d.position.offset);
     }
   }
 }
