@@ -21,10 +21,12 @@ import { produceActivity } from '../src/sinks/activity-producer.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import type { SimulatedRecord } from '../src/simulator/records.js';
+import { streamOf } from '../src/sources/kafka/partition-watermarks.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { median, perSecond, report, writeResults, type Measurement } from './harness.js';
 import { benchKafka } from './kafka-admin.js';
 import { runAggregationOnly } from './peers/churnflow-aggregation.js';
+import { runInstances } from './peers/churnflow-instances.js';
 import { changelogTopic, ensurePeerJar, runPeer, type Guarantee, type PeerFigures } from './peers/kafka-streams-peer.js';
 import { checkParity, readPeerDump } from './peers/parity.js';
 import { shippedConfig, shippedConfigDifferences, type ShippedRun } from './shipped-config.js';
@@ -33,6 +35,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 // 120 days: longer than the 90-day window, so expiry runs on both sides. The default size gives ≥ 1M events.
 const sim = resolveSimulatorOptions({ customers: Number(process.env.BENCH_CUSTOMERS ?? 6000), days: Number(process.env.BENCH_DAYS ?? 120), seed: 21 });
 const PEER_THREADS = Number(process.env.BENCH_PEER_THREADS ?? 2);
+// churnflow's unit of scale-out is an instance (a process in the consumer group); this many of them
+// stand beside the peer's stream threads on the same cores.
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? PEER_THREADS);
 const SAMPLE_CUSTOMERS = 200;
 
 ensurePeerJar();
@@ -70,6 +75,7 @@ const N = produced.events;
 console.log(`produced ${N.toLocaleString('en-US')} events (${sim.customers} customers × ${sim.days} days) to a 3-partition topic in ${((performance.now() - producedAt) / 1000).toFixed(1)} s`);
 if (N < 1_000_000) console.log(`  note: fewer than 1M events (BENCH_CUSTOMERS/BENCH_DAYS were lowered); the default size is ≥ 1M`);
 
+const lastOffsets = new Map((await admin.fetchTopicOffsets(topics.activity)).map((p) => [streamOf(topics.activity, p.partition), Number(p.high) - 1]));
 const logger = createLogger({ level: 'warn' });
 const run = (noReasons = false): ShippedRun => ({ groupId: uniqueName('peers-run'), topics, redisKeyPrefix: `${uniqueName('pr')}:`, noReasons });
 
@@ -78,6 +84,7 @@ const cpuRun: number[] = [];
 const cpuNoReasons: number[] = [];
 const cpuRedis: number[] = [];
 const cpuMemory: number[] = [];
+const cpuInstances: number[] = [];
 
 /**
  * `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is
@@ -104,6 +111,13 @@ async function churnflowRun(noReasons: boolean): Promise<number> {
   return elapsed;
 }
 
+/** `churnflow run` as INSTANCES processes of one group (bench/peers/churnflow-instances.ts). */
+async function churnflowInstances(): Promise<number> {
+  const figures = await runInstances(run(), INSTANCES, lastOffsets);
+  cpuInstances.push(figures.cpuUs / N);
+  return figures.ms;
+}
+
 async function aggregation(kind: 'redis' | 'memory'): Promise<number> {
   const base = shippedConfig(run());
   const c0 = process.cpuUsage();
@@ -128,6 +142,7 @@ function peer(guarantee: Guarantee, dump: boolean): number {
 const scenarios: { name: string; key: string; fn: (round: number) => Promise<number> | number }[] = [
   { name: 'churnflow run, shipped config (Redis, reasons)', key: 'churnflow_run_events_per_s', fn: () => churnflowRun(false) },
   { name: 'churnflow run, shipped config without reasons', key: 'churnflow_run_no_reasons_events_per_s', fn: () => churnflowRun(true) },
+  { name: `churnflow run, shipped config, ${INSTANCES} instances (one group)`, key: 'churnflow_run_instances_events_per_s', fn: () => churnflowInstances() },
   { name: 'churnflow aggregation only, Redis store', key: 'churnflow_redis_events_per_s', fn: () => aggregation('redis') },
   { name: 'churnflow aggregation only, memory store', key: 'churnflow_memory_events_per_s', fn: () => aggregation('memory') },
   { name: `Kafka Streams peer, at-least-once, ${PEER_THREADS} threads`, key: 'kafka_streams_events_per_s', fn: (round) => peer('at_least_once', round === 0) },
@@ -168,10 +183,11 @@ const baseline = measurements.get('kafka_streams_events_per_s') ?? rows[0]!;
 report(`fresh group → caught up, ${N.toLocaleString('en-US')} events, 3 partitions, same broker and machine`, rows, baseline, 'event');
 console.log('  churnflow runs deploy/churnflow.yaml except:');
 for (const d of shippedConfigDifferences({ noReasons: true })) console.log(`    - ${d}`);
-const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, parity_values_compared: parityCompared, parity_differences: parityDifferences };
+const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, churnflow_instances: INSTANCES, parity_values_compared: parityCompared, parity_differences: parityDifferences };
 for (const [key, runs] of [
   ['churnflow_run_cpu_us_per_event', cpuRun],
   ['churnflow_run_no_reasons_cpu_us_per_event', cpuNoReasons],
+  ['churnflow_run_instances_cpu_us_per_event', cpuInstances],
   ['churnflow_redis_cpu_us_per_event', cpuRedis],
   ['churnflow_memory_cpu_us_per_event', cpuMemory],
 ] as const) {
