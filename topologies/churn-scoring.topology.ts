@@ -110,15 +110,23 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
   });
   const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
-  // The labelled child, bound once: inc({ source }) per record hashed the labels on every record.
+  // Records received, added to the counter as each micro-batch closes: prom-client's inc() per record
+  // (labels hashed, value set) was ≈1 % of the engine's CPU. A record is counted when its batch closes,
+  // at most engine.batch.maxWaitMs after it arrived.
   const received = metrics?.recordsReceived.labels({ source: source.name });
+  let receivedSince = 0;
+  const countReceived = () => {
+    if (receivedSince === 0) return;
+    received?.inc(receivedSince);
+    receivedSince = 0;
+  };
   const drift = edges.drift ? createDriftStage({ ...edges.drift, store, spec, model: edges.model, allowedLatenessMs: options.allowedLatenessMs }) : undefined;
   return source.records(flow).pipe(
-    tap(received ? () => received.inc() : () => {}),
+    tap(() => receivedSince++),
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
     routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
-    pipe(traceRecord(trace, 'received'), microBatch(options.batch, edges.scheduler, activity.boundaries()), traceItems(trace, 'batched')), // size, timer, or a fetch's end while the stages are idle
+    pipe(traceRecord(trace, 'received'), microBatch(options.batch, edges.scheduler, activity.boundaries()), tap(countReceived), traceItems(trace, 'batched')), // size, timer, or a fetch's end while the stages are idle
     tap(() => activity.started()),
     // Pending states age while no batch comes: ticks join the batches (serialised with them: a write of
     // pending states must not meet a batch holding them) until the input ends.

@@ -16,7 +16,7 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean; /** Def
   return {
     registry,
     instance,
-    recordsReceived: new Counter({ name: 'churnflow_records_received_total', help: 'Records read from the source, before decoding.', labelNames: ['source'], registers: r }),
+    recordsReceived: new Counter({ name: 'churnflow_records_received_total', help: 'Records read from the source, before decoding (counted as their micro-batch closes).', labelNames: ['source'], registers: r }),
     eventsProcessed: new Counter({ name: 'churnflow_events_processed_total', help: 'Activity events applied to state, by kind.', labelNames: ['kind'], registers: r }),
     duplicatesSkipped: new Counter({ name: 'churnflow_duplicate_events_total', help: 'Redelivered events recognised by their source position and not applied again.', registers: r }),
     duplicateEventIds: new Counter({ name: 'churnflow_duplicate_event_ids_total', help: 'Events whose event_id was already applied at another position (producer retries): state unchanged, nothing published.', registers: r }),
