@@ -17,13 +17,14 @@ import { ActivityCodec } from '../src/serde/activity-codec.js';
 import { RegistryClient } from '../src/serde/registry-client.js';
 import { activityEventEncoder } from '../src/serde/registry-encoder.js';
 import { produceActivity } from '../src/sinks/activity-producer.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { printProfileAreas, type CpuProfile } from './cpu-profile-areas.js';
 import { median, writeResults } from './harness.js';
 import { benchKafka, rawConsume } from './kafka-admin.js';
-import { shippedConfig } from './shipped-config.js';
+import { benchBatchOverride, shippedConfig, SHIPPED_CONFIG_FILE } from './shipped-config.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE === '1';
@@ -114,7 +115,10 @@ console.log(`  ${'scenario'.padEnd(40)} ${'median ms'.padStart(10)} ${'events/s'
 console.log(`  ${'raw kafkajs consume (same topic)'.padEnd(40)} ${median(raw.map((r) => r.ms)).toFixed(0).padStart(10)} ${Math.round(rawPerS).toLocaleString('en-US').padStart(10)} ${((median(raw.map((r) => r.cpuMs)) * 1000) / N).toFixed(1).padStart(13)} ${'1.000×'.padStart(8)}`);
 console.log(`  ${'churnflow run (engine)'.padEnd(40)} ${median(full.map((r) => r.ms)).toFixed(0).padStart(10)} ${Math.round(fullPerS).toLocaleString('en-US').padStart(10)} ${cpuPerEventUs.toFixed(1).padStart(13)} ${`${(fullPerS / rawPerS).toFixed(3)}×`.padStart(8)}`);
 const sizes = full.flatMap((r) => r.batches);
-const edges = [1, 8, 32, 64, 128, 256, 511, 512];
+// Bins up to the batch size the engine ran with (a full batch is the last bin): fixed bins that
+// stopped at 512 showed every batch of the shipped 8,192 outside the table.
+const maxSize = benchBatchOverride()?.maxSize ?? loadConfig({ file: SHIPPED_CONFIG_FILE, env: {} }).engine.batch.maxSize;
+const edges = [...[1, 8, 32, 128, 512, 2048].filter((e) => e < maxSize - 1), maxSize - 1, maxSize];
 console.log(`  micro-batches: ${sizes.length / RUNS} per run, median ${median(sizes)} records; histogram (records ≤ edge):`);
 let prev = 0;
 for (const e of edges) {
