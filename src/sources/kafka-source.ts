@@ -22,7 +22,7 @@ import { fatalCrash } from './kafka/consumer-crash.js';
 import { acquireCredit } from './kafka/credit-gate.js';
 import { prepareBatch } from './kafka/batch-preparer.js';
 import { sleepHeartbeating, whileHeartbeating, type Heartbeats } from './kafka/heartbeats.js';
-import { createOffsetCommitter } from './kafka/offset-committer.js';
+import { committingConsumer, createOffsetCommitter } from './kafka/offset-committer.js';
 import { decodeWatermarkMetadata, streamOf, type PartitionWatermarks } from './kafka/partition-watermarks.js';
 import { ReplayBounds } from './kafka/replay-bounds.js';
 import type { RecordSource } from './record-source.js';
@@ -110,7 +110,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     ...(hooks.onRevoked ? { onRevoked: hooks.onRevoked } : {}),
   });
   const commit = createOffsetCommitter({
-    consumer,
+    consumer: committingConsumer(consumer),
     timeoutMs: options.sessionTimeoutMs,
     log,
     ...(hooks.watermarks ? { watermarks: hooks.watermarks } : {}),

@@ -10,8 +10,23 @@ import { encodeWatermarkMetadata, streamOf, type PartitionWatermarks } from './p
 
 const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
 
+/** What the committer needs of a kafkajs consumer: the commit, and the event kafkajs emits when one was sent. */
+export interface CommittingConsumer {
+  commitOffsets: Consumer['commitOffsets'];
+  /** COMMIT_OFFSETS: emitted synchronously once the coordinator accepted a commit. */
+  onCommitted(listener: (topics: readonly { readonly topic: string; readonly partitions: readonly { readonly partition: number; readonly offset: unknown }[] }[]) => void): void;
+}
+
+/** A kafkajs consumer as a CommittingConsumer. */
+export function committingConsumer(consumer: Consumer): CommittingConsumer {
+  return {
+    commitOffsets: (offsets) => consumer.commitOffsets(offsets),
+    onCommitted: (listener) => void consumer.on(consumer.events.COMMIT_OFFSETS, (e) => listener(e.payload.topics)),
+  };
+}
+
 export interface OffsetCommitterOptions {
-  readonly consumer: Pick<Consumer, 'commitOffsets'>;
+  readonly consumer: CommittingConsumer;
   /** A commit can hang while the group rebalances; after this long it counts as refused. */
   readonly timeoutMs: number;
   readonly log: Logger;
@@ -21,6 +36,15 @@ export interface OffsetCommitterOptions {
 
 /** Resolves with the streams whose commit the broker confirmed (none when it was refused after a rebalance). */
 export function createOffsetCommitter(options: OffsetCommitterOptions): (records: readonly RawRecord[]) => Promise<ReadonlySet<string>> {
+  // kafkajs' commitOffsets resolves without sending anything while its runner is stopped (between a
+  // consumer crash and its restart, e.g. a broker restart): such a commit was not made, though the
+  // promise resolved. Only what kafkajs reports as committed counts; the rest stays held by the commit
+  // schedule and goes with the next commit (measured: without this, an engine that had caught up
+  // before a broker restart kept its group's offsets behind forever).
+  const accepted = new Map<string, string>();
+  options.consumer.onCommitted((topics) => {
+    for (const t of topics) for (const p of t.partitions) accepted.set(streamOf(t.topic, p.partition), String(p.offset));
+  });
   return async (records) => {
     // Batches are acknowledged in order, so the highest offset per partition covers everything before it.
     const last = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -37,6 +61,7 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       offset: String(p.offset + 1),
       metadata: encodeWatermarkMetadata(options.watermarks?.frontierAt(stream, p.offset)),
     }));
+    accepted.clear(); // commits are made one at a time (the commit schedule awaits each)
     try {
       await withTimeout(options.consumer.commitOffsets(commits), options.timeoutMs, () =>
         Object.assign(new Error('offset commit timed out (rebalance in progress)'), { type: 'REBALANCE_IN_PROGRESS' }),
@@ -49,7 +74,14 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       }
       throw new ChurnflowError('CF_SOURCE_FAILED', `committing offsets failed: ${errorMessage(err)}`, { cause: err, retriable: true });
     }
-    return new Set(last.keys());
+    const made = new Set<string>();
+    for (const [stream, c] of last) if (accepted.get(stream) === String(c.offset + 1)) made.add(stream);
+    if (made.size < last.size) {
+      const skipped = [...last.keys()].filter((s) => !made.has(s));
+      options.log.warn({ streams: skipped }, 'offset commit not sent (the consumer was restarting); kept for the next commit');
+      options.onCommitRefused?.(new Error('offset commit not sent: the consumer was not running'));
+    }
+    return made;
   };
 }
 
