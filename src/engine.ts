@@ -17,6 +17,7 @@ import { ChurnflowError } from './errors.js';
 import type { ChurnflowConfig } from './config/config-schema.js';
 import type { DriftMetricRecord } from './events/wire-types.js';
 import { currentRiskRecord } from './scoring/current-risk.js';
+import { publishedLastScore } from './scoring/restore-emit-memory.js';
 import { createDriftMonitor } from './monitoring/create-drift-monitor.js';
 import type { Logger } from './observability/logger.js';
 import { stateGaugeIntervalMs, watchStateGauges } from './state/state-gauges.js';
@@ -164,7 +165,8 @@ export async function createEngine(
             ...(config.http.customerLookup.bearerToken !== undefined ? { bearerToken: config.http.customerLookup.bearerToken } : {}),
             // The current-risk view, from the same state the compacted topic's records are made of.
             customerRisk: async (id) => {
-              const last = (await store.get([id]))[0]?.lastScore;
+              const state = (await store.get([id]))[0];
+              const last = state ? publishedLastScore(state) : null;
               return last ? currentRiskRecord(id, last) : null;
             },
           }),

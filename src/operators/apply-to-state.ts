@@ -2,10 +2,12 @@
 // and computes each event's feature row from the state right after it, so the features are those just
 // after each event however the stream was batched. Nothing is written here: the new states are
 // persisted with the batch's decisions (persist-decisions.ts). A redelivered event is not a step: its
-// decision was stored with the state change it made, and is re-emitted as stored.
+// decision was stored with the state change it made, and is re-emitted as stored (so is an event applied
+// anew whose decision was stored ahead of its state).
 import { concatMap, type OperatorFunction } from 'rxjs';
 import { reject, type Accepted, type Rejected, type Routed } from '../events/routed.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
+import { storedDecisionAt } from '../scoring/restore-emit-memory.js';
 import { decodeDecision, encodeDecision } from '../scoring/stored-decision.js';
 import { outboxKey, type StateDelta } from '../state/customer-state.js';
 import { stageDeltas } from '../state/stage-deltas.js';
@@ -71,7 +73,12 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
       // A view made by the constructor, not subarray(): the same Float64Array over the same bytes,
       // without subarray's species lookup (once per event).
       const features = spec.evaluate(state, delta.eventTime + 1, new Float64Array(rows.buffer, k * width * Float64Array.BYTES_PER_ELEMENT, width));
-      stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features };
+      // Applied anew, yet decided before: its decision was stored ahead of the state (write-behind,
+      // HotCachedStore.writeDecisions) and the engine stopped before the state was written. Re-emitted
+      // as stored, and the emit rule's memory moves as it did (decide-risk.ts).
+      const stored = storedDecisionAt(state, delta.position);
+      if (stored !== undefined) replays.push({ item, order: acceptedOrder[k]!, decision: stored });
+      stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features, stored };
     },
   );
   // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.

@@ -15,6 +15,12 @@ export interface ScoringStep {
   readonly outcome: 'applied';
   /** Spec columns as of just after the event (NaN = missing). */
   readonly features: Float64Array;
+  /**
+   * A decision stored for this event ahead of the state (the state read back trailed it: a restart after
+   * HotCachedStore.writeDecisions): re-emitted as stored (it is among the replays), not decided again;
+   * the emit memory moves as it did. Undefined for every other step.
+   */
+  readonly stored: StoredDecision | undefined;
 }
 
 /** A redelivered event whose decision was stored with its state change: re-emitted as stored. */

@@ -56,9 +56,12 @@ async function decideSteps(
   memory: Map<string, LastScore | null>,
   now: number,
   options: DecisionOptions,
-): Promise<{ events: (RiskEventRecord | undefined)[]; suppressed: SuppressedCounts }> {
+  storedOf: (decision: StoredDecision) => RiskEventRecord | undefined,
+): Promise<{ events: (RiskEventRecord | undefined)[]; suppressed: SuppressedCounts; moved: Set<string> }> {
   const events: (RiskEventRecord | undefined)[] = new Array(batch.steps.length).fill(undefined);
   const suppressed: SuppressedCounts = {};
+  /** Customers whose memory moved, in the order they first did. */
+  const moved = new Set<string>();
   const k = options.reasonsTopK ?? 0;
   // Only events that will be published are explained, after the emit decision, and together per
   // scorer: TreeSHAP explains a batch tree by tree (reasonsMany), cheaper per row than one at a time.
@@ -70,6 +73,16 @@ async function decideSteps(
     if (turn !== undefined) await turn;
     const step = batch.steps[i]!;
     const { event } = step.item;
+    if (step.stored !== undefined) {
+      // Decided before (its decision was stored ahead of the state): re-emitted as stored, and the
+      // memory moves as it did then.
+      const prior = storedOf(step.stored);
+      if (prior !== undefined) {
+        memory.set(event.customerId, lastScoreOf(prior));
+        moved.add(event.customerId);
+      }
+      continue;
+    }
     const ref = refOf(i);
     const score = scores[i]!;
     const previous = memory.get(event.customerId) ?? null;
@@ -94,6 +107,7 @@ async function decideSteps(
     const risk = buildRiskEvent(args);
     events[i] = risk;
     memory.set(event.customerId, lastScoreOf(risk));
+    moved.add(event.customerId);
     if (k > 0 && ref.reasons && (!options.reasonsAboveThresholdOnly || score >= ref.decision.threshold)) {
       const group = toExplain.get(ref);
       if (group) group.push(i);
@@ -110,14 +124,12 @@ async function decideSteps(
       chunk.forEach((i, j) => (events[i] = withReasons(events[i]!, reasons[j]!)));
     }
   }
-  return { events, suppressed };
+  return { events, suppressed, moved };
 }
 
-/** Each customer that published in the batch (first-publication order) with its emit memory after the batch. */
-function lastScoresOf(events: readonly (RiskEventRecord | undefined)[], memory: ReadonlyMap<string, LastScore | null>): { customerId: string; lastScore: LastScore }[] {
-  const published = new Set<string>();
-  for (const e of events) if (e !== undefined) published.add(e.customer_id);
-  return [...published].map((customerId) => ({ customerId, lastScore: memory.get(customerId)! }));
+/** Each customer whose memory moved in the batch (first-publication order) with its emit memory after the batch. */
+function lastScoresOf(moved: ReadonlySet<string>, memory: ReadonlyMap<string, LastScore | null>): { customerId: string; lastScore: LastScore }[] {
+  return [...moved].map((customerId) => ({ customerId, lastScore: memory.get(customerId)! }));
 }
 
 export async function decideBatch(batch: ScoredBatch, policy: EmitPolicy, clock: Clock, options: DecisionOptions = {}): Promise<DecidedBatch> {
@@ -125,14 +137,15 @@ export async function decideBatch(batch: ScoredBatch, policy: EmitPolicy, clock:
   const { shadow } = batch;
   // The staged states carry what was stored at load (the transition never touches the emit memory).
   const ownMemory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.lastScore]));
-  const own = await decideSteps(batch, batch.scores, (i) => scoredBy(batch, i), policy, ownMemory, now, options);
-  const lastScores = lastScoresOf(own.events, ownMemory);
+  const own = await decideSteps(batch, batch.scores, (i) => scoredBy(batch, i), policy, ownMemory, now, options, (d) => d.risk);
+  const lastScores = lastScoresOf(own.moved, ownMemory);
   let shadowEvents: (RiskEventRecord | undefined)[] | undefined;
   let shadowScores: DecidedBatch['shadowScores'];
   if (shadow) {
     const memory = new Map(batch.staged.map((s) => [s.state.customerId, s.state.shadowScore ?? null]));
-    shadowEvents = (await decideSteps(batch, shadow.scores, () => shadow.ref, policy, memory, now, { ...options, experiment: undefined })).events;
-    shadowScores = lastScoresOf(shadowEvents, memory);
+    const decided = await decideSteps(batch, shadow.scores, () => shadow.ref, policy, memory, now, { ...options, experiment: undefined }, (d) => d.shadow);
+    shadowEvents = decided.events;
+    shadowScores = lastScoresOf(decided.moved, memory);
   }
 
   // New decisions and re-emitted stored ones, merged in arrival order; each new one is stored. Only

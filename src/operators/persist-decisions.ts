@@ -6,10 +6,13 @@
 // retriable error, and the batch runs again from loading.
 // With write-behind (a commit interval on the hot cache, commit-schedule.ts), a customer for whom the
 // batch decided nothing — no risk or shadow event, no refusal, no new last score — is not written here:
-// nothing of it goes out before the commit, and the commit writes it first.
+// nothing of it goes out before the commit, and the commit writes it first. A decided customer has only
+// its new outbox entries written here (fenced, HotCachedStore.writeDecisions): the decisions are durable
+// before any output, the state waits like the others; a restart re-applies the records after the
+// stored state and re-emits their stored decisions, with the emit memory they left.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
-import { commitStaged } from '../state/stage-deltas.js';
+import { commitStaged, fencedError } from '../state/stage-deltas.js';
 import type { WriteBehindStore } from '../state/hot-cache.js';
 import type { Clock } from '../time/clock.js';
 import type { StateStore } from '../state/state-store.js';
@@ -40,11 +43,17 @@ export async function persistBatch<B extends DecidedBatch>(batch: B, store: Stat
     await commitStaged(store, batch.staged, committed?.snapshot());
     return batch;
   }
-  const now = batch.staged.filter((s) => decided.has(s.state.customerId));
+  const decidedNow = batch.staged.filter((s) => decided.has(s.state.customerId));
   const later = batch.staged.filter((s) => !decided.has(s.state.customerId));
+  const at = writeBehind.clock.now();
+  const positions = committed?.snapshot();
+  // Decided customers: their decisions are stored now, fenced, and their states wait like the others
+  // (a restart re-applies their records and re-emits those decisions as stored, apply-to-state.ts).
+  const { rest, fenced } = await writeBehind.store.writeDecisions(decidedNow, at, positions);
+  if (fenced.length > 0) throw fencedError(fenced);
   // Those the store does not take (loaded before a revocation) are written now, as without write-behind.
-  for (const s of writeBehind.store.defer(later, writeBehind.clock.now())) now.push(s);
-  await commitStaged(store, now, committed?.snapshot());
+  for (const s of writeBehind.store.defer(later, at)) rest.push(s);
+  await commitStaged(store, rest, positions);
   return batch;
 }
 

@@ -1,6 +1,7 @@
 // The production store's hot cache as config `state.redis.cache` describes it, counted in the engine's metrics.
 import type { ChurnflowConfig } from '../config/config-schema.js';
 import type { EngineMetrics } from '../observability/metrics.js';
+import { restoreEmitMemory } from '../scoring/restore-emit-memory.js';
 import { HotCachedStore, type WriteReturningStore } from './hot-cache.js';
 
 export function hotCachedStore(store: WriteReturningStore, config: Readonly<ChurnflowConfig>, metrics: EngineMetrics): HotCachedStore {
@@ -13,5 +14,7 @@ export function hotCachedStore(store: WriteReturningStore, config: Readonly<Chur
     onHits: (n) => metrics.stateCacheHits.inc(n),
     onMisses: (n) => metrics.stateCacheMisses.inc(n),
     onDropped: (reason, n) => metrics.stateCacheDropped.inc({ reason }, n),
+    // Decided customers store their decisions ahead of their states (write-behind, persist-decisions.ts).
+    restore: restoreEmitMemory,
   });
 }

@@ -14,7 +14,7 @@
 // state is never evicted; its redo log (pending-states.ts) rebuilds it from Redis when a batch holding
 // it failed or its write was fenced, so nothing applied is lost and nothing unwritten is committed.
 import { LRUCache } from 'lru-cache';
-import type { CustomerState, StateDelta } from './customer-state.js';
+import { trimOutbox, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { PendingStates, type PendingState } from './pending-states.js';
 import { applyDeltas, type StagedCustomer } from './stage-deltas.js';
@@ -28,7 +28,16 @@ export interface WriteReturningStore extends StateStore {
   storedBytes(stored: unknown): number;
   /** A customer's stored form without these outbox entries (after dropOutbox). */
   storedWithoutOutbox(stored: unknown, keys: readonly string[]): unknown;
+  /** Stores only the states' new outbox entries, fenced, moving the version (undefined where fenced). */
+  writeOutboxReturning(writes: readonly { readonly state: CustomerState; readonly version: number; readonly stored: unknown }[]): Promise<readonly ({ readonly version: number; readonly stored: unknown } | undefined)[]>;
 }
+
+/**
+ * Called for every delta a rebuild applies anew on the store's copy (not a redelivery), with the state
+ * right after it: a state whose decisions were stored ahead of it (writeDecisions) takes back the emit
+ * memory those decisions left (src/scoring/restore-emit-memory.ts).
+ */
+export type RedoHook = (state: CustomerState, delta: StateDelta) => void;
 
 /**
  * Heap a cached customer takes per byte of its stored form: the decoded state with its window totals
@@ -51,6 +60,11 @@ export interface HotCacheOptions {
   readonly onMisses?: (n: number) => void;
   /** Entries dropped, and why: revoked (partition left), fenced (another writer), unknown (a write that failed or may have failed). */
   readonly onDropped?: (reason: 'revoked' | 'fenced' | 'unknown', n: number) => void;
+  /**
+   * Given: decided customers may have their decisions stored ahead of their state (writeDecisions), and
+   * every rebuild calls it for the deltas it applies anew. Without it writeDecisions takes no customer.
+   */
+  readonly restore?: RedoHook;
 }
 
 interface Entry {
@@ -80,6 +94,13 @@ export interface WriteBehindStore extends StateStore {
    * it — oldest first, at most `max`; resolves once they are stored.
    */
   flush(until?: number, max?: number): Promise<void>;
+  /**
+   * Stores the staged customers' new outbox entries alone (fenced, moving their versions) and keeps
+   * their states pending as defer() does: their decisions are durable before any output, their states
+   * are written later. Returns the customers it did not take, which the caller writes in full now, and
+   * the ids whose fence failed (another instance wrote them; the batch must run again).
+   */
+  writeDecisions(staged: readonly StagedCustomer[], now: number, committed?: ReadonlyMap<string, number>): Promise<{ readonly rest: StagedCustomer[]; readonly fenced: readonly string[] }>;
   /** The lowest offset of `stream` applied to a state not written yet: a commit must stay below it. */
   firstUnwritten(stream: string): number | undefined;
   /** Customers held unwritten now. */
@@ -108,7 +129,7 @@ export class HotCachedStore implements WriteBehindStore {
   ) {
     this.kind = inner.kind;
     this.rules = inner.rules;
-    this.pending = new PendingStates(inner.rules);
+    this.pending = new PendingStates(inner.rules, options.restore);
     this.entries = new LRUCache<string, Entry>({
       max: options.maxCustomers,
       maxSize: options.maxBytes,
@@ -200,6 +221,49 @@ export class HotCachedStore implements WriteBehindStore {
       }
     }
     return rest;
+  }
+
+  async writeDecisions(staged: readonly StagedCustomer[], now: number, committed?: ReadonlyMap<string, number>): Promise<{ readonly rest: StagedCustomer[]; readonly fenced: readonly string[] }> {
+    const rest: StagedCustomer[] = [];
+    const taken: StagedCustomer[] = [];
+    for (const s of staged) {
+      const tag = s.loaded.stored as Tagged | undefined;
+      // Not ours to hold (see defer), or the customer has no decision of its own to store: written in full.
+      if (this.options.restore === undefined || tag === undefined || tag.epoch !== this.epoch || !hasKeys(s.state.outbox)) rest.push(s);
+      else taken.push(s);
+    }
+    if (taken.length === 0) return { rest, fenced: [] };
+    // Entries of committed offsets are never read again: not stored (commitStaged trims the same way).
+    if (committed !== undefined && committed.size > 0) for (const s of taken) trimOutbox(s.state, committed);
+    // The version and stored form a pending customer's record holds are the ones it was handed out with.
+    let after: readonly ({ readonly version: number; readonly stored: unknown } | undefined)[];
+    try {
+      after = await this.inner.writeOutboxReturning(taken.map((s) => ({ state: s.state, version: s.loaded.version, stored: (s.loaded.stored as Tagged).inner })));
+    } catch (err) {
+      // May or may not have run: nothing taken is kept (a pending one is rebuilt from the store, the others read fresh).
+      this.drop(taken.map((s) => s.state.customerId), 'unknown');
+      throw err;
+    }
+    const fenced: string[] = [];
+    taken.forEach((s, i) => {
+      const a = after[i];
+      const id = s.state.customerId;
+      if (a === undefined) {
+        fenced.push(id);
+        return;
+      }
+      const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
+      const p = this.pending.get(id);
+      if (p !== undefined) {
+        // The redo log still runs from the last state write: the version moved, the stored state did not.
+        p.state = s.state;
+        p.version = a.version;
+        p.stored = a.stored;
+        if (applied.length > 0) this.pending.append(p, applied);
+      } else this.pending.add({ customerId: id, state: s.state, version: a.version, stored: a.stored, redo: applied.length > 0 ? [applied] : [], epoch: this.epoch, since: now });
+    });
+    if (fenced.length > 0) this.dropAllCached();
+    return { rest, fenced };
   }
 
   firstUnwritten(stream: string): number | undefined {
@@ -376,4 +440,9 @@ export class HotCachedStore implements WriteBehindStore {
     for (const id of ids) if (this.entries.delete(id)) n++;
     if (n > 0) this.options.onDropped?.(reason, n);
   }
+}
+
+function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in o) return true;
+  return false;
 }

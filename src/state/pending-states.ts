@@ -34,7 +34,11 @@ export class PendingStates {
   /** Per pending customer: the streams byStream holds it in (mostly one), so delete() need not walk its redo log. */
   private readonly streamsOf = new Map<string, string[]>();
 
-  constructor(private readonly rules: StateRules) {}
+  /** `restore`: called for each delta a replay applies anew (HotCacheOptions.restore). */
+  constructor(
+    private readonly rules: StateRules,
+    private readonly restore?: (state: CustomerState, delta: StateDelta) => void,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -113,8 +117,9 @@ export class PendingStates {
   replay(pending: PendingState, state: CustomerState): CustomerState {
     const { layout, dedupe = DEFAULT_DEDUPE, maxBytesPerCustomer } = this.rules;
     // No budget callback: the batches that applied these deltas counted their cuts already.
+    const restore = this.restore;
     for (const batch of pending.redo) {
-      for (const d of batch) applyDelta(state, d, layout, dedupe);
+      for (const d of batch) if (applyDelta(state, d, layout, dedupe) === 'applied') restore?.(state, d);
       enforceBudget(state, layout, maxBytesPerCustomer);
     }
     return state;

@@ -142,6 +142,20 @@ interface StoredHash {
   readonly fields: ReadonlyMap<string, Buffer>;
 }
 
+/** A state whose new outbox entries alone are stored (writeOutboxReturning), fenced on `version`. */
+export interface OutboxWrite {
+  readonly state: CustomerState;
+  readonly version: number;
+  /** The stored form the version goes with (LoadedCustomer.stored as this store answered it). */
+  readonly stored: unknown;
+}
+
+/** What a load right after an outbox write would answer: the new version and stored form. */
+export interface OutboxWritten {
+  readonly version: number;
+  readonly stored: unknown;
+}
+
 /** The hash after commit-state-1.lua applied `changes` to `stored` (the fields it set and deleted, and `v`). */
 function storedAfterWrite(stored: StoredHash | undefined, changes: { readonly set: readonly (string | Buffer)[]; readonly del: readonly string[] }, version: number): StoredHash {
   const fields = new Map(stored?.fields);
@@ -320,6 +334,28 @@ export class RedisStateStore implements StateStore {
       if (replies[i] !== 1) return undefined;
       const version = w.loaded.version + 1;
       return { state: w.state, version, stored: storedAfterWrite(w.loaded.stored as StoredHash | undefined, changes[i]!, version) };
+    });
+  }
+
+  /**
+   * Stores only the outbox entries of these states that the stored hash lacks (fields `o:<key>`), fenced
+   * on the version given and moving it by one, as a write does; `b` is not touched (the state itself is
+   * written later, HotCachedStore.writeDecisions). A customer the store does not know gets a hash of
+   * its entries and `v` alone, which load() reads as an empty state with that outbox. Per write, what
+   * a load right after it would answer as version and stored form, or undefined where the fence refused it.
+   */
+  async writeOutboxReturning(writes: readonly OutboxWrite[]): Promise<readonly (OutboxWritten | undefined)[]> {
+    this.assertOpen();
+    if (writes.length === 0) return [];
+    const changes = writes.map((w) => newOutboxFields(w.state, w.stored as StoredHash | undefined));
+    const replies = await this.pipelined<number>(
+      writes.map((w) => this.keyOf(w.state.customerId)),
+      (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, String(writes[i]!.version), this.ttl, String(changes[i]!.length / 2), ...changes[i]!),
+    );
+    return writes.map((w, i) => {
+      if (replies[i] !== 1) return undefined;
+      const version = w.version + 1;
+      return { version, stored: storedAfterWrite(w.stored as StoredHash | undefined, { set: changes[i]!, del: [] }, version) };
     });
   }
 
@@ -592,6 +628,19 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
   return { set, del };
 }
 
+/** The state's outbox entries the stored hash does not hold as they are: field, value, field, value... */
+function newOutboxFields(state: CustomerState, stored: StoredHash | undefined): (string | Buffer)[] {
+  const prev = stored?.fields;
+  const set: (string | Buffer)[] = [];
+  for (const key in state.outbox) {
+    const field = `o:${key}`;
+    const value = Buffer.from(state.outbox[key]!);
+    const before = prev?.get(field);
+    if (before === undefined || !before.equals(value)) set.push(field, value);
+  }
+  return set;
+}
+
 /** Whether `field` is one of the state part fields b, b1 … b(parts-1) encodeChanges writes. */
 function isPartField(field: string, parts: number): boolean {
   if (field === 'b') return true;
@@ -608,7 +657,16 @@ function isPartField(field: string, parts: number): boolean {
 export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>, layout: LayoutSlots, resolve?: LayoutResolver): CustomerState {
   if (isLegacyHash(fields)) return decodeLegacyHash(customerId, [...fields].map(([f, v]) => [f, v.toString('utf8')] as const));
   const first = fields.get('b');
-  if (first === undefined) throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
+  if (first === undefined) {
+    // Decisions stored before the customer's first state write (HotCachedStore.writeDecisions): the
+    // state is empty, its outbox those entries.
+    if (fields.has('v') && [...fields.keys()].every((f) => f === 'v' || f.startsWith('o:'))) {
+      const state = emptyState(customerId);
+      for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
+      return state;
+    }
+    throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
+  }
   const parts = [first];
   for (let i = 1, part = fields.get('b1'); part !== undefined; part = fields.get(`b${++i}`)) parts.push(part);
   const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout, resolve);

@@ -57,12 +57,15 @@ export async function commitStaged(store: StateStore, staged: readonly StagedCus
   if (writes.length === 0) return;
   if (committed.size > 0) for (const s of writes) trimOutbox(s.state, committed);
   const fenced = await store.write(writes.map((s) => ({ loaded: s.loaded, state: s.state })));
-  if (fenced.length > 0) {
-    throw new ChurnflowError('CF_STATE_FENCED', `${fenced.length} customer(s) changed since they were loaded (another instance wrote them, e.g. ${fenced[0]}); the batch runs again`, {
-      retriable: true,
-      details: { customers: fenced.slice(0, 10) },
-    });
-  }
+  if (fenced.length > 0) throw fencedError(fenced);
+}
+
+/** CF_STATE_FENCED, retriable: these customers changed since they were loaded (another instance wrote them). */
+export function fencedError(fenced: readonly string[]): ChurnflowError {
+  return new ChurnflowError('CF_STATE_FENCED', `${fenced.length} customer(s) changed since they were loaded (another instance wrote them, e.g. ${fenced[0]}); the batch runs again`, {
+    retriable: true,
+    details: { customers: fenced.slice(0, 10) },
+  });
 }
 
 /** Stage and commit in one go, for paths that store no decisions (snapshots, state loads, tests). */

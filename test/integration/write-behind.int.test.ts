@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulationEndTime } from '../../src/simulator/index.js';
-import { HotCachedStore, type WriteReturningStore } from '../../src/state/hot-cache.js';
+import { HotCachedStore, type RedoHook, type WriteReturningStore } from '../../src/state/hot-cache.js';
+import { publishedLastScore, restoreEmitMemory } from '../../src/scoring/restore-emit-memory.js';
+import { lastScoreOf } from '../../src/scoring/current-risk.js';
+import { encodeDecision } from '../../src/scoring/stored-decision.js';
+import { outboxKey } from '../../src/state/customer-state.js';
+import type { RiskEventRecord } from '../../src/events/wire-types.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { commitStaged, stageDeltas } from '../../src/state/stage-deltas.js';
@@ -44,9 +49,14 @@ class CountingRedis extends RedisStateStore implements WriteReturningStore {
   }
 }
 
-function cached(prefix: string) {
+function cached(prefix: string, options: { readonly restore?: RedoHook } = {}) {
   const redis = new CountingRedis({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout });
-  return { redis, store: new HotCachedStore(redis, { maxCustomers: 10_000, maxBytes: 256 * 1024 * 1024 }) };
+  return { redis, store: new HotCachedStore(redis, { maxCustomers: 10_000, maxBytes: 256 * 1024 * 1024, ...options }) };
+}
+
+/** An engine killed before any of its pending states was written: flushes store nothing. */
+class NeverFlushed extends HotCachedStore {
+  override async flush(): Promise<void> {}
 }
 
 test('undecided states wait unwritten and are written once; Redis then holds exactly the memory store\'s states', async () => {
@@ -111,6 +121,48 @@ test('a batch that fails while holding a pending state: the next load rebuilds i
     await commitStaged(store, rerun);
     assert.equal(store.pendingCustomers, 0, 'written with the batch: nothing pending');
     assert.deepEqual((await store.get(['r1']))[0]!.positions, { 'activity/0': 3 });
+  } finally {
+    await store.close();
+  }
+});
+
+test('decisions written ahead of the state: a rebuild (a batch failed while holding it) restores the emit memory they left; the flush then stores it with the state', async () => {
+  const prefix = newPrefix();
+  const { redis, store } = cached(prefix, { restore: restoreEmitMemory });
+  const risk = (id: string, score: number, t: number) => ({ event_id: id, customer_id: 'd1', score, band: 'high', model_name: 'm', model_version: '1', event_time: t }) as unknown as RiskEventRecord;
+  try {
+    // A batch decides offset 0: its entry and last score as persist-decisions sets them, then only the entry is written.
+    const first = await stageDeltas(store, [login('d1', 1, 0)]);
+    first[0]!.state.outbox[outboxKey({ stream: 'activity/0', offset: 0 })] = encodeDecision({ risk: risk('r0', 0.9, day(1)) });
+    first[0]!.state.lastScore = lastScoreOf(risk('r0', 0.9, day(1)));
+    const { rest, fenced } = await store.writeDecisions(first, 0);
+    assert.deepEqual([rest.length, fenced.length], [0, 0], 'taken: decisions written, the state pending');
+    assert.equal(redis.writes, 0, 'no state write');
+    assert.equal(store.pendingCustomers, 1);
+    assert.equal(store.firstUnwritten('activity/0'), 0, 'commits stay below the decided record');
+    // Redis holds the entry and a version, no state: a load elsewhere reads an empty state with that outbox.
+    const elsewhere = new RedisStateStore({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout });
+    try {
+      const [seen] = await elsewhere.load(['d1']);
+      assert.equal(seen!.version, 1);
+      assert.deepEqual(Object.keys(seen!.state.outbox), ['activity/0@0']);
+      assert.equal(seen!.state.lastScore, null);
+      assert.deepEqual(publishedLastScore(seen!.state), lastScoreOf(risk('r0', 0.9, day(1))), 'the lookup answers the decision stored ahead');
+    } finally {
+      await elsewhere.close();
+    }
+    // A batch takes the pending state and fails; the rerun rebuilds it from Redis and the redo log.
+    await stageDeltas(store, [login('d1', 2, 1)]);
+    const rerun = await stageDeltas(store, [login('d1', 2, 1)]);
+    assert.deepEqual(rerun[0]!.outcomes, ['applied']);
+    assert.deepEqual(rerun[0]!.state.lastScore, lastScoreOf(risk('r0', 0.9, day(1))), 'the memory the stored decision left');
+    assert.equal(spec.evaluate(rerun[0]!.state, day(2) + 1)[logins7d], 2, 'offset 0 re-applied from the redo log');
+    store.defer(rerun, 1);
+    await store.flush();
+    assert.equal(store.pendingCustomers, 0);
+    const [stored] = await redis.get(['d1']);
+    assert.deepEqual(stored!.lastScore, lastScoreOf(risk('r0', 0.9, day(1))), 'written with the state');
+    assert.deepEqual(stored!.positions, { 'activity/0': 1 });
   } finally {
     await store.close();
   }
@@ -200,11 +252,12 @@ test('the scoring topology with write-behind writes the same states and risk eve
   const now = simulationEndTime(sim);
   const model = await loadScoringModel(BUNDLED_MODEL, spec);
   const runs: { risk: string[]; states: unknown[]; writes: number }[] = [];
-  const variants = [undefined, { delayMs: 60_000, maxPending: 10_000 }, { delayMs: 60_000, maxPending: 7 }];
+  const variants = [undefined, { delayMs: 60_000, maxPending: 10_000 }, { delayMs: 60_000, maxPending: 7 }, { delayMs: 60_000, maxPending: 10_000 }, { delayMs: 60_000, maxPending: 7 }];
   try {
-    for (const writeBehind of variants) {
+    for (const [v, writeBehind] of variants.entries()) {
       const prefix = newPrefix();
-      const { redis, store } = cached(prefix);
+      // The last two: decided customers store their decisions ahead of their states (as the engine does).
+      const { redis, store } = cached(prefix, v >= 3 ? { restore: restoreEmitMemory } : {});
       try {
         const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), store, spec, model, now, { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256, ...(writeBehind ? { writeBehind } : {}) });
         assert.equal(store.pendingCustomers, 0, 'drained: nothing left unwritten');
@@ -220,11 +273,63 @@ test('the scoring topology with write-behind writes the same states and risk eve
   } finally {
     await model.close();
   }
-  const [plain, behind, early] = runs;
+  const [plain, behind, early, ahead, aheadEarly] = runs;
   assert.ok(plain!.risk.length > 10);
   assert.deepEqual(behind!.risk, plain!.risk, 'the same risk events, byte for byte');
   assert.deepEqual(behind!.states, plain!.states, 'the same states in Redis');
   assert.deepEqual(early!.risk, plain!.risk);
   assert.deepEqual(early!.states, plain!.states);
   assert.ok(behind!.writes < plain!.writes / 2, `write-behind wrote ${behind!.writes} customers, per batch ${plain!.writes}`);
+  assert.deepEqual(ahead!.risk, plain!.risk, 'decisions ahead of states: the same risk events');
+  assert.deepEqual(ahead!.states, plain!.states, 'decisions ahead of states: the same states');
+  assert.deepEqual(aheadEarly!.risk, plain!.risk);
+  assert.deepEqual(aheadEarly!.states, plain!.states);
+  assert.ok(ahead!.writes < behind!.writes, `decided customers' states wait too: ${ahead!.writes} state writes, ${behind!.writes} with decided ones written at once`);
+});
+
+test('decisions stored ahead of their states: an engine killed before any state write; the next one re-applies every record and re-emits the stored decisions byte for byte, deciding the rest against the memory they left', async () => {
+  const sim = resolveSimulatorOptions({ customers: 60, days: 45, seed: 23 });
+  const now = simulationEndTime(sim);
+  const model = await loadScoringModel(BUNDLED_MODEL, spec);
+  const options = { batch: { maxSize: 64, maxWaitMs: 1 }, maxInFlight: 256, writeBehind: { delayMs: 60_000, maxPending: 10_000 } };
+  const customers = [...new Set(simulatedStreamDeltas(spec, sim).map((d) => d.customerId))].sort();
+  try {
+    // The reference: an uninterrupted run.
+    const plainPrefix = newPrefix();
+    const plain = cached(plainPrefix);
+    let reference: { risk: string[]; states: unknown[] };
+    try {
+      const run = await runScoring(createSimulatorSource(sim, fixedClock(now)), plain.store, spec, model, now, options);
+      reference = { risk: run.risk.map((r) => JSON.stringify(r)), states: (await plain.store.get(customers)).map((s) => s && { ...s, outbox: {} }) };
+    } finally {
+      await plain.store.close();
+    }
+    const prefix = newPrefix();
+    // The first engine: its decisions reach Redis, none of its states does.
+    const redis1 = new CountingRedis({ url: SERVICES.redisUrl, keyPrefix: prefix, layout: spec.layout });
+    const killed = new NeverFlushed(redis1, { maxCustomers: 10_000, maxBytes: 256 * 1024 * 1024, restore: restoreEmitMemory });
+    try {
+      const first = await runScoring(createSimulatorSource(sim, fixedClock(now)), killed, spec, model, now, options);
+      assert.deepEqual(first.risk.map((r) => JSON.stringify(r)), reference.risk, 'the first engine published what an uninterrupted run does');
+      assert.equal(redis1.writes, 0, 'no state written');
+      assert.ok(killed.pendingCustomers > 0);
+    } finally {
+      await killed.close();
+    }
+    const stored = await outboxAtRest(admin, prefix);
+    assert.ok(stored.fields.length >= reference.risk.length, `every decision stored (${stored.fields.length} entries for ${reference.risk.length} risk events)`);
+    // The next engine reads the same records again (nothing was committed past them).
+    const next = cached(prefix, { restore: restoreEmitMemory });
+    try {
+      const second = await runScoring(createSimulatorSource(sim, fixedClock(now + 3_600_000)), next.store, spec, model, now + 3_600_000, options);
+      assert.deepEqual(second.risk.map((r) => JSON.stringify(r)), reference.risk, 'the same risk events again, byte for byte (processing_time included: stored, not decided again)');
+      assert.deepEqual((await next.store.get(customers)).map((s) => s && { ...s, outbox: {} }), reference.states, 'the states of an uninterrupted run');
+      const last = await next.store.get([customers[0]!]);
+      assert.ok(last[0]?.lastScore, 'the emit memory is stored');
+    } finally {
+      await next.store.close();
+    }
+  } finally {
+    await model.close();
+  }
 });

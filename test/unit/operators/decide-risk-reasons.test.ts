@@ -27,6 +27,7 @@ function batchOf(scores: number[], model: ScoringRef, customers?: string[]): Sco
     order: i,
     outcome: 'applied',
     features: Float64Array.from([i]),
+    stored: undefined,
     before: null,
   }));
   return { items: [], rejected: [], steps, replays: [], staged: [], refusals: [], duplicates: { redelivered: 0, sameEventId: 0 }, scores: Float32Array.from(scores), model };

@@ -43,7 +43,7 @@ function batchOf(items: Accepted[], extraRejected = [reject(raw('garbage', 99, '
   return {
     items: [...items, ...extraRejected],
     rejected: extraRejected,
-    steps: items.map((item, order) => ({ item, order, outcome: 'applied' as const, features: new Float64Array(1) })),
+    steps: items.map((item, order) => ({ item, order, outcome: 'applied' as const, features: new Float64Array(1), stored: undefined })),
     replays: [],
     staged: [],
     refusals: [],

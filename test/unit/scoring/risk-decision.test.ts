@@ -56,6 +56,7 @@ test('decideBatch: decides each step against the stored last published score, ca
     order: order++,
     outcome: 'applied',
     features: new Float64Array(0),
+    stored: undefined,
   });
   const steps = [step('a', 'a1'), step('a', 'a2'), step('b', 'b0'), step('a', 'a3'), step('b', 'b1')];
   // b0 is a redelivery of an event applied before: its decision comes from the outbox, not from scoring.

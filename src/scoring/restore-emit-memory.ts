@@ -1,0 +1,57 @@
+// Decisions may be stored ahead of the state that made them (HotCachedStore.writeDecisions: a decided
+// customer's outbox entries are written before its outputs, its state later, with write-behind). A
+// state read back from the store then trails them: its positions stop before records whose decisions
+// are stored, and its emit memory (lastScore, shadowScore) is the one from before those decisions.
+// Applying such a record again must leave the memory its stored decision left, exactly as deciding it
+// did the first time: every later event of the customer is decided against that memory.
+import type { CustomerState, StateDelta } from '../state/customer-state.js';
+import { outboxKey } from '../state/customer-state.js';
+import type { SourcePosition } from '../events/activity-event.js';
+import { lastScoreOf } from './current-risk.js';
+import { decodeDecision, type StoredDecision } from './stored-decision.js';
+
+/** The decision stored for the record at `position`, if the state holds one. */
+export function storedDecisionAt(state: Readonly<CustomerState>, position: SourcePosition): StoredDecision | undefined {
+  const outbox = state.outbox;
+  for (const _ in outbox) {
+    const text = outbox[outboxKey(position)];
+    return text === undefined ? undefined : decodeDecision(text);
+  }
+  return undefined; // no entry at all (most states): no key built
+}
+
+/** The emit memory a stored decision leaves: what deciding it did to lastScore and shadowScore. */
+export function applyStoredDecision(state: CustomerState, decision: StoredDecision): void {
+  if (decision.risk) state.lastScore = lastScoreOf(decision.risk);
+  if (decision.shadow) state.shadowScore = lastScoreOf(decision.shadow);
+}
+
+/** For a delta just applied anew to `state` (not a redelivery): the emit memory of its stored decision, if any. */
+export function restoreEmitMemory(state: CustomerState, delta: StateDelta): void {
+  const decision = storedDecisionAt(state, delta.position);
+  if (decision !== undefined) applyStoredDecision(state, decision);
+}
+
+/**
+ * The customer's last published score as the store holds it: the state's own, unless decisions were
+ * stored ahead of the state (records after its positions with a risk event), then the latest of those
+ * (the highest offset; across streams, the latest event time). What the customer lookup answers, so it
+ * is current on every instance, not only on the one holding the pending state.
+ */
+export function publishedLastScore(state: Readonly<CustomerState>): CustomerState['lastScore'] {
+  let best: { offset: number; stream: string; eventTime: number; text: string } | undefined;
+  for (const key in state.outbox) {
+    const at = key.lastIndexOf('@');
+    const stream = key.slice(0, at);
+    const offset = Number(key.slice(at + 1));
+    const applied = state.positions[stream];
+    if (applied !== undefined && offset <= applied) continue; // in the state already
+    const text = state.outbox[key]!;
+    const decision = decodeDecision(text);
+    if (decision.risk === undefined) continue;
+    const eventTime = decision.risk.event_time;
+    const later = best === undefined || (best.stream === stream ? offset > best.offset : eventTime > best.eventTime);
+    if (later) best = { offset, stream, eventTime, text };
+  }
+  return best === undefined ? state.lastScore : lastScoreOf(decodeDecision(best.text).risk!);
+}
