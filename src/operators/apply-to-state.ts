@@ -7,7 +7,7 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
 import { reject, type Accepted, type Rejected, type Routed } from '../events/routed.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
-import { storedDecisionAt } from '../scoring/restore-emit-memory.js';
+import { storedDecisionAt, trailsStoredDecisions } from '../scoring/restore-emit-memory.js';
 import { decodeDecision, encodeDecision } from '../scoring/stored-decision.js';
 import { outboxKey, type StateDelta } from '../state/customer-state.js';
 import { stageDeltas } from '../state/stage-deltas.js';
@@ -43,6 +43,8 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
   // as the batch.
   const width = spec.columns.length;
   const rows = new Float64Array(width * deltas.length);
+  /** The customer being staged was read from Redis with decisions for records it has not applied (see storedDecisionAt below). */
+  let ahead = false;
 
   const staged = await stageDeltas(
     store,
@@ -76,10 +78,11 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
       // Applied anew, yet decided before: its decision was stored ahead of the state (write-behind,
       // HotCachedStore.writeDecisions) and the engine stopped before the state was written. Re-emitted
       // as stored, and the emit rule's memory moves as it did (decide-risk.ts).
-      const stored = storedDecisionAt(state, delta.position);
+      const stored = ahead ? storedDecisionAt(state, delta.position) : undefined;
       if (stored !== undefined) replays.push({ item, order: acceptedOrder[k]!, decision: stored });
       stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features, stored };
     },
+    (_, loaded) => (ahead = trailsStoredDecisions(loaded.state, loaded.read === true)),
   );
   // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.
   const rejected: Rejected[] = [];

@@ -12,12 +12,40 @@ import { decodeDecision, type StoredDecision } from './stored-decision.js';
 
 /** The decision stored for the record at `position`, if the state holds one. */
 export function storedDecisionAt(state: Readonly<CustomerState>, position: SourcePosition): StoredDecision | undefined {
-  const outbox = state.outbox;
-  for (const _ in outbox) {
-    const text = outbox[outboxKey(position)];
-    return text === undefined ? undefined : decodeDecision(text);
+  const text = state.outbox[outboxKey(position)];
+  return text === undefined ? undefined : decodeDecision(text);
+}
+
+/**
+ * States read from Redis with decisions ahead of them, until they have applied those records. Keyed by
+ * the state object itself: the hot cache hands the very same object from batch to batch (and a state
+ * read again is a new object, checked again), so a customer's later batches find it here.
+ */
+const trailing = new WeakSet<CustomerState>();
+
+/**
+ * Whether a record of this customer applied anew may find a decision stored for it (the state trails
+ * decisions stored ahead of it). Checked once per customer and batch, and only for a state read from
+ * Redis (`read`) or found trailing before: a state the engine decided itself holds no decision ahead of
+ * it, so the events of every other customer skip the lookup (a for-in over an outbox of many entries
+ * per event was 3.5 % of the engine's CPU; checking every customer of every batch, 1 %).
+ */
+export function trailsStoredDecisions(state: CustomerState, read: boolean): boolean {
+  if (!read && !trailing.has(state)) return false;
+  const ahead = hasDecisionsAhead(state);
+  if (ahead) trailing.add(state);
+  else trailing.delete(state);
+  return ahead;
+}
+
+/** Whether the state holds a decision for a record it has not applied (an outbox entry beyond its position in that stream). */
+export function hasDecisionsAhead(state: Readonly<CustomerState>): boolean {
+  for (const key in state.outbox) {
+    const at = key.lastIndexOf('@');
+    const applied = state.positions[key.slice(0, at)];
+    if (applied === undefined || Number(key.slice(at + 1)) > applied) return true;
   }
-  return undefined; // no entry at all (most states): no key built
+  return false;
 }
 
 /** The emit memory a stored decision leaves: what deciding it did to lastScore and shadowScore. */

@@ -179,7 +179,7 @@ export class HotCachedStore implements WriteBehindStore {
       const read = await this.inner.load(missing.map((i) => customerIds[i]!));
       missing.forEach((i, j) => {
         const l = read[j]!;
-        out[i] = { state: l.state, version: l.version, stored: { epoch, inner: l.stored } satisfies Tagged };
+        out[i] = { state: l.state, version: l.version, stored: { epoch, inner: l.stored } satisfies Tagged, read: true };
       });
     }
     if (rebuild.length > 0) {
@@ -187,7 +187,7 @@ export class HotCachedStore implements WriteBehindStore {
       await this.rebuildFromStore(records);
       rebuild.forEach((i, j) => {
         const p = records[j]!;
-        out[i] = { state: p.state!, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged };
+        out[i] = { state: p.state!, version: p.version, stored: { epoch, inner: p.stored } satisfies Tagged, read: true };
         p.state = undefined;
       });
     }

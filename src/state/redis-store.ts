@@ -235,7 +235,7 @@ export class RedisStateStore implements StateStore {
     const states = await this.decodeHashes(customerIds, hashes);
     return hashes.map((fields, i) => {
       const id = customerIds[i]!;
-      return { state: states[i] ?? emptyState(id), version: fields.size === 0 ? 0 : Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash };
+      return { state: states[i] ?? emptyState(id), version: fields.size === 0 ? 0 : Number(fields.get('v')?.toString() ?? 0), stored: { fields } satisfies StoredHash, read: true };
     });
   }
 

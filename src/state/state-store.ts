@@ -16,8 +16,8 @@ import type { ApplyOutcome, CustomerState, DedupeOptions, StateDelta, StateLayou
 /** `index`: the delta's place in the deltas handed to the store (observers put per-event results back in order by it). */
 export type StepObserver = (state: Readonly<CustomerState>, delta: StateDelta, outcome: ApplyOutcome, index: number) => void;
 
-/** Called once per customer of a batch with its state before the first delta (same validity rule as StepObserver). */
-export type StartObserver = (state: Readonly<CustomerState>) => void;
+/** Called once per customer of a batch with its state before the first delta (same validity rule as StepObserver), and how it was loaded. */
+export type StartObserver = (state: Readonly<CustomerState>, loaded: LoadedCustomer) => void;
 
 export interface ApplyResult {
   readonly customerId: string;
@@ -50,6 +50,11 @@ export interface LoadedCustomer {
   readonly version: number;
   /** Store-private data about the stored form (e.g. the Redis hash as read), handed back to write(). */
   readonly stored?: unknown;
+  /**
+   * True when the state was read from Redis (not handed over by the hot cache): only such a state can
+   * trail decisions stored ahead of it (HotCachedStore.writeDecisions).
+   */
+  readonly read?: boolean;
 }
 
 export interface CustomerWrite {

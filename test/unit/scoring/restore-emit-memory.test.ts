@@ -7,7 +7,7 @@ import type { RiskEventRecord } from '../../../src/events/wire-types.js';
 import { compileSpec } from '../../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../../src/features/default-churn-spec.js';
 import { lastScoreOf } from '../../../src/scoring/current-risk.js';
-import { publishedLastScore, restoreEmitMemory, storedDecisionAt } from '../../../src/scoring/restore-emit-memory.js';
+import { hasDecisionsAhead, publishedLastScore, restoreEmitMemory, storedDecisionAt, trailsStoredDecisions } from '../../../src/scoring/restore-emit-memory.js';
 import { encodeDecision } from '../../../src/scoring/stored-decision.js';
 import { emptyState, outboxKey, type CustomerState, type StateDelta } from '../../../src/state/customer-state.js';
 import { decodeStoredHash } from '../../../src/state/redis-store.js';
@@ -33,6 +33,29 @@ test('storedDecisionAt finds the decision stored for a record, and nothing for a
   assert.equal(storedDecisionAt(s, at(6)), undefined);
   assert.equal(storedDecisionAt(s, at(5, 'activity/1')), undefined, 'another stream, same offset');
   assert.equal(storedDecisionAt(emptyState('c1'), at(5)), undefined);
+});
+
+test('hasDecisionsAhead: only an entry beyond the state\'s position in its stream (or of a stream it never applied) counts', () => {
+  const text = encodeDecision({ risk: risk('r5', 0.7, 5) });
+  assert.equal(hasDecisionsAhead(emptyState('c1')), false);
+  assert.equal(hasDecisionsAhead(stateWith([[5, text], [3, text]], 5)), false, 'entries of applied records');
+  assert.equal(hasDecisionsAhead(stateWith([[5, text], [6, text]], 5)), true);
+  assert.equal(hasDecisionsAhead(stateWith([[5, text]])), true, 'nothing applied yet (a hash of decisions only)');
+  const other = stateWith([[5, text]], 9);
+  other.outbox[outboxKey(at(2, 'activity/1'))] = text;
+  assert.equal(hasDecisionsAhead(other), true, 'another stream the state never applied');
+});
+
+test('trailsStoredDecisions follows a state read with decisions ahead of it from batch to batch until it caught up; a state never read is not checked', () => {
+  const text = encodeDecision({ risk: risk('r7', 0.7, 7) });
+  const s = stateWith([[7, text]], 5);
+  assert.equal(trailsStoredDecisions(stateWith([[7, text]], 5), false), false, 'handed over by the cache, never read: not checked');
+  assert.equal(trailsStoredDecisions(s, true), true, 'read from Redis with an entry ahead');
+  assert.equal(trailsStoredDecisions(s, false), true, 'the same object in a later batch');
+  s.positions['activity/0'] = 7;
+  assert.equal(trailsStoredDecisions(s, false), false, 'caught up');
+  s.outbox[outboxKey(at(9))] = text;
+  assert.equal(trailsStoredDecisions(s, false), false, 'not followed any more: entries it decides itself are never ahead');
 });
 
 test('restoreEmitMemory leaves the memory the stored decision left: the risk event as last score, the shadow one as shadow score', () => {
