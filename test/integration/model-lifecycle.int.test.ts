@@ -68,7 +68,10 @@ async function setup(sim: Partial<SimulatorOptions> | null): Promise<Setup> {
   const base = {
     source: { kind: 'kafka' },
     kafka: { groupId, topics: { activity: [topics.activity], risk: topics.risk, deadLetter: topics.deadLetter, drift: topics.drift, shadow: `${topics.risk}-shadow` }, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
-    state: { kind: 'redis', redis: { keyPrefix, url: SERVICES.redisUrl } },
+    // Commits trail processing by up to the write-behind delay (every changed customer's state waits,
+    // decided ones too), and these tests place a promote by committed offsets: a short delay keeps
+    // "40 % committed" mid-stream, as in the fault tests.
+    state: { kind: 'redis', redis: { keyPrefix, url: SERVICES.redisUrl, cache: { writeBehindMs: 500 } } },
     engine: { batch: { maxSize: 64, maxWaitMs: 20 }, maxInFlight: 256, risk: { emit: 'every' } },
     model: { registry: { dir: root, aliasStore: 'redis', pollIntervalMs: 200 } },
     http: { port: 0 },
