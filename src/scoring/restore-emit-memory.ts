@@ -4,6 +4,7 @@
 // are stored, and its emit memory (lastScore, shadowScore) is the one from before those decisions.
 // Applying such a record again must leave the memory its stored decision left, exactly as deciding it
 // did the first time: every later event of the customer is decided against that memory.
+import type { RiskEventRecord } from '../events/wire-types.js';
 import type { CustomerState, StateDelta } from '../state/customer-state.js';
 import { outboxKey } from '../state/customer-state.js';
 import type { SourcePosition } from '../events/activity-event.js';
@@ -67,19 +68,17 @@ export function restoreEmitMemory(state: CustomerState, delta: StateDelta): void
  * is current on every instance, not only on the one holding the pending state.
  */
 export function publishedLastScore(state: Readonly<CustomerState>): CustomerState['lastScore'] {
-  let best: { offset: number; stream: string; eventTime: number; text: string } | undefined;
+  let best: { offset: number; stream: string; risk: RiskEventRecord } | undefined;
   for (const key in state.outbox) {
     const at = key.lastIndexOf('@');
     const stream = key.slice(0, at);
     const offset = Number(key.slice(at + 1));
     const applied = state.positions[stream];
     if (applied !== undefined && offset <= applied) continue; // in the state already
-    const text = state.outbox[key]!;
-    const decision = decodeDecision(text);
-    if (decision.risk === undefined) continue;
-    const eventTime = decision.risk.event_time;
-    const later = best === undefined || (best.stream === stream ? offset > best.offset : eventTime > best.eventTime);
-    if (later) best = { offset, stream, eventTime, text };
+    const { risk } = decodeDecision(state.outbox[key]!);
+    if (risk === undefined) continue;
+    const later = best === undefined || (best.stream === stream ? offset > best.offset : risk.event_time > best.risk.event_time);
+    if (later) best = { offset, stream, risk };
   }
-  return best === undefined ? state.lastScore : lastScoreOf(decodeDecision(best.text).risk!);
+  return best === undefined ? state.lastScore : lastScoreOf(best.risk);
 }

@@ -87,6 +87,12 @@ export function emptyState(customerId: string): CustomerState {
   return { customerId, buckets: {}, archive: {}, maxEventTime: 0, positions: {}, lastScore: null, outbox: {}, recentEvents: [] };
 }
 
+/** Whether the state holds any outbox entry (without listing its keys). */
+export function hasOutboxEntries(state: Readonly<CustomerState>): boolean {
+  for (const _ in state.outbox) return true;
+  return false;
+}
+
 /** The outbox key of a source position. */
 export function outboxKey(position: SourcePosition): string {
   return `${position.stream}@${position.offset}`;

@@ -14,7 +14,7 @@
 // state is never evicted; its redo log (pending-states.ts) rebuilds it from Redis when a batch holding
 // it failed or its write was fenced, so nothing applied is lost and nothing unwritten is committed.
 import { LRUCache } from 'lru-cache';
-import { trimOutbox, type CustomerState, type StateDelta } from './customer-state.js';
+import { hasOutboxEntries, trimOutbox, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { PendingStates, type PendingState } from './pending-states.js';
 import { applyDeltas, type StagedCustomer } from './stage-deltas.js';
@@ -207,20 +207,31 @@ export class HotCachedStore implements WriteBehindStore {
         continue;
       }
       const id = s.state.customerId;
-      const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
       const p = this.pending.get(id);
-      if (p !== undefined) {
-        // Loaded from here: the record kept its version and redo log; this batch's deltas join the log.
-        p.state = s.state;
-        if (applied.length > 0) this.pending.append(p, applied);
-      } else if (applied.length > 0) {
-        this.pending.add({ customerId: id, state: s.state, version: s.loaded.version, stored: tag.inner, redo: [applied], epoch: this.epoch, since: now });
-      } else {
-        // Only redeliveries: nothing changed, and it is back in the cache as it was loaded.
-        this.entries.set(id, { state: s.state, version: s.loaded.version, stored: tag.inner });
-      }
+      // Only redeliveries: nothing changed, and it is back in the cache as it was loaded.
+      if (p === undefined && s.outcomes.every((o) => o === 'duplicate')) this.entries.set(id, { state: s.state, version: s.loaded.version, stored: tag.inner });
+      // Loaded from here, the record keeps its version and stored form (dropOutbox may have moved the latter meanwhile).
+      else this.keepPending(s, now, p?.version ?? s.loaded.version, p?.stored ?? tag.inner);
     }
     return rest;
+  }
+
+  /**
+   * The staged customer stays pending, fenced on `version` and `stored`: a pending record takes the
+   * batch's state and its deltas join the redo log (which runs from the last state write, whatever
+   * moved the version since); otherwise a record starts with them.
+   */
+  private keepPending(s: StagedCustomer, now: number, version: number, stored: unknown): void {
+    const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
+    const p = this.pending.get(s.state.customerId);
+    if (p === undefined) {
+      this.pending.add({ customerId: s.state.customerId, state: s.state, version, stored, redo: applied.length > 0 ? [applied] : [], epoch: this.epoch, since: now });
+      return;
+    }
+    p.state = s.state;
+    p.version = version;
+    p.stored = stored;
+    if (applied.length > 0) this.pending.append(p, applied);
   }
 
   async writeDecisions(staged: readonly StagedCustomer[], now: number, committed?: ReadonlyMap<string, number>): Promise<{ readonly rest: StagedCustomer[]; readonly fenced: readonly string[] }> {
@@ -229,7 +240,7 @@ export class HotCachedStore implements WriteBehindStore {
     for (const s of staged) {
       const tag = s.loaded.stored as Tagged | undefined;
       // Not ours to hold (see defer), or the customer has no decision of its own to store: written in full.
-      if (this.options.restore === undefined || tag === undefined || tag.epoch !== this.epoch || !hasKeys(s.state.outbox)) rest.push(s);
+      if (this.options.restore === undefined || tag === undefined || tag.epoch !== this.epoch || !hasOutboxEntries(s.state)) rest.push(s);
       else taken.push(s);
     }
     if (taken.length === 0) return { rest, fenced: [] };
@@ -247,20 +258,8 @@ export class HotCachedStore implements WriteBehindStore {
     const fenced: string[] = [];
     taken.forEach((s, i) => {
       const a = after[i];
-      const id = s.state.customerId;
-      if (a === undefined) {
-        fenced.push(id);
-        return;
-      }
-      const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
-      const p = this.pending.get(id);
-      if (p !== undefined) {
-        // The redo log still runs from the last state write: the version moved, the stored state did not.
-        p.state = s.state;
-        p.version = a.version;
-        p.stored = a.stored;
-        if (applied.length > 0) this.pending.append(p, applied);
-      } else this.pending.add({ customerId: id, state: s.state, version: a.version, stored: a.stored, redo: applied.length > 0 ? [applied] : [], epoch: this.epoch, since: now });
+      if (a === undefined) fenced.push(s.state.customerId);
+      else this.keepPending(s, now, a.version, a.stored); // the version moved, the stored state did not
     });
     if (fenced.length > 0) this.dropAllCached();
     return { rest, fenced };
@@ -440,9 +439,4 @@ export class HotCachedStore implements WriteBehindStore {
     for (const id of ids) if (this.entries.delete(id)) n++;
     if (n > 0) this.options.onDropped?.(reason, n);
   }
-}
-
-function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
-  for (const _ in o) return true;
-  return false;
 }

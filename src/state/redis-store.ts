@@ -347,7 +347,7 @@ export class RedisStateStore implements StateStore {
   async writeOutboxReturning(writes: readonly OutboxWrite[]): Promise<readonly (OutboxWritten | undefined)[]> {
     this.assertOpen();
     if (writes.length === 0) return [];
-    const changes = writes.map((w) => newOutboxFields(w.state, w.stored as StoredHash | undefined));
+    const changes = writes.map((w) => pushNewOutboxFields([], w.state, (w.stored as StoredHash | undefined)?.fields));
     const replies = await this.pipelined<number>(
       writes.map((w) => this.keyOf(w.state.customerId)),
       (p, key, i) => (p as unknown as ScriptCommands).churnflowCommitState(key, String(writes[i]!.version), this.ttl, String(changes[i]!.length / 2), ...changes[i]!),
@@ -610,13 +610,8 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
     const before = prev?.get(field);
     if (before === undefined || !before.equals(value)) set.push(field, value);
   }
+  pushNewOutboxFields(set, state, prev);
   const outbox = state.outbox;
-  for (const key in outbox) {
-    const field = `o:${key}`;
-    const value = Buffer.from(outbox[key]!);
-    const before = prev?.get(field);
-    if (before === undefined || !before.equals(value)) set.push(field, value);
-  }
   const del: string[] = [];
   if (prev !== undefined) {
     for (const field of prev.keys()) {
@@ -628,10 +623,8 @@ export function encodeChanges(state: CustomerState, stored: StoredHash | undefin
   return { set, del };
 }
 
-/** The state's outbox entries the stored hash does not hold as they are: field, value, field, value... */
-function newOutboxFields(state: CustomerState, stored: StoredHash | undefined): (string | Buffer)[] {
-  const prev = stored?.fields;
-  const set: (string | Buffer)[] = [];
+/** Appends to `set` the state's outbox entries the stored fields do not hold as they are: field, value, field, value... */
+function pushNewOutboxFields(set: (string | Buffer)[], state: CustomerState, prev: ReadonlyMap<string, Buffer> | undefined): (string | Buffer)[] {
   for (const key in state.outbox) {
     const field = `o:${key}`;
     const value = Buffer.from(state.outbox[key]!);
@@ -657,19 +650,18 @@ function isPartField(field: string, parts: number): boolean {
 export function decodeStoredHash(customerId: string, fields: ReadonlyMap<string, Buffer>, layout: LayoutSlots, resolve?: LayoutResolver): CustomerState {
   if (isLegacyHash(fields)) return decodeLegacyHash(customerId, [...fields].map(([f, v]) => [f, v.toString('utf8')] as const));
   const first = fields.get('b');
-  if (first === undefined) {
+  let state: CustomerState;
+  if (first !== undefined) {
+    const parts = [first];
+    for (let i = 1, part = fields.get('b1'); part !== undefined; part = fields.get(`b${++i}`)) parts.push(part);
+    state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout, resolve);
+  } else if (fields.has('v') && [...fields.keys()].every((f) => f === 'v' || f.startsWith('o:'))) {
     // Decisions stored before the customer's first state write (HotCachedStore.writeDecisions): the
     // state is empty, its outbox those entries.
-    if (fields.has('v') && [...fields.keys()].every((f) => f === 'v' || f.startsWith('o:'))) {
-      const state = emptyState(customerId);
-      for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
-      return state;
-    }
+    state = emptyState(customerId);
+  } else {
     throw formatError(`customer ${customerId}`, `hash has neither the binary state field b nor the JSON layout's fields (has ${[...fields.keys()].slice(0, 5).join(', ')})`);
   }
-  const parts = [first];
-  for (let i = 1, part = fields.get('b1'); part !== undefined; part = fields.get(`b${++i}`)) parts.push(part);
-  const state = decodeCustomer(customerId, parts.length === 1 ? first : Buffer.concat(parts), layout, resolve);
   for (const [field, value] of fields) if (field.startsWith('o:')) state.outbox[field.slice(2)] = value.toString('utf8');
   return state;
 }

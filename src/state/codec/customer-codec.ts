@@ -26,7 +26,7 @@
 // (a dictionary in every state, the archive before the buckets, no column references, no repeated
 // values) is still read.
 import type { Scalar } from '../../events/activity-event.js';
-import type { CustomerState, LastScore } from '../customer-state.js';
+import { hasOutboxEntries, type CustomerState, type LastScore } from '../customer-state.js';
 import type { SlotValue, SlotValues } from '../slots.js';
 import { ByteReader, ByteWriter, formatError } from './byte-io.js';
 import { layoutError, layoutInfo, type LayoutResolver, type LayoutSlots } from './layout-fingerprint.js';
@@ -96,7 +96,7 @@ function encode(state: Readonly<CustomerState>, options: EncodeOptions): Buffer 
   const w = writer;
   w.reset();
   const what = `customer ${state.customerId}`;
-  const withOutbox = (options.outbox ?? true) && hasKeys(state.outbox);
+  const withOutbox = (options.outbox ?? true) && hasOutboxEntries(state);
 
   const n = sortDays(state.buckets, what);
   const archive = state.archive;
@@ -189,11 +189,6 @@ function encode(state: Readonly<CustomerState>, options: EncodeOptions): Buffer 
     }
   }
   return w.finish();
-}
-
-function hasKeys(o: Readonly<Record<string, unknown>>): boolean {
-  for (const _ in o) return true;
-  return false;
 }
 
 /** Whether a score's event time comes back exactly relative to maxEventTime (no score: yes). */
