@@ -22,7 +22,13 @@ export class DecodeError extends Error {
       | 'MAPPING',
     readonly detail: string,
   ) {
+    // No stack: a decode failure is the record's fault, not the engine's, and becomes a dead letter that
+    // says which record and why. Capturing a stack per bad record was 7 % of the engine's CPU while
+    // every record of a topic was undecodable (a schema the registry no longer has).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code}: ${detail}`);
+    Error.stackTraceLimit = limit;
   }
 }
 
