@@ -5,7 +5,7 @@
 // wait here (the live state objects, read when the commit comes) and are trimmed together.
 import { tap, type MonoTypeOperatorFunction } from 'rxjs';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
-import type { CustomerState } from '../state/customer-state.js';
+import { outboxKeyOffset, outboxKeyStream, type CustomerState } from '../state/customer-state.js';
 import type { OutboxTrimmer } from '../state/outbox-trimmer.js';
 import type { DecidedBatch } from './batch.js';
 
@@ -22,9 +22,8 @@ interface Waiting {
 function outboxSpans(outbox: Readonly<Record<string, string>>): Map<string, { lo: number; hi: number }> | undefined {
   let spans: Map<string, { lo: number; hi: number }> | undefined;
   for (const key in outbox) {
-    const at = key.lastIndexOf('@');
-    const stream = key.slice(0, at);
-    const offset = Number(key.slice(at + 1));
+    const stream = outboxKeyStream(key);
+    const offset = outboxKeyOffset(key);
     spans ??= new Map();
     const span = spans.get(stream);
     if (span === undefined) spans.set(stream, { lo: offset, hi: offset });

@@ -6,7 +6,7 @@
 // did the first time: every later event of the customer is decided against that memory.
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { CustomerState, StateDelta } from '../state/customer-state.js';
-import { outboxKey } from '../state/customer-state.js';
+import { outboxKey, outboxKeyOffset, outboxKeyStream } from '../state/customer-state.js';
 import type { SourcePosition } from '../events/activity-event.js';
 import { lastScoreOf } from './current-risk.js';
 import { decodeDecision, type StoredDecision } from './stored-decision.js';
@@ -42,9 +42,8 @@ export function trailsStoredDecisions(state: CustomerState, read: boolean): bool
 /** Whether the state holds a decision for a record it has not applied (an outbox entry beyond its position in that stream). */
 export function hasDecisionsAhead(state: Readonly<CustomerState>): boolean {
   for (const key in state.outbox) {
-    const at = key.lastIndexOf('@');
-    const applied = state.positions[key.slice(0, at)];
-    if (applied === undefined || Number(key.slice(at + 1)) > applied) return true;
+    const applied = state.positions[outboxKeyStream(key)];
+    if (applied === undefined || outboxKeyOffset(key) > applied) return true;
   }
   return false;
 }
@@ -70,9 +69,8 @@ export function restoreEmitMemory(state: CustomerState, delta: StateDelta): void
 export function publishedLastScore(state: Readonly<CustomerState>): CustomerState['lastScore'] {
   let best: { offset: number; stream: string; risk: RiskEventRecord } | undefined;
   for (const key in state.outbox) {
-    const at = key.lastIndexOf('@');
-    const stream = key.slice(0, at);
-    const offset = Number(key.slice(at + 1));
+    const stream = outboxKeyStream(key);
+    const offset = outboxKeyOffset(key);
     const applied = state.positions[stream];
     if (applied !== undefined && offset <= applied) continue; // in the state already
     const { risk } = decodeDecision(state.outbox[key]!);

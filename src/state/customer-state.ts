@@ -98,6 +98,16 @@ export function outboxKey(position: SourcePosition): string {
   return `${position.stream}@${position.offset}`;
 }
 
+/** The stream of an outbox key: everything before its last '@' (a file stream's path may hold one). */
+export function outboxKeyStream(key: string): string {
+  return key.slice(0, key.lastIndexOf('@'));
+}
+
+/** The offset of an outbox key. */
+export function outboxKeyOffset(key: string): number {
+  return Number(key.slice(key.lastIndexOf('@') + 1));
+}
+
 /**
  * Drops outbox entries whose offset is below the committed offset of their stream: those records are
  * never redelivered (a consumer resumes at the committed offset), so their decisions are never needed.
@@ -108,9 +118,8 @@ export function trimOutbox(state: CustomerState, committed: ReadonlyMap<string, 
 
 /** Whether an outbox key's offset lies below the committed offset of its stream. */
 export function isCommittedKey(key: string, committed: ReadonlyMap<string, number>): boolean {
-  const at = key.lastIndexOf('@');
-  const below = committed.get(key.slice(0, at));
-  return below !== undefined && Number(key.slice(at + 1)) < below;
+  const below = committed.get(outboxKeyStream(key));
+  return below !== undefined && outboxKeyOffset(key) < below;
 }
 
 /** A 53-bit hash of an event id (cyrb53): ids are kept as numbers, a few bytes each, not as strings. */

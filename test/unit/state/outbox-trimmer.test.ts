@@ -2,7 +2,7 @@
 // does not wait for the store, and that a failed delete is reported and tried again (next trim, drain).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { emptyState, type CustomerState } from '../../../src/state/customer-state.js';
+import { emptyState, isCommittedKey, outboxKey, outboxKeyOffset, outboxKeyStream, type CustomerState } from '../../../src/state/customer-state.js';
 import { OutboxTrimmer } from '../../../src/state/outbox-trimmer.js';
 import type { OutboxDrop } from '../../../src/state/state-store.js';
 
@@ -72,4 +72,16 @@ test('failed deletes kept for a retry are bounded', async () => {
   trimmer.trim(['a', 'b', 'c', 'd'].map((id) => withOutbox(id, ['p0@1'])), new Map([['p0', 2]]));
   await new Promise((r) => setImmediate(r));
   assert.equal(trimmer.pending, 2);
+});
+
+test('an outbox key splits at its last @: a file stream named after a file with @ in its name keeps its name', () => {
+  for (const position of [{ stream: 'churnflow.activity-2', offset: 41 }, { stream: 'file:events@2026-12.ndjson', offset: 0 }, { stream: 'a@b@c', offset: 9_007_199_254_740_991 }]) {
+    const key = outboxKey(position);
+    assert.equal(outboxKeyStream(key), position.stream);
+    assert.equal(outboxKeyOffset(key), position.offset);
+  }
+  const committed = new Map([['file:events@2026-12.ndjson', 10]]);
+  assert.equal(isCommittedKey('file:events@2026-12.ndjson@9', committed), true);
+  assert.equal(isCommittedKey('file:events@2026-12.ndjson@10', committed), false);
+  assert.equal(isCommittedKey('other@1', committed), false);
 });
