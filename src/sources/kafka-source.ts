@@ -153,8 +153,18 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     })().catch((err: unknown) => log.warn({ err }, 'reading the topics\' partition counts failed: drift sampling keeps the previous assignment'));
   };
 
-  const toRecord = (topic: string, partition: number, m: KafkaMessage, endOfFetch: boolean): RawRecord => ({
-    position: { stream: streamOf(topic, partition), offset: Number(m.offset) },
+  // One stream name per partition, shared by all of its records. A name built per record was a new
+  // string each time, and every lookup keyed by it (the customer's positions, the watermarks, the
+  // commit and outbox maps) had to hash it and find its interned twin again.
+  const streamNames = new Map<string, string[]>();
+  const streamName = (topic: string, partition: number): string => {
+    let names = streamNames.get(topic);
+    if (names === undefined) streamNames.set(topic, (names = []));
+    return (names[partition] ??= streamOf(topic, partition));
+  };
+
+  const toRecord = (topic: string, partition: number, stream: string, m: KafkaMessage, endOfFetch: boolean): RawRecord => ({
+    position: { stream, offset: Number(m.offset) },
     format: options.format,
     value: m.value ?? Buffer.alloc(0),
     key: m.key,
@@ -186,7 +196,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   const eachBatch = async ({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload) => {
     const last = batch.messages.length - 1;
     // The last record marks the fetch's end: the micro-batch closes after it if the engine is idle.
-    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, m, i === last));
+    const stream = streamName(batch.topic, batch.partition);
+    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, stream, m, i === last));
     if (recs.length === 0) return;
     const out = subscriber;
     const credits = flow;
