@@ -54,6 +54,8 @@ export class RegistryEncoder<T> implements RecordEncoder<T> {
   private readonly type: avro.Type;
   private readonly toAvro: (record: T) => unknown;
   private resolved: Resolved | null = null;
+  /** Where records are written before they are copied out (writeExact). */
+  private scratch = Buffer.allocUnsafe(2048);
   private preparing: Promise<void> | null = null;
 
   constructor(options: RegistryEncoderOptions<T>) {
@@ -106,15 +108,38 @@ export class RegistryEncoder<T> implements RecordEncoder<T> {
   encode(record: T): Buffer {
     const r = this.ready();
     const value = this.toAvro(record);
-    let body: Buffer;
     try {
-      body = r.writeAs ? r.writeAs(value) : this.type.toBuffer(value);
+      if (r.writeAs) {
+        const body = r.writeAs(value);
+        return Buffer.concat([r.header, body], 5 + body.length);
+      }
+      return this.writeExact(r.header, value);
     } catch (err) {
       throw new ChurnflowError('CF_SINK_FAILED', `cannot encode a ${this.schemaName} record for topic '${this.topic}': ${invalidFields(this.type, value) ?? errorMessage(err)}`, {
         cause: err,
       });
     }
-    return Buffer.concat([r.header, body], 5 + body.length);
+  }
+
+  /**
+   * Header and body written once into a scratch buffer that grows to the largest record seen, then
+   * copied out at their exact length (a pooled allocation for records under 4 KB). avsc's toBuffer
+   * wrote the body into its own 1 KB buffer, zero-filled a new one for it (and wrote it a second time
+   * when it did not fit: a risk event with reasons often does not), and the header made a third.
+   */
+  private writeExact(header: Buffer, value: unknown): Buffer {
+    let scratch = this.scratch;
+    header.copy(scratch, 0);
+    let end = this.type.encode(value, scratch, 5);
+    if (end < 0) {
+      // avsc returns (buffer length − bytes needed) when the record does not fit.
+      scratch = this.scratch = Buffer.allocUnsafe(2 * (scratch.length - end));
+      header.copy(scratch, 0);
+      end = this.type.encode(value, scratch, 5);
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
   }
 
   private ready(): Resolved {
