@@ -124,8 +124,8 @@ export class RegistryEncoder<T> implements RecordEncoder<T> {
   /**
    * Header and body written once into a scratch buffer that grows to the largest record seen, then
    * copied out at their exact length (a pooled allocation for records under 4 KB). avsc's toBuffer
-   * wrote the body into its own 1 KB buffer, zero-filled a new one for it (and wrote it a second time
-   * when it did not fit: a risk event with reasons often does not), and the header made a third.
+   * wrote the body into its own 1 KB buffer, zero-filled a new one for it (and wrote the record a
+   * second time when it passed that 1 KB), and the header made a third.
    */
   private writeExact(header: Buffer, value: unknown): Buffer {
     let scratch = this.scratch;

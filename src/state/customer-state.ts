@@ -98,7 +98,7 @@ export function outboxKey(position: SourcePosition): string {
   return `${position.stream}@${position.offset}`;
 }
 
-/** The stream of an outbox key: everything before its last '@' (a file stream's path may hold one). */
+/** The stream of an outbox key: everything before its last '@' (a file stream's name may hold one). */
 export function outboxKeyStream(key: string): string {
   return key.slice(0, key.lastIndexOf('@'));
 }
