@@ -82,7 +82,7 @@ export async function aggregateBatch(items: readonly Routed[], store: StateStore
       if (stored !== undefined) replays.push({ item, order: acceptedOrder[k]!, decision: stored });
       stepAt[k] = { item, order: acceptedOrder[k]!, outcome, features, stored };
     },
-    (_, loaded) => (ahead = trailsStoredDecisions(loaded.state, loaded.read === true)),
+    (loaded) => (ahead = trailsStoredDecisions(loaded.state, loaded.read === true)),
   );
   // Rejections, steps and replays in arrival order, so outputs do not depend on how the stream was batched.
   const rejected: Rejected[] = [];

@@ -29,7 +29,7 @@ export async function stageDeltas(store: StateStore, deltas: readonly StateDelta
     if (turn !== undefined) await turn; // an await of nothing would still cost a microtask per customer
     const l = loaded[i++]!;
     const state = l.state;
-    onStart?.(state, l);
+    onStart?.(l);
     const { deltas: mine, at } = group;
     const outcomes: ApplyOutcome[] = [];
     for (let k = 0; k < mine.length; k++) {

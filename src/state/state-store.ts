@@ -16,8 +16,8 @@ import type { ApplyOutcome, CustomerState, DedupeOptions, StateDelta, StateLayou
 /** `index`: the delta's place in the deltas handed to the store (observers put per-event results back in order by it). */
 export type StepObserver = (state: Readonly<CustomerState>, delta: StateDelta, outcome: ApplyOutcome, index: number) => void;
 
-/** Called once per customer of a batch with its state before the first delta (same validity rule as StepObserver), and how it was loaded. */
-export type StartObserver = (state: Readonly<CustomerState>, loaded: LoadedCustomer) => void;
+/** Called once per customer of a batch, as loaded, before its first delta (its state: same validity rule as StepObserver). */
+export type StartObserver = (loaded: LoadedCustomer) => void;
 
 export interface ApplyResult {
   readonly customerId: string;
