@@ -211,19 +211,18 @@ export class HotCachedStore implements WriteBehindStore {
       // Only redeliveries: nothing changed, and it is back in the cache as it was loaded.
       if (p === undefined && s.outcomes.every((o) => o === 'duplicate')) this.entries.set(id, { state: s.state, version: s.loaded.version, stored: tag.inner });
       // Loaded from here, the record keeps its version and stored form (dropOutbox may have moved the latter meanwhile).
-      else this.keepPending(s, now, p?.version ?? s.loaded.version, p?.stored ?? tag.inner);
+      else this.keepPending(s, now, p, p?.version ?? s.loaded.version, p?.stored ?? tag.inner);
     }
     return rest;
   }
 
   /**
-   * The staged customer stays pending, fenced on `version` and `stored`: a pending record takes the
-   * batch's state and its deltas join the redo log (which runs from the last state write, whatever
-   * moved the version since); otherwise a record starts with them.
+   * The staged customer stays pending, fenced on `version` and `stored`: its pending record `p` (the
+   * caller's lookup) takes the batch's state and its deltas join the redo log (which runs from the
+   * last state write, whatever moved the version since); without one, a record starts with them.
    */
-  private keepPending(s: StagedCustomer, now: number, version: number, stored: unknown): void {
+  private keepPending(s: StagedCustomer, now: number, p: PendingState | undefined, version: number, stored: unknown): void {
     const applied = s.deltas.filter((_, k) => s.outcomes[k] !== 'duplicate');
-    const p = this.pending.get(s.state.customerId);
     if (p === undefined) {
       this.pending.add({ customerId: s.state.customerId, state: s.state, version, stored, redo: applied.length > 0 ? [applied] : [], epoch: this.epoch, since: now });
       return;
@@ -259,7 +258,7 @@ export class HotCachedStore implements WriteBehindStore {
     taken.forEach((s, i) => {
       const a = after[i];
       if (a === undefined) fenced.push(s.state.customerId);
-      else this.keepPending(s, now, a.version, a.stored); // the version moved, the stored state did not
+      else this.keepPending(s, now, this.pending.get(s.state.customerId), a.version, a.stored); // the version moved, the stored state did not
     });
     if (fenced.length > 0) this.dropAllCached();
     return { rest, fenced };
