@@ -28,6 +28,8 @@ import { benchBatchOverride, shippedConfig, SHIPPED_CONFIG_FILE } from './shippe
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+// BENCH_HEAP=1: a sampling heap profile of the last engine run instead (where the bytes the GC collects are allocated).
+const HEAP = process.env.BENCH_HEAP === '1';
 const { kafka, admin } = await benchKafka('engine-cpu');
 const base = uniqueName('ecpu');
 const side = { risk: `${base}.risk`, dead: `${base}.dead`, drift: `${base}.drift`, shadow: `${base}.shadow` };
@@ -56,18 +58,21 @@ interface EngineRun {
   cpuMs: number;
   batches: number[];
   profile?: CpuProfile;
+  heap?: unknown;
 }
 
-async function engineRun(profile: boolean): Promise<EngineRun> {
+async function engineRun(profile: boolean, heap = false): Promise<EngineRun> {
   const config = shippedConfig({ groupId: uniqueName('eng'), topics: { activity: activity!, risk: side.risk, deadLetter: side.dead, drift: side.drift, shadow: side.shadow }, redisKeyPrefix: `${uniqueName('ec')}:` });
   const engine = await createEngine(config, { logger, factories: productionEdges() });
-  const session = profile ? new Session() : undefined;
-  if (session) {
-    session.connect();
+  const session = profile || heap ? new Session() : undefined;
+  if (session) session.connect();
+  if (session && profile) {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 250 });
     await session.post('Profiler.start');
   }
+  // Every allocation counted (not only what survives): the GC's work is the bytes allocated.
+  if (session && heap) await session.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   const batches: number[] = [];
   let applied = 0;
   let ms = 0;
@@ -92,11 +97,11 @@ async function engineRun(profile: boolean): Promise<EngineRun> {
     `  run: ${(ms / 1000).toFixed(1)} s wall, ${(cpuMs / 1000).toFixed(1)} s CPU; in batches ${(await sumOf(m.batchSeconds)).toFixed(1)} s (state ${(await sumOf(m.stateApplySeconds)).toFixed(1)} s, scoring ${(await sumOf(m.scoringSeconds)).toFixed(1)} s); cache hits ${await countOf(m.stateCacheHits)}, misses ${await countOf(m.stateCacheMisses)}; retries ${await countOf(m.batchRetries)}`,
   );
   let prof: CpuProfile | undefined;
-  if (session) {
-    prof = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
-    session.disconnect();
-  }
-  return { ms, cpuMs, batches, ...(prof ? { profile: prof } : {}) };
+  let heapProfile: unknown;
+  if (session && profile) prof = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
+  if (session && heap) heapProfile = (await session.post('HeapProfiler.stopSampling')).profile;
+  session?.disconnect();
+  return { ms, cpuMs, batches, ...(prof ? { profile: prof } : {}), ...(heapProfile ? { heap: heapProfile } : {}) };
 }
 
 const raw: { ms: number; cpuMs: number }[] = [];
@@ -104,7 +109,7 @@ const full: EngineRun[] = [];
 for (let i = 0; i < RUNS; i++) {
   // Interleaved, so a neighbour's burst hits both sides alike.
   raw.push(await rawConsume(kafka, activity!, N));
-  full.push(await engineRun(PROFILE && i === RUNS - 1));
+  full.push(await engineRun(PROFILE && i === RUNS - 1, HEAP && i === RUNS - 1));
 }
 const rawPerS = N / (median(raw.map((r) => r.ms)) / 1000);
 const fullPerS = N / (median(full.map((r) => r.ms)) / 1000);
@@ -134,6 +139,13 @@ if (last.profile) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL(name, dir), JSON.stringify(last.profile));
   console.log(`  profile written to bench/results/${name}`);
+}
+if (last.heap) {
+  const name = `engine-cpu${process.env.BENCH_PROFILE_TAG ? `-${process.env.BENCH_PROFILE_TAG}` : ''}.heapprofile`;
+  const dir = new URL('../../bench/results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(name, dir), JSON.stringify(last.heap));
+  console.log(`  heap profile written to bench/results/${name}`);
 }
 await writeResults('engine-cpu', {
   runs: RUNS,

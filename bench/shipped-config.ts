@@ -29,6 +29,12 @@ export function benchBatchOverride(): { readonly maxSize: number; readonly maxIn
   return { maxSize, maxInFlight: Math.max(2 * maxSize, Math.round((shipped.maxInFlight * maxSize) / shipped.batch.maxSize)) };
 }
 
+/** BENCH_WORKER_SHARE: model.workerShare for a comparison (0: every tree walked on the main thread). Unset: the shipped value. */
+export function benchWorkerShare(): number | undefined {
+  const raw = process.env.BENCH_WORKER_SHARE;
+  return raw === undefined || raw === '' ? undefined : Number(raw);
+}
+
 /** What differs from deploy/churnflow.yaml, for the printed report. */
 export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'emitEvery'> = {}): string[] {
   const batch = benchBatchOverride();
@@ -40,6 +46,7 @@ export function shippedConfigDifferences(run: Pick<ShippedRun, 'noReasons' | 'em
     ...(run.noReasons ? ['model.reasons.topK → 0 (the run without reasons)'] : []),
     ...(run.emitEvery ? ['engine.risk.emit → every (latency runs only: every event yields a risk event, so each one is timed)'] : []),
     ...(batch ? [`engine.batch.maxSize → ${batch.maxSize}, engine.maxInFlight → ${batch.maxInFlight} (BENCH_BATCH_MAX_SIZE: a batch-size comparison)`] : []),
+    ...(benchWorkerShare() !== undefined ? [`model.workerShare → ${benchWorkerShare()} (BENCH_WORKER_SHARE: a comparison)`] : []),
   ];
 }
 
@@ -58,7 +65,10 @@ export function shippedConfig(run: ShippedRun): Readonly<ChurnflowConfig> {
       state: { redis: { url: SERVICES.redisUrl, keyPrefix: run.redisKeyPrefix } },
       http: { port: 0 },
       log: { level: 'warn' },
-      ...(run.noReasons ? { model: { reasons: { topK: 0 } } } : {}),
+      model: {
+        ...(run.noReasons ? { reasons: { topK: 0 } } : {}),
+        ...(benchWorkerShare() !== undefined ? { workerShare: benchWorkerShare() } : {}),
+      },
       ...(Object.keys(engine).length > 0 ? { engine } : {}),
     },
   });

@@ -170,6 +170,11 @@ export const configSchema = z
           .strict()
           .prefault({}),
         intraOpThreads: z.number().int().min(1).max(64).default(1),
+        /**
+         * Share of a batch's rows (256 rows or more) whose trees a worker thread walks while the main
+         * thread walks the rest: same scores, bit for bit, on a core the main thread does not use. 0: no worker thread.
+         */
+        workerShare: z.number().min(0).max(1).default(0.5),
         /** Per-prediction reasons: the top-k features pushing the score up (exact TreeSHAP), on every risk event. 0 = none. */
         reasons: z
           .object({

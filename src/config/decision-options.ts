@@ -13,8 +13,8 @@ export function decisionOptions(config: Pick<ChurnflowConfig, 'model' | 'experim
 }
 
 /** Load options for a model that must explain its scores when the config asks for reasons. */
-export function modelLoadOptions(config: Pick<ChurnflowConfig, 'model'>): { intraOpThreads: number; explain: boolean } {
-  return { intraOpThreads: config.model.intraOpThreads, explain: config.model.reasons.topK > 0 };
+export function modelLoadOptions(config: Pick<ChurnflowConfig, 'model'>): { intraOpThreads: number; explain: boolean; workerShare: number } {
+  return { intraOpThreads: config.model.intraOpThreads, explain: config.model.reasons.topK > 0, workerShare: config.model.workerShare };
 }
 
 /** The emit rule from `engine.risk` (the schema checked that each margin has exactly one unit). */

@@ -30,7 +30,7 @@ export interface ModelWatcherOptions {
   readonly load?: (dir: string) => Promise<ScoringModel>;
   /** Called after a swap (e.g. to point the rollback guard and the drift monitor at the new model). */
   readonly onSwap?: (alias: AliasName, model: ScoringModel | undefined, previous: ScoringModel | undefined) => void;
-  readonly loadOptions?: { intraOpThreads?: number; explain?: boolean };
+  readonly loadOptions?: { intraOpThreads?: number; explain?: boolean; workerShare?: number };
 }
 
 interface Failure {

@@ -21,7 +21,7 @@ export interface ScoringModel {
   close(): Promise<void>;
 }
 
-export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean; engine?: 'auto' | 'onnxruntime' } = {}): Promise<ScoringModel> {
+export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean; engine?: 'auto' | 'onnxruntime'; workerShare?: number } = {}): Promise<ScoringModel> {
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
   // One read and parse of model.onnx for both tree walkers (onnxruntime parses its own copy).
@@ -32,6 +32,7 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
     ...(trees === undefined ? {} : { trees }),
     ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
     ...(options.engine === undefined ? {} : { engine: options.engine }),
+    ...(options.workerShare === undefined ? {} : { workerShare: options.workerShare }),
   });
   return {
     manifest: bundle.manifest,

@@ -9,6 +9,7 @@ import type { ModelBundle } from '../model-bundle.js';
 import { createOnnxScorer, type BatchScorer } from '../onnx-scorer.js';
 import { whyNotCompilable } from './eligibility.js';
 import { compileMarginKernel, type MarginKernel } from './wasm-margin-kernel.js';
+import { MarginWorker } from './worker-margins.js';
 import { settledLogistic } from './onnx-logistic.js';
 import { probeRows } from './probe-rows.js';
 
@@ -22,31 +23,78 @@ export interface TreeScorerOptions {
   engine?: 'auto' | 'onnxruntime';
   /** The bundle's trees already parsed (loadScoringModel shares one parse with the explainer); read here when absent. */
   trees?: ModelTrees;
+  /** Share of a large batch's rows a worker thread walks beside the main thread (model.workerShare; 0: no worker). */
+  workerShare?: number;
+}
+
+/** Below this many rows a batch is walked on the calling thread alone: the worker's round trip would cost more than it saves. */
+export const SPLIT_MIN_ROWS = 256;
+
+/** A batch's probabilities; NaN where onnxruntime must decide (onnx-logistic.ts), with those rows' inputs. */
+export interface KernelScores {
+  scores: Float32Array;
+  open: number[];
+  openRows: Float32Array | undefined;
 }
 
 /**
- * Probabilities of the n rows in kernel.input(n); NaN where onnxruntime must decide (onnx-logistic.ts).
- * Also returns those rows, copied out of the kernel's memory before anything is awaited.
+ * Fills scores[at ..] from the margins; rows whose probability hangs on expf's last bit are listed in
+ * `open` with their inputs (row i of `rows` belongs to margins[i]) copied out, before anything is awaited.
  */
-function kernelScores(kernel: MarginKernel, n: number): { scores: Float32Array; open: number[]; openRows: Float32Array | undefined } {
-  const margins = kernel.margins(n);
-  const scores = new Float32Array(n);
-  const open: number[] = [];
-  for (let i = 0; i < n; i++) {
+function scoreMargins(margins: Float32Array, rows: Float32Array, width: number, into: KernelScores, at: number): void {
+  const { scores, open } = into;
+  const first = open.length;
+  for (let i = 0; i < margins.length; i++) {
     const p = settledLogistic(margins[i]!);
-    scores[i] = p;
-    if (p !== p) open.push(i);
+    scores[at + i] = p;
+    if (p !== p) open.push(at + i);
   }
-  if (open.length === 0) return { scores, open, openRows: undefined };
-  const { width } = kernel;
-  const rows = kernel.input(n);
+  if (open.length === first) return;
   const openRows = new Float32Array(open.length * width);
-  open.forEach((i, j) => openRows.set(rows.subarray(i * width, (i + 1) * width), j * width));
-  return { scores, open, openRows };
+  if (into.openRows) openRows.set(into.openRows);
+  for (let j = first; j < open.length; j++) {
+    const i = open[j]! - at;
+    openRows.set(rows.subarray(i * width, (i + 1) * width), j * width);
+  }
+  into.openRows = openRows;
+}
+
+/** Probabilities of the n rows in kernel.input(n), on this thread. */
+export function kernelScores(kernel: MarginKernel, n: number): KernelScores {
+  const scored: KernelScores = { scores: new Float32Array(n), open: [], openRows: undefined };
+  const rows = kernel.input(n);
+  scoreMargins(kernel.margins(n), rows, kernel.width, scored, 0);
+  return scored;
+}
+
+/**
+ * Probabilities of the n rows in kernel.input(n), the tail `workerRows` of them walked by the worker
+ * thread while this one walks the head. The tail is copied out first (this thread's margins are
+ * written after the head's rows, over the tail); if the worker fails, this thread walks that copy.
+ */
+export async function splitScores(kernel: MarginKernel, worker: MarginWorker, n: number, workerRows: number): Promise<KernelScores> {
+  const { width } = kernel;
+  const head = n - workerRows;
+  const tail = kernel.input(n).slice(head * width, n * width);
+  const walked = worker.margins(tail, workerRows).then(
+    (margins) => margins,
+    () => undefined,
+  );
+  const scored: KernelScores = { scores: new Float32Array(n), open: [], openRows: undefined };
+  scoreMargins(kernel.margins(head), kernel.input(head), width, scored, 0);
+  let margins = await walked;
+  if (margins === undefined) {
+    // Nothing else ran on the kernel between the copy and here that this call still needs: the tail
+    // goes back into its memory now.
+    kernel.input(workerRows).set(tail);
+    margins = kernel.margins(workerRows);
+  }
+  scoreMargins(margins, tail, width, scored, head);
+  return scored;
 }
 
 /** Scores the open rows with onnxruntime, in one call. */
-async function settleWith(onnx: BatchScorer, { scores, open, openRows }: ReturnType<typeof kernelScores>): Promise<number> {
+async function settleWith(onnx: BatchScorer, { scores, open, openRows }: KernelScores): Promise<number> {
   if (openRows === undefined) return 0;
   const settled = await onnx.score(openRows, open.length);
   open.forEach((i, j) => {
@@ -94,6 +142,8 @@ export type EngineScorer = BatchScorer & {
   readonly onnxOnlyBecause?: string;
   /** Rows handed to onnxruntime because their probability hung on expf's last bit (since load). */
   readonly settledByOnnx: () => number;
+  /** Whether a worker thread walks part of large batches: 'running', 'off' (not asked for, or onnxruntime scores), or 'failed' (the main thread walks every row since). */
+  readonly worker: () => 'running' | 'off' | 'failed';
 };
 
 /** The bundle's scorer: generated WebAssembly checked against onnxruntime, or onnxruntime alone. */
@@ -107,6 +157,7 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
       engine: 'onnxruntime',
       onnxOnlyBecause: checked.why,
       settledByOnnx: () => 0,
+      worker: () => 'off',
       scoreFilled(n, fill) {
         // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
         const rows = new Float32Array(n * onnx.width);
@@ -118,10 +169,13 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
   const { kernel } = checked;
   const { width } = onnx;
   let settledByOnnx = 0;
+  const share = options.workerShare ?? 0;
+  const worker = share > 0 ? new MarginWorker(kernel.bytes, width) : undefined;
   return {
     width,
     engine: 'wasm',
     settledByOnnx: () => settledByOnnx,
+    worker: () => (worker === undefined ? 'off' : worker.usable ? 'running' : 'failed'),
     async score(rows, n) {
       if (n === 0) return new Float32Array(0);
       if (rows.length < n * width) {
@@ -134,13 +188,17 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
     },
     async scoreFilled(n, fill) {
       if (n === 0) return new Float32Array(0);
-      // Written straight into the module's memory; everything up to settleWith's await is synchronous,
-      // so overlapping calls cannot overwrite each other's rows.
+      // Written straight into the module's memory. Everything a call reads from it happens before its
+      // first await (the worker's part is a copy), so overlapping calls cannot overwrite each other's rows.
       fill(kernel.input(n));
-      const scored = kernelScores(kernel, n);
+      const workerRows = worker?.usable && n >= SPLIT_MIN_ROWS ? Math.round(n * share) : 0;
+      const scored = workerRows > 0 ? await splitScores(kernel, worker!, n, workerRows) : kernelScores(kernel, n);
       settledByOnnx += await settleWith(onnx, scored);
       return scored.scores;
     },
-    close: () => onnx.close(),
+    async close() {
+      await worker?.close();
+      await onnx.close();
+    },
   };
 }
