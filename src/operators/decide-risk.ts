@@ -40,6 +40,8 @@ export interface DecisionOptions {
 type RiskEventArgs = Parameters<typeof buildRiskEvent>[0];
 /** Rows explained per reasonsMany call: big enough for TreeSHAP's tree-by-tree batching, small enough (tens of ms) between yield points. */
 const REASONS_CHUNK = 32;
+/** Fewer rows than this are explained on the calling thread alone (a worker round trip costs about one row's TreeSHAP). */
+const OFF_THREAD_MIN_ROWS = 8;
 
 /** Suppressed decisions of a batch by reason (churnflow_risk_suppressed_total, the demo summary). */
 export type SuppressedCounts = Partial<Record<SuppressReason, number>>;
@@ -115,13 +117,24 @@ async function decideSteps(
     }
   }
   for (const [ref, group] of toExplain) {
+    // A share of the rows (the tail) goes to the model's TreeSHAP worker thread first, and this
+    // thread explains the rest meanwhile: the same values either way (the same pass, ranked here).
+    const off = ref.reasonsOffThread;
+    const elsewhere = off && group.length >= OFF_THREAD_MIN_ROWS ? Math.round(group.length * off.share) : 0;
+    const here = group.length - elsewhere;
+    const tail = group.slice(here);
+    const offThread = elsewhere > 0 ? off!.reasons(tail.map((i) => batch.steps[i]!.features), k) : undefined;
     // Chunks, with a yield point between them, so a batch of reasons never holds the loop for long.
-    for (let c = 0; c < group.length; c += REASONS_CHUNK) {
+    for (let c = 0; c < here; c += REASONS_CHUNK) {
       await pause();
-      const chunk = group.slice(c, c + REASONS_CHUNK);
+      const chunk = group.slice(c, Math.min(c + REASONS_CHUNK, here));
       const rows = chunk.map((i) => batch.steps[i]!.features);
       const reasons = ref.reasonsMany ? ref.reasonsMany(rows, k) : rows.map((row) => ref.reasons!(row, k));
       chunk.forEach((i, j) => (events[i] = withReasons(events[i]!, reasons[j]!)));
+    }
+    if (offThread) {
+      const reasons = await offThread;
+      tail.forEach((i, j) => (events[i] = withReasons(events[i]!, reasons[j]!)));
     }
   }
   return { events, suppressed, moved };

@@ -3,7 +3,7 @@
 // so deciding, emitting and explaining are the same code for both.
 import type { FeatureReason } from './explain/explainer.js';
 import type { ModelManifest } from './manifest.js';
-import type { ScoringModel } from './scoring-model.js';
+import type { OffThreadReasons, ScoringModel } from './scoring-model.js';
 
 export type ScorerKind = 'model' | 'fallback';
 
@@ -18,6 +18,8 @@ export interface ScoringRef {
   readonly reasons?: (features: Float64Array, k: number) => FeatureReason[];
   /** The same for several rows at once (what reasons() gives per row), cheaper per row where the explainer batches (TreeSHAP: tree by tree). */
   readonly reasonsMany?: (rows: readonly Float64Array[], k: number) => FeatureReason[][];
+  /** The same on a worker thread, for a share of a batch's rows (model.workerShare). */
+  readonly reasonsOffThread?: OffThreadReasons;
 }
 
 export function manifestRef(m: ModelManifest): ScoringRef {
@@ -29,5 +31,6 @@ export function modelRef(model: ScoringModel): ScoringRef {
   return {
     ...manifestRef(model.manifest),
     ...(explain ? { reasons: (features: Float64Array, k: number) => explain.reasons(features, k), reasonsMany: (rows: readonly Float64Array[], k: number) => explain.reasonsMany(rows, k) } : {}),
+    ...(explain && model.offThreadReasons ? { reasonsOffThread: model.offThreadReasons } : {}),
   };
 }

@@ -9,6 +9,8 @@ import type { ModelBundle } from '../model-bundle.js';
 import { readModelTrees, type ModelTrees } from './model-trees.js';
 import type { TreeEnsemble } from './onnx-tree-ensemble.js';
 import { compileTreeShap } from './tree-shap.js';
+import type { LinearTreeShapPlan } from './linear-tree-shap-plan.js';
+import type { RowWorker } from '../row-worker.js';
 
 export interface FeatureReason {
   /** Manifest feature name. */
@@ -28,6 +30,8 @@ export interface TreeExplainer {
   readonly expectedValue: number;
   /** Bytes of TreeSHAP tables and scratch held for this model. */
   readonly memoryBytes: number;
+  /** The WebAssembly pass's plan (undefined on the JavaScript fallback): what a worker thread needs to explain the same rows (shap-worker.ts). */
+  readonly plan?: LinearTreeShapPlan;
   /** row: one model input row (manifest input_columns order, imputed). Returns width+1 values, bias last. */
   contributions(row: Float32Array, offset?: number): Float64Array;
   /**
@@ -53,6 +57,11 @@ export interface FeatureRowExplainer {
    * rows go through each tree together (bench/treeshap.bench.ts: ≈ 15–20 % cheaper per row in chunks of 32).
    */
   reasonsMany(rows: readonly Float64Array[], k: number): FeatureReason[][];
+  /**
+   * The same values as reasonsMany, the contributions computed by a worker thread running the same
+   * pass (shap-worker.ts); if it fails, on this thread. The rows are vectorized before anything is awaited.
+   */
+  reasonsOn(worker: RowWorker<Float64Array>, rows: readonly Float64Array[], k: number): Promise<FeatureReason[][]>;
   /** Per input column contributions (width+1, bias last) for a spec feature row. */
   contributions(features: Float64Array): Float64Array;
 }
@@ -164,10 +173,26 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
           return ranked(batchOut, r * (width + 1), raw, k);
         });
       },
+      async reasonsOn(worker, fsRows, k) {
+        if (!(k >= 0)) throw new ChurnflowError('CF_INPUT_INVALID', `reasons: k must be >= 0, got ${k}`);
+        const n = fsRows.length;
+        const rows = new Float32Array(n * width); // its own: batchRows may be reused before the worker answers
+        for (let r = 0; r < n; r++) vectorizer.write(fsRows[r]!, rows, r * width);
+        let out = await worker.run(rows, n).catch(() => undefined);
+        if (out === undefined) {
+          out = new Float64Array(n * (width + 1));
+          shap.contributionsBatch(rows, n, out);
+        }
+        const values = new Float64Array(raw.length); // raw is shared with the synchronous calls made meanwhile
+        return fsRows.map((fs, r) => {
+          for (let i = 0; i < values.length; i++) values[i] = fs[specIndex[i]!]!;
+          return ranked(out, r * (width + 1), values, k);
+        });
+      },
     };
   }
 
-  return { width, features, expectedValue: shap.expectedValue, memoryBytes: shap.memoryBytes, contributions, reasons, forSpec };
+  return { width, features, expectedValue: shap.expectedValue, memoryBytes: shap.memoryBytes, ...(shap.plan ? { plan: shap.plan } : {}), contributions, reasons, forSpec };
 }
 
 function byContributionThenName(a: FeatureReason, b: FeatureReason): number {

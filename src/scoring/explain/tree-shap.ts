@@ -26,6 +26,8 @@ export interface TreeShap {
   readonly memoryBytes: number;
   /** Which implementation computes the values (the engine's: linear-wasm, or linear-js where WebAssembly is unavailable). */
   readonly kernel: 'linear-wasm' | 'linear-js' | 'tables' | 'reference';
+  /** The plan the WebAssembly pass runs (linear-wasm): a worker thread builds the same pass from it (shap-worker.ts). */
+  readonly plan?: LinearTreeShapPlan;
   /**
    * Writes the SHAP values of the row at `row[offset .. offset+width)` into out[0 .. width) and the bias
    * into out[width] (out is overwritten, not accumulated into). Synchronous; scratch space is reused.

@@ -118,6 +118,7 @@ export function compileWasmTreeShap(plan: LinearTreeShapPlan, width: number, exp
       return memory.buffer.byteLength; // the plan lives only in here once copied
     },
     kernel: 'linear-wasm',
+    plan,
     contributions(row, offset, out) {
       checkContributionArgs(width, row, offset, out);
       for (let i = 0; i < width; i++) rowsView[i] = row[offset + i]!;

@@ -9,7 +9,8 @@ import type { ModelBundle } from '../model-bundle.js';
 import { createOnnxScorer, type BatchScorer } from '../onnx-scorer.js';
 import { whyNotCompilable } from './eligibility.js';
 import { compileMarginKernel, type MarginKernel } from './wasm-margin-kernel.js';
-import { MarginWorker } from './worker-margins.js';
+import { RowWorker } from '../row-worker.js';
+import type { MarginWorkerData } from './margin-worker.js';
 import { settledLogistic } from './onnx-logistic.js';
 import { probeRows } from './probe-rows.js';
 
@@ -72,11 +73,11 @@ export function kernelScores(kernel: MarginKernel, n: number): KernelScores {
  * thread while this one walks the head. The tail is copied out first (this thread's margins are
  * written after the head's rows, over the tail); if the worker fails, this thread walks that copy.
  */
-export async function splitScores(kernel: MarginKernel, worker: MarginWorker, n: number, workerRows: number): Promise<KernelScores> {
+export async function splitScores(kernel: MarginKernel, worker: RowWorker<Float32Array>, n: number, workerRows: number): Promise<KernelScores> {
   const { width } = kernel;
   const head = n - workerRows;
   const tail = kernel.input(n).slice(head * width, n * width);
-  const walked = worker.margins(tail, workerRows).then(
+  const walked = worker.run(tail, workerRows).then(
     (margins) => margins,
     () => undefined,
   );
@@ -101,6 +102,12 @@ async function settleWith(onnx: BatchScorer, { scores, open, openRows }: KernelS
     scores[i] = settled[j]!;
   });
   return open.length;
+}
+
+/** A worker thread walking the same module's trees. */
+export function marginWorker(kernel: MarginKernel): RowWorker<Float32Array> {
+  const data: MarginWorkerData = { bytes: kernel.bytes, width: kernel.width };
+  return new RowWorker<Float32Array>(new URL('./margin-worker.js', import.meta.url), data, 'scoring');
 }
 
 /** The compiled kernel for the bundle's trees, or why the model stays on onnxruntime. */
@@ -170,7 +177,7 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
   const { width } = onnx;
   let settledByOnnx = 0;
   const share = options.workerShare ?? 0;
-  const worker = share > 0 ? new MarginWorker(kernel.bytes, width) : undefined;
+  const worker = share > 0 ? marginWorker(kernel) : undefined;
   return {
     width,
     engine: 'wasm',

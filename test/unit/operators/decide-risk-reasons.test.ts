@@ -73,3 +73,26 @@ test('decideBatch: a scorer without reasonsMany (the fallback rules) is explaine
   assert.deepEqual(sizes, [32, 32, 6]);
   assert.ok(many.riskEvents.every((e, i) => e.reasons[0]!.feature === `row${i}`));
 });
+
+test('decideBatch: a share of the published rows goes to the worker thread (the tail), the rest are explained here; each event keeps its own row', async () => {
+  const here: number[][] = [];
+  const elsewhere: number[][] = [];
+  const model: ScoringRef = {
+    ...manifestRef(manifest),
+    reasons: reasonOf,
+    reasonsMany: (rows, k) => (here.push(rows.map((r) => r[0]!)), rows.map((r) => reasonOf(r, k))),
+    reasonsOffThread: { share: 0.25, reasons: async (rows, k) => (elsewhere.push(rows.map((r) => r[0]!)), rows.map((r) => reasonOf(r, k))) },
+  };
+  const n = 40;
+  const out = await decideBatch(batchOf(new Array(n).fill(0.5), model), EVERY, fixedClock(1), { reasonsTopK: 1 });
+  assert.deepEqual(elsewhere, [Array.from({ length: 10 }, (_, i) => 30 + i)], 'the last quarter, in one call');
+  assert.deepEqual(here, [Array.from({ length: 30 }, (_, i) => i)]);
+  assert.ok(out.riskEvents.every((e, i) => e.reasons[0]!.feature === `row${i}`));
+
+  // Too few rows to be worth a round trip: all explained here.
+  here.length = 0;
+  elsewhere.length = 0;
+  await decideBatch(batchOf(new Array(7).fill(0.5), model), EVERY, fixedClock(1), { reasonsTopK: 1 });
+  assert.deepEqual(elsewhere, []);
+  assert.deepEqual(here, [[0, 1, 2, 3, 4, 5, 6]]);
+});

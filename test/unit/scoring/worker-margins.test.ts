@@ -11,9 +11,8 @@ import { loadFeatureSpec } from '../../../src/features/load-spec.js';
 import { loadScoringModel } from '../../../src/scoring/scoring-model.js';
 import { parseOnnxTreeEnsemble } from '../../../src/scoring/explain/onnx-tree-ensemble.js';
 import { probeRows } from '../../../src/scoring/trees/probe-rows.js';
-import { kernelScores, splitScores, SPLIT_MIN_ROWS } from '../../../src/scoring/trees/tree-scorer.js';
+import { kernelScores, marginWorker, splitScores, SPLIT_MIN_ROWS } from '../../../src/scoring/trees/tree-scorer.js';
 import { compileMarginKernel } from '../../../src/scoring/trees/wasm-margin-kernel.js';
-import { MarginWorker } from '../../../src/scoring/trees/worker-margins.js';
 import { rng } from '../../helpers/rng.js';
 
 const MODELS = ['1.0.0', '1.1.0'].map((v) => join('models/churn-gbdt', v));
@@ -89,14 +88,15 @@ test('a failed or closed worker: its share is walked on the main thread, same sc
   const probes = probeRows(e, width, 1000, 77);
   kernel.input(1000).set(probes);
   const want = kernelScores(kernel, 1000);
-  const worker = new MarginWorker(kernel.bytes, width);
+  const worker = marginWorker(kernel);
   kernel.input(1000).set(probes);
   const live = await splitScores(kernel, worker, 1000, 400);
   assert.deepEqual([...live.scores], [...want.scores]);
   assert.deepEqual(live.open, want.open);
   await worker.close();
   assert.equal(worker.usable, false);
-  await assert.rejects(worker.margins(new Float32Array(width), 1), /closed/);
+  await assert.rejects(worker.run(new Float32Array(width), 1), /closed/);
+  assert.equal(worker.failure, 'closed');
   kernel.input(1000).set(probes);
   const fallback = await splitScores(kernel, worker, 1000, 400);
   assert.deepEqual([...fallback.scores], [...want.scores]);
@@ -121,4 +121,31 @@ test('an idle worker thread does not keep a finished command alive', () => {
   assert.equal(r.signal, null, `killed after 60 s: the worker kept the process alive (${r.stderr})`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /scored 600 running/);
+});
+
+test('TreeSHAP on the worker thread: the same reasons as on this thread, bit for bit; a closed worker leaves them to this thread', async () => {
+  const rows = randomRows(300, 9);
+  const here = await loadScoringModel(MODELS[1]!, spec, { explain: true });
+  const split = await loadScoringModel(MODELS[1]!, spec, { explain: true, workerShare: 0.5 });
+  try {
+    assert.equal(here.offThreadReasons, undefined);
+    const off = split.offThreadReasons!;
+    assert.equal(off.share, 0.5);
+    const want = here.explainer!.reasonsMany(rows, 5);
+    assert.deepEqual(await off.reasons(rows, 5), want);
+    // Overlapping with synchronous calls on the same explainer (its scratch rows are reused).
+    const pending = off.reasons(rows.slice(0, 100), 3);
+    here.explainer!.reasonsMany(rows.slice(100, 200), 3);
+    split.explainer!.reasonsMany(rows.slice(100, 200), 3);
+    assert.deepEqual(await pending, here.explainer!.reasonsMany(rows.slice(0, 100), 3));
+  } finally {
+    await here.close();
+  }
+  await split.close();
+  const fresh = await loadScoringModel(MODELS[1]!, spec, { explain: true });
+  try {
+    assert.deepEqual(await split.offThreadReasons!.reasons(rows.slice(0, 50), 3), fresh.explainer!.reasonsMany(rows.slice(0, 50), 3));
+  } finally {
+    await fresh.close();
+  }
 });
