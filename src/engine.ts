@@ -26,7 +26,7 @@ import { resolveInstanceId } from './observability/instance-id.js';
 import { startHttpServer } from './observability/http-server.js';
 import { reportProgress } from './observability/progress-source.js';
 import { ProgressTracker } from './observability/progress-tracker.js';
-import { loadScoringModel } from './scoring/scoring-model.js';
+import { loadScoringModel, type ScoringModelOptions } from './scoring/scoring-model.js';
 import type { RecordDecoder } from './serde/record-decoder.js';
 import type { RecordSink } from './sinks/record-sink.js';
 import { fileSourceOptions } from './sources/file-input.js';
@@ -275,7 +275,11 @@ async function startModels(
   ctx: { logger: Logger; metrics: EngineMetrics; clock: Clock; app: App },
 ): Promise<StartedModels> {
   const { logger, metrics, app } = ctx;
-  const loadOptions = modelLoadOptions(config);
+  const loadOptions: ScoringModelOptions = {
+    ...modelLoadOptions(config),
+    // Same scores and reasons without it; only throughput drops, so it is said once, loudly.
+    onWorkerFailure: (what, err) => logger.error({ err, worker: what }, `the ${what} worker thread failed: the main thread computes every row from now on (model.workerShare)`),
+  };
   // The same selection as every command's (src/compose/model.ts): a pinned bundle, else the alias.
   const selection = selectModel(config);
   if (selection.kind === 'pinned') {

@@ -9,7 +9,7 @@ import { errorMessage } from '../errors.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
 import type { Clock } from '../time/clock.js';
 import type { ModelHandle } from './model-handle.js';
-import { loadScoringModel, type ScoringModel } from './scoring-model.js';
+import { loadScoringModel, type ScoringModel, type ScoringModelOptions } from './scoring-model.js';
 
 export interface ModelWatcherOptions {
   readonly store: AliasStore;
@@ -30,7 +30,7 @@ export interface ModelWatcherOptions {
   readonly load?: (dir: string) => Promise<ScoringModel>;
   /** Called after a swap (e.g. to point the rollback guard and the drift monitor at the new model). */
   readonly onSwap?: (alias: AliasName, model: ScoringModel | undefined, previous: ScoringModel | undefined) => void;
-  readonly loadOptions?: { intraOpThreads?: number; explain?: boolean; workerShare?: number };
+  readonly loadOptions?: ScoringModelOptions;
 }
 
 interface Failure {

@@ -25,6 +25,8 @@ export class RowWorker<Out extends Float32Array | Float64Array> {
     script: URL,
     data: unknown,
     private readonly what: string,
+    /** Told once when the thread fails (not when it is closed): the rows go to the calling thread from then on. */
+    private readonly onFailure?: (err: Error) => void,
   ) {
     // execArgv: none of the parent's (`node -e …` or `--cpu-prof` would apply to this thread too).
     this.worker = new Worker(script, { workerData: data, execArgv: [] });
@@ -72,7 +74,10 @@ export class RowWorker<Out extends Float32Array | Float64Array> {
   }
 
   private fail(err: Error): void {
-    if (this.broken === undefined) this.broken = this.closing ? new Error(`the ${this.what} worker thread was closed`) : err;
+    if (this.broken === undefined) {
+      this.broken = this.closing ? new Error(`the ${this.what} worker thread was closed`) : err;
+      if (!this.closing) this.onFailure?.(err);
+    }
     for (const w of this.waiting.values()) w.reject(this.broken);
     this.waiting.clear();
     this.worker.unref();

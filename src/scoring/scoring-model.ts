@@ -32,7 +32,17 @@ export interface OffThreadReasons {
   reasons(rows: readonly Float64Array[], k: number): Promise<FeatureReason[][]>;
 }
 
-export async function loadScoringModel(dir: string, spec: CompiledSpec, options: { intraOpThreads?: number; explain?: boolean; engine?: 'auto' | 'onnxruntime'; workerShare?: number } = {}): Promise<ScoringModel> {
+export interface ScoringModelOptions {
+  intraOpThreads?: number;
+  explain?: boolean;
+  engine?: 'auto' | 'onnxruntime';
+  /** model.workerShare: the share of a large batch's rows walked (and explained) on worker threads; 0 or absent: none. */
+  workerShare?: number;
+  /** A worker thread failed: its rows are computed on the calling thread from then on (same results, less throughput). */
+  onWorkerFailure?: (what: 'scoring' | 'TreeSHAP', err: Error) => void;
+}
+
+export async function loadScoringModel(dir: string, spec: CompiledSpec, options: ScoringModelOptions = {}): Promise<ScoringModel> {
   const bundle = await loadModelBundle(dir, spec);
   const vectorizer = createInputVectorizer(spec.columns, bundle.manifest);
   // One read and parse of model.onnx for both tree walkers (onnxruntime parses its own copy).
@@ -42,12 +52,13 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
   const explainer = tree?.forSpec(spec.columns, vectorizer);
   const share = options.workerShare ?? 0;
   const shapData: ShapWorkerData | undefined = tree?.plan && share > 0 ? { plan: tree.plan, width: tree.width, expectedValue: tree.expectedValue } : undefined;
-  const shapWorker = shapData ? new RowWorker<Float64Array>(new URL('./explain/shap-worker.js', import.meta.url), shapData, 'TreeSHAP') : undefined;
+  const shapWorker = shapData ? new RowWorker<Float64Array>(new URL('./explain/shap-worker.js', import.meta.url), shapData, 'TreeSHAP', (err) => options.onWorkerFailure?.('TreeSHAP', err)) : undefined;
   const scorer = await createTreeScorer(bundle, {
     ...(trees === undefined ? {} : { trees }),
     ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
     ...(options.engine === undefined ? {} : { engine: options.engine }),
     ...(options.workerShare === undefined ? {} : { workerShare: options.workerShare }),
+    ...(options.onWorkerFailure === undefined ? {} : { onWorkerFailure: (err: Error) => options.onWorkerFailure!('scoring', err) }),
   });
   return {
     manifest: bundle.manifest,

@@ -26,6 +26,8 @@ export interface TreeScorerOptions {
   trees?: ModelTrees;
   /** Share of a large batch's rows a worker thread walks beside the main thread (model.workerShare; 0: no worker). */
   workerShare?: number;
+  /** The worker thread failed (the main thread walks every row from then on). */
+  onWorkerFailure?: (err: Error) => void;
 }
 
 /** Below this many rows a batch is walked on the calling thread alone: the worker's round trip would cost more than it saves. */
@@ -105,9 +107,9 @@ async function settleWith(onnx: BatchScorer, { scores, open, openRows }: KernelS
 }
 
 /** A worker thread walking the same module's trees. */
-export function marginWorker(kernel: MarginKernel): RowWorker<Float32Array> {
+export function marginWorker(kernel: MarginKernel, onFailure?: (err: Error) => void): RowWorker<Float32Array> {
   const data: MarginWorkerData = { bytes: kernel.bytes, width: kernel.width };
-  return new RowWorker<Float32Array>(new URL('./margin-worker.js', import.meta.url), data, 'scoring');
+  return new RowWorker<Float32Array>(new URL('./margin-worker.js', import.meta.url), data, 'scoring', onFailure);
 }
 
 /** The compiled kernel for the bundle's trees, or why the model stays on onnxruntime. */
@@ -177,7 +179,7 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
   const { width } = onnx;
   let settledByOnnx = 0;
   const share = options.workerShare ?? 0;
-  const worker = share > 0 ? marginWorker(kernel) : undefined;
+  const worker = share > 0 ? marginWorker(kernel, options.onWorkerFailure) : undefined;
   return {
     width,
     engine: 'wasm',
