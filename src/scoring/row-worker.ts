@@ -6,7 +6,7 @@
 // and stop the same way.
 import { Worker } from 'node:worker_threads';
 import { ChurnflowError } from '../errors.js';
-import type { RowReply, RowRequest } from './row-worker-thread.js';
+import { READY, type RowReply, type RowRequest } from './row-worker-thread.js';
 
 interface Waiting<Out> {
   resolve(out: Out): void;
@@ -19,6 +19,13 @@ export class RowWorker<Out extends Float32Array | Float64Array> {
   private nextId = 1;
   private broken: Error | undefined;
   private closing = false;
+  private readyNow: ((ok: boolean) => void) | undefined;
+  /**
+   * True once the thread has built its kernel, false if it failed first. Model loading waits for it,
+   * so the thread's start-up (its kernel, the TreeSHAP plan copied in) is paid at load, like the main
+   * thread's, not by the first batches.
+   */
+  readonly ready: Promise<boolean>;
 
   /** script: the worker's module (row-worker-thread.ts's serveRows); data: what it builds its kernel from. */
   constructor(
@@ -28,11 +35,17 @@ export class RowWorker<Out extends Float32Array | Float64Array> {
     /** Told once when the thread fails (not when it is closed): the rows go to the calling thread from then on. */
     private readonly onFailure?: (err: Error) => void,
   ) {
+    this.ready = new Promise((resolve) => (this.readyNow = resolve));
     // execArgv: none of the parent's (`node -e …` or `--cpu-prof` would apply to this thread too).
     this.worker = new Worker(script, { workerData: data, execArgv: [] });
-    // Referenced only while a call waits on it: an idle worker must not keep a finished command alive.
-    this.worker.unref();
-    this.worker.on('message', (reply: RowReply) => this.settle(reply));
+    // Referenced until it is ready (someone awaits that), then only while a call waits on it: an idle
+    // worker must not keep a finished command alive.
+    this.worker.on('message', (reply: RowReply | typeof READY) => {
+      if (reply === READY) {
+        this.readyNow?.(true);
+        if (this.waiting.size === 0) this.worker.unref();
+      } else this.settle(reply);
+    });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`the ${what} worker thread exited (code ${code})`)));
   }
@@ -74,6 +87,7 @@ export class RowWorker<Out extends Float32Array | Float64Array> {
   }
 
   private fail(err: Error): void {
+    this.readyNow?.(false);
     if (this.broken === undefined) {
       this.broken = this.closing ? new Error(`the ${this.what} worker thread was closed`) : err;
       if (!this.closing) this.onFailure?.(err);

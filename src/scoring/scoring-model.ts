@@ -60,6 +60,9 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
     ...(options.workerShare === undefined ? {} : { workerShare: options.workerShare }),
     ...(options.onWorkerFailure === undefined ? {} : { onWorkerFailure: (err: Error) => options.onWorkerFailure!('scoring', err) }),
   });
+  // The worker threads build their kernels at load, as this thread did (a failed one is reported and left out).
+  if (shapWorker !== undefined) await shapWorker.ready;
+  await scorer.workerReady;
   return {
     manifest: bundle.manifest,
     vectorizer,

@@ -108,7 +108,7 @@ async function settleWith(onnx: BatchScorer, { scores, open, openRows }: KernelS
 
 /** A worker thread walking the same module's trees. */
 export function marginWorker(kernel: MarginKernel, onFailure?: (err: Error) => void): RowWorker<Float32Array> {
-  const data: MarginWorkerData = { bytes: kernel.bytes, width: kernel.width };
+  const data: MarginWorkerData = { module: kernel.module, width: kernel.width };
   return new RowWorker<Float32Array>(new URL('./margin-worker.js', import.meta.url), data, 'scoring', onFailure);
 }
 
@@ -153,6 +153,8 @@ export type EngineScorer = BatchScorer & {
   readonly settledByOnnx: () => number;
   /** Whether a worker thread walks part of large batches: 'running', 'off' (not asked for, or onnxruntime scores), or 'failed' (the main thread walks every row since). */
   readonly worker: () => 'running' | 'off' | 'failed';
+  /** Settles once the worker thread (if any) has built its kernel or failed. */
+  readonly workerReady: Promise<unknown>;
 };
 
 /** The bundle's scorer: generated WebAssembly checked against onnxruntime, or onnxruntime alone. */
@@ -167,6 +169,7 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
       onnxOnlyBecause: checked.why,
       settledByOnnx: () => 0,
       worker: () => 'off',
+      workerReady: Promise.resolve(),
       scoreFilled(n, fill) {
         // A fresh buffer per call: onnxruntime reads it asynchronously, and calls may overlap.
         const rows = new Float32Array(n * onnx.width);
@@ -185,6 +188,7 @@ export async function createTreeScorer(bundle: ModelBundle, options: TreeScorerO
     engine: 'wasm',
     settledByOnnx: () => settledByOnnx,
     worker: () => (worker === undefined ? 'off' : worker.usable ? 'running' : 'failed'),
+    workerReady: worker?.ready ?? Promise.resolve(),
     async score(rows, n) {
       if (n === 0) return new Float32Array(0);
       if (rows.length < n * width) {

@@ -192,8 +192,12 @@ export function marginModuleBytes(e: TreeEnsemble, width: number): Uint8Array {
 /** The compiled margin of one ensemble, over rows written into the module's own memory. */
 export interface MarginKernel {
   readonly width: number;
-  /** The module's bytes: a worker thread instantiates the same margin from them (worker-margins.ts). */
-  readonly bytes: Uint8Array;
+  /**
+   * The compiled module (a WebAssembly.Module): a worker thread instantiates the same margin from it
+   * (margin-worker.ts). Sent as the module, not its bytes, so the worker shares its compiled code
+   * instead of compiling and tiering it up again.
+   */
+  readonly module: object;
   /** The input area for n rows (n × width float32, row-major), valid until the next call. */
   input(n: number): Float32Array;
   /** The float32 margins of the n rows written into input(n), valid until the next call. */
@@ -205,13 +209,13 @@ export interface MarginKernel {
  * Synchronous compilation: the module is built from the model's numbers only, once per load.
  */
 export function compileMarginKernel(e: TreeEnsemble, width: number): MarginKernel {
-  return marginKernelOf(marginModuleBytes(e, width), width);
+  return marginKernelOf(new (wasmApi().Module)(marginModuleBytes(e, width)), width);
 }
 
-/** The kernel of module bytes marginModuleBytes made (here, or in a worker thread from the bytes it was sent). */
-export function marginKernelOf(bytes: Uint8Array, width: number): MarginKernel {
+/** The kernel of a module marginModuleBytes made (here, or in a worker thread from the module it was sent). */
+export function marginKernelOf(module: object, width: number): MarginKernel {
   const api = wasmApi();
-  const instance = new api.Instance(new api.Module(bytes), {});
+  const instance = new api.Instance(module, {});
   const margin = instance.exports['margin'] as (n: number, out: number) => void;
   const memory = instance.exports['memory'] as WasmMemory;
   let heap = new Float32Array(memory.buffer);
@@ -222,7 +226,7 @@ export function marginKernelOf(bytes: Uint8Array, width: number): MarginKernel {
   };
   return {
     width,
-    bytes,
+    module,
     input(n) {
       ensure(n);
       return heap.subarray(0, n * width);

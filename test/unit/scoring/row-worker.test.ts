@@ -17,6 +17,7 @@ test('answers each call with its own rows; a compute error fails that call only'
     (err) => failures.push(err),
   );
   try {
+    assert.equal(await w.ready, true);
     const [a, b] = await Promise.all([w.run(Float32Array.of(1, 2, 3), 3), w.run(Float32Array.of(5), 1)]);
     assert.deepEqual([...a], [2, 4, 6]);
     assert.deepEqual([...b], [10]);
@@ -42,6 +43,7 @@ test('a thread that dies: waiting calls fail, the failure is reported once, the 
 
   const broken: Error[] = [];
   const b = new RowWorker<Float32Array>(script(`throw new Error('cannot build the kernel');`), null, 'test', (err) => broken.push(err));
+  assert.equal(await b.ready, false, 'a thread that cannot build its kernel is never ready');
   await assert.rejects(b.run(Float32Array.of(1), 1), /cannot build the kernel/);
   assert.equal(broken.length, 1);
   await b.close();
