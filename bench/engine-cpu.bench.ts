@@ -79,6 +79,9 @@ async function engineRun(profile: boolean, heap = false): Promise<EngineRun> {
   let cpuMs = 0;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  // The main thread's utilisation over the run: what is not busy waited for I/O or for a worker thread.
+  const elu0 = performance.eventLoopUtilization();
+  let elu = 0;
   await engine.run((batch) => {
     batches.push(batch.items.length);
     applied += batch.items.length;
@@ -86,6 +89,7 @@ async function engineRun(profile: boolean, heap = false): Promise<EngineRun> {
       ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
       cpuMs = (c.user + c.system) / 1000;
+      elu = performance.eventLoopUtilization(elu0).utilization;
       engine.app.stop('bench: all records processed');
     }
   });
@@ -94,7 +98,7 @@ async function engineRun(profile: boolean, heap = false): Promise<EngineRun> {
   const countOf = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
   const m = engine.metrics;
   console.log(
-    `  run: ${(ms / 1000).toFixed(1)} s wall, ${(cpuMs / 1000).toFixed(1)} s CPU; in batches ${(await sumOf(m.batchSeconds)).toFixed(1)} s (state ${(await sumOf(m.stateApplySeconds)).toFixed(1)} s, scoring ${(await sumOf(m.scoringSeconds)).toFixed(1)} s); cache hits ${await countOf(m.stateCacheHits)}, misses ${await countOf(m.stateCacheMisses)}; retries ${await countOf(m.batchRetries)}`,
+    `  run: ${(ms / 1000).toFixed(1)} s wall, ${(cpuMs / 1000).toFixed(1)} s CPU, main thread busy ${(100 * elu).toFixed(1)} %; in batches ${(await sumOf(m.batchSeconds)).toFixed(1)} s (state ${(await sumOf(m.stateApplySeconds)).toFixed(1)} s, scoring ${(await sumOf(m.scoringSeconds)).toFixed(1)} s); cache hits ${await countOf(m.stateCacheHits)}, misses ${await countOf(m.stateCacheMisses)}; retries ${await countOf(m.batchRetries)}`,
   );
   let prof: CpuProfile | undefined;
   let heapProfile: unknown;
