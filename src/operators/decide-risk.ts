@@ -124,6 +124,8 @@ async function decideSteps(
     const here = group.length - elsewhere;
     const tail = group.slice(here);
     const offThread = elsewhere > 0 ? off!.reasons(tail.map((i) => batch.steps[i]!.features), k) : undefined;
+    // Awaited below; should this thread's part throw first, its rejection must not go unhandled.
+    offThread?.catch(() => {});
     // Chunks, with a yield point between them, so a batch of reasons never holds the loop for long.
     for (let c = 0; c < here; c += REASONS_CHUNK) {
       await pause();

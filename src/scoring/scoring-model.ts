@@ -53,13 +53,19 @@ export async function loadScoringModel(dir: string, spec: CompiledSpec, options:
   const share = options.workerShare ?? 0;
   const shapData: ShapWorkerData | undefined = tree?.plan && share > 0 ? { plan: tree.plan, width: tree.width, expectedValue: tree.expectedValue } : undefined;
   const shapWorker = shapData ? new RowWorker<Float64Array>(new URL('./explain/shap-worker.js', import.meta.url), shapData, 'TreeSHAP', (err) => options.onWorkerFailure?.('TreeSHAP', err)) : undefined;
-  const scorer = await createTreeScorer(bundle, {
-    ...(trees === undefined ? {} : { trees }),
-    ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
-    ...(options.engine === undefined ? {} : { engine: options.engine }),
-    ...(options.workerShare === undefined ? {} : { workerShare: options.workerShare }),
-    ...(options.onWorkerFailure === undefined ? {} : { onWorkerFailure: (err: Error) => options.onWorkerFailure!('scoring', err) }),
-  });
+  let scorer: EngineScorer;
+  try {
+    scorer = await createTreeScorer(bundle, {
+      ...(trees === undefined ? {} : { trees }),
+      ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
+      ...(options.engine === undefined ? {} : { engine: options.engine }),
+      ...(options.workerShare === undefined ? {} : { workerShare: options.workerShare }),
+      ...(options.onWorkerFailure === undefined ? {} : { onWorkerFailure: (err: Error) => options.onWorkerFailure!('scoring', err) }),
+    });
+  } catch (err) {
+    await shapWorker?.close(); // a model that fails to load leaves no thread behind
+    throw err;
+  }
   // The worker threads build their kernels at load, as this thread did (a failed one is reported and left out).
   if (shapWorker !== undefined) await shapWorker.ready;
   await scorer.workerReady;
