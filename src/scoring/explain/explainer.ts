@@ -148,6 +148,12 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
     const raw = new Float64Array(features.length);
     let batchRows = new Float32Array(0);
     let batchOut = new Float64Array(0);
+    /** Each spec row's reasons from its contributions at phi[r * (width + 1) ..] (synchronous: `raw` is scratch). */
+    const rankedRows = (fsRows: readonly Float64Array[], phi: Float64Array, k: number): FeatureReason[][] =>
+      fsRows.map((fs, r) => {
+        for (let i = 0; i < raw.length; i++) raw[i] = fs[specIndex[i]!]!;
+        return ranked(phi, r * (width + 1), raw, k);
+      });
     return {
       vectorizer,
       reasons(fs, k) {
@@ -168,10 +174,7 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
         }
         for (let r = 0; r < n; r++) vectorizer.write(fsRows[r]!, batchRows, r * width);
         shap.contributionsBatch(batchRows, n, batchOut);
-        return fsRows.map((fs, r) => {
-          for (let i = 0; i < raw.length; i++) raw[i] = fs[specIndex[i]!]!;
-          return ranked(batchOut, r * (width + 1), raw, k);
-        });
+        return rankedRows(fsRows, batchOut, k);
       },
       async reasonsOn(worker, fsRows, k) {
         if (!(k >= 0)) throw new ChurnflowError('CF_INPUT_INVALID', `reasons: k must be >= 0, got ${k}`);
@@ -183,11 +186,7 @@ export function buildTreeExplainer(ensemble: TreeEnsemble, manifest: ModelManife
           out = new Float64Array(n * (width + 1));
           shap.contributionsBatch(rows, n, out);
         }
-        const values = new Float64Array(raw.length); // raw is shared with the synchronous calls made meanwhile
-        return fsRows.map((fs, r) => {
-          for (let i = 0; i < values.length; i++) values[i] = fs[specIndex[i]!]!;
-          return ranked(out, r * (width + 1), values, k);
-        });
+        return rankedRows(fsRows, out, k);
       },
     };
   }

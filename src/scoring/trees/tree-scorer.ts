@@ -79,10 +79,7 @@ export async function splitScores(kernel: MarginKernel, worker: RowWorker<Float3
   const { width } = kernel;
   const head = n - workerRows;
   const tail = kernel.input(n).slice(head * width, n * width);
-  const walked = worker.run(tail, workerRows).then(
-    (margins) => margins,
-    () => undefined,
-  );
+  const walked = worker.run(tail, workerRows).catch(() => undefined);
   const scored: KernelScores = { scores: new Float32Array(n), open: [], openRows: undefined };
   scoreMargins(kernel.margins(head), kernel.input(head), width, scored, 0);
   let margins = await walked;
