@@ -5,7 +5,10 @@
 // consumer group and ends caught up on a ≥ 1M-event, 3-partition topic; runs are interleaved so load
 // from other processes falls on every scenario alike. The peer's totals for a sample of customers are
 // checked against churnflow's own feature code. Needs the services (`npm run services -- start all`),
-// Java 17 and Maven (the peer's jar is built on first use).
+// Java 17 and Maven (the peer's jar is built on first use). BENCH_SCENARIOS picks scenarios by their
+// JSON key; BENCH_INSTANCES sets the instances leg's process count and BENCH_JOIN_AT (a fraction of the
+// topic) starts one instance alone and the others once that much is applied, printing what the
+// partition moves cost (batches retried, records of revoked partitions dropped, fenced cache drops).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +41,9 @@ const PEER_THREADS = Number(process.env.BENCH_PEER_THREADS ?? 2);
 // churnflow's unit of scale-out is an instance (a process in the consumer group); this many of them
 // stand beside the peer's stream threads on the same cores.
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? PEER_THREADS);
+// BENCH_JOIN_AT=0.25: the instances leg starts one instance alone and the others once a quarter of
+// the topic is applied (a scale-out mid-stream); default 0, all at once.
+const JOIN_AT = Number(process.env.BENCH_JOIN_AT ?? 0);
 const SAMPLE_CUSTOMERS = 200;
 
 ensurePeerJar();
@@ -85,6 +91,7 @@ const cpuNoReasons: number[] = [];
 const cpuRedis: number[] = [];
 const cpuMemory: number[] = [];
 const cpuInstances: number[] = [];
+const rebalanceCosts: { retries: number; revokedDropped: number; fencedDrops: number }[] = [];
 
 /**
  * `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is
@@ -113,8 +120,11 @@ async function churnflowRun(noReasons: boolean): Promise<number> {
 
 /** `churnflow run` as INSTANCES processes of one group (bench/peers/churnflow-instances.ts). */
 async function churnflowInstances(): Promise<number> {
-  const figures = await runInstances(run(), INSTANCES, lastOffsets);
+  const figures = await runInstances(run(), INSTANCES, lastOffsets, Math.round(JOIN_AT * N));
   cpuInstances.push(figures.cpuUs / N);
+  rebalanceCosts.push(figures.rebalance);
+  const r = figures.rebalance;
+  console.log(`    ${INSTANCES} instances${JOIN_AT > 0 ? `, joining after ${Math.round(JOIN_AT * 100)} %` : ''}: ${figures.applied.toLocaleString('en-US')} records applied; batches retried ${r.retries}, records of revoked partitions dropped ${r.revokedDropped}, cache entries dropped as fenced ${r.fencedDrops}`);
   return figures.ms;
 }
 
@@ -183,7 +193,12 @@ const baseline = measurements.get('kafka_streams_events_per_s') ?? rows[0]!;
 report(`fresh group → caught up, ${N.toLocaleString('en-US')} events, 3 partitions, same broker and machine`, rows, baseline, 'event');
 console.log('  churnflow runs deploy/churnflow.yaml except:');
 for (const d of shippedConfigDifferences({ noReasons: true })) console.log(`    - ${d}`);
-const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, churnflow_instances: INSTANCES, parity_values_compared: parityCompared, parity_differences: parityDifferences };
+const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_threads: PEER_THREADS, churnflow_instances: INSTANCES, churnflow_instances_join_at: JOIN_AT, parity_values_compared: parityCompared, parity_differences: parityDifferences };
+if (rebalanceCosts.length > 0) {
+  figures.churnflow_instances_batch_retries = median(rebalanceCosts.map((r) => r.retries));
+  figures.churnflow_instances_fenced_drops = median(rebalanceCosts.map((r) => r.fencedDrops));
+  figures.churnflow_instances_revoked_dropped = median(rebalanceCosts.map((r) => r.revokedDropped));
+}
 for (const [key, runs] of [
   ['churnflow_run_cpu_us_per_event', cpuRun],
   ['churnflow_run_no_reasons_cpu_us_per_event', cpuNoReasons],

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ShippedRun } from '../shipped-config.js';
-import type { FromInstance, ToInstance } from './churnflow-instance.js';
+import type { FromInstance, RebalanceCosts, ToInstance } from './churnflow-instance.js';
 
 const INSTANCE = fileURLToPath(new URL('./churnflow-instance.js', import.meta.url));
 
@@ -17,10 +17,17 @@ export interface InstancesFigures {
   readonly cpuUs: number;
   /** Records applied, summed over instances (more than the topic when a rebalance replayed some). */
   readonly applied: number;
+  /** Summed over instances. */
+  readonly rebalance: RebalanceCosts;
 }
 
-/** `lastOffsets`: per stream (topic/partition, as the Kafka source names it), the last offset on the topic. */
-export async function runInstances(run: ShippedRun, instances: number, lastOffsets: ReadonlyMap<string, number>): Promise<InstancesFigures> {
+/**
+ * `lastOffsets`: per stream (topic/partition, as the Kafka source names it), the last offset on the topic.
+ * `joinAfter`: the first instance starts alone and the others once the group applied this many records
+ * (a scale-out mid-stream: partitions move away from an instance holding their customers' states);
+ * 0 starts all at once.
+ */
+export async function runInstances(run: ShippedRun, instances: number, lastOffsets: ReadonlyMap<string, number>, joinAfter = 0): Promise<InstancesFigures> {
   const children: ChildProcess[] = [];
   const highest = new Map<string, number>();
   let applied = 0;
@@ -28,7 +35,9 @@ export async function runInstances(run: ShippedRun, instances: number, lastOffse
   let built = 0;
   let drained = 0;
   let stopped = false;
+  let joined = joinAfter <= 0;
   let t0 = 0;
+  const rebalance = { retries: 0, revokedDropped: 0, fencedDrops: 0 };
   const caughtUp = (): boolean => [...lastOffsets].every(([stream, last]) => (highest.get(stream) ?? -1) >= last);
   try {
     return await new Promise<InstancesFigures>((resolve, reject) => {
@@ -46,10 +55,15 @@ export async function runInstances(run: ShippedRun, instances: number, lastOffse
           if (m.type === 'built') {
             if (++built === instances) {
               t0 = performance.now();
-              tell({ type: 'go' });
+              if (joined) tell({ type: 'go' });
+              else children[0]!.send({ type: 'go' } satisfies ToInstance);
             }
           } else if (m.type === 'applied') {
             applied += m.events;
+            if (!joined && applied >= joinAfter) {
+              joined = true;
+              for (const c of children.slice(1)) c.send({ type: 'go' } satisfies ToInstance);
+            }
             for (const [stream, offset] of Object.entries(m.highest)) if (offset > (highest.get(stream) ?? -1)) highest.set(stream, offset);
             if (!stopped && caughtUp()) {
               stopped = true;
@@ -57,7 +71,10 @@ export async function runInstances(run: ShippedRun, instances: number, lastOffse
             }
           } else if (m.type === 'drained') {
             cpuUs += m.cpuUs;
-            if (++drained === instances) resolve({ ms: performance.now() - t0, cpuUs, applied });
+            rebalance.retries += m.rebalance.retries;
+            rebalance.revokedDropped += m.rebalance.revokedDropped;
+            rebalance.fencedDrops += m.rebalance.fencedDrops;
+            if (++drained === instances) resolve({ ms: performance.now() - t0, cpuUs, applied, rebalance });
           }
         });
       }

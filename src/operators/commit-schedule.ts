@@ -96,6 +96,7 @@ export class CommitSchedule {
       if (!this.current(r)) {
         this.held.delete(stream);
         this.sent.delete(stream);
+        this.committed?.forget(stream);
         continue;
       }
       const first = wb?.firstUnwritten(stream);
