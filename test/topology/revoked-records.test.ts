@@ -136,3 +136,18 @@ test('without a revocation nothing is dropped and nothing runs again', async () 
   assert.equal(source.flow!.outstanding, 0);
   assert.deepEqual(await states(store), await reference(input));
 });
+
+test('every partition revoked mid-run (the member lost them all): the batches left are empty, run through every stage, and the run ends with nothing further applied or committed', async () => {
+  const input = partitioned();
+  const source = new TwoPartitions(input);
+  const store = new RevokingStore(4, () => source.epochs.clear());
+  const retries: unknown[] = [];
+  const run = await runScoring(source, store, spec, model, now, { batch: { maxSize: 32, maxWaitMs: 1 }, maxInFlight: 256 }, { onRetry: (err) => retries.push(err) });
+  assert.equal(source.flow!.outstanding, 0);
+  assert.deepEqual(retries.map((e) => (e as ChurnflowError).code), ['CF_PARTITION_REVOKED']);
+  assert.deepEqual(source.commits.filter((c) => !c.current), []);
+  assert.ok(run.batches >= 4, `the batches after the revocation still completed (${run.batches})`);
+  const committedTo = (stream: string) => Math.max(-1, ...source.commits.filter((c) => c.stream === stream).map((c) => c.offset)) + 1;
+  const expected = await reference(input.filter((r) => r.position.offset < committedTo(r.position.stream)));
+  assert.deepEqual(await states(store), expected);
+});
