@@ -8,7 +8,7 @@
 // Java 17 and Maven (the peer's jar is built on first use). BENCH_SCENARIOS picks scenarios by their
 // JSON key; BENCH_INSTANCES sets the instances leg's process count and BENCH_JOIN_AT (a fraction of the
 // topic) starts one instance alone and the others once that much is applied, printing what the
-// partition moves cost (batches retried, records of revoked partitions dropped, fenced cache drops).
+// partition moves cost (batches retried, hot-cache entries dropped as fenced).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +91,7 @@ const cpuNoReasons: number[] = [];
 const cpuRedis: number[] = [];
 const cpuMemory: number[] = [];
 const cpuInstances: number[] = [];
-const rebalanceCosts: { retries: number; revokedDropped: number; fencedDrops: number }[] = [];
+const rebalanceCosts: { retries: number; fencedDrops: number }[] = [];
 
 /**
  * `churnflow run` as run.ts starts it: createEngine on the config; the clock starts once the engine is
@@ -124,7 +124,7 @@ async function churnflowInstances(): Promise<number> {
   cpuInstances.push(figures.cpuUs / N);
   rebalanceCosts.push(figures.rebalance);
   const r = figures.rebalance;
-  console.log(`    ${INSTANCES} instances${JOIN_AT > 0 ? `, joining after ${Math.round(JOIN_AT * 100)} %` : ''}: ${figures.applied.toLocaleString('en-US')} records applied; batches retried ${r.retries}, records of revoked partitions dropped ${r.revokedDropped}, cache entries dropped as fenced ${r.fencedDrops}`);
+  console.log(`    ${INSTANCES} instances${JOIN_AT > 0 ? `, joining after ${Math.round(JOIN_AT * 100)} %` : ''}: ${figures.applied.toLocaleString('en-US')} records applied; batches retried ${r.retries}, cache entries dropped as fenced ${r.fencedDrops}`);
   return figures.ms;
 }
 
@@ -197,7 +197,6 @@ const figures: Record<string, number | string> = { runs: RUNS, events: N, peer_t
 if (rebalanceCosts.length > 0) {
   figures.churnflow_instances_batch_retries = median(rebalanceCosts.map((r) => r.retries));
   figures.churnflow_instances_fenced_drops = median(rebalanceCosts.map((r) => r.fencedDrops));
-  figures.churnflow_instances_revoked_dropped = median(rebalanceCosts.map((r) => r.revokedDropped));
 }
 for (const [key, runs] of [
   ['churnflow_run_cpu_us_per_event', cpuRun],

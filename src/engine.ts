@@ -205,8 +205,6 @@ export async function createEngine(
         ...(drift ? { drift } : {}),
         ...(options.trace ? { trace: options.trace } : {}),
         onRetry: (err, attempt) => {
-          // A rebalance is not a failure: not counted with the outages churnflow_batch_retries_total alerts on.
-          if (err instanceof ChurnflowError && err.code === 'CF_PARTITION_REVOKED') return logger.info({ revoked: err.details.revoked }, 'a partition was revoked while a batch ran; running it again without its records');
           metrics.batchRetries.inc();
           logger.warn({ err, attempt }, 'batch failed with a retriable error; retrying');
         },

@@ -14,8 +14,6 @@ export type ErrorCode =
   /** A stored customer state written with another feature spec's slots (its layout fingerprint differs). */
   | 'CF_STATE_LAYOUT'
   | 'CF_SOURCE_FAILED'
-  /** A batch holds records of a partition revoked while it ran: it runs again at once without them (retriable). */
-  | 'CF_PARTITION_REVOKED'
   | 'CF_SINK_FAILED'
   | 'CF_OUTPUT_TOO_LARGE'
   | 'CF_INPUT_INVALID'

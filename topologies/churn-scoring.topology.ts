@@ -1,6 +1,6 @@
 // The churn-scoring job, top to bottom: source → decode → validate → event time → micro-batch →
-// drop records of revoked partitions → stage state (load + transition) → features → score (ONNX) →
-// decide → persist (state + decisions, one fenced write per customer) → sinks → acknowledge (commit now or at the commit interval, after
+// stage state (load + transition) → features → score (ONNX) → decide → persist (state + decisions,
+// one fenced write per customer) → sinks → acknowledge (commit now or at the commit interval, after
 // the states a write-behind store still holds are written).
 // The same topology runs on Kafka + Redis in production, on files for replay, and on the simulator
 // for the embedded demo; only the edges passed in differ.
@@ -22,7 +22,6 @@ import { observeBatch, timed } from '../src/operators/observe-batch.js';
 import { persistDecisions } from '../src/operators/persist-decisions.js';
 import { holdForTrim, TrimOnCommit } from '../src/operators/trim-committed.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
-import { RevokedRecords } from '../src/operators/revoked-records.js';
 import { routeLateEvents } from '../src/operators/route-late-events.js';
 import { scoreSteps, scoreWithLifecycle, type BatchScoring } from '../src/operators/score-steps.js';
 import { traceBatch, traceItems, traceRecord, type StageTrace } from '../src/operators/trace-stages.js';
@@ -109,8 +108,6 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     onRetry: (err, attempt) => edges.onRetry?.(err, attempt),
     afterCommit: () => trim.committedNow(),
   });
-  // Records of partitions revoked while they waited are left to the new owner (revoked-records.ts).
-  const revoked = new RevokedRecords(source.isCurrent ? (r) => source.isCurrent!(r) : undefined, flow, (n) => metrics?.revokedRecordsDropped.inc(n));
   const activity = new BatchActivity();
   const watermarks = edges.watermarks ?? new WatermarkTracker({ allowedLatenessMs: options.allowedLatenessMs });
   // Records received, added to the counter as each micro-batch closes: prom-client's inc() per record
@@ -136,38 +133,33 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     wb ? connect((batches) => merge(batches, interval(wb.delayMs, edges.scheduler ?? asyncScheduler).pipe(map((): typeof TICK => TICK), takeUntil(batches.pipe(ignoreElements(), endWith(0)))))) : identity,
     // One batch at a time through the stateful stages: per-customer order and "last score" stay exact.
     concatMap((items) =>
-      items === TICK ? defer(() => schedule.tick()).pipe(ignoreElements()) : defer(() => {
-        const owned = revoked.forBatch(items);
-        // Each run of the batch (a retry too) starts from its items still this instance's.
-        return defer(() => of(owned.current())).pipe(
-          timed(metrics?.batchSeconds, (batch$) =>
-            batch$.pipe(
-              // Each stage followed by its trace point (identity unless a bench traces the path).
-              pipe(timed(metrics?.stateApplySeconds, applyToState(store, spec)), traceBatch(trace, 'loaded')), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
-              pipe(timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), traceBatch(trace, 'scored')), // ONNX, one call per batch and model
-              pipe(decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), traceBatch(trace, 'decided')), // emit rule (hysteresis, cooldown), band, id, reasons, arm
-              tap((batch) => owned.assertCurrent(batch.items)), // a partition revoked meanwhile: run again without its records, before anything is written
-              pipe(persistDecisions(store, committed, wb ? { store: wb.store, clock } : undefined), traceBatch(trace, 'persisted')), // new states + outbox + last scores, fenced, before any output (undecided ones may wait for the commit)
-              pipe(writeOutputs(edges.sinks), traceBatch(trace, 'produced')), // risk events (new and re-emitted), dead letters, late events
-            ),
+      items === TICK ? defer(() => schedule.tick()).pipe(ignoreElements()) : of(items).pipe(
+        timed(metrics?.batchSeconds, (batch$) =>
+          batch$.pipe(
+            // Each stage followed by its trace point (identity unless a bench traces the path).
+            pipe(timed(metrics?.stateApplySeconds, applyToState(store, spec)), traceBatch(trace, 'loaded')), // load + transition (nothing written yet); features per event; redeliveries → stored decisions
+            pipe(timed(metrics?.scoringSeconds, edges.scoring ? scoreWithLifecycle(edges.scoring) : scoreSteps(requireModel(edges.model))), traceBatch(trace, 'scored')), // ONNX, one call per batch and model
+            pipe(decideRisk(options.risk, clock, { ...options.decision, processingTime: options.processingTime ?? 'clock' }), traceBatch(trace, 'decided')), // emit rule (hysteresis, cooldown), band, id, reasons, arm
+            pipe(persistDecisions(store, committed, wb ? { store: wb.store, clock } : undefined), traceBatch(trace, 'persisted')), // new states + outbox + last scores, fenced, before any output (undecided ones may wait for the commit)
+            pipe(writeOutputs(edges.sinks), traceBatch(trace, 'produced')), // risk events (new and re-emitted), dead letters, late events
           ),
-          // Redis or Kafka briefly away, or a fenced write: run the batch again from loading (stored decisions re-emit as stored).
-          retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
-          // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
-          drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
-          // The commit stays inside the stateful stages. Run beside the next batch (a concatMap of its own)
-          // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
-          // several-fold (docs/architecture.md "Latency").
-          holdForTrim(trim), // its customers' outbox entries go once their offsets are committed (in the background, not awaited)
-          pipe(acknowledge(schedule, flow, edges.onAcknowledged), traceBatch(trace, 'committed')), // commit positions (now or at the interval), return credits
-          observeBatch(metrics, clock),
-          tap(() => {
-            const wm = watermarks.overall();
-            if (wm !== undefined) metrics?.watermarkLagSeconds.set(Math.max(0, clock.now() - wm) / 1000);
-          }),
-          finalize(() => activity.finished()),
-        );
-      }),
+        ),
+        // Redis or Kafka briefly away, or a fenced write: run the batch again from loading (stored decisions re-emit as stored).
+        retryBatch(options.retry ?? DEFAULT_RETRY, (err, attempt) => edges.onRetry?.(err, attempt)),
+        // Drift, delayed-label performance and retraining triggers over event-time windows (optional).
+        drift ? concatMap(async (batch) => (await drift.process(batch), batch)) : identity,
+        // The commit stays inside the stateful stages. Run beside the next batch (a concatMap of its own)
+        // it measured worse, not better: commits took tens of ms and latency at 2,000 events/s grew
+        // several-fold (docs/architecture.md "Latency").
+        holdForTrim(trim), // its customers' outbox entries go once their offsets are committed (in the background, not awaited)
+        pipe(acknowledge(schedule, flow, edges.onAcknowledged), traceBatch(trace, 'committed')), // commit positions (now or at the interval), return credits
+        observeBatch(metrics, clock),
+        tap(() => {
+          const wm = watermarks.overall();
+          if (wm !== undefined) metrics?.watermarkLagSeconds.set(Math.max(0, clock.now() - wm) / 1000);
+        }),
+        finalize(() => activity.finished()),
+      ),
     ),
     // Input exhausted or drained: what is held is written and committed, and the last deletes finish,
     // before the job completes (and the store closes).

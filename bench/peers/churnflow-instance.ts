@@ -13,12 +13,10 @@ export type FromInstance =
   | { readonly type: 'applied'; readonly events: number; readonly highest: Readonly<Record<string, number>> }
   | { readonly type: 'drained'; readonly cpuUs: number; readonly rebalance: RebalanceCosts };
 
-/** What moving partitions cost an instance: batches run again, records left to another owner, cache entries another writer made stale. */
+/** What moving partitions cost an instance: batches run again, cache entries another writer made stale. */
 export interface RebalanceCosts {
   /** Batches run again after a retriable failure (a fenced write among them). */
   readonly retries: number;
-  /** Records of partitions revoked while they waited, dropped unapplied. */
-  readonly revokedDropped: number;
   /** Hot-cache entries dropped because another instance wrote one of this instance's customers. */
   readonly fencedDrops: number;
 }
@@ -53,10 +51,9 @@ await engine.run(
   },
   async () => {
     const c = process.cpuUsage(c0);
-    const total = async (m: { get(): Promise<{ values: { value: number; labels: Partial<Record<string, string | number>> }[] }> } | undefined, label?: string) =>
-      ((await m?.get())?.values ?? []).filter((v) => label === undefined || v.labels.reason === label).reduce((n, v) => n + v.value, 0);
-    const m = engine.metrics as typeof engine.metrics & { revokedRecordsDropped?: typeof engine.metrics.batchRetries };
-    const rebalance = { retries: await total(m.batchRetries), revokedDropped: await total(m.revokedRecordsDropped), fencedDrops: await total(m.stateCacheDropped, 'fenced') };
+    const total = async (m: { get(): Promise<{ values: { value: number; labels: Partial<Record<string, string | number>> }[] }> }, label?: string) =>
+      (await m.get()).values.filter((v) => label === undefined || v.labels.reason === label).reduce((n, v) => n + v.value, 0);
+    const rebalance = { retries: await total(engine.metrics.batchRetries), fencedDrops: await total(engine.metrics.stateCacheDropped, 'fenced') };
     send({ type: 'drained', cpuUs: c.user + c.system, rebalance });
   },
 );

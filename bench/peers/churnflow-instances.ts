@@ -37,7 +37,7 @@ export async function runInstances(run: ShippedRun, instances: number, lastOffse
   let stopped = false;
   let joined = joinAfter <= 0;
   let t0 = 0;
-  const rebalance = { retries: 0, revokedDropped: 0, fencedDrops: 0 };
+  const rebalance = { retries: 0, fencedDrops: 0 };
   const caughtUp = (): boolean => [...lastOffsets].every(([stream, last]) => (highest.get(stream) ?? -1) >= last);
   try {
     return await new Promise<InstancesFigures>((resolve, reject) => {
@@ -72,7 +72,6 @@ export async function runInstances(run: ShippedRun, instances: number, lastOffse
           } else if (m.type === 'drained') {
             cpuUs += m.cpuUs;
             rebalance.retries += m.rebalance.retries;
-            rebalance.revokedDropped += m.rebalance.revokedDropped;
             rebalance.fencedDrops += m.rebalance.fencedDrops;
             if (++drained === instances) resolve({ ms: performance.now() - t0, cpuUs, applied, rebalance });
           }

@@ -31,7 +31,6 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean; /** Def
       registers: r,
     }),
     scores: new Counter({ name: 'churnflow_scores_total', help: 'Customers scored, by model version and scorer (model | canary | fallback).', labelNames: ['model_version', 'scorer'], registers: r }),
-    revokedRecordsDropped: new Counter({ name: 'churnflow_revoked_records_dropped_total', help: 'Records of a partition revoked from this instance after they were fetched: left to its new owner, neither applied nor committed here.', registers: r }),
     batchRetries: new Counter({ name: 'churnflow_batch_retries_total', help: 'Micro-batches run again after a retriable error (Redis or Kafka briefly unavailable).', registers: r }),
     consumerLag: new Gauge({ name: 'churnflow_consumer_lag', help: 'Records behind the partition high watermark at the last fetch.', labelNames: ['topic', 'partition'], registers: r }),
     commitsRefused: new Counter({ name: 'churnflow_offset_commits_refused_total', help: 'Offset commits refused after a rebalance (the records are redelivered to the new owner).', registers: r }),

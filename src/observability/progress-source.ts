@@ -11,7 +11,6 @@ export function reportProgress(source: RecordSource, progress: ProgressTracker):
     records: (flow) => source.records(flow).pipe(tap(() => progress.received(1))),
     // The source's answer passes through: it says which streams' commits were confirmed.
     commit: (records) => source.commit(records),
-    ...(source.isCurrent ? { isCurrent: (record) => source.isCurrent!(record) } : {}),
     ...(source.progress ? { progress: () => source.progress!() } : {}),
     stop: () => source.stop(),
     close: () => source.close(),

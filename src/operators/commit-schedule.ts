@@ -44,7 +44,7 @@ export class CommitSchedule {
   private readonly sent = new Map<string, number>();
 
   constructor(
-    private readonly source: Pick<RecordSource, 'commit' | 'isCurrent'>,
+    private readonly source: Pick<RecordSource, 'commit'>,
     private readonly committed: CommittedOffsets | undefined,
     private readonly options: CommitScheduleOptions,
   ) {}
@@ -53,8 +53,7 @@ export class CommitSchedule {
   async processed(records: readonly RawRecord[]): Promise<void> {
     for (const r of records) {
       const cur = this.held.get(r.position.stream);
-      // A held record of a partition revoked since gives way to one of its new ownership (assigned again).
-      if (cur === undefined || r.position.offset >= cur.position.offset || !this.current(cur)) this.held.set(r.position.stream, r);
+      if (cur === undefined || r.position.offset >= cur.position.offset) this.held.set(r.position.stream, r);
     }
     await this.step(false);
   }
@@ -91,14 +90,6 @@ export class CommitSchedule {
     const wb = this.options.writeBehind?.store;
     const commits: RawRecord[] = [];
     for (const [stream, r] of this.held) {
-      // Revoked since it was processed: never committed here (the new owner commits the partition, and
-      // this member's unwritten states of it were dropped, so a commit could pass records nobody stored).
-      if (!this.current(r)) {
-        this.held.delete(stream);
-        this.sent.delete(stream);
-        this.committed?.forget(stream);
-        continue;
-      }
       const first = wb?.firstUnwritten(stream);
       const offset = first === undefined || first > r.position.offset ? r.position.offset : first - 1;
       if (offset + 1 <= (this.sent.get(stream) ?? -1)) continue;
@@ -116,10 +107,6 @@ export class CommitSchedule {
       this.committed?.confirm(stream, offset + 1);
     }
     return true;
-  }
-
-  private current(r: RawRecord): boolean {
-    return this.source.isCurrent?.(r) ?? true;
   }
 
   private async retrying(step: () => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@
 // exponential backoff. Safe because every step is idempotent: state by source position, outputs by
 // deterministic id; a retried batch may re-emit outputs, never double-count state.
 import { retry, timer, type MonoTypeOperatorFunction } from 'rxjs';
-import { ChurnflowError, isRetriable } from '../errors.js';
+import { isRetriable } from '../errors.js';
 
 export interface RetryPolicy {
   readonly maxAttempts: number;
@@ -16,8 +16,6 @@ export function retryBatch<T>(policy: RetryPolicy, onRetry?: (err: unknown, atte
     delay: (err: unknown, attempt: number) => {
       if (!isRetriable(err)) throw err;
       onRetry?.(err, attempt);
-      // A revocation is no outage: the batch runs again at once, without the revoked partitions' records.
-      if (err instanceof ChurnflowError && err.code === 'CF_PARTITION_REVOKED') return timer(0);
       return timer(Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1)));
     },
   });

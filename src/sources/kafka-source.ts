@@ -5,11 +5,9 @@
 // partition's event-time frontier as metadata), the assignment tracker (revocations, restored
 // frontiers), replay bounds and the crash policy. This file wires them into kafkajs' eachBatch.
 //
-// On a rebalance, a batch of a revoked partition stops emitting. What was already emitted is no longer
-// current (isCurrent): the topology drops it before applying it, or runs a batch holding it again
-// without it, and this member never commits a partition it no longer owns — the new owner processes
-// those records from the last commit. Only a batch already writing when the revocation came finishes,
-// and the per-position idempotent, fenced state absorbs it.
+// On a rebalance, a batch of a revoked partition stops emitting; what was already emitted finishes,
+// and its commit may be refused — the new owner reprocesses from the last commit, which the
+// per-position idempotent state absorbs.
 import { Kafka, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
@@ -165,7 +163,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     return (names[partition] ??= streamOf(topic, partition));
   };
 
-  const toRecord = (topic: string, partition: number, stream: string, m: KafkaMessage, endOfFetch: boolean, ownership: number | undefined): RawRecord => ({
+  const toRecord = (topic: string, partition: number, stream: string, m: KafkaMessage, endOfFetch: boolean): RawRecord => ({
     position: { stream, offset: Number(m.offset) },
     format: options.format,
     value: m.value ?? Buffer.alloc(0),
@@ -176,9 +174,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     // Always set (false but on the last): one object shape for every record, and no spread of a
     // temporary object per record.
     endOfFetch,
-    ownership,
   });
-  const isCurrent = (r: RawRecord): boolean => r.ownership !== undefined && assignment.epochOf(r.position.stream) === r.ownership;
 
   const pauseAll = () => {
     if (running) consumer.pause(options.topics.map((topic) => ({ topic })));
@@ -201,15 +197,13 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const last = batch.messages.length - 1;
     // The last record marks the fetch's end: the micro-batch closes after it if the engine is idle.
     const stream = streamName(batch.topic, batch.partition);
-    // The partition's epoch now; should it change while the batch waits below, nothing more is emitted.
-    const ownership = assignment.epochOf(stream);
-    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, stream, m, i === last, ownership));
+    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, stream, m, i === last));
     if (recs.length === 0) return;
     const out = subscriber;
     const credits = flow;
     if (!out || !credits) return;
     const heartbeats: Heartbeats = { heartbeat, intervalMs: options.heartbeatIntervalMs };
-    const abandoned = () => stopped || !isRunning() || isStale() || ownership === undefined || assignment.epochOf(stream) !== ownership;
+    const abandoned = () => stopped || !isRunning() || isStale();
     try {
       await whileHeartbeating(assignment.ready(batch.topic, batch.partition), heartbeats);
       await whileHeartbeating(assignmentReported, heartbeats);
@@ -282,10 +276,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     name: `kafka:${options.topics.join(',')}`,
     records,
     progress: () => bounds?.progress(),
-    isCurrent,
-    // A partition revoked since is never committed by this member again: its new owner may have
-    // committed past these offsets already, or may still need the records they would skip.
-    commit: (records) => commit(records.filter(isCurrent)),
+    commit,
     stop() {
       if (stopped) return;
       stopped = true;

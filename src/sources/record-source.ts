@@ -13,12 +13,6 @@ export interface RecordSource {
    * is not); nothing means all of them.
    */
   commit(records: readonly RawRecord[]): Promise<ReadonlySet<string> | void>;
-  /**
-   * False once the record's partition was revoked from this instance after the record was emitted (a
-   * rebalance moved it): the record must be neither applied nor committed here, since the partition's
-   * new owner processes it from the last commit. Absent: every record stays current (files, simulator).
-   */
-  isCurrent?(record: RawRecord): boolean;
   /** How far a bounded source is (file bytes, offsets of a bounded Kafka replay), for progress and ETA. */
   progress?(): { done: number; total: number } | undefined;
   /** Stop fetching: the stream completes once the record in hand is emitted. */

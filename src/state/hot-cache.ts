@@ -342,18 +342,12 @@ export class HotCachedStore implements WriteBehindStore {
   /**
    * Partitions ("topic/partition" streams) this instance no longer owns: their customers leave the cache
    * (a customer's state names its streams in `positions`), and writes of anything loaded before now are
-   * not kept. Their pending states are dropped unwritten, held by a batch or not: this instance never
-   * commits those partitions again, and their new owner applies the same records on what Redis holds;
-   * written late, they would race it (each fenced write a reload and a retry on one side or the other).
-   * A batch that holds one runs again without the revoked records (operators/revoked-records.ts), or,
-   * if it was writing already, writes its copy fenced as before.
+   * not kept.
    */
   revoke(streams: readonly string[]): void {
     this.epoch++;
     if (streams.length === 0) return;
     const gone = new Set(streams);
-    const unwritten = this.pending.dropStreams(gone);
-    if (unwritten > 0) this.options.onDropped?.('revoked', unwritten);
     const ids: string[] = [];
     for (const [id, e] of this.entries.entries()) {
       for (const stream in e.state.positions) {

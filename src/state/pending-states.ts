@@ -72,22 +72,6 @@ export class PendingStates {
     return true;
   }
 
-  /**
-   * Forgets the pending customers whose unwritten deltas all came from these streams (their partitions
-   * were revoked: the new owner applies those records again, from the last commit, which never passed
-   * them). A customer with deltas of a stream still owned stays. Returns how many went.
-   */
-  dropStreams(streams: ReadonlySet<string>): number {
-    const gone = new Set<string>();
-    for (const stream of streams) {
-      for (const id of this.byStream.get(stream)?.keys() ?? []) {
-        if (this.streamsOf.get(id)!.every((s) => streams.has(s))) gone.add(id);
-      }
-    }
-    for (const id of gone) this.delete(id);
-    return gone.size;
-  }
-
   /** The oldest first; those that became pending at or before `until` (all without it). */
   oldest(until?: number, max = Number.POSITIVE_INFINITY): PendingState[] {
     const out: PendingState[] = [];

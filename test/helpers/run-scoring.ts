@@ -49,7 +49,7 @@ export async function runScoring(
   model: ScoringModel,
   now: number,
   options: Partial<ChurnScoringOptions> = {},
-  extra: Partial<Pick<ChurnScoringEdges, 'drift' | 'scoring' | 'trace' | 'onRetry'>> = {},
+  extra: Partial<Pick<ChurnScoringEdges, 'drift' | 'scoring' | 'trace'>> = {},
 ): Promise<ScoringRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cf-scoring-'));
   const riskPath = join(dir, 'risk.ndjson');

@@ -231,38 +231,6 @@ test('customers loaded before a revocation are not taken: the caller writes them
   }
 });
 
-test('a revoked partition\'s pending states are dropped unwritten, held by a batch or not: the new owner\'s writes are never fenced by them, and the flush writes only what is still owned', async () => {
-  const prefix = newPrefix();
-  const a = cached(prefix);
-  const b = cached(prefix);
-  try {
-    await a.store.apply([login('r1', 1, 0), login('h1', 1, 1), login('k1', 1, 0, 'activity/1')]);
-    a.store.defer(await stageDeltas(a.store, [login('r1', 2, 2), login('h1', 2, 3), login('k1', 2, 1, 'activity/1')]), 0);
-    const held = await stageDeltas(a.store, [login('h1', 3, 4)]); // a batch holds h1 when the revocation comes
-    assert.equal(a.store.firstUnwritten('activity/0'), 2);
-    a.store.revoke(['activity/0']);
-    assert.equal(a.store.pendingCustomers, 1, 'only k1 (activity/1, still owned) stays pending');
-    assert.equal(a.store.firstUnwritten('activity/0'), undefined);
-    assert.equal(a.store.firstUnwritten('activity/1'), 1);
-    // The new owner starts at the last commit (offset 2) and writes r1 and h1 on what Redis holds.
-    const writesBefore = b.redis.writes;
-    assert.deepEqual(await b.store.write(await stageDeltas(b.store, [login('r1', 2, 2), login('h1', 2, 3), login('h1', 3, 4), login('r1', 4, 5)]).then((s) => s.map((c) => ({ state: c.state, loaded: c.loaded })))), [], 'not fenced: a wrote nothing of them after the revocation');
-    assert.equal(b.redis.writes - writesBefore, 2);
-    const aWrites = a.redis.writes;
-    await a.store.flush();
-    assert.equal(a.redis.writes - aWrites, 1, 'the flush wrote k1 alone');
-    assert.equal(held.length, 1, 'the batch that held h1 runs again without it (the topology), so it never writes it');
-    const [r1, h1, k1] = await b.store.get(['r1', 'h1', 'k1']);
-    assert.deepEqual(r1!.positions, { 'activity/0': 5 });
-    assert.equal(spec.evaluate(r1!, day(4) + 1)[logins7d], 3, 'r1: days 1, 2 and 4, none twice');
-    assert.equal(spec.evaluate(h1!, day(3) + 1)[logins7d], 3);
-    assert.equal(spec.evaluate(k1!, day(2) + 1)[logins7d], 2);
-  } finally {
-    await a.store.close();
-    await b.store.close();
-  }
-});
-
 test('dropOutbox reaches a pending copy: its flush neither re-sends nor restores the entries', async () => {
   const prefix = newPrefix();
   const { store } = cached(prefix);

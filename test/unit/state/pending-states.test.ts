@@ -32,20 +32,3 @@ test('firstUnwritten is the lowest first offset of the pending customers, per st
   assert.equal(p.firstUnwritten('s/1'), 40);
   assert.equal(p.firstUnwritten('s/0'), undefined);
 });
-
-test('dropStreams forgets the customers whose unwritten deltas all came from revoked streams, and only those', () => {
-  const p = new PendingStates({} as StateRules);
-  p.add(pending('a', [[delta('a', 's/0', 5)], [delta('a', 's/0', 9)]]));
-  p.add(pending('b', [[delta('b', 's/0', 7), delta('b', 's/1', 3)]]));
-  p.add(pending('c', [[delta('c', 's/1', 4)]]));
-  p.add(pending('d', [])); // only redeliveries: indexed in no stream
-  assert.equal(p.dropStreams(new Set(['s/0'])), 1);
-  assert.equal(p.get('a'), undefined, 'all of its deltas are of the revoked stream');
-  assert.ok(p.get('b'), 'b also applied records of s/1, which this instance still owns and commits');
-  assert.ok(p.get('c') && p.get('d'));
-  assert.equal(p.firstUnwritten('s/0'), 7, "only b's offset holds s/0 now");
-  assert.equal(p.dropStreams(new Set(['s/0', 's/1'])), 2);
-  assert.deepEqual([...p.entries()].map((e) => e.customerId), ['d']);
-  assert.equal(p.firstUnwritten('s/0'), undefined);
-  assert.equal(p.firstUnwritten('s/1'), undefined);
-});
