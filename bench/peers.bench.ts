@@ -44,6 +44,8 @@ const INSTANCES = Number(process.env.BENCH_INSTANCES ?? PEER_THREADS);
 // BENCH_JOIN_AT=0.25: the instances leg starts one instance alone and the others once a quarter of
 // the topic is applied (a scale-out mid-stream); default 0, all at once.
 const JOIN_AT = Number(process.env.BENCH_JOIN_AT ?? 0);
+// At 1 or more the group would catch up before the others start, and they would wait for a go that never comes.
+if (!(JOIN_AT >= 0 && JOIN_AT < 1)) throw new RangeError(`BENCH_JOIN_AT must be a share of the topic in [0, 1), got ${process.env.BENCH_JOIN_AT}`);
 const SAMPLE_CUSTOMERS = 200;
 
 ensurePeerJar();
