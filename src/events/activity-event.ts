@@ -37,6 +37,12 @@ export interface RawRecord {
   readonly receivedAt: number;
   /** The last record of what the source fetched together (a Kafka fetch): a micro-batch may close after it. */
   readonly endOfFetch?: boolean;
+  /**
+   * The source's ownership epoch of the record's partition when it was emitted (Kafka: each time this
+   * member is assigned a partition it did not own, the partition gets a new epoch). RecordSource.isCurrent
+   * compares it with the partition's epoch now; sources without partitions leave it out.
+   */
+  readonly ownership?: number;
 }
 
 export const DAY_MS = 86_400_000;

@@ -11,6 +11,8 @@ export function reportProgress(source: RecordSource, progress: ProgressTracker):
     records: (flow) => source.records(flow).pipe(tap(() => progress.received(1))),
     // The source's answer passes through: it says which streams' commits were confirmed.
     commit: (records) => source.commit(records),
+    // Without it the commit schedule would hold (and retry) a revoked partition's records forever.
+    ...(source.isCurrent ? { isCurrent: (r) => source.isCurrent!(r) } : {}),
     ...(source.progress ? { progress: () => source.progress!() } : {}),
     stop: () => source.stop(),
     close: () => source.close(),

@@ -10,7 +10,9 @@
 // applied and re-applies the rest, deciding what the first run decided (decisions depend on event time
 // and state only). Writing a few states per batch, not all at a commit interval, keeps the flush out of
 // the latency: no batch waits for thousands of writes. A customer whose batch decided something is
-// written before its outputs, with the decisions (persist-decisions.ts).
+// written before its outputs, with the decisions (persist-decisions.ts). Only records of partitions this
+// member still owns are committed (RecordSource.isCurrent): a partition moved to another member by a
+// rebalance is committed by its new owner alone.
 import { ChurnflowError, errorMessage, isRetriable } from '../errors.js';
 import type { RawRecord } from '../events/activity-event.js';
 import type { CommittedOffsets } from '../sources/committed-offsets.js';
@@ -44,7 +46,7 @@ export class CommitSchedule {
   private readonly sent = new Map<string, number>();
 
   constructor(
-    private readonly source: Pick<RecordSource, 'commit'>,
+    private readonly source: Pick<RecordSource, 'commit' | 'isCurrent'>,
     private readonly committed: CommittedOffsets | undefined,
     private readonly options: CommitScheduleOptions,
   ) {}
@@ -53,7 +55,8 @@ export class CommitSchedule {
   async processed(records: readonly RawRecord[]): Promise<void> {
     for (const r of records) {
       const cur = this.held.get(r.position.stream);
-      if (cur === undefined || r.position.offset >= cur.position.offset) this.held.set(r.position.stream, r);
+      // A held record of a partition revoked since gives way to one of its new ownership (assigned again).
+      if (cur === undefined || r.position.offset >= cur.position.offset || !this.current(cur)) this.held.set(r.position.stream, r);
     }
     await this.step(false);
   }
@@ -90,6 +93,13 @@ export class CommitSchedule {
     const wb = this.options.writeBehind?.store;
     const commits: RawRecord[] = [];
     for (const [stream, r] of this.held) {
+      // Revoked since it was processed: never committed here. Its new owner started at the group's
+      // offset and commits the partition; this commit would move the offset back behind the owner's.
+      if (!this.current(r)) {
+        this.held.delete(stream);
+        this.sent.delete(stream);
+        continue;
+      }
       const first = wb?.firstUnwritten(stream);
       const offset = first === undefined || first > r.position.offset ? r.position.offset : first - 1;
       if (offset + 1 <= (this.sent.get(stream) ?? -1)) continue;
@@ -107,6 +117,10 @@ export class CommitSchedule {
       this.committed?.confirm(stream, offset + 1);
     }
     return true;
+  }
+
+  private current(r: RawRecord): boolean {
+    return this.source.isCurrent?.(r) ?? true;
   }
 
   private async retrying(step: () => Promise<void>): Promise<void> {

@@ -5,9 +5,12 @@
 // partition's event-time frontier as metadata), the assignment tracker (revocations, restored
 // frontiers), replay bounds and the crash policy. This file wires them into kafkajs' eachBatch.
 //
-// On a rebalance, a batch of a revoked partition stops emitting; what was already emitted finishes,
-// and its commit may be refused — the new owner reprocesses from the last commit, which the
-// per-position idempotent state absorbs.
+// On a rebalance, a batch of a revoked partition stops emitting; what was already emitted finishes
+// (the per-position idempotent, fenced state absorbs the new owner processing it too), but this member
+// never commits a partition it no longer owns (isCurrent): the coordinator checks a commit's member
+// and generation, not the assignment, so such a commit would move the group's offset back behind the
+// new owner's — stalling the group once that owner has nothing more to commit there, and letting the
+// records in between be decided again after their outbox entries were trimmed.
 import { Kafka, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import { kafkaClientConfig, type KafkaConnection } from '../config/kafka-client-config.js';
@@ -163,7 +166,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     return (names[partition] ??= streamOf(topic, partition));
   };
 
-  const toRecord = (topic: string, partition: number, stream: string, m: KafkaMessage, endOfFetch: boolean): RawRecord => ({
+  const toRecord = (topic: string, partition: number, stream: string, m: KafkaMessage, endOfFetch: boolean, ownership: number | undefined): RawRecord => ({
     position: { stream, offset: Number(m.offset) },
     format: options.format,
     value: m.value ?? Buffer.alloc(0),
@@ -174,7 +177,9 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     // Always set (false but on the last): one object shape for every record, and no spread of a
     // temporary object per record.
     endOfFetch,
+    ownership,
   });
+  const isCurrent = (r: RawRecord): boolean => r.ownership !== undefined && assignment.epochOf(r.position.stream) === r.ownership;
 
   const pauseAll = () => {
     if (running) consumer.pause(options.topics.map((topic) => ({ topic })));
@@ -197,7 +202,9 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const last = batch.messages.length - 1;
     // The last record marks the fetch's end: the micro-batch closes after it if the engine is idle.
     const stream = streamName(batch.topic, batch.partition);
-    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, stream, m, i === last));
+    // The partition's ownership now (kafkajs hands over a batch only between joins, so it is the current one).
+    const ownership = assignment.epochOf(stream);
+    const recs = batch.messages.map((m, i) => toRecord(batch.topic, batch.partition, stream, m, i === last, ownership));
     if (recs.length === 0) return;
     const out = subscriber;
     const credits = flow;
@@ -276,7 +283,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     name: `kafka:${options.topics.join(',')}`,
     records,
     progress: () => bounds?.progress(),
-    commit,
+    isCurrent,
+    commit: (records) => commit(records.filter(isCurrent)),
     stop() {
       if (stopped) return;
       stopped = true;

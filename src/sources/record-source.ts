@@ -13,6 +13,13 @@ export interface RecordSource {
    * is not); nothing means all of them.
    */
   commit(records: readonly RawRecord[]): Promise<ReadonlySet<string> | void>;
+  /**
+   * False once the record's partition was revoked from this member after the record was emitted (a
+   * rebalance moved it, maybe back again since): the record must not be committed here. The group's
+   * coordinator accepts a member's commit of any partition, so such a commit would move the group's
+   * offset back behind the new owner's. Absent: every record stays current (files, simulator).
+   */
+  isCurrent?(record: RawRecord): boolean;
   /** How far a bounded source is (file bytes, offsets of a bounded Kafka replay), for progress and ETA. */
   progress?(): { done: number; total: number } | undefined;
   /** Stop fetching: the stream completes once the record in hand is emitted. */

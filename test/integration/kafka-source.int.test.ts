@@ -1,12 +1,14 @@
 // The Kafka source against the real broker and registry: a registry outage longer than the session
-// timeout costs no rebalance, a crash kafkajs will not restart from fails the stream, and a revoked
-// partition leaves the event-time tracker. Each test has its own topic and group.
+// timeout costs no rebalance, a crash kafkajs will not restart from fails the stream, a revoked
+// partition leaves the event-time tracker, and a member never commits a partition it lost (the group's
+// offset would move back behind its new owner's). Each test has its own topic and group.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import avro from 'avsc';
 import type { Subscription } from 'rxjs';
 import { ChurnflowError } from '../../src/errors.js';
+import { CommitSchedule } from '../../src/operators/commit-schedule.js';
 import type { RawRecord } from '../../src/events/activity-event.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ActivityCodec, DecodeError } from '../../src/serde/activity-codec.js';
@@ -210,6 +212,78 @@ test('a partition revoked by a rebalance leaves the event-time tracker (the over
     assert.equal(watermarks.overall(), watermarks.watermark(kept[0]!), 'only the partition still owned counts');
   } finally {
     ca.sub.unsubscribe();
+    cb?.sub.unsubscribe();
+    a.stop();
+    b.stop();
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+/** The group's committed offset per partition (-1: none). */
+async function groupOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+test('a member never commits a partition it lost, nor one it lost and got back, with records of its earlier ownership: the group\'s offset never moves back behind the new owner\'s', { timeout: 180_000 }, async () => {
+  const topic = uniqueName('cf-lost');
+  await createTopics([topic], 2);
+  const enc = activityEventEncoder({ registry, topic, autoRegister: true }, codec);
+  await enc.prepare();
+  const batch = (from: number, to: number) => [0, 1].flatMap((partition) => Array.from({ length: to - from }, (_, i) => ({ value: enc.encode(login(`c${partition}`, day(1 + from + i))), partition })));
+  await produce(topic, batch(0, 10));
+  const groupId = uniqueName('cf-group');
+  const decoder = new RegistryActivityDecoder({ registry });
+  const revoked: string[] = [];
+  const a = createKafkaSource(sourceOptions(topic, groupId), { logger: log, clock: systemClock, prepare: (r) => decoder.prepare(r), onRevoked: (s) => revoked.push(...s) });
+  // The first member processes records and holds their commit, as write-behind holds it while their states are unwritten.
+  const heldByA: RawRecord[] = [];
+  const flowA = new FlowControl(1000);
+  const subA = a.records(flowA).subscribe((r) => heldByA.push(r));
+  const schedule = new CommitSchedule(a, undefined, { clock: systemClock, retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 } });
+  const b = createKafkaSource(sourceOptions(topic, groupId), { logger: log, clock: systemClock, prepare: (r) => decoder.prepare(r) });
+  let cb: ReturnType<typeof consume> | undefined;
+  const readByB: RawRecord[] = [];
+  try {
+    await until('the first member read both partitions', () => heldByA.length === 20);
+    cb = consume(b, (r) => readByB.push(r));
+    await until('a revocation', () => revoked.length > 0);
+    const lost = revoked[0]!;
+    const kept = [`${topic}/0`, `${topic}/1`].find((s) => s !== lost)!;
+    const lostPartition = Number(lost.split('/').at(-1));
+    await produce(topic, batch(10, 20));
+    await until('the new owner committed the lost partition to its end', () => readByB.filter((r) => r.position.stream === lost).length === 20);
+    let committed = await groupOffsets(groupId, topic);
+    for (let i = 0; i < 150 && committed.get(lostPartition) !== 20; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      committed = await groupOffsets(groupId, topic);
+    }
+    assert.equal(committed.get(lostPartition), 20, 'the new owner committed the lost partition');
+    // Now the first member's held records go through its commit schedule: only the partition it kept is committed.
+    await until('the first member read the kept partition\'s new records', () => heldByA.some((r) => r.position.stream === kept && r.position.offset === 19));
+    await schedule.processed(heldByA);
+    committed = await groupOffsets(groupId, topic);
+    assert.equal(committed.get(lostPartition), 20, 'the lost partition\'s offset stays where its new owner put it (it was moved back to 10)');
+    assert.equal(committed.get(1 - lostPartition), 20, 'the kept partition is committed');
+    // The new owner leaves: the first member gets the partition back, under a new ownership.
+    cb.sub.unsubscribe();
+    b.stop();
+    await b.close();
+    await produce(topic, [{ value: enc.encode(login(`c${lostPartition}`, day(30))), partition: lostPartition }]);
+    await until('the first member read the partition again from its commit', () => heldByA.some((r) => r.position.stream === lost && r.position.offset === 20), 60_000);
+    assert.deepEqual(heldByA.filter((r) => r.position.stream === lost).map((r) => r.position.offset), [...Array.from({ length: 10 }, (_, i) => i), 20], 'its first ownership\'s records and the new one: nothing below the commit was delivered again');
+    await schedule.processed(heldByA.filter((r) => r.position.stream === lost && r.position.offset < 10));
+    assert.equal((await groupOffsets(groupId, topic)).get(lostPartition), 20, 'records of its earlier ownership are not committed after it got the partition back');
+    await schedule.processed(heldByA.filter((r) => r.position.stream === lost && r.position.offset === 20));
+    assert.equal((await groupOffsets(groupId, topic)).get(lostPartition), 21, 'records of its new ownership are');
+  } finally {
+    subA.unsubscribe();
     cb?.sub.unsubscribe();
     a.stop();
     b.stop();

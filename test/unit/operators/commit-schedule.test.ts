@@ -105,3 +105,37 @@ test('without write-behind every batch is committed whole', async () => {
   await schedule.processed([rec('s/0', 3)]);
   assert.deepEqual(commits, [2, 3]);
 });
+
+test('a stream revoked after its records were processed is never committed by this member; assigned again, only records of the new ownership commit', async () => {
+  const commits: [string, number][][] = [];
+  const epochs = new Map<string, number>([['s/0', 1], ['s/1', 1]]);
+  const source = {
+    commit: async (records: readonly RawRecord[]) => {
+      commits.push(records.map((r) => [r.position.stream, r.position.offset]));
+      return new Set(records.map((r) => r.position.stream));
+    },
+    isCurrent: (r: RawRecord) => r.ownership !== undefined && epochs.get(r.position.stream) === r.ownership,
+  };
+  const store = new FakePending();
+  const committed = new CommittedOffsets();
+  const schedule = new CommitSchedule(source, committed, { clock: { now: () => 0 }, writeBehind: { store, delayMs: 500, maxPending: 100 }, retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 } });
+  const owned = (stream: string, offset: number): RawRecord => ({ ...rec(stream, offset), ownership: epochs.get(stream)! });
+  store.pending.push({ id: 'a', since: 0, stream: 's/0', offset: 3 });
+  const earlier = [owned('s/0', 2), owned('s/0', 3), owned('s/0', 4), owned('s/1', 7)];
+  await schedule.processed(earlier);
+  assert.deepEqual(commits, [[['s/0', 2], ['s/1', 7]]], 's/0 stops before the unwritten state');
+  // The rebalance: s/0 goes to another member, which starts at the group's offset (3) and commits past it.
+  epochs.delete('s/0');
+  await schedule.processed([owned('s/1', 8)]);
+  await schedule.tick();
+  await schedule.finish(); // writes the pending state: s/0 would now be committable to 5 — behind its new owner
+  assert.deepEqual(commits.slice(1), [[['s/1', 8]]], 's/0 is not committed after the revocation, not even by the drain');
+  assert.equal(committed.snapshot().get('s/0'), 3);
+  // Assigned back later (a new epoch): a late record of the earlier ownership still is not committed; new ones are.
+  epochs.set('s/0', 2);
+  await schedule.processed([earlier[2]!]);
+  assert.equal(commits.length, 2, 'a record of the earlier ownership');
+  await schedule.processed([owned('s/0', 9)]);
+  assert.deepEqual(commits.at(-1), [['s/0', 9]]);
+  assert.equal(committed.snapshot().get('s/0'), 10);
+});

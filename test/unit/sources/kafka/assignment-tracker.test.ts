@@ -33,6 +33,22 @@ test('a rebalance reports the partitions this member lost; newly assigned ones g
   assert.deepEqual(revoked.at(-1), ['t/0', 't/1']);
 });
 
+test('each partition taken over gets a new ownership epoch, kept while it stays assigned; a revoked one has none', () => {
+  const tracker = new AssignmentTracker({ fetchCommittedFrontiers: async () => new Map() });
+  assert.equal(tracker.epochOf('t/0'), undefined);
+  tracker.joined({ t: [0, 1] });
+  const first = [tracker.epochOf('t/0'), tracker.epochOf('t/1')];
+  assert.ok(first.every((e) => e !== undefined));
+  assert.notEqual(first[0], first[1]);
+  tracker.joined({ t: [0] }); // a rebalance that keeps t/0: records emitted before it stay current
+  assert.equal(tracker.epochOf('t/0'), first[0]);
+  assert.equal(tracker.epochOf('t/1'), undefined);
+  tracker.joined({ t: [0, 1] }); // t/1 back: records of its earlier ownership must not count as this one's
+  assert.ok(tracker.epochOf('t/1') !== undefined && tracker.epochOf('t/1') !== first[1]);
+  tracker.left();
+  assert.equal(tracker.epochOf('t/0'), undefined);
+});
+
 test('a crash kafkajs will not restart from fails the stream, non-retriable, with the reason', () => {
   assert.equal(fatalCrash({ error: new Error('x'), restart: true }), undefined);
   const err = fatalCrash({ error: new Error('Topic authorization failed'), restart: false })!;
