@@ -5,6 +5,9 @@
 // partition's event-time frontier as metadata), the assignment tracker (revocations, restored
 // frontiers), replay bounds and the crash policy. This file wires them into kafkajs' eachBatch.
 //
+// A partition kept across a rebalance resumes after the last record emitted (kafka/kept-positions.ts),
+// not at the group's commit, which trails it by up to the write-behind delay.
+//
 // On a rebalance, a batch of a revoked partition stops emitting; what was already emitted finishes
 // (the per-position idempotent, fenced state absorbs the new owner processing it too), but this member
 // never commits a partition it no longer owns (isCurrent): the coordinator checks a commit's member
@@ -25,6 +28,7 @@ import { fatalCrash } from './kafka/consumer-crash.js';
 import { acquireCredit } from './kafka/credit-gate.js';
 import { prepareBatch } from './kafka/batch-preparer.js';
 import { sleepHeartbeating, whileHeartbeating, type Heartbeats } from './kafka/heartbeats.js';
+import { KeptPositions } from './kafka/kept-positions.js';
 import { committingConsumer, createOffsetCommitter } from './kafka/offset-committer.js';
 import { decodeWatermarkMetadata, streamOf, type PartitionWatermarks } from './kafka/partition-watermarks.js';
 import { ReplayBounds } from './kafka/replay-bounds.js';
@@ -120,6 +124,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     ...(hooks.onCommitRefused ? { onCommitRefused: hooks.onCommitRefused } : {}),
   });
   const bounds = options.bounds ? new ReplayBounds() : undefined;
+  const kept = new KeptPositions();
   let stopped = false;
   let running = false;
   let closed = false;
@@ -129,7 +134,10 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assigned = Object.values(e.payload.memberAssignment).reduce((n, parts) => n + parts.length, 0);
     const revoked = assignment.joined(e.payload.memberAssignment);
-    log.info({ assigned: e.payload.memberAssignment, revoked, generationId: e.payload.groupId }, 'joined consumer group');
+    // Emitted synchronously before the generation's first fetch, which applies these seeks.
+    const resumed = kept.afterJoin((s) => assignment.epochOf(s));
+    for (const s of resumed) consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });
+    log.info({ assigned: e.payload.memberAssignment, revoked, resumed, groupId: e.payload.groupId }, 'joined consumer group');
     hooks.onRebalance?.(assigned);
     reportAssignment(e.payload.memberAssignment);
   });
@@ -251,7 +259,10 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
         emitted = rec.position.offset;
       }
     } finally {
-      if (emitted >= 0) resolveOffset(String(emitted));
+      if (emitted >= 0) {
+        resolveOffset(String(emitted));
+        kept.emitted(stream, batch.topic, batch.partition, emitted, ownership);
+      }
     }
     if (bounds?.done()) finish();
     await heartbeat().catch(() => {});

@@ -1,7 +1,7 @@
 // The Kafka source against the real broker and registry: a registry outage longer than the session
 // timeout costs no rebalance, a crash kafkajs will not restart from fails the stream, a revoked
-// partition leaves the event-time tracker, and a member never commits a partition it lost (the group's
-// offset would move back behind its new owner's). Each test has its own topic and group.
+// partition leaves the event-time tracker, a member never commits a partition it lost (the group's
+// offset would move back behind its new owner's) and resumes one it kept where it was. Each test has its own topic and group.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
@@ -231,7 +231,7 @@ async function groupOffsets(groupId: string, topic: string): Promise<Map<number,
   }
 }
 
-test('a member never commits a partition it lost, nor one it lost and got back, with records of its earlier ownership: the group\'s offset never moves back behind the new owner\'s', { timeout: 180_000 }, async () => {
+test('a member never commits a partition it lost, nor one it lost and got back, with records of its earlier ownership: the group\'s offset never moves back behind the new owner\'s; a partition it kept resumes after its last record emitted', { timeout: 180_000 }, async () => {
   const topic = uniqueName('cf-lost');
   await createTopics([topic], 2);
   const enc = activityEventEncoder({ registry, topic, autoRegister: true }, codec);
@@ -267,6 +267,7 @@ test('a member never commits a partition it lost, nor one it lost and got back, 
     assert.equal(committed.get(lostPartition), 20, 'the new owner committed the lost partition');
     // Now the first member's held records go through its commit schedule: only the partition it kept is committed.
     await until('the first member read the kept partition\'s new records', () => heldByA.some((r) => r.position.stream === kept && r.position.offset === 19));
+    assert.deepEqual(heldByA.filter((r) => r.position.stream === kept).map((r) => r.position.offset), Array.from({ length: 20 }, (_, i) => i), 'the kept partition resumed after its last record emitted, not at the group\'s commit (none yet: from 0 again)');
     await schedule.processed(heldByA);
     committed = await groupOffsets(groupId, topic);
     assert.equal(committed.get(lostPartition), 20, 'the lost partition\'s offset stays where its new owner put it (it was moved back to 10)');
