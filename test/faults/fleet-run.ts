@@ -1,17 +1,20 @@
-// The multi-instance run: one simulated activity topic (≥ 6 partitions) consumed by an uninterrupted
-// single engine (the reference), then by each fleet scenario — two and three `churnflow run` engines
-// in one consumer group that join, leave by SIGTERM and die by kill -9 mid-stream — each with its own
-// group, Redis key prefix and risk topic. Every scenario's risk topic and Redis state are compared
-// with the reference's, id for id and customer for customer.
+// The multi-instance run: one simulated activity topic (≥ 6 partitions), produced live over a fixed
+// time (paceMs) and consumed meanwhile by an uninterrupted single engine (the reference) and by each
+// fleet scenario — two and three `churnflow run` engines in one consumer group that join, leave by
+// SIGTERM and die by kill -9 — each with its own group, Redis key prefix and risk topic. Produced at
+// once, the stream was consumed in seconds on a quick machine and most steps came after the group
+// had caught up (idle engines); live, every step lands while events are still arriving, whatever the
+// machine. Every scenario's risk topic and Redis state are compared with the reference's, id for id
+// and customer for customer.
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopics, produceSimulated } from '../helpers/kafka.js';
+import { createTopics, produceSimulatedPaced } from '../helpers/kafka.js';
 import { assertScriptManaged, uniqueName } from '../helpers/services.js';
 import { compareRisk, type RiskComparison } from './compare-risk.js';
 import type { StateComparison } from './compare-state.js';
 import { EngineFleet } from './engine-fleet.js';
-import { cleanUp, compareRedisStates, DAYS, killOnExit, readRisk, runConfig, runReference, simulateAtLeast } from './fault-run.js';
+import { cleanUp, compareRedisStates, DAYS, killOnExit, readRisk, runConfig, simulateAtLeast } from './fault-run.js';
 import { checkScenario, type FleetScenario } from './fleet-plan.js';
 import { waitForOffsets, type WaitBounds } from './wait-for-offsets.js';
 import { groupProgress } from '../helpers/engine-process.js';
@@ -22,6 +25,8 @@ export interface FleetOptions {
   readonly seed: number;
   readonly timeoutMs: number;
   readonly stallMs: number;
+  /** The stream is produced over this long (in 60 slices), while every group consumes it. */
+  readonly paceMs: number;
   readonly scenarios: readonly FleetScenario[];
 }
 
@@ -69,9 +74,7 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
   const runs = options.scenarios.map((s, i) => ({ scenario: s, config: runConfig(`fleet${i + 1}`, activity, base, 'redis', 0) }));
   await createTopics([activity, ref.risk, ...runs.map((r) => r.config.risk)], options.partitions);
   const { records, customers } = simulateAtLeast(options.events, options.seed);
-  const produced = await produceSimulated(activity, records);
-  const total = produced.events;
-  log(`[fleet] produced ${total} events (${customers} customers × ${DAYS} days, seed ${options.seed}) to ${activity} (${options.partitions} partitions)`);
+  const total = records.filter((r) => r.type === 'event').length;
 
   const logDir = mkdtempSync(join(tmpdir(), 'cf-fleet-logs-'));
   log(`[fleet] engine logs in ${logDir}`);
@@ -81,37 +84,65 @@ export async function runFleet(options: FleetOptions, log: (line: string) => voi
     return new EngineFleet(config, join(logDir, dir), (l) => log(l.replace('[faults]', `[fleet] ${dir}:`)), (role) => ({ CHURNFLOW_INSTANCE_ID: role }));
   });
   const release = killOnExit(fleets);
-  const bounds = { deadline, stallMs: options.stallMs };
+  // One failure ends every wait still polling (each calls supervise on every poll), so nothing outlives the run.
+  let failed: unknown;
+  const bounds = {
+    deadline,
+    stallMs: options.stallMs,
+    supervise: () => {
+      if (failed !== undefined) throw new Error('the fleet run ended (another part failed)');
+    },
+  };
+  const guarded = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      failed ??= err;
+      throw err;
+    });
   const results: ScenarioResult[] = [];
   let referenceSeconds = 0;
   try {
-    const r0 = Date.now();
-    await runReference(fleets[0]!, ref.groupId, activity, bounds);
-    referenceSeconds = (Date.now() - r0) / 1000;
-    log(`[fleet] reference (one engine) caught up: ${total} events in ${referenceSeconds.toFixed(1)} s`);
-    const refRisk = await readRisk(ref.risk);
-    for (const [i, run] of runs.entries()) {
+    // The stream goes out live; the reference and every scenario consume it at the same time.
+    let produced = false;
+    const t0 = Date.now();
+    const production = produceSimulatedPaced(activity, records, { chunks: 60, overMs: options.paceMs }).then((c) => {
+      produced = true;
+      log(`[fleet] produced ${c.events} events (${customers} customers × ${DAYS} days, seed ${options.seed}) to ${activity} (${options.partitions} partitions) over ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    });
+    const reference = (async () => {
+      fleets[0]!.startMain();
+      await waitForOffsets(ref.groupId, activity, (p) => produced && p.caughtUp, bounds, 'the reference run to catch up');
+      referenceSeconds = (Date.now() - t0) / 1000;
+      const stop = await fleets[0]!.sigterm('main');
+      if (stop.code !== 0) throw new Error(`the reference engine did not stop cleanly (exit ${stop.code})`);
+      log(`[fleet] reference (one engine) caught up: ${total} events, ${referenceSeconds.toFixed(1)} s after the stream began`);
+    })();
+    const scenarios = runs.map(async (run, i) => {
       const fleet = fleets[i + 1]!;
-      const t0 = Date.now();
-      let outcome: ScenarioOutcome;
       let metrics: InstanceMetrics[] = [];
       try {
-        outcome = await runScenario(fleet, run.scenario, { groupId: run.config.groupId, topic: activity, total }, bounds, log, async () => {
+        const outcome = await runScenario(fleet, run.scenario, { groupId: run.config.groupId, topic: activity, total, produced: () => produced }, bounds, log, async () => {
           metrics = await scrapeInstances(fleet);
         });
+        const seconds = (Date.now() - t0) / 1000;
+        log(`[fleet] ${run.scenario.name}: caught up ${seconds.toFixed(1)} s after the stream began`);
+        return { outcome, metrics, seconds };
       } catch (err) {
         log(`[fleet] ${run.scenario.name} FAILED: ${String(err)}\n${fleet.tails(4)}`);
         throw err;
       } finally {
         await fleet.killAll();
       }
-      const seconds = (Date.now() - t0) / 1000;
+    });
+    const [, , ...done] = await Promise.all([guarded(production), guarded(reference), ...scenarios.map((s) => guarded(s))]);
+    const refRisk = await readRisk(ref.risk);
+    for (const [i, run] of runs.entries()) {
+      const { outcome, metrics, seconds } = done[i]!;
       const risk = compareRisk(refRisk, await readRisk(run.config.risk));
       const state = await compareRedisStates('redis', ref.keyPrefix, run.config.keyPrefix);
-      results.push({ scenario: run.scenario.name, risk, state, anomalies: outcome.anomalies, idleSteps: outcome.idleSteps, peakMidStream: outcome.peakMidStream, assignments: fleet.assignments(), seconds, metrics });
-      log(`[fleet] ${run.scenario.name}: caught up in ${seconds.toFixed(1)} s`);
+      results.push({ scenario: run.scenario.name, risk, state, anomalies: outcome.anomalies, idleSteps: outcome.idleSteps, peakMidStream: outcome.peakMidStream, assignments: fleets[i + 1]!.assignments(), seconds, metrics });
     }
   } finally {
+    failed ??= 'finished';
     for (const f of fleets) await f.killAll();
     release();
     await cleanUp('redis', `${base}.`, [ref.keyPrefix, ...runs.map((r) => r.config.keyPrefix)]).catch((err: unknown) => log(`[fleet] clean-up failed (harmless): ${String(err)}`));
@@ -146,8 +177,16 @@ interface ScenarioOutcome {
   readonly peakMidStream: boolean;
 }
 
-async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { groupId: string; topic: string; total: number }, b: Omit<WaitBounds, 'supervise'>, log: (line: string) => void, atEnd: () => Promise<void>): Promise<ScenarioOutcome> {
-  const bounds: WaitBounds = { ...b, supervise: () => fleet.supervise() };
+async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { groupId: string; topic: string; total: number; produced: () => boolean }, b: WaitBounds, log: (line: string) => void, atEnd: () => Promise<void>): Promise<ScenarioOutcome> {
+  const bounds: WaitBounds = {
+    ...b,
+    supervise: () => {
+      b.supervise?.();
+      fleet.supervise();
+    },
+  };
+  // Caught up counts only once the whole stream is out: while it is produced, a group keeping up is at the end all the time.
+  const caughtUp = (p: { caughtUp: boolean }) => t.produced() && p.caughtUp;
   const anomalies: string[] = [];
   for (const m of scenario.initial) fleet.startRole(m);
   log(`[fleet] ${scenario.name}: started ${scenario.initial.join(', ')}`);
@@ -157,7 +196,7 @@ async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { gro
   for (const step of scenario.steps) {
     // At least one commit since the previous step and every running engine in the group, so each step hits a consuming group.
     const target = Math.max(Math.ceil(step.atShare * t.total), committedAtLastStep + 1);
-    const at = await waitForOffsets(t.groupId, t.topic, (p) => p.committed >= target || p.caughtUp, bounds, `${Math.round(step.atShare * 100)} % committed`);
+    const at = await waitForOffsets(t.groupId, t.topic, (p) => p.committed >= target || caughtUp(p), bounds, `${Math.round(step.atShare * 100)} % committed`);
     await fleet.joined(b.stallMs);
     let what: string;
     if (step.action === 'join') {
@@ -178,7 +217,7 @@ async function runScenario(fleet: EngineFleet, scenario: FleetScenario, t: { gro
     else if (fleet.running().length === scenario.instances) peakMidStream = true;
     log(`[fleet] ${scenario.name}: at committed ${at.committed}/${t.total} (${((100 * at.committed) / t.total).toFixed(1)} %): ${what}; running ${fleet.running().join(', ')}${idle}`);
   }
-  await waitForOffsets(t.groupId, t.topic, (p) => p.caughtUp, bounds, `${scenario.name} to catch up`);
+  await waitForOffsets(t.groupId, t.topic, caughtUp, bounds, `${scenario.name} to catch up`);
   await atEnd();
   for (const role of fleet.running().reverse()) {
     const stop = await fleet.sigterm(role);

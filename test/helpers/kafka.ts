@@ -125,3 +125,34 @@ export async function produceSimulated(topic: string, records: Iterable<Simulate
     await registry.close();
   }
 }
+
+/**
+ * Produces simulated records in `chunks` equal slices, in order, one slice every `overMs / chunks` ms:
+ * a live stream whose consumers cannot finish before it does. Each partition gets the same records in
+ * the same order as from produceSimulated (one producer, slices sent one after the other).
+ * `onChunk` is told the events produced so far.
+ */
+export async function produceSimulatedPaced(topic: string, records: readonly SimulatedRecord[], pacing: { readonly chunks: number; readonly overMs: number; readonly onChunk?: (events: number) => void }): Promise<ProducedCounts> {
+  const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
+  const registry = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
+  const codec = new ActivityCodec();
+  const encoder = activityEventEncoder({ registry, topic, autoRegister: true }, codec);
+  const total: ProducedCounts = { events: 0, invalid: 0, corrupt: { not_avro: 0, unknown_schema_id: 0, truncated: 0, garbage_body: 0 } };
+  const t0 = Date.now();
+  try {
+    const size = Math.ceil(records.length / pacing.chunks);
+    for (let i = 0; i * size < records.length; i++) {
+      const wait = t0 + (i * pacing.overMs) / pacing.chunks - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const c = await produceActivity(records.slice(i * size, (i + 1) * size), { pool, topic, format: 'confluent-avro', encoder, codec });
+      total.events += c.events;
+      total.invalid += c.invalid;
+      for (const k of Object.keys(total.corrupt) as (keyof ProducedCounts['corrupt'])[]) total.corrupt[k] += c.corrupt[k];
+      pacing.onChunk?.(total.events);
+    }
+    return total;
+  } finally {
+    await pool.close();
+    await registry.close();
+  }
+}

@@ -5,6 +5,8 @@
 // aside), its Redis state customer for customer, every engine started must have owned partitions,
 // and the engines still running export their metrics under their own instance label (the lag of
 // each partition reported by its owner only).
+// The stream is produced live over CHURNFLOW_FLEET_PACE_S seconds (default 90) while the reference and
+// both fleets consume it, so every step lands mid-stream on any machine.
 // CHURNFLOW_FLEET_EVENTS / _PARTITIONS / _SEED change the size (defaults 30,000 events, 6 partitions).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +29,7 @@ const options = {
   seed: envInt('CHURNFLOW_FLEET_SEED', Math.floor(Math.random() * 2 ** 31), 0),
   timeoutMs: 20 * 60_000,
   stallMs: 180_000,
+  paceMs: envInt('CHURNFLOW_FLEET_PACE_S', 90, 1) * 1000,
   scenarios: [TWO_INSTANCES, THREE_INSTANCES],
 };
 
