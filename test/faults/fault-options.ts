@@ -29,13 +29,18 @@ export interface FaultOptions extends FaultCounts {
   readonly timeoutMs: number;
   /** A run whose committed offsets do not move for this long fails (engine stuck). */
   readonly stallMs: number;
+  /**
+   * The fault run's copy of the stream is produced live over this long (ms) while the faults hit it,
+   * so they land mid-stream however quick the machine; 0 produces it at once.
+   */
+  readonly paceMs: number;
   /** Keep the run's topics and Redis keys for inspection (by default they are deleted after the comparison). */
   readonly keep: boolean;
 }
 
 const SIZES = {
-  full: { store: 'redis', events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, failovers: 0, waitReplicas: 1, timeoutMs: 90 * 60_000, stallMs: 180_000, keep: false },
-  small: { store: 'redis', events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, failovers: 0, waitReplicas: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, keep: false },
+  full: { store: 'redis', events: 300_000, partitions: 3, kills: 20, sigterms: 3, redisRestarts: 2, brokerRestarts: 2, rebalances: 2, failovers: 0, waitReplicas: 1, timeoutMs: 90 * 60_000, stallMs: 180_000, paceMs: 180_000, keep: false },
+  small: { store: 'redis', events: 50_000, partitions: 3, kills: 5, sigterms: 1, redisRestarts: 1, brokerRestarts: 1, rebalances: 1, failovers: 0, waitReplicas: 1, timeoutMs: 20 * 60_000, stallMs: 180_000, paceMs: 90_000, keep: false },
 } as const;
 
 export type FaultSize = keyof typeof SIZES;
@@ -52,6 +57,7 @@ const NUMERIC = {
   'wait-replicas': { env: 'CHURNFLOW_FAULTS_WAIT_REPLICAS', min: 0, max: 16 },
   seed: { env: 'CHURNFLOW_FAULTS_SEED', min: 0, max: 2 ** 31 - 1 },
   'timeout-min': { env: 'CHURNFLOW_FAULTS_TIMEOUT_MIN', min: 1, max: 24 * 60 },
+  'pace-s': { env: 'CHURNFLOW_FAULTS_PACE_S', min: 0, max: 24 * 3600 },
 } as const;
 
 type NumericKey = keyof typeof NUMERIC;
@@ -75,7 +81,7 @@ export function faultOptions(size: FaultSize, over: Partial<FaultOptions> = {}):
   return options;
 }
 
-/** `--small`, `--keep`, `--store redis|cluster`, `--failovers N`, `--wait-replicas N`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, or the CHURNFLOW_FAULTS_* env. */
+/** `--small`, `--keep`, `--store redis|cluster`, `--failovers N`, `--wait-replicas N`, `--events N`, `--partitions N`, `--kills N`, `--sigterms N`, `--redis-restarts N`, `--broker-restarts N`, `--rebalances N`, `--seed N`, `--timeout-min N`, `--pace-s N`, or the CHURNFLOW_FAULTS_* env. */
 export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEnv): FaultOptions {
   const { values } = parseArgs({
     args: [...argv],
@@ -114,5 +120,7 @@ export function parseFaultOptions(argv: readonly string[], env: NodeJS.ProcessEn
   set('seed', pick('seed'));
   const minutes = pick('timeout-min');
   if (minutes !== undefined) set('timeoutMs', minutes * 60_000);
+  const pace = pick('pace-s');
+  if (pace !== undefined) set('paceMs', pace * 1000);
   return faultOptions(size, over);
 }

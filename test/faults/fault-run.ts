@@ -9,8 +9,9 @@ import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulate, type SimulatedRecord } from '../../src/simulator/index.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
+import type { CustomerState } from '../../src/state/customer-state.js';
 import { writeConfig } from '../helpers/engine-process.js';
-import { createTopics, deleteTopicsWithPrefix, produceSimulated, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
+import { createTopics, deleteTopicsWithPrefix, produceSimulatedPaced, readAvroTopic, topicMessageCount } from '../helpers/kafka.js';
 import { Redis } from 'ioredis';
 import { clusterAdmin, unlinkPrefix } from '../helpers/redis.js';
 import { assertScriptManaged, SERVICES, uniqueName } from '../helpers/services.js';
@@ -88,12 +89,16 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
   await assertScriptManaged(options.store);
 
   const base = uniqueName('cf-faults');
+  // Two copies of one stream, the same records in the same order per partition: the reference reads
+  // the first, produced at once; the fault run the second, produced live while the faults hit it (a
+  // stream produced at once was consumed before most faults on a quick machine: idle engines).
   const activity = `${base}.activity`;
+  const liveActivity = `${base}.faulted.activity`;
   const ref = runConfig('reference', activity, base, options.store, options.waitReplicas);
-  const run = runConfig('faulted', activity, base, options.store, options.waitReplicas);
-  await createTopics([activity, ref.risk, run.risk], options.partitions);
+  const run = runConfig('faulted', liveActivity, base, options.store, options.waitReplicas);
+  await createTopics([activity, liveActivity, ref.risk, run.risk], options.partitions);
   const { records, customers } = simulateAtLeast(options.events, options.seed);
-  const produced = await produceSimulated(activity, records);
+  const produced = await produceSimulatedPaced(activity, records, { chunks: PACE_CHUNKS, overMs: 0 });
   log(`[faults] produced ${produced.events} events (${customers} customers × ${DAYS} days, seed ${options.seed}) to ${activity}`);
   const total = produced.events;
 
@@ -113,7 +118,12 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
     log(`[faults] reference caught up: ${total} events in ${tRef.toFixed(1)} s`);
     const plan = planFaults(options, options.seed);
     const r1 = Date.now();
-    anomalies = await runUnderFaults(runFleet, plan, { groupId: run.groupId, topic: activity, total, deadline, stallMs: options.stallMs }, log);
+    // Ended either way: a failed production lets the run finish what was produced, then fails it with the producer's error.
+    let ended = false;
+    const production = produceSimulatedPaced(liveActivity, records, { chunks: PACE_CHUNKS, overMs: options.paceMs }).finally(() => (ended = true));
+    production.then(() => log(`[faults] ${liveActivity} produced over ${((Date.now() - r1) / 1000).toFixed(1)} s`), () => {});
+    anomalies = await runUnderFaults(runFleet, plan, { groupId: run.groupId, topic: liveActivity, total, deadline, stallMs: options.stallMs, produced: () => ended }, log);
+    await production;
     tRun = (Date.now() - r1) / 1000;
     log(`[faults] fault run caught up after ${plan.length} faults in ${tRun.toFixed(1)} s`);
   } catch (err) {
@@ -127,7 +137,8 @@ export async function runFaults(options: FaultOptions, log: (line: string) => vo
 
   const [refRisk, runRisk] = await Promise.all([readRisk(ref.risk), readRisk(run.risk)]);
   const risk = compareRisk(refRisk, runRisk);
-  const state = await compareRedisStates(options.store, ref.keyPrefix, run.keyPrefix);
+  // The fault run's positions name its own topic: compared as the reference's.
+  const state = await compareRedisStates(options.store, ref.keyPrefix, run.keyPrefix, (stream) => stream.replace(liveActivity, activity));
   if (options.keep) log(`[faults] kept: topics ${base}.*, Redis prefixes ${ref.keyPrefix} ${run.keyPrefix}`);
   else await cleanUp(options.store, `${base}.`, [ref.keyPrefix, run.keyPrefix]).catch((err: unknown) => log(`[faults] clean-up failed (harmless): ${String(err)}`));
   return { risk, state, anomalies, events: total, seconds: { reference: tRef, faultRun: tRun, total: (Date.now() - t0) / 1000 } };
@@ -159,13 +170,14 @@ export function killOnExit(fleets: readonly EngineFleet[]): () => void {
 }
 
 /** Both prefixes' customers, decoded by the store itself. */
-export async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string): Promise<StateComparison> {
+/** `renameStream`: maps a stream of the run's positions to the reference's (its topic read a copy of the reference's). */
+export async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string, renameStream?: (stream: string) => string): Promise<StateComparison> {
   const spec = compileSpec(DEFAULT_CHURN_SPEC);
   const where = store === 'cluster' ? { clusterNodes: SERVICES.redisClusterNodes } : { url: SERVICES.redisUrl };
   const stores = [refPrefix, runPrefix].map((keyPrefix) => new RedisStateStore({ ...where, keyPrefix, layout: spec.layout }));
   try {
     const [a, b] = await Promise.all(stores.map((s) => scanStates(s)));
-    return compareStates(a!, b!);
+    return compareStates(a!, renameStream ? renamePositions(b!, renameStream) : b!);
   } finally {
     await Promise.all(stores.map((s) => s.close()));
   }
@@ -188,4 +200,11 @@ export async function readRisk(topic: string): Promise<{ value: RiskEventRecord;
   const messages = await readAvroTopic<RiskEventRecord>(topic, { expect: count, timeoutMs: 600_000 });
   if (messages.length !== count) throw new Error(`read ${messages.length} of the ${count} messages in ${topic}`);
   return messages;
+}
+
+/** The produced stream's slices (produceSimulatedPaced): the same for both copies, so their bytes match. */
+const PACE_CHUNKS = 60;
+
+function renamePositions(states: ReadonlyMap<string, CustomerState>, rename: (stream: string) => string): Map<string, CustomerState> {
+  return new Map([...states].map(([id, s]) => [id, { ...s, positions: Object.fromEntries(Object.entries(s.positions).map(([k, v]) => [rename(k), v])) }]));
 }

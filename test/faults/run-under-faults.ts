@@ -13,11 +13,15 @@ export interface FaultRunTarget {
   readonly total: number;
   readonly deadline: number;
   readonly stallMs: number;
+  /** Whether the topic is complete (it may be produced while the faults run); absent: it is. */
+  readonly produced?: () => boolean;
 }
 
 export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedFault[], t: FaultRunTarget, log: (line: string) => void): Promise<string[]> {
   const bounds = { deadline: t.deadline, stallMs: t.stallMs, supervise: () => fleet.supervise() };
   const anomalies: string[] = [];
+  // Caught up counts only once the whole stream is out: while it is produced, engines keeping up are at its end all the time.
+  const caughtUp = (p: { caughtUp: boolean }) => (t.produced?.() ?? true) && p.caughtUp;
   fleet.startMain();
   let committedAtLastFault = -1;
   for (const [i, fault] of plan.entries()) {
@@ -25,7 +29,7 @@ export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedF
     // the fault hits engines that consume, not ones still loading their model.
     // A run too short for its plan catches up first: the remaining faults then hit idle engines (logged).
     const target = Math.max(Math.ceil(fault.atShare * t.total), committedAtLastFault + 1);
-    const at = await waitForOffsets(t.groupId, t.topic, (p) => p.committed >= target || p.caughtUp, bounds, `${Math.round(fault.atShare * 100)} % committed`);
+    const at = await waitForOffsets(t.groupId, t.topic, (p) => p.committed >= target || caughtUp(p), bounds, `${Math.round(fault.atShare * 100)} % committed`);
     await fleet.joined(t.stallMs);
     await new Promise((r) => setTimeout(r, fault.jitterMs));
     fleet.supervise();
@@ -35,7 +39,7 @@ export async function runUnderFaults(fleet: EngineFleet, plan: readonly PlannedF
     const idle = at.committed >= t.total ? ' (caught up already: the engines were idle)' : '';
     log(`[faults] ${i + 1}/${plan.length} at committed ${at.committed}/${t.total} (${((100 * at.committed) / t.total).toFixed(1)} %, +${fault.jitterMs} ms): ${outcome.description}${idle}`);
   }
-  await waitForOffsets(t.groupId, t.topic, (p) => p.caughtUp, bounds, 'the fault run to catch up');
+  await waitForOffsets(t.groupId, t.topic, caughtUp, bounds, 'the fault run to catch up');
   // An engine restarted by the last fault may still be loading when the others have caught up; a
   // SIGTERM then lands before its signal handler exists and reads as a failed drain. The final stop
   // tests the drain of engines that run, so it waits until every engine has joined.

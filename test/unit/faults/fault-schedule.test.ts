@@ -38,6 +38,10 @@ test('options: full and small sizes meet the proof minimums; flags beat env; a b
   assert.throws(() => parseFaultOptions(['--kills=-1'], {}), /--kills must be an integer in \[0, 1000\], got '-1'/);
   assert.throws(() => parseFaultOptions([], { CHURNFLOW_FAULTS_EVENTS: 'many' }), /CHURNFLOW_FAULTS_EVENTS must be an integer/);
   assert.throws(() => parseFaultOptions(['--kils', '3'], {}), /kils/);
+  // The fault run's copy of the stream is produced live by default (faults then land mid-stream on any machine).
+  assert.ok(full.paceMs > 0 && small.paceMs > 0);
+  assert.equal(parseFaultOptions(['--pace-s', '0'], { CHURNFLOW_FAULTS_PACE_S: '30' }).paceMs, 0);
+  assert.equal(parseFaultOptions([], { CHURNFLOW_FAULTS_PACE_S: '30' }).paceMs, 30_000);
 });
 
 test('cluster store: failovers are planned like any fault; failovers need the cluster, Redis restarts the standalone store', () => {
