@@ -24,7 +24,7 @@ import type { Clock } from '../time/clock.js';
 import type { FlowControl } from './flow-control.js';
 import { AssignmentTracker } from './kafka/assignment-tracker.js';
 import type { OwnedPartitions } from './kafka/customer-ownership.js';
-import { fatalCrash } from './kafka/consumer-crash.js';
+import { fatalCrash, isTransientCrash } from './kafka/consumer-crash.js';
 import { acquireCredit } from './kafka/credit-gate.js';
 import { prepareBatch } from './kafka/batch-preparer.js';
 import { sleepHeartbeating, whileHeartbeating, type Heartbeats } from './kafka/heartbeats.js';
@@ -80,6 +80,9 @@ export interface KafkaSourceHooks {
   /** The event-time tracker: frontiers persisted with each commit and restored on assignment. */
   readonly watermarks?: PartitionWatermarks;
 }
+
+/** In-process restarts after a transient crash (1, 2, 4, 8, 16 s apart) before the engine fails. */
+const MAX_TRANSIENT_RESTARTS = 5;
 
 export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourceHooks): RecordSource {
   const log = hooks.logger.child({ stage: 'kafka-source' });
@@ -138,13 +141,30 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const resumed = kept.afterJoin((s) => assignment.epochOf(s));
     for (const s of resumed) consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });
     log.info({ assigned: e.payload.memberAssignment, revoked, resumed, groupId: e.payload.groupId }, 'joined consumer group');
+    transientRestarts = 0;
     hooks.onRebalance?.(assigned);
     reportAssignment(e.payload.memberAssignment);
   });
+  // Restarts of our own after a transient crash kafkajs gives up on; reset by the next group join.
+  let transientRestarts = 0;
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     const fatal = fatalCrash(e.payload);
-    if (fatal) subscriber?.error(fatal); // the engine fails with the reason instead of idling as a zombie
+    if (!fatal) return;
+    if (isTransientCrash(e.payload.error) && transientRestarts < MAX_TRANSIENT_RESTARTS && !stopped) {
+      const delayMs = 1000 * 2 ** transientRestarts++;
+      log.warn({ attempt: transientRestarts, delayMs }, 'the group coordinator was not found (a broker restarting?): restarting the consumer');
+      // kafkajs disconnected the consumer before reporting the crash; run() starts a new group session.
+      setTimeout(() => {
+        if (stopped) return;
+        consumer
+          .connect()
+          .then(() => consumer.run(runOptions))
+          .catch((err: unknown) => subscriber?.error(new ChurnflowError('CF_SOURCE_FAILED', `kafka consumer failed to restart: ${errorMessage(err)}`, { cause: err, retriable: true })));
+      }, delayMs);
+      return;
+    }
+    subscriber?.error(fatal); // the engine fails with the reason instead of idling as a zombie
   });
 
   // Partition counts come from topic metadata (a join only names this member's partitions). A later
@@ -268,6 +288,8 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     await heartbeat().catch(() => {});
   };
 
+  const runOptions = { autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1, eachBatch };
+
   const records = (credits: FlowControl): Observable<RawRecord> =>
     new Observable<RawRecord>((sub) => {
       subscriber = sub;
@@ -276,7 +298,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
         await consumer.connect();
         if (bounds) await bounds.resolve(await adminClient(), options.topics, options.bounds!);
         for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: options.fromBeginning });
-        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1, eachBatch });
+        await consumer.run(runOptions);
         running = true;
         if (bounds) {
           for (const s of bounds.starts()) consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });

@@ -8,6 +8,21 @@ export interface CrashPayload {
   readonly restart: boolean;
 }
 
+/**
+ * A crash kafkajs will not restart from although its cause passes: the group coordinator not found
+ * while a broker restarts. kafkajs classifies KafkaJSGroupCoordinatorNotFound as non-retriable
+ * (tulios/kafkajs#1630, open), so a 5-second broker restart could end an engine (seen in the fault
+ * test: one of two broker restarts). The source restarts the consumer itself a bounded number of times.
+ */
+export function isTransientCrash(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    const x = e as { name?: string; cause?: unknown; originalError?: unknown };
+    if (x.name === 'KafkaJSGroupCoordinatorNotFound') return true;
+    e = x.cause ?? x.originalError;
+  }
+  return false;
+}
+
 /** The error to fail the records stream with, or undefined when kafkajs restarts the consumer itself. */
 export function fatalCrash(payload: CrashPayload): ChurnflowError | undefined {
   if (payload.restart) return undefined;

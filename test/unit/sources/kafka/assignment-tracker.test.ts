@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssignmentTracker } from '../../../../src/sources/kafka/assignment-tracker.js';
-import { fatalCrash } from '../../../../src/sources/kafka/consumer-crash.js';
+import { fatalCrash, isTransientCrash } from '../../../../src/sources/kafka/consumer-crash.js';
 import { decodeWatermarkMetadata, encodeWatermarkMetadata } from '../../../../src/sources/kafka/partition-watermarks.js';
 import { WatermarkTracker } from '../../../../src/time/watermark.js';
 
@@ -61,4 +61,13 @@ test('watermark metadata round-trips; foreign metadata is ignored', () => {
   assert.equal(decodeWatermarkMetadata(encodeWatermarkMetadata(1234)), 1234);
   assert.equal(encodeWatermarkMetadata(undefined), null);
   for (const m of [null, '', 'hello', '{"v":2,"frontier":1}', '{"v":1,"frontier":"x"}']) assert.equal(decodeWatermarkMetadata(m), undefined);
+});
+
+test('a group coordinator not found (a broker restarting) is a transient crash, however kafkajs wraps it; other crashes are not', () => {
+  const notFound = Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' });
+  const wrapped = Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSNonRetriableError', cause: notFound });
+  assert.equal(isTransientCrash(notFound), true);
+  assert.equal(isTransientCrash(wrapped), true);
+  assert.equal(isTransientCrash(Object.assign(new Error('Topic authorization failed'), { name: 'KafkaJSProtocolError' })), false);
+  assert.equal(isTransientCrash(undefined), false);
 });
