@@ -139,7 +139,14 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     const revoked = assignment.joined(e.payload.memberAssignment);
     // Emitted synchronously before the generation's first fetch, which applies these seeks.
     const resumed = kept.afterJoin((s) => assignment.epochOf(s));
-    for (const s of resumed) consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });
+    for (const s of resumed) {
+      try {
+        consumer.seek({ topic: s.topic, partition: s.partition, offset: String(s.offset) });
+      } catch (err) {
+        // Not fatal: the partition then starts at the group's commit, and redelivery is absorbed as after any move.
+        log.warn({ err: errorMessage(err), topic: s.topic, partition: s.partition }, 'resuming a kept partition failed; it restarts at its committed offset');
+      }
+    }
     log.info({ assigned: e.payload.memberAssignment, revoked, resumed, groupId: e.payload.groupId }, 'joined consumer group');
     transientRestarts = 0;
     hooks.onRebalance?.(assigned);
