@@ -169,8 +169,10 @@ export function killOnExit(fleets: readonly EngineFleet[]): () => void {
   };
 }
 
-/** Both prefixes' customers, decoded by the store itself. */
-/** `renameStream`: maps a stream of the run's positions to the reference's (its topic read a copy of the reference's). */
+/**
+ * Both prefixes' customers, decoded by the store itself. `renameStream` maps a stream of the run's
+ * positions to the reference's (when the run read its own copy of the reference's topic).
+ */
 export async function compareRedisStates(store: FaultStore, refPrefix: string, runPrefix: string, renameStream?: (stream: string) => string): Promise<StateComparison> {
   const spec = compileSpec(DEFAULT_CHURN_SPEC);
   const where = store === 'cluster' ? { clusterNodes: SERVICES.redisClusterNodes } : { url: SERVICES.redisUrl };
