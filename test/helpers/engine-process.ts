@@ -93,16 +93,21 @@ export async function groupProgress(groupId: string, topic: string): Promise<{ c
   }
 }
 
-/** Committed records of the group on the topic (sum over partitions). */
-export async function committedCount(groupId: string, topic: string): Promise<number> {
+/** The group's committed offset on each partition of the topic (-1: none yet). */
+export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (committed[0]?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+    return new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Committed records of the group on the topic (sum over partitions). */
+export async function committedCount(groupId: string, topic: string): Promise<number> {
+  return [...(await committedOffsets(groupId, topic)).values()].reduce((n, o) => n + Math.max(0, o), 0);
 }
 
 export async function stopEngine(p: EngineProcess, timeoutMs = 30_000): Promise<number | null> {

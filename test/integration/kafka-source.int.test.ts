@@ -20,6 +20,7 @@ import { FlowControl } from '../../src/sources/flow-control.js';
 import { createKafkaSource, type KafkaSourceHooks, type KafkaSourceOptions } from '../../src/sources/kafka-source.js';
 import { systemClock } from '../../src/time/clock.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
+import { committedOffsets } from '../helpers/engine-process.js';
 import { day, ev } from '../helpers/events.js';
 import { createTopics, kafka } from '../helpers/kafka.js';
 import { SERVICES, uniqueName } from '../helpers/services.js';
@@ -219,18 +220,6 @@ test('a partition revoked by a rebalance leaves the event-time tracker (the over
   }
 });
 
-/** The group's committed offset per partition (-1: none). */
-async function groupOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 test('a member never commits a partition it lost, nor one it lost and got back, with records of its earlier ownership: the group\'s offset never moves back behind the new owner\'s; a partition it kept resumes after its last record emitted', { timeout: 180_000 }, async () => {
   const topic = uniqueName('cf-lost');
   await createTopics([topic], 2);
@@ -259,17 +248,17 @@ test('a member never commits a partition it lost, nor one it lost and got back, 
     const lostPartition = Number(lost.split('/').at(-1));
     await produce(topic, batch(10, 20));
     await until('the new owner committed the lost partition to its end', () => readByB.filter((r) => r.position.stream === lost).length === 20);
-    let committed = await groupOffsets(groupId, topic);
+    let committed = await committedOffsets(groupId, topic);
     for (let i = 0; i < 150 && committed.get(lostPartition) !== 20; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      committed = await groupOffsets(groupId, topic);
+      committed = await committedOffsets(groupId, topic);
     }
     assert.equal(committed.get(lostPartition), 20, 'the new owner committed the lost partition');
     // Now the first member's held records go through its commit schedule: only the partition it kept is committed.
     await until('the first member read the kept partition\'s new records', () => heldByA.some((r) => r.position.stream === kept && r.position.offset === 19));
     assert.deepEqual(heldByA.filter((r) => r.position.stream === kept).map((r) => r.position.offset), Array.from({ length: 20 }, (_, i) => i), 'the kept partition resumed after its last record emitted, not at the group\'s commit (none yet: from 0 again)');
     await schedule.processed(heldByA);
-    committed = await groupOffsets(groupId, topic);
+    committed = await committedOffsets(groupId, topic);
     assert.equal(committed.get(lostPartition), 20, 'the lost partition\'s offset stays where its new owner put it (it was moved back to 10)');
     assert.equal(committed.get(1 - lostPartition), 20, 'the kept partition is committed');
     // The new owner leaves: the first member gets the partition back, under a new ownership.
@@ -280,9 +269,9 @@ test('a member never commits a partition it lost, nor one it lost and got back, 
     await until('the first member read the partition again from its commit', () => heldByA.some((r) => r.position.stream === lost && r.position.offset === 20), 60_000);
     assert.deepEqual(heldByA.filter((r) => r.position.stream === lost).map((r) => r.position.offset), [...Array.from({ length: 10 }, (_, i) => i), 20], 'its first ownership\'s records and the new one: nothing below the commit was delivered again');
     await schedule.processed(heldByA.filter((r) => r.position.stream === lost && r.position.offset < 10));
-    assert.equal((await groupOffsets(groupId, topic)).get(lostPartition), 20, 'records of its earlier ownership are not committed after it got the partition back');
+    assert.equal((await committedOffsets(groupId, topic)).get(lostPartition), 20, 'records of its earlier ownership are not committed after it got the partition back');
     await schedule.processed(heldByA.filter((r) => r.position.stream === lost && r.position.offset === 20));
-    assert.equal((await groupOffsets(groupId, topic)).get(lostPartition), 21, 'records of its new ownership are');
+    assert.equal((await committedOffsets(groupId, topic)).get(lostPartition), 21, 'records of its new ownership are');
   } finally {
     subA.unsubscribe();
     cb?.sub.unsubscribe();
