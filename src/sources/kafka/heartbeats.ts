@@ -28,19 +28,31 @@ async function beat(hb: Heartbeats): Promise<void> {
   await hb.heartbeat().catch(() => {});
 }
 
+/** The abort reason when the awaited work settles: abort() without one builds a DOMException, stack trace included. */
+const SETTLED = Symbol('settled');
+
 /** Awaits `work`, heartbeating every intervalMs until it settles; returns (or throws) what it does. */
 export async function whileHeartbeating<T>(work: Promise<T>, hb: Heartbeats): Promise<T> {
-  const sleep = hb.sleep ?? realSleep;
-  const stop = new AbortController();
   let settled = false;
+  let stop: AbortController | undefined;
   const watched = work.finally(() => {
     settled = true;
-    stop.abort();
+    stop?.abort(SETTLED);
   });
   watched.catch(() => {}); // observed below; keeps an early rejection from being "unhandled"
-  while (!settled) {
-    await sleep(hb.intervalMs, stop.signal);
-    if (!settled) await beat(hb);
+  // Most waits are on work settled long before (every fetched batch waits for its partition's
+  // assignment, known since the join): its finally above runs in the microtask queued before this
+  // await resumes, and the wait ends with no timer and no AbortController. Armed for every batch,
+  // they were ≈4 % of the main thread under live traffic (an AbortController, a timer, listeners and
+  // the DOMException of abort() per wait, two waits per fetched partition).
+  await undefined;
+  if (!settled) {
+    const sleep = hb.sleep ?? realSleep;
+    stop = new AbortController();
+    while (!settled) {
+      await sleep(hb.intervalMs, stop.signal);
+      if (!settled) await beat(hb);
+    }
   }
   return watched;
 }

@@ -4,7 +4,7 @@ import { ChurnflowError } from '../../../../src/errors.js';
 import { createLogger } from '../../../../src/observability/logger.js';
 import { prepareBatch } from '../../../../src/sources/kafka/batch-preparer.js';
 import { acquireCredit } from '../../../../src/sources/kafka/credit-gate.js';
-import { sleepHeartbeating, type Heartbeats } from '../../../../src/sources/kafka/heartbeats.js';
+import { sleepHeartbeating, whileHeartbeating, type Heartbeats } from '../../../../src/sources/kafka/heartbeats.js';
 import { FlowControl } from '../../../../src/sources/flow-control.js';
 import { raw } from '../../../helpers/events.js';
 
@@ -105,4 +105,37 @@ test('out of credits: paused, heartbeating, resumed when a credit comes back; ab
   flow.release(1);
   await new Promise((r) => setImmediate(r));
   assert.equal(flow.outstanding, 0);
+});
+
+test('whileHeartbeating: work already settled returns its value (or error) without arming a timer or heartbeating', async () => {
+  const c = virtualConsumer(500);
+  let sleeps = 0;
+  const hb: Heartbeats = {
+    ...c.hb,
+    sleep: async (ms, signal) => {
+      sleeps++;
+      await c.hb.sleep!(ms, signal);
+    },
+  };
+  assert.equal(await whileHeartbeating(Promise.resolve(7), hb), 7);
+  const done = (async () => 'ready')();
+  await done;
+  assert.equal(await whileHeartbeating(done, hb), 'ready');
+  const failed = Promise.reject(new Error('no assignment'));
+  failed.catch(() => {});
+  await assert.rejects(whileHeartbeating(failed, hb), /no assignment/);
+  assert.equal(sleeps, 0);
+  assert.deepEqual(c.beats, []);
+});
+
+test('whileHeartbeating: work that takes 2.2 s heartbeats every interval and ends when it settles', async () => {
+  const c = virtualConsumer(500);
+  const work = (async () => {
+    while (c.now() < 2200) await new Promise<void>((r) => setImmediate(r));
+    return 'done';
+  })();
+  assert.equal(await whileHeartbeating(work, c.hb), 'done');
+  assert.deepEqual(c.beats.slice(0, 4), [500, 1000, 1500, 2000]);
+  assert.ok(c.beats.length <= 5 && c.now() <= 2500, `stops with the work: ${c.beats.length} beats, ${c.now()} ms`);
+  assert.ok(longestSilence(c.beats, c.now()) <= 500);
 });
