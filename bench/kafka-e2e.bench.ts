@@ -15,7 +15,7 @@ import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
 import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { type Measurement, median, perSecond, report, writeResults } from './harness.js';
-import { breakdown, latencyPhase, PATH, percentile, printPhase, type LatencyPhaseResult } from './latency-phase.js';
+import { breakdown, latencyPhase, PATH, percentile, printPhase, simulatedEvents, warmEvents, type LatencyPhaseResult } from './latency-phase.js';
 import { benchKafka, rawConsume } from './kafka-admin.js';
 import { shippedConfig, shippedConfigDifferences } from './shipped-config.js';
 
@@ -87,20 +87,11 @@ console.log(`  engine CPU (user + system, all threads): median ${median(engineCp
 const rate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : Math.max(100, Math.round(perSecond(full) / 2));
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const total = rate * seconds;
-const eventsOf = (customers: number, days: number, seed: number) => [...simulate(resolveSimulatorOptions({ customers, days, seed }))].flatMap((r) => (r.type === 'event' ? [codec.fromJsonObject(r.event)] : []));
 const phase = { admin, registry, codec, pool, logger, engineConfig, rate };
-// Warm: the last `total` events of 2,000 customers' history, of customers seen before them. The history
-// is at least 45 days and holds at least as many events before the live ones as live ones: a faster
-// engine (a higher half-maximum rate) offers more events in its 15 s, and a fixed 45 days left the live
-// part empty once `total` exceeded the history.
-let historyDays = 45;
-let history = eventsOf(2000, historyDays, 14);
-while (history.length < 2 * total) history = eventsOf(2000, (historyDays *= 2), 14);
-const cut = Math.max(0, history.length - total);
-const known = new Set(history.slice(0, cut).map((e) => e.customerId));
-const warm = await latencyPhase({ ...phase, title: `warm customers (${historyDays} days of history, all but the live events consumed before the clock)`, prelude: history.slice(0, cut), live: history.slice(cut).filter((e) => known.has(e.customerId)) });
+// Both phases' events are built inside the phase and dropped before the clock starts (latency-phase.ts says why).
+const warm = await latencyPhase({ ...phase, title: 'warm customers (2,000 customers: their history consumed before the clock, then their next events)', events: () => warmEvents(codec, total) });
 printPhase(warm);
-const burst = await latencyPhase({ ...phase, title: 'new customers (2,000 never seen: every first event publishes with reasons)', prelude: [], live: eventsOf(2000, 30, 13).slice(0, total) });
+const burst = await latencyPhase({ ...phase, title: 'new customers (2,000 never seen: every first event publishes with reasons)', events: () => ({ prelude: [], live: simulatedEvents(codec, 2000, 30, 13).slice(0, total) }) });
 printPhase(burst);
 console.log('\n  the engines ran deploy/churnflow.yaml except:');
 for (const d of shippedConfigDifferences()) console.log(`    - ${d}`);

@@ -18,6 +18,7 @@ import { productionEdges } from '../src/engine-production.js';
 import type { ActivityEvent } from '../src/events/activity-event.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { ActivityCodec } from '../src/serde/activity-codec.js';
+import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import type { RegistryClient } from '../src/serde/registry-client.js';
 import { activityEventEncoder } from '../src/serde/registry-encoder.js';
 import type { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
@@ -29,6 +30,13 @@ import type { TrafficInput, TrafficResult } from './latency-traffic.js';
 export const PATH = ['sent', 'appended', 'received', 'batched', 'loaded', 'scored', 'decided', 'persisted', 'riskAppended', 'produced', 'committed', 'read'] as const;
 export type PathPoint = (typeof PATH)[number];
 
+export interface PhaseEvents {
+  readonly prelude: readonly ActivityEvent[];
+  readonly live: readonly ActivityEvent[];
+  /** Said after the phase's title (what the events turned out to be). */
+  readonly note?: string;
+}
+
 export interface LatencyPhaseOptions {
   readonly title: string;
   readonly admin: Admin;
@@ -37,10 +45,14 @@ export interface LatencyPhaseOptions {
   readonly pool: KafkaProducerPool;
   readonly logger: Logger;
   readonly engineConfig: (groupId: string, activity: string, risk: string) => Readonly<ChurnflowConfig>;
-  /** Consumed (and acknowledged) before the clock starts: these customers are known when the timed events arrive. */
-  readonly prelude: readonly ActivityEvent[];
-  /** Offered at `rate` events/s once the prelude is processed. */
-  readonly live: readonly ActivityEvent[];
+  /**
+   * Builds the phase's events, called once: `prelude` is consumed (and acknowledged) before the clock
+   * starts, so its customers are known when the timed events arrive; `live` is offered at `rate`
+   * events/s once the prelude is processed. A function, not arrays: the engine shares this process's
+   * heap, and hundreds of thousands of event objects kept alive by the bench would lengthen its
+   * garbage collections (pauses no user's engine has). The phase drops them before the clock starts.
+   */
+  readonly events: () => PhaseEvents;
   readonly rate: number;
   /** When set, a CPU profile (node:inspector, main thread) of the live window only, prelude excluded. */
   readonly profile?: boolean;
@@ -48,6 +60,7 @@ export interface LatencyPhaseOptions {
 
 export interface LatencyPhaseResult {
   readonly title: string;
+  readonly note?: string;
   /** The phase's topics, for the caller to delete after its producer is closed (a kafkajs producer keeps refreshing the metadata of every topic it sent to). */
   readonly topics: readonly string[];
   readonly offered: number;
@@ -109,12 +122,18 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   // (bench/latency-traffic.ts): not on the engine's event loop, as no user runs them there.
   const encoder = activityEventEncoder({ registry: o.registry, topic: topics.live, autoRegister: true }, o.codec);
   await encoder.prepare();
-  const live = o.live.map((e) => ({ id: e.eventId, key: e.customerId, value: encoder.encode(e) }));
-  for (const e of live) at.set(e.id, new Float64Array(PATH.length).fill(Number.NaN));
+  let input: PhaseEvents | undefined = o.events();
+  const note = input.note;
+  const preludeCount = input.prelude.length;
+  const offered = input.live.length;
+  let live: { id: string; key: string; value: Uint8Array }[] | undefined = input.live.map((e) => ({ id: e.eventId, key: e.customerId, value: encoder.encode(e) }));
+  const liveIds = live.map((e) => e.id);
+  for (const id of liveIds) at.set(id, new Float64Array(PATH.length).fill(Number.NaN));
   const readerGroup = uniqueName('lat-read');
   const traffic = new Worker(new URL('./latency-traffic.js', import.meta.url), {
     workerData: { brokers: SERVICES.kafkaBrokers, liveTopic: topics.live, riskTopic: topics.risk, readerGroup, rate: o.rate, events: live } satisfies TrafficInput,
   });
+  live = undefined; // the worker has its own copy
   const fromTraffic = new EventEmitter();
   traffic.on('message', (m: unknown) => fromTraffic.emit(typeof m === 'string' ? m : 'result', m));
   const trafficFailed = new Promise<never>((_, reject) => traffic.once('error', reject));
@@ -124,10 +143,11 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   // machine a group join takes seconds, and every event sent before it would be timed with the join in it.
   await untilStable(o.admin, [group, readerGroup]);
   const producer = await o.pool.get();
-  const send = (events: readonly ActivityEvent[]) => producer.send({ topic: topics.live, messages: events.map((e) => ({ key: e.customerId, value: encoder.encode(e) })) });
+  const send = (batch: readonly ActivityEvent[]) => producer.send({ topic: topics.live, messages: batch.map((e) => ({ key: e.customerId, value: encoder.encode(e) })) });
 
-  for (let i = 0; i < o.prelude.length; i += 1000) await send(o.prelude.slice(i, i + 1000));
-  await until(() => applied >= o.prelude.length, 180_000, `${o.title}: prelude of ${o.prelude.length} events not processed`);
+  for (let i = 0; i < preludeCount; i += 1000) await send(input.prelude.slice(i, i + 1000));
+  input = undefined; // sent: from here on the engine's heap holds only what the engine keeps
+  await until(() => applied >= preludeCount, 180_000, `${o.title}: prelude of ${preludeCount} events not processed`);
   await new Promise((r) => setTimeout(r, 1000)); // the prelude's risk events reach the reader, the engine idles
 
   const session = o.profile ? new Session() : undefined;
@@ -146,7 +166,7 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   const sent = next<string>('sent');
   traffic.postMessage('start');
   await sent;
-  const total = o.prelude.length + o.live.length;
+  const total = preludeCount + offered;
   await until(() => applied >= total, 60_000, '').catch(() => undefined); // a stuck engine still reports what it timed
   const cpu = process.cpuUsage(cpu0);
   loopDelay.disable();
@@ -162,10 +182,10 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   await running;
 
   // The traffic's times into the rows: sent, appended (the tick's LogAppendTime on the event's partition), risk appended, read.
-  live.forEach((e, k) => {
-    const row = at.get(e.id)!;
+  liveIds.forEach((id, k) => {
+    const row = at.get(id)!;
     row[0] = t.sentAt[k]!;
-    const p = partitionOf.get(e.id);
+    const p = partitionOf.get(id);
     const appended = p === undefined ? undefined : t.appendedByTick[t.tickOf[k]!]?.find(([q]) => q === p)?.[1];
     if (appended !== undefined && appended > 0) row[1] = appended;
   });
@@ -182,9 +202,10 @@ export async function latencyPhase(o: LatencyPhaseOptions): Promise<LatencyPhase
   }
   return {
     title: o.title,
+    ...(note !== undefined ? { note } : {}),
     topics: Object.values(topics),
-    offered: o.live.length,
-    loadRate: o.live.length / t.offerSeconds,
+    offered,
+    loadRate: offered / t.offerSeconds,
     events,
     risky,
     // The bench process is engine + producer + reader; most of it is the engine's.
@@ -214,7 +235,7 @@ export function breakdown(rows: readonly Float64Array[], points: readonly PathPo
 
 export function printPhase(r: LatencyPhaseResult): void {
   const read = r.risky.map((x) => x[PATH.indexOf('read')]!);
-  console.log(`\n${r.title}: ${Math.round(r.loadRate).toLocaleString('en-US')} events/s offered, ${r.offered.toLocaleString('en-US')} events, ${r.risky.length.toLocaleString('en-US')} yielded a risk event (load average ${r.loadAverage.toFixed(2)}, bench process CPU ${r.engineCpuMsPerS.toFixed(0)} ms/s)`);
+  console.log(`\n${r.title}${r.note ? ` (${r.note})` : ''}: ${Math.round(r.loadRate).toLocaleString('en-US')} events/s offered, ${r.offered.toLocaleString('en-US')} events, ${r.risky.length.toLocaleString('en-US')} yielded a risk event (load average ${r.loadAverage.toFixed(2)}, bench process CPU ${r.engineCpuMsPerS.toFixed(0)} ms/s)`);
   console.log(`  engine event loop delay: p50 ${r.loopDelayMs.p50.toFixed(2)} ms   p99 ${r.loopDelayMs.p99.toFixed(2)} ms   max ${r.loopDelayMs.max.toFixed(1)} ms`);
   console.log(`  event → risk event read back: p50 ${percentile(read, 50).toFixed(1)} ms   p90 ${percentile(read, 90).toFixed(1)} ms   p99 ${percentile(read, 99).toFixed(1)} ms   max ${percentile(read, 100).toFixed(1)} ms`);
   const table = (label: string, rows: readonly Float64Array[], points: readonly PathPoint[]) => {
@@ -244,4 +265,25 @@ export async function untilStable(admin: Admin, groupIds: string[]): Promise<voi
     if (Date.now() > deadline) throw new Error(`consumer groups not stable after 120 s: ${groups.map((g) => `${g.groupId} ${g.state}`).join(', ')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The simulator's events of `customers` over `days`, decoded as the engine sees them. */
+export function simulatedEvents(codec: ActivityCodec, customers: number, days: number, seed: number): ActivityEvent[] {
+  return [...simulate(resolveSimulatorOptions({ customers, days, seed }))].flatMap((r) => (r.type === 'event' ? [codec.fromJsonObject(r.event)] : []));
+}
+
+/**
+ * The warm phase's events: the last `total` events of 2,000 customers' history, of customers seen
+ * before them, and the history before them as the prelude. The history is at least 45 days and holds
+ * at least as many events before the live ones as live ones: a faster engine (a higher half-maximum
+ * rate) offers more events in its 15 s, and a fixed 45 days left the live part empty once `total`
+ * exceeded the history.
+ */
+export function warmEvents(codec: ActivityCodec, total: number): PhaseEvents {
+  let days = 45;
+  let history = simulatedEvents(codec, 2000, days, 14);
+  while (history.length < 2 * total) history = simulatedEvents(codec, 2000, (days *= 2), 14);
+  const cut = Math.max(0, history.length - total);
+  const known = new Set(history.slice(0, cut).map((e) => e.customerId));
+  return { prelude: history.slice(0, cut), live: history.slice(cut).filter((e) => known.has(e.customerId)), note: `${days} days of history` };
 }

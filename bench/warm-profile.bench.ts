@@ -8,11 +8,10 @@ import { createLogger } from '../src/observability/logger.js';
 import { ActivityCodec } from '../src/serde/activity-codec.js';
 import { RegistryClient } from '../src/serde/registry-client.js';
 import { KafkaProducerPool } from '../src/sinks/kafka-sink.js';
-import { resolveSimulatorOptions, simulate } from '../src/simulator/index.js';
 import { SERVICES, uniqueName } from '../test/helpers/services.js';
 import { writeResults } from './harness.js';
 import { printProfileAreas } from './cpu-profile-areas.js';
-import { breakdown, latencyPhase, PATH, printPhase } from './latency-phase.js';
+import { breakdown, latencyPhase, PATH, printPhase, warmEvents } from './latency-phase.js';
 import { benchKafka } from './kafka-admin.js';
 import { shippedConfig } from './shipped-config.js';
 
@@ -30,18 +29,11 @@ const codec = new ActivityCodec();
 const logger = createLogger({ level: 'warn' });
 const engineConfig = (groupId: string, activity: string, risk: string) =>
   shippedConfig({ groupId, topics: { activity, risk, deadLetter: side.dead, drift: side.drift, shadow: side.shadow }, redisKeyPrefix: `${uniqueName('b')}:` });
-const eventsOf = (customers: number, days: number, seed: number) => [...simulate(resolveSimulatorOptions({ customers, days, seed }))].flatMap((r) => (r.type === 'event' ? [codec.fromJsonObject(r.event)] : []));
-// The same warm history as kafka-e2e: 2,000 customers, at least twice as many events as offered live.
-let historyDays = 45;
-let history = eventsOf(2000, historyDays, 14);
-while (history.length < 2 * total) history = eventsOf(2000, (historyDays *= 2), 14);
-const cut = Math.max(0, history.length - total);
-const known = new Set(history.slice(0, cut).map((e) => e.customerId));
+// The same warm events as kafka-e2e, built inside the phase.
 const warm = await latencyPhase({
   admin, registry, codec, pool, logger, engineConfig, rate, profile,
-  title: `warm customers (${historyDays} days of history, all but the live events consumed before the clock)`,
-  prelude: history.slice(0, cut),
-  live: history.slice(cut).filter((e) => known.has(e.customerId)),
+  title: 'warm customers (2,000 customers: their history consumed before the clock, then their next events)',
+  events: () => warmEvents(codec, total),
 });
 printPhase(warm);
 console.log(`  bench process CPU over the live window: ${((warm.cpuMs * 1000) / warm.offered).toFixed(1)} µs per offered event`);
