@@ -25,8 +25,8 @@ export interface StateGaugeWatch {
 
 /**
  * Refreshes the gauges every intervalMs (first after firstAfterMs), one refresh at a time: a Redis
- * SCAN slower than the interval skips the next tick instead of piling up. Errors are reported and the
- * gauges keep their last values. The timers never keep the process alive.
+ * SCAN slower than the interval skips the next tick instead of piling up. Errors are reported (but not
+ * those of a refresh the stop overtook) and the gauges keep their last values. The timers never keep the process alive.
  */
 export function watchStateGauges(
   stats: () => Promise<StoreStats>,
@@ -39,7 +39,11 @@ export function watchStateGauges(
     if (running || stopped) return;
     running = true;
     refreshStateGauges(stats, gauges)
-      .catch((err: unknown) => options.onError?.(err))
+      // A refresh still running at stop() fails as the store closes under it (Redis: "Connection is
+      // closed"); that is the shutdown, not a store problem, and is not reported.
+      .catch((err: unknown) => {
+        if (!stopped) options.onError?.(err);
+      })
       .finally(() => {
         running = false;
       });

@@ -63,3 +63,24 @@ test('the watcher refreshes on its timer, reports errors and stops', async () =>
   assert.equal(await gauge(metrics, 'churnflow_state_customers'), stoppedAt * 10);
   assert.equal(await gauge(metrics, 'churnflow_state_bytes_per_customer'), 100);
 });
+
+test('a refresh in flight when the watcher stops (the store closing under it) fails without an error report', async () => {
+  const metrics = createEngineMetrics({ defaultMetrics: false, instance: 't' });
+  const errors: unknown[] = [];
+  let fail: (err: Error) => void = () => {};
+  let started = false;
+  const watch = watchStateGauges(
+    () => {
+      started = true;
+      return new Promise((_, reject) => (fail = reject));
+    },
+    metrics,
+    { intervalMs: 1000, firstAfterMs: 1, onError: (err) => errors.push(err) },
+  );
+  for (let i = 0; i < 100 && !started; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(started);
+  watch.stop();
+  fail(new Error('Connection is closed.'));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(errors, []);
+});
