@@ -32,7 +32,8 @@ import { median, writeResults } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const withReasons = process.env.BENCH_REASONS !== '0';
-const sim = resolveSimulatorOptions({ customers: 600, days: 60, seed: 5, badRecords: { rate: 0.002 } });
+// The pipeline-throughput bench's file (BENCH_CUSTOMERS, BENCH_DAYS: 2,000 customers over 90 days).
+const sim = resolveSimulatorOptions({ customers: Number(process.env.BENCH_CUSTOMERS ?? 2000), days: Number(process.env.BENCH_DAYS ?? 90), seed: 5, badRecords: { rate: 0.002 } });
 const file = join(mkdtempSync(join(tmpdir(), 'cf-bench-')), 'events.ndjson');
 writeFileSync(file, `${[...simulate(sim)].map(recordToNdjson).join('\n')}\n`);
 const clock = fixedClock(simulationEndTime(sim));
