@@ -256,6 +256,29 @@ for (const svc of ['redis', 'kafka'] as const) {
   });
 }
 
+// Longer than the clients' own retry budgets (12 retries, ≈80 s). Seen in session 17: the batch the
+// outage caught retried its produce inside eachBatch until the broker was back, without a rebalance.
+test('kafka away for 100 s mid-stream: the engine waits it out; state and risk events as an uninterrupted run', { timeout: 600_000 }, async () => {
+  const sim = { customers: 1000, days: 60, seed: 38 };
+  const s = await scenario(sim, { batch: 32 });
+  const ref = await replay(s.records, simulationEndTime(resolveSimulatorOptions(sim)));
+  const engine = startEngine(s.config);
+  try {
+    await waitForProgress(s, 0.3 * s.produced.events, engine);
+    const committedAtStop = await committedCount(s.groupId, s.topics.activity);
+    services('stop', 'kafka');
+    assert.ok(committedAtStop < s.produced.events, `the outage comes mid-stream (${committedAtStop} of ${s.produced.events} committed)`);
+    await new Promise((r) => setTimeout(r, 100_000));
+    services('start', 'kafka');
+    await runToEnd(s, [engine]);
+  } finally {
+    engine.child.kill('SIGKILL');
+  }
+  const states = await redisStates(s.keyPrefix, ref.customers);
+  assert.deepEqual(comparable(states), comparable(await ref.store.get(ref.customers)));
+  assertSameRiskEvents(await readAvroTopic<RiskEventRecord>(s.topics.risk, { idleMs: 3000 }), ref.risk);
+});
+
 test('score-all reads the Redis state the engine built and writes one score per customer to the risk topic', async () => {
   const sim = { customers: 60, days: 30, seed: 37 };
   const s = await scenario(sim);
