@@ -44,7 +44,7 @@ import { selectModel } from './compose/model.js';
 import { lazyRegistryClient } from './compose/registry-client.js';
 import { buildSinks } from './compose/sinks.js';
 import { buildStateStore } from './compose/state-store.js';
-import { HotCachedStore } from './state/hot-cache.js';
+import { FLUSH_CHUNK, HotCachedStore } from './state/hot-cache.js';
 import type { CompiledSpec } from './features/compile-spec.js';
 import type { DecidedBatch } from './operators/batch.js';
 import type { StageTrace } from './operators/trace-stages.js';
@@ -218,7 +218,8 @@ export async function createEngine(
         risk: emitPolicy(config.engine.risk),
         decision: decisionOptions(config),
         // Only a store with write-behind (the hot cache: Redis with state.redis.cache.enabled) uses it.
-        writeBehind: { delayMs: config.state.redis.cache.writeBehindMs, maxPending: config.state.redis.cache.maxPendingCustomers },
+        // At most one flush chunk of due states after each batch (commit-schedule.ts: spread, not a burst).
+        writeBehind: { delayMs: config.state.redis.cache.writeBehindMs, maxPending: config.state.redis.cache.maxPendingCustomers, maxPerBatch: FLUSH_CHUNK },
       },
     );
     return {

@@ -57,7 +57,7 @@ export interface ChurnScoringOptions {
    * unwritten for up to delayMs, at most maxPending customers at once; commits stop before their records
    * (src/operators/commit-schedule.ts). Absent or delayMs 0: every batch writes every customer it changed.
    */
-  readonly writeBehind?: { readonly delayMs: number; readonly maxPending: number };
+  readonly writeBehind?: { readonly delayMs: number; readonly maxPending: number; readonly maxPerBatch?: number };
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });

@@ -27,6 +27,13 @@ export interface WriteBehind {
   readonly delayMs: number;
   /** Most customers held unwritten; beyond it the oldest are written early (down to ¾ of it). */
   readonly maxPending: number;
+  /**
+   * Most due states written after one batch (the oldest first; the rest wait for the next batch):
+   * the batches behind it wait for that write, so 2,000 states due at once after a catch-up (≈0.2 s of
+   * encoding) are spread over the batches that follow. Over maxPending and at ticks (no batch coming),
+   * every due state is written. Absent: every due state after each batch.
+   */
+  readonly maxPerBatch?: number;
 }
 
 export interface CommitScheduleOptions {
@@ -58,27 +65,27 @@ export class CommitSchedule {
       // A held record of a partition revoked since gives way to one of its new ownership (assigned again).
       if (cur === undefined || r.position.offset >= cur.position.offset || !this.current(cur)) this.held.set(r.position.stream, r);
     }
-    await this.step(false);
+    await this.step('batch');
   }
 
   /** No batch came for a while: write what waited the delay, commit what that made safe. */
   async tick(): Promise<void> {
-    if (this.held.size > 0 || (this.options.writeBehind?.store.pendingCustomers ?? 0) > 0) await this.step(false);
+    if (this.held.size > 0 || (this.options.writeBehind?.store.pendingCustomers ?? 0) > 0) await this.step('tick');
   }
 
   /** The drain's last step: every pending state written, everything held committed. */
   async finish(): Promise<void> {
-    await this.step(true);
+    await this.step('finish');
   }
 
-  private async step(all: boolean): Promise<void> {
+  private async step(kind: 'batch' | 'tick' | 'finish'): Promise<void> {
     let committedAny = false;
     await this.retrying(async () => {
       const wb = this.options.writeBehind;
       if (wb) {
-        if (all) await wb.store.flush();
+        if (kind === 'finish') await wb.store.flush();
         else {
-          await wb.store.flush(this.options.clock.now() - wb.delayMs);
+          await wb.store.flush(this.options.clock.now() - wb.delayMs, kind === 'batch' ? wb.maxPerBatch : undefined);
           const over = wb.store.pendingCustomers - wb.maxPending;
           if (over > 0) await wb.store.flush(undefined, over + Math.floor(wb.maxPending / 4));
         }

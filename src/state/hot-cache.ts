@@ -113,6 +113,8 @@ export function isWriteBehindStore(store: StateStore): store is WriteBehindStore
 
 /** Fenced flushes tried (rebuilding the fenced states in between) before the flush fails, retriably. */
 const FLUSH_ATTEMPTS = 4;
+/** Most pending states one pipelined flush write carries (see flush). */
+export const FLUSH_CHUNK = 256;
 
 export class HotCachedStore implements WriteBehindStore {
   readonly kind: StateStore['kind'];
@@ -269,7 +271,18 @@ export class HotCachedStore implements WriteBehindStore {
   }
 
   async flush(until?: number, max?: number): Promise<void> {
-    let records = this.pending.oldest(until, max);
+    // In pipelined writes of FLUSH_CHUNK customers, one after the other: a write encodes its states
+    // synchronously (≈0.1 ms each at 90 days), so 2,000 states due at once after a catch-up held the
+    // event loop for ≈200 ms — fetches, heartbeats and probes included (bench/warm-profile).
+    const due = this.pending.oldest(until, max);
+    for (let i = 0; i < due.length; i += FLUSH_CHUNK) {
+      // Still pending as listed (nothing else writes pending states while the schedule flushes; kept as a guard).
+      await this.flushChunk(due.slice(i, i + FLUSH_CHUNK).filter((p) => this.pending.get(p.customerId) === p));
+    }
+  }
+
+  private async flushChunk(chunk: readonly PendingState[]): Promise<void> {
+    let records = chunk;
     for (let attempt = 1; records.length > 0; attempt++) {
       const stale = records.filter((p) => p.state === undefined);
       if (stale.length > 0) await this.rebuildFromStore(stale);

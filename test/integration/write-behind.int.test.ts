@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { compileSpec } from '../../src/features/compile-spec.js';
 import { DEFAULT_CHURN_SPEC } from '../../src/features/default-churn-spec.js';
 import { resolveSimulatorOptions, simulationEndTime } from '../../src/simulator/index.js';
-import { HotCachedStore, type RedoHook, type WriteReturningStore } from '../../src/state/hot-cache.js';
+import { FLUSH_CHUNK, HotCachedStore, type RedoHook, type WriteReturningStore } from '../../src/state/hot-cache.js';
 import { publishedLastScore, restoreEmitMemory } from '../../src/scoring/restore-emit-memory.js';
 import { lastScoreOf } from '../../src/scoring/current-risk.js';
 import { encodeDecision } from '../../src/scoring/stored-decision.js';
@@ -39,12 +39,15 @@ const login = (customer: string, d: number, offset: number, stream = 'activity/0
 class CountingRedis extends RedisStateStore implements WriteReturningStore {
   reads = 0;
   writes = 0;
+  /** Customers per writeReturning call. */
+  readonly calls: number[] = [];
   override async load(ids: readonly string[]): Promise<LoadedCustomer[]> {
     this.reads += ids.length;
     return super.load(ids);
   }
   override async writeReturning(writes: readonly CustomerWrite[]): Promise<readonly (LoadedCustomer | undefined)[]> {
     this.writes += writes.length;
+    this.calls.push(writes.length);
     return super.writeReturning(writes);
   }
 }
@@ -80,6 +83,24 @@ test('undecided states wait unwritten and are written once; Redis then holds exa
     assert.equal(redis.writes, customers.length, 'each customer written once');
     assert.equal(store.pendingCustomers, 0);
     assert.deepEqual(await store.get(customers), await memory.get(customers));
+  } finally {
+    await store.close();
+  }
+});
+
+test('a flush writes in pipelined writes of at most FLUSH_CHUNK customers, oldest first, and stores every state', async () => {
+  const { redis, store } = cached(newPrefix());
+  const n = 2 * FLUSH_CHUNK + 37;
+  const deltas = Array.from({ length: n }, (_, i) => login(`c${i}`, 1, i));
+  const memory = new MemoryStateStore({ layout: spec.layout });
+  try {
+    store.defer(await stageDeltas(store, deltas), 100);
+    await memory.apply(deltas);
+    await store.flush();
+    assert.deepEqual(redis.calls, [FLUSH_CHUNK, FLUSH_CHUNK, 37], 'three writes, none above the chunk');
+    assert.equal(store.pendingCustomers, 0);
+    const ids = deltas.map((d) => d.customerId);
+    assert.deepEqual(await store.get(ids), await memory.get(ids));
   } finally {
     await store.close();
   }

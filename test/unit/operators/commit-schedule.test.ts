@@ -27,7 +27,7 @@ class FakePending {
   }
 }
 
-function setup(maxPending = 100, refuse: Set<string> = new Set()) {
+function setup(maxPending = 100, refuse: Set<string> = new Set(), maxPerBatch?: number) {
   const commits: [string, number][][] = [];
   const source = {
     commit: async (records: readonly RawRecord[]) => {
@@ -39,7 +39,7 @@ function setup(maxPending = 100, refuse: Set<string> = new Set()) {
   const store = new FakePending();
   const committed = new CommittedOffsets();
   const afterCommit: number[] = [];
-  const writeBehind: WriteBehind = { store, delayMs: 500, maxPending };
+  const writeBehind: WriteBehind = { store, delayMs: 500, maxPending, ...(maxPerBatch !== undefined ? { maxPerBatch } : {}) };
   const schedule = new CommitSchedule(source, committed, { clock: { now: () => now }, writeBehind, retry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 }, afterCommit: () => afterCommit.push(commits.length) });
   return { schedule, store, commits, committed, afterCommit, advance: (ms: number) => (now += ms), refuse };
 }
@@ -67,6 +67,28 @@ test('beyond maxPending the oldest are written early, down to three quarters', a
   assert.equal(early.max, 2 + 2, 'two over the bound, plus a quarter of it');
   assert.deepEqual(early.wrote, ['c0', 'c1', 'c2', 'c3']);
   assert.equal(store.pendingCustomers, 6);
+});
+
+test('after a batch at most maxPerBatch due states are written, oldest first, and the commit stops before the rest; an idle tick writes every due one', async () => {
+  const { schedule, store, commits, advance } = setup(100, new Set(), 2);
+  for (let i = 0; i < 5; i++) store.pending.push({ id: `c${i}`, since: 1_000, stream: 's/0', offset: 10 + i });
+  advance(500);
+  await schedule.processed([rec('s/0', 20)]);
+  assert.deepEqual(store.flushes.map((f) => f.wrote), [['c0', 'c1']], 'two of the five due');
+  assert.deepEqual(commits.at(-1), [['s/0', 11]], 'up to before c2, the first still unwritten');
+  await schedule.processed([rec('s/0', 21)]);
+  assert.deepEqual(store.flushes.at(-1)!.wrote, ['c2', 'c3'], 'the next batch writes the next two');
+  assert.deepEqual(commits.at(-1), [['s/0', 13]]);
+  await schedule.tick();
+  assert.deepEqual(store.flushes.at(-1)!.wrote, ['c4'], 'a tick writes every due state');
+  assert.deepEqual(commits.at(-1), [['s/0', 21]]);
+});
+
+test('maxPerBatch does not hold the pending count above maxPending', async () => {
+  const { schedule, store } = setup(8, new Set(), 1);
+  for (let i = 0; i < 10; i++) store.pending.push({ id: `c${i}`, since: 1_000, stream: 's/0', offset: i });
+  await schedule.processed([rec('s/0', 9)]);
+  assert.equal(store.pendingCustomers, 6, 'none due yet, but two over the bound: written early down to three quarters');
 });
 
 test('a refused commit (a rebalance) confirms nothing and is sent again with the next batch', async () => {
