@@ -1,10 +1,34 @@
 // Tiny benchmark harness: warm-up, several timed runs, medians, and ratios against a baseline that
 // is measured in the same run (so machine noise affects both sides alike).
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 export interface Measurement {
   readonly name: string;
   /** Work items per run (events, rows). */
   readonly items: number;
   readonly runsMs: number[];
+}
+
+/**
+ * A full garbage collection, untimed, before a timed run: a run of a scenario then starts from the live
+ * heap alone, not from the garbage the run before it left (a whole memory store of states, dead but
+ * not yet collected). Without it, pipeline-throughput's features scenario was bimodal per process —
+ * 8.8–10 or 12–14 µs of CPU an event on the same build, by when the mark-compacts fell (docs/
+ * architecture.md, "Session 18") — which no single run of a user has. V8's gc() is exposed at runtime
+ * (--expose-gc set before the context is made), so `node dist/bench/…` needs no flag.
+ */
+export function collectGarbage(): void {
+  gcFunction()();
+}
+
+let gcCache: (() => void) | undefined;
+function gcFunction(): () => void {
+  if (gcCache !== undefined) return gcCache;
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed !== undefined) return (gcCache = exposed);
+  v8.setFlagsFromString('--expose-gc');
+  return (gcCache = runInNewContext('gc') as () => void);
 }
 
 export function median(xs: readonly number[]): number {

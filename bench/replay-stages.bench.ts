@@ -28,7 +28,7 @@ import { fixedClock } from '../src/time/clock.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 import { configSchema } from '../src/config/config-schema.js';
 import { DEFAULT_EMIT_POLICY, decisionOptions, modelLoadOptions } from '../src/config/decision-options.js';
-import { median, writeResults } from './harness.js';
+import { collectGarbage, median, writeResults } from './harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const withReasons = process.env.BENCH_REASONS !== '0';
@@ -55,6 +55,7 @@ const cpuUs = (): number => {
 const perRun = STAGES.map((): number[] => []);
 let steps = 0;
 for (let round = -1; round < RUNS; round++) {
+  collectGarbage(); // untimed: the round before's store is garbage, collected before this round starts (harness.ts)
   const store = new MemoryStateStore({ layout: spec.layout });
   const spent = [0, 0, 0, 0];
   steps = 0;
