@@ -43,9 +43,14 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const sim = resolveSimulatorOptions({ customers: Number(process.env.BENCH_CUSTOMERS ?? 2000), days: Number(process.env.BENCH_DAYS ?? 90), seed: 5, badRecords: { rate: 0.002 } });
 const dir = mkdtempSync(join(tmpdir(), 'cf-bench-'));
 const file = join(dir, 'events.ndjson');
-// The lines go out of scope once written: kept, they were ≈70 MB of old generation the engine's
-// garbage collections marked on every run, which no user's replay carries.
-const N = ((lines: string[]) => (writeFileSync(file, `${lines.join('\n')}\n`), lines.length))([...simulate(sim)].map(recordToNdjson));
+let N = 0;
+{
+  // In a block: the lines go out of scope once written. Kept, they were ≈70 MB of old generation the
+  // engine's garbage collections marked on every run, which no user's replay carries.
+  const lines = [...simulate(sim)].map(recordToNdjson);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  N = lines.length;
+}
 const clock = fixedClock(simulationEndTime(sim));
 const spec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000 });
 // The same spec with every feature row computed by a full pass over the customer's buckets (the path

@@ -10,7 +10,7 @@ import type { CompiledSpec } from '../src/features/compile-spec.js';
 import type { ValidationRules } from '../src/events/validate-event.js';
 import type { EngineMetrics } from '../src/observability/metrics.js';
 import { acknowledge } from '../src/operators/acknowledge.js';
-import { CommitSchedule } from '../src/operators/commit-schedule.js';
+import { CommitSchedule, type WriteBehind } from '../src/operators/commit-schedule.js';
 import { applyToState } from '../src/operators/apply-to-state.js';
 import { BatchActivity } from '../src/operators/batch-activity.js';
 import type { DecidedBatch } from '../src/operators/batch.js';
@@ -57,7 +57,7 @@ export interface ChurnScoringOptions {
    * unwritten for up to delayMs, at most maxPending customers at once; commits stop before their records
    * (src/operators/commit-schedule.ts). Absent or delayMs 0: every batch writes every customer it changed.
    */
-  readonly writeBehind?: { readonly delayMs: number; readonly maxPending: number; readonly maxPerBatch?: number };
+  readonly writeBehind?: Omit<WriteBehind, 'store'>;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });
