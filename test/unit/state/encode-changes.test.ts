@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCustomer } from '../../../src/state/codec/customer-codec.js';
 import type { CustomerState } from '../../../src/state/customer-state.js';
-import { encodeChanges, STATE_PART_BYTES } from '../../../src/state/redis-store.js';
+import { decodeStoredHash, encodeChanges, STATE_PART_BYTES } from '../../../src/state/redis-store.js';
 import type { SlotMerge } from '../../../src/state/slots.js';
 import { layoutOf, randomState, rng } from '../../helpers/random-states.js';
 
@@ -47,6 +47,46 @@ test('encodeChanges sets and deletes exactly the fields the map-based version di
     compared++;
   }
   assert.equal(compared, 200);
+});
+
+/** The hash after a write of `changes` over `prev` (as the store keeps it): the very values written. */
+function afterWrite(prev: ReadonlyMap<string, Buffer>, changes: { set: (string | Buffer)[]; del: string[] }): Map<string, Buffer> {
+  const fields = new Map(prev);
+  for (let i = 0; i + 1 < changes.set.length; i += 2) fields.set(changes.set[i] as string, changes.set[i + 1] as Buffer);
+  for (const f of changes.del) fields.delete(f);
+  return fields;
+}
+
+test('encodeChanges resends exactly the outbox entries that changed since the values it wrote or decoded (remembered texts), against the byte comparison', () => {
+  let resent = 0;
+  let skipped = 0;
+  for (let seed = 1; seed <= 200; seed++) {
+    const r = rng(seed + 70_000);
+    const state = randomState(rng(seed), `cust-${seed}`);
+    const layout = layoutOf(state, rng(seed));
+    for (let i = 0; i < 1 + Math.floor(r() * 6); i++) state.outbox[`s@${i}`] = `{"risk":${i},"t":"${'é'.repeat(Math.floor(r() * 4))}"}`;
+    // Stored as this process wrote them, or as a load decoded them.
+    const prev = afterWrite(new Map(), encodeChanges(state, undefined, layout));
+    const current = r() < 0.5 ? state : decodeStoredHash(state.customerId, prev, layout);
+    // Then the outbox changes: a new text (same length or not), an entry dropped or added, or nothing.
+    const keys = Object.keys(current.outbox);
+    for (const key of keys) {
+      const x = r();
+      if (x < 0.15) current.outbox[key] = current.outbox[key]!.replace('"risk":', '"risq":'); // same length, other bytes
+      else if (x < 0.3) current.outbox[key] = `${current.outbox[key]!} `;
+      else if (x < 0.4) delete current.outbox[key];
+      else if (x < 0.5) current.outbox[key] = `${current.outbox[key]!}`.slice(0); // an equal string, another object or the same
+    }
+    if (r() < 0.3) current.outbox[`s@new${seed}`] = '{"risk":"new"}';
+    const got = norm(encodeChanges(current, { fields: prev } as never, layout));
+    assert.deepStrictEqual(got, norm(reference(current, prev, layout)), `seed ${seed}`);
+    for (const key in current.outbox) {
+      if (got.set.includes(`o:${key}`)) resent++;
+      else skipped++;
+    }
+  }
+  // Both ways were taken many times (the test would prove nothing otherwise).
+  assert.ok(resent > 100 && skipped > 100, `resent ${resent}, skipped ${skipped}`);
 });
 
 test('encodeChanges splits a state longer than a part into b, b1, … and deletes parts it no longer needs', () => {
