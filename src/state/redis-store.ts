@@ -138,7 +138,7 @@ export const STATE_PART_BYTES = 1000;
 const SEEN_SET_LIMIT = 8_000_000; // below V8's Set size limit (2^24)
 
 /** What load() read of a customer's hash, handed back to write() to send only the changed fields. */
-interface StoredHash {
+export interface StoredHash {
   readonly fields: ReadonlyMap<string, Buffer>;
 }
 
@@ -156,8 +156,8 @@ export interface OutboxWritten {
   readonly stored: unknown;
 }
 
-/** The hash after commit-state-1.lua applied `changes` to `stored` (the fields it set and deleted, and `v`). */
-function storedAfterWrite(stored: StoredHash | undefined, changes: { readonly set: readonly (string | Buffer)[]; readonly del: readonly string[] }, version: number): StoredHash {
+/** The hash after commit-state-1.lua applied `changes` to `stored` (the fields it set and deleted, and `v`). Exported for tests. */
+export function storedAfterWrite(stored: StoredHash | undefined, changes: { readonly set: readonly (string | Buffer)[]; readonly del: readonly string[] }, version: number): StoredHash {
   const fields = new Map(stored?.fields);
   for (let i = 0; i + 1 < changes.set.length; i += 2) {
     const value = changes.set[i + 1]!;

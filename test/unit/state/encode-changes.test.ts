@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeCustomer } from '../../../src/state/codec/customer-codec.js';
 import type { CustomerState } from '../../../src/state/customer-state.js';
-import { decodeStoredHash, encodeChanges, STATE_PART_BYTES } from '../../../src/state/redis-store.js';
+import { decodeStoredHash, encodeChanges, STATE_PART_BYTES, storedAfterWrite } from '../../../src/state/redis-store.js';
 import type { SlotMerge } from '../../../src/state/slots.js';
 import { layoutOf, randomState, rng } from '../../helpers/random-states.js';
 
@@ -49,14 +49,6 @@ test('encodeChanges sets and deletes exactly the fields the map-based version di
   assert.equal(compared, 200);
 });
 
-/** The hash after a write of `changes` over `prev` (as the store keeps it): the very values written. */
-function afterWrite(prev: ReadonlyMap<string, Buffer>, changes: { set: (string | Buffer)[]; del: string[] }): Map<string, Buffer> {
-  const fields = new Map(prev);
-  for (let i = 0; i + 1 < changes.set.length; i += 2) fields.set(changes.set[i] as string, changes.set[i + 1] as Buffer);
-  for (const f of changes.del) fields.delete(f);
-  return fields;
-}
-
 test('encodeChanges resends exactly the outbox entries that changed since the values it wrote or decoded (remembered texts), against the byte comparison', () => {
   let resent = 0;
   let skipped = 0;
@@ -66,7 +58,7 @@ test('encodeChanges resends exactly the outbox entries that changed since the va
     const layout = layoutOf(state, rng(seed));
     for (let i = 0; i < 1 + Math.floor(r() * 6); i++) state.outbox[`s@${i}`] = `{"risk":${i},"t":"${'é'.repeat(Math.floor(r() * 4))}"}`;
     // Stored as this process wrote them, or as a load decoded them.
-    const prev = afterWrite(new Map(), encodeChanges(state, undefined, layout));
+    const prev = storedAfterWrite(undefined, encodeChanges(state, undefined, layout), 1).fields; // the hash as the store keeps it after the write
     const current = r() < 0.5 ? state : decodeStoredHash(state.customerId, prev, layout);
     // Then the outbox changes: a new text (same length or not), an entry dropped or added, or nothing.
     const keys = Object.keys(current.outbox);
