@@ -132,7 +132,7 @@ test('Dockerfile: the build stage applies patches/ after npm ci, and the runtime
   const [build, runtime] = [all[0]!, all[all.length - 1]!];
   const patched = readdirSync('patches').filter((f) => f.endsWith('.patch')).map((f) => f.replace(/\+[^+]+\.patch$/, '').replace(/^(@[^+]+)\+/, '$1/'));
   assert.ok(patched.includes('kafkajs'), `patches/ holds the kafkajs patch (${patched.join(', ')})`);
-  assert.equal(pkg.scripts['postinstall'], 'patch-package', 'npm ci applies the patches (the package postinstall)');
+  assert.equal(pkg.scripts['postinstall'], 'patch-package --error-on-fail', 'npm ci applies the patches (the package postinstall) and fails when one does not apply');
   assert.ok(copies(build).some((c) => c.sources.includes('patches')), 'the build stage copies patches/');
   const run = ofKind(build, 'RUN').map((i) => i.getArgumentsContent() ?? '').find((c) => c.includes('npm ci'));
   assert.match(run ?? '', /npm ci[^&]*&&\s*npx patch-package --error-on-fail/, 'npm ci --ignore-scripts skips postinstall: patch-package runs right after it and fails the build if a patch does not apply');
