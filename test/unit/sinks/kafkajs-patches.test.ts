@@ -37,6 +37,18 @@ const original: Group = ({ topic, partitionMetadata, messages, partitioner }) =>
   }, {});
 };
 
+// mulberry32: a seeded 32-bit generator (integer arithmetic throughout; an LCG in doubles loses its low bits).
+function generator(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4_294_967_296) * n >>> 0;
+  };
+}
+
 test('the installed kafkajs carries the patch', () => {
   const hint = `is kafkajs' original: run npm ci (postinstall) or npx patch-package`;
   const grouping = readFileSync(path, 'utf8');
@@ -51,11 +63,8 @@ test('the installed kafkajs carries the patch', () => {
 });
 
 test('the patched grouping equals the original: same partitions, same messages in the same order', () => {
-  let seed = 7;
-  const rand = (n: number) => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed % n;
-  };
+  const rand = generator(7);
+  let keyless = 0;
   for (let round = 0; round < 50; round++) {
     const partitions = 1 + rand(12);
     const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, p) => ({ partitionId: p, leader: 1 + (p % 3), partitionErrorCode: 0, replicas: [1], isr: [1] }));
@@ -64,9 +73,18 @@ test('the patched grouping equals the original: same partitions, same messages i
       if (rand(8) === 0) m.partition = rand(partitions);
       return m;
     });
-    // The default partitioner keeps a round-robin counter for keyless messages: one instance per call.
-    const a = installed({ topic: 't', partitionMetadata, messages, partitioner: Partitioners.DefaultPartitioner() });
-    const b = original({ topic: 't', partitionMetadata, messages, partitioner: Partitioners.DefaultPartitioner() });
+    keyless += messages.filter((m) => m.key === null && m.partition === undefined).length;
+    // The default partitioner sends keyless messages round-robin from a random start: each message's
+    // partition is decided once and given to both groupings, which then must agree on everything else.
+    const partitioner = Partitioners.DefaultPartitioner();
+    const decided = new Map<Message, number>();
+    const once = (args: PartitionerArgs) => {
+      const m = args.message as unknown as Message;
+      if (!decided.has(m)) decided.set(m, partitioner(args));
+      return decided.get(m)!;
+    };
+    const a = installed({ topic: 't', partitionMetadata, messages, partitioner: once });
+    const b = original({ topic: 't', partitionMetadata, messages, partitioner: once });
     assert.deepEqual(Object.keys(a), Object.keys(b), `round ${round}: partitions`);
     for (const p of Object.keys(b)) {
       assert.equal(a[p]!.length, b[p]!.length, `round ${round}, partition ${p}: count`);
@@ -74,6 +92,7 @@ test('the patched grouping equals the original: same partitions, same messages i
     }
     assert.equal(Object.values(a).reduce((n, ms) => n + ms.length, 0), messages.length);
   }
+  assert.ok(keyless > 1000, `keyless messages were generated (${keyless})`);
   assert.deepEqual(installed({ topic: 't', partitionMetadata: [], messages: [{ key: 'k', value: 'v' }], partitioner: () => 0 }), {});
 });
 
@@ -123,10 +142,9 @@ test('murmur2 equals Java Kafka on its own test vectors, and the 64-bit original
     assert.equal(murmur2(key), hash, key);
     assert.equal(murmur2Reference(Buffer.from(key)), hash, `the reference itself: ${key}`);
   }
-  let seed = 11;
-  const byte = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) >>> 8) & 0xff;
+  const rand = generator(11);
   for (let i = 0; i < 20_000; i++) {
-    const data = Buffer.from(Array.from({ length: i % 70 }, byte));
+    const data = Buffer.from(Array.from({ length: i % 70 }, () => rand(256)));
     assert.equal(murmur2(data), murmur2Reference(data), data.toString('hex'));
   }
   for (let i = 0; i < 2_000; i++) assert.equal(murmur2(`customer-${i}`), murmur2Reference(Buffer.from(`customer-${i}`)));
