@@ -15,7 +15,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY patches ./patches
 # --ignore-scripts: `prepare` (tsc) needs the sources, which are not copied yet; onnxruntime-node's
 # postinstall only fetches CUDA libraries (package.json allowScripts denies it too) — the CPU build is in the package.
-# So the package's own postinstall is run by hand: patch-package applies patches/ (kafkajs' producer
+# So the first half of the package's prepare is run by hand: patch-package applies patches/ (kafkajs' producer
 # path without its quadratic grouping and per-record allocations, docs/architecture.md "Runtime dependencies").
 RUN npm ci --ignore-scripts && npx patch-package --error-on-fail
 COPY tsconfig.json ./

@@ -132,10 +132,12 @@ test('Dockerfile: the build stage applies patches/ after npm ci, and the runtime
   const [build, runtime] = [all[0]!, all[all.length - 1]!];
   const patched = readdirSync('patches').filter((f) => f.endsWith('.patch')).map((f) => f.replace(/\+[^+]+\.patch$/, '').replace(/^(@[^+]+)\+/, '$1/'));
   assert.ok(patched.includes('kafkajs'), `patches/ holds the kafkajs patch (${patched.join(', ')})`);
-  assert.equal(pkg.scripts['postinstall'], 'patch-package --error-on-fail', 'npm ci applies the patches (the package postinstall) and fails when one does not apply');
+  // prepare, not postinstall: it runs at npm ci in this repository, not when the package is installed as another's dependency.
+  assert.match(pkg.scripts['prepare'] ?? '', /^patch-package --error-on-fail && /, 'npm ci applies the patches (prepare) and fails when one does not apply');
+  assert.equal(pkg.scripts['postinstall'], undefined);
   assert.ok(copies(build).some((c) => c.sources.includes('patches')), 'the build stage copies patches/');
   const run = ofKind(build, 'RUN').map((i) => i.getArgumentsContent() ?? '').find((c) => c.includes('npm ci'));
-  assert.match(run ?? '', /npm ci[^&]*&&\s*npx patch-package --error-on-fail/, 'npm ci --ignore-scripts skips postinstall: patch-package runs right after it and fails the build if a patch does not apply');
+  assert.match(run ?? '', /npm ci[^&]*&&\s*npx patch-package --error-on-fail/, 'npm ci --ignore-scripts skips prepare: patch-package runs right after it and fails the build if a patch does not apply');
   for (const name of patched) {
     const copied = copies(runtime).find((c) => c.from === build.name && c.sources.includes(`${build.workdir}/node_modules/${name}`));
     assert.ok(copied, `the runtime stage copies the patched node_modules/${name} from the build stage`);

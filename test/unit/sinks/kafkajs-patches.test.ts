@@ -1,4 +1,4 @@
-// patches/kafkajs+2.2.4.patch, applied by `npm ci` (postinstall: patch-package) and in the image's
+// patches/kafkajs+2.2.4.patch, applied by `npm ci` (prepare: patch-package) and in the image's
 // build stage, changes three places of kafkajs' producer path, none of them in what it puts on the wire:
 // - groupMessagesPerPartition copied a partition's array at every message (O(n²): ≈18 ms per send of
 //   8,192 messages on 3 partitions); linear now.
@@ -50,7 +50,7 @@ function generator(seed: number): (n: number) => number {
 }
 
 test('the installed kafkajs carries the patch', () => {
-  const hint = `is kafkajs' original: run npm ci (postinstall) or npx patch-package`;
+  const hint = `is kafkajs' original: run npm ci (prepare) or npx patch-package`;
   const grouping = readFileSync(path, 'utf8');
   assert.match(grouping, /churnflow patch/, `${path} ${hint}`);
   assert.doesNotMatch(grouping, /\{ \[partition\]: \[\.\.\.current, message\] \}/, 'the quadratic copy is gone');
