@@ -2,6 +2,13 @@
 // record, with the partition's event-time frontier as of that record in the commit's metadata (so the
 // next owner judges lateness exactly as this run would have). A commit refused because the group
 // moved on is logged and counted, never fatal: the new owner redelivers from the last commit.
+//
+// Commits are made one at a time, including one that timed out: kafkajs goes on retrying it (12
+// retries, up to minutes across a broker restart), and if it lands after a later commit it moves the
+// group's offsets back to where they were before — for good, when no further record of the partition
+// comes (measured: the fault test "kafka restarted mid-stream" then never caught up). So while a
+// timed-out commit is still out, no other is sent: the records stay held by the commit schedule and
+// go with the first commit after it settled, whether it was made or failed.
 import type { Consumer } from 'kafkajs';
 import { ChurnflowError, errorMessage } from '../../errors.js';
 import type { RawRecord } from '../../events/activity-event.js';
@@ -45,6 +52,8 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
   options.consumer.onCommitted((topics) => {
     for (const t of topics) for (const p of t.partitions) accepted.set(streamOf(t.topic, p.partition), String(p.offset));
   });
+  /** A commit that timed out and has not settled yet (kafkajs may still make it). */
+  let outstanding: Promise<unknown> | undefined;
   return async (records) => {
     // Batches are acknowledged in order, so the highest offset per partition covers everything before it.
     const last = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -61,12 +70,27 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       offset: String(p.offset + 1),
       metadata: encodeWatermarkMetadata(options.watermarks?.frontierAt(stream, p.offset)),
     }));
-    accepted.clear(); // commits are made one at a time (the commit schedule awaits each)
+    if (outstanding) {
+      options.log.debug({ streams: [...last.keys()] }, 'offset commit not sent: a commit that timed out is still out; kept for the next commit');
+      options.onCommitRefused?.(new Error('offset commit not sent: an earlier commit that timed out has not settled'));
+      return new Set<string>();
+    }
+    accepted.clear(); // commits are made one at a time (the commit schedule awaits each; see `outstanding`)
+    const sent = options.consumer.commitOffsets(commits);
     try {
-      await withTimeout(options.consumer.commitOffsets(commits), options.timeoutMs, () =>
-        Object.assign(new Error('offset commit timed out (rebalance in progress)'), { type: 'REBALANCE_IN_PROGRESS' }),
+      await withTimeout(sent, options.timeoutMs, () =>
+        Object.assign(new Error('offset commit timed out (rebalance in progress)'), { type: 'REBALANCE_IN_PROGRESS', timedOut: true }),
       );
     } catch (err) {
+      if ((err as { timedOut?: boolean }).timedOut) {
+        const settled: Promise<unknown> = sent.then(
+          () => options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was made after all; the next commit follows it'),
+          (e: unknown) => options.log.info({ err: errorMessage(e) }, 'an offset commit that timed out failed; the next commit follows it'),
+        ).finally(() => {
+          if (outstanding === settled) outstanding = undefined;
+        });
+        outstanding = settled;
+      }
       if (isRebalanceError(err)) {
         options.log.warn({ err: errorMessage(err) }, 'offset commit refused after a rebalance; records will be redelivered');
         options.onCommitRefused?.(err);

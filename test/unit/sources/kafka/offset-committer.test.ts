@@ -1,6 +1,8 @@
 // The offset committer believes only commits kafkajs reports as made: kafkajs' commitOffsets resolves
 // without sending anything while its runner is stopped (a consumer restarting after a crash, e.g. a
-// broker restart), and such a commit must stay held for the next one, not count as confirmed.
+// broker restart), and such a commit must stay held for the next one, not count as confirmed. And it
+// sends commits one at a time, a timed-out one included: kafkajs goes on retrying that one, and landing
+// after a later commit it would move the group's offsets back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RawRecord } from '../../../../src/events/activity-event.js';
@@ -49,4 +51,68 @@ test('a commit kafkajs skipped while its consumer was not running is not confirm
   assert.equal(refused.length, 1);
   state.running = true;
   assert.deepEqual([...(await commit([rec(0, 9), rec(1, 2)]))].sort(), ['t/0', 't/1'], 'the same commit goes once the consumer runs again');
+});
+
+/**
+ * A consumer whose commits land at the broker when the test settles them, in any order, as kafkajs'
+ * retried commits do across a broker restart: `broker` is the group's committed offset per partition.
+ */
+function slowConsumer() {
+  const listeners: Parameters<CommittingConsumer['onCommitted']>[0][] = [];
+  const broker = new Map<number, string>();
+  const inFlight: { offsets: { partition: number; offset: string }[]; land: () => void }[] = [];
+  const consumer: CommittingConsumer = {
+    commitOffsets(offsets) {
+      return new Promise<void>((resolve) => {
+        inFlight.push({
+          offsets: offsets.map((o) => ({ partition: o.partition, offset: o.offset })),
+          land: () => {
+            for (const o of offsets) broker.set(o.partition, o.offset);
+            for (const l of listeners) l([{ topic: 't', partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) }]);
+            resolve();
+          },
+        });
+      });
+    },
+    onCommitted: (l) => void listeners.push(l),
+  };
+  return { consumer, broker, inFlight };
+}
+
+test('a commit that timed out and lands later never moves the group back: no commit is sent until it settled', async () => {
+  const { consumer, broker, inFlight } = slowConsumer();
+  const commit = createOffsetCommitter({ consumer, timeoutMs: 5, log });
+  assert.deepEqual([...(await commit([rec(1, 99)]))], [], 'timed out: not confirmed');
+  assert.equal(inFlight.length, 1);
+  // Meanwhile the engine went on; kafkajs still retries the first commit.
+  assert.deepEqual([...(await commit([rec(1, 199)]))], [], 'not confirmed while the first is out');
+  assert.equal(inFlight.length, 1, 'and not sent: it could land before the first');
+  inFlight[0]!.land(); // the broker is back: the retried first commit is made
+  await new Promise((r) => setImmediate(r));
+  const next = commit([rec(1, 199)]);
+  assert.equal(inFlight.length, 2, 'sent once the first settled');
+  inFlight[1]!.land();
+  assert.deepEqual([...(await next)], ['t/1']);
+  assert.equal(broker.get(1), '200', 'the group ends at the last record');
+});
+
+test('a commit that timed out and then failed lets the next one go', async () => {
+  const listeners: Parameters<CommittingConsumer['onCommitted']>[0][] = [];
+  let fail: (e: Error) => void = () => {};
+  let calls = 0;
+  const consumer: CommittingConsumer = {
+    commitOffsets(offsets) {
+      calls++;
+      if (calls === 1) return new Promise<void>((_, reject) => (fail = reject));
+      for (const l of listeners) l([{ topic: 't', partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) }]);
+      return Promise.resolve();
+    },
+    onCommitted: (l) => void listeners.push(l),
+  };
+  const commit = createOffsetCommitter({ consumer, timeoutMs: 5, log });
+  assert.deepEqual([...(await commit([rec(0, 9)]))], []);
+  fail(new Error('The coordinator is not aware of this member'));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([...(await commit([rec(0, 19)]))], ['t/0']);
+  assert.equal(calls, 2);
 });
