@@ -12,9 +12,12 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
+COPY patches ./patches
 # --ignore-scripts: `prepare` (tsc) needs the sources, which are not copied yet; onnxruntime-node's
 # postinstall only fetches CUDA libraries (package.json allowScripts denies it too) — the CPU build is in the package.
-RUN npm ci --ignore-scripts
+# So the first half of the package's prepare is run by hand: patch-package applies patches/ (kafkajs' producer
+# path without its quadratic grouping and per-record allocations, docs/architecture.md "Runtime dependencies").
+RUN npm ci --ignore-scripts && npx patch-package --error-on-fail
 COPY tsconfig.json ./
 COPY src ./src
 COPY topologies ./topologies
@@ -32,6 +35,8 @@ COPY package.json package-lock.json .npmrc ./
 # onnxruntime-node carries macOS and Windows builds too (≈220 MB of its 288 MB): not needed here.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force \
  && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32
+# kafkajs as patched in the build stage (patch-package is a dev dependency, absent here).
+COPY --from=build /src/node_modules/kafkajs ./node_modules/kafkajs
 # What package.json "files" publishes: the CLI, compiled sources, the Lua script, schemas, model bundles.
 COPY bin ./bin
 COPY --from=build /src/dist/src ./dist/src

@@ -127,6 +127,27 @@ test('Dockerfile: npm commands use existing scripts, production dependencies onl
   }
 });
 
+test('Dockerfile: the build stage applies patches/ after npm ci, and the runtime stage takes each patched package from it', () => {
+  const all = stages();
+  const [build, runtime] = [all[0]!, all[all.length - 1]!];
+  const patched = readdirSync('patches').filter((f) => f.endsWith('.patch')).map((f) => f.replace(/\+[^+]+\.patch$/, '').replace(/^(@[^+]+)\+/, '$1/'));
+  assert.ok(patched.includes('kafkajs'), `patches/ holds the kafkajs patch (${patched.join(', ')})`);
+  // prepare, not postinstall: it runs at npm ci in this repository, not when the package is installed as another's dependency.
+  assert.match(pkg.scripts['prepare'] ?? '', /^patch-package --error-on-fail && /, 'npm ci applies the patches (prepare) and fails when one does not apply');
+  assert.equal(pkg.scripts['postinstall'], undefined);
+  assert.ok(copies(build).some((c) => c.sources.includes('patches')), 'the build stage copies patches/');
+  const run = ofKind(build, 'RUN').map((i) => i.getArgumentsContent() ?? '').find((c) => c.includes('npm ci'));
+  assert.match(run ?? '', /npm ci[^&]*&&\s*npx patch-package --error-on-fail/, 'npm ci --ignore-scripts skips prepare: patch-package runs right after it and fails the build if a patch does not apply');
+  for (const name of patched) {
+    const copied = copies(runtime).find((c) => c.from === build.name && c.sources.includes(`${build.workdir}/node_modules/${name}`));
+    assert.ok(copied, `the runtime stage copies the patched node_modules/${name} from the build stage`);
+    assert.equal(copied.dest, `./node_modules/${name}`);
+    const ci = runtime.instructions.findIndex((i) => i.getKeyword() === 'RUN' && (i.getArgumentsContent() ?? '').includes('npm ci'));
+    const cp = runtime.instructions.findIndex((i) => i.getKeyword() === 'COPY' && words(i).includes(`${build.workdir}/node_modules/${name}`));
+    assert.ok(cp > ci, `node_modules/${name} is copied after the runtime npm ci (which would install the unpatched one over it)`);
+  }
+});
+
 test('Dockerfile: COPY sources exist and are not dockerignored; the runtime stage gets every published file', () => {
   const all = stages();
   const runtime = all[all.length - 1]!;
@@ -212,6 +233,8 @@ test('the runtime stage, laid out from its COPY lines, starts with ENTRYPOINT + 
   const inImage = (p: string) => join(root, posix.resolve(runtime.workdir, p));
   try {
     for (const c of copies(runtime)) {
+      // A package copied into node_modules (the patched kafkajs) is in the repository's, linked below.
+      if (posix.normalize(c.dest).startsWith('node_modules/')) continue;
       const from = c.from ? all.find((x) => x.name === c.from)! : undefined;
       for (const src of c.sources) {
         const hostSrc = from ? join(ROOT, src.slice(from.workdir.length + 1)) : join(ROOT, src);
