@@ -33,7 +33,7 @@ export function createEngineMetrics(options: { defaultMetrics?: boolean; /** Def
     scores: new Counter({ name: 'churnflow_scores_total', help: 'Customers scored, by model version and scorer (model | canary | fallback).', labelNames: ['model_version', 'scorer'], registers: r }),
     batchRetries: new Counter({ name: 'churnflow_batch_retries_total', help: 'Micro-batches run again after a retriable error (Redis or Kafka briefly unavailable).', registers: r }),
     consumerLag: new Gauge({ name: 'churnflow_consumer_lag', help: 'Records behind the partition high watermark at the last fetch.', labelNames: ['topic', 'partition'], registers: r }),
-    commitsRefused: new Counter({ name: 'churnflow_offset_commits_refused_total', help: 'Offset commits refused after a rebalance (the records are redelivered to the new owner).', registers: r }),
+    commitsRefused: new Counter({ name: 'churnflow_offset_commits_refused_total', help: 'Offset commits not made: refused after a rebalance (the new owner redelivers the records), or not sent while the consumer restarts or an earlier timed-out commit is still out (the records go with the next commit).', registers: r }),
     rebalances: new Counter({ name: 'churnflow_rebalances_total', help: 'Consumer group joins (start-up and rebalances).', registers: r }),
     scoringErrors: new Counter({ name: 'churnflow_scoring_errors_total', help: 'Scoring calls that failed.', registers: r }),
     batchSize: new Histogram({ name: 'churnflow_batch_records', help: 'Records per micro-batch.', buckets: [1, 8, 32, 64, 128, 256, 512, 1024, 2048], registers: r }),
