@@ -84,7 +84,11 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
     } catch (err) {
       if ((err as { timedOut?: boolean }).timedOut) {
         const settled: Promise<unknown> = sent.then(
-          () => options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was made after all; the next commit follows it'),
+          // Nothing else was sent since, so `accepted` holds what this commit's COMMIT_OFFSETS reported.
+          () =>
+            [...last].every(([stream, c]) => accepted.get(stream) === String(c.offset + 1))
+              ? options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was made after all; the next commit follows it')
+              : options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was not sent after all (the consumer was restarting); the next commit follows it'),
           (e: unknown) => options.log.info({ err: errorMessage(e) }, 'an offset commit that timed out failed; the next commit follows it'),
         ).finally(() => {
           if (outstanding === settled) outstanding = undefined;

@@ -5,6 +5,7 @@
 // after a later commit it would move the group's offsets back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import type { RawRecord } from '../../../../src/events/activity-event.js';
 import { createLogger } from '../../../../src/observability/logger.js';
 import { createOffsetCommitter, type CommittingConsumer } from '../../../../src/sources/kafka/offset-committer.js';
@@ -79,9 +80,17 @@ function slowConsumer() {
   return { consumer, broker, inFlight };
 }
 
+/** A logger whose lines the test reads. */
+function capturedLog() {
+  const lines: string[] = [];
+  const destination = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().trim().split('\n')), done()) });
+  return { log: createLogger({ level: 'info', destination }), messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+}
+
 test('a commit that timed out and lands later never moves the group back: no commit is sent until it settled', async () => {
   const { consumer, broker, inFlight } = slowConsumer();
-  const commit = createOffsetCommitter({ consumer, timeoutMs: 5, log });
+  const logged = capturedLog();
+  const commit = createOffsetCommitter({ consumer, timeoutMs: 5, log: logged.log });
   assert.deepEqual([...(await commit([rec(1, 99)]))], [], 'timed out: not confirmed');
   assert.equal(inFlight.length, 1);
   // Meanwhile the engine went on; kafkajs still retries the first commit.
@@ -94,6 +103,24 @@ test('a commit that timed out and lands later never moves the group back: no com
   inFlight[1]!.land();
   assert.deepEqual([...(await next)], ['t/1']);
   assert.equal(broker.get(1), '200', 'the group ends at the last record');
+  assert.ok(logged.messages().includes('an offset commit that timed out was made after all; the next commit follows it'), logged.messages().join('\n'));
+});
+
+test('a timed-out commit that kafkajs then skips (its consumer restarting) is logged as not sent, and the next one goes', async () => {
+  const { consumer, state } = fakeConsumer();
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const slow: CommittingConsumer = { onCommitted: consumer.onCommitted, commitOffsets: async (o) => (await gate, consumer.commitOffsets(o)) };
+  const logged = capturedLog();
+  const commit = createOffsetCommitter({ consumer: slow, timeoutMs: 5, log: logged.log });
+  assert.deepEqual([...(await commit([rec(0, 9)]))], []);
+  state.running = false; // the consumer crashed meanwhile: kafkajs resolves the retried commit without sending it
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.ok(logged.messages().includes('an offset commit that timed out was not sent after all (the consumer was restarting); the next commit follows it'), logged.messages().join('\n'));
+  state.running = true;
+  assert.deepEqual([...(await commit([rec(0, 19)]))], ['t/0']);
+  assert.deepEqual(state.sent, [[{ topic: 't', partition: 0, offset: '20' }]]);
 });
 
 test('a commit that timed out and then failed lets the next one go', async () => {
