@@ -123,6 +123,7 @@ export function createKafkaSource(options: KafkaSourceOptions, hooks: KafkaSourc
     consumer: committingConsumer(consumer),
     timeoutMs: options.sessionTimeoutMs,
     log,
+    draining: () => stopped,
     ...(hooks.watermarks ? { watermarks: hooks.watermarks } : {}),
     ...(hooks.onCommitRefused ? { onCommitRefused: hooks.onCommitRefused } : {}),
   });

@@ -39,6 +39,11 @@ export interface OffsetCommitterOptions {
   readonly log: Logger;
   readonly watermarks?: PartitionWatermarks;
   readonly onCommitRefused?: (err: unknown) => void;
+  /**
+   * True while the engine drains (SIGTERM, end of a bounded input): its last commit waits up to
+   * timeoutMs for a timed-out one still out, rather than leave its records to be redelivered.
+   */
+  readonly draining?: () => boolean;
 }
 
 /** Resolves with the streams whose commit the broker confirmed (none when it was refused after a rebalance). */
@@ -70,6 +75,7 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       offset: String(p.offset + 1),
       metadata: encodeWatermarkMetadata(options.watermarks?.frontierAt(stream, p.offset)),
     }));
+    if (outstanding && options.draining?.()) await withTimeout(outstanding, options.timeoutMs, () => new Error('still out')).catch(() => {});
     if (outstanding) {
       options.log.debug({ streams: [...last.keys()] }, 'offset commit not sent: a commit that timed out is still out; kept for the next commit');
       options.onCommitRefused?.(new Error('offset commit not sent: an earlier commit that timed out has not settled'));

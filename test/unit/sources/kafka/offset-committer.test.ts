@@ -143,3 +143,30 @@ test('a commit that timed out and then failed lets the next one go', async () =>
   assert.deepEqual([...(await commit([rec(0, 19)]))], ['t/0']);
   assert.equal(calls, 2);
 });
+
+test('draining, the last commit waits for a timed-out one still out (up to the timeout), then goes', async () => {
+  const { consumer, broker, inFlight } = slowConsumer();
+  let draining = false;
+  const commit = createOffsetCommitter({ consumer, timeoutMs: 200, log, draining: () => draining });
+  const first = commit([rec(1, 99)]);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.deepEqual([...(await first)], [], 'timed out');
+  draining = true;
+  const last = commit([rec(1, 199)]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(inFlight.length, 1, 'not sent while the first is out');
+  inFlight[0]!.land();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(inFlight.length, 2, 'sent once the first settled, within the same call');
+  inFlight[1]!.land();
+  assert.deepEqual([...(await last)], ['t/1']);
+  assert.equal(broker.get(1), '200');
+});
+
+test('draining, a timed-out commit that stays out past the timeout leaves the last commit unsent (redelivered, never moved back)', async () => {
+  const { consumer, inFlight } = slowConsumer();
+  const commit = createOffsetCommitter({ consumer, timeoutMs: 30, log, draining: () => true });
+  assert.deepEqual([...(await commit([rec(1, 99)]))], []);
+  assert.deepEqual([...(await commit([rec(1, 199)]))], []);
+  assert.equal(inFlight.length, 1);
+});
