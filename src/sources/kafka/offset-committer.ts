@@ -59,6 +59,8 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
   });
   /** A commit that timed out and has not settled yet (kafkajs may still make it). */
   let outstanding: Promise<unknown> | undefined;
+  /** The timed-out commit a drain already waited for. */
+  let waitedFor: Promise<unknown> | undefined;
   return async (records) => {
     // Batches are acknowledged in order, so the highest offset per partition covers everything before it.
     const last = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -75,7 +77,11 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       offset: String(p.offset + 1),
       metadata: encodeWatermarkMetadata(options.watermarks?.frontierAt(stream, p.offset)),
     }));
-    if (outstanding && options.draining?.()) await withTimeout(outstanding, options.timeoutMs, () => new Error('still out')).catch(() => {});
+    // Once per timed-out commit: the drain's batches after the first do not each wait again.
+    if (outstanding && outstanding !== waitedFor && options.draining?.()) {
+      waitedFor = outstanding;
+      await withTimeout(outstanding, options.timeoutMs, () => new Error('still out')).catch(() => {});
+    }
     if (outstanding) {
       options.log.debug({ streams: [...last.keys()] }, 'offset commit not sent: a commit that timed out is still out; kept for the next commit');
       options.onCommitRefused?.(new Error('offset commit not sent: an earlier commit that timed out has not settled'));

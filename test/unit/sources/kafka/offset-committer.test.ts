@@ -163,10 +163,29 @@ test('draining, the last commit waits for a timed-out one still out (up to the t
   assert.equal(broker.get(1), '200');
 });
 
-test('draining, a timed-out commit that stays out past the timeout leaves the last commit unsent (redelivered, never moved back)', async () => {
+test('draining, a timed-out commit that stays out past the timeout leaves the last commit unsent (redelivered, never moved back); the drain waits once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { consumer, inFlight } = slowConsumer();
   const commit = createOffsetCommitter({ consumer, timeoutMs: 30, log, draining: () => true });
-  assert.deepEqual([...(await commit([rec(1, 99)]))], []);
-  assert.deepEqual([...(await commit([rec(1, 199)]))], []);
+  const flush = () => new Promise((r) => setImmediate(r));
+  const settledWithin = async (p: Promise<unknown>, ms: number) => {
+    let done = false;
+    void p.then(() => (done = true));
+    await flush();
+    t.mock.timers.tick(ms);
+    await flush();
+    return done;
+  };
+  const first = commit([rec(1, 99)]);
+  assert.ok(await settledWithin(first, 30), 'the first commit times out');
+  assert.deepEqual([...(await first)], []);
+  const second = commit([rec(1, 199)]);
+  assert.equal(await settledWithin(second, 29), false, 'the drain waits for the timed-out commit…');
+  assert.ok(await settledWithin(second, 1), '…up to the timeout');
+  assert.deepEqual([...(await second)], []);
+  assert.equal(inFlight.length, 1, 'and sends nothing while it is out');
+  const third = commit([rec(1, 299)]);
+  assert.ok(await settledWithin(third, 0), 'a later batch of the same drain does not wait again');
+  assert.deepEqual([...(await third)], []);
   assert.equal(inFlight.length, 1);
 });
