@@ -88,6 +88,8 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       return new Set<string>();
     }
     accepted.clear(); // commits are made one at a time (the commit schedule awaits each; see `outstanding`)
+    /** The streams of this commit that kafkajs reported as committed (COMMIT_OFFSETS) since it was sent. */
+    const madeStreams = (): Set<string> => new Set([...last].filter(([stream, c]) => accepted.get(stream) === String(c.offset + 1)).map(([stream]) => stream));
     const sent = options.consumer.commitOffsets(commits);
     try {
       await withTimeout(sent, options.timeoutMs, () =>
@@ -98,7 +100,7 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
         const settled: Promise<unknown> = sent.then(
           // Nothing else was sent since, so `accepted` holds what this commit's COMMIT_OFFSETS reported.
           () =>
-            [...last].every(([stream, c]) => accepted.get(stream) === String(c.offset + 1))
+            madeStreams().size === last.size
               ? options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was made after all; the next commit follows it')
               : options.log.info({ streams: [...last.keys()] }, 'an offset commit that timed out was not sent after all (the consumer was restarting); the next commit follows it'),
           (e: unknown) => options.log.info({ err: errorMessage(e) }, 'an offset commit that timed out failed; the next commit follows it'),
@@ -114,8 +116,7 @@ export function createOffsetCommitter(options: OffsetCommitterOptions): (records
       }
       throw new ChurnflowError('CF_SOURCE_FAILED', `committing offsets failed: ${errorMessage(err)}`, { cause: err, retriable: true });
     }
-    const made = new Set<string>();
-    for (const [stream, c] of last) if (accepted.get(stream) === String(c.offset + 1)) made.add(stream);
+    const made = madeStreams();
     if (made.size < last.size) {
       const skipped = [...last.keys()].filter((s) => !made.has(s));
       options.log.warn({ streams: skipped }, 'offset commit not sent (the consumer was restarting); kept for the next commit');
