@@ -5,7 +5,7 @@ import { DAY_MS, type SourcePosition } from '../events/activity-event.js';
 import type { Scalar } from '../events/activity-event.js';
 import { bucketListener, mergeOp, mergeSlotValues, setBucketListener, type SlotMerge, type SlotOp, type SlotValues } from './slots.js';
 import { encodeCustomer } from './codec/customer-codec.js';
-import { forgetBucket, lendContainers, ownArchive, ownBucket, reclaimContainers, shareContainers } from './shared-buckets.js';
+import { checkOut, committedContainers, forgetBucket, keepChanges, ownArchive, ownBucket, ownNothing, reclaimContainers, rollBack, shareContainers } from './shared-buckets.js';
 
 /**
  * The customer's last published risk: what the emit rule compares a new score with (src/scoring/emit-rule.ts)
@@ -329,21 +329,77 @@ export function cloneState(state: CustomerState): CustomerState {
   return copy;
 }
 
-/**
- * cloneState for a holder that keeps the original to itself (the memory store): the original is put
- * on loan instead of getting a getter (src/state/shared-buckets.ts), and must go through reclaimState
- * before it is read or changed again. The copy is what cloneState's would be.
- */
-export function lendState(state: CustomerState): CustomerState {
-  reclaimContainers(state);
-  const copy = copyOf(state);
-  lendContainers(state, copy); // moves the window totals (the bucket listener) to the copy
-  return copy;
-}
-
-/** Makes a state lent by lendState readable again (its own bucket container rebuilt); no-op otherwise. */
+/** Makes a state whose container a copy took (cloneState) readable again (its own container rebuilt); no-op otherwise. */
 export function reclaimState(state: CustomerState): void {
   reclaimContainers(state);
+}
+
+/**
+ * What a checked-out state held besides its buckets and archive (those are journalled by
+ * shared-buckets.ts): the small containers copied, the rest by reference.
+ */
+export interface CheckedOutState {
+  readonly maxEventTime: number;
+  readonly positions: Record<string, number>;
+  readonly lastScore: LastScore | null;
+  /** Absent: the state had no shadowScore field (a shadow model never ran for it). */
+  readonly shadowScore?: LastScore | null;
+  readonly outbox: Record<string, string>;
+  readonly recentEvents: [number, number][];
+}
+
+/**
+ * Checks a stored state out to a batch that changes it in place, for a holder that keeps it to itself
+ * (the memory store): keepState ends the checkout at its write, rollBackState at a drop (the batch
+ * failed or was never written), committedState reads what it held meanwhile. Against a copy per load
+ * (lendState, until session 22), no second state and no container move: the state keeps its window
+ * totals and its per-container caches from batch to batch, and a batch copies only the day buckets it
+ * changes.
+ */
+export function checkOutState(state: CustomerState): CheckedOutState {
+  checkOut(state);
+  const { maxEventTime, lastScore } = state;
+  const positions = { ...state.positions };
+  const outbox = { ...state.outbox };
+  const recentEvents = state.recentEvents.slice();
+  return 'shadowScore' in state ? { maxEventTime, positions, lastScore, shadowScore: state.shadowScore, outbox, recentEvents } : { maxEventTime, positions, lastScore, outbox, recentEvents };
+}
+
+/** Ends a checkout keeping the batch's changes (the state was written). */
+export function keepState(state: CustomerState): void {
+  keepChanges(state);
+}
+
+/** Ends a checkout undoing the batch's changes: the state reads as it did at checkOutState. */
+export function rollBackState(state: CustomerState, held: CheckedOutState): void {
+  // The container's cached floor and estimate followed the undone changes: dropped, taken anew when needed.
+  expiryFloors.delete(state.buckets);
+  bucketsEstimate.delete(state.buckets);
+  rollBack(state);
+  state.maxEventTime = held.maxEventTime;
+  state.positions = { ...held.positions };
+  state.lastScore = held.lastScore;
+  if ('shadowScore' in held) state.shadowScore = held.shadowScore;
+  else delete state.shadowScore;
+  state.outbox = { ...held.outbox };
+  state.recentEvents = held.recentEvents.slice();
+}
+
+/** A checked-out state as it was at checkOutState, as an independent state (it copies a shared bucket before changing it). */
+export function committedState(state: CustomerState, held: CheckedOutState): CustomerState {
+  const { buckets, archive } = committedContainers(state);
+  const { customerId } = state;
+  const { maxEventTime, lastScore } = held;
+  const positions = { ...held.positions };
+  const outbox = { ...held.outbox };
+  const recentEvents = held.recentEvents.slice();
+  // The same rule as copyOf (a null shadowScore is left out), so a read during a batch equals one before it.
+  const view: CustomerState =
+    held.shadowScore
+      ? { customerId, buckets, archive, maxEventTime, positions, lastScore, shadowScore: held.shadowScore, outbox, recentEvents }
+      : { customerId, buckets, archive, maxEventTime, positions, lastScore, outbox, recentEvents };
+  ownNothing(view);
+  return view;
 }
 
 function copyOf(state: CustomerState): CustomerState {
@@ -371,7 +427,7 @@ export function stateBytes(state: CustomerState, layout?: StateLayout): number {
  * estimateStateBytes' sum over a state's day buckets, by bucket container: taken by one pass the
  * first time a container is estimated, then kept by applyDelta (the day it changes) and expireBuckets
  * (the days it removes), the only code that changes a container's days in place (shared-buckets.ts's
- * invariant). The container moves from a state to its copy (lendState, cloneState) with its sum; a
+ * invariant). The container moves from a state to its copy (cloneState) with its sum; a
  * rebuilt container (reclaimState, a decode) has none and takes the pass again. The budget is checked
  * for every staged customer of every batch, and that pass over all of a warm customer's ~90 days was
  * ≈12 % of the engine's CPU in the warm phase of bench/kafka-e2e (bench/warm-profile.bench.ts).

@@ -1,6 +1,6 @@
 // In-memory state store: the embedded demo's and replay's store. Same semantics as Redis (the same
 // transition runs on both, see stage-deltas.ts), bounded by bucket expiry and a per-customer byte budget.
-import { cloneState, emptyState, lendState, reclaimState, stateBytes, type CustomerState, type StateDelta } from './customer-state.js';
+import { checkOutState, cloneState, committedState, emptyState, keepState, reclaimState, rollBackState, stateBytes, type CheckedOutState, type CustomerState, type StateDelta } from './customer-state.js';
 import { ChurnflowError } from '../errors.js';
 import { applyDeltas } from './stage-deltas.js';
 import type { ApplyResult, CustomerWrite, LoadedCustomer, OutboxDrop, StateRules, StateStore, StartObserver, StepObserver, StoreStats } from './state-store.js';
@@ -14,9 +14,16 @@ export type MemoryStoreOptions = StateRules & {
   readonly statsSampleSize?: number;
 };
 
+interface Stored {
+  state: CustomerState;
+  version: number;
+  /** Set while a batch holds the state (load → write, or → the next load if the batch was dropped): what it held before. */
+  out: CheckedOutState | undefined;
+}
+
 export class MemoryStateStore implements StateStore {
   readonly kind = 'memory' as const;
-  private readonly customers = new Map<string, { state: CustomerState; version: number }>();
+  private readonly customers = new Map<string, Stored>();
   private closed = false;
 
   constructor(readonly rules: MemoryStoreOptions) {}
@@ -25,11 +32,17 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     return customerIds.map((id) => {
       const c = this.customers.get(id);
-      // A copy: the transition changes the state in place, and a batch that fails before its write must
-      // leave the stored state untouched. lendState shares the buckets copy-on-write and lends their
-      // container to the copy; the stored original, which only this store holds, is put on loan and
-      // rebuilt (reclaimState) only if it is read again: a batch that was not written, a second load.
-      return c ? { state: lendState(c.state), version: c.version } : { state: emptyState(id), version: 0 };
+      if (c === undefined) return { state: emptyState(id), version: 0 };
+      // The stored state itself, checked out: the transition changes it in place, and a batch that fails
+      // before its write must leave what the store holds as it was. The checkout journals the days the
+      // batch changes (each copied before its first change) and keeps the small containers' old copies;
+      // a load of a state still checked out (its batch was dropped) rolls it back first, and reads in the
+      // meantime (get, stats) see what it held. Against a copy per load (lendState, until session 22) no
+      // second state is made, and the state keeps its window totals and cached floors between batches:
+      // a batch of replay loads nearly one customer per event.
+      if (c.out !== undefined) rollBackState(c.state, c.out);
+      c.out = checkOutState(c.state);
+      return { state: c.state, version: c.version };
     });
   }
 
@@ -38,21 +51,34 @@ export class MemoryStateStore implements StateStore {
     const fenced: string[] = [];
     for (const w of writes) {
       const id = w.state.customerId;
-      const current = this.customers.get(id)?.version ?? 0;
+      const c = this.customers.get(id);
+      const current = c?.version ?? 0;
       if (current !== w.loaded.version) fenced.push(id);
-      // The store takes the written object over (load handed out a copy, and nobody touches a state after
-      // writing it): no second copy on the hot path.
-      else this.customers.set(id, { state: w.state, version: current + 1 });
+      else if (c !== undefined && c.state === w.state) {
+        // The checked-out state written back: its changes are kept.
+        if (c.out !== undefined) keepState(c.state);
+        c.out = undefined;
+        c.version = current + 1;
+      } else {
+        // Another object (a new customer's state): the store takes it over, since nobody touches a
+        // state after writing it. A checkout of the one it replaces no longer matters.
+        if (c?.out !== undefined) rollBackState(c.state, c.out);
+        this.customers.set(id, { state: w.state, version: current + 1, out: undefined });
+      }
     }
     return fenced;
   }
 
-  /** The stored object's own outbox (a lent copy has its own): a batch holding a copy keeps its entries. */
+  /** From the stored state, and from what a checked-out one held (the entries are committed: no batch needs them). */
   async dropOutbox(drops: readonly OutboxDrop[]): Promise<void> {
     this.assertOpen();
     for (const { customerId, keys } of drops) {
       const c = this.customers.get(customerId);
-      if (c) for (const key of keys) delete c.state.outbox[key];
+      if (c === undefined) continue;
+      for (const key of keys) {
+        delete c.state.outbox[key];
+        if (c.out !== undefined) delete c.out.outbox[key];
+      }
     }
   }
 
@@ -64,7 +90,8 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     return customerIds.map((id) => {
       const c = this.customers.get(id);
-      return c ? cloneState(c.state) : null; // cloneState reclaims a lent original first
+      if (c === undefined) return null;
+      return c.out !== undefined ? committedState(c.state, c.out) : cloneState(c.state);
     });
   }
 
@@ -100,8 +127,8 @@ export class MemoryStateStore implements StateStore {
     let i = 0;
     for (const c of this.customers.values()) {
       if (i++ % stride !== 0) continue;
-      reclaimState(c.state); // a stored state on loan to a batch that was not written
-      bytes += stateBytes(c.state, this.rules.layout);
+      reclaimState(c.state); // a stored state lent to a reader's copy (get)
+      bytes += stateBytes(c.out !== undefined ? committedState(c.state, c.out) : c.state, this.rules.layout);
       measured++;
     }
     return { customers, bytes: measured === customers ? bytes : Math.round((bytes / Math.max(measured, 1)) * customers) };

@@ -7,16 +7,17 @@
 // written copy over), the original is never read again and nothing is copied. The archive (changed
 // only when a day expires, about once a day) is shared and copied before its first change.
 //
-// A store that keeps the original itself can skip even the getter: lendContainers lends the original's
-// container to the copy and leaves the original "on loan" until reclaimContainers rebuilds it. The
-// memory store does this (it is the only holder of its originals, and reclaims one before any read):
-// installing the getter (Object.defineProperty turns the original into a dictionary-mode object, with
-// three closures) was most of what a batch's copies cost, in CPU and in garbage.
+// A store that keeps its states to itself needs no copy at all: checkOut lets a batch change the stored
+// state in place, with the same copy-before-first-change of each day journalled, and undoes it if the
+// batch is dropped (rollBack). The memory store does this: a copy per load (lendContainers, with the
+// original on loan until rebuilt) cost 0.9–1.9 µs of CPU an event of the features path's ≈9.5, since a
+// replay's batch loads nearly one customer per event (session 22, docs/architecture.md "Performance
+// notes").
 //
 // Invariant this relies on: a state's bucket container changes only through ownBucket and
 // forgetBucket, its archive only through ownArchive's result (applyDelta and expireBuckets), and a
 // bucket object changes in place only where its state owns it; a state on loan is read or changed
-// only after reclaimContainers.
+// only after reclaimContainers; a checked-out state's changes are journalled until keepChanges or rollBack.
 import type { BucketListener, SlotValues } from './slots.js';
 
 /**
@@ -49,10 +50,15 @@ interface Sharing {
   listener: BucketListener | undefined;
 }
 
-/** A container lent to a copy: the copy's container minus the copy's journalled changes is the original's. */
+/**
+ * A container lent to a copy: the copy's container minus the copy's journalled changes is the original's.
+ * A checkout (checkOut) is a loan of a state to itself: `copy` is the state, and `archive` the archive it
+ * held when checked out.
+ */
 interface Loan {
   readonly copy: Containers;
   undo: readonly (number | SlotValues | undefined)[];
+  readonly archive?: SlotValues;
 }
 
 /** An empty owned-days or undo list, never changed: replaced by a new array at the first entry. */
@@ -182,13 +188,7 @@ export function reclaimContainers(original: Containers): void {
   s.lent = undefined;
   reclaimContainers(loan.copy);
   const buckets = { ...loan.copy.buckets };
-  const undo = loan.undo;
-  for (let k = 0; k < undo.length; k += 2) {
-    const day = undo[k] as number;
-    const before = undo[k + 1] as SlotValues | undefined;
-    if (before === undefined) delete buckets[day];
-    else buckets[day] = before;
-  }
+  undoInto(buckets, loan.undo);
   original.buckets = buckets;
   endLoan(loan);
 }
@@ -197,6 +197,87 @@ export function reclaimContainers(original: Containers): void {
 function endLoan(loan: Loan): void {
   const c = sharingOf(loan.copy);
   if (c !== undefined && c.undo === loan) c.undo = undefined;
+}
+
+/**
+ * Checks a state out to a batch that changes it in place and may be dropped (the memory store's loads):
+ * from here each day's bucket is copied before its first change and the day journalled, and the archive
+ * copied before its first change, as for a copy — but in the state's own container. Nothing is copied
+ * up front, no second state is made, and the state keeps its listener (window totals) and what is
+ * cached per container (the expiry floor, the budget estimate). keepChanges ends the checkout at a
+ * write, rollBack at a drop; committedContainers reads what it held at checkOut meanwhile. A state on
+ * loan is reclaimed first; a state checked out again without either is not: roll it back first.
+ */
+export function checkOut(state: Containers): void {
+  reclaimContainers(state);
+  const loan: Loan = { copy: state, undo: NONE, archive: state.archive };
+  const s = sharingOf(state);
+  if (s === undefined) setSharing(state, { owned: NONE, undo: loan, archiveOwned: false, lent: undefined, listener: undefined });
+  else {
+    s.owned = NONE;
+    s.undo = loan;
+    s.archiveOwned = false;
+  }
+}
+
+/** The state's checkout (checkOut), if it is checked out. */
+function checkoutOf(state: Containers): { s: Sharing; loan: Loan } | undefined {
+  const s = sharingOf(state);
+  const loan = s?.undo;
+  return s !== undefined && loan !== undefined && loan.copy === state ? { s, loan } : undefined;
+}
+
+/** Whether the state is checked out (checkOut) and neither kept nor rolled back since. */
+export function isCheckedOut(state: Containers): boolean {
+  return checkoutOf(state) !== undefined;
+}
+
+/** Ends a checkout keeping its changes: the state owns every bucket object and its archive again. */
+export function keepChanges(state: Containers): void {
+  const c = checkoutOf(state);
+  if (c === undefined) return;
+  c.s.owned = null;
+  c.s.undo = undefined;
+  c.s.archiveOwned = true;
+}
+
+/**
+ * Ends a checkout undoing its changes: the container's days and the archive are those of checkOut again
+ * (each changed day's bucket object was replaced by a copy, so the originals are intact). The listener
+ * followed the undone changes and is dropped: the next read rebuilds it.
+ */
+export function rollBack(state: Containers): void {
+  const c = checkoutOf(state);
+  if (c === undefined) return;
+  undoInto(state.buckets, c.loan.undo);
+  state.archive = c.loan.archive!;
+  c.s.owned = null;
+  c.s.undo = undefined;
+  c.s.archiveOwned = true;
+  c.s.listener = undefined;
+}
+
+/** A checked-out state's container and archive as they were at checkOut: a new container, the bucket objects shared. */
+export function committedContainers(state: Containers): Containers {
+  const c = checkoutOf(state);
+  const buckets = { ...state.buckets };
+  if (c === undefined) return { buckets, archive: state.archive };
+  undoInto(buckets, c.loan.undo);
+  return { buckets, archive: c.loan.archive! };
+}
+
+/** Marks a state as owning none of its bucket objects and not its archive (another state shares them): it copies each before changing it. */
+export function ownNothing(state: Containers): void {
+  setSharing(state, { owned: NONE, undo: undefined, archiveOwned: false, lent: undefined, listener: undefined });
+}
+
+function undoInto(buckets: Record<string, SlotValues>, undo: readonly (number | SlotValues | undefined)[]): void {
+  for (let k = 0; k < undo.length; k += 2) {
+    const day = undo[k] as number;
+    const before = undo[k + 1] as SlotValues | undefined;
+    if (before === undefined) delete buckets[day];
+    else buckets[day] = before;
+  }
 }
 
 /**

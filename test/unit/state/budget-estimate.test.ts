@@ -8,7 +8,7 @@ import { DEFAULT_CHURN_SPEC } from '../../../src/features/default-churn-spec.js'
 import { ActivityCodec } from '../../../src/serde/activity-codec.js';
 import { resolveSimulatorOptions, simulate } from '../../../src/simulator/index.js';
 import { Prng } from '../../../src/simulator/prng.js';
-import { applyDelta, cloneState, emptyState, enforceBudget, estimateStateBytes, lendState, reclaimState, type CustomerState } from '../../../src/state/customer-state.js';
+import { applyDelta, checkOutState, cloneState, emptyState, enforceBudget, estimateStateBytes, keepState, rollBackState, type CheckedOutState, type CustomerState } from '../../../src/state/customer-state.js';
 import type { SlotValues } from '../../../src/state/slots.js';
 import { day, ev, profile } from '../../helpers/events.js';
 
@@ -25,17 +25,21 @@ test('the kept bucket sum equals the full pass through batches, copies, dropped 
   let offset = 0;
   let checked = 0;
   let kept = 0;
+  const out = new Map<CustomerState, CheckedOutState>();
   for (const r of simulate(sim)) {
     if (r.type !== 'event') continue;
     const e = codec.fromJsonObject(r.event);
     let state = states.get(e.customerId) ?? emptyState(e.customerId);
-    // A batch boundary: the store lends the state to a copy (or shares it), and now and then the
-    // batch is dropped and the original is reclaimed and changed again.
+    // A batch boundary: the store ends the state's checkout — kept, or now and then rolled back (a
+    // dropped batch) — and checks it out again, or a reader shares it (cloneState).
     const k = rng.int(6);
     if (k === 0) {
-      const copy = lendState(state);
-      if (rng.int(4) === 0) reclaimState(state);
-      else state = copy;
+      const held = out.get(state);
+      if (held !== undefined) {
+        if (rng.int(4) === 0) rollBackState(state, held);
+        else keepState(state);
+      }
+      out.set(state, checkOutState(state));
     } else if (k === 1) {
       const copy = cloneState(state);
       if (rng.int(4) !== 0) state = copy;
@@ -67,7 +71,7 @@ test('a second estimate of a changed state reads only the changed day, not every
   });
   const first = estimateStateBytes(state);
   assert.equal(listed, 1);
-  state = lendState(state); // the next batch's copy takes the container, and its sum, over
+  checkOutState(state); // the next batch checks the state out: it keeps its container, and its sum
   applyDelta(state, spec.deltaFor(ev('login', 'a', day(61), { device: 'web', success: true }), { stream: 's', offset: offset++ }), spec.layout);
   const second = estimateStateBytes(state);
   assert.equal(listed, 1, 'the estimate after a batch passed over every day again');

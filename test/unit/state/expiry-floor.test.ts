@@ -1,10 +1,10 @@
 // Expiry keeps, per bucket container, a day below which no bucket is left, and visits only the days
 // from there to the oldest kept day (customer-state.ts). A container without one (decoded, rebuilt,
 // structuredClone'd) lists its keys instead: the same events applied either way must leave the same
-// state, whatever late days, gaps and lends come between.
+// state, whatever late days, gaps, checkouts and rollbacks come between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, emptyState, expireBuckets, lendState, reclaimState, type CustomerState, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
+import { applyDelta, checkOutState, emptyState, expireBuckets, keepState, rollBackState, type CheckedOutState, type CustomerState, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
 import { DAY_MS } from '../../../src/events/activity-event.js';
 import { rng } from '../../helpers/rng.js';
 
@@ -29,19 +29,27 @@ function delta(day: number, n: number): StateDelta {
 
 const plain = (s: CustomerState) => structuredClone({ buckets: s.buckets, archive: s.archive, maxEventTime: s.maxEventTime, recentEvents: s.recentEvents });
 
-test('expiry from the kept floor leaves what listing every key leaves: late days, long gaps, lends and budget-style expiry', () => {
+test('expiry from the kept floor leaves what listing every key leaves: late days, long gaps, rollbacks and budget-style expiry', () => {
   for (let seed = 1; seed <= 60; seed++) {
     const r = rng(seed);
-    let state = emptyState('c'); // keeps its container (and so its floor) from step to step
+    const state = emptyState('c'); // keeps its container (and so its floor) from step to step
     let reference = emptyState('c'); // a fresh container every step: no floor, its keys listed
     let day = 20_000;
+    // A checkout as the memory store makes one per batch: its changes kept, or rolled back (the
+    // container's days come back, its floor is dropped) — with the reference as it was at the checkout.
+    let out: { held: CheckedOutState; reference: CustomerState } | undefined;
     for (let step = 0; step < 250; step++) {
       const roll = r();
       if (roll < 0.1) {
-        // Lend and take back, as the memory store does; a reclaimed container has no floor.
-        const copy = lendState(state);
-        if (r() < 0.5) state = copy;
-        else reclaimState(state);
+        if (out === undefined) out = { held: checkOutState(state), reference: structuredClone(reference) };
+        else {
+          if (r() < 0.5) keepState(state);
+          else {
+            rollBackState(state, out.held);
+            reference = out.reference;
+          }
+          out = undefined;
+        }
       } else if (roll < 0.15) {
         // Expiry with a shorter retention (enforceBudget's way of shedding old days).
         const shorter = { ...layout, retentionDays: Math.floor(r() * 4) };

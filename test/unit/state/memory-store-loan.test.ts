@@ -1,6 +1,6 @@
-// The memory store lends its stored state to the copy a batch changes (lendState) and reclaims it
-// before any read: a batch that is not written leaves the stored state, its reads (get, stats) and
-// the next load exactly as they were.
+// The memory store checks its stored state out to the batch that changes it (checkOutState) and rolls
+// it back if the batch is dropped: a batch that is not written leaves the stored state, its reads (get,
+// stats, during the batch and after it) and the next load exactly as they were.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileSpec } from '../../../src/features/compile-spec.js';
@@ -17,12 +17,12 @@ test('a staged batch that is never written changes nothing the store reads: get,
   const store = new MemoryStateStore({ layout: spec.layout });
   const first = [spec.deltaFor(profile('a', day(0)), { stream: 'p0', offset: 0 }), login('a', 1, 1), login('a', 2, 2)];
   await commitStaged(store, await stageDeltas(store, first));
-  // Features read once so the stored state carries window totals (they move to the lent copy).
+  // Features read once, through a reader's copy (get); the dropped batch below attaches window totals to the checked-out state.
   assert.equal(spec.evaluate((await store.get(['a']))[0]!, day(3))[logins7d], 2);
   const [before] = await store.get(['a']);
   const statsBefore = await store.stats();
 
-  // Staged (the stored state lent to its copy), changed on several days, then dropped: a failed batch.
+  // Staged (the stored state checked out), changed on several days, then dropped: a failed batch.
   const dropped = await stageDeltas(store, [login('a', 2, 3), login('a', 3, 4), login('a', 9, 5)]);
   assert.equal(spec.evaluate(dropped[0]!.state, day(4))[logins7d], 4); // days 1, 2, 2, 3
   assert.deepEqual(await store.stats(), statsBefore);

@@ -4,7 +4,7 @@
 // keep the newest maxIds" gives, for any order of event times, repeats, copies and horizons.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, emptyState, eventIdHash, lendState, type CustomerState, type DedupeOptions, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
+import { applyDelta, checkOutState, emptyState, eventIdHash, rollBackState, type CustomerState, type DedupeOptions, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
 
 const layout: StateLayout = { retentionDays: 400, merges: new Map([['n', 'add']]) };
 
@@ -33,7 +33,8 @@ test('recent event ids: in-place upkeep gives what append-filter-cap gives, with
     let expected: [number, number][] = [];
     let now = 1_700_000_000_000;
     for (let step = 0; step < 300; step++) {
-      if (r() < 0.1) state = lendState(state); // the copy a store hands out: its list is copied at its exact length
+      // A checkout rolled back (a dropped batch that changed nothing): the list is its copy at its exact length.
+      if (r() < 0.1) rollBackState(state, checkOutState(state));
       now += 1_000 * Math.floor(r() * 3);
       const eventTime = r() < 0.2 ? now - 1_000 * Math.floor(r() * 10) : now; // some late, some past the horizon
       const id = `e${Math.floor(r() * 400)}`; // repeats: content duplicates within the horizon change nothing

@@ -3,27 +3,13 @@
 // in, every state must read exactly what an independent deep copy would hold.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, cloneState, emptyState, expireBuckets, lendState, reclaimState, type CustomerState, type StateDelta, type StateLayout } from '../../../src/state/customer-state.js';
+import { applyDelta, cloneState, emptyState, expireBuckets, type CustomerState } from '../../../src/state/customer-state.js';
 import { DAY_MS } from '../../../src/events/activity-event.js';
+import { dayDeltas, dayLayout } from '../../helpers/day-deltas.js';
 import { rng } from '../../helpers/rng.js';
 
-const layout: StateLayout = { retentionDays: 6, merges: new Map([['n', 'add'], ['b', 'bits'], ['l', 'last']]) };
-
-let offset = 0;
-function delta(day: number, n: number): StateDelta {
-  const t = day * DAY_MS + n;
-  return {
-    customerId: 'c',
-    eventId: `e${offset}`,
-    eventTime: t,
-    position: { stream: 's', offset: offset++ },
-    ops: [
-      { slot: 'n', merge: 'add', value: n },
-      { slot: 'b', merge: 'bits', value: n % 256 },
-      { slot: 'l', merge: 'last', value: [t, `v${n}`] },
-    ],
-  };
-}
+const layout = dayLayout;
+const delta = dayDeltas();
 
 /** What a state must read: its buckets and archive as plain data, taken by value. */
 const snapshot = (s: CustomerState) => structuredClone({ buckets: s.buckets, archive: s.archive, maxEventTime: s.maxEventTime });
@@ -92,56 +78,4 @@ test('an original read after its copy changed rebuilds its own container once, s
   applyDelta(original, delta(302, 5), layout);
   assert.equal(original.buckets['302']!.n, 6);
   assert.equal(copy.buckets['302']!.n, 1);
-});
-
-// lendState (the memory store's copy) puts the original on loan instead of giving it a getter: the
-// holder reclaims it before reading it. A store-like random walk: load (lend), change the copy, then
-// write it (the copy replaces the original), drop it (a failed batch: the original must read as
-// before), or copy it with cloneState (a reader) before either; the stored state is reclaimed and
-// checked against an independent deep copy.
-test('lend, change, write or drop, in any order: the reclaimed original reads what it held', () => {
-  for (let seed = 1; seed <= 40; seed++) {
-    const r = rng(1000 + seed);
-    let stored = emptyState('c');
-    let twin = emptyState('c');
-    let day = 100;
-    for (let step = 0; step < 120; step++) {
-      reclaimState(stored);
-      assert.deepEqual(snapshot(stored), snapshot(twin), `seed ${seed}, step ${step}: the stored state reads what it held`);
-      const copy = lendState(stored);
-      assert.equal(typeof Object.getOwnPropertyDescriptor(stored, 'buckets')?.get, 'undefined', 'no getter on a lent original');
-      const copyTwin = structuredClone(twin);
-      const changes = 1 + Math.floor(r() * 4);
-      for (let k = 0; k < changes; k++) {
-        if (r() < 0.3) day++;
-        const d = delta(day - Math.floor(r() * 8), 1 + Math.floor(r() * 50));
-        assert.equal(applyDelta(copy, d, layout), applyDelta(copyTwin, d, layout));
-      }
-      const reader = r() < 0.2 ? cloneState(copy) : undefined;
-      const readerTwin = reader ? structuredClone(copyTwin) : undefined;
-      if (reader && r() < 0.5) applyDelta(reader, delta(day, 3), layout), applyDelta(readerTwin!, delta(day, 3), layout);
-      if (r() < 0.6) {
-        stored = copy; // written: the store takes the copy over
-        twin = copyTwin;
-      } // else: dropped, like a batch that failed before its write
-      if (reader) assert.deepEqual(snapshot(reader), snapshot(readerTwin!), `seed ${seed}, step ${step}: a reader's copy`);
-    }
-  }
-});
-
-test('a lent original is rebuilt by reclaimState, not by reading it, and a second lend reclaims first', () => {
-  const original = emptyState('c');
-  for (let d = 0; d < 5; d++) applyDelta(original, delta(400 + d, 1), layout);
-  const before = snapshot(original);
-  const copy = lendState(original);
-  applyDelta(copy, delta(404, 7), layout);
-  applyDelta(copy, delta(406, 9), layout);
-  // On loan, the original's container is the copy's: that is why only its holder may read it, after reclaiming.
-  assert.equal(original.buckets, copy.buckets);
-  const again = lendState(original); // a second load of a batch that was not written
-  assert.deepEqual(snapshot(again), before);
-  assert.equal(again.buckets['404']!.n, 1);
-  assert.equal(copy.buckets['404']!.n, 8, 'the dropped copy keeps its own changes');
-  reclaimState(original);
-  assert.deepEqual(snapshot(original), before);
 });
