@@ -43,10 +43,15 @@ interface Setup {
   readonly records: SimulatedRecord[];
   config(extra?: Record<string, unknown>): string;
   cli(...args: string[]): Promise<string>;
+  /** Produces the records setup held back (`holdBack`); nothing when it held none. */
+  produceRest(): Promise<void>;
 }
 
-/** A registry (1.0.0 → 1.1.0 in production, 1.2.0 as candidate) with its aliases in Redis, and a produced stream. */
-async function setup(sim: Partial<SimulatorOptions> | null): Promise<Setup> {
+/**
+ * A registry (1.0.0 → 1.1.0 in production, 1.2.0 as candidate) with its aliases in Redis, and a produced
+ * stream; with `holdBack`, that share of the records (the last ones) is produced by produceRest().
+ */
+async function setup(sim: Partial<SimulatorOptions> | null, holdBack = 0): Promise<Setup> {
   const root = tempRegistry(['1.0.0', '1.1.0', '1.2.0']);
   const keyPrefix = `${uniqueName('lc')}:`;
   const registry = new ModelRegistry({ root, aliases: new RedisAliasStore({ url: SERVICES.redisUrl, keyPrefix }) });
@@ -56,14 +61,17 @@ async function setup(sim: Partial<SimulatorOptions> | null): Promise<Setup> {
   await registry.promote('churn-gbdt', '1.2.0', { alias: 'candidate', reason: 'candidate', actor: 'test', gate });
   const topics = await testTopics(3);
   const records = sim ? [...simulate(resolveSimulatorOptions(sim))] : [];
-  if (records.length > 0) {
+  const produce = async (part: readonly SimulatedRecord[]) => {
+    if (part.length === 0) return;
     const pool = new KafkaProducerPool({ brokers: SERVICES.kafkaBrokers, clientId: 'cf-test-producer' });
     const reg = new RegistryClient({ url: SERVICES.schemaRegistryUrl });
     const codec = new ActivityCodec();
-    await produceActivity(records, { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry: reg, topic: topics.activity, autoRegister: true }, codec), codec });
+    await produceActivity(part, { pool, topic: topics.activity, format: 'confluent-avro', encoder: activityEventEncoder({ registry: reg, topic: topics.activity, autoRegister: true }, codec), codec });
     await pool.close();
     await reg.close();
-  }
+  };
+  const first = Math.round(records.length * (1 - holdBack));
+  await produce(records.slice(0, first));
   const groupId = uniqueName('cf-lc-group');
   const base = {
     source: { kind: 'kafka' },
@@ -87,6 +95,7 @@ async function setup(sim: Partial<SimulatorOptions> | null): Promise<Setup> {
     groupId,
     records,
     config: configFor,
+    produceRest: () => produce(records.slice(first)),
     cli: async (...args) => (await run(process.execPath, ['bin/churnflow.js', 'model', ...args, '--config', cliConfig, '--actor', 'it-test'], { env: { ...process.env, CHURNFLOW_REDIS_URL: SERVICES.redisUrl } })).stdout,
   };
 }
@@ -116,7 +125,10 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, engin
 }
 
 test('hot swap: `model promote` while the engine runs; it switches within seconds, every event scored once, by one model or the other', async (t) => {
-  const s = await setup({ customers: 200, days: 60, seed: 51 });
+  // Half the stream before the promote, half after the swap: an engine that is through the first half
+  // before the new model is loaded (it was, once, with everything produced up front) still scores the
+  // second half with it.
+  const s = await setup({ customers: 200, days: 60, seed: 51 }, 0.5);
   const expected = acceptedEvents(s.records);
   const engine = startEngine(s.config());
   await waitFor('40 % of the stream', async () => (await committedCount(s.groupId, s.topics.activity)) >= 0.4 * s.records.length, [engine]);
@@ -125,6 +137,7 @@ test('hot swap: `model promote` while the engine runs; it switches within second
   assert.match(out, /promoted churn-gbdt@1\.2\.0 to production/);
   await waitFor('the swap', () => /"to":"1\.2\.0".*"msg":"model swapped"/.test(engine.logs()), [engine]);
   t.diagnostic(`swap logged ${Date.now() - promotedAt} ms after the promote returned (poll interval 200 ms)`);
+  await s.produceRest();
   await finish(s, [engine]);
 
   const risk = await readAvroTopic<RiskEventRecord>(s.topics.risk, { idleMs: 3000 });
