@@ -62,7 +62,6 @@ export class MemoryStateStore implements StateStore {
       } else {
         // Another object (a new customer's state): the store takes it over, since nobody touches a
         // state after writing it. A checkout of the one it replaces no longer matters.
-        if (c?.out !== undefined) rollBackState(c.state, c.out);
         this.customers.set(id, { state: w.state, version: current + 1, out: undefined });
       }
     }

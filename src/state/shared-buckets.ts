@@ -9,9 +9,10 @@
 //
 // A store that keeps its states to itself needs no copy at all: checkOut lets a batch change the stored
 // state in place, with the same copy-before-first-change of each day journalled, and undoes it if the
-// batch is dropped (rollBack). The memory store does this: a copy per load (lendContainers, with the
-// original on loan until rebuilt) cost 0.9–1.9 µs of CPU an event of the features path's ≈9.5, since a
-// replay's batch loads nearly one customer per event (session 22, docs/architecture.md "Performance
+// batch is dropped (rollBack). The memory store does this: a replay's batch loads nearly one customer
+// per event, and a copy per load (lendContainers, with the original on loan until rebuilt) made a
+// second state, a loan and a WeakMap entry each time; the checkout took 0.5 µs of CPU an event off
+// the features path's ≈7.9 and 0.4 off replay's ≈19 (session 22, docs/architecture.md "Performance
 // notes").
 //
 // Invariant this relies on: a state's bucket container changes only through ownBucket and
@@ -232,13 +233,17 @@ export function isCheckedOut(state: Containers): boolean {
   return checkoutOf(state) !== undefined;
 }
 
-/** Ends a checkout keeping its changes: the state owns every bucket object and its archive again. */
+/**
+ * Ends a checkout keeping its changes. The state still owns no bucket object and not its archive: a read
+ * made during the checkout (committedContainers) shares the untouched ones, so a change outside a
+ * checkout copies first too (the memory store makes none).
+ */
 export function keepChanges(state: Containers): void {
   const c = checkoutOf(state);
   if (c === undefined) return;
-  c.s.owned = null;
+  c.s.owned = NONE;
   c.s.undo = undefined;
-  c.s.archiveOwned = true;
+  c.s.archiveOwned = false;
 }
 
 /**
@@ -251,9 +256,9 @@ export function rollBack(state: Containers): void {
   if (c === undefined) return;
   undoInto(state.buckets, c.loan.undo);
   state.archive = c.loan.archive!;
-  c.s.owned = null;
+  c.s.owned = NONE; // as after keepChanges: reads made meanwhile share the restored objects
   c.s.undo = undefined;
-  c.s.archiveOwned = true;
+  c.s.archiveOwned = false;
   c.s.listener = undefined;
 }
 
