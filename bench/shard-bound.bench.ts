@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { simulationEndTime } from '../src/simulator/index.js';
-import { collectGarbage, median, perSecond, report, writeResults, type Measurement } from './harness.js';
+import { collectGarbage, perSecond, report, writeResults, type Measurement } from './harness.js';
 import { benchSimulation, pipelineScenarios, writeBenchInput } from './pipeline-scenarios.js';
 import type { ShardJob, ShardScenario } from './shard-bound-worker.js';
 

@@ -370,19 +370,22 @@ export function keepState(state: CustomerState): void {
   keepChanges(state);
 }
 
-/** Ends a checkout undoing the batch's changes: the state reads as it did at checkOutState. */
+/**
+ * Ends a checkout undoing the batch's changes: the state reads as it did at checkOutState. `held` is
+ * handed over (its containers become the state's): it must not be used again.
+ */
 export function rollBackState(state: CustomerState, held: CheckedOutState): void {
   // The container's cached floor and estimate followed the undone changes: dropped, taken anew when needed.
   expiryFloors.delete(state.buckets);
   bucketsEstimate.delete(state.buckets);
   rollBack(state);
   state.maxEventTime = held.maxEventTime;
-  state.positions = { ...held.positions };
+  state.positions = held.positions;
   state.lastScore = held.lastScore;
   if ('shadowScore' in held) state.shadowScore = held.shadowScore;
   else delete state.shadowScore;
-  state.outbox = { ...held.outbox };
-  state.recentEvents = held.recentEvents.slice();
+  state.outbox = held.outbox;
+  state.recentEvents = held.recentEvents;
 }
 
 /** A checked-out state as it was at checkOutState, as an independent state (it copies a shared bucket before changing it). */

@@ -228,11 +228,6 @@ function checkoutOf(state: Containers): { s: Sharing; loan: Loan } | undefined {
   return s !== undefined && loan !== undefined && loan.copy === state ? { s, loan } : undefined;
 }
 
-/** Whether the state is checked out (checkOut) and neither kept nor rolled back since. */
-export function isCheckedOut(state: Containers): boolean {
-  return checkoutOf(state) !== undefined;
-}
-
 /**
  * Ends a checkout keeping its changes. The state still owns no bucket object and not its archive: a read
  * made during the checkout (committedContainers) shares the untouched ones, so a change outside a
@@ -240,10 +235,7 @@ export function isCheckedOut(state: Containers): boolean {
  */
 export function keepChanges(state: Containers): void {
   const c = checkoutOf(state);
-  if (c === undefined) return;
-  c.s.owned = NONE;
-  c.s.undo = undefined;
-  c.s.archiveOwned = false;
+  if (c !== undefined) endCheckout(c.s);
 }
 
 /**
@@ -256,10 +248,15 @@ export function rollBack(state: Containers): void {
   if (c === undefined) return;
   undoInto(state.buckets, c.loan.undo);
   state.archive = c.loan.archive!;
-  c.s.owned = NONE; // as after keepChanges: reads made meanwhile share the restored objects
-  c.s.undo = undefined;
-  c.s.archiveOwned = false;
+  endCheckout(c.s); // as after keepChanges: reads made meanwhile share the restored objects
   c.s.listener = undefined;
+}
+
+/** No journal any more; still no bucket object or archive owned (see keepChanges). */
+function endCheckout(s: Sharing): void {
+  s.owned = NONE;
+  s.undo = undefined;
+  s.archiveOwned = false;
 }
 
 /** A checked-out state's container and archive as they were at checkOut: a new container, the bucket objects shared. */
