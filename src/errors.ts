@@ -29,7 +29,9 @@ export type ErrorCode =
   | 'CF_ALIAS_STORE_FAILED'
   | 'CF_PROMOTION_REFUSED'
   | 'CF_ROLLBACK_REFUSED'
-  | 'CF_MODEL_UNAVAILABLE';
+  | 'CF_MODEL_UNAVAILABLE'
+  /** A parallel replay's worker failed, or its outputs broke input order (`churnflow replay --workers`). */
+  | 'CF_REPLAY_WORKER';
 
 export class ChurnflowError extends Error {
   readonly code: ErrorCode;

@@ -19,6 +19,7 @@ import { decodeRecords } from '../src/operators/decode-records.js';
 import { microBatch, type MicroBatchOptions } from '../src/operators/micro-batch.js';
 import { createDriftStage, type DriftStage } from '../src/operators/monitor-drift.js';
 import { observeBatch, timed } from '../src/operators/observe-batch.js';
+import { ownShard, type Shard } from '../src/operators/own-shard.js';
 import { persistDecisions } from '../src/operators/persist-decisions.js';
 import { holdForTrim, TrimOnCommit } from '../src/operators/trim-committed.js';
 import { retryBatch, type RetryPolicy } from '../src/operators/retry-batch.js';
@@ -58,6 +59,11 @@ export interface ChurnScoringOptions {
    * (src/operators/commit-schedule.ts). Absent or delayMs 0: every batch writes every customer it changed.
    */
   readonly writeBehind?: Omit<WriteBehind, 'store'>;
+  /**
+   * A parallel replay's worker: every record is decoded, validated and routed (the same event time in
+   * every worker), and only this shard's share goes on (operators/own-shard.ts). Absent: everything.
+   */
+  readonly shard?: Shard;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, initialDelayMs: 250, maxDelayMs: 10_000 });
@@ -125,7 +131,10 @@ export function churnScoringTopology(edges: ChurnScoringEdges, options: ChurnSco
     tap(() => receivedSince++),
     decodeRecords(edges.decoder), //                  bytes / objects → ActivityEvent, or dead letter
     validateEvents(edges.rules, edges.validationClock ?? clock), // ranges, future times, signup order → dead letter
-    routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
+    pipe(
+      routeLateEvents({ allowedLatenessMs: options.allowedLatenessMs }, watermarks), // behind the watermark → late
+      options.shard ? ownShard(options.shard, flow) : identity, // a parallel replay's worker: its customers (and its share of the rejects) only
+    ),
     pipe(traceRecord(trace, 'received'), microBatch(options.batch, edges.scheduler, activity.boundaries()), tap(countReceived), traceItems(trace, 'batched')), // size, timer, or a fetch's end while the stages are idle
     tap(() => activity.started()),
     // Pending states age while no batch comes: ticks join the batches (serialised with them: a write of

@@ -8,6 +8,20 @@ export interface LatestRisk {
   readonly eventTime: number;
 }
 
+/** A tally's counts as plain data (what a parallel replay's worker sends its coordinator); no per-customer part. */
+export interface TallyCounts {
+  readonly records: number;
+  readonly events: number;
+  readonly duplicates: number;
+  readonly late: number;
+  readonly riskEvents: number;
+  readonly deadLetters: readonly (readonly [code: string, n: number])[];
+  readonly riskEventsByBand: readonly (readonly [band: string, n: number])[];
+  readonly suppressed: readonly (readonly [reason: string, n: number])[];
+  readonly firstEventTime: number | undefined;
+  readonly lastEventTime: number | undefined;
+}
+
 export class RunTally {
   records = 0;
   events = 0;
@@ -41,6 +55,38 @@ export class RunTally {
       this.riskEventsByBand.set(e.band, (this.riskEventsByBand.get(e.band) ?? 0) + 1);
       this.latest.set(e.customer_id, { score: e.score, band: e.band, eventTime: e.event_time });
     }
+  }
+
+  counts(): TallyCounts {
+    return {
+      records: this.records,
+      events: this.events,
+      duplicates: this.duplicates,
+      late: this.late,
+      riskEvents: this.riskEvents,
+      deadLetters: [...this.deadLetters],
+      riskEventsByBand: [...this.riskEventsByBand],
+      suppressed: [...this.suppressed],
+      firstEventTime: this.firstEventTime,
+      lastEventTime: this.lastEventTime,
+    };
+  }
+
+  /** Adds another tally's counts (the workers of one parallel replay: disjoint records). */
+  add(c: TallyCounts): void {
+    this.records += c.records;
+    this.events += c.events;
+    this.duplicates += c.duplicates;
+    this.late += c.late;
+    this.riskEvents += c.riskEvents;
+    const sum = (into: Map<string, number>, from: readonly (readonly [string, number])[]) => {
+      for (const [k, n] of from) into.set(k, (into.get(k) ?? 0) + n);
+    };
+    sum(this.deadLetters, c.deadLetters);
+    sum(this.riskEventsByBand, c.riskEventsByBand);
+    sum(this.suppressed, c.suppressed);
+    if (c.firstEventTime !== undefined && (this.firstEventTime === undefined || c.firstEventTime < this.firstEventTime)) this.firstEventTime = c.firstEventTime;
+    if (c.lastEventTime !== undefined && (this.lastEventTime === undefined || c.lastEventTime > this.lastEventTime)) this.lastEventTime = c.lastEventTime;
   }
 
   get deadLettered(): number {

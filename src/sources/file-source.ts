@@ -1,7 +1,7 @@
 // Replays a file of activity records: NDJSON (one event per line), an Avro container file (.avro) or
 // CSV with a header row (.csv: each row an object of its cells, for an input mapping to read). The
 // position is the line / record number, so a replay's state changes are idempotent like Kafka's.
-import { createReadStream, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import avro from 'avsc';
@@ -30,9 +30,9 @@ export function createFileSource(path: string, clock: Clock, options: FileSource
   let stream_: { bytesRead: number } | undefined;
   const stream = `file:${basename(path)}`;
   async function* ndjson(): AsyncIterable<RawRecord> {
+    total = readableSize(path);
     const input = createReadStream(path, { encoding: 'utf8' });
     stream_ = input;
-    total = statSync(path).size;
     const lines = createInterface({ input, crlfDelay: Infinity });
     let offset = 0;
     for await (const line of lines) {
@@ -42,6 +42,7 @@ export function createFileSource(path: string, clock: Clock, options: FileSource
     }
   }
   async function* container(): AsyncIterable<RawRecord> {
+    readableSize(path); // before the decoder opens it: its stream's error would be unhandled
     // Read with the writer's schema as stored in the file; unions wrapped like the codec expects.
     let writer: avro.Type | undefined;
     const parseHook = (schema: avro.Schema) => (writer = avro.Type.forSchema(schema, { wrapUnions: true }));
@@ -53,9 +54,9 @@ export function createFileSource(path: string, clock: Clock, options: FileSource
     }
   }
   async function* csv(): AsyncIterable<RawRecord> {
+    total = readableSize(path);
     const input = createReadStream(path);
     stream_ = input;
-    total = statSync(path).size;
     // Cells stay text (the mapping converts what it needs); an empty cell is a missing value, so a rule's default applies.
     const rows = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }));
     let offset = 0;
@@ -83,4 +84,20 @@ export function createFileSource(path: string, clock: Clock, options: FileSource
       stopped = true;
     },
   };
+}
+
+/**
+ * The input's size, checked before a read stream opens it: a stream that fails to open emits an
+ * 'error' nobody listens to yet (the process crashed with ENOENT). A missing or unreadable file is
+ * the caller's input, so it fails the run with a coded error naming the file.
+ */
+function readableSize(path: string): number {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    accessSync(path, constants.R_OK);
+    return st.size;
+  } catch (err) {
+    throw new ChurnflowError('CF_INPUT_INVALID', `cannot read the input file ${path}: ${errorMessage(err)}`, { cause: err });
+  }
 }

@@ -32,4 +32,36 @@ test('replay is byte-identical run to run, for NDJSON and Avro container files',
 
 test('replay refuses contradictory flags with a clear message', () => {
   assert.throws(() => cli(['replay']), (e: Error & { stderr?: string }) => /exactly one of --input <file> or --kafka-topic/.test(e.stderr ?? ''));
+  assert.throws(() => cli(['replay', '--kafka-topic', 'activity', '--workers', '2']), (e: Error & { stderr?: string }) => /--workers > 1 needs --input <file>/.test(e.stderr ?? ''));
+  assert.throws(() => cli(['replay', '-i', 'x.ndjson', '--workers', '0']), (e: Error & { stderr?: string }) => /--workers must be an integer in \[1, 64\]/.test(e.stderr ?? ''));
+});
+
+test('a missing input file fails the replay with a coded error naming it, on one thread or several', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-missing-'));
+  for (const [file, workers] of [['none.ndjson', '1'], ['none.avro', '1'], ['none.ndjson', '2']] as const) {
+    assert.throws(
+      () => cli(['replay', '-i', join(dir, file), '-o', join(dir, 'out'), '--workers', workers]),
+      (e: Error & { stderr?: string; status?: number }) => e.status === 2 && new RegExp(`CF_(INPUT_INVALID|REPLAY_WORKER).*cannot read the input file .*${file}`).test(e.stderr ?? ''),
+      `${file} with ${workers} worker(s)`,
+    );
+  }
+});
+
+test('replay --workers writes the same bytes as one thread: risk events, current risk, dead letters, summary', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-workers-'));
+  cli(['simulate', '--customers', '200', '--days', '40', '--seed', '12', '--bad-rate', '0.01', '--late-rate', '0.01', '-o', join(dir, 'events.ndjson')]);
+  cli(['simulate', '--customers', '120', '--days', '30', '--seed', '13', '-o', join(dir, 'events.avro')]);
+  const files = ['risk-events.ndjson', 'current-risk.ndjson', 'dead-letters.ndjson', 'summary.json'];
+  const run = (input: string, workers: number, extra: string[] = []) => {
+    const out = join(dir, `${input}-${workers}-${extra.join('')}`);
+    cli(['replay', '-i', join(dir, input), '-o', out, '--workers', String(workers), '--batch', '256', ...extra]);
+    return files.map((f) => readFileSync(join(out, f)));
+  };
+  for (const [input, workers, extra] of [['events.ndjson', 3, []], ['events.ndjson', 2, ['--emit', 'every']], ['events.avro', 2, []]] as const) {
+    const one = run(input, 1, [...extra]);
+    const many = run(input, workers, [...extra]);
+    for (const [i, f] of files.entries()) assert.ok(one[i]!.equals(many[i]!), `${input} ${extra.join(' ')}: ${f} identical with ${workers} workers`);
+    assert.ok(one[0]!.length > 10_000, 'risk events were written');
+    if (input === 'events.ndjson') assert.ok(one[2]!.toString().split('\n').length > 100, 'dead letters and late events were written');
+  }
 });

@@ -1,0 +1,46 @@
+// One worker thread of a parallel replay (replay-parallel.ts): the replay of replay-job.ts on the
+// whole input, keeping one shard of it (operators/own-shard.ts), with sinks that capture what the
+// topology writes. After each batch it posts those outputs, each with the input position of the
+// record that produced it, and how far through the input it is; at the end its tally.
+import { parentPort, workerData } from 'node:worker_threads';
+import { App } from '../app.js';
+import { errorMessage } from '../errors.js';
+import { RunTally } from '../monitoring/run-tally.js';
+import { createLogger } from '../observability/logger.js';
+import type { Shard } from '../operators/own-shard.js';
+import { buildReplayJob, replayConfig, type ReplayFlags } from './replay-job.js';
+import { captureOutputs } from './replay-capture.js';
+import type { FromCoordinator, ToCoordinator } from './replay-protocol.js';
+
+const { flags, shard } = workerData as { flags: ReplayFlags; shard: Shard };
+const port = parentPort!;
+const send = (m: ToCoordinator) => port.postMessage(m);
+
+try {
+  const config = replayConfig(flags);
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, name: `replay-worker-${shard.index}` });
+  const app = new App(logger);
+  app.starting();
+  let stopped = false;
+  const onMessage = (m: FromCoordinator) => {
+    if (m.type !== 'stop') return;
+    stopped = true;
+    app.stop('the coordinator stops');
+  };
+  port.on('message', onMessage);
+  const capture = captureOutputs();
+  const { job, replay, modelRef } = await buildReplayJob(flags, config, app, logger, async () => capture.sinks, shard);
+  const tally = new RunTally();
+  await app.run(job, {
+    onNext: (batch) => {
+      tally.observe(batch);
+      send({ type: 'batch', records: batch.items.length, ...capture.take(batch) });
+    },
+  });
+  replay.finish();
+  port.off('message', onMessage);
+  send({ type: 'done', tally: tally.counts(), budgetCuts: replay.budgetCuts(), modelRef, stopped });
+} catch (err) {
+  const code = (err as { code?: unknown }).code;
+  send({ type: 'failed', message: errorMessage(err), ...(typeof code === 'string' ? { code } : {}) });
+}
