@@ -2,8 +2,9 @@
 // container input, and the same risk events as the scoring topology on the same records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -64,4 +65,31 @@ test('replay --workers writes the same bytes as one thread: risk events, current
     assert.ok(one[0]!.length > 10_000, 'risk events were written');
     if (input === 'events.ndjson') assert.ok(one[2]!.toString().split('\n').length > 100, 'dead letters and late events were written');
   }
+});
+
+test('a parallel replay stopped by SIGTERM writes a prefix of the full outputs and exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-stop-'));
+  const input = join(dir, 'events.ndjson');
+  cli(['simulate', '--customers', '1500', '--days', '120', '--seed', '21', '--bad-rate', '0.01', '-o', input]);
+  const full = join(dir, 'full');
+  cli(['replay', '-i', input, '-o', full]);
+  const out = join(dir, 'stopped');
+  const child = spawn(process.execPath, ['bin/churnflow.js', 'replay', '-i', input, '-o', out, '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Stopped once the first outputs are written: mid-run, not before it starts.
+  const risk = join(out, 'risk-events.ndjson');
+  while (!(existsSync(risk) && statSync(risk).size > 0)) await sleep(20);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  let cut = false;
+  for (const f of ['risk-events.ndjson', 'current-risk.ndjson', 'dead-letters.ndjson']) {
+    const part = readFileSync(join(out, f));
+    const whole = readFileSync(join(full, f));
+    assert.ok(whole.subarray(0, part.length).equals(part), `${f}: a prefix of the full replay's`);
+    assert.ok(part.length === 0 || part[part.length - 1] === 0x0a, `${f}: whole lines`);
+    if (part.length < whole.length) cut = true;
+  }
+  assert.ok(cut, 'the stop cut the replay short');
 });
