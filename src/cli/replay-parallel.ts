@@ -42,6 +42,11 @@ export async function parallelReplay(flags: ReplayFlags): Promise<void> {
   } finally {
     progress.stop();
   }
+  if (run.results.length === 0) {
+    // Stopped during start-up: no worker ran, nothing was read (a single-threaded replay writes an empty summary then; here no model was loaded to name).
+    process.stderr.write(`replay: stopped before it started; nothing written to ${flags.out}\n`);
+    return;
+  }
   const tally = new RunTally();
   let budgetCuts = 0;
   for (const d of run.results) {
