@@ -54,15 +54,22 @@ test('replay --workers writes the same bytes as one thread: risk events, current
   cli(['simulate', '--customers', '120', '--days', '30', '--seed', '13', '-o', join(dir, 'events.avro')]);
   const files = ['risk-events.ndjson', 'current-risk.ndjson', 'dead-letters.ndjson', 'summary.json'];
   const run = (input: string, workers: number, extra: string[] = []) => {
-    const out = join(dir, `${input}-${workers}-${extra.join('')}`);
-    cli(['replay', '-i', join(dir, input), '-o', out, '--workers', String(workers), '--batch', '256', ...extra]);
+    const out = join(dir, `${input.replace(/\W/g, '_')}-${workers}-${extra.join('').replace(/\W/g, '_')}`);
+    cli(['replay', '-i', input.startsWith('examples/') ? input : join(dir, input), '-o', out, '--workers', String(workers), '--batch', '256', ...extra]);
     return files.map((f) => readFileSync(join(out, f)));
   };
-  for (const [input, workers, extra] of [['events.ndjson', 3, []], ['events.ndjson', 2, ['--emit', 'every']], ['events.avro', 2, []]] as const) {
+  const cases = [
+    ['events.ndjson', 3, []],
+    ['events.ndjson', 2, ['--emit', 'every']],
+    ['events.avro', 2, []],
+    // A user's CSV export through an input mapping: every worker reads it through the same mapping.
+    ['examples/file-events/export-sample.csv', 2, ['-c', 'examples/file-events/mapping.yaml']],
+  ] as const;
+  for (const [input, workers, extra] of cases) {
     const one = run(input, 1, [...extra]);
     const many = run(input, workers, [...extra]);
     for (const [i, f] of files.entries()) assert.ok(one[i]!.equals(many[i]!), `${input} ${extra.join(' ')}: ${f} identical with ${workers} workers`);
-    assert.ok(one[0]!.length > 10_000, 'risk events were written');
+    assert.ok(one[0]!.length > 10_000, `${input}: risk events were written`);
     if (input === 'events.ndjson') assert.ok(one[2]!.toString().split('\n').length > 100, 'dead letters and late events were written');
   }
 });
