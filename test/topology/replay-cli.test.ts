@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,22 @@ test('a missing input file fails the replay with a coded error naming it, on one
       () => cli(['replay', '-i', join(dir, file), '-o', join(dir, 'out'), '--workers', workers]),
       (e: Error & { stderr?: string; status?: number }) => e.status === 2 && new RegExp(`CF_(INPUT_INVALID|REPLAY_WORKER).*cannot read the input file .*${file}`).test(e.stderr ?? ''),
       `${file} with ${workers} worker(s)`,
+    );
+  }
+});
+
+test('an input that fails mid-file fails a parallel replay with the worker\'s coded error, exit 2, no hang', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-broken-'));
+  const rows = readFileSync('examples/file-events/export-sample.csv', 'utf8').split('\n');
+  const broken = join(dir, 'broken.csv');
+  writeFileSync(broken, [...rows.slice(0, 20), '2025-01-05,"broken,login', ...rows.slice(20)].join('\n'));
+  for (const workers of ['1', '2']) {
+    assert.throws(
+      () => cli(['replay', '-c', 'examples/file-events/mapping.yaml', '-i', broken, '-o', join(dir, `out-${workers}`), '--workers', workers]),
+      (e: Error & { stderr?: string; status?: number }) =>
+        e.status === 2 &&
+        (workers === '1' ? /churnflow: CF_INPUT_INVALID: .*not readable as CSV after record 19/ : /churnflow: CF_REPLAY_WORKER: replay worker \d of 2 failed: .*not readable as CSV after record 19.*\(CF_INPUT_INVALID\)/).test(e.stderr ?? ''),
+      `${workers} worker(s)`,
     );
   }
 });
