@@ -21,7 +21,7 @@ import { ActivityCodec } from '../src/serde/activity-codec.js';
 import type { RecordSink } from '../src/sinks/record-sink.js';
 import { createFileSource } from '../src/sources/file-source.js';
 import { FlowControl } from '../src/sources/flow-control.js';
-import { MemoryStateStore } from '../src/state/memory-store.js';
+import { buildStateStore } from '../src/compose/state-store.js';
 import { fixedClock } from '../src/time/clock.js';
 import { ReplayClock } from '../src/time/replay-clock.js';
 import { createFileSink } from '../src/sinks/file-sink.js';
@@ -110,7 +110,9 @@ export async function pipelineScenarios(endTime: number): Promise<PipelineScenar
   // before incremental window totals, and their reference): same values, measured beside them.
   const fullPassSpec = loadFeatureSpec('builtin:churn_default', { allowedLatenessMs: 3_600_000, windowTotals: 'full-pass' });
   // `churnflow replay` as shipped: the default config's reasons (top 3, published events at or above the
-  // threshold only) and the model loaded to explain them.
+  // threshold only) and the model loaded to explain them. Every store is built as the commands build
+  // theirs (buildStateStore: the shipped byte budget per customer and content-duplicate horizon); until
+  // session 23 the benches' stores had no budget, so the budget's estimate was not timed.
   const shipped = configSchema.parse({});
   const model: ScoringModel = await loadScoringModel(BUNDLED_MODEL, spec, modelLoadOptions(shipped));
   const codec = new ActivityCodec();
@@ -126,7 +128,7 @@ export async function pipelineScenarios(endTime: number): Promise<PipelineScenar
     (compiled: CompiledSpec): PipelineRun =>
     async (file) => {
       const flow = new FlowControl(4096);
-      const store = new MemoryStateStore({ layout: compiled.layout });
+      const store = buildStateStore(shipped, compiled, { kind: 'memory' });
       await lastValueFrom(
         createFileSource(file, clock).records(flow).pipe(
           decodeRecords(codec),
@@ -148,7 +150,7 @@ export async function pipelineScenarios(endTime: number): Promise<PipelineScenar
   const full: PipelineRun = async (file) => {
     await lastValueFrom(
       churnScoringTopology(
-        { source: createFileSource(file, clock), decoder: codec, rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
+        { source: createFileSource(file, clock), decoder: codec, rules: DEFAULT_VALIDATION_RULES, store: buildStateStore(shipped, spec, { kind: 'memory' }), spec, model: () => model, sinks: { risk: discard(), deadLetter: discard(), late: discard() }, clock },
         { allowedLatenessMs: 3_600_000, batch, maxInFlight: 4096, risk: DEFAULT_EMIT_POLICY },
       ).pipe(count()),
     );
@@ -164,7 +166,7 @@ export async function pipelineScenarios(endTime: number): Promise<PipelineScenar
       const dead = createFileSink<DeadLetterRecord>(join(outDir, 'dead.ndjson'), 'dead-letter');
       await lastValueFrom(
         churnScoringTopology(
-          { source: createFileSource(file, replayClock), decoder: replayClock.tracking(codec), rules: DEFAULT_VALIDATION_RULES, store: new MemoryStateStore({ layout: spec.layout }), spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock: replayClock, validationClock: clock },
+          { source: createFileSource(file, replayClock), decoder: replayClock.tracking(codec), rules: DEFAULT_VALIDATION_RULES, store: buildStateStore(shipped, spec, { kind: 'memory' }), spec, model: () => model, sinks: { risk, deadLetter: dead, late: dead }, clock: replayClock, validationClock: clock },
           {
             allowedLatenessMs: 3_600_000,
             batch: { maxSize: 1024, maxWaitMs: 20 },

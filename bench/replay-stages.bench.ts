@@ -23,7 +23,7 @@ import { ActivityCodec } from '../src/serde/activity-codec.js';
 import { recordToNdjson, resolveSimulatorOptions, simulate, simulationEndTime } from '../src/simulator/index.js';
 import { createFileSource } from '../src/sources/file-source.js';
 import { FlowControl } from '../src/sources/flow-control.js';
-import { MemoryStateStore } from '../src/state/memory-store.js';
+import { buildStateStore } from '../src/compose/state-store.js';
 import { fixedClock } from '../src/time/clock.js';
 import { BUNDLED_MODEL } from '../src/scoring/bundled-model.js';
 import { configSchema } from '../src/config/config-schema.js';
@@ -56,7 +56,7 @@ const perRun = STAGES.map((): number[] => []);
 let steps = 0;
 for (let round = -1; round < RUNS; round++) {
   collectGarbage(); // untimed: the round before's store is garbage, collected before this round starts (harness.ts)
-  const store = new MemoryStateStore({ layout: spec.layout });
+  const store = buildStateStore(shipped, spec, { kind: 'memory' }); // the shipped state rules (byte budget, dedupe), as `churnflow replay` builds its store
   const spent = [0, 0, 0, 0];
   steps = 0;
   for (const items of batches) {
