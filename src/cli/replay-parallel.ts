@@ -35,7 +35,7 @@ export async function parallelReplay(flags: ReplayFlags): Promise<void> {
   const sinks = await buildSinks(config, { owner: app, registry: lazyRegistryClient(config, app), logger });
   const run = new ParallelRun(flags, sinks, logger);
   app.onStop(() => run.stop());
-  const progress = startProgress('replay', { records: () => run.records, fraction: () => undefined, detail: () => `${flags.workers} workers` });
+  const progress = startProgress('replay', { records: () => run.records, fraction: () => run.fraction(), detail: () => `${flags.workers} workers` });
   const started = performance.now();
   try {
     await app.run(run.job);
@@ -61,6 +61,8 @@ class ParallelRun {
   records = 0;
   readonly results: Done[] = [];
   private workers: Worker[] = [];
+  /** Each worker's share of the input read, as last reported. */
+  private readonly read: (number | undefined)[];
 
   constructor(
     private readonly flags: ReplayFlags,
@@ -69,6 +71,17 @@ class ParallelRun {
   ) {
     // The workers' capture keeps dead letters and late events as one output, as file outputs do.
     if (sinks.late !== sinks.deadLetter || !sinks.currentRisk) throw new ChurnflowError('CF_CONFIG_INVALID', 'replay --workers writes file outputs only (sinks.kind file)');
+    this.read = new Array<number | undefined>(flags.workers).fill(undefined);
+  }
+
+  /** How far the replay is: the slowest worker's share of the input (every worker reads all of it). */
+  fraction(): number | undefined {
+    let min: number | undefined;
+    for (const r of this.read) {
+      if (r === undefined) return undefined;
+      min = min === undefined ? r : Math.min(min, r);
+    }
+    return min;
   }
 
   stop(): void {
@@ -122,6 +135,7 @@ class ParallelRun {
           current.push(i, m.currentRisk.seq, m.currentRisk.values, m.progress);
           dead.push(i, m.deadLetters.seq, m.deadLetters.values, m.progress);
           this.records += m.records;
+          if (m.read !== undefined) this.read[i] = m.read;
           release();
           return;
         }

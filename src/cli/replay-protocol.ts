@@ -19,7 +19,7 @@ export interface BatchOutputs {
 }
 
 export type ToCoordinator =
-  | ({ readonly type: 'batch'; readonly records: number } & BatchOutputs)
+  | ({ readonly type: 'batch'; readonly records: number; /** Share of its input the worker has read (file bytes), when known. */ readonly read?: number } & BatchOutputs)
   | { readonly type: 'done'; readonly tally: TallyCounts; readonly budgetCuts: number; readonly modelRef: string; readonly stopped: boolean }
   | { readonly type: 'failed'; readonly message: string; readonly code?: string };
 

@@ -34,7 +34,8 @@ try {
   await app.run(job, {
     onNext: (batch) => {
       tally.observe(batch);
-      send({ type: 'batch', records: batch.items.length, ...capture.take(batch) });
+      const p = replay.source.progress?.();
+      send({ type: 'batch', records: batch.items.length, ...(p && p.total > 0 ? { read: p.done / p.total } : {}), ...capture.take(batch) });
     },
   });
   replay.finish();
