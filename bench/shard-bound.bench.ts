@@ -5,10 +5,11 @@
 // last shard is done, against the same scenario on the whole file on one thread and against decode
 // only, in the same rounds (interleaved, after a warm-up round).
 //
-// Not a product mode: `churnflow replay` and the engine run one thread of stateful stages. It is an
-// upper bound because each shard keeps its own event-time frontier and lateness (a sharded engine
-// would need one for the whole input), the shards' outputs are not merged back into input order, and
-// nothing is shipped between threads (each worker reads and decodes its own file). It answers
+// Not a product mode (the engine runs one thread of stateful stages; `churnflow replay --workers N`,
+// measured by replay-workers.bench.ts, is the product form for file replays). It is an upper bound
+// because each shard keeps its own event-time frontier and lateness (a sharded engine needs one for
+// the whole input), the shards' outputs are not merged back into input order, and each worker reads
+// and decodes only its own file (the replay's workers each decode the whole input). It answers
 // whether the missed throughput targets of issue 14 can be reached by parallel stateful stages at all
 // (docs/architecture.md, "Performance notes", session 22).
 import { mkdtempSync, mkdirSync } from 'node:fs';
