@@ -4,9 +4,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { configSchema } from '../../src/config/config-schema.js';
 import type { DriftMetricRecord, RiskEventRecord } from '../../src/events/wire-types.js';
