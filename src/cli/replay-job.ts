@@ -1,6 +1,7 @@
 // What `churnflow replay` runs, shared by the single-threaded replay and each worker of a parallel
 // one (replay-parallel.ts): the config with file outputs forced, the spec, the model, the offline input
 // side and the scoring topology on them; and the summary written at the end.
+import { statSync } from 'node:fs';
 import { decisionOptions, emitPolicy } from '../config/decision-options.js';
 import type { ChurnflowConfig } from '../config/config-schema.js';
 import { loadConfig } from '../config/load-config.js';
@@ -43,6 +44,17 @@ export function checkReplayFlags(flags: ReplayFlags): void {
   // Every worker reads the whole input; a Kafka replay's end ("the end of the topic when the replay
   // starts") would be a different moment for each of them.
   if (flags.workers > 1 && flags.kafkaTopic) throw new ChurnflowError('CF_CONFIG_INVALID', '--workers > 1 needs --input <file>: a Kafka replay runs on one thread (--workers 1)');
+  // Each worker reads the input whole: a pipe can be read once only.
+  if (flags.workers > 1 && flags.input && isPipe(flags.input)) throw new ChurnflowError('CF_CONFIG_INVALID', `--workers > 1 needs a regular file, each worker reads it whole; ${flags.input} is not (use --workers 1 for a pipe)`);
+}
+
+function isPipe(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false; // missing: the source says so, naming the file
+  }
 }
 
 /**

@@ -26,6 +26,9 @@ import { writeSummary } from './replay.js';
 
 type Done = Extract<ToCoordinator, { type: 'done' }>;
 
+/** How long the end of a run waits for its workers to exit by themselves before terminating them. */
+const EXIT_WAIT_MS = 30_000;
+
 export async function parallelReplay(flags: ReplayFlags): Promise<void> {
   const config = replayConfig(flags);
   const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
@@ -99,10 +102,17 @@ class ParallelRun {
     let failed = false;
     // Writes one after another, in the order released: a file's bytes follow input order.
     let writing = Promise.resolve();
+    // A worker ends by itself once it stopped and closed its model. Terminating one while onnxruntime
+    // is inside a native call (loading or releasing a session) aborts the whole process
+    // ("terminate called after throwing an instance of 'Napi::Error'", exit 134), so the end of the run
+    // waits for the workers to exit, and terminate() is only the fallback after EXIT_WAIT_MS.
+    const exited: Promise<void>[] = [];
+    const allExited = () => Promise.race([Promise.all(exited).then(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, EXIT_WAIT_MS).unref())]);
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
-      subscriber.error(err);
+      this.stop();
+      void allExited().then(() => subscriber.error(err));
     };
     const release = (limit?: number) => {
       const r = risk.take(limit);
@@ -121,7 +131,10 @@ class ParallelRun {
       const dropped = risk.held + current.held + dead.held;
       if (dropped > 0) this.logger.warn({ dropped, of: held }, 'replay stopped: outputs past the slowest worker are not written');
       this.results.push(...(done as Done[]));
-      writing.then(() => subscriber.complete(), fail);
+      writing.then(async () => {
+        await allExited();
+        subscriber.complete();
+      }, fail);
     };
     const onMessage = (i: number, m: ToCoordinator) => {
       if (failed) return;
@@ -151,9 +164,14 @@ class ParallelRun {
       const w = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: { flags: this.flags, shard: { index, count: n } } });
       w.on('message', (m: ToCoordinator) => onMessage(index, m));
       w.on('error', (err) => fail(new ChurnflowError('CF_REPLAY_WORKER', `replay worker ${index} of ${n} crashed: ${err.message}`, { cause: err })));
-      w.on('exit', (code) => {
-        if (done[index] === undefined && !failed) fail(new ChurnflowError('CF_REPLAY_WORKER', `replay worker ${index} of ${n} exited (code ${code}) before it finished`));
-      });
+      exited.push(
+        new Promise<void>((resolve) =>
+          w.once('exit', (code) => {
+            resolve();
+            if (done[index] === undefined && !failed) fail(new ChurnflowError('CF_REPLAY_WORKER', `replay worker ${index} of ${n} exited (code ${code}) before it finished`));
+          }),
+        ),
+      );
       return w;
     });
     return () => {

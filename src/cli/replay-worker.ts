@@ -16,18 +16,24 @@ const { flags, shard } = workerData as { flags: ReplayFlags; shard: Shard };
 const port = parentPort!;
 const send = (m: ToCoordinator) => port.postMessage(m);
 
+// A stop can come before the app exists (still loading modules): it applies as soon as the app does.
+let stopApp: (() => void) | undefined;
+let app: App | undefined;
+let stopped = false;
+const onMessage = (m: FromCoordinator) => {
+  if (m.type !== 'stop') return;
+  stopped = true;
+  stopApp?.();
+};
+port.on('message', onMessage);
+
 try {
   const config = replayConfig(flags);
   const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, name: `replay-worker-${shard.index}` });
-  const app = new App(logger);
+  app = new App(logger);
   app.starting();
-  let stopped = false;
-  const onMessage = (m: FromCoordinator) => {
-    if (m.type !== 'stop') return;
-    stopped = true;
-    app.stop('the coordinator stops');
-  };
-  port.on('message', onMessage);
+  stopApp = () => app?.stop('the coordinator stops');
+  if (stopped) stopApp();
   const capture = captureOutputs();
   const { job, replay, modelRef } = await buildReplayJob(flags, config, app, logger, async () => capture.sinks, shard);
   const tally = new RunTally();
@@ -39,9 +45,14 @@ try {
     },
   });
   replay.finish();
-  port.off('message', onMessage);
   send({ type: 'done', tally: tally.counts(), budgetCuts: replay.budgetCuts(), modelRef, stopped });
 } catch (err) {
+  // A failed run closed what the app opened (the model among them) before it rejected; a failed
+  // start-up has not: close it here, so the thread can end by itself.
+  if (app && app.state !== 'FAILED' && app.state !== 'STOPPED') await app.abort(err);
   const code = (err as { code?: unknown }).code;
   send({ type: 'failed', message: errorMessage(err), ...(typeof code === 'string' ? { code } : {}) });
+} finally {
+  // Nothing left to listen for: the thread ends by itself (the coordinator waits for that).
+  port.off('message', onMessage);
 }

@@ -89,12 +89,13 @@ export function createFileSource(path: string, clock: Clock, options: FileSource
 /**
  * The input's size, checked before a read stream opens it: a stream that fails to open emits an
  * 'error' nobody listens to yet (the process crashed with ENOENT). A missing or unreadable file is
- * the caller's input, so it fails the run with a coded error naming the file.
+ * the caller's input, so it fails the run with a coded error naming the file. A pipe (`-i /dev/stdin`,
+ * `<(zcat events.ndjson.gz)`) is read like a file; its size is 0, so no share done is shown.
  */
 function readableSize(path: string): number {
   try {
     const st = statSync(path);
-    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.isDirectory()) throw new Error('a directory, not a file');
     accessSync(path, constants.R_OK);
     return st.size;
   } catch (err) {

@@ -48,6 +48,19 @@ test('a missing input file fails the replay with a coded error naming it, on one
   }
 });
 
+test('a pipe (/dev/stdin) is read like a file on one thread; several workers refuse it, since each reads the input whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-replay-pipe-'));
+  const input = join(dir, 'events.ndjson');
+  cli(['simulate', '--customers', '40', '--days', '20', '--seed', '3', '-o', input]);
+  // Through a shell's pipe (node's own 'pipe' stdio is a socket, which /dev/stdin cannot be opened on).
+  const viaStdin = (workers: string, out: string) =>
+    execFileSync('bash', ['-c', 'cat "$1" | "$2" bin/churnflow.js replay -i /dev/stdin -o "$3" --workers "$4"', 'replay', input, process.execPath, out, workers], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  cli(['replay', '-i', input, '-o', join(dir, 'file')]);
+  viaStdin('1', join(dir, 'pipe'));
+  assert.ok(readFileSync(join(dir, 'pipe', 'risk-events.ndjson')).equals(readFileSync(join(dir, 'file', 'risk-events.ndjson'))), 'the same risk events as from the file');
+  assert.throws(() => viaStdin('2', join(dir, 'pipe2')), (e: Error & { stderr?: string; status?: number }) => e.status === 2 && /--workers > 1 needs a regular file, each worker reads it whole; \/dev\/stdin is not/.test(e.stderr ?? ''));
+});
+
 test('an input that fails mid-file fails a parallel replay with the worker\'s coded error, exit 2, no hang', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-replay-broken-'));
   const rows = readFileSync('examples/file-events/export-sample.csv', 'utf8').split('\n');
