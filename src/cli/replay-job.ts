@@ -1,7 +1,8 @@
 // What `churnflow replay` runs, shared by the single-threaded replay and each worker of a parallel
 // one (replay-parallel.ts): the config with file outputs forced, the spec, the model, the offline input
 // side and the scoring topology on them; and the summary written at the end.
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decisionOptions, emitPolicy } from '../config/decision-options.js';
 import type { ChurnflowConfig } from '../config/config-schema.js';
 import { loadConfig } from '../config/load-config.js';
@@ -20,6 +21,7 @@ import type { OutputSinks } from '../operators/write-outputs.js';
 import type { RegistryClient } from '../serde/registry-client.js';
 import type { Observable } from 'rxjs';
 import { churnScoringTopology } from '../../topologies/churn-scoring.topology.js';
+import { budgetLine } from './common.js';
 import { uniqueSuffix } from './unique.js';
 
 export interface ReplayFlags {
@@ -131,4 +133,13 @@ export function replaySummary(flags: ReplayFlags, modelRef: string, tally: RunTa
     event_time: { first: tally.firstEventTime ?? null, last: tally.lastEventTime ?? null },
     state_budget_cuts: budgetCuts,
   };
+}
+
+/** Writes summary.json and prints the closing line. */
+export function writeSummary(flags: ReplayFlags, summary: Record<string, unknown>, tally: RunTally, budgetCuts: number, seconds: number, how: string): void {
+  writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  process.stderr.write(
+    `replay: ${tally.records.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s (${Math.round(tally.records / Math.max(seconds, 1e-3)).toLocaleString('en-US')}/s${how}): ` +
+      `${tally.riskEvents} risk events, ${tally.deadLettered} dead-lettered, ${tally.late} late${budgetLine(budgetCuts)} → ${flags.out}\n`,
+  );
 }

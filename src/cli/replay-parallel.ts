@@ -20,9 +20,8 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import type { OutputSinks } from '../operators/write-outputs.js';
 import { OrderedMerge } from '../sinks/ordered-merge.js';
 import { startProgress } from './progress.js';
-import { replayConfig, replaySummary, type ReplayFlags } from './replay-job.js';
+import { replayConfig, replaySummary, writeSummary, type ReplayFlags } from './replay-job.js';
 import type { FromCoordinator, ToCoordinator } from './replay-protocol.js';
-import { writeSummary } from './replay.js';
 
 type Done = Extract<ToCoordinator, { type: 'done' }>;
 

@@ -2,16 +2,14 @@
 // topics from a timestamp to an end — in event time, as fast as the machine allows. Deterministic:
 // the same input and model give byte-identical outputs (times come from the input, see ReplayClock),
 // whatever the batch size and the number of workers (--workers: replay-parallel.ts).
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { App } from '../app.js';
 import { RunTally } from '../monitoring/run-tally.js';
 import { createLogger } from '../observability/logger.js';
 import { buildSinks } from '../compose/sinks.js';
-import { budgetLine, dateFlag, intFlag } from './common.js';
+import { dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
-import { buildReplayJob, checkReplayFlags, replayConfig, replaySummary, type ReplayFlags } from './replay-job.js';
+import { buildReplayJob, checkReplayFlags, replayConfig, replaySummary, writeSummary, type ReplayFlags } from './replay-job.js';
 import { parallelReplay } from './replay-parallel.js';
 
 export function replayCommand(): Command {
@@ -55,13 +53,4 @@ async function replay(flags: ReplayFlags): Promise<void> {
     progress.stop();
   }
   writeSummary(flags, replaySummary(flags, modelRef, tally, replay.budgetCuts()), tally, replay.budgetCuts(), (performance.now() - started) / 1000, '');
-}
-
-/** Writes summary.json and prints the closing line. */
-export function writeSummary(flags: ReplayFlags, summary: Record<string, unknown>, tally: RunTally, budgetCuts: number, seconds: number, how: string): void {
-  writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  process.stderr.write(
-    `replay: ${tally.records.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s (${Math.round(tally.records / Math.max(seconds, 1e-3)).toLocaleString('en-US')}/s${how}): ` +
-      `${tally.riskEvents} risk events, ${tally.deadLettered} dead-lettered, ${tally.late} late${budgetLine(budgetCuts)} → ${flags.out}\n`,
-  );
 }
