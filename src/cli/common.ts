@@ -1,5 +1,7 @@
-// Flag helpers shared by commands: number parsing with clear errors, simulator flags.
+// Helpers shared by commands: number parsing with clear errors, simulator flags, the batch commands' logger.
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ChurnflowConfig } from '../config/config-schema.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from '../simulator/index.js';
 
 export function intFlag(name: string, min: number, max: number) {
@@ -72,4 +74,12 @@ export function simulatorOptionsFrom(flags: SimulatorFlags): SimulatorOptions {
 /** Says when the state budget cut customers' history (their oldest days folded into the archive); empty otherwise. */
 export function budgetLine(cuts: number): string {
   return cuts > 0 ? `, ${cuts} state cuts to state.maxBytesPerCustomer` : '';
+}
+
+/**
+ * The logger of a command that prints its own progress and summary (demo, replay, score-all): the
+ * configured level, except that the default 'info' becomes 'warn' so log lines do not bury the output.
+ */
+export function commandLogger(config: Readonly<ChurnflowConfig>, name?: string): Logger {
+  return createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, ...(name ? { name } : {}) });
 }

@@ -9,11 +9,10 @@ import { ChurnflowError } from '../errors.js';
 import { DAY_MS } from '../events/activity-event.js';
 import { DriftTally } from '../monitoring/drift-tally.js';
 import { RunTally } from '../monitoring/run-tally.js';
-import { createLogger } from '../observability/logger.js';
 import { createFallbackScorer } from '../scoring/fallback-scorer.js';
 import { modelRef } from '../scoring/scoring-ref.js';
 import { buildDemoSummary } from './demo-summary.js';
-import { addSimulatorFlags, floatFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
+import { addSimulatorFlags, commandLogger, floatFlag, intFlag, simulatorOptionsFrom, type SimulatorFlags } from './common.js';
 
 interface DemoFlags extends SimulatorFlags {
   speed: number;
@@ -73,7 +72,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   if (config.model.dir !== undefined && (config.model.shadow.enabled || config.model.canary.share > 0)) {
     throw new ChurnflowError('CF_CONFIG_INVALID', 'model.dir pins one bundle: --shadow and --canary need the registry (drop --model / model.dir)');
   }
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const logger = commandLogger(config);
   const sim = simulatorOptionsFrom(flags);
   mkdirSync(flags.out, { recursive: true });
   const driftTally = new DriftTally();

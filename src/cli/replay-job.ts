@@ -118,9 +118,12 @@ export async function buildReplayJob(
   return { job, replay, modelRef: `${model.manifest.name}@${model.manifest.version}` };
 }
 
-/** summary.json: only input-derived numbers (no wall times, no worker count), so it is reproducible too. */
-export function replaySummary(flags: ReplayFlags, modelRef: string, tally: RunTally, budgetCuts: number): Record<string, unknown> {
-  return {
+/**
+ * Writes summary.json — only input-derived numbers (no wall times, no worker count), so it is
+ * reproducible too — and prints the closing line (`how` adds e.g. the worker count to it).
+ */
+export function writeSummary(flags: ReplayFlags, modelRef: string, tally: RunTally, budgetCuts: number, seconds: number, how = ''): void {
+  const summary = {
     input: flags.input ?? { kafka: flags.kafkaTopic, from: flags.from ?? null, to: flags.to ?? null },
     model: modelRef,
     records: tally.records,
@@ -133,10 +136,6 @@ export function replaySummary(flags: ReplayFlags, modelRef: string, tally: RunTa
     event_time: { first: tally.firstEventTime ?? null, last: tally.lastEventTime ?? null },
     state_budget_cuts: budgetCuts,
   };
-}
-
-/** Writes summary.json and prints the closing line. */
-export function writeSummary(flags: ReplayFlags, summary: Record<string, unknown>, tally: RunTally, budgetCuts: number, seconds: number, how: string): void {
   writeFileSync(join(flags.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   process.stderr.write(
     `replay: ${tally.records.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s (${Math.round(tally.records / Math.max(seconds, 1e-3)).toLocaleString('en-US')}/s${how}): ` +

@@ -16,11 +16,12 @@ import { lazyRegistryClient } from '../compose/registry-client.js';
 import { ChurnflowError } from '../errors.js';
 import type { CurrentRiskRecord, DeadLetterRecord, RiskEventRecord } from '../events/wire-types.js';
 import { RunTally } from '../monitoring/run-tally.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { OutputSinks } from '../operators/write-outputs.js';
 import { OrderedMerge } from '../sinks/ordered-merge.js';
+import { commandLogger } from './common.js';
 import { startProgress } from './progress.js';
-import { replayConfig, replaySummary, writeSummary, type ReplayFlags } from './replay-job.js';
+import { replayConfig, writeSummary, type ReplayFlags } from './replay-job.js';
 import type { FromCoordinator, ToCoordinator } from './replay-protocol.js';
 
 type Done = Extract<ToCoordinator, { type: 'done' }>;
@@ -30,7 +31,7 @@ const EXIT_WAIT_MS = 30_000;
 
 export async function parallelReplay(flags: ReplayFlags): Promise<void> {
   const config = replayConfig(flags);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const logger = commandLogger(config);
   const app = new App(logger);
   app.installSignalHandlers();
   app.starting();
@@ -55,7 +56,7 @@ export async function parallelReplay(flags: ReplayFlags): Promise<void> {
     tally.add(d.tally);
     budgetCuts += d.budgetCuts;
   }
-  writeSummary(flags, replaySummary(flags, run.results[0]!.modelRef, tally, budgetCuts), tally, budgetCuts, (performance.now() - started) / 1000, `, ${flags.workers} workers`);
+  writeSummary(flags, run.results[0]!.modelRef, tally, budgetCuts, (performance.now() - started) / 1000, `, ${flags.workers} workers`);
 }
 
 class ParallelRun {

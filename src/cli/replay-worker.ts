@@ -6,8 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { App } from '../app.js';
 import { errorMessage } from '../errors.js';
 import { RunTally } from '../monitoring/run-tally.js';
-import { createLogger } from '../observability/logger.js';
 import type { Shard } from '../operators/own-shard.js';
+import { commandLogger } from './common.js';
 import { buildReplayJob, replayConfig, type ReplayFlags } from './replay-job.js';
 import { captureOutputs } from './replay-capture.js';
 import type { FromCoordinator, ToCoordinator } from './replay-protocol.js';
@@ -29,7 +29,7 @@ port.on('message', onMessage);
 
 try {
   const config = replayConfig(flags);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, name: `replay-worker-${shard.index}` });
+  const logger = commandLogger(config, `replay-worker-${shard.index}`);
   app = new App(logger);
   app.starting();
   stopApp = () => app?.stop('the coordinator stops');

@@ -5,11 +5,10 @@
 import { Command } from 'commander';
 import { App } from '../app.js';
 import { RunTally } from '../monitoring/run-tally.js';
-import { createLogger } from '../observability/logger.js';
 import { buildSinks } from '../compose/sinks.js';
-import { dateFlag, intFlag } from './common.js';
+import { commandLogger, dateFlag, intFlag } from './common.js';
 import { startProgress } from './progress.js';
-import { buildReplayJob, checkReplayFlags, replayConfig, replaySummary, writeSummary, type ReplayFlags } from './replay-job.js';
+import { buildReplayJob, checkReplayFlags, replayConfig, writeSummary, type ReplayFlags } from './replay-job.js';
 import { parallelReplay } from './replay-parallel.js';
 
 export function replayCommand(): Command {
@@ -34,7 +33,7 @@ async function replay(flags: ReplayFlags): Promise<void> {
   checkReplayFlags(flags);
   if (flags.workers > 1) return parallelReplay(flags);
   const config = replayConfig(flags);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const logger = commandLogger(config);
   const app = new App(logger);
   app.installSignalHandlers();
   app.starting();
@@ -52,5 +51,5 @@ async function replay(flags: ReplayFlags): Promise<void> {
   } finally {
     progress.stop();
   }
-  writeSummary(flags, replaySummary(flags, modelRef, tally, replay.budgetCuts()), tally, replay.budgetCuts(), (performance.now() - started) / 1000, '');
+  writeSummary(flags, modelRef, tally, replay.budgetCuts(), (performance.now() - started) / 1000);
 }

@@ -19,13 +19,12 @@ import { lazyRegistryClient } from '../compose/registry-client.js';
 import { buildRiskSink } from '../compose/sinks.js';
 import { buildStateStore } from '../compose/state-store.js';
 import { Resources } from '../compose/owner.js';
-import { createLogger } from '../observability/logger.js';
 import type { StateStore } from '../state/state-store.js';
 import type { CompiledSpec } from '../features/compile-spec.js';
 import type { RiskEventRecord } from '../events/wire-types.js';
 import type { RecordSink } from '../sinks/record-sink.js';
 import type { ScoringModel } from '../scoring/scoring-model.js';
-import { budgetLine, dateFlag, intFlag } from './common.js';
+import { budgetLine, commandLogger, dateFlag, intFlag } from './common.js';
 import { loadCommandConfig } from './command-config.js';
 import { startProgress } from './progress.js';
 
@@ -58,7 +57,7 @@ export async function scoreAll(flags: ScoreAllFlags): Promise<{ customers: numbe
   const config = loadCommandConfig(flags);
   const spec = buildSpec(config);
   const owner = new Resources();
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  const logger = commandLogger(config);
   const registry = lazyRegistryClient(config, owner);
   let store: StateStore;
   let cuts = () => 0;
