@@ -81,6 +81,7 @@ report('the same against decode only', [decode, ...replays], decode, 'record');
 console.log(`  CPU µs a record, every thread: one thread ${cpuPerRecord(0).toFixed(2)}, ${WORKERS} workers ${cpuPerRecord(1).toFixed(2)} (${(cpuPerRecord(1) / cpuPerRecord(0)).toFixed(2)}×)`);
 console.log(`  outputs identical byte for byte (risk events, current risk, dead letters, summary)`);
 await writeResults('replay-workers', {
+  runs: RUNS,
   records,
   workers: WORKERS,
   one_thread_events_per_s: Math.round(rate(0)),

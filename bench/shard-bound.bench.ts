@@ -88,6 +88,7 @@ report(
 console.log(`  sharded ÷ one thread: features ${(rate('features_sharded') / rate('features')).toFixed(2)}×, replay ${(rate('replay_sharded') / rate('replay')).toFixed(2)}×`);
 console.log('  an upper bound, not a product mode: per-shard event time, outputs not merged (see the header of bench/shard-bound.bench.ts)');
 await writeResults('shard-bound', {
+  runs: RUNS,
   records: N,
   shards: SHARDS,
   decode_events_per_s: Math.round(rate('decode')),
